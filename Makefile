@@ -1,0 +1,39 @@
+# Two commands: `make run` (the whole app, locally) and `make test` (the whole suite).
+# Both set up what they need first and are safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Fresh local secrets, written once; .env is never committed.
+.env: | $(STAMP)
+	$(PY) scripts/write_local_env.py .env
+
+run: install .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py setup_demo
+	@echo "Rentdesk: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (SMS.online simulator on port $${SIMULATOR_PORT:-8001})"
+	$(VENV)/bin/honcho start -f Procfile
+
+test: install
+	$(PY) scripts/run_tests.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""Settings shared by every environment; each value comes from the environment (django-environ).
+
+Local use needs no variables at all: every setting has a development default here, and
+``config.settings.production`` refuses to start where a default would be unsafe.
+"""
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+# Development-only secrets: public, so production rejects them (see production.py).
+INSECURE_DEV_SECRET_KEY = "django-insecure-rentdesk-local-development-only"
+INSECURE_DEV_ENCRYPTION_KEY = "cmVudGRlc2stbG9jYWwtZGV2LW9ubHkta2V5LTMyYiE="
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rentals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".local" / "static"
+
+# --- SMS.online -------------------------------------------------------------------------------
+# The handler_api.php URL given to new accounts; each account keeps its own copy.
+SMSONLINE_API_URL = env.url("SMSONLINE_API_URL", default="http://127.0.0.1:8001/stubs/handler_api.php").geturl()
+SMSONLINE_CONNECT_TIMEOUT = env.float("SMSONLINE_CONNECT_TIMEOUT", default=5.0)
+SMSONLINE_TIMEOUT = env.float("SMSONLINE_TIMEOUT", default=30.0)
+for _name in ("SMSONLINE_CONNECT_TIMEOUT", "SMSONLINE_TIMEOUT"):
+    if not 0 < globals()[_name] <= 600:
+        raise ImproperlyConfigured(f"{_name} must be a number of seconds between 0 and 600.")
+
+# The provider writes naive timestamps (endDate, ban times) in its own timezone.
+PROVIDER_TIMEZONE = env.str("PROVIDER_TIMEZONE", default="UTC")
+try:
+    ZoneInfo(PROVIDER_TIMEZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"PROVIDER_TIMEZONE={PROVIDER_TIMEZONE!r} is not an IANA timezone such as 'UTC' or 'Europe/Kyiv'."
+    ) from None
+
+# Where SMS.online can reach this deployment; per-rental webhook URLs start with it.
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+
+# Fernet keys that encrypt provider API keys at rest, comma separated: the first encrypts, all
+# decrypt, so a key can be rotated by putting the new one first (then `manage.py rotate_api_keys`).
+API_KEY_ENCRYPTION_KEYS = env.list("API_KEY_ENCRYPTION_KEYS", default=[INSECURE_DEV_ENCRYPTION_KEY])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "rentals.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # urllib3 logs every request line, query string included: the API key travels there.
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}

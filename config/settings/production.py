@@ -1,0 +1,24 @@
+"""Production: no development default is accepted for a secret or for the hosts served."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, env
+
+DEBUG = False
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+API_KEY_ENCRYPTION_KEYS = env.list("API_KEY_ENCRYPTION_KEYS")
+DATABASES = {"default": env.db("DATABASE_URL")}
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL").geturl().rstrip("/")
+SMSONLINE_API_URL = env.url("SMSONLINE_API_URL", default="https://api.sms.online/stubs/handler_api.php").geturl()
+
+if SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of 32+ characters.")
+if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("API_KEY_ENCRYPTION_KEYS must not contain the development key.")
+
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

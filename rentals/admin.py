@@ -1,0 +1,233 @@
+"""Admin pages. Thin: every action calls one service and reports what it said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import services
+from .crypto import ApiKeyUnreadable
+from .explanations import explain
+from .forms import RentNumberForm
+from .models import AttemptState, Country, Operator, ProviderAccount, Rental, RentAttempt, Service
+from .provider.errors import ProviderError
+
+RENT_PERMISSION = "rentals.rent_number"
+
+
+def can_rent(request: HttpRequest) -> bool:
+    return request.user.has_perm(RENT_PERMISSION)
+
+
+class ProviderAccountForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="From the SMS.online profile, API settings. Stored encrypted; never shown again. "
+        "Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["name", "api_url"]
+
+    def clean_api_key(self) -> str:
+        key = self.cleaned_data["api_key"]
+        if not self.instance.pk and not key:
+            raise forms.ValidationError("A new account needs its API key.")
+        if key and (len(key) > 200 or any(ch.isspace() for ch in key)):
+            raise forms.ValidationError("An API key is one word of at most 200 characters.")
+        return key
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountForm
+    list_display = ["name", "state_display", "balance", "balance_checked_at", "last_error_token", "last_error_at"]
+    list_filter = ["state"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "masked_api_key", "state", "banned_until", "state_changed_at", "last_error_token", "last_error_detail",
+        "last_error_at", "balance", "balance_checked_at", "created_at", "updated_at",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["name", "api_url", "masked_api_key", "api_key"]}),
+        ("Health", {"fields": ["state", "banned_until", "state_changed_at", "balance", "balance_checked_at"]}),
+        ("Last error", {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    actions = ["rent_with_account", "check_balance", "reset_state"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {"api_url": settings.SMSONLINE_API_URL, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="API key")
+    def masked_api_key(self, obj: ProviderAccount) -> str:
+        return obj.masked_api_key
+
+    @admin.display(description="State", ordering="state")
+    def state_display(self, obj: ProviderAccount) -> str:
+        return obj.state_summary
+
+    def save_model(self, request: HttpRequest, obj: ProviderAccount, form: ProviderAccountForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("api_key"):
+            services.account_set_api_key(account=obj, api_key=form.cleaned_data["api_key"])
+
+    def has_rent_permission(self, request: HttpRequest) -> bool:
+        return can_rent(request)
+
+    @admin.action(description="Rent a number with the selected account", permissions=["rent"])
+    def rent_with_account(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one account to rent with.", messages.WARNING)
+            return None
+        url = reverse("admin:rentals_rental_rent")
+        return HttpResponseRedirect(f"{url}?account={queryset.get().pk}")
+
+    @admin.action(description="Check balance with SMS.online", permissions=["change"])
+    def check_balance(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            try:
+                balance = services.account_check_balance(account=account)
+            except ProviderError as error:
+                self.message_user(request, f"{account.name}: {error.token}. {explain(error.token)}", messages.ERROR)
+            except ApiKeyUnreadable:
+                self.message_user(request, f"{account.name}: {explain('API_KEY_UNREADABLE')}", messages.ERROR)
+            else:
+                self.message_user(request, f"{account.name}: balance {balance} ({account.state_summary}).")
+
+    @admin.action(description="Reset state to OK (after a top-up, a key fix or a lifted ban)", permissions=["change"])
+    def reset_state(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            services.account_reset_state(account=account)
+        self.message_user(request, f"{len(queryset)} account(s) set to OK.")
+
+
+@admin.register(Rental)
+class RentalAdmin(admin.ModelAdmin):
+    list_display = ["phone_number", "service", "country", "operator", "end_date", "status", "account", "rented_by"]
+    list_filter = ["status", "account", "service", "country"]
+    list_select_related = ["service", "country", "account", "rented_by"]
+    search_fields = ["number", "provider_rent_id"]
+    date_hierarchy = "end_date"
+    readonly_fields = [
+        "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
+        "status", "cost", "rented_by", "created_at", "attempt_link",
+    ]  # fmt: skip
+    exclude = ["number"]
+
+    def get_urls(self) -> list[Any]:
+        rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
+        return [rent, *super().get_urls()]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rentals come from the provider only: "Rent number"
+
+    def has_change_permission(self, request: HttpRequest, obj: Rental | None = None) -> bool:
+        return False  # every field comes from the provider; lifecycle actions change them
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rental | None = None) -> bool:
+        return False  # the inventory is the team's record of what was paid for
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "can_rent": can_rent(request)})
+
+    @admin.display(description="Number", ordering="number")
+    def phone_number(self, obj: Rental) -> str:
+        return f"+{obj.number}"
+
+    @admin.display(description="Rent attempt")
+    def attempt_link(self, obj: Rental) -> str:
+        attempt = getattr(obj, "attempt", None)
+        if attempt is None:
+            return "-"
+        url = reverse("admin:rentals_rentattempt_change", args=[attempt.pk])
+        return format_html('<a href="{}">{}</a>', url, attempt)
+
+    def rent_view(self, request: HttpRequest) -> HttpResponse:
+        if not can_rent(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = RentNumberForm(request.POST)
+            if form.is_valid():
+                outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
+                if outcome.ok:
+                    self.message_user(request, outcome.message, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:rentals_rental_change", args=[outcome.rental.pk]))
+                level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
+                self.message_user(request, f"{outcome.token}: {outcome.message}", level)
+                form = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
+        else:
+            form = RentNumberForm.fresh(account=request.GET.get("account"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rent number",
+            "form": form,
+            "opts": self.opts,
+            "attempts": RentAttempt.objects.select_related("account", "service", "country")[:5],
+        }
+        return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)
+
+
+@admin.register(RentAttempt)
+class RentAttemptAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "service", "country", "operator", "hours", "state", "error_token",
+                    "duration_ms", "requested_by", "via", "rental"]  # fmt: skip
+    list_filter = ["state", "error_token", "account", "via"]
+    list_select_related = ["account", "service", "country", "requested_by", "rental"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["explanation"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
+        return False  # a record of what was sent: read-only
+
+    def has_delete_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
+        return False
+
+    @admin.display(description="What it means")
+    def explanation(self, obj: RentAttempt) -> str:
+        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else "Pending."
+
+
+class OperatorInline(admin.TabularInline):
+    model = Operator
+    extra = 0
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Country)
+class CountryAdmin(admin.ModelAdmin):
+    list_display = ["provider_id", "name", "is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["name"]
+    inlines = [OperatorInline]
+
+
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "country", "is_active"]
+    list_filter = ["country"]
+    list_select_related = ["country"]
+    search_fields = ["code", "name"]

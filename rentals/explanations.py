@@ -1,0 +1,52 @@
+"""Plain words for every outcome staff can meet, keyed by the normalised token."""
+
+from __future__ import annotations
+
+MAY_HAVE_CHARGED = (
+    "The provider may have charged; it will be checked. Do not rent again for the same need until "
+    "this attempt is resolved: look for the number in the SMS.online panel first."
+)
+
+EXPLANATIONS: dict[str, str] = {
+    "BAD_ACTION": "SMS.online did not recognise the request (bad action). Nothing was charged. "
+    "This points to a change at the provider or a fault in Rentdesk: tell the Rentdesk maintainers.",
+    "BAD_KEY": "SMS.online rejected the account's API key. Nothing was charged. Copy the key again from "
+    "the SMS.online profile (API settings) and save it on the account.",
+    "NO_KEY": "SMS.online received no API key. Nothing was charged. Enter the key on the account.",
+    "NOT_AUTHORIZED": "SMS.online says this key is not authorised for renting. Nothing was charged. "
+    "Check the key and the account's API permissions in the SMS.online profile.",
+    "ERROR_SQL": "SMS.online reported an error while handling the request (request/SQL error). " + MAY_HAVE_CHARGED,
+    "SERVER_ERROR": "SMS.online reported a server error. " + MAY_HAVE_CHARGED,
+    "BANNED": "The SMS.online account is banned{until}. Nothing was charged. Use another account until then.",
+    "ACCOUNT_INACTIVE": "The SMS.online account is not active. Nothing was charged. Activate it in the "
+    "SMS.online profile, then reset the account's state in Rentdesk.",
+    "BAD_COUNTRY": "SMS.online does not accept this country. Nothing was charged. Check the country's id "
+    "in the catalog against the provider's list, or choose another country.",
+    "BAD_SERVICE": "SMS.online does not accept this service. Nothing was charged. Check the service code "
+    "in the catalog against the provider's list, or choose another service.",
+    "INVALID_TIME": "SMS.online does not accept this rent time. Nothing was charged. Choose one of "
+    "4, 8, 12, 24, 72, 168, 360, 720 or 2160 hours.",
+    "WRONG_OPERATOR": "SMS.online does not accept this operator for the country. Nothing was charged. "
+    "Choose another operator or 'any'.",
+    "NO_BALANCE": "The SMS.online account has no money left. Nothing was charged. Top it up on SMS.online, "
+    "then check the balance or reset the account's state in Rentdesk.",
+    "NO_NUMBERS": "No numbers are available for this service and country right now. Nothing was charged. "
+    "Try another operator or country, or try again later.",
+    "CHANNELS_LIMIT": "The SMS.online account is blocked. Nothing was charged. Contact SMS.online support "
+    "and use another account meanwhile.",
+    "UNKNOWN_OUTCOME": "No readable answer came from SMS.online. " + MAY_HAVE_CHARGED,
+    "PROVIDER_UNREACHABLE": "SMS.online could not be reached, so nothing was sent and nothing was charged. "
+    "Try again in a few minutes; if it persists, check the account's API URL.",
+    "API_KEY_UNREADABLE": "The account's API key cannot be decrypted with this server's "
+    "API_KEY_ENCRYPTION_KEYS. Nothing was sent. Enter the API key on the account again.",
+    "DUPLICATE_RENT_ID": "SMS.online returned a rent id that Rentdesk already holds for this account. "
+    + MAY_HAVE_CHARGED,
+}
+
+
+def explain(token: str, *, banned_until: str | None = None) -> str:
+    """The sentence staff read for ``token``; unknown tokens are treated as unknown outcomes."""
+    text = EXPLANATIONS.get(token)
+    if text is None:
+        return f"SMS.online answered {token}, which Rentdesk does not know. {MAY_HAVE_CHARGED}"
+    return text.format(until=f" until {banned_until}" if banned_until else "")

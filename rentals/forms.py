@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+
+from .models import ANY_OPERATOR, RENT_HOURS, Country, Operator, ProviderAccount, Service
+
+HOURS_LABELS = {4: "4 hours", 8: "8 hours", 12: "12 hours", 24: "1 day", 72: "3 days", 168: "1 week",
+                360: "15 days", 720: "30 days", 2160: "90 days"}  # fmt: skip
+DEFAULT_HOURS = 24
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ProviderAccount) -> str:
+        return obj.name if obj.state == "ok" else f"{obj.name} ({obj.get_state_display().lower()})"
+
+
+class RentNumberForm(forms.Form):
+    account = AccountChoiceField(queryset=ProviderAccount.objects.all(), empty_label=None)
+    service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True))
+    country = forms.ModelChoiceField(queryset=Country.objects.filter(is_active=True))
+    operator = forms.ModelChoiceField(
+        queryset=Operator.objects.filter(is_active=True).select_related("country"),
+        required=False,
+        empty_label="Any operator",
+    )
+    hours = forms.TypedChoiceField(
+        label="Rent time", choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS], coerce=int,
+        initial=DEFAULT_HOURS,
+    )  # fmt: skip
+    webhook = forms.BooleanField(
+        label="Receive SMS by webhook",
+        required=False,
+        initial=True,
+        help_text="SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives.",
+    )
+    nonce = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        operator, country = cleaned.get("operator"), cleaned.get("country")
+        if operator and country and operator.country_id != country.pk:
+            self.add_error("operator", f"{operator.name} is not an operator in {country.name}.")
+        return cleaned
+
+    def rent_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "account": data["account"],
+            "service": data["service"],
+            "country": data["country"],
+            "operator": data["operator"].code if data["operator"] else ANY_OPERATOR,
+            "hours": data["hours"],
+            "webhook": data["webhook"],
+            "nonce": data["nonce"],
+        }
+
+    @classmethod
+    def fresh(cls, **initial: Any) -> RentNumberForm:
+        """An unbound form with a new nonce: each one rents at most once, however often it is posted."""
+        return cls(initial={**initial, "nonce": uuid.uuid4()})

@@ -1,0 +1,1 @@
+"""Everything that knows SMS.online's wire format. Nothing here touches the database."""

@@ -1,0 +1,154 @@
+"""The one module that talks HTTP to SMS.online.
+
+Rules it keeps (contract sections 1 and 6):
+- GET with explicit (connect, read) timeouts, no redirects, a cap on the body size;
+- never a retry: getRentNumber spends money and has no idempotency key, and urllib3 would happily
+  retry a GET, so the adapter is mounted with retries switched off;
+- the API key travels only in the outgoing query string: every message we raise or log is built
+  without the URL, and library exceptions are re-raised as our own, redacted, ``from None``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
+
+from .errors import ProviderError, ProviderUnreachable, UnknownOutcome
+from .parsing import Balance, RentedPhone, Success, parse_rented_phone, parse_reply
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+USER_AGENT = "Rentdesk/1.0"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    api_url: str
+    connect_timeout: float
+    read_timeout: float
+    provider_tz: tzinfo
+
+
+class SmsOnlineClient:
+    def __init__(self, *, api_key: str, config: ClientConfig) -> None:
+        self._api_key = api_key
+        self._config = config
+        self._session = requests.Session()
+        no_retries = HTTPAdapter(max_retries=0)
+        self._session.mount("http://", no_retries)
+        self._session.mount("https://", no_retries)
+
+    def __repr__(self) -> str:
+        return f"<SmsOnlineClient {self._config.api_url}>"
+
+    def rent_number(
+        self, *, service: str, country: int, operator: str, hours: int, webhook_url: str | None
+    ) -> RentedPhone:
+        """Rent a number. Spends money: the caller records the attempt first and never repeats it."""
+        params: dict[str, Any] = {
+            "service": service,
+            "country": country,
+            "operator": operator or "any",
+            # Members of the handler_api family read one or the other; both carry the same value.
+            "rent_time": hours,
+            "time": hours,
+        }
+        if webhook_url:
+            params["url"] = webhook_url
+        reply = self._call("getRentNumber", params)
+        return parse_rented_phone(reply, provider_tz=self._config.provider_tz)
+
+    def get_balance(self) -> Decimal:
+        reply = self._call("getBalance", {})
+        if not isinstance(reply, Balance):
+            raise UnknownOutcome(detail="getBalance answered without ACCESS_BALANCE")
+        return reply.amount
+
+    def _call(self, action: str, params: dict[str, Any]) -> Success | Balance:
+        started = time.monotonic()
+        status, body = self._send(action, params)
+        try:
+            reply = parse_reply(body, http_status=status, provider_tz=self._config.provider_tz)
+        except ProviderError as error:
+            error.raw_body = self.redact(error.raw_body)
+            error.detail = self.redact(error.detail)
+            logger.info("%s -> HTTP %s %s in %.0f ms", action, status, error.token, _ms_since(started))
+            raise
+        logger.info("%s -> HTTP %s ok in %.0f ms", action, status, _ms_since(started))
+        return reply
+
+    def _send(self, action: str, params: dict[str, Any]) -> tuple[int, bytes]:
+        query = {"api_key": self._api_key, "action": action, **params}
+        try:
+            with self._session.get(
+                self._config.api_url,
+                params=query,
+                timeout=(self._config.connect_timeout, self._config.read_timeout),
+                allow_redirects=False,
+                stream=True,
+                headers={"User-Agent": USER_AGENT},
+            ) as response:
+                return response.status_code, _read_capped(response)
+        except requests.RequestException as exc:
+            raise self._transport_error(action, exc) from None
+
+    def _transport_error(self, action: str, exc: requests.RequestException) -> ProviderError:
+        reason = self.redact(f"{type(exc).__name__}: {exc}")
+        if _never_sent(exc):
+            logger.warning("%s not sent: %s", action, reason)
+            return ProviderUnreachable(detail=f"could not connect ({reason})")
+        logger.warning("%s sent, no answer read: %s", action, reason)
+        return UnknownOutcome(detail=f"no answer read ({reason})")
+
+    def redact(self, text: str) -> str:
+        """Remove the API key, in every form it takes in a URL, from text meant for people."""
+        for form in {self._api_key, quote(self._api_key, safe=""), quote_plus(self._api_key)}:
+            if form:
+                text = text.replace(form, "[REDACTED]")
+        return text
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise UnknownOutcome(detail=f"reply larger than {MAX_BODY_BYTES} bytes", http_status=response.status_code)
+    return bytes(body)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection itself failed, so the provider cannot have acted on the request.
+
+    A reset or a timeout after the connection opened may come after the provider acted: those are
+    unknown outcomes, not failures.
+    """
+    if isinstance(
+        exc,
+        (
+            requests.ConnectTimeout,
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ),
+    ):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) if isinstance(cause, MaxRetryError) else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError, NameResolutionError))
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000

@@ -1,0 +1,158 @@
+"""The typed tree of provider outcomes that are not a success.
+
+One class per token family. Each error carries the normalised token, the provider's detail, the
+HTTP status and a redacted, shortened copy of the body, and says what it means for the caller:
+``kind`` is one of ``request`` (fix the request), ``integration`` (a bug on one side),
+``account`` (the account cannot spend until it recovers), ``transient`` (try again later) or
+``unknown`` (the provider may have acted: for a call that spends money, "maybe charged").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+PROVIDER_UNREACHABLE = "PROVIDER_UNREACHABLE"
+
+
+class ProviderError(Exception):
+    kind: ClassVar[str] = "unknown"
+    default_token: ClassVar[str] = UNKNOWN_OUTCOME
+
+    def __init__(
+        self,
+        token: str | None = None,
+        detail: str = "",
+        *,
+        http_status: int | None = None,
+        raw_body: str = "",
+    ) -> None:
+        self.token = token or self.default_token
+        self.detail = detail
+        self.http_status = http_status
+        self.raw_body = raw_body
+        super().__init__(f"{self.token}: {detail}" if detail else self.token)
+
+    @property
+    def is_unknown_outcome(self) -> bool:
+        return self.kind == "unknown"
+
+
+class RequestRejected(ProviderError):
+    """The provider refused these parameters (country, service, time, operator); nothing spent."""
+
+    kind = "request"
+
+
+class IntegrationError(ProviderError):
+    """``BAD_ACTION``: the provider does not know the action we sent."""
+
+    kind = "integration"
+
+
+class NoNumbers(ProviderError):
+    """No number in stock for this service, country and operator right now."""
+
+    kind = "transient"
+
+
+class ProviderUnreachable(ProviderError):
+    """The connection could not be opened, so the request never reached the provider."""
+
+    kind = "transient"
+    default_token = PROVIDER_UNREACHABLE
+
+
+class UnknownOutcome(ProviderError):
+    """No answer could be read (timeout, reset, HTML, empty, truncated) or a server-side error.
+
+    The provider may have carried the request out: a rent may have been charged.
+    """
+
+    kind = "unknown"
+
+
+class AccountError(ProviderError):
+    """The token describes the account, not the request: spending on it is pointless for now."""
+
+    kind = "account"
+    account_state: ClassVar[str]
+
+
+class BadKey(AccountError):
+    account_state = "bad_key"
+
+
+class AccountBanned(AccountError):
+    """``BANNED:'<date>'``: the account may not rent until that time."""
+
+    account_state = "banned"
+
+    def __init__(self, *args: object, banned_until: datetime, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.banned_until = banned_until
+
+
+class AccountBlocked(AccountError):
+    """Blocked with no end date (``CHANNELS_LIMIT``, or ``BANNED`` without a readable date)."""
+
+    account_state = "blocked"
+
+
+class AccountInactive(AccountError):
+    account_state = "inactive"
+
+
+class NoBalance(AccountError):
+    account_state = "no_balance"
+
+
+class RentLifecycleError(ProviderError):
+    """Refusals about an existing rent (status, cancel, extend); nothing spent."""
+
+    kind = "request"
+
+
+TOKEN_CLASSES: dict[str, type[ProviderError]] = {
+    "BAD_ACTION": IntegrationError,
+    "BAD_KEY": BadKey,
+    "NO_KEY": BadKey,
+    "NOT_AUTHORIZED": BadKey,
+    "ERROR_SQL": UnknownOutcome,
+    "SERVER_ERROR": UnknownOutcome,
+    "ACCOUNT_INACTIVE": AccountInactive,
+    "CHANNELS_LIMIT": AccountBlocked,
+    "BAD_COUNTRY": RequestRejected,
+    "BAD_SERVICE": RequestRejected,
+    "INVALID_TIME": RequestRejected,
+    "WRONG_OPERATOR": RequestRejected,
+    "NO_BALANCE": NoBalance,
+    "NO_NUMBERS": NoNumbers,
+    "NO_ID_RENT": RentLifecycleError,
+    "INVALID_PHONE": RentLifecycleError,
+    "RENT_DIE": RentLifecycleError,
+    "MAX_HOURS_EXCEED": RentLifecycleError,
+    "CANT_CANCEL": RentLifecycleError,
+    "ALREADY_FINISH": RentLifecycleError,
+    "ALREADY_CANCEL": RentLifecycleError,
+    "INCORECT_STATUS": RentLifecycleError,
+}
+
+
+def error_for_token(
+    token: str,
+    detail: str = "",
+    *,
+    banned_until: datetime | None = None,
+    http_status: int | None = None,
+    raw_body: str = "",
+) -> ProviderError:
+    """Map a normalised token to its error; unknown tokens keep their name as an unknown outcome."""
+    extra = {"http_status": http_status, "raw_body": raw_body}
+    if token == "BANNED":
+        if banned_until is not None:
+            return AccountBanned(token, detail, banned_until=banned_until, **extra)
+        return AccountBlocked(token, detail, **extra)
+    error_class = TOKEN_CLASSES.get(token, UnknownOutcome)
+    return error_class(token, detail, **extra)

@@ -1,0 +1,300 @@
+"""Business operations. Keyword-only, named <entity>_<verb>; each owns its transactions."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .crypto import ApiKeyUnreadable
+from .explanations import explain
+from .models import (
+    AccountState,
+    AttemptState,
+    Country,
+    ProviderAccount,
+    Rental,
+    RentAttempt,
+    Service,
+)
+from .provider.client import ClientConfig, SmsOnlineClient
+from .provider.errors import AccountBanned, AccountError, ProviderError
+from .provider.parsing import RentedPhone
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/hooks/sms/{token}/"
+
+
+@dataclass(frozen=True)
+class RentOutcome:
+    attempt: RentAttempt
+    rental: Rental | None
+    token: str
+    message: str
+    repeated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rental is not None
+
+
+def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
+    """A client for the account. Raises ``ApiKeyUnreadable`` when the key cannot be decrypted."""
+    config = ClientConfig(
+        api_url=account.api_url,
+        connect_timeout=settings.SMSONLINE_CONNECT_TIMEOUT,
+        read_timeout=settings.SMSONLINE_TIMEOUT,
+        provider_tz=ZoneInfo(settings.PROVIDER_TIMEZONE),
+    )
+    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config)
+
+
+def webhook_url_for(token: str) -> str:
+    return settings.PUBLIC_BASE_URL + WEBHOOK_PATH.format(token=token)
+
+
+def rental_rent(
+    *,
+    account: ProviderAccount,
+    service: Service,
+    country: Country,
+    operator: str,
+    hours: int,
+    webhook: bool,
+    nonce: uuid.UUID,
+    requested_by: AbstractBaseUser | None,
+    via: str,
+) -> RentOutcome:
+    """Rent one number, at most once per ``nonce``.
+
+    1. the attempt is committed before anything is sent, so every request that may spend money
+       leaves a row even if this process dies mid-call;
+    2. an account in a blocking state is refused here, without calling the provider;
+    3. the provider is called exactly once: no retry, whatever happens;
+    4. the outcome is recorded on the attempt, and account-level tokens on the account.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
+    attempt, created = _attempt_claim(
+        nonce=nonce, account=account, service=service, country=country, operator=operator,
+        hours=hours, webhook=webhook, requested_by=requested_by, via=via,
+    )  # fmt: skip
+    if not created:
+        return rent_outcome_for(attempt, repeated=True)
+
+    account.refresh_from_db()
+    blocking_token = account.spending_block(timezone.now())
+    if blocking_token:
+        detail = f"Not sent: account {account.name} is {account.get_state_display().lower()}."
+        return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
+    try:
+        client = provider_client_for(account)
+    except ApiKeyUnreadable as exc:
+        return _attempt_fail(attempt, token="API_KEY_UNREADABLE", detail=str(exc), account=account)
+    return _attempt_send(attempt, client=client, account=account)
+
+
+def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: object) -> tuple[RentAttempt, bool]:
+    webhook_token = secrets.token_urlsafe(32) if webhook else None
+    try:
+        with transaction.atomic():
+            return RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields), True
+    except IntegrityError:
+        # The same form was submitted again (double click, refresh, a second tab): the first wins.
+        existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: ProviderAccount) -> RentOutcome:
+    attempt.sent_at = timezone.now()
+    attempt.save(update_fields=["sent_at"])
+    started = time.monotonic()
+    try:
+        phone = client.rent_number(
+            service=attempt.service.code,
+            country=attempt.country.provider_id,
+            operator=attempt.operator,
+            hours=attempt.hours,
+            webhook_url=webhook_url_for(attempt.webhook_token) if attempt.webhook_token else None,
+        )
+    except ProviderError as error:
+        return _attempt_record_error(attempt, error=error, account=account, started=started)
+    except Exception:
+        # A fault of ours after the request left: the provider may have rented. Never re-send.
+        logger.exception("rent attempt %s: internal error after sending", attempt.pk)
+        return _attempt_finish(
+            attempt, state=AttemptState.UNKNOWN, token="UNKNOWN_OUTCOME",
+            detail="Internal error after the request was sent.", started=started,
+        )  # fmt: skip
+    return _attempt_succeed(attempt, phone=phone, account=account, started=started)
+
+
+def _attempt_succeed(
+    attempt: RentAttempt, *, phone: RentedPhone, account: ProviderAccount, started: float
+) -> RentOutcome:
+    try:
+        with transaction.atomic():
+            rental = Rental.objects.create(
+                account=account,
+                provider_rent_id=phone.rent_id,
+                number=phone.number,
+                service=attempt.service,
+                country=attempt.country,
+                operator=attempt.operator,
+                hours=attempt.hours,
+                end_date=phone.end_date,
+                cost=phone.cost,
+                rented_by=attempt.requested_by,
+                webhook_token=attempt.webhook_token,
+            )
+            attempt.rental = rental
+            _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
+            if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
+                account_change_state(account=account, state=AccountState.OK)
+    except IntegrityError:
+        logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
+        return _attempt_finish(
+            attempt, state=AttemptState.UNKNOWN, token="DUPLICATE_RENT_ID",
+            detail=f"Provider rent id {phone.rent_id} (number +{phone.number}) is already recorded.",
+            started=started,
+        )  # fmt: skip
+    end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
+    message = f"Rented +{rental.number} until {end} on {account.name}."
+    return RentOutcome(attempt=attempt, rental=rental, token="", message=message)
+
+
+def _attempt_record_error(
+    attempt: RentAttempt, *, error: ProviderError, account: ProviderAccount, started: float
+) -> RentOutcome:
+    state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
+    with transaction.atomic():
+        outcome = _attempt_finish(attempt, state=state, token=error.token, detail=error.detail, started=started)
+        account_record_error(account=account, error=error)
+    return outcome
+
+
+def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: ProviderAccount) -> RentOutcome:
+    outcome = _attempt_finish(attempt, state=AttemptState.FAILED, token=token, detail=detail)
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        last_error_token=token, last_error_detail=detail, last_error_at=timezone.now()
+    )
+    return outcome
+
+
+def _attempt_finish(
+    attempt: RentAttempt,
+    *,
+    state: str,
+    token: str = "",
+    detail: str = "",
+    started: float | None = None,
+) -> RentOutcome:
+    attempt.state = state
+    attempt.error_token = token
+    attempt.error_detail = detail
+    attempt.finished_at = timezone.now()
+    if started is not None:
+        attempt.duration_ms = round((time.monotonic() - started) * 1000)
+    attempt.save(update_fields=["state", "error_token", "error_detail", "finished_at", "duration_ms", "rental"])
+    return rent_outcome_for(attempt)
+
+
+def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOutcome:
+    """What staff are told about an attempt, whether it just finished or was submitted again."""
+    if attempt.state == AttemptState.SUCCEEDED and attempt.rental is not None:
+        rental = attempt.rental
+        end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
+        prefix = "This request was already carried out: " if repeated else ""
+        message = f"{prefix}Rented +{rental.number} until {end} on {attempt.account.name}."
+        return RentOutcome(attempt=attempt, rental=rental, token="", message=message, repeated=repeated)
+    if attempt.state == AttemptState.PENDING:
+        message = "This request is already being carried out; its result will appear in Rent attempts."
+        return RentOutcome(attempt=attempt, rental=None, token="PENDING", message=message, repeated=True)
+    banned_until = attempt.account.banned_until if attempt.error_token == "BANNED" else None
+    until = timezone.localtime(banned_until).strftime("%Y-%m-%d %H:%M %Z") if banned_until else None
+    message = explain(attempt.error_token, banned_until=until)
+    if attempt.sent_at is None and attempt.error_token in _REFUSAL_TOKENS:
+        message = f"Not sent: {attempt.account.name} cannot rent now. {message}"
+    return RentOutcome(attempt=attempt, rental=None, token=attempt.error_token, message=message, repeated=repeated)
+
+
+_REFUSAL_TOKENS = {"NO_BALANCE", "BANNED", "ACCOUNT_INACTIVE", "BAD_KEY", "CHANNELS_LIMIT"}
+
+
+def account_record_error(*, account: ProviderAccount, error: ProviderError) -> None:
+    """Remember the error on the account; an account-level token also sets its state."""
+    account.last_error_token = error.token
+    account.last_error_detail = error.detail
+    account.last_error_at = timezone.now()
+    fields = ["last_error_token", "last_error_detail", "last_error_at", "updated_at"]
+    if isinstance(error, AccountError):
+        banned_until = error.banned_until if isinstance(error, AccountBanned) else None
+        fields += _state_fields(account, state=error.account_state, banned_until=banned_until)
+    account.save(update_fields=fields)
+
+
+def account_change_state(*, account: ProviderAccount, state: str, banned_until: datetime | None = None) -> None:
+    fields = _state_fields(account, state=state, banned_until=banned_until)
+    account.save(update_fields=[*fields, "updated_at"])
+
+
+def _state_fields(account: ProviderAccount, *, state: str, banned_until: datetime | None) -> list[str]:
+    if account.state != state or account.banned_until != banned_until:
+        account.state_changed_at = timezone.now()
+    account.state = state
+    account.banned_until = banned_until
+    return ["state", "banned_until", "state_changed_at"]
+
+
+def account_reset_state(*, account: ProviderAccount) -> None:
+    """Staff say the account has recovered (topped up, key fixed, ban lifted)."""
+    account_change_state(account=account, state=AccountState.OK)
+
+
+def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
+    """Store a new key (encrypted); a bad-key state no longer applies to it."""
+    account.set_api_key(api_key)
+    fields = ["api_key_ciphertext", "api_key_hint", "updated_at"]
+    if account.state == AccountState.BAD_KEY:
+        fields += _state_fields(account, state=AccountState.OK, banned_until=None)
+    account.save(update_fields=fields)
+
+
+def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
+    account = ProviderAccount(name=name, api_url=api_url)
+    account.set_api_key(api_key)
+    account.full_clean()
+    account.save()
+    return account
+
+
+def account_check_balance(*, account: ProviderAccount) -> Decimal:
+    """Ask getBalance; record the balance, or the error. Raises ``ProviderError``/``ApiKeyUnreadable``."""
+    try:
+        balance = provider_client_for(account).get_balance()
+    except ProviderError as error:
+        account_record_error(account=account, error=error)
+        raise
+    account.balance = balance
+    account.balance_checked_at = timezone.now()
+    fields = ["balance", "balance_checked_at", "updated_at"]
+    if balance <= 0:
+        fields += _state_fields(account, state=AccountState.NO_BALANCE, banned_until=None)
+    elif account.state in (AccountState.NO_BALANCE, AccountState.BAD_KEY):
+        # The key was accepted and there is money: both states are over.
+        fields += _state_fields(account, state=AccountState.OK, banned_until=None)
+    account.save(update_fields=fields)
+    return balance

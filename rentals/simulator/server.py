@@ -1,0 +1,160 @@
+"""The simulator's HTTP server: ``/stubs/handler_api.php`` and a control plane under ``/_control/``.
+
+Control plane (JSON in, JSON out; never under handler_api.php):
+- ``POST /_control/reset``: forget every account, rent, forced reply and logged request.
+- ``POST /_control/force``: queue a reply for the next request (optionally only for ``action``):
+  ``{"token": "NO_BALANCE", "wire": "text|json_message|json_msg|json_error", "status": 200|"mapped"}``,
+  or a raw ``{"body": "...", "status": 502, "content_type": "text/html"}`` / ``{"body_base64": ...}``,
+  plus ``"delay": seconds``. A delay alone handles the request as usual and answers late.
+- ``POST /_control/accounts``: ``{"api_key", "balance", "banned_until" (ISO), "inactive", "blocked"}``.
+- ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
+- ``GET /_control/requests``: what handler_api.php received (API keys left out).
+- ``GET /_control/rents``: the rents made so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .state import SimulatorState, forced_reply_from_spec
+from .wire import Reply, json_reply
+
+logger = logging.getLogger(__name__)
+
+API_PATH = "/stubs/handler_api.php"
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class SimulatorHandler(BaseHTTPRequestHandler):
+    server: SimulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default logs the request line, whose query string holds the API key.
+        pass
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            body = self._read_body()
+            if url.path == API_PATH:
+                self._api(dict(parse_qsl(url.query)) | dict(parse_qsl(body.decode("utf-8", "replace"))))
+            elif url.path.startswith("/_control/"):
+                self._send(self._control(url.path.removeprefix("/_control/"), body))
+            else:
+                self._send(json_reply({"error": "not found"}, status=404))
+        except (ValueError, KeyError, TypeError) as exc:
+            self._send(json_reply({"error": str(exc)}, status=400))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            raise ValueError("request body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _api(self, params: dict[str, str]) -> None:
+        state = self.server.state
+        with state.lock:
+            forced = state.take_forced(params.get("action", ""))
+        if forced is not None and forced.reply is not None:
+            with state.lock:
+                state.requests.append({k: v for k, v in params.items() if k != "api_key"})
+            time.sleep(forced.delay)
+            self._send(forced.reply)
+            return
+        reply = state.handle(params)
+        logger.info("simulator: %s -> %s", params.get("action", "?"), reply.body[:80].decode("utf-8", "replace"))
+        if forced is not None:
+            time.sleep(forced.delay)
+        self._send(reply)
+
+    def _control(self, command: str, body: bytes) -> Reply:
+        state = self.server.state
+        spec: dict[str, Any] = json.loads(body or b"{}")
+        with state.lock:
+            if command == "reset":
+                self.server.state = SimulatorState()
+            elif command == "force":
+                state.forced.append(forced_reply_from_spec(spec))
+            elif command == "accounts":
+                _set_account(state, spec)
+            elif command == "stock":
+                state.stock[(int(spec["country"]), str(spec["service"]), str(spec.get("operator", "any")))] = int(
+                    spec["count"]
+                )
+            elif command == "requests":
+                return json_reply(state.requests)
+            elif command == "rents":
+                return json_reply([_jsonable(asdict(rent)) for rent in state.rents.values()])
+            else:
+                return json_reply({"error": f"unknown control command {command!r}"}, status=404)
+        return json_reply({"status": "ok"})
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        # The client may have given up already (a read timeout): exactly what some tests arrange.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(reply.body)
+
+
+def _set_account(state: SimulatorState, spec: dict[str, Any]) -> None:
+    account = state.account_for(str(spec["api_key"]))
+    if "balance" in spec:
+        account.balance = Decimal(str(spec["balance"]))
+    if "banned_until" in spec:
+        account.banned_until = datetime.fromisoformat(spec["banned_until"]) if spec["banned_until"] else None
+    for flag in ("inactive", "blocked"):
+        if flag in spec:
+            setattr(account, flag, bool(spec[flag]))
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: (value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value)
+        for key, value in values.items()
+        if key != "api_key"
+    }
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, SimulatorHandler)
+        self.state = SimulatorState()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + API_PATH
+
+
+def start_in_thread(host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
+    """Start a simulator on a background thread (port 0: any free port); stop it with ``shutdown()``."""
+    server = SimulatorServer((host, port))
+    threading.Thread(target=server.serve_forever, name="sms-online-simulator", daemon=True).start()
+    return server

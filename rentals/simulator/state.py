@@ -1,0 +1,207 @@
+"""The simulated provider: accounts, stock, prices and rents, guarded by one lock.
+
+Special API keys (documented in the README) put an account in a state on first use:
+``sim-bad-key…`` is refused with BAD_KEY, ``sim-banned…`` is banned for a day, ``sim-inactive…``
+is inactive, ``sim-no-balance…`` has no money, ``sim-blocked…`` answers CHANNELS_LIMIT.
+Any other key is a new account with ``DEFAULT_BALANCE``.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from .wire import Reply, error_reply, json_reply, text_reply
+
+DEFAULT_BALANCE = Decimal("100.00")
+DEFAULT_STOCK = 50
+RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
+SERVICES = {"tg": "Telegram", "wa": "WhatsApp", "vk": "VKontakte", "go": "Google", "full": "Any sender", "ot": "Other"}
+COUNTRIES = {0: "7", 1: "380", 2: "77", 6: "62", 16: "44", 22: "91", 43: "49", 187: "1"}  # id -> dialling code
+OPERATORS = {0: {"mts", "tele2", "beeline", "megafon"}, 1: {"kyivstar", "life", "vodafone"}}
+# Price in USD by rent time; "full" (any sender) costs three times as much.
+PRICES = {
+    4: "0.30",
+    8: "0.45",
+    12: "0.60",
+    24: "0.90",
+    72: "2.20",
+    168: "4.50",
+    360: "8.00",
+    720: "14.00",
+    2160: "35.00",
+}
+
+
+@dataclass
+class SimAccount:
+    balance: Decimal = DEFAULT_BALANCE
+    banned_until: datetime | None = None
+    inactive: bool = False
+    blocked: bool = False
+
+
+@dataclass
+class SimRent:
+    id: int
+    api_key: str
+    number: str
+    service: str
+    country: int
+    operator: str
+    hours: int
+    cost: Decimal
+    created_at: datetime
+    end_date: datetime
+    webhook_url: str | None
+    state: str = "active"
+
+
+@dataclass
+class ForcedReply:
+    reply: Reply | None  # None: handle the request as usual, then apply the delay
+    delay: float = 0.0
+    action: str | None = None  # only for this action; None for any
+
+
+@dataclass
+class SimulatorState:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    accounts: dict[str, SimAccount] = field(default_factory=dict)
+    stock: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    rents: dict[int, SimRent] = field(default_factory=dict)
+    forced: deque[ForcedReply] = field(default_factory=deque)
+    requests: list[dict[str, object]] = field(default_factory=list)
+    clock_offset: timedelta = timedelta(0)
+    next_rent_id: int = 100_001
+    rng: random.Random = field(default_factory=lambda: random.Random(20250510))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
+
+    def account_for(self, api_key: str) -> SimAccount:
+        if api_key not in self.accounts:
+            self.accounts[api_key] = _account_from_special_key(api_key, self.now())
+        return self.accounts[api_key]
+
+    def take_forced(self, action: str) -> ForcedReply | None:
+        for forced in list(self.forced):
+            if forced.action in (None, action):
+                self.forced.remove(forced)
+                return forced
+        return None
+
+    # --- handler_api.php actions -------------------------------------------------------------
+
+    def handle(self, params: dict[str, str]) -> Reply:
+        action = params.get("action", "")
+        api_key = params.get("api_key", "")
+        with self.lock:
+            self.requests.append({k: v for k, v in params.items() if k != "api_key"})
+            if not api_key:
+                return text_reply("NO_KEY")
+            refusal = self._account_refusal(api_key)
+            if refusal:
+                return refusal
+            handler = {"getRentNumber": self._get_rent_number, "getBalance": self._get_balance}.get(action)
+            if handler is None:
+                return text_reply("BAD_ACTION")
+            return handler(api_key, params)
+
+    def _account_refusal(self, api_key: str) -> Reply | None:
+        if api_key.startswith("sim-bad-key"):
+            return text_reply("BAD_KEY")
+        account = self.account_for(api_key)
+        if account.banned_until and account.banned_until > self.now():
+            until = account.banned_until
+            # PHP's 'Y-n-j H-i-s': month and day without leading zeros, the time dashed.
+            stamp = f"{until.year}-{until.month}-{until.day} {until:%H-%M-%S}"
+            return text_reply(f"BANNED:'{stamp}'")
+        if account.inactive:
+            return text_reply("ACCOUNT_INACTIVE")
+        if account.blocked:
+            return text_reply("CHANNELS_LIMIT")
+        return None
+
+    def _get_balance(self, api_key: str, params: dict[str, str]) -> Reply:
+        return text_reply(f"ACCESS_BALANCE:{self.account_for(api_key).balance:.2f}")
+
+    def _get_rent_number(self, api_key: str, params: dict[str, str]) -> Reply:
+        service = params.get("service", "")
+        if service not in SERVICES:
+            return text_reply("BAD_SERVICE")
+        country_text = params.get("country", "")
+        if not country_text.isdigit() or int(country_text) not in COUNTRIES:
+            return text_reply("BAD_COUNTRY")
+        country = int(country_text)
+        hours_text = params.get("rent_time") or params.get("time") or "4"
+        if not hours_text.isdigit() or int(hours_text) not in RENT_HOURS:
+            return text_reply("INVALID_TIME")
+        hours = int(hours_text)
+        operator = params.get("operator") or "any"
+        if operator != "any" and not set(operator.split(",")) <= OPERATORS.get(country, set()):
+            return text_reply("WRONG_OPERATOR")
+        cost = Decimal(PRICES[hours]) * (3 if service == "full" else 1)
+        account = self.account_for(api_key)
+        if account.balance < cost:
+            return text_reply("NO_BALANCE")
+        stock_key = (country, service, operator)
+        if self.stock.get(stock_key, DEFAULT_STOCK) <= 0:
+            return text_reply("NO_NUMBERS")
+        self.stock[stock_key] = self.stock.get(stock_key, DEFAULT_STOCK) - 1
+        account.balance -= cost
+        rent = self._new_rent(api_key, service, country, operator, hours, cost, params.get("url") or None)
+        phone = {"id": rent.id, "endDate": rent.end_date.strftime("%Y-%m-%dT%H:%M:%S"), "number": rent.number}
+        return json_reply({"status": "success", "phone": {**phone, "cost": float(cost)}})
+
+    def _new_rent(
+        self, api_key: str, service: str, country: int, operator: str, hours: int, cost: Decimal, url: str | None
+    ) -> SimRent:
+        now = self.now().replace(microsecond=0)
+        prefix = COUNTRIES[country]
+        number = prefix + "".join(str(self.rng.randrange(10)) for _ in range(12 - len(prefix)))
+        rent = SimRent(
+            id=self.next_rent_id, api_key=api_key, number=number, service=service, country=country,
+            operator=operator, hours=hours, cost=cost, created_at=now, end_date=now + timedelta(hours=hours),
+            webhook_url=url,
+        )  # fmt: skip
+        self.rents[rent.id] = rent
+        self.next_rent_id += 1
+        return rent
+
+
+def _account_from_special_key(api_key: str, now: datetime) -> SimAccount:
+    if api_key.startswith("sim-banned"):
+        return SimAccount(banned_until=(now + timedelta(days=1)).replace(microsecond=0))
+    if api_key.startswith("sim-inactive"):
+        return SimAccount(inactive=True)
+    if api_key.startswith("sim-no-balance"):
+        return SimAccount(balance=Decimal("0.00"))
+    if api_key.startswith("sim-blocked"):
+        return SimAccount(blocked=True)
+    return SimAccount()
+
+
+def forced_reply_from_spec(spec: dict[str, object]) -> ForcedReply:
+    """Build a forced reply from a control-plane request (see server.py for the fields)."""
+    delay = float(spec.get("delay", 0) or 0)
+    if not 0 <= delay <= 600:
+        raise ValueError("delay must be between 0 and 600 seconds")
+    action = spec.get("action")
+    status = spec.get("status", 200)
+    reply: Reply | None
+    content_type = str(spec.get("content_type", "text/plain; charset=utf-8"))
+    if "body_base64" in spec:
+        reply = Reply(int(status), base64.b64decode(str(spec["body_base64"])), content_type)  # type: ignore[arg-type]
+    elif "body" in spec:
+        reply = Reply(int(status), str(spec["body"]).encode(), content_type)  # type: ignore[arg-type]
+    elif "token" in spec:
+        reply = error_reply(str(spec["token"]), wire=str(spec.get("wire", "text")), status=status)  # type: ignore[arg-type]
+    else:
+        reply = None
+    return ForcedReply(reply=reply, delay=delay, action=str(action) if action else None)

@@ -28,6 +28,12 @@ def can_rent(request: HttpRequest) -> bool:
 
 
 class ProviderAccountForm(forms.ModelForm):
+    api_url = forms.URLField(
+        label="API URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text=ProviderAccount._meta.get_field("api_url").help_text,
+    )
     api_key = forms.CharField(
         label="API key",
         required=False,
@@ -57,9 +63,18 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["name"]
     readonly_fields = [
-        "masked_api_key", "state", "banned_until", "state_changed_at", "last_error_token", "last_error_detail",
-        "last_error_at", "balance", "balance_checked_at", "created_at", "updated_at",
-    ]  # fmt: skip
+        "masked_api_key",
+        "state",
+        "banned_until",
+        "state_changed_at",
+        "last_error_token",
+        "last_error_detail",
+        "last_error_at",
+        "balance",
+        "balance_checked_at",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "masked_api_key", "api_key"]}),
         ("Health", {"fields": ["state", "banned_until", "state_changed_at", "balance", "balance_checked_at"]}),
@@ -124,9 +139,20 @@ class RentalAdmin(admin.ModelAdmin):
     search_fields = ["number", "provider_rent_id"]
     date_hierarchy = "end_date"
     readonly_fields = [
-        "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
-        "status", "cost", "rented_by", "created_at", "attempt_link",
-    ]  # fmt: skip
+        "phone_number",
+        "provider_rent_id",
+        "account",
+        "service",
+        "country",
+        "operator",
+        "hours",
+        "end_date",
+        "status",
+        "cost",
+        "rented_by",
+        "created_at",
+        "attempt_link",
+    ]
     exclude = ["number"]
 
     def get_urls(self) -> list[Any]:
@@ -184,8 +210,20 @@ class RentalAdmin(admin.ModelAdmin):
 
 @admin.register(RentAttempt)
 class RentAttemptAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "account", "service", "country", "operator", "hours", "state", "error_token",
-                    "duration_ms", "requested_by", "via", "rental"]  # fmt: skip
+    list_display = [
+        "created_at",
+        "account",
+        "service",
+        "country",
+        "operator",
+        "hours",
+        "state",
+        "error_token",
+        "duration_ms",
+        "requested_by",
+        "via",
+        "rental",
+    ]
     list_filter = ["state", "error_token", "account", "via"]
     list_select_related = ["account", "service", "country", "requested_by", "rental"]
     date_hierarchy = "created_at"

@@ -7,8 +7,17 @@ from django import forms
 
 from .models import ANY_OPERATOR, RENT_HOURS, Country, Operator, ProviderAccount, Service
 
-HOURS_LABELS = {4: "4 hours", 8: "8 hours", 12: "12 hours", 24: "1 day", 72: "3 days", 168: "1 week",
-                360: "15 days", 720: "30 days", 2160: "90 days"}  # fmt: skip
+HOURS_LABELS = {
+    4: "4 hours",
+    8: "8 hours",
+    12: "12 hours",
+    24: "1 day",
+    72: "3 days",
+    168: "1 week",
+    360: "15 days",
+    720: "30 days",
+    2160: "90 days",
+}
 DEFAULT_HOURS = 24
 
 
@@ -27,9 +36,11 @@ class RentNumberForm(forms.Form):
         empty_label="Any operator",
     )
     hours = forms.TypedChoiceField(
-        label="Rent time", choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS], coerce=int,
+        label="Rent time",
+        choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
+        coerce=int,
         initial=DEFAULT_HOURS,
-    )  # fmt: skip
+    )
     webhook = forms.BooleanField(
         label="Receive SMS by webhook",
         required=False,

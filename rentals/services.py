@@ -87,9 +87,16 @@ def rental_rent(
     if connection.in_atomic_block:
         raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
     attempt, created = _attempt_claim(
-        nonce=nonce, account=account, service=service, country=country, operator=operator,
-        hours=hours, webhook=webhook, requested_by=requested_by, via=via,
-    )  # fmt: skip
+        nonce=nonce,
+        account=account,
+        service=service,
+        country=country,
+        operator=operator,
+        hours=hours,
+        webhook=webhook,
+        requested_by=requested_by,
+        via=via,
+    )
     if not created:
         return rent_outcome_for(attempt, repeated=True)
 
@@ -136,9 +143,12 @@ def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: Pro
         # A fault of ours after the request left: the provider may have rented. Never re-send.
         logger.exception("rent attempt %s: internal error after sending", attempt.pk)
         return _attempt_finish(
-            attempt, state=AttemptState.UNKNOWN, token="UNKNOWN_OUTCOME",
-            detail="Internal error after the request was sent.", started=started,
-        )  # fmt: skip
+            attempt,
+            state=AttemptState.UNKNOWN,
+            token="UNKNOWN_OUTCOME",
+            detail="Internal error after the request was sent.",
+            started=started,
+        )
     return _attempt_succeed(attempt, phone=phone, account=account, started=started)
 
 
@@ -167,10 +177,12 @@ def _attempt_succeed(
     except IntegrityError:
         logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
         return _attempt_finish(
-            attempt, state=AttemptState.UNKNOWN, token="DUPLICATE_RENT_ID",
+            attempt,
+            state=AttemptState.UNKNOWN,
+            token="DUPLICATE_RENT_ID",
             detail=f"Provider rent id {phone.rent_id} (number +{phone.number}) is already recorded.",
             started=started,
-        )  # fmt: skip
+        )
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
     message = f"Rented +{rental.number} until {end} on {account.name}."
     return RentOutcome(attempt=attempt, rental=rental, token="", message=message)
@@ -181,9 +193,8 @@ def _attempt_record_error(
 ) -> RentOutcome:
     state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
     with transaction.atomic():
-        outcome = _attempt_finish(attempt, state=state, token=error.token, detail=error.detail, started=started)
         account_record_error(account=account, error=error)
-    return outcome
+        return _attempt_finish(attempt, state=state, token=error.token, detail=error.detail, started=started)
 
 
 def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: ProviderAccount) -> RentOutcome:

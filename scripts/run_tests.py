@@ -20,12 +20,22 @@ def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bo
 def main() -> int:
     skipped: list[str] = []
     results = [run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."])]
-    results.append(run("pytest on SQLite", [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"],
-                       {"DATABASE_URL": "sqlite:///:memory:"}))  # fmt: skip
+    results.append(
+        run(
+            "pytest on SQLite",
+            [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"],
+            {"DATABASE_URL": "sqlite:///:memory:"},
+        )
+    )
     postgres_url = os.environ.get("TEST_POSTGRES_URL")
     if postgres_url:
-        results.append(run("pytest on PostgreSQL", [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"],
-                           {"DATABASE_URL": postgres_url}))  # fmt: skip
+        results.append(
+            run(
+                "pytest on PostgreSQL",
+                [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"],
+                {"DATABASE_URL": postgres_url},
+            )
+        )
     else:
         skipped.append("the PostgreSQL run: TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
     if not shutil.which(os.environ.get("CHROMIUM", "chromium")):

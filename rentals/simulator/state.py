@@ -166,10 +166,18 @@ class SimulatorState:
         prefix = COUNTRIES[country]
         number = prefix + "".join(str(self.rng.randrange(10)) for _ in range(12 - len(prefix)))
         rent = SimRent(
-            id=self.next_rent_id, api_key=api_key, number=number, service=service, country=country,
-            operator=operator, hours=hours, cost=cost, created_at=now, end_date=now + timedelta(hours=hours),
+            id=self.next_rent_id,
+            api_key=api_key,
+            number=number,
+            service=service,
+            country=country,
+            operator=operator,
+            hours=hours,
+            cost=cost,
+            created_at=now,
+            end_date=now + timedelta(hours=hours),
             webhook_url=url,
-        )  # fmt: skip
+        )
         self.rents[rent.id] = rent
         self.next_rent_id += 1
         return rent

@@ -1,0 +1,189 @@
+"""The admin "Rent number" flow, by POST, with and without the permission."""
+
+import html
+import re
+import uuid
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from rentals.models import AttemptState, ProviderAccount, Rental, RentAttempt
+
+from .conftest import SANDBOX_KEY
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RENT_URL = reverse("admin:rentals_rental_rent")
+CHANGELIST_URL = reverse("admin:rentals_rental_changelist")
+
+# What staff read for each of the seed's eleven errors and for an unknown outcome.
+PLAIN_WORDS = {
+    "BAD_ACTION": "did not recognise the request",
+    "BAD_KEY": "rejected the account's API key",
+    "ERROR_SQL": "The provider may have charged; it will be checked",
+    "BANNED:'2099-5-10 12-34-56'": "banned until 2099-05-10 12:34",
+    "ACCOUNT_INACTIVE": "account is not active",
+    "BAD_COUNTRY": "does not accept this country",
+    "BAD_SERVICE": "does not accept this service",
+    "INVALID_TIME": "does not accept this rent time",
+    "NO_BALANCE": "has no money left",
+    "NO_NUMBERS": "No numbers are available",
+    "CHANNELS_LIMIT": "account is blocked",
+}
+
+
+def staff(username: str, *permissions: str) -> User:
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    for codename in ("view_rental", "view_provideraccount", "view_rentattempt", *permissions):
+        user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="rentals"))
+    return user
+
+
+@pytest.fixture
+def operator_client(client):
+    client.force_login(staff("operator", "rent_number"))
+    return client
+
+
+@pytest.fixture
+def viewer_client(client):
+    client.force_login(staff("viewer"))
+    return client
+
+
+def rent_form(account, catalog, **overrides):
+    data = {
+        "account": account.pk,
+        "service": catalog["telegram"].pk,
+        "country": catalog["ukraine"].pk,
+        "operator": "",
+        "hours": 24,
+        "webhook": "on",
+        "nonce": str(uuid.uuid4()),
+    }
+    return {**data, **overrides}
+
+
+def page_text(response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
+
+
+def test_operator_sees_the_button_and_rents(operator_client, simulator, account, catalog):
+    assert 'id="rent-number-button"' in operator_client.get(CHANGELIST_URL).content.decode()
+    form_page = operator_client.get(RENT_URL)
+    assert form_page.status_code == 200 and 'name="nonce"' in form_page.content.decode()
+    response = operator_client.post(RENT_URL, rent_form(account, catalog, operator=catalog["kyivstar"].pk), follow=True)
+    rental = Rental.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("admin:rentals_rental_change", args=[rental.pk])
+    assert f"Rented +{rental.number} until" in page_text(response)
+    assert rental.rented_by.username == "operator" and rental.operator == "kyivstar"
+
+
+def test_the_same_form_posted_twice_rents_once(operator_client, simulator, account, catalog):
+    data = rent_form(account, catalog)
+    operator_client.post(RENT_URL, data)
+    again = operator_client.post(RENT_URL, data, follow=True)
+    assert "already carried out" in page_text(again)
+    assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 1
+
+
+@pytest.mark.parametrize(("token", "words"), PLAIN_WORDS.items())
+def test_each_seed_error_is_explained_in_plain_words(operator_client, simulator, account, catalog, token, words):
+    simulator.force(token=token, wire="json_message")
+    response = operator_client.post(RENT_URL, rent_form(account, catalog))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert words in text and token.partition(":")[0] in text, re.findall(r"<ul class=\"messagelist\">.*?</ul>", text)
+    attempt = RentAttempt.objects.get()
+    assert attempt.error_token == token.partition(":")[0]
+    assert f'href="{reverse("admin:rentals_rentattempt_change", args=[attempt.pk])}"' in response.content.decode()
+    new_nonce = re.search(r'name="nonce" value="([^"]+)"', response.content.decode()).group(1)
+    assert new_nonce != str(attempt.nonce)  # a deliberate retry is a new attempt
+
+
+def test_an_unknown_outcome_says_the_provider_may_have_charged(operator_client, simulator, account, catalog):
+    simulator.force(body="<html>Gateway Timeout</html>", status=504, content_type="text/html")
+    text = page_text(operator_client.post(RENT_URL, rent_form(account, catalog)))
+    assert "UNKNOWN_OUTCOME" in text and "the provider may have charged; it will be checked" in text.lower()
+    assert RentAttempt.objects.get().state == AttemptState.UNKNOWN
+
+
+def test_the_attempt_is_visible_in_the_admin(operator_client, simulator, account, catalog):
+    simulator.force(token="NO_NUMBERS")
+    operator_client.post(RENT_URL, rent_form(account, catalog))
+    attempt = RentAttempt.objects.get()
+    listing = page_text(
+        operator_client.get(reverse("admin:rentals_rentattempt_changelist") + "?error_token=NO_NUMBERS")
+    )
+    assert "NO_NUMBERS" in listing and "Sandbox" in listing
+    detail = page_text(operator_client.get(reverse("admin:rentals_rentattempt_change", args=[attempt.pk])))
+    assert "No numbers are available" in detail
+
+
+def test_an_invalid_form_sends_nothing(operator_client, simulator, account, catalog):
+    data = rent_form(account, catalog, country=catalog["russia"].pk, operator=catalog["kyivstar"].pk, hours=5)
+    response = operator_client.post(RENT_URL, data)
+    text = page_text(response)
+    assert response.status_code == 200 and "Kyivstar is not an operator in Russia" in text
+    assert "Select a valid choice" in text
+    assert simulator.requests() == [] and RentAttempt.objects.count() == 0
+
+
+def test_without_the_permission_there_is_no_button_and_a_crafted_post_rents_nothing(
+    viewer_client, simulator, account, catalog
+):
+    assert "rent-number-button" not in viewer_client.get(CHANGELIST_URL).content.decode()
+    assert viewer_client.get(RENT_URL).status_code == 403
+    assert viewer_client.post(RENT_URL, rent_form(account, catalog)).status_code == 403
+    accounts_page = viewer_client.get(reverse("admin:rentals_provideraccount_changelist")).content.decode()
+    assert "rent_with_account" not in accounts_page
+    assert simulator.requests() == [] and RentAttempt.objects.count() == 0
+
+
+def test_a_crafted_account_action_without_the_permission_rents_nothing(viewer_client, simulator, account):
+    response = viewer_client.post(
+        reverse("admin:rentals_provideraccount_changelist"),
+        {"action": "rent_with_account", "_selected_action": [account.pk]},
+    )
+    assert response.status_code in (200, 302) and RENT_URL not in response.get("Location", "")
+
+
+def test_the_account_action_opens_the_form_for_that_account(operator_client, simulator, account, catalog):
+    response = operator_client.post(
+        reverse("admin:rentals_provideraccount_changelist"),
+        {"action": "rent_with_account", "_selected_action": [account.pk]},
+    )
+    assert response.status_code == 302 and response["Location"] == f"{RENT_URL}?account={account.pk}"
+    form = operator_client.get(response["Location"]).content.decode()
+    assert re.search(rf'<option value="{account.pk}" selected>Sandbox</option>', form)
+
+
+def test_the_api_key_is_write_only_and_encrypted(client, simulator):
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    add_url = reverse("admin:rentals_provideraccount_add")
+    secret = "real-looking-key-4f3a9c2b7d"
+    response = client.post(add_url, {"name": "Main", "api_url": simulator.api_url, "api_key": secret})
+    assert response.status_code == 302
+    account = ProviderAccount.objects.get(name="Main")
+    assert secret not in account.api_key_ciphertext and account.reveal_api_key() == secret
+    change_url = reverse("admin:rentals_provideraccount_change", args=[account.pk])
+    for url in (change_url, reverse("admin:rentals_provideraccount_changelist"), add_url):
+        assert secret not in client.get(url).content.decode()
+    assert "(…2b7d)" in page_text(client.get(change_url))  # only the last four, to tell keys apart
+    client.post(change_url, {"name": "Main", "api_url": simulator.api_url, "api_key": ""})
+    account.refresh_from_db()
+    assert account.reveal_api_key() == secret  # an empty field keeps the key
+
+
+def test_check_balance_action_records_the_balance(client, simulator, account):
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    simulator.set_account(SANDBOX_KEY, balance="42.50")
+    response = client.post(
+        reverse("admin:rentals_provideraccount_changelist"),
+        {"action": "check_balance", "_selected_action": [account.pk]},
+        follow=True,
+    )
+    assert "Sandbox: balance 42.50" in page_text(response)
+    account.refresh_from_db()
+    assert str(account.balance) == "42.5000" and account.balance_checked_at is not None

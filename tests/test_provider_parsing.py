@@ -1,0 +1,164 @@
+"""The total parser: every wire form and alias of contract section 2, read without any HTTP."""
+
+import gzip
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from rentals.provider import errors
+from rentals.provider.parsing import Balance, Success, parse_rented_phone, parse_reply
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+def parse(body: bytes | str, status: int = 200):
+    raw = body.encode() if isinstance(body, str) else body
+    return parse_reply(raw, http_status=status, provider_tz=UTC)
+
+
+@pytest.mark.parametrize(
+    ("alias", "token"),
+    [
+        ("SQL_ERROR", "ERROR_SQL"),
+        ("WRONG_ACTION", "BAD_ACTION"),
+        ("WRONG ACTION", "BAD_ACTION"),
+        ("INVALID_STATUS", "INCORECT_STATUS"),
+        ("BAD_STATUS", "INCORECT_STATUS"),
+        ("WRONG_COUNTRY", "BAD_COUNTRY"),
+        ("WRONG_COUNTRY_ID", "BAD_COUNTRY"),
+        ("BAD_OPERATOR", "WRONG_OPERATOR"),
+        ("BAD_TIME", "INVALID_TIME"),
+        ("OUT_OF_STOCK", "NO_NUMBERS"),
+        ("no_balance", "NO_BALANCE"),
+    ],
+)
+def test_aliases_normalise_to_one_token(alias, token):
+    with pytest.raises(errors.ProviderError) as raised:
+        parse(alias)
+    assert raised.value.token == token
+
+
+@pytest.mark.parametrize(
+    ("body", "amount"),
+    [
+        ("ACCESS_BALANCE:12.34", "12.34"),
+        ("ACCESS_BALANCE: '7.5' ", "7.5"),
+        ('ACCESS_BALANCE:"0"', "0"),
+        ("\ufeffACCESS_BALANCE:3,25\n", "3.25"),
+    ],
+)
+def test_balance_in_its_spellings(body, amount):
+    assert parse(body) == Balance(Decimal(amount))
+
+
+def test_banned_with_a_php_style_date_is_a_dated_ban_in_the_provider_timezone():
+    with pytest.raises(errors.AccountBanned) as raised:
+        parse_reply(b"BANNED:'2025-5-10 12-34-56'", http_status=200, provider_tz=KYIV)
+    assert raised.value.banned_until == datetime(2025, 5, 10, 12, 34, 56, tzinfo=KYIV)
+
+
+@pytest.mark.parametrize(
+    "body", ["BANNED:2025-5-10 12-34-56", '{"status":"error","message":"BANNED:\'2025-5-10 12-34-56\'"}']
+)
+def test_banned_date_without_quotes_or_in_json(body):
+    with pytest.raises(errors.AccountBanned) as raised:
+        parse(body)
+    assert raised.value.banned_until == datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("body", ["BANNED", "BANNED:", "BANNED:'soon'"])
+def test_banned_without_a_readable_date_blocks_the_account(body):
+    with pytest.raises(errors.AccountBlocked) as raised:
+        parse(body)
+    assert raised.value.token == "BANNED"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("<html><body>502 Bad Gateway</body></html>", "HTML"),
+        ('{"status":"success","phone":{"id":1,', "truncated"),
+        ('{"status":"error"}', "no token"),
+        ('{"status":"weird","message":"x"}', "unknown status"),
+        ("Something went wrong, sorry.", "prose"),
+        ("42", "a bare number"),
+        (b"\x1f\x8b\x08broken", "broken gzip"),
+    ],
+)
+def test_unreadable_replies_are_unknown_outcomes(body, why):
+    with pytest.raises(errors.UnknownOutcome) as raised:
+        parse(body)
+    assert raised.value.token == errors.UNKNOWN_OUTCOME, why
+
+
+def test_an_unknown_token_is_kept_verbatim_as_an_unknown_outcome():
+    with pytest.raises(errors.UnknownOutcome) as raised:
+        parse("BRAND_NEW_ERROR:some detail")
+    assert (raised.value.token, raised.value.detail) == ("BRAND_NEW_ERROR", "some detail")
+
+
+def test_json_error_keeps_error_msg_and_info_in_the_detail():
+    with pytest.raises(errors.ProviderError) as raised:
+        parse('{"status":"error","message":"MAX_HOURS_EXCEED","info":{"max":1440},"errorMsg":"too long"}')
+    assert raised.value.token == "MAX_HOURS_EXCEED"
+    assert "too long" in raised.value.detail and "1440" in raised.value.detail
+
+
+def test_gzip_body_without_a_header_is_read():
+    assert parse(gzip.compress(b"ACCESS_BALANCE:1.00")) == Balance(Decimal("1.00"))
+
+
+def test_json_without_status_and_arrays_are_success_payloads():
+    assert parse('{"countries": {"0": "Russia"}}') == Success({"countries": {"0": "Russia"}})
+    assert parse("[1, 2]") == Success([1, 2])
+
+
+def rent_success(phone: dict, **extra) -> Success:
+    return parse(json.dumps({"status": "success", "phone": phone, **extra}))
+
+
+@pytest.mark.parametrize("rent_id", [123456, "123456"])
+def test_rent_id_as_int_or_string(rent_id):
+    reply = rent_success({"id": rent_id, "endDate": "2025-05-10T12:34:56", "number": "79999876543"})
+    assert parse_rented_phone(reply, provider_tz=UTC).rent_id == "123456"
+
+
+@pytest.mark.parametrize(
+    ("end_date", "expected"),
+    [
+        ("2025-05-10T12:34:56", datetime(2025, 5, 10, 12, 34, 56, tzinfo=KYIV)),
+        ("2025-05-10 12:34:56", datetime(2025, 5, 10, 12, 34, 56, tzinfo=KYIV)),
+        ("2025-05-10T12:34:56+00:00", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+        ("2025-05-10T12:34:56Z", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+    ],
+)
+def test_end_date_with_and_without_offset(end_date, expected):
+    reply = rent_success({"id": 1, "endDate": end_date, "number": 79999876543})
+    phone = parse_rented_phone(reply, provider_tz=KYIV)
+    assert phone.end_date == expected and phone.end_date.utcoffset() is not None
+
+
+def test_phone_alias_and_cost_are_read():
+    reply = rent_success({"id": 1, "endDate": "2025-05-10T12:34:56", "phone": "+79999876543", "cost": "1.50"})
+    phone = parse_rented_phone(reply, provider_tz=UTC)
+    assert (phone.number, phone.cost) == ("79999876543", Decimal("1.50"))
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        None,
+        {"id": 1, "number": "7999"},
+        {"id": None, "endDate": "2025-05-10T12:34:56", "number": "79999876543"},
+        {"id": 1, "endDate": "yesterday", "number": "79999876543"},
+        {"id": 1, "endDate": "2025-05-10", "number": "n/a"},
+    ],
+)
+def test_a_success_we_cannot_read_is_an_unknown_outcome_not_a_failure(phone):
+    with pytest.raises(errors.UnknownOutcome):
+        parse_rented_phone(rent_success(phone), provider_tz=UTC)

@@ -1,0 +1,182 @@
+"""rental_rent against the simulator: attempts, outcomes, account states, no double charge."""
+
+import threading
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from rentals import services
+from rentals.models import AccountState, AttemptState, Rental, RentAttempt
+
+from .test_provider_client import SEED_ERRORS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rent(account, catalog, *, nonce=None, webhook=True, operator="any"):
+    return services.rental_rent(
+        account=account,
+        service=catalog["telegram"],
+        country=catalog["ukraine"],
+        operator=operator,
+        hours=24,
+        webhook=webhook,
+        nonce=nonce or uuid.uuid4(),
+        requested_by=None,
+        via="cli",
+    )
+
+
+def test_a_rent_records_the_rental_and_its_attempt(simulator, account, catalog):
+    outcome = rent(account, catalog, operator="kyivstar")
+    assert outcome.ok
+    rental = Rental.objects.get()
+    (sim_rent,) = simulator.rents()
+    assert rental.provider_rent_id == str(sim_rent["id"]) and rental.number == sim_rent["number"]
+    assert rental.end_date == timezone.datetime.fromisoformat(sim_rent["end_date"])
+    assert (rental.operator, rental.hours, rental.cost) == ("kyivstar", 24, Decimal(sim_rent["cost"]))
+    attempt = RentAttempt.objects.get()
+    assert attempt.state == AttemptState.SUCCEEDED and attempt.rental == rental
+    assert attempt.sent_at is not None and attempt.duration_ms is not None
+    assert f"+{rental.number}" in outcome.message
+
+
+def test_the_webhook_url_carries_an_unguessable_token_of_this_rental(simulator, account, catalog):
+    rent(account, catalog)
+    rental = Rental.objects.get()
+    (received,) = simulator.requests("getRentNumber")
+    assert received["url"] == f"https://rentdesk.example.test/hooks/sms/{rental.webhook_token}/"
+    assert len(rental.webhook_token) >= 40
+
+
+def test_without_webhook_no_url_is_sent(simulator, account, catalog):
+    rent(account, catalog, webhook=False)
+    (received,) = simulator.requests("getRentNumber")
+    assert "url" not in received and Rental.objects.get().webhook_token is None
+
+
+def test_the_same_nonce_rents_once(simulator, account, catalog):
+    nonce = uuid.uuid4()
+    first = rent(account, catalog, nonce=nonce)
+    second = rent(account, catalog, nonce=nonce)
+    assert second.repeated and second.rental == first.rental
+    assert len(simulator.requests("getRentNumber")) == 1
+    assert RentAttempt.objects.count() == Rental.objects.count() == 1
+
+
+def test_two_concurrent_submissions_of_one_form_rent_once(simulator, account, catalog):
+    simulator.force(delay=0.5)  # keep the first request in flight while the second arrives
+    nonce = uuid.uuid4()
+    outcomes = []
+
+    def submit():
+        outcomes.append(rent(account, catalog, nonce=nonce))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(simulator.requests("getRentNumber")) == 1
+    assert RentAttempt.objects.count() == 1 and Rental.objects.count() == 1
+    assert sorted(o.repeated for o in outcomes) == [False, True]
+
+
+@pytest.mark.parametrize(("token", "error_class"), SEED_ERRORS)
+def test_each_seed_error_is_recorded_on_the_attempt(simulator, account, catalog, token, error_class):
+    simulator.force(token=token)
+    outcome = rent(account, catalog)
+    attempt = RentAttempt.objects.get()
+    expected_state = AttemptState.UNKNOWN if error_class.kind == "unknown" else AttemptState.FAILED
+    assert not outcome.ok and Rental.objects.count() == 0
+    assert (attempt.state, attempt.error_token) == (expected_state, token.partition(":")[0])
+    account.refresh_from_db()
+    assert account.last_error_token == attempt.error_token and account.last_error_at is not None
+    expected_account_state = getattr(error_class, "account_state", AccountState.OK)
+    assert account.state == expected_account_state
+
+
+@pytest.mark.parametrize(
+    ("token", "state"),
+    [
+        ("NO_BALANCE", "no_balance"),
+        ("ACCOUNT_INACTIVE", "inactive"),
+        ("BAD_KEY", "bad_key"),
+        ("CHANNELS_LIMIT", "blocked"),
+        ("BANNED:'2099-1-1 00-00-00'", "banned"),
+    ],
+)
+def test_a_blocked_account_refuses_without_calling_the_provider(simulator, account, catalog, token, state):
+    simulator.force(token=token)
+    rent(account, catalog)
+    account.refresh_from_db()
+    assert account.state == state
+    refused = rent(account, catalog)
+    assert len(simulator.requests("getRentNumber")) == 1  # only the first reached the provider
+    attempt = refused.attempt
+    assert attempt.state == AttemptState.FAILED and attempt.sent_at is None
+    assert refused.token == token.partition(":")[0] and refused.message.startswith("Not sent")
+
+
+def test_a_reset_account_rents_again(simulator, account, catalog):
+    simulator.force(token="NO_BALANCE")
+    rent(account, catalog)
+    account.refresh_from_db()
+    services.account_reset_state(account=account)
+    assert rent(account, catalog).ok
+
+
+def test_a_ban_that_has_run_out_no_longer_blocks_and_is_cleared_by_a_rent(simulator, account, catalog):
+    account.state, account.banned_until = AccountState.BANNED, timezone.now() - timedelta(minutes=1)
+    account.save()
+    assert rent(account, catalog).ok
+    account.refresh_from_db()
+    assert account.state == AccountState.OK and account.banned_until is None
+
+
+def test_a_read_timeout_leaves_an_unknown_attempt_and_sends_once(simulator, account, catalog, short_timeouts):
+    simulator.force(delay=2.0)
+    outcome = rent(account, catalog)
+    attempt = RentAttempt.objects.get()
+    assert attempt.state == AttemptState.UNKNOWN and attempt.error_token == "UNKNOWN_OUTCOME"
+    assert "may have charged" in outcome.message
+    assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 0
+
+
+def test_the_attempt_is_committed_before_the_request_is_sent(simulator, account, catalog, settings):
+    simulator.force(delay=0.7)
+    seen_while_in_flight = []
+
+    def look_from_another_connection():
+        threading.Event().wait(0.35)
+        seen_while_in_flight.extend(RentAttempt.objects.values_list("state", flat=True))
+
+    watcher = threading.Thread(target=look_from_another_connection)
+    watcher.start()
+    rent(account, catalog)
+    watcher.join()
+    assert seen_while_in_flight == [AttemptState.PENDING]
+
+
+def test_renting_inside_a_transaction_is_refused(account, catalog):
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside a transaction"):
+        rent(account, catalog)
+    assert RentAttempt.objects.count() == 0
+
+
+def test_an_unreadable_stored_key_is_reported_without_sending(simulator, account, catalog, settings):
+    settings.API_KEY_ENCRYPTION_KEYS = ["x7Z3jz0sUNkN0qkxbRxWzPYiM1X7VhTGvB0N_7mLsHE="]
+    outcome = rent(account, catalog)
+    assert outcome.token == "API_KEY_UNREADABLE" and simulator.requests() == []
+
+
+def test_an_unreachable_provider_fails_cleanly(account, catalog):
+    account.api_url = "http://127.0.0.1:9/stubs/handler_api.php"
+    account.save()
+    outcome = rent(account, catalog)
+    assert outcome.attempt.state == AttemptState.FAILED and outcome.token == "PROVIDER_UNREACHABLE"
+    assert "nothing was charged" in outcome.message

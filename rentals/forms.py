@@ -4,8 +4,9 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.db.models import Case, QuerySet, Value, When
 
-from .models import ANY_OPERATOR, RENT_HOURS, Country, Operator, ProviderAccount, Service
+from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
 
 HOURS_LABELS = {
     4: "4 hours",
@@ -23,11 +24,17 @@ DEFAULT_HOURS = 24
 
 class AccountChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: ProviderAccount) -> str:
-        return obj.name if obj.state == "ok" else f"{obj.name} ({obj.get_state_display().lower()})"
+        return obj.name if obj.state == AccountState.OK else f"{obj.name} ({obj.state_summary.lower()})"
+
+
+def accounts_ok_first() -> QuerySet[ProviderAccount]:
+    """Accounts that can rent come first, so the default choice is one that works."""
+    not_ok = Case(When(state=AccountState.OK, then=Value(0)), default=Value(1))
+    return ProviderAccount.objects.order_by(not_ok, "name")
 
 
 class RentNumberForm(forms.Form):
-    account = AccountChoiceField(queryset=ProviderAccount.objects.all(), empty_label=None)
+    account = AccountChoiceField(queryset=accounts_ok_first(), empty_label=None)
     service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True))
     country = forms.ModelChoiceField(queryset=Country.objects.filter(is_active=True))
     operator = forms.ModelChoiceField(

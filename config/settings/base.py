@@ -13,7 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# Variables already in the environment win over the file; RENTDESK_ENV_FILE points elsewhere.
+environ.Env.read_env(env.str("RENTDESK_ENV_FILE", default=str(BASE_DIR / ".env")))
 
 # Development-only secrets: public, so production rejects them (see production.py).
 INSECURE_DEV_SECRET_KEY = "django-insecure-rentdesk-local-development-only"

@@ -1,0 +1,59 @@
+"""Settings: local use needs no variables; production refuses to start without its secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+PROJECT = Path(__file__).resolve().parent.parent
+GOOD = {
+    "DJANGO_SECRET_KEY": "x" * 50,
+    "DJANGO_ALLOWED_HOSTS": "rentdesk.example.com",
+    "API_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "DATABASE_URL": "sqlite:////tmp/rentdesk-settings-check.sqlite3",
+    "PUBLIC_BASE_URL": "https://rentdesk.example.com",
+}
+
+
+def check(settings_module: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in GOOD and not k.startswith(("DJANGO_", "SMSONLINE_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, "RENTDESK_ENV_FILE": "/nonexistent", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_local_settings_need_no_variables():
+    assert check("config.settings.local", {}).returncode == 0
+
+
+def test_production_starts_with_its_secrets():
+    result = check("config.settings.production", GOOD)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "API_KEY_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    result = check("config.settings.production", {k: v for k, v in GOOD.items() if k != missing})
+    assert result.returncode != 0 and missing in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("API_KEY_ENCRYPTION_KEYS", "cmVudGRlc2stbG9jYWwtZGV2LW9ubHkta2V5LTMyYiE="),
+        ("DJANGO_SECRET_KEY", "short"),
+        ("PROVIDER_TIMEZONE", "Mars/Olympus"),
+        ("SMSONLINE_TIMEOUT", "0"),
+    ],
+)
+def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value):
+    result = check("config.settings.production", {**GOOD, name: value})
+    assert result.returncode != 0 and name in result.stderr

@@ -19,7 +19,10 @@ def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bo
 
 def main() -> int:
     skipped: list[str] = []
-    results = [run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."])]
+    results = [
+        run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."]),
+        run("ruff format", [os.path.join(VENV_BIN, "ruff"), "format", "--check", "."]),
+    ]
     results.append(
         run(
             "pytest on SQLite",

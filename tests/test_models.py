@@ -31,7 +31,10 @@ def test_a_key_is_stored_encrypted_and_a_wrong_encryption_key_raises(settings):
 def test_rotation_keeps_old_keys_readable(settings):
     account = ProviderAccount(name="A", api_url="https://x.test/stubs/handler_api.php")
     account.set_api_key("plain-key-123456")
-    settings.API_KEY_ENCRYPTION_KEYS = ["x7Z3jz0sUNkN0qkxbRxWzPYiM1X7VhTGvB0N_7mLsHE=", *settings.API_KEY_ENCRYPTION_KEYS]
+    settings.API_KEY_ENCRYPTION_KEYS = [
+        "x7Z3jz0sUNkN0qkxbRxWzPYiM1X7VhTGvB0N_7mLsHE=",
+        *settings.API_KEY_ENCRYPTION_KEYS,
+    ]
     assert account.reveal_api_key() == "plain-key-123456"
 
 

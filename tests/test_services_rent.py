@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from rentals import services
@@ -74,7 +74,10 @@ def test_two_concurrent_submissions_of_one_form_rent_once(simulator, account, ca
     outcomes = []
 
     def submit():
-        outcomes.append(rent(account, catalog, nonce=nonce))
+        try:
+            outcomes.append(rent(account, catalog, nonce=nonce))
+        finally:
+            connections.close_all()  # each thread has its own connection; leave none open
 
     threads = [threading.Thread(target=submit) for _ in range(2)]
     for thread in threads:
@@ -153,7 +156,10 @@ def test_the_attempt_is_committed_before_the_request_is_sent(simulator, account,
 
     def look_from_another_connection():
         threading.Event().wait(0.35)
-        seen_while_in_flight.extend(RentAttempt.objects.values_list("state", flat=True))
+        try:
+            seen_while_in_flight.extend(RentAttempt.objects.values_list("state", flat=True))
+        finally:
+            connections.close_all()
 
     watcher = threading.Thread(target=look_from_another_connection)
     watcher.start()

@@ -39,7 +39,9 @@ def test_production_starts_with_its_secrets():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "API_KEY_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "API_KEY_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"]
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     result = check("config.settings.production", {k: v for k, v in GOOD.items() if k != missing})
     assert result.returncode != 0 and missing in result.stderr

@@ -27,7 +27,7 @@ def main() -> int:
         run(
             "pytest on SQLite",
             [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"],
-            {"DATABASE_URL": "sqlite:///:memory:"},
+            {"DATABASE_URL": "sqlite:///.local/db.sqlite3"},
         )
     )
     postgres_url = os.environ.get("TEST_POSTGRES_URL")

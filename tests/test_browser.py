@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 
 from rentals.models import Rental
 
@@ -44,9 +45,12 @@ def page(monkeypatch):
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # While Playwright's loop runs, Django keeps a separate connection for this context:
+        # close it here, or the test database cannot be dropped at the end of the run.
+        connections.close_all()
 
 
-def test_log_in_rent_a_number_and_see_it(page, live_server, simulator, account, catalog):
+def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalog, page):
     User.objects.create_superuser("boss", "boss@example.test", "correct-horse-battery")
     page.goto(f"{live_server.url}/admin/")
     page.fill("#id_username", "boss")

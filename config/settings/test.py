@@ -1,6 +1,13 @@
 """Settings for the test suite: fast hashing, in-memory email, same database rules as production."""
 
 from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's default in-memory database: tests that rent from two threads at once
+    # need SQLite's real locking, which a shared in-memory database does not have.
+    (BASE_DIR / ".local").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".local" / "test-db.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

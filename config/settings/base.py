@@ -93,7 +93,12 @@ STATIC_ROOT = BASE_DIR / ".local" / "static"
 
 # --- SMS.online -------------------------------------------------------------------------------
 # The handler_api.php URL given to new accounts; each account keeps its own copy.
-SMSONLINE_API_URL = env.url("SMSONLINE_API_URL", default="http://127.0.0.1:8001/stubs/handler_api.php").geturl()
+# Locally `make run` serves the web app on WEB_PORT and the simulator on SIMULATOR_PORT.
+WEB_PORT = env.int("WEB_PORT", default=8000)
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8001)
+SMSONLINE_API_URL = env.url(
+    "SMSONLINE_API_URL", default=f"http://127.0.0.1:{SIMULATOR_PORT}/stubs/handler_api.php"
+).geturl()
 SMSONLINE_CONNECT_TIMEOUT = env.float("SMSONLINE_CONNECT_TIMEOUT", default=5.0)
 SMSONLINE_TIMEOUT = env.float("SMSONLINE_TIMEOUT", default=30.0)
 for _name in ("SMSONLINE_CONNECT_TIMEOUT", "SMSONLINE_TIMEOUT"):
@@ -110,7 +115,7 @@ except (ZoneInfoNotFoundError, ValueError):
     ) from None
 
 # Where SMS.online can reach this deployment; per-rental webhook URLs start with it.
-PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}").geturl().rstrip("/")
 
 # Fernet keys that encrypt provider API keys at rest, comma separated: the first encrypts, all
 # decrypt, so a key can be rotated by putting the new one first (then `manage.py rotate_api_keys`).

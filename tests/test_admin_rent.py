@@ -1,6 +1,7 @@
 """The admin "Rent number" flow, by POST, with and without the permission."""
 
 import html
+import logging
 import re
 import uuid
 
@@ -187,3 +188,24 @@ def test_check_balance_action_records_the_balance(client, simulator, account):
     assert "Sandbox: balance 42.50" in page_text(response)
     account.refresh_from_db()
     assert str(account.balance) == "42.5000" and account.balance_checked_at is not None
+
+
+def test_the_api_key_reaches_no_attempt_account_page_or_log(operator_client, simulator, account, catalog, caplog):
+    caplog.set_level(logging.DEBUG)
+    simulator.force(body=f"<html>key {SANDBOX_KEY} rejected</html>", status=500, content_type="text/html")
+    pages = [operator_client.post(RENT_URL, rent_form(account, catalog)).content.decode()]
+    simulator.force(token=f"BAD_KEY:{SANDBOX_KEY}")
+    pages.append(operator_client.post(RENT_URL, rent_form(account, catalog)).content.decode())
+    for attempt in RentAttempt.objects.all():
+        pages.append(
+            operator_client.get(reverse("admin:rentals_rentattempt_change", args=[attempt.pk])).content.decode()
+        )
+    pages.append(
+        operator_client.get(reverse("admin:rentals_provideraccount_change", args=[account.pk])).content.decode()
+    )
+    account.refresh_from_db()
+    stored = [account.last_error_detail, *RentAttempt.objects.values_list("error_detail", flat=True)]
+    logged = [record.getMessage() for record in caplog.records]
+    assert RentAttempt.objects.count() == 2 and account.last_error_token == "BAD_KEY"
+    for text in [*pages, *stored, *logged]:
+        assert SANDBOX_KEY not in text

@@ -1,5 +1,6 @@
 """rental_rent against the simulator: attempts, outcomes, account states, no double charge."""
 
+import json
 import threading
 import uuid
 from datetime import timedelta
@@ -186,3 +187,23 @@ def test_an_unreachable_provider_fails_cleanly(account, catalog):
     outcome = rent(account, catalog)
     assert outcome.attempt.state == AttemptState.FAILED and outcome.token == "PROVIDER_UNREACHABLE"
     assert "nothing was charged" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("rent_id", "end_date", "expected_end"),
+    [
+        (987654, "2030-05-10T12:34:56", "2030-05-10T09:34:56+00:00"),  # naive: the provider's timezone
+        ("987654", "2030-05-10 12:34:56", "2030-05-10T09:34:56+00:00"),
+        ("987654", "2030-05-10T12:34:56+00:00", "2030-05-10T12:34:56+00:00"),
+    ],
+)
+def test_ids_and_end_dates_in_each_form_make_the_same_rental(
+    simulator, account, catalog, settings, rent_id, end_date, expected_end
+):
+    settings.PROVIDER_TIMEZONE = "Europe/Kyiv"
+    phone = {"id": rent_id, "endDate": end_date, "number": 380501234567}
+    simulator.force(body=json.dumps({"status": "success", "phone": phone}), content_type="application/json")
+    assert rent(account, catalog).ok
+    rental = Rental.objects.get()
+    assert rental.provider_rent_id == "987654" and rental.number == "380501234567"
+    assert rental.end_date.isoformat() == expected_end

@@ -54,8 +54,13 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("DJANGO_SECRET_KEY", "short"),
         ("PROVIDER_TIMEZONE", "Mars/Olympus"),
         ("SMSONLINE_TIMEOUT", "0"),
+        ("SMSONLINE_TIMEOUT", "thirty"),
+        ("API_KEY_ENCRYPTION_KEYS", "not-a-fernet-key"),
+        ("PUBLIC_BASE_URL", "rentdesk.example.com"),
+        ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
     ],
 )
 def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value):
     result = check("config.settings.production", {**GOOD, name: value})
     assert result.returncode != 0 and name in result.stderr
+    assert "ImproperlyConfigured" in result.stderr

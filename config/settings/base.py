@@ -5,10 +5,10 @@ Local use needs no variables at all: every setting has a development default her
 """
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from . import readers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -96,30 +96,21 @@ STATIC_ROOT = BASE_DIR / ".local" / "static"
 # Locally `make run` serves the web app on WEB_PORT and the simulator on SIMULATOR_PORT.
 WEB_PORT = env.int("WEB_PORT", default=8000)
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8001)
-SMSONLINE_API_URL = env.url(
-    "SMSONLINE_API_URL", default=f"http://127.0.0.1:{SIMULATOR_PORT}/stubs/handler_api.php"
-).geturl()
-SMSONLINE_CONNECT_TIMEOUT = env.float("SMSONLINE_CONNECT_TIMEOUT", default=5.0)
-SMSONLINE_TIMEOUT = env.float("SMSONLINE_TIMEOUT", default=30.0)
-for _name in ("SMSONLINE_CONNECT_TIMEOUT", "SMSONLINE_TIMEOUT"):
-    if not 0 < globals()[_name] <= 600:
-        raise ImproperlyConfigured(f"{_name} must be a number of seconds between 0 and 600.")
+SMSONLINE_API_URL = readers.http_url(
+    env, "SMSONLINE_API_URL", default=f"http://127.0.0.1:{SIMULATOR_PORT}/stubs/handler_api.php"
+)
+SMSONLINE_CONNECT_TIMEOUT = readers.seconds(env, "SMSONLINE_CONNECT_TIMEOUT", default=5.0)
+SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
 
 # The provider writes naive timestamps (endDate, ban times) in its own timezone.
-PROVIDER_TIMEZONE = env.str("PROVIDER_TIMEZONE", default="UTC")
-try:
-    ZoneInfo(PROVIDER_TIMEZONE)
-except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(
-        f"PROVIDER_TIMEZONE={PROVIDER_TIMEZONE!r} is not an IANA timezone such as 'UTC' or 'Europe/Kyiv'."
-    ) from None
+PROVIDER_TIMEZONE = readers.timezone_name(env, "PROVIDER_TIMEZONE", default="UTC")
 
 # Where SMS.online can reach this deployment; per-rental webhook URLs start with it.
-PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}").geturl().rstrip("/")
+PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}").rstrip("/")
 
 # Fernet keys that encrypt provider API keys at rest, comma separated: the first encrypts, all
 # decrypt, so a key can be rotated by putting the new one first (then `manage.py rotate_api_keys`).
-API_KEY_ENCRYPTION_KEYS = env.list("API_KEY_ENCRYPTION_KEYS", default=[INSECURE_DEV_ENCRYPTION_KEY])
+API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS", default=[INSECURE_DEV_ENCRYPTION_KEY])
 
 LOGGING = {
     "version": 1,

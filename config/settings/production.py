@@ -2,16 +2,17 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from . import readers
 from .base import *  # noqa: F403
 from .base import INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-API_KEY_ENCRYPTION_KEYS = env.list("API_KEY_ENCRYPTION_KEYS")
+API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS")
 DATABASES = {"default": env.db("DATABASE_URL")}
-PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL").geturl().rstrip("/")
-SMSONLINE_API_URL = env.url("SMSONLINE_API_URL", default="https://api.sms.online/stubs/handler_api.php").geturl()
+PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL").rstrip("/")
+SMSONLINE_API_URL = readers.http_url(env, "SMSONLINE_API_URL", default="https://api.sms.online/stubs/handler_api.php")
 
 if SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of 32+ characters.")

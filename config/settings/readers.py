@@ -1,0 +1,52 @@
+"""Readers for settings that must be right before anything starts: each names the variable at fault."""
+
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+
+def seconds(env: environ.Env, name: str, default: float) -> float:
+    try:
+        value = env.float(name, default=default)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 600:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds above 0 and at most 600.")
+    return value
+
+
+def http_url(env: environ.Env, name: str, default: str | None = None) -> str:
+    raw = env.str(name) if default is None else env.str(name, default=default)
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, not {raw!r}.")
+    return raw
+
+
+def timezone_name(env: environ.Env, name: str, default: str) -> str:
+    value = env.str(name, default=default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an IANA timezone such as 'UTC' or 'Europe/Kyiv'."
+        ) from None
+    return value
+
+
+def fernet_keys(env: environ.Env, name: str, default: list[str] | None = None) -> list[str]:
+    keys = env.list(name) if default is None else env.list(name, default=default)
+    try:
+        if not keys:
+            raise ValueError
+        for key in keys:
+            Fernet(key.strip())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must hold Fernet keys, comma separated; make one with: python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
+    return [key.strip() for key in keys]

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class RentalsConfig(AppConfig):
     name = "rentals"
     verbose_name = "Rentals"
+
+    def ready(self) -> None:
+        from .schedule import schedule_install
+
+        # After every migrate (and every test flush), so the jobs exist wherever the tables do.
+        post_migrate.connect(schedule_install, sender=self, dispatch_uid="rentals.schedule_install")

@@ -49,6 +49,16 @@ class ProviderAccount(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
+    low_balance_threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Alert the team once when the balance falls below this (USD); empty for no alert.",
+    )
+    # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
+    # one alert per crossing, however often the balance is checked.
+    low_balance_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -149,6 +159,16 @@ class Rental(models.Model):
     rented_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    label = models.CharField(
+        "used for", max_length=200, blank=True, help_text="Which external account or purpose relies on this number."
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_rentals"
+    )
+    reminders_enabled = models.BooleanField(
+        "send expiry reminders", default=True, help_text="Off: no reminder emails or chat messages for this number."
+    )
+    expired_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -209,3 +229,70 @@ class RentAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Rent attempt {self.pk} ({self.get_state_display()})"
+
+
+class RentalReminder(models.Model):
+    """One expiry reminder for one rental and threshold: the unique row is the claim.
+
+    A worker inserts the row before sending; a second beat, worker or redelivered task finds it
+    there and sends nothing. A claim whose sender died unsent is taken over after a lease.
+    """
+
+    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="reminders")
+    threshold_hours = models.PositiveSmallIntegerField()
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-claimed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rental", "threshold_hours"], name="reminder_once_per_threshold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold_hours} h reminder for {self.rental}"
+
+
+class AccountEvent(models.Model):
+    """A change in an account's health: state changes and low-balance crossings, with their cause."""
+
+    class Kind(models.TextChoices):
+        STATE_CHANGED = "state_changed", "State changed"
+        LOW_BALANCE = "low_balance", "Balance below threshold"
+        BALANCE_RECOVERED = "balance_recovered", "Balance back above threshold"
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    old_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
+    new_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
+    cause = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.get_kind_display()} ({self.cause})"
+
+
+class ErrorEvent(models.Model):
+    """A provider error met by an attempt or a task, where ops look for what went wrong."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="error_events")
+    operation = models.CharField(max_length=64, help_text="The provider action, e.g. getRentNumber.")
+    token = models.CharField(max_length=64)
+    detail = models.TextField(blank=True)
+    sent = models.BooleanField(default=True, help_text="False when Rentdesk refused before calling the provider.")
+    attempt = models.ForeignKey(RentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="error_created_idx"),
+            models.Index(fields=["token", "-created_at"], name="error_token_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token} on {self.operation}"

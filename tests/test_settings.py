@@ -15,6 +15,7 @@ GOOD = {
     "API_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "DATABASE_URL": "sqlite:////tmp/rentdesk-settings-check.sqlite3",
     "PUBLIC_BASE_URL": "https://rentdesk.example.com",
+    "EMAIL_URL": "smtp://mail.example.com:587",
 }
 
 

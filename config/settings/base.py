@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_beat",
     "rentals",
 ]
 
@@ -111,6 +112,36 @@ PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL", default=f"http://127.
 # Fernet keys that encrypt provider API keys at rest, comma separated: the first encrypts, all
 # decrypt, so a key can be rotated by putting the new one first (then `manage.py rotate_api_keys`).
 API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS", default=[INSECURE_DEV_ENCRYPTION_KEY])
+
+# --- Notifications ---------------------------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (use +tls), consolemail:// (the local default), ...
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rentdesk <rentdesk@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The team's address: every expiry reminder and account alert goes there too.
+RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="")
+# Chat channels as apprise URLs, comma separated: slack://..., tgram://bot-token/chat-id, ...
+RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
+# Hours before the end date at which a reminder goes out.
+RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
+
+# --- Celery ----------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6390/0")
+CELERY_BROKER_URL = REDIS_URL
+# A task not acknowledged within this time is handed to another worker: every time limit below
+# must stay under it, or a long task would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it for another (tasks are idempotent)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LOGGING = {
     "version": 1,

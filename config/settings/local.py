@@ -1,5 +1,3 @@
 """Local development: everything works with no environment variables set."""
 
 from .base import *  # noqa: F403
-
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

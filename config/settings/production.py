@@ -22,4 +22,4 @@ if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+vars().update(env.email_url("EMAIL_URL"))  # production sends real mail: say where

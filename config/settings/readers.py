@@ -50,3 +50,13 @@ def fernet_keys(env: environ.Env, name: str, default: list[str] | None = None) -
             "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
         ) from None
     return [key.strip() for key in keys]
+
+
+def positive_hours(env: environ.Env, name: str, default: list[int]) -> list[int]:
+    try:
+        hours = sorted({int(value) for value in env.list(name, default=[str(h) for h in default])})
+    except ValueError:
+        hours = []
+    if not hours or hours[0] <= 0:
+        raise ImproperlyConfigured(f"{name} must list whole hours above 0, comma separated, e.g. 72,24,2.")
+    return hours

@@ -1,7 +1,7 @@
 """Settings for the test suite: fast hashing, in-memory email, same database rules as production."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES
+from .base import BASE_DIR, DATABASES, env
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not Django's default in-memory database: tests that rent from two threads at once
@@ -10,5 +10,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".local" / "test-db.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+RENTDESK_TEAM_EMAIL = "team@rentdesk.example.test"
+if "EMAIL_URL" not in env.ENVIRON:  # a worker started by a test sets its own (a file backend)
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PUBLIC_BASE_URL = "https://rentdesk.example.test"

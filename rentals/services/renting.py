@@ -1,4 +1,4 @@
-"""Business operations. Keyword-only, named <entity>_<verb>; each owns its transactions."""
+"""Renting a number: the one operation that spends money."""
 
 from __future__ import annotations
 
@@ -7,29 +7,19 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .crypto import ApiKeyUnreadable
-from .explanations import explain
-from .models import (
-    AccountState,
-    AttemptState,
-    Country,
-    ProviderAccount,
-    Rental,
-    RentAttempt,
-    Service,
-)
-from .provider.client import ClientConfig, SmsOnlineClient
-from .provider.errors import AccountBanned, AccountError, ProviderError
-from .provider.parsing import RentedPhone
+from ..crypto import ApiKeyUnreadable
+from ..explanations import explain
+from ..models import AccountState, AttemptState, Country, ProviderAccount, Rental, RentAttempt, Service
+from ..provider.client import SmsOnlineClient
+from ..provider.errors import ProviderError
+from ..provider.parsing import RentedPhone
+from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +37,6 @@ class RentOutcome:
     @property
     def ok(self) -> bool:
         return self.rental is not None
-
-
-def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
-    """A client for the account. Raises ``ApiKeyUnreadable`` when the key cannot be decrypted."""
-    config = ClientConfig(
-        api_url=account.api_url,
-        connect_timeout=settings.SMSONLINE_CONNECT_TIMEOUT,
-        read_timeout=settings.SMSONLINE_TIMEOUT,
-        provider_tz=ZoneInfo(settings.PROVIDER_TIMEZONE),
-    )
-    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config)
 
 
 def webhook_url_for(token: str) -> str:
@@ -173,7 +152,7 @@ def _attempt_succeed(
             attempt.rental = rental
             _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
             if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
-                account_change_state(account=account, state=AccountState.OK)
+                account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
     except IntegrityError:
         logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
         return _attempt_finish(
@@ -193,16 +172,14 @@ def _attempt_record_error(
 ) -> RentOutcome:
     state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
     with transaction.atomic():
-        account_record_error(account=account, error=error)
+        account_record_error(account=account, error=error, operation="getRentNumber", attempt=attempt)
         return _attempt_finish(attempt, state=state, token=error.token, detail=error.detail, started=started)
 
 
 def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: ProviderAccount) -> RentOutcome:
-    outcome = _attempt_finish(attempt, state=AttemptState.FAILED, token=token, detail=detail)
-    ProviderAccount.objects.filter(pk=account.pk).update(
-        last_error_token=token, last_error_detail=detail, last_error_at=timezone.now()
-    )
-    return outcome
+    with transaction.atomic():
+        account_record_refusal(account=account, token=token, detail=detail, attempt=attempt)
+        return _attempt_finish(attempt, state=AttemptState.FAILED, token=token, detail=detail)
 
 
 def _attempt_finish(
@@ -243,69 +220,3 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
 
 
 _REFUSAL_TOKENS = {"NO_BALANCE", "BANNED", "ACCOUNT_INACTIVE", "BAD_KEY", "CHANNELS_LIMIT"}
-
-
-def account_record_error(*, account: ProviderAccount, error: ProviderError) -> None:
-    """Remember the error on the account; an account-level token also sets its state."""
-    account.last_error_token = error.token
-    account.last_error_detail = error.detail
-    account.last_error_at = timezone.now()
-    fields = ["last_error_token", "last_error_detail", "last_error_at", "updated_at"]
-    if isinstance(error, AccountError):
-        banned_until = error.banned_until if isinstance(error, AccountBanned) else None
-        fields += _state_fields(account, state=error.account_state, banned_until=banned_until)
-    account.save(update_fields=fields)
-
-
-def account_change_state(*, account: ProviderAccount, state: str, banned_until: datetime | None = None) -> None:
-    fields = _state_fields(account, state=state, banned_until=banned_until)
-    account.save(update_fields=[*fields, "updated_at"])
-
-
-def _state_fields(account: ProviderAccount, *, state: str, banned_until: datetime | None) -> list[str]:
-    if account.state != state or account.banned_until != banned_until:
-        account.state_changed_at = timezone.now()
-    account.state = state
-    account.banned_until = banned_until
-    return ["state", "banned_until", "state_changed_at"]
-
-
-def account_reset_state(*, account: ProviderAccount) -> None:
-    """Staff say the account has recovered (topped up, key fixed, ban lifted)."""
-    account_change_state(account=account, state=AccountState.OK)
-
-
-def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
-    """Store a new key (encrypted); a bad-key state no longer applies to it."""
-    account.set_api_key(api_key)
-    fields = ["api_key_ciphertext", "api_key_hint", "updated_at"]
-    if account.state == AccountState.BAD_KEY:
-        fields += _state_fields(account, state=AccountState.OK, banned_until=None)
-    account.save(update_fields=fields)
-
-
-def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
-    account = ProviderAccount(name=name, api_url=api_url)
-    account.set_api_key(api_key)
-    account.full_clean()
-    account.save()
-    return account
-
-
-def account_check_balance(*, account: ProviderAccount) -> Decimal:
-    """Ask getBalance; record the balance, or the error. Raises ``ProviderError``/``ApiKeyUnreadable``."""
-    try:
-        balance = provider_client_for(account).get_balance()
-    except ProviderError as error:
-        account_record_error(account=account, error=error)
-        raise
-    account.balance = balance
-    account.balance_checked_at = timezone.now()
-    fields = ["balance", "balance_checked_at", "updated_at"]
-    if balance <= 0:
-        fields += _state_fields(account, state=AccountState.NO_BALANCE, banned_until=None)
-    elif account.state in (AccountState.NO_BALANCE, AccountState.BAD_KEY):
-        # The key was accepted and there is money: both states are over.
-        fields += _state_fields(account, state=AccountState.OK, banned_until=None)
-    account.save(update_fields=fields)
-    return balance

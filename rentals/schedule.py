@@ -1,0 +1,52 @@
+"""The beat schedule, declared once here and installed into django-celery-beat's tables.
+
+Installing creates what is missing and never overwrites timing: once a job exists, admins own
+whether and how often it runs (Periodic tasks in the admin, with "Run selected tasks" to run one
+now). The code owns which task a job runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    task: str
+    every_seconds: int
+    description: str
+
+
+SCHEDULE = [
+    ScheduledJob(
+        "Send expiry reminders",
+        "rentals.tasks.send_expiry_reminders",
+        60,
+        "Email and chat the people concerned before each rental ends (once per threshold).",
+    ),
+    ScheduledJob("Expire rentals", "rentals.tasks.expire_rentals", 60, "Mark rentals past their end date expired."),
+    ScheduledJob(
+        "Check balances",
+        "rentals.tasks.check_balances",
+        15 * 60,
+        "getBalance for every account; clear passed bans; alert once on a low balance.",
+    ),
+]
+
+
+def schedule_install(**kwargs: object) -> list[str]:
+    """Create the missing periodic tasks; returns the names created. Safe to run any time."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    created = []
+    for job in SCHEDULE:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=job.every_seconds, period=IntervalSchedule.SECONDS)
+        task, was_created = PeriodicTask.objects.get_or_create(
+            name=job.name, defaults={"task": job.task, "interval": interval, "description": job.description}
+        )
+        if was_created:
+            created.append(job.name)
+        elif task.task != job.task:
+            PeriodicTask.objects.filter(pk=task.pk).update(task=job.task)
+    return created

@@ -1,0 +1,38 @@
+"""Business operations. Keyword-only, named <entity>_<verb>; each owns its transactions.
+
+Admin, commands and tasks call these and nothing deeper.
+"""
+
+from .accounts import (
+    account_change_state,
+    account_check_balance,
+    account_create,
+    account_record_error,
+    account_refresh_health,
+    account_reset_state,
+    account_set_api_key,
+    accounts_clear_expired_bans,
+    provider_client_for,
+)
+from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
+from .renting import RentOutcome, rent_outcome_for, rental_rent, webhook_url_for
+
+__all__ = [
+    "RentOutcome",
+    "account_change_state",
+    "account_check_balance",
+    "account_create",
+    "account_record_error",
+    "account_refresh_health",
+    "account_reset_state",
+    "account_set_api_key",
+    "accounts_clear_expired_bans",
+    "format_time_left",
+    "nearest_threshold",
+    "provider_client_for",
+    "reminders_send_due",
+    "rent_outcome_for",
+    "rental_rent",
+    "rentals_expire",
+    "webhook_url_for",
+]

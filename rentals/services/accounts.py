@@ -1,0 +1,179 @@
+"""Provider accounts: keys, health (state, balance) and the record of what went wrong."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..crypto import ApiKeyUnreadable
+from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
+from ..notifications import notify
+from ..provider.client import ClientConfig, SmsOnlineClient
+from ..provider.errors import AccountBanned, AccountError, ProviderError, ProviderUnreachable
+
+logger = logging.getLogger(__name__)
+
+
+def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
+    """A client for the account. Raises ``ApiKeyUnreadable`` when the key cannot be decrypted."""
+    config = ClientConfig(
+        api_url=account.api_url,
+        connect_timeout=settings.SMSONLINE_CONNECT_TIMEOUT,
+        read_timeout=settings.SMSONLINE_TIMEOUT,
+        provider_tz=ZoneInfo(settings.PROVIDER_TIMEZONE),
+    )
+    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config)
+
+
+def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
+    account = ProviderAccount(name=name, api_url=api_url)
+    account.set_api_key(api_key)
+    account.full_clean()
+    account.save()
+    return account
+
+
+def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
+    """Store a new key (encrypted); a bad-key state no longer applies to it."""
+    account.set_api_key(api_key)
+    fields = ["api_key_ciphertext", "api_key_hint", "updated_at"]
+    if account.state == AccountState.BAD_KEY:
+        fields += _transition(account, state=AccountState.OK, cause="API key changed")
+    account.save(update_fields=fields)
+
+
+def account_reset_state(*, account: ProviderAccount, cause: str = "reset by staff") -> None:
+    """Staff say the account has recovered (topped up, key fixed, ban lifted)."""
+    fields = _transition(account, state=AccountState.OK, cause=cause)
+    account.save(update_fields=[*fields, "updated_at"])
+
+
+def account_record_error(
+    *,
+    account: ProviderAccount,
+    error: ProviderError,
+    operation: str,
+    attempt: RentAttempt | None = None,
+) -> None:
+    """Keep the error where ops look; an account-level token also sets the account's state."""
+    now = timezone.now()
+    account.last_error_token, account.last_error_detail, account.last_error_at = error.token, error.detail, now
+    fields = ["last_error_token", "last_error_detail", "last_error_at", "updated_at"]
+    if isinstance(error, AccountError):
+        banned_until = error.banned_until if isinstance(error, AccountBanned) else None
+        cause = f"{error.token} from {operation}"
+        fields += _transition(account, state=error.account_state, banned_until=banned_until, cause=cause)
+    account.save(update_fields=fields)
+    ErrorEvent.objects.create(
+        account=account, operation=operation, token=error.token, detail=error.detail, attempt=attempt
+    )
+
+
+def account_record_refusal(*, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt) -> None:
+    """Rentdesk refused to send (the account cannot spend): an error ops should see, not sent."""
+    now = timezone.now()
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        last_error_token=token, last_error_detail=detail, last_error_at=now, updated_at=now
+    )
+    ErrorEvent.objects.create(
+        account=account, operation="getRentNumber", token=token, detail=detail, sent=False, attempt=attempt
+    )
+
+
+def account_change_state(
+    *, account: ProviderAccount, state: str, cause: str, banned_until: datetime | None = None
+) -> None:
+    fields = _transition(account, state=state, banned_until=banned_until, cause=cause)
+    account.save(update_fields=[*fields, "updated_at"])
+
+
+def _transition(account: ProviderAccount, *, state: str, cause: str, banned_until: datetime | None = None) -> list[str]:
+    """Set the state on the instance, record the change as an event, and name the fields to save."""
+    if account.state != state or account.banned_until != banned_until:
+        account.state_changed_at = timezone.now()
+        AccountEvent.objects.create(
+            account=account, kind=AccountEvent.Kind.STATE_CHANGED, old_state=account.state, new_state=state,
+            cause=cause[:200],
+        )  # fmt: skip
+    account.state, account.banned_until = state, banned_until
+    return ["state", "banned_until", "state_changed_at"]
+
+
+def account_check_balance(*, account: ProviderAccount) -> Decimal:
+    """Ask getBalance and record what it says. Raises ``ProviderError`` or ``ApiKeyUnreadable``."""
+    try:
+        balance = provider_client_for(account).get_balance()
+    except ProviderError as error:
+        with transaction.atomic():
+            account_record_error(account=account, error=error, operation="getBalance")
+        raise
+    with transaction.atomic():
+        account.refresh_from_db(from_queryset=ProviderAccount.objects.select_for_update())
+        account.balance, account.balance_checked_at = balance, timezone.now()
+        fields = ["balance", "balance_checked_at", "updated_at", *_health_after_balance(account, balance)]
+        account.save(update_fields=fields)
+    _alert_low_balance_once(account=account, balance=balance)
+    return balance
+
+
+def _health_after_balance(account: ProviderAccount, balance: Decimal) -> list[str]:
+    if balance <= 0 and account.state == AccountState.OK:
+        return _transition(account, state=AccountState.NO_BALANCE, cause=f"getBalance: {balance}")
+    if balance > 0 and account.state in (AccountState.NO_BALANCE, AccountState.BAD_KEY):
+        # The key was accepted and there is money: both states are over.
+        return _transition(account, state=AccountState.OK, cause=f"getBalance: {balance}")
+    return []
+
+
+def _alert_low_balance_once(*, account: ProviderAccount, balance: Decimal) -> None:
+    """One alert per crossing below the threshold: the claim is the conditional update."""
+    threshold = account.low_balance_threshold
+    if threshold is None:
+        return
+    now = timezone.now()
+    unalerted = ProviderAccount.objects.filter(pk=account.pk, low_balance_alerted_at__isnull=True)
+    if balance < threshold:
+        if unalerted.update(low_balance_alerted_at=now) == 1:
+            AccountEvent.objects.create(account=account, kind=AccountEvent.Kind.LOW_BALANCE, cause=f"balance {balance}")
+            notify(
+                subject=f"[Rentdesk] Low balance on {account.name}: {balance} USD",
+                body=f"The SMS.online account {account.name} has {balance} USD left, below its threshold of "
+                f"{threshold} USD. Top it up before renting or extending fails.",
+                recipients=[],
+            )
+    elif ProviderAccount.objects.filter(pk=account.pk, low_balance_alerted_at__isnull=False).update(
+        low_balance_alerted_at=None
+    ):
+        recovered = AccountEvent.Kind.BALANCE_RECOVERED
+        AccountEvent.objects.create(account=account, kind=recovered, cause=f"balance {balance}")
+
+
+def accounts_clear_expired_bans(*, now: datetime) -> int:
+    """Accounts whose ban time has passed are OK again. Returns how many changed."""
+    cleared = 0
+    for account in ProviderAccount.objects.filter(state=AccountState.BANNED, banned_until__lte=now):
+        with transaction.atomic():
+            locked = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+            if locked.state == AccountState.BANNED and locked.banned_until and locked.banned_until <= now:
+                account_change_state(account=locked, state=AccountState.OK, cause="ban time passed")
+                cleared += 1
+    return cleared
+
+
+def account_refresh_health(*, account_id: int) -> None:
+    """The scheduled balance check of one account. Raises ``ProviderUnreachable`` for a retry."""
+    account = ProviderAccount.objects.get(pk=account_id)
+    try:
+        account_check_balance(account=account)
+    except ProviderUnreachable:
+        raise
+    except ProviderError as error:
+        logger.info("balance check of account %s: %s", account.pk, error.token)
+    except ApiKeyUnreadable:
+        logger.warning("balance check of account %s: the stored API key cannot be decrypted", account.pk)

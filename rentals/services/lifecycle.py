@@ -1,0 +1,94 @@
+"""What happens to rentals as time passes: expiry reminders and expiry itself."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from .. import selectors
+from ..models import Rental, RentalReminder, RentalStatus
+from ..notifications import notify
+
+logger = logging.getLogger(__name__)
+
+# A claimed reminder still unsent after this long is taken over: its sender died or its mail failed.
+REMINDER_LEASE = timedelta(minutes=10)
+
+
+def rentals_expire(*, now: datetime) -> int:
+    """Mark active rentals past their end date as expired, once. Returns how many changed."""
+    return Rental.objects.filter(status=RentalStatus.ACTIVE, end_date__lte=now).update(
+        status=RentalStatus.EXPIRED, expired_at=now
+    )
+
+
+def nearest_threshold(time_left: timedelta, thresholds: list[int]) -> int | None:
+    """The smallest threshold (hours) that ``time_left`` is inside, or None when outside all."""
+    inside = [hours for hours in thresholds if time_left <= timedelta(hours=hours)]
+    return min(inside) if inside else None
+
+
+def reminders_send_due(*, now: datetime) -> int:
+    """Send each due reminder once; returns how many went out now.
+
+    A rental gets the reminder of the nearest threshold it is inside: first seen 1 hour before its
+    end, it gets the 2-hour reminder only, never the 72- and 24-hour ones as well.
+    """
+    thresholds = settings.RENTDESK_REMINDER_HOURS
+    sent = 0
+    for rental in selectors.rentals_due_for_reminder(now=now, within=timedelta(hours=max(thresholds))):
+        threshold = nearest_threshold(rental.end_date - now, thresholds)
+        claim = next((r for r in rental.reminders.all() if r.threshold_hours == threshold), None)
+        if threshold is None or (claim is not None and (claim.sent_at or claim.claimed_at >= now - REMINDER_LEASE)):
+            continue
+        reminder = _reminder_claim(rental=rental, threshold=threshold, now=now)
+        if reminder is not None and _reminder_send(reminder=reminder, rental=rental, now=now):
+            sent += 1
+    return sent
+
+
+def _reminder_claim(*, rental: Rental, threshold: int, now: datetime) -> RentalReminder | None:
+    """Insert the claim row; only the worker whose insert (or lease takeover) wins sends."""
+    try:
+        with transaction.atomic():
+            return RentalReminder.objects.create(rental=rental, threshold_hours=threshold, claimed_at=now)
+    except IntegrityError:
+        taken_over = RentalReminder.objects.filter(
+            rental=rental, threshold_hours=threshold, sent_at__isnull=True, claimed_at__lt=now - REMINDER_LEASE
+        ).update(claimed_at=now)
+        return RentalReminder.objects.get(rental=rental, threshold_hours=threshold) if taken_over else None
+
+
+def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
+    context = {
+        "rental": rental,
+        "time_left": format_time_left(rental.end_date - now),
+        "end": timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z"),
+        "url": settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk]),
+    }
+    subject = f"[Rentdesk] +{rental.number} ends in {context['time_left']}"
+    body = render_to_string("rentals/email/expiry_reminder.txt", context)
+    owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
+    try:
+        recipients = notify(subject=subject, body=body, recipients=owners)
+    except Exception:
+        # Mail server down or refusing: leave the claim unsent; it is taken over after the lease.
+        logger.exception("expiry reminder for rental %s not sent", rental.pk)
+        return False
+    RentalReminder.objects.filter(pk=reminder.pk).update(sent_at=timezone.now(), recipients=", ".join(recipients))
+    return True
+
+
+def format_time_left(left: timedelta) -> str:
+    minutes = max(int(left.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

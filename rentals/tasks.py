@@ -1,0 +1,42 @@
+"""Celery tasks: thin wrappers that take ids, call one service and declare their retry policy.
+
+The task names are a public interface (documented in the README): beat schedules and other
+deployments refer to them, so they are spelled out rather than derived from the module path.
+"""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import selectors, services
+from .provider.errors import ProviderUnreachable
+
+
+@shared_task(name="rentals.tasks.send_expiry_reminders")
+def send_expiry_reminders() -> int:
+    return services.reminders_send_due(now=timezone.now())
+
+
+@shared_task(name="rentals.tasks.expire_rentals")
+def expire_rentals() -> int:
+    return services.rentals_expire(now=timezone.now())
+
+
+@shared_task(name="rentals.tasks.check_balances")
+def check_balances() -> int:
+    """Clear bans whose time has passed, then check every account's balance in its own task."""
+    services.accounts_clear_expired_bans(now=timezone.now())
+    account_ids = selectors.account_ids_for_health_check()
+    for account_id in account_ids:
+        check_account_balance.delay(account_id)
+    return len(account_ids)
+
+
+# getBalance spends nothing, so retrying it is safe; only a connection that never opened is retried.
+@shared_task(
+    name="rentals.tasks.check_account_balance",
+    autoretry_for=(ProviderUnreachable,),
+    retry_backoff=30,
+    max_retries=3,
+)
+def check_account_balance(account_id: int) -> None:
+    services.account_refresh_health(account_id=account_id)

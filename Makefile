@@ -22,11 +22,14 @@ install: $(STAMP)
 .env: | $(STAMP)
 	$(PY) scripts/write_local_env.py .env
 
+# With REDIS_URL set, that Redis is used; without it, a local one is started (see Procfile).
+PROCESSES := web simulator worker beat $(if $(REDIS_URL),,redis)
+
 run: install .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_demo
 	@echo "Rentdesk: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (SMS.online simulator on port $${SIMULATOR_PORT:-8001})"
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f Procfile $(PROCESSES)
 
 test: install
 	$(PY) scripts/run_tests.py

@@ -17,7 +17,18 @@ from . import services
 from .crypto import ApiKeyUnreadable
 from .explanations import explain
 from .forms import RentNumberForm
-from .models import AttemptState, Country, Operator, ProviderAccount, Rental, RentAttempt, Service
+from .models import (
+    AccountEvent,
+    AttemptState,
+    Country,
+    ErrorEvent,
+    Operator,
+    ProviderAccount,
+    Rental,
+    RentalReminder,
+    RentAttempt,
+    Service,
+)
 from .provider.errors import ProviderError
 
 RENT_PERMISSION = "rentals.rent_number"
@@ -45,7 +56,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "api_url"]
+        fields = ["name", "api_url", "low_balance_threshold"]
 
     def clean_api_key(self) -> str:
         key = self.cleaned_data["api_key"]
@@ -54,6 +65,34 @@ class ProviderAccountForm(forms.ModelForm):
         if key and (len(key) > 200 or any(ch.isspace() for ch in key)):
             raise forms.ValidationError("An API key is one word of at most 200 characters.")
         return key
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class AccountEventInline(ReadOnlyInline):
+    model = AccountEvent
+    fields = ["created_at", "kind", "old_state", "new_state", "cause"]
+    readonly_fields = fields
+    verbose_name_plural = "Health history"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountEvent]:
+        return super().get_queryset(request).order_by("-created_at")
+
+
+class RentalReminderInline(ReadOnlyInline):
+    model = RentalReminder
+    fields = ["threshold_hours", "claimed_at", "sent_at", "recipients"]
+    readonly_fields = fields
+    verbose_name_plural = "Expiry reminders sent"
 
 
 @admin.register(ProviderAccount)
@@ -77,11 +116,24 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "masked_api_key", "api_key"]}),
-        ("Health", {"fields": ["state", "banned_until", "state_changed_at", "balance", "balance_checked_at"]}),
+        (
+            "Health",
+            {
+                "fields": [
+                    "state",
+                    "banned_until",
+                    "state_changed_at",
+                    "balance",
+                    "balance_checked_at",
+                    "low_balance_threshold",
+                ]
+            },
+        ),
         ("Last error", {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     actions = ["rent_with_account", "check_balance", "reset_state"]
+    inlines = [AccountEventInline]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         from django.conf import settings
@@ -133,27 +185,24 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
 @admin.register(Rental)
 class RentalAdmin(admin.ModelAdmin):
-    list_display = ["phone_number", "service", "country", "operator", "end_date", "status", "account", "rented_by"]
-    list_filter = ["status", "account", "service", "country"]
-    list_select_related = ["service", "country", "account", "rented_by"]
-    search_fields = ["number", "provider_rent_id"]
-    date_hierarchy = "end_date"
-    readonly_fields = [
-        "phone_number",
-        "provider_rent_id",
-        "account",
-        "service",
-        "country",
-        "operator",
-        "hours",
-        "end_date",
-        "status",
-        "cost",
+    list_display = [
+        "phone_number", "label", "service", "country", "operator", "end_date", "status", "account", "assignee",
         "rented_by",
-        "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "account", "service", "country"]
+    list_select_related = ["service", "country", "account", "rented_by", "assignee"]
+    search_fields = ["number", "provider_rent_id", "label"]
+    date_hierarchy = "end_date"
+    fields = [
+        "phone_number", "label", "assignee", "reminders_enabled", "provider_rent_id", "account", "service",
+        "country", "operator", "hours", "end_date", "status", "expired_at", "cost", "rented_by", "created_at",
         "attempt_link",
-    ]
-    exclude = ["number"]
+    ]  # fmt: skip
+    readonly_fields = [
+        "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
+        "status", "expired_at", "cost", "rented_by", "created_at", "attempt_link",
+    ]  # fmt: skip
+    inlines = [RentalReminderInline]
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
@@ -161,9 +210,6 @@ class RentalAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rentals come from the provider only: "Rent number"
-
-    def has_change_permission(self, request: HttpRequest, obj: Rental | None = None) -> bool:
-        return False  # every field comes from the provider; lifecycle actions change them
 
     def has_delete_permission(self, request: HttpRequest, obj: Rental | None = None) -> bool:
         return False  # the inventory is the team's record of what was paid for
@@ -241,6 +287,24 @@ class RentAttemptAdmin(admin.ModelAdmin):
     @admin.display(description="What it means")
     def explanation(self, obj: RentAttempt) -> str:
         return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else "Pending."
+
+
+@admin.register(ErrorEvent)
+class ErrorEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "operation", "token", "sent", "detail"]
+    list_filter = ["token", "account", "operation", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["account"]
+    date_hierarchy = "created_at"
+    search_fields = ["token", "detail"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
+        return False
 
 
 class OperatorInline(admin.TabularInline):

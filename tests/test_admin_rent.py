@@ -164,7 +164,8 @@ def test_the_api_key_is_write_only_and_encrypted(client, simulator):
     client.force_login(User.objects.create_superuser("boss", password="pw"))
     add_url = reverse("admin:rentals_provideraccount_add")
     secret = "real-looking-key-4f3a9c2b7d"
-    response = client.post(add_url, {"name": "Main", "api_url": simulator.api_url, "api_key": secret})
+    events_formset = {"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}
+    response = client.post(add_url, {"name": "Main", "api_url": simulator.api_url, "api_key": secret, **events_formset})
     assert response.status_code == 302
     account = ProviderAccount.objects.get(name="Main")
     assert secret not in account.api_key_ciphertext and account.reveal_api_key() == secret
@@ -172,7 +173,7 @@ def test_the_api_key_is_write_only_and_encrypted(client, simulator):
     for url in (change_url, reverse("admin:rentals_provideraccount_changelist"), add_url):
         assert secret not in client.get(url).content.decode()
     assert "(…2b7d)" in page_text(client.get(change_url))  # only the last four, to tell keys apart
-    client.post(change_url, {"name": "Main", "api_url": simulator.api_url, "api_key": ""})
+    client.post(change_url, {"name": "Main", "api_url": simulator.api_url, "api_key": "", **events_formset})
     account.refresh_from_db()
     assert account.reveal_api_key() == secret  # an empty field keeps the key
 

@@ -126,7 +126,8 @@ RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
 
 # --- Celery ----------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6390/0")
+# Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
+REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
 CELERY_BROKER_URL = REDIS_URL
 # A task not acknowledged within this time is handed to another worker: every time limit below
 # must stay under it, or a long task would run twice.

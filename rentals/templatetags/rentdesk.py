@@ -1,0 +1,17 @@
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("rentals/admin/dashboard.html", takes_context=True)
+def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
+    """The block at the top of the admin index: what needs attention now."""
+    user = context["request"].user
+    if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
+        return {"dashboard": None}
+    return {"dashboard": selectors.dashboard(now=timezone.now()), "now": timezone.now()}

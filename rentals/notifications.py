@@ -21,6 +21,8 @@ def notify(*, subject: str, body: str, recipients: Iterable[str | None]) -> list
     addresses = sorted({address for address in (*recipients, settings.RENTDESK_TEAM_EMAIL) if address})
     if addresses:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, addresses)
+    elif not settings.RENTDESK_CHAT_URLS:
+        logger.warning("nobody to tell (set RENTDESK_TEAM_EMAIL or RENTDESK_CHAT_URLS): %s", subject)
     _post_to_chat(subject, body)
     return addresses
 

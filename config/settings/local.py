@@ -1,3 +1,7 @@
 """Local development: everything works with no environment variables set."""
 
 from .base import *  # noqa: F403
+from .base import env
+
+# Locally every notification shows in the worker's console output.
+RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="ops-team@localhost")

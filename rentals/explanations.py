@@ -39,6 +39,15 @@ EXPLANATIONS: dict[str, str] = {
     "Try again in a few minutes; if it persists, check the account's API URL.",
     "API_KEY_UNREADABLE": "The account's API key cannot be decrypted with this server's "
     "API_KEY_ENCRYPTION_KEYS. Nothing was sent. Enter the API key on the account again.",
+    "NOT_SENT": "The request stopped before it was sent to SMS.online; nothing was charged. Submit it again.",
+    "NO_ID_RENT": "SMS.online does not know this rent (wrong or old id). Nothing was charged.",
+    "INVALID_PHONE": "SMS.online does not know this number for the account. Nothing was charged.",
+    "RENT_DIE": "The rent has already ended and cannot be extended. Nothing was charged.",
+    "MAX_HOURS_EXCEED": "That extension is longer than SMS.online allows for this rent. Nothing was charged.",
+    "CANT_CANCEL": "The 20-minute cancel window has passed: the rent can only be finished now.",
+    "ALREADY_FINISH": "The rent was already finished.",
+    "ALREADY_CANCEL": "The rent was already cancelled.",
+    "INCORECT_STATUS": "SMS.online refused that status change. Nothing was charged.",
     "DUPLICATE_RENT_ID": "SMS.online returned a rent id that Rentdesk already holds for this account. "
     + MAY_HAVE_CHARGED,
 }

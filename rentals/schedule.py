@@ -27,6 +27,12 @@ SCHEDULE = [
     ),
     ScheduledJob("Expire rentals", "rentals.tasks.expire_rentals", 60, "Mark rentals past their end date expired."),
     ScheduledJob(
+        "Resolve stuck rent attempts",
+        "rentals.tasks.resolve_stale_attempts",
+        5 * 60,
+        "Rent attempts left pending by a stopped process become unknown (sent) or failed (not sent).",
+    ),
+    ScheduledJob(
         "Check balances",
         "rentals.tasks.check_balances",
         15 * 60,

@@ -21,6 +21,11 @@ def expire_rentals() -> int:
     return services.rentals_expire(now=timezone.now())
 
 
+@shared_task(name="rentals.tasks.resolve_stale_attempts")
+def resolve_stale_attempts() -> int:
+    return services.attempts_resolve_stale(now=timezone.now())
+
+
 @shared_task(name="rentals.tasks.check_balances")
 def check_balances() -> int:
     """Clear bans whose time has passed, then check every account's balance in its own task."""

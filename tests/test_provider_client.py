@@ -1,5 +1,6 @@
 """The provider client against the simulator over loopback: wire forms, statuses, transport faults."""
 
+import json
 import logging
 import socket
 from datetime import UTC
@@ -126,3 +127,20 @@ def test_the_api_key_is_in_no_log_record_and_no_error_message(simulator, caplog)
     for text in [*messages, *logged]:
         assert SECRET not in text and "s3cr3t" not in text
     assert "[REDACTED]" in messages[2]  # the echoed key was cut from the kept body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x" * 180 + " " + SECRET,  # a long echo: cut only after the key is gone
+        f"BAD_KEY {SECRET}",  # no colon: the whole line would otherwise become the token
+        json.dumps({"status": "success", "phone": {"id": 1, "endDate": "2030-01-01T00:00:00", "number": SECRET}}),
+    ],
+)
+def test_an_echoed_key_is_redacted_before_anything_is_kept(simulator, body):
+    simulator.force(body=body)
+    with pytest.raises(errors.ProviderError) as raised:
+        rent(make_client(simulator.api_url))
+    error = raised.value
+    for text in (error.token, error.detail, error.raw_body, str(error), repr(error), *map(str, error.args)):
+        assert "s3cr3t" not in text and "S3CR3T" not in text and "K3y" not in text

@@ -162,3 +162,64 @@ def test_phone_alias_and_cost_are_read():
 def test_a_success_we_cannot_read_is_an_unknown_outcome_not_a_failure(phone):
     with pytest.raises(errors.UnknownOutcome):
         parse_rented_phone(rent_success(phone), provider_tz=UTC)
+
+
+def test_a_gzip_bomb_is_an_unknown_outcome_not_a_memory_blowup():
+    bomb = gzip.compress(b"A" * (20 * 1024 * 1024))
+    with pytest.raises(errors.UnknownOutcome, match="larger than"):
+        parse(bomb)
+
+
+@pytest.mark.parametrize("body", ["ACCESS_BALANCE:123456789012345", "ACCESS_BALANCE:" + "9" * 5000])
+def test_a_balance_that_cannot_be_stored_is_an_unknown_outcome(body):
+    with pytest.raises(errors.UnknownOutcome):
+        parse(body)
+
+
+def test_amounts_are_rounded_to_what_is_stored():
+    assert parse("ACCESS_BALANCE:1.234567") == Balance(Decimal("1.2346"))
+
+
+@pytest.mark.parametrize("token", ["BAD_KEY", "NO_BALANCE"])
+def test_a_definite_token_with_a_server_error_status_is_still_an_unknown_outcome(token):
+    with pytest.raises(errors.UnknownOutcome) as raised:
+        parse(token, status=503)
+    assert raised.value.token == token
+
+
+def test_a_ban_date_given_in_json_info_is_read():
+    with pytest.raises(errors.AccountBanned) as raised:
+        parse('{"status":"error","message":"BANNED","info":"2030-1-2 03-04-05"}')
+    assert raised.value.banned_until == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "body", ['{"status":"error","message":"BAD\\u0000KEY \\ud800"}', "NO_BALANCE:\x00\udc80 detail"]
+)
+def test_nul_and_lone_surrogates_never_reach_stored_text(body):
+    raw = body.encode("utf-8", errors="surrogatepass")
+    with pytest.raises(errors.ProviderError) as raised:
+        parse(raw)
+    for text in (raised.value.token, raised.value.detail, raised.value.raw_body, str(raised.value)):
+        assert "\x00" not in text
+        text.encode("utf-8")  # no lone surrogate left
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        {"id": "1\n2", "endDate": "2030-05-10T12:34:56", "number": "79999876543"},
+        {"id": 1, "endDate": "2030-05-10T12:34:56", "number": "٧٩٩٩٩٨٧٦٥٤٣"},
+        {"id": 1, "endDate": "0001-01-01T00:30:00+05:00", "number": "79999876543"},
+        {"id": 1, "endDate": "9999-12-31 23:00:00", "number": "79999876543"},
+        {"id": "\ud800", "endDate": "2030-05-10T12:34:56", "number": "79999876543"},
+    ],
+)
+def test_values_that_cannot_be_stored_make_an_unknown_outcome(phone):
+    with pytest.raises(errors.UnknownOutcome):
+        parse_rented_phone(Success({"status": "success", "phone": phone}), provider_tz=KYIV)
+
+
+def test_a_cost_that_cannot_be_stored_is_dropped_not_fatal():
+    reply = rent_success({"id": 1, "endDate": "2030-05-10T12:34:56", "number": "79999876543", "cost": 123456789012})
+    assert parse_rented_phone(reply, provider_tz=UTC).cost is None

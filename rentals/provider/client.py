@@ -11,6 +11,7 @@ Rules it keeps (contract sections 1 and 6):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
@@ -28,6 +30,7 @@ from .parsing import Balance, RentedPhone, Success, parse_rented_phone, parse_re
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+_URL_QUERY = re.compile(r"\?[^\s'\")]*")
 USER_AGENT = "Rentdesk/1.0"
 
 
@@ -78,15 +81,14 @@ class SmsOnlineClient:
         started = time.monotonic()
         status, body = self._send(action, params)
         try:
-            reply = parse_reply(body, http_status=status, provider_tz=self._config.provider_tz)
+            reply = parse_reply(body, http_status=status, provider_tz=self._config.provider_tz, redact=self.redact)
         except ProviderError as error:
-            error.raw_body = self.redact(error.raw_body)
-            error.detail = self.redact(error.detail)
             logger.info("%s -> HTTP %s %s in %.0f ms", action, status, error.token, _ms_since(started))
             raise
         logger.info("%s -> HTTP %s ok in %.0f ms", action, status, _ms_since(started))
         return reply
 
+    @sensitive_variables("query")
     def _send(self, action: str, params: dict[str, Any]) -> tuple[int, bytes]:
         query = {"api_key": self._api_key, "action": action, **params}
         try:
@@ -103,7 +105,8 @@ class SmsOnlineClient:
             raise self._transport_error(action, exc) from None
 
     def _transport_error(self, action: str, exc: requests.RequestException) -> ProviderError:
-        reason = self.redact(f"{type(exc).__name__}: {exc}")
+        # Library messages quote the whole URL: drop its query (key, webhook token) altogether.
+        reason = _URL_QUERY.sub("?…", self.redact(f"{type(exc).__name__}: {exc}"))
         if _never_sent(exc):
             logger.warning("%s not sent: %s", action, reason)
             return ProviderUnreachable(detail=f"could not connect ({reason})")

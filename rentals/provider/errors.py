@@ -28,15 +28,27 @@ class ProviderError(Exception):
         http_status: int | None = None,
         raw_body: str = "",
     ) -> None:
-        self.token = token or self.default_token
-        self.detail = detail
+        self.token = storable_text(token or self.default_token)
+        self.detail = storable_text(detail)
         self.http_status = http_status
-        self.raw_body = raw_body
-        super().__init__(f"{self.token}: {detail}" if detail else self.token)
+        self.raw_body = storable_text(raw_body)
+        super().__init__(self.token)
+
+    def __str__(self) -> str:
+        # Built on demand from the current fields, so a detail redacted after construction stays so.
+        return f"{self.token}: {self.detail}" if self.detail else self.token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self!s})"
 
     @property
     def is_unknown_outcome(self) -> bool:
         return self.kind == "unknown"
+
+
+def storable_text(text: str) -> str:
+    """Text any database column takes: no NUL characters, no lone surrogates."""
+    return text.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
 
 
 class RequestRejected(ProviderError):

@@ -1,17 +1,18 @@
 """The total parser of SMS.online replies (contract, section 2).
 
 Every byte string maps either to a result (``Success``, ``Balance``) or to a ``ProviderError``:
-nothing the provider sends can make this module raise anything else.
+nothing the provider sends can make this module raise anything else, and every value it hands
+on fits where Rentdesk stores it (amounts, dates, ids, text).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,10 +30,19 @@ TOKEN_ALIASES = {
     "BAD_TIME": "INVALID_TIME",
     "OUT_OF_STOCK": "NO_NUMBERS",
 }
-_TOKEN_SHAPE = re.compile(r"[A-Z][A-Z0-9_ ]{1,63}")
-_BALANCE = re.compile(r"ACCESS_BALANCE\s*:\s*['\"]?\s*(-?\d+(?:[.,]\d+)?)\s*['\"]?", re.IGNORECASE)
+_TOKEN_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+_BALANCE = re.compile(r"ACCESS_BALANCE\s*:\s*['\"]?\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*['\"]?", re.IGNORECASE)
+_RENT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_PHONE_NUMBER = re.compile(r"[0-9]{5,20}")
 _BAN_DATE_FORMATS = ("%Y-%m-%d %H-%M-%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _RAW_BODY_KEEP = 500
+MAX_DECODED_BYTES = 1024 * 1024
+# Amounts are stored as DecimalField(max_digits=14, decimal_places=4).
+_MAX_AMOUNT = Decimal("1e10")
+_AMOUNT_PLACES = Decimal("0.0001")
+# An end date outside these years is not a date SMS.online meant.
+_EARLIEST_END = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST_END = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,26 +63,60 @@ class RentedPhone:
     cost: Decimal | None
 
 
-def parse_reply(body: bytes, *, http_status: int, provider_tz: tzinfo) -> Success | Balance:
-    """Read one reply; raise the ``ProviderError`` it stands for when it is not a success."""
-    text = _decode(body)
-    context = {"http_status": http_status, "raw_body": text[:_RAW_BODY_KEEP]}
+def _unchanged(text: str) -> str:
+    return text
+
+
+def parse_reply(
+    body: bytes, *, http_status: int, provider_tz: tzinfo, redact: Callable[[str], str] = _unchanged
+) -> Success | Balance:
+    """Read one reply; raise the ``ProviderError`` it stands for when it is not a success.
+
+    ``redact`` is applied to the whole decoded body first, so no part of a secret the provider
+    echoes survives into a detail, a kept body or a payload.
+    """
+    context: dict[str, Any] = {"http_status": http_status}
+    text = redact(_decode(body, context))
+    context["raw_body"] = text[:_RAW_BODY_KEEP]
+    try:
+        return _parse_text(text, context, provider_tz)
+    except ProviderError as error:
+        if http_status >= 500 and not error.is_unknown_outcome:
+            # A server error may have come after the work was done: whatever the body says.
+            raise UnknownOutcome(error.token, f"HTTP {http_status}: {error.detail}".strip(), **context) from None
+        raise
+
+
+def _decode(body: bytes, context: dict[str, Any]) -> str:
+    if body[:2] == b"\x1f\x8b":  # gzip sent without a Content-Encoding header
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, MAX_DECODED_BYTES + 1)
+        except zlib.error:
+            raise UnknownOutcome(detail="an undecodable gzip body", **context) from None
+        if len(body) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
+            raise UnknownOutcome(detail=f"a gzip body larger than {MAX_DECODED_BYTES} bytes", **context)
+    return body.decode("utf-8", errors="replace").strip().lstrip("\ufeff").strip()
+
+
+def _parse_text(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Success | Balance:
     if not text:
         raise UnknownOutcome(detail="empty reply", **context)
     if text[0] in '{["':
         return _parse_json(text, context, provider_tz)
     if text[0] == "<":
         raise UnknownOutcome(detail="an HTML page instead of an API reply", **context)
-    return _parse_text(text, context, provider_tz)
+    match = _BALANCE.fullmatch(text)
+    if match:
+        return Balance(_balance(match.group(1), context))
+    raise _token_error(text, context, provider_tz)
 
 
-def _decode(body: bytes) -> str:
-    if body[:2] == b"\x1f\x8b":  # gzip sent without a Content-Encoding header
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error):
-            return "<undecodable gzip body>"
-    return body.decode("utf-8", errors="replace").strip().lstrip("\ufeff").strip()
+def _balance(digits: str, context: dict[str, Any]) -> Decimal:
+    amount = _bounded_amount(digits.replace(",", "."))
+    if amount is None:
+        raise UnknownOutcome(detail=f"a balance Rentdesk cannot hold: {digits[:40]}", **context)
+    return amount
 
 
 def _parse_json(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Success | Balance:
@@ -94,26 +138,21 @@ def _parse_json(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Succ
         None,
     )
     if status != "error" or raw_token is None:
-        raise UnknownOutcome(detail=f"JSON reply with status {status!r} and no error token", **context)
+        raise UnknownOutcome(detail=f"JSON reply with status {status[:40]!r} and no error token", **context)
     extra = " ".join(str(data[key]) for key in ("errorMsg", "info") if data.get(key))
-    raise _token_error(raw_token, context, provider_tz, extra_detail=extra)
-
-
-def _parse_text(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Balance:
-    match = _BALANCE.fullmatch(text)
-    if match:
-        return Balance(Decimal(match.group(1).replace(",", ".")))
-    raise _token_error(text, context, provider_tz)
+    raise _token_error(raw_token, context, provider_tz, extra_detail=extra[:_RAW_BODY_KEEP])
 
 
 def _token_error(raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extra_detail: str = "") -> ProviderError:
     name, _, detail = raw.strip().partition(":")
     token = name.strip().strip("'\"").upper()
     token = TOKEN_ALIASES.get(token, token)
-    detail = detail.strip()
+    detail = detail.strip()[:_RAW_BODY_KEEP]
     if not _TOKEN_SHAPE.fullmatch(token):
         return UnknownOutcome(detail=f"unreadable reply: {raw.strip()[:200]}", **context)
-    banned_until = parse_ban_date(detail, provider_tz) if token == "BANNED" else None
+    banned_until = None
+    if token == "BANNED":
+        banned_until = parse_ban_date(detail, provider_tz) or parse_ban_date(extra_detail, provider_tz)
     full_detail = f"{detail} {extra_detail}".strip()
     return error_for_token(token, full_detail, banned_until=banned_until, **context)
 
@@ -123,7 +162,7 @@ def parse_ban_date(detail: str, provider_tz: tzinfo) -> datetime | None:
     cleaned = detail.strip().strip("'\"").strip()
     for date_format in _BAN_DATE_FORMATS:
         try:
-            return datetime.strptime(cleaned, date_format).replace(tzinfo=provider_tz)
+            return _plausible(datetime.strptime(cleaned, date_format).replace(tzinfo=provider_tz))
         except ValueError:
             continue
     return None
@@ -143,49 +182,60 @@ def parse_rented_phone(reply: Success | Balance, *, provider_tz: tzinfo) -> Rent
         return RentedPhone(
             rent_id=_identifier(phone.get("id")),
             number=_phone_number(phone.get("number", phone.get("phone"))),
-            end_date=_aware_datetime(phone.get("endDate"), provider_tz),
-            cost=_first_decimal(phone, payload, keys=("cost", "price")),
+            end_date=_end_date(phone.get("endDate"), provider_tz),
+            cost=_first_amount(phone, payload, keys=("cost", "price")),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise UnknownOutcome(
-            detail=f"success reply with an unreadable phone: {exc}", raw_body=str(payload)[:_RAW_BODY_KEEP]
+            detail=f"success reply with an unreadable phone: {str(exc)[:200]}", raw_body=str(payload)[:_RAW_BODY_KEEP]
         ) from None
 
 
 def _identifier(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip():
-        raise ValueError(f"rent id {value!r}")
-    identifier = str(value).strip()
-    if len(identifier) > 64:
-        raise ValueError("rent id longer than 64 characters")
-    return identifier
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _RENT_ID.fullmatch(str(value).strip()):
+        raise ValueError(f"rent id {str(value)[:80]!r}")
+    return str(value).strip()
 
 
 def _phone_number(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(f"number {value!r}")
-    digits = str(value).strip().lstrip("+")
-    if not digits.isdigit() or not 5 <= len(digits) <= 20:
-        raise ValueError(f"number {value!r}")
+    digits = str(value).strip().lstrip("+") if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not _PHONE_NUMBER.fullmatch(digits):
+        raise ValueError(f"number {str(value)[:40]!r}")
     return digits
 
 
-def _aware_datetime(value: object, provider_tz: tzinfo) -> datetime:
+def _end_date(value: object, provider_tz: tzinfo) -> datetime:
     if not isinstance(value, str):
-        raise ValueError(f"endDate {value!r}")
+        raise ValueError(f"endDate {str(value)[:40]!r}")
     parsed = datetime.fromisoformat(value.strip())
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=provider_tz)
+    return _plausible(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=provider_tz))
 
 
-def _first_decimal(*sources: dict[str, Any], keys: tuple[str, ...]) -> Decimal | None:
+def _plausible(moment: datetime) -> datetime:
+    if not _EARLIEST_END <= moment.astimezone(UTC) <= _LATEST_END:
+        raise ValueError(f"date {moment.isoformat()} is out of range")
+    return moment
+
+
+def _first_amount(*sources: dict[str, Any], keys: tuple[str, ...]) -> Decimal | None:
     for source in sources:
         for key in keys:
             value = source.get(key)
             if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-                try:
-                    amount = Decimal(str(value).strip())
-                except InvalidOperation:
-                    continue
-                if amount.is_finite() and amount >= 0:
+                amount = _bounded_amount(str(value).strip())
+                if amount is not None and amount >= 0:
                     return amount
     return None
+
+
+def _bounded_amount(text: str) -> Decimal | None:
+    """An amount that fits DecimalField(14, 4), or None."""
+    if len(text) > 40:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
+        return None
+    return amount.quantize(_AMOUNT_PLACES)

@@ -15,7 +15,7 @@ from .accounts import (
     provider_client_for,
 )
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
-from .renting import RentOutcome, rent_outcome_for, rental_rent, webhook_url_for
+from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
 
 __all__ = [
     "RentOutcome",
@@ -27,6 +27,7 @@ __all__ = [
     "account_reset_state",
     "account_set_api_key",
     "accounts_clear_expired_bans",
+    "attempts_resolve_stale",
     "format_time_left",
     "nearest_threshold",
     "provider_client_for",

@@ -6,7 +6,10 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,9 +18,9 @@ from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..models import AccountState, AttemptState, Country, ProviderAccount, Rental, RentAttempt, Service
+from ..models import AccountState, AttemptState, Country, ErrorEvent, ProviderAccount, Rental, RentAttempt, Service
 from ..provider.client import SmsOnlineClient
-from ..provider.errors import ProviderError
+from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 
@@ -117,18 +120,34 @@ def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: Pro
             webhook_url=webhook_url_for(attempt.webhook_token) if attempt.webhook_token else None,
         )
     except ProviderError as error:
-        return _attempt_record_error(attempt, error=error, account=account, started=started)
+        record = partial(_attempt_record_error, attempt, error=error, account=account, started=started)
+        return _record_safely(attempt, started, record)
     except Exception:
         # A fault of ours after the request left: the provider may have rented. Never re-send.
         logger.exception("rent attempt %s: internal error after sending", attempt.pk)
-        return _attempt_finish(
-            attempt,
-            state=AttemptState.UNKNOWN,
-            token="UNKNOWN_OUTCOME",
-            detail="Internal error after the request was sent.",
-            started=started,
-        )
-    return _attempt_succeed(attempt, phone=phone, account=account, started=started)
+        return _attempt_mark_unknown(attempt, started=started, detail="Internal error after the request was sent.")
+    return _record_safely(
+        attempt, started, partial(_attempt_succeed, attempt, phone=phone, account=account, started=started)
+    )
+
+
+def _record_safely(attempt: RentAttempt, started: float, record: Callable[[], RentOutcome]) -> RentOutcome:
+    """Record the provider's answer; should that fail, the attempt still ends as unknown, not pending."""
+    try:
+        return record()
+    except Exception:
+        logger.exception("rent attempt %s: the provider's answer could not be recorded", attempt.pk)
+        detail = "The provider answered, but the answer could not be recorded."
+        return _attempt_mark_unknown(attempt, started=started, detail=detail)
+
+
+def _attempt_mark_unknown(attempt: RentAttempt, *, started: float, detail: str) -> RentOutcome:
+    RentAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.UNKNOWN, error_token=UNKNOWN_OUTCOME, error_detail=detail, finished_at=timezone.now(),
+        duration_ms=round((time.monotonic() - started) * 1000), rental=None,
+    )  # fmt: skip
+    attempt.refresh_from_db()
+    return rent_outcome_for(attempt)
 
 
 def _attempt_succeed(
@@ -220,3 +239,31 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
 
 
 _REFUSAL_TOKENS = {"NO_BALANCE", "BANNED", "ACCOUNT_INACTIVE", "BAD_KEY", "CHANNELS_LIMIT"}
+
+
+NOT_SENT = "NOT_SENT"
+
+
+def attempts_resolve_stale(*, now: datetime) -> int:
+    """Attempts left pending by a process that stopped: sent ones become unknown, unsent ones failed.
+
+    A pending attempt normally lasts one provider call; long after that, nobody is finishing it.
+    """
+    call_limit = timedelta(seconds=settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 60)
+    stale = RentAttempt.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
+    resolved = 0
+    for attempt in stale.select_related("account"):
+        sent = attempt.sent_at is not None
+        state, token = (AttemptState.UNKNOWN, UNKNOWN_OUTCOME) if sent else (AttemptState.FAILED, NOT_SENT)
+        detail = "No outcome was recorded after sending (the process stopped)." if sent else "Stopped before sending."
+        with transaction.atomic():
+            claimed = RentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.PENDING).update(
+                state=state, error_token=token, error_detail=detail, finished_at=now
+            )
+            if claimed:
+                ErrorEvent.objects.create(
+                    account=attempt.account, operation="getRentNumber", token=token, detail=detail, sent=sent,
+                    attempt=attempt,
+                )  # fmt: skip
+                resolved += 1
+    return resolved

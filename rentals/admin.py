@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,7 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import services
 from .crypto import ApiKeyUnreadable
@@ -28,6 +31,7 @@ from .models import (
     RentalReminder,
     RentAttempt,
     Service,
+    api_key_problem,
 )
 from .provider.errors import ProviderError
 
@@ -62,9 +66,21 @@ class ProviderAccountForm(forms.ModelForm):
         key = self.cleaned_data["api_key"]
         if not self.instance.pk and not key:
             raise forms.ValidationError("A new account needs its API key.")
-        if key and (len(key) > 200 or any(ch.isspace() for ch in key)):
-            raise forms.ValidationError("An API key is one word of at most 200 characters.")
+        if key and (problem := api_key_problem(key)):
+            raise forms.ValidationError(problem)
         return key
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        new_url, key = cleaned.get("api_url"), cleaned.get("api_key")
+        if self.instance.pk and new_url and not key and _host(new_url) != _host(self.instance.api_url):
+            # The key goes wherever the URL points: moving it to another host takes the key itself.
+            self.add_error("api_key", "Enter the API key again to send it to a different host.")
+        return cleaned
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -148,6 +164,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def state_display(self, obj: ProviderAccount) -> str:
         return obj.state_summary
 
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_variables("form"))
     def save_model(self, request: HttpRequest, obj: ProviderAccount, form: ProviderAccountForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if form.cleaned_data.get("api_key"):
@@ -232,24 +253,39 @@ class RentalAdmin(admin.ModelAdmin):
     def rent_view(self, request: HttpRequest) -> HttpResponse:
         if not can_rent(request):
             raise PermissionDenied
-        if request.method == "POST":
-            form = RentNumberForm(request.POST)
-            if form.is_valid():
-                outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
-                if outcome.ok:
-                    self.message_user(request, outcome.message, messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:rentals_rental_change", args=[outcome.rental.pk]))
-                level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
-                self.message_user(request, f"{outcome.token}: {outcome.message}", level)
-                form = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
-        else:
-            form = RentNumberForm.fresh(account=request.GET.get("account"))
+        if request.method != "POST":
+            return self._render_rent_form(request, RentNumberForm.fresh(account=request.GET.get("account")))
+        form = RentNumberForm(request.POST)
+        if not form.is_valid():
+            return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
+        outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
+        if outcome.ok:
+            self.message_user(request, outcome.message, messages.SUCCESS)
+            return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
+        if outcome.attempt.state == AttemptState.PENDING:
+            # The first submission is still at the provider: a new ready form would invite a second rent.
+            self.message_user(request, outcome.message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
+        level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
+        self.message_user(request, f"{outcome.token}: {outcome.message}", level)
+        retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
+        return self._render_rent_form(request, retry)
+
+    def _after_rent_url(self, request: HttpRequest, rental: Rental) -> str:
+        if self.has_view_or_change_permission(request, rental):
+            return reverse("admin:rentals_rental_change", args=[rental.pk])
+        return reverse("admin:rentals_rental_rent")
+
+    def _render_rent_form(self, request: HttpRequest, form: RentNumberForm) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": "Rent number",
             "form": form,
             "opts": self.opts,
-            "attempts": RentAttempt.objects.select_related("account", "service", "country")[:5],
+            "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(
+                "account", "service", "country"
+            )[:5],
+            "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
         }
         return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)
 

@@ -75,6 +75,14 @@ class RentNumberForm(forms.Form):
             "nonce": data["nonce"],
         }
 
+    def with_fresh_nonce_if_invalid(self) -> RentNumberForm:
+        """A missing or broken nonce would fail every resubmission: issue a new one, say why."""
+        if "nonce" in self.errors:
+            self.data = self.data.copy()
+            self.data["nonce"] = str(uuid.uuid4())
+            self.add_error(None, "This form had expired. Check the choices and submit it again.")
+        return self
+
     @classmethod
     def fresh(cls, **initial: Any) -> RentNumberForm:
         """An unbound form with a new nonce: each one rents at most once, however often it is posted."""

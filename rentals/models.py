@@ -36,6 +36,15 @@ STATE_TOKENS = {
 }
 
 
+def api_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an SMS.online API key, or None. Shared by the admin and the CLI."""
+    if not key:
+        return "The API key is empty."
+    if len(key) > 200 or any(ch.isspace() or not ch.isprintable() for ch in key):
+        return "An API key is one word of at most 200 printable characters."
+    return None
+
+
 class ProviderAccount(models.Model):
     name = models.CharField(max_length=100, unique=True)
     api_url = models.URLField("API URL", max_length=500, help_text="The full …/stubs/handler_api.php URL.")

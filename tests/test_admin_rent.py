@@ -210,3 +210,56 @@ def test_the_api_key_reaches_no_attempt_account_page_or_log(operator_client, sim
     assert RentAttempt.objects.count() == 2 and account.last_error_token == "BAD_KEY"
     for text in [*pages, *stored, *logged]:
         assert SANDBOX_KEY not in text
+
+
+def superuser_client(client):
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("new_url", "key", "accepted"),
+    [
+        ("https://attacker.example/stubs/handler_api.php", "", False),
+        ("https://attacker.example/stubs/handler_api.php", "the-same-key-again", True),
+        ("{sim}?x=1", "", True),  # same host: no need to enter the key again
+    ],
+)
+def test_sending_the_key_to_another_host_needs_the_key(client, simulator, account, new_url, key, accepted):
+    client = superuser_client(client)
+    url = reverse("admin:rentals_provideraccount_change", args=[account.pk])
+    data = {"name": account.name, "api_url": new_url.format(sim=simulator.api_url), "api_key": key}
+    response = client.post(url, {**data, "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    account.refresh_from_db()
+    assert (response.status_code == 302) is accepted
+    assert (account.api_url == data["api_url"]) is accepted
+    if not accepted:
+        assert "Enter the API key again" in page_text(response)
+
+
+def test_a_user_who_may_rent_but_not_view_rentals_stays_on_the_form(client, simulator, account, catalog):
+    user = User.objects.create_user("renter", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="rent_number"))
+    client.force_login(user)
+    response = client.post(RENT_URL, rent_form(account, catalog), follow=True)
+    assert response.redirect_chain[-1] == (RENT_URL, 302) and response.status_code == 200
+    assert f"Rented +{Rental.objects.get().number}" in page_text(response)
+
+
+@pytest.mark.parametrize("nonce", ["", "not-a-uuid"])
+def test_a_missing_or_broken_nonce_says_so_and_sends_nothing(operator_client, simulator, account, catalog, nonce):
+    response = operator_client.post(RENT_URL, rent_form(account, catalog, nonce=nonce))
+    assert "This form had expired" in page_text(response)
+    new_nonce = re.search(r'name="nonce" value="([^"]+)"', response.content.decode()).group(1)
+    assert uuid.UUID(new_nonce) and simulator.requests() == []
+
+
+def test_a_resubmission_while_the_first_is_in_flight_offers_no_new_form(operator_client, simulator, account, catalog):
+    data = rent_form(account, catalog)
+    RentAttempt.objects.create(
+        nonce=data["nonce"], account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24,
+        via="admin",
+    )  # fmt: skip
+    response = operator_client.post(RENT_URL, data, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:rentals_rentattempt_changelist")
+    assert "already being carried out" in page_text(response) and simulator.requests() == []

@@ -11,6 +11,8 @@ from django.core.management import ManagementUtility
 
 from rentals.models import AccountState, ProviderAccount, Rental, RentAttempt
 
+from .factories import ServiceFactory
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -73,8 +75,11 @@ def test_rent_number_human_output(simulator, account, catalog, capsys):
 def test_rent_number_errors_exit_1_with_the_token(simulator, account, catalog, capsys, force, token):
     simulator.force(**force)
     status, result = rent_json(capsys)
+    attempt = RentAttempt.objects.get()
     assert status == 1
     assert result["ok"] is False and result["error"] == token and result["message"]
+    assert (result["state"], result["attempt"]) == (attempt.state, attempt.pk)
+    assert result["state"] == ("unknown" if token in ("UNKNOWN_OUTCOME", "ERROR_SQL") else "failed")
 
 
 def test_a_read_timeout_is_unknown_outcome(simulator, account, catalog, capsys, short_timeouts):
@@ -98,9 +103,11 @@ def test_a_refusal_carries_the_account_state_token(simulator, account, catalog, 
         ["--account", "Sandbox", "--service", "zz", "--country", "1"],
         ["--account", "Sandbox", "--service", "tg", "--country", "999"],
         ["--account", "Sandbox", "--service", "tg", "--country", "1", "--operator", "mts"],
+        ["--account", "Sandbox", "--service", "vk", "--country", "1"],  # switched off in the catalog
     ],
 )
 def test_unknown_names_are_bad_arguments(simulator, account, catalog, capsys, argv):
+    ServiceFactory(code="vk", is_active=False)
     status, out, _ = manage("rent_number", *argv, "--json", capsys=capsys)
     assert status == 2 and json.loads(out)["error"] == "BAD_ARGUMENTS"
     assert simulator.requests() == [] and RentAttempt.objects.count() == 0

@@ -116,3 +116,23 @@ def test_the_simulator_imports_neither_the_client_nor_django():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("command", "payload"),
+    [("force", []), ("force", "x"), ("force", {"status": 99}), ("accounts", {"api_key": "k", "balance": "abc"})],
+)
+def test_control_plane_answers_bad_input_with_400_not_a_dropped_connection(simulator, command, payload):
+    response = requests.post(simulator.server.base_url + "/_control/" + command, json=payload, timeout=5)
+    assert response.status_code == 400 and response.json()["error"]
+
+
+def test_a_naive_ban_time_is_taken_as_utc(simulator):
+    simulator.set_account("sim-test-key", banned_until="2099-01-01T00:00:00")
+    assert rent(simulator).text == "BANNED:'2099-1-1 00-00-00'"
+
+
+def test_a_restarted_simulator_does_not_reuse_rent_ids(simulator):
+    first = rent(simulator).json()["phone"]["id"]
+    simulator.reset()  # a fresh state, as after a restart
+    assert rent(simulator).json()["phone"]["id"] > first

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,8 +59,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 self._send(self._control(url.path.removeprefix("/_control/"), body))
             else:
                 self._send(json_reply({"error": "not found"}, status=404))
-        except (ValueError, KeyError, TypeError) as exc:
-            self._send(json_reply({"error": str(exc)}, status=400))
+        except Exception as exc:
+            # Whatever a test or a demo sends, it gets an answer that says what was wrong.
+            self._send(json_reply({"error": f"{type(exc).__name__}: {exc}"}, status=400))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -87,6 +88,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def _control(self, command: str, body: bytes) -> Reply:
         state = self.server.state
         spec: dict[str, Any] = json.loads(body or b"{}")
+        if not isinstance(spec, dict):
+            raise ValueError("the control plane takes a JSON object")
         with state.lock:
             if command == "reset":
                 self.server.state = SimulatorState()
@@ -121,7 +124,8 @@ def _set_account(state: SimulatorState, spec: dict[str, Any]) -> None:
     if "balance" in spec:
         account.balance = Decimal(str(spec["balance"]))
     if "banned_until" in spec:
-        account.banned_until = datetime.fromisoformat(spec["banned_until"]) if spec["banned_until"] else None
+        until = datetime.fromisoformat(spec["banned_until"]) if spec["banned_until"] else None
+        account.banned_until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
     for flag in ("inactive", "blocked"):
         if flag in spec:
             setattr(account, flag, bool(spec[flag]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import random
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,17 @@ PRICES = {
     720: "14.00",
     2160: "35.00",
 }
+
+
+_ids_issued_up_to = 0
+
+
+def _rent_id_base() -> int:
+    """Where a new state starts numbering rents: past the clock and past any id issued before,
+    so a restarted or reset simulator never hands out an id it gave earlier."""
+    global _ids_issued_up_to
+    _ids_issued_up_to = max(int(time.time() * 1000), _ids_issued_up_to + 1_000_000)
+    return _ids_issued_up_to
 
 
 @dataclass
@@ -78,8 +90,8 @@ class SimulatorState:
     forced: deque[ForcedReply] = field(default_factory=deque)
     requests: list[dict[str, object]] = field(default_factory=list)
     clock_offset: timedelta = timedelta(0)
-    next_rent_id: int = 100_001
-    rng: random.Random = field(default_factory=lambda: random.Random(20250510))
+    next_rent_id: int = field(default_factory=lambda: _rent_id_base())
+    rng: random.Random = field(default_factory=random.Random)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -202,6 +214,8 @@ def forced_reply_from_spec(spec: dict[str, object]) -> ForcedReply:
         raise ValueError("delay must be between 0 and 600 seconds")
     action = spec.get("action")
     status = spec.get("status", 200)
+    if status != "mapped" and not (isinstance(status, int) and 200 <= status <= 599):
+        raise ValueError('status must be an HTTP status from 200 to 599, or "mapped"')
     reply: Reply | None
     content_type = str(spec.get("content_type", "text/plain; charset=utf-8"))
     if "body_base64" in spec:

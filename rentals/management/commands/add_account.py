@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from rentals import services
 from rentals.crypto import ApiKeyUnreadable
 from rentals.explanations import explain
-from rentals.models import ProviderAccount
+from rentals.models import ProviderAccount, api_key_problem
 from rentals.provider.errors import ProviderError
 
 KEY_VARIABLE = "SMSONLINE_API_KEY"
@@ -58,8 +58,8 @@ class Command(BaseCommand):
                     f"Set {KEY_VARIABLE} or run this in a terminal to be asked for the key.", returncode=2
                 )
             key = getpass.getpass("SMS.online API key (hidden): ").strip()
-        if not key or any(ch.isspace() for ch in key) or len(key) > 200:
-            raise CommandError("An API key is one word of at most 200 characters.", returncode=2)
+        if problem := api_key_problem(key):
+            raise CommandError(problem, returncode=2)
         return key
 
     def _report_health(self, account: ProviderAccount) -> None:

@@ -50,14 +50,22 @@ class Command(BaseCommand):
                 outcome.message,
             )
             return
-        self._fail(EXIT_PROVIDER_ERROR, outcome.token, outcome.message)
+        # "unknown" means the provider may have charged: a script must not simply try again.
+        extra = {"state": outcome.attempt.state, "attempt": outcome.attempt.pk}
+        self._fail(EXIT_PROVIDER_ERROR, outcome.token, outcome.message, **extra)
 
     def _resolve(self, options: dict[str, Any]) -> dict[str, Any]:
         account, service, country = options["account"], options["service"], options["country"]
         lookups = {
             "account": (ProviderAccount.objects.filter(name=account), f"no account named {account!r}"),
-            "service": (Service.objects.filter(code=service), f"no service with code {service!r} in the catalog"),
-            "country": (Country.objects.filter(provider_id=country), f"no country with id {country} in the catalog"),
+            "service": (
+                Service.objects.filter(code=service, is_active=True),
+                f"no active service with code {service!r} in the catalog",
+            ),
+            "country": (
+                Country.objects.filter(provider_id=country, is_active=True),
+                f"no active country with id {country} in the catalog",
+            ),
         }
         resolved = {}
         for name, (queryset, problem) in lookups.items():
@@ -67,7 +75,7 @@ class Command(BaseCommand):
         operator = options["operator"].strip().lower() or ANY_OPERATOR
         if (
             operator != ANY_OPERATOR
-            and not Operator.objects.filter(country=resolved["country"], code=operator).exists()
+            and not Operator.objects.filter(country=resolved["country"], code=operator, is_active=True).exists()
         ):
             self._fail(EXIT_BAD_ARGUMENTS, "BAD_ARGUMENTS", f"no operator {operator!r} for {resolved['country'].name}")
         return {**resolved, "operator": operator, "hours": options["hours"], "webhook": not options["no_webhook"]}
@@ -75,7 +83,7 @@ class Command(BaseCommand):
     def _print(self, payload: dict[str, Any], text: str) -> None:
         self.stdout.write(json.dumps(payload) if self.as_json else text)
 
-    def _fail(self, exit_status: int, token: str, message: str) -> None:
+    def _fail(self, exit_status: int, token: str, message: str, **extra: Any) -> None:
         if self.as_json:
-            self.stdout.write(json.dumps({"ok": False, "error": token, "message": message}))
+            self.stdout.write(json.dumps({"ok": False, "error": token, "message": message, **extra}))
         raise CommandError(f"{token}: {message}", returncode=exit_status)

@@ -58,6 +58,10 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("SMSONLINE_TIMEOUT", "thirty"),
         ("API_KEY_ENCRYPTION_KEYS", "not-a-fernet-key"),
         ("PUBLIC_BASE_URL", "rentdesk.example.com"),
+        ("PUBLIC_BASE_URL", "http://rentdesk.example.com"),
+        ("PUBLIC_BASE_URL", "https://rentdesk.example.com/?x=1"),
+        ("PUBLIC_BASE_URL", "http://[::1"),
+        ("RENTDESK_REMINDER_HOURS", "72,soon"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
     ],
 )
@@ -65,3 +69,22 @@ def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value
     result = check("config.settings.production", {**GOOD, name: value})
     assert result.returncode != 0 and name in result.stderr
     assert "ImproperlyConfigured" in result.stderr
+
+
+@pytest.mark.parametrize("logger", ["django.request", "rentals", "celery.app.trace", "root"])
+def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
+    script = (
+        "import django, logging; django.setup(); "
+        f"logging.getLogger({logger!r} if {logger!r} != 'root' else None)"
+        ".error('GET /stubs/handler_api.php?api_key=SECRET123abc&action=getBalance')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "handler_api.php?api_key=[REDACTED]" in result.stderr
+    assert "SECRET123abc" not in result.stdout + result.stderr

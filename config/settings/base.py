@@ -107,7 +107,9 @@ SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
 PROVIDER_TIMEZONE = readers.timezone_name(env, "PROVIDER_TIMEZONE", default="UTC")
 
 # Where SMS.online can reach this deployment; per-rental webhook URLs start with it.
-PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}").rstrip("/")
+PUBLIC_BASE_URL = readers.http_url(
+    env, "PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}", base_only=True
+).rstrip("/")
 
 # Fernet keys that encrypt provider API keys at rest, comma separated: the first encrypts, all
 # decrypt, so a key can be rotated by putting the new one first (then `manage.py rotate_api_keys`).
@@ -157,6 +159,10 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # urllib3 logs every request line, query string included: the API key travels there.
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        # urllib3 logs every request line, query string included: the API key travels there.
+        "urllib3": {"level": "WARNING"},
+        # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

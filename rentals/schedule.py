@@ -20,6 +20,13 @@ class ScheduledJob:
 
 SCHEDULE = [
     ScheduledJob(
+        "Poll SMS",
+        "rentals.tasks.poll_sms",
+        15,
+        "getRentStatus for active rentals that are due (often when fresh, rarely when idle); "
+        "also processes webhook deliveries whose task never ran.",
+    ),
+    ScheduledJob(
         "Send expiry reminders",
         "rentals.tasks.send_expiry_reminders",
         60,

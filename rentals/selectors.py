@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from .models import AccountState, ErrorEvent, ProviderAccount, Rental, RentalReminder, RentalStatus
 
@@ -27,6 +27,30 @@ def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Re
             )
         )
     )
+
+
+# How often a rental's SMS are polled: often while a code is likely to come, rarely once idle.
+POLL_EAGER_EVERY = timedelta(seconds=20)
+POLL_IDLE_EVERY = timedelta(minutes=5)
+EAGER_WHILE_YOUNGER_THAN = timedelta(minutes=30)
+AWAITING_CODE_FOR = timedelta(hours=2)
+
+
+def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
+    """Active rentals whose SMS should be polled now, as rental ids per account id."""
+    eager = Q(created_at__gte=now - EAGER_WHILE_YOUNGER_THAN) | Q(
+        last_sms_at__isnull=True, created_at__gte=now - AWAITING_CODE_FOR
+    )
+    due = (
+        Q(last_polled_at__isnull=True)
+        | Q(last_polled_at__lt=now - POLL_IDLE_EVERY)
+        | (eager & Q(last_polled_at__lt=now - POLL_EAGER_EVERY))
+    )
+    rows = Rental.objects.filter(due, status=RentalStatus.ACTIVE, end_date__gt=now).values_list("account_id", "pk")
+    per_account: dict[int, list[int]] = {}
+    for account_id, rental_id in rows.order_by("account_id", "last_polled_at"):
+        per_account.setdefault(account_id, []).append(rental_id)
+    return per_account
 
 
 def account_ids_for_health_check() -> list[int]:

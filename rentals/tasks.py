@@ -4,6 +4,8 @@ The task names are a public interface (documented in the README): beat schedules
 deployments refer to them, so they are spelled out rather than derived from the module path.
 """
 
+from datetime import datetime, timedelta
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -45,3 +47,30 @@ def check_balances() -> int:
 )
 def check_account_balance(account_id: int) -> None:
     services.account_refresh_health(account_id=account_id)
+
+
+@shared_task(name="rentals.tasks.process_webhook")
+def process_webhook(delivery_id: int) -> None:
+    services.webhook_process(delivery_id=delivery_id)
+
+
+@shared_task(name="rentals.tasks.poll_sms")
+def poll_sms() -> int:
+    """Enqueue one polling task per account with due rentals; catch up on unprocessed webhooks."""
+    now = timezone.now()
+    for delivery_id in services.webhook_ids_unprocessed(older_than=now - timedelta(minutes=1)):
+        process_webhook.delay(delivery_id)
+    due = selectors.rentals_due_for_poll(now=now)
+    for account_id, rental_ids in due.items():
+        poll_account_sms.delay(account_id, rental_ids, now.isoformat())
+    return sum(len(ids) for ids in due.values())
+
+
+# getRentStatus spends nothing; a connection that never opened is simply tried again.
+@shared_task(
+    name="rentals.tasks.poll_account_sms", autoretry_for=(ProviderUnreachable,), retry_backoff=10, max_retries=2
+)
+def poll_account_sms(account_id: int, rental_ids: list[int], cycle_started: str) -> int:
+    return services.account_poll(
+        account_id=account_id, rental_ids=rental_ids, cycle_started=datetime.fromisoformat(cycle_started)
+    )

@@ -102,6 +102,8 @@ SMSONLINE_API_URL = readers.http_url(
 )
 SMSONLINE_CONNECT_TIMEOUT = readers.seconds(env, "SMSONLINE_CONNECT_TIMEOUT", default=5.0)
 SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
+# Status polls per second per account: the provider has an unpublished rate limit.
+SMSONLINE_POLL_RATE = readers.per_second(env, "SMSONLINE_POLL_RATE", default=2.0)
 
 # The provider writes naive timestamps (endDate, ban times) in its own timezone.
 PROVIDER_TIMEZONE = readers.timezone_name(env, "PROVIDER_TIMEZONE", default="UTC")

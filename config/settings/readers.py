@@ -18,6 +18,16 @@ def seconds(env: environ.Env, name: str, default: float) -> float:
     return value
 
 
+def per_second(env: environ.Env, name: str, default: float) -> float:
+    try:
+        value = env.float(name, default=default)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 100:
+        raise ImproperlyConfigured(f"{name} must be a rate per second above 0 and at most 100.")
+    return value
+
+
 def http_url(env: environ.Env, name: str, default: str | None = None, *, base_only: bool = False) -> str:
     """An http(s) URL; ``base_only`` also refuses a query or fragment (other URLs are built on it)."""
     raw = env.str(name) if default is None else env.str(name, default=default)

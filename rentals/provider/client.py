@@ -24,12 +24,34 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
-from .errors import ProviderError, ProviderUnreachable, UnknownOutcome
-from .parsing import Balance, RentedPhone, Success, parse_rented_phone, parse_reply
+from .errors import (
+    IntegrationError,
+    NoNumbers,
+    ProviderError,
+    ProviderUnreachable,
+    RentStatusReply,
+    UnknownOutcome,
+)
+from .parsing import (
+    STATUS_TOKENS,
+    Balance,
+    ListedRent,
+    RentedPhone,
+    RentStatus,
+    ServiceOffer,
+    Success,
+    parse_price,
+    parse_rent_list,
+    parse_rent_prices,
+    parse_rent_status,
+    parse_rented_phone,
+    parse_reply,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+STATUS_PAGE_SIZE = 10
 _URL_QUERY = re.compile(r"\?[^\s'\")]*")
 USER_AGENT = "Rentdesk/1.0"
 
@@ -70,6 +92,51 @@ class SmsOnlineClient:
             params["url"] = webhook_url
         reply = self._call("getRentNumber", params)
         return parse_rented_phone(reply, provider_tz=self._config.provider_tz)
+
+    def get_rent_status(self, *, rent_id: str, page: int = 0, size: int = STATUS_PAGE_SIZE) -> RentStatus:
+        """One page of the rent's SMS, newest first; a waiting or ended rent answers with a token."""
+        try:
+            reply = self._call("getRentStatus", {"id": rent_id, "page": page, "size": size})
+        except RentStatusReply as status:
+            return RentStatus(state=STATUS_TOKENS[status.token], messages=[], total=0)
+        return parse_rent_status(reply, provider_tz=self._config.provider_tz)
+
+    def set_rent_status(self, *, rent_id: str, finish: bool) -> None:
+        """Finish (status 1) or cancel with a refund (status 2, only within 20 minutes of renting)."""
+        self._call("setRentStatus", {"id": rent_id, "status": 1 if finish else 2})
+
+    def get_rent_list(self) -> list[ListedRent]:
+        """The account's latest rents (the provider shows about ten); ``NO_NUMBERS`` means none."""
+        try:
+            reply = self._call("getRentList", {})
+        except NoNumbers:
+            return []
+        return parse_rent_list(reply)
+
+    def continue_rent(self, *, rent_id: str, hours: int) -> RentedPhone:
+        """Extend a rent. Spends money: recorded first by the caller, never repeated. The id may change."""
+        reply = self._call("continueRentNumber", {"id": rent_id, "rent_time": hours, "hours": hours})
+        return parse_rented_phone(reply, provider_tz=self._config.provider_tz)
+
+    def get_continue_price(self, *, rent_id: str, hours: int) -> Decimal | None:
+        """What extending would cost, where the provider says (an optional action: None otherwise)."""
+        try:
+            reply = self._call("getContinueRentPrice", {"id": rent_id, "rent_time": hours, "hours": hours})
+        except IntegrationError:
+            return None
+        return parse_price(reply)
+
+    def get_rent_prices(self, *, country: int, hours: int) -> dict[str, ServiceOffer]:
+        """Price and stock per service in a country; falls back to getRentServicesAndCountries."""
+        try:
+            reply = self._call("getRentPrices", {"country": country, "rent_time": hours})
+        except IntegrationError:
+            reply = self._call(
+                "getRentServicesAndCountries", {"country": country, "rent_time": hours, "operator": "any"}
+            )
+        except NoNumbers:
+            return {}
+        return parse_rent_prices(reply, country=country)
 
     def get_balance(self) -> Decimal:
         reply = self._call("getBalance", {})

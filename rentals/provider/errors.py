@@ -120,6 +120,15 @@ class NoBalance(AccountError):
     account_state = "no_balance"
 
 
+class RentStatusReply(ProviderError):
+    """A getRentStatus answer in token form (waiting, finished, cancelled, revoked): not a failure there.
+
+    Any other action answering one of these has said something Rentdesk cannot read: unknown.
+    """
+
+    kind = "unknown"
+
+
 class RentLifecycleError(ProviderError):
     """Refusals about an existing rent (status, cancel, extend); nothing spent."""
 
@@ -149,6 +158,10 @@ TOKEN_CLASSES: dict[str, type[ProviderError]] = {
     "ALREADY_FINISH": RentLifecycleError,
     "ALREADY_CANCEL": RentLifecycleError,
     "INCORECT_STATUS": RentLifecycleError,
+    "STATUS_WAIT_CODE": RentStatusReply,
+    "STATUS_FINISH": RentStatusReply,
+    "STATUS_CANCEL": RentStatusReply,
+    "STATUS_REVOKE": RentStatusReply,
 }
 
 

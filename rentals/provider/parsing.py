@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
-from .errors import ProviderError, UnknownOutcome, error_for_token
+from .errors import ProviderError, UnknownOutcome, error_for_token, storable_text
 
 TOKEN_ALIASES = {
     "SQL_ERROR": "ERROR_SQL",
@@ -239,3 +240,156 @@ def _bounded_amount(text: str) -> Decimal | None:
     if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
         return None
     return amount.quantize(_AMOUNT_PLACES)
+
+
+@dataclass(frozen=True)
+class IncomingSms:
+    sender: str
+    text: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class RentStatus:
+    state: str  # active, finished, cancelled or revoked
+    messages: list[IncomingSms]
+    total: int
+
+
+STATUS_TOKENS = {
+    "STATUS_WAIT_CODE": "active",
+    "STATUS_FINISH": "finished",
+    "STATUS_CANCEL": "cancelled",
+    "STATUS_REVOKE": "revoked",
+}
+
+
+@dataclass(frozen=True)
+class ListedRent:
+    rent_id: str
+    number: str
+    hours: int | None
+    price: Decimal | None
+
+
+@dataclass(frozen=True)
+class ServiceOffer:
+    cost: Decimal | None
+    count: int | None
+
+
+def _entries(container: object) -> list[dict[str, Any]]:
+    """``values`` arrives as an object keyed "0", "1", ... or as an array: the entries, in order."""
+    if isinstance(container, dict):
+        items = [container[key] for key in sorted(container, key=lambda k: (len(str(k)), str(k)))]
+    elif isinstance(container, list):
+        items = container
+    else:
+        items = []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def parse_rent_status(reply: Success | Balance, *, provider_tz: tzinfo) -> RentStatus:
+    """The SMS page of a getRentStatus success; entries that cannot be read are left out."""
+    payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
+    messages = [sms for entry in _entries(payload.get("values")) if (sms := incoming_sms(entry, provider_tz))]
+    total = payload.get("quantity")
+    total_count = int(total) if isinstance(total, (int, str)) and str(total).isdigit() else len(messages)
+    return RentStatus(state="active", messages=messages, total=min(total_count, 100_000))
+
+
+def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | None:
+    """One SMS from getRentStatus or a webhook body: ``phoneFrom``, ``text``, ``date``."""
+    sender, text, date = entry.get("phoneFrom"), entry.get("text"), entry.get("date")
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not isinstance(text, str):
+        return None
+    try:
+        received_at = _sms_date(date, provider_tz)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return IncomingSms(
+        sender=storable_text(str(sender).strip())[:64], text=storable_text(text)[:4000], received_at=received_at
+    )
+
+
+def _sms_date(value: object, provider_tz: tzinfo) -> datetime:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _plausible(datetime.fromtimestamp(value, tz=UTC))
+    if not isinstance(value, str):
+        raise ValueError("no date")
+    parsed = datetime.fromisoformat(value.strip())
+    return _plausible(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=provider_tz))
+
+
+def parse_rent_list(reply: Success | Balance) -> list[ListedRent]:
+    payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
+    listed = []
+    for entry in _entries(payload.get("values")):
+        try:
+            rent_id, number = _identifier(entry.get("id")), _phone_number(entry.get("phone", entry.get("number")))
+        except ValueError:
+            continue
+        hours = entry.get("hours")
+        listed.append(
+            ListedRent(
+                rent_id=rent_id,
+                number=number,
+                hours=int(hours) if isinstance(hours, (int, str)) and str(hours).isdigit() else None,
+                price=_first_amount(entry, keys=("price", "cost")),
+            )
+        )
+    return listed
+
+
+def parse_price(reply: Success | Balance) -> Decimal | None:
+    payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
+    return _first_amount(payload, keys=("price", "cost"))
+
+
+def parse_rent_prices(reply: Success | Balance, *, country: int) -> dict[str, ServiceOffer]:
+    """getRentPrices (``values.<country>.<service>``) or its fallback's ``services`` map."""
+    payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
+    values = payload.get("values")
+    services = values.get(str(country)) if isinstance(values, dict) else payload.get("services")
+    offers = {}
+    for code, offer in (services or {}).items() if isinstance(services, dict) else []:
+        if isinstance(offer, dict) and isinstance(code, str) and len(code) <= 32:
+            quantity = offer.get("count", offer.get("quant"))
+            if isinstance(quantity, dict):
+                quantity = quantity.get("current")
+            count = int(quantity) if isinstance(quantity, (int, str)) and str(quantity).isdigit() else None
+            offers[code] = ServiceOffer(cost=_first_amount(offer, keys=("cost", "price")), count=count)
+    return offers
+
+
+class UnreadableWebhook(ValueError):
+    """A webhook body that is not the contract's SMS notification."""
+
+
+@dataclass(frozen=True)
+class WebhookSms:
+    rent_id: str
+    sms: IncomingSms
+
+
+def parse_webhook(body: bytes, *, content_type: str, provider_tz: tzinfo) -> WebhookSms:
+    """The rent webhook (contract section 5): JSON, or form-encoded with ``sms[...]`` fields."""
+    text = body.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise UnreadableWebhook("malformed JSON") from None
+    else:
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        data = {"rentId": form.get("rentId"), "sms": {k[4:-1]: v for k, v in form.items() if k.startswith("sms[")}}
+    if not isinstance(data, dict) or not isinstance(data.get("sms"), dict):
+        raise UnreadableWebhook("no sms object")
+    try:
+        rent_id = _identifier(data.get("rentId"))
+    except ValueError:
+        raise UnreadableWebhook("no readable rentId") from None
+    sms = incoming_sms(data["sms"], provider_tz)
+    if sms is None:
+        raise UnreadableWebhook("the sms object lacks phoneFrom, text or a readable date")
+    return WebhookSms(rent_id=rent_id, sms=sms)

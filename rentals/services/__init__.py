@@ -16,24 +16,44 @@ from .accounts import (
 )
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
+from .sms import (
+    UnknownWebhookToken,
+    account_poll,
+    extract_code,
+    rental_mark_ended,
+    rental_poll,
+    sms_record,
+    webhook_ids_unprocessed,
+    webhook_process,
+    webhook_store,
+)
 
 __all__ = [
     "RentOutcome",
+    "UnknownWebhookToken",
     "account_change_state",
     "account_check_balance",
     "account_create",
+    "account_poll",
     "account_record_error",
     "account_refresh_health",
     "account_reset_state",
     "account_set_api_key",
     "accounts_clear_expired_bans",
     "attempts_resolve_stale",
+    "extract_code",
     "format_time_left",
     "nearest_threshold",
     "provider_client_for",
     "reminders_send_due",
     "rent_outcome_for",
+    "rental_mark_ended",
+    "rental_poll",
     "rental_rent",
     "rentals_expire",
+    "sms_record",
+    "webhook_ids_unprocessed",
+    "webhook_process",
+    "webhook_store",
     "webhook_url_for",
 ]

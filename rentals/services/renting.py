@@ -14,6 +14,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
@@ -25,8 +26,6 @@ from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 
 logger = logging.getLogger(__name__)
-
-WEBHOOK_PATH = "/hooks/sms/{token}/"
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class RentOutcome:
 
 
 def webhook_url_for(token: str) -> str:
-    return settings.PUBLIC_BASE_URL + WEBHOOK_PATH.format(token=token)
+    return settings.PUBLIC_BASE_URL + reverse("rentals:sms_webhook", args=[token])
 
 
 def rental_rent(

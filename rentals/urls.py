@@ -1,0 +1,9 @@
+from django.urls import path
+
+from .webhooks import sms_webhook
+
+app_name = "rentals"
+urlpatterns = [
+    # The path is part of every webhook URL already registered with the provider: never change it.
+    path("hooks/sms/<str:token>/", sms_webhook, name="sms_webhook"),
+]

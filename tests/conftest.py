@@ -29,8 +29,12 @@ class SimulatorControl:
         self._control = server.base_url + "/_control/"
 
     def _post(self, command: str, payload: dict[str, Any] | None = None) -> None:
-        response = requests.post(self._control + command, json=payload or {}, timeout=5)
+        self._post_json(command, payload)
+
+    def _post_json(self, command: str, payload: dict[str, Any] | None = None) -> Any:
+        response = requests.post(self._control + command, json=payload or {}, timeout=15)
         response.raise_for_status()
+        return response.json()
 
     def reset(self) -> None:
         self._post("reset")

@@ -1,0 +1,160 @@
+"""Incoming SMS by webhook and by polling, against the simulator over real HTTP."""
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from rentals import services
+from rentals.models import Rental, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def rental(simulator, account, catalog, settings, live_server, eager_tasks):
+    """A rental made through the simulator, whose webhook URL points at this test's live server."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    outcome = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    )  # fmt: skip
+    assert outcome.ok
+    return outcome.rental
+
+
+def inject(simulator, rental, text, *, webhook=True, sender="Telegram"):
+    response = simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": text,
+                                            "sender": sender, "webhook": webhook})  # fmt: skip
+    return response["webhook_status"]
+
+
+def hook_url(rental):
+    return reverse("rentals:sms_webhook", args=[rental.webhook_token])
+
+
+def test_a_webhook_sms_appears_on_its_rental(simulator, rental):
+    assert inject(simulator, rental, "Your Telegram code 48213") == 200
+    message = SmsMessage.objects.get()
+    assert (message.rental, message.sender, message.code, message.source) == (rental, "Telegram", "48213", "webhook")
+    rental.refresh_from_db()
+    assert rental.last_sms_code == "48213" and "48213" in rental.last_sms_text
+
+
+def test_the_same_sms_three_times_by_webhook_and_by_polling_is_one_row(simulator, rental, client):
+    inject(simulator, rental, "Code 1111")
+    body = WebhookDelivery.objects.get().body
+    for _ in range(2):  # the provider (or a proxy) delivers it again
+        assert client.post(hook_url(rental), body, content_type="application/json").status_code == 200
+    services.rental_poll(rental=rental)
+    assert SmsMessage.objects.count() == 1 and WebhookDelivery.objects.count() == 1
+
+
+def test_a_dropped_webhook_is_filled_by_polling(simulator, rental):
+    inject(simulator, rental, "Code 2222", webhook=False)
+    assert SmsMessage.objects.count() == 0
+    result = services.rental_poll(rental=rental)
+    assert result.new_messages == 1 and SmsMessage.objects.get().source == SmsSource.POLL
+
+
+def test_polling_reads_every_page(simulator, rental):
+    for index in range(23):
+        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+    assert services.rental_poll(rental=rental).new_messages == 23
+    assert len(simulator.requests("getRentStatus")) == 3  # pages of ten
+    assert services.rental_poll(rental=rental).new_messages == 0
+
+
+@pytest.mark.parametrize(
+    ("control", "status"),
+    [("revoke", RentalStatus.REVOKED), ("advance", RentalStatus.FINISHED)],
+)
+def test_a_rent_the_provider_ended_ends_locally(simulator, rental, control, status):
+    if control == "revoke":
+        simulator._post_json("revoke", {"rent_id": int(rental.provider_rent_id)})
+    else:
+        simulator._post_json("advance", {"seconds": 25 * 3600})
+    assert services.rental_poll(rental=rental).state != "active"
+    rental.refresh_from_db()
+    assert rental.status == status and rental.ended_at is not None
+
+
+def test_waiting_for_a_code_is_normal(simulator, rental):
+    result = services.rental_poll(rental=rental)
+    rental.refresh_from_db()
+    assert result.state == "active" and rental.status == RentalStatus.ACTIVE and rental.last_polled_at
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ({"rentId": "{id}", "sms": {"phoneFrom": 79999999999, "text": "Code 5150", "date": "2030-01-01 12:00:00"}},
+         "application/json"),
+        ("rentId={id}&sms%5BphoneFrom%5D=WhatsApp&sms%5Btext%5D=Code+5150&sms%5Bdate%5D=2030-01-01+12%3A00%3A00",
+         "application/x-www-form-urlencoded"),
+    ],
+)  # fmt: skip
+def test_json_and_form_bodies_with_int_or_string_ids(client, rental, body, content_type):
+    if isinstance(body, dict):
+        body = json.dumps({**body, "rentId": int(rental.provider_rent_id)})
+    else:
+        body = body.format(id=rental.provider_rent_id)
+    assert client.post(hook_url(rental), body, content_type=content_type).status_code == 200
+    assert SmsMessage.objects.get().code == "5150"
+
+
+def test_an_unknown_token_is_404_and_a_foreign_rent_id_is_400(client, rental):
+    body = json.dumps(
+        {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}}
+    )
+    assert client.post("/hooks/sms/not-a-token/", body, content_type="application/json").status_code == 404
+    foreign = body.replace(rental.provider_rent_id, "999")
+    assert client.post(hook_url(rental), foreign, content_type="application/json").status_code == 400
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_oversized_and_non_post_requests_are_refused(client, rental):
+    assert client.post(hook_url(rental), "x" * 20_000, content_type="text/plain").status_code == 413
+    assert client.get(hook_url(rental)).status_code == 405
+
+
+def test_a_delivery_that_cannot_be_stored_is_not_acknowledged(client, rental):
+    body = json.dumps(
+        {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE rentals_webhookdelivery RENAME TO rentals_webhookdelivery_away")
+    try:
+        response = client.post(hook_url(rental), body, content_type="application/json")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE rentals_webhookdelivery_away RENAME TO rentals_webhookdelivery")
+    assert response.status_code == 503
+
+
+def test_polling_cadence_follows_freshness(rental):
+    from django.utils import timezone
+
+    from rentals.selectors import rentals_due_for_poll
+
+    now = timezone.now()
+    assert rentals_due_for_poll(now=now) == {rental.account_id: [rental.pk]}  # never polled
+    Rental.objects.filter(pk=rental.pk).update(last_polled_at=now)
+    assert rentals_due_for_poll(now=now + timedelta(seconds=5)) == {}
+    assert rentals_due_for_poll(now=now + timedelta(seconds=25)) != {}  # fresh: every 20 s
+    Rental.objects.filter(pk=rental.pk).update(created_at=now - timedelta(hours=5), last_sms_at=now)
+    assert rentals_due_for_poll(now=now + timedelta(seconds=25)) == {}  # idle: every 5 minutes
+    assert rentals_due_for_poll(now=now + timedelta(minutes=6)) != {}
+
+
+def test_a_polling_cycle_polls_each_rental_once_however_often_it_runs(simulator, rental):
+    from django.utils import timezone
+
+    cycle = timezone.now()
+    inject(simulator, rental, "Code 7777", webhook=False)
+    assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=cycle) == 1
+    assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=cycle) == 0
+    assert len(simulator.requests("getRentStatus")) == 1

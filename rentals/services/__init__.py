@@ -15,6 +15,15 @@ from .accounts import (
     provider_client_for,
 )
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
+from .managing import (
+    CANCEL_WINDOW,
+    ActionOutcome,
+    cancel_deadline,
+    rental_cancel,
+    rental_extend,
+    rental_extension_quote,
+    rental_finish,
+)
 from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
 from .sms import (
     UnknownWebhookToken,
@@ -29,6 +38,8 @@ from .sms import (
 )
 
 __all__ = [
+    "CANCEL_WINDOW",
+    "ActionOutcome",
     "RentOutcome",
     "UnknownWebhookToken",
     "account_change_state",
@@ -41,12 +52,17 @@ __all__ = [
     "account_set_api_key",
     "accounts_clear_expired_bans",
     "attempts_resolve_stale",
+    "cancel_deadline",
     "extract_code",
     "format_time_left",
     "nearest_threshold",
     "provider_client_for",
     "reminders_send_due",
     "rent_outcome_for",
+    "rental_cancel",
+    "rental_extend",
+    "rental_extension_quote",
+    "rental_finish",
     "rental_mark_ended",
     "rental_poll",
     "rental_rent",

@@ -1,0 +1,169 @@
+"""Provider accounts: keys (write-only), health, and the actions that check or reset it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+
+from .. import services
+from ..crypto import ApiKeyUnreadable
+from ..explanations import explain
+from ..models import (
+    AccountEvent,
+    ProviderAccount,
+    api_key_problem,
+)
+from ..provider.errors import ProviderError
+from .common import ReadOnlyInline, can_rent
+
+
+class ProviderAccountForm(forms.ModelForm):
+    api_url = forms.URLField(
+        label="API URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text=ProviderAccount._meta.get_field("api_url").help_text,
+    )
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="From the SMS.online profile, API settings. Stored encrypted; never shown again. "
+        "Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["name", "api_url", "low_balance_threshold"]
+
+    def clean_api_key(self) -> str:
+        key = self.cleaned_data["api_key"]
+        if not self.instance.pk and not key:
+            raise forms.ValidationError("A new account needs its API key.")
+        if key and (problem := api_key_problem(key)):
+            raise forms.ValidationError(problem)
+        return key
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        new_url, key = cleaned.get("api_url"), cleaned.get("api_key")
+        if self.instance.pk and new_url and not key and _host(new_url) != _host(self.instance.api_url):
+            # The key goes wherever the URL points: moving it to another host takes the key itself.
+            self.add_error("api_key", "Enter the API key again to send it to a different host.")
+        return cleaned
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class AccountEventInline(ReadOnlyInline):
+    model = AccountEvent
+    fields = ["created_at", "kind", "old_state", "new_state", "cause"]
+    readonly_fields = fields
+    verbose_name_plural = "Health history"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountEvent]:
+        return super().get_queryset(request).order_by("-created_at")
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountForm
+    list_display = ["name", "state_display", "balance", "balance_checked_at", "last_error_token", "last_error_at"]
+    list_filter = ["state"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "masked_api_key",
+        "state",
+        "banned_until",
+        "state_changed_at",
+        "last_error_token",
+        "last_error_detail",
+        "last_error_at",
+        "balance",
+        "balance_checked_at",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "api_url", "masked_api_key", "api_key"]}),
+        (
+            "Health",
+            {
+                "fields": [
+                    "state",
+                    "banned_until",
+                    "state_changed_at",
+                    "balance",
+                    "balance_checked_at",
+                    "low_balance_threshold",
+                ]
+            },
+        ),
+        ("Last error", {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    actions = ["rent_with_account", "check_balance", "reset_state"]
+    inlines = [AccountEventInline]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        from django.conf import settings
+
+        return {"api_url": settings.SMSONLINE_API_URL, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="API key")
+    def masked_api_key(self, obj: ProviderAccount) -> str:
+        return obj.masked_api_key
+
+    @admin.display(description="State", ordering="state")
+    def state_display(self, obj: ProviderAccount) -> str:
+        return obj.state_summary
+
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_variables("form"))
+    def save_model(self, request: HttpRequest, obj: ProviderAccount, form: ProviderAccountForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("api_key"):
+            services.account_set_api_key(account=obj, api_key=form.cleaned_data["api_key"])
+
+    def has_rent_permission(self, request: HttpRequest) -> bool:
+        return can_rent(request)
+
+    @admin.action(description="Rent a number with the selected account", permissions=["rent"])
+    def rent_with_account(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one account to rent with.", messages.WARNING)
+            return None
+        url = reverse("admin:rentals_rental_rent")
+        return HttpResponseRedirect(f"{url}?account={queryset.get().pk}")
+
+    @admin.action(description="Check balance with SMS.online", permissions=["change"])
+    def check_balance(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            try:
+                balance = services.account_check_balance(account=account)
+            except ProviderError as error:
+                self.message_user(request, f"{account.name}: {error.token}. {explain(error.token)}", messages.ERROR)
+            except ApiKeyUnreadable:
+                self.message_user(request, f"{account.name}: {explain('API_KEY_UNREADABLE')}", messages.ERROR)
+            else:
+                self.message_user(request, f"{account.name}: balance {balance} ({account.state_summary}).")
+
+    @admin.action(description="Reset state to OK (after a top-up, a key fix or a lifted ban)", permissions=["change"])
+    def reset_state(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        for account in queryset:
+            services.account_reset_state(account=account)
+        self.message_user(request, f"{len(queryset)} account(s) set to OK.")

@@ -1,0 +1,97 @@
+"""Read-only records (attempts, errors) and the catalog."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .. import services
+from ..models import (
+    AttemptState,
+    Country,
+    ErrorEvent,
+    Operator,
+    RentAttempt,
+    Service,
+)
+
+
+@admin.register(RentAttempt)
+class RentAttemptAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "service",
+        "country",
+        "operator",
+        "hours",
+        "state",
+        "error_token",
+        "duration_ms",
+        "requested_by",
+        "via",
+        "rental",
+    ]
+    list_filter = ["state", "error_token", "account", "via"]
+    list_select_related = ["account", "service", "country", "requested_by", "rental"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["explanation"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
+        return False  # a record of what was sent: read-only
+
+    def has_delete_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
+        return False
+
+    @admin.display(description="What it means")
+    def explanation(self, obj: RentAttempt) -> str:
+        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else "Pending."
+
+
+@admin.register(ErrorEvent)
+class ErrorEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "operation", "token", "sent", "detail"]
+    list_filter = ["token", "account", "operation", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["account"]
+    date_hierarchy = "created_at"
+    search_fields = ["token", "detail"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
+        return False
+
+
+class OperatorInline(admin.TabularInline):
+    model = Operator
+    extra = 0
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Country)
+class CountryAdmin(admin.ModelAdmin):
+    list_display = ["provider_id", "name", "is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["name"]
+    inlines = [OperatorInline]
+
+
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "country", "is_active"]
+    list_filter = ["country"]
+    list_select_related = ["country"]
+    search_fields = ["code", "name"]

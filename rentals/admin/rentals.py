@@ -1,0 +1,115 @@
+"""The inventory: rentals, the rent form, and what can be done to a rental."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .. import services
+from ..forms import RentNumberForm
+from ..models import (
+    AttemptState,
+    Rental,
+    RentalReminder,
+    RentAttempt,
+)
+from .common import ReadOnlyInline, can_rent
+
+
+class RentalReminderInline(ReadOnlyInline):
+    model = RentalReminder
+    fields = ["threshold_hours", "claimed_at", "sent_at", "recipients"]
+    readonly_fields = fields
+    verbose_name_plural = "Expiry reminders sent"
+
+
+@admin.register(Rental)
+class RentalAdmin(admin.ModelAdmin):
+    list_display = [
+        "phone_number", "label", "service", "country", "operator", "end_date", "status", "account", "assignee",
+        "rented_by",
+    ]  # fmt: skip
+    list_filter = ["status", "account", "service", "country"]
+    list_select_related = ["service", "country", "account", "rented_by", "assignee"]
+    search_fields = ["number", "provider_rent_id", "label"]
+    date_hierarchy = "end_date"
+    fields = [
+        "phone_number", "label", "assignee", "reminders_enabled", "provider_rent_id", "account", "service",
+        "country", "operator", "hours", "end_date", "status", "expired_at", "cost", "rented_by", "created_at",
+        "attempt_link",
+    ]  # fmt: skip
+    readonly_fields = [
+        "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
+        "status", "expired_at", "cost", "rented_by", "created_at", "attempt_link",
+    ]  # fmt: skip
+    inlines = [RentalReminderInline]
+
+    def get_urls(self) -> list[Any]:
+        rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
+        return [rent, *super().get_urls()]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rentals come from the provider only: "Rent number"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rental | None = None) -> bool:
+        return False  # the inventory is the team's record of what was paid for
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "can_rent": can_rent(request)})
+
+    @admin.display(description="Number", ordering="number")
+    def phone_number(self, obj: Rental) -> str:
+        return f"+{obj.number}"
+
+    @admin.display(description="Rent attempt")
+    def attempt_link(self, obj: Rental) -> str:
+        attempt = getattr(obj, "attempt", None)
+        if attempt is None:
+            return "-"
+        url = reverse("admin:rentals_rentattempt_change", args=[attempt.pk])
+        return format_html('<a href="{}">{}</a>', url, attempt)
+
+    def rent_view(self, request: HttpRequest) -> HttpResponse:
+        if not can_rent(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._render_rent_form(request, RentNumberForm.fresh(account=request.GET.get("account")))
+        form = RentNumberForm(request.POST)
+        if not form.is_valid():
+            return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
+        outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
+        if outcome.ok:
+            self.message_user(request, outcome.message, messages.SUCCESS)
+            return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
+        if outcome.attempt.state == AttemptState.PENDING:
+            # The first submission is still at the provider: a new ready form would invite a second rent.
+            self.message_user(request, outcome.message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
+        level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
+        self.message_user(request, f"{outcome.token}: {outcome.message}", level)
+        retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
+        return self._render_rent_form(request, retry)
+
+    def _after_rent_url(self, request: HttpRequest, rental: Rental) -> str:
+        if self.has_view_or_change_permission(request, rental):
+            return reverse("admin:rentals_rental_change", args=[rental.pk])
+        return reverse("admin:rentals_rental_rent")
+
+    def _render_rent_form(self, request: HttpRequest, form: RentNumberForm) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rent number",
+            "form": form,
+            "opts": self.opts,
+            "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(
+                "account", "service", "country"
+            )[:5],
+            "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
+        }
+        return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)

@@ -1,0 +1,141 @@
+"""What staff do to a rental once it exists: finish, cancel (with refund) and extend."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..crypto import ApiKeyUnreadable
+from ..explanations import MAY_HAVE_CHARGED, explain
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
+from ..provider.errors import ProviderError
+from .accounts import account_record_error, provider_client_for
+
+logger = logging.getLogger(__name__)
+
+# SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
+CANCEL_WINDOW = timedelta(minutes=20)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    ok: bool
+    message: str
+    token: str = ""
+
+
+def cancel_deadline(rental: Rental) -> datetime:
+    return rental.created_at + CANCEL_WINDOW
+
+
+def rental_finish(*, rental: Rental) -> ActionOutcome:
+    return _set_status(rental=rental, finish=True)
+
+
+def rental_cancel(*, rental: Rental, now: datetime) -> ActionOutcome:
+    if now >= cancel_deadline(rental):
+        return ActionOutcome(False, explain("CANT_CANCEL"), "CANT_CANCEL")
+    return _set_status(rental=rental, finish=False)
+
+
+def _set_status(*, rental: Rental, finish: bool) -> ActionOutcome:
+    ended = RentalStatus.FINISHED if finish else RentalStatus.CANCELLED
+    try:
+        provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
+    except ApiKeyUnreadable:
+        return ActionOutcome(False, explain("API_KEY_UNREADABLE"), "API_KEY_UNREADABLE")
+    except ProviderError as error:
+        with transaction.atomic():
+            account_record_error(account=rental.account, error=error, operation="setRentStatus")
+        already = {"ALREADY_FINISH": RentalStatus.FINISHED, "ALREADY_CANCEL": RentalStatus.CANCELLED}
+        if error.token in already:
+            _mark(rental, already[error.token])
+            return ActionOutcome(True, explain(error.token), error.token)
+        return ActionOutcome(False, explain(error.token), error.token)
+    _mark(rental, ended)
+    verb = "finished" if finish else "cancelled; SMS.online refunds its price"
+    return ActionOutcome(True, f"+{rental.number} {verb}.")
+
+
+def _mark(rental: Rental, status: str) -> None:
+    Rental.objects.filter(pk=rental.pk).exclude(status=status).update(status=status, ended_at=timezone.now())
+
+
+def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | None, str]:
+    """The provider's price for extending by ``hours``, or None and why there is none."""
+    try:
+        price = provider_client_for(rental.account).get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
+    except ApiKeyUnreadable:
+        return None, explain("API_KEY_UNREADABLE")
+    except ProviderError as error:
+        return None, _extension_problem(error)
+    return price, "" if price is not None else "SMS.online does not quote extension prices."
+
+
+def rental_extend(
+    *, rental: Rental, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
+    price_quoted: Decimal | None,
+) -> ActionOutcome:  # fmt: skip
+    """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money)."""
+    try:
+        with transaction.atomic():
+            extension = RentalExtension.objects.create(
+                nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
+                old_rent_id=rental.provider_rent_id,
+            )  # fmt: skip
+    except IntegrityError:
+        return ActionOutcome(False, "This extension was already submitted; see the rental's extensions.", "REPEATED")
+    blocking = rental.account.spending_block(timezone.now())
+    if blocking:
+        _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
+        return ActionOutcome(False, f"Not sent. {explain(blocking)}", blocking)
+    try:
+        client = provider_client_for(rental.account)
+    except ApiKeyUnreadable:
+        _finish(extension, AttemptState.FAILED, token="API_KEY_UNREADABLE")
+        return ActionOutcome(False, explain("API_KEY_UNREADABLE"), "API_KEY_UNREADABLE")
+    RentalExtension.objects.filter(pk=extension.pk).update(sent_at=timezone.now())
+    try:
+        phone = client.continue_rent(rent_id=rental.provider_rent_id, hours=hours)
+    except ProviderError as error:
+        state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
+        with transaction.atomic():
+            account_record_error(account=rental.account, error=error, operation="continueRentNumber")
+            _finish(extension, state, token=error.token, detail=error.detail)
+        return ActionOutcome(False, _extension_problem(error), error.token)
+    with transaction.atomic():
+        Rental.objects.filter(pk=rental.pk).update(
+            provider_rent_id=phone.rent_id, end_date=phone.end_date, hours=rental.hours + hours,
+            status=RentalStatus.ACTIVE, ended_at=None, expired_at=None,
+        )  # fmt: skip
+        # A new end date earns new reminders.
+        RentalReminder.objects.filter(rental=rental).delete()
+        _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id, new_end_date=phone.end_date,
+                cost=phone.cost)  # fmt: skip
+    end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
+    moved = f" SMS.online gave it a new rent id, {phone.rent_id}." if phone.rent_id != rental.provider_rent_id else ""
+    return ActionOutcome(True, f"+{rental.number} extended by {hours} h, until {end}.{moved}")
+
+
+def _finish(extension: RentalExtension, state: str, **fields: object) -> None:
+    fields.setdefault("error_token", fields.pop("token", ""))
+    fields.setdefault("error_detail", fields.pop("detail", ""))
+    RentalExtension.objects.filter(pk=extension.pk).update(state=state, finished_at=timezone.now(), **fields)
+
+
+def _extension_problem(error: ProviderError) -> str:
+    if error.token == "MAX_HOURS_EXCEED":
+        most = re.search(r"[0-9]+", error.detail)
+        limit = f" The most it can still be extended by is {most.group(0)} hours." if most else ""
+        return explain("MAX_HOURS_EXCEED") + limit
+    if error.is_unknown_outcome:
+        return f"{error.token}: no readable answer about the extension. {MAY_HAVE_CHARGED}"
+    return explain(error.token)

@@ -6,20 +6,37 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from .. import services
 from ..forms import RentNumberForm
-from ..models import (
-    AttemptState,
-    Rental,
-    RentalReminder,
-    RentAttempt,
-)
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from .common import ReadOnlyInline, can_rent
+from .rental_actions import RentalActionsMixin
+
+
+class SmsMessageInline(ReadOnlyInline):
+    model = SmsMessage
+    fields = ["received_at", "sender", "text", "code", "source"]
+    readonly_fields = fields
+    verbose_name_plural = "SMS (newest first)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
+        return super().get_queryset(request).order_by("-received_at")
+
+
+class RentalExtensionInline(ReadOnlyInline):
+    model = RentalExtension
+    fk_name = "rental"
+    fields = ["created_at", "hours", "state", "error_token", "price_quoted", "old_rent_id", "new_rent_id",
+              "new_end_date", "requested_by"]  # fmt: skip
+    readonly_fields = fields
+    verbose_name_plural = "Extensions"
 
 
 class RentalReminderInline(ReadOnlyInline):
@@ -30,10 +47,10 @@ class RentalReminderInline(ReadOnlyInline):
 
 
 @admin.register(Rental)
-class RentalAdmin(admin.ModelAdmin):
+class RentalAdmin(RentalActionsMixin, admin.ModelAdmin):
     list_display = [
-        "phone_number", "label", "service", "country", "operator", "end_date", "status", "account", "assignee",
-        "rented_by",
+        "phone_number", "label", "service", "country", "operator", "end_date", "status", "last_sms", "last_sms_code",
+        "account", "assignee", "rented_by",
     ]  # fmt: skip
     list_filter = ["status", "account", "service", "country"]
     list_select_related = ["service", "country", "account", "rented_by", "assignee"]
@@ -41,18 +58,37 @@ class RentalAdmin(admin.ModelAdmin):
     date_hierarchy = "end_date"
     fields = [
         "phone_number", "label", "assignee", "reminders_enabled", "provider_rent_id", "account", "service",
-        "country", "operator", "hours", "end_date", "status", "expired_at", "cost", "rented_by", "created_at",
-        "attempt_link",
+        "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at", "cost",
+        "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
-        "status", "expired_at", "cost", "rented_by", "created_at", "attempt_link",
+        "status", "expired_at", "ended_at", "cost", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
-    inlines = [RentalReminderInline]
+    inlines = [SmsMessageInline, RentalExtensionInline, RentalReminderInline]
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
-        return [rent, *super().get_urls()]
+        return [rent, *self.action_urls(), *super().get_urls()]
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        shown = list(super().get_list_display(request))
+        if not request.user.has_perm("rentals.view_smsmessage"):  # SMS text has its own permission
+            shown = [name for name in shown if name not in ("last_sms", "last_sms_code")]
+        return shown
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
+        rental = Rental.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        tools = self.rental_tools(request, rental) if rental else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "tools": tools})
+
+    @admin.display(description="Last SMS", ordering="last_sms_at")
+    def last_sms(self, obj: Rental) -> str:
+        return Truncator(obj.last_sms_text).chars(60) if obj.last_sms_text else ""
+
+    @admin.display(description="Code", ordering="last_sms_code")
+    def last_sms_code(self, obj: Rental) -> str:
+        return obj.last_sms_code
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rentals come from the provider only: "Rent number"

@@ -1,0 +1,140 @@
+"""What can be done to one rental from its page: check for SMS, finish, cancel, extend.
+
+Each action is a view behind its own permission with a confirmation page; the work is one service
+call, and the result comes back as a message on the rental's page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from .. import services
+from ..crypto import ApiKeyUnreadable
+from ..explanations import explain
+from ..forms import HOURS_LABELS
+from ..models import RENT_HOURS, Rental, RentalStatus
+from ..provider.errors import ProviderError
+
+END_PERMISSION = "rentals.end_rental"
+EXTEND_PERMISSION = "rentals.extend_rental"
+
+
+class RentalActionsMixin:
+    def action_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/check-sms/", wrap(self.check_sms_view), name="rentals_rental_check_sms"),
+            path("<int:pk>/finish/", wrap(self.finish_view), name="rentals_rental_finish"),
+            path("<int:pk>/cancel/", wrap(self.cancel_view), name="rentals_rental_cancel"),
+            path("<int:pk>/extend/", wrap(self.extend_view), name="rentals_rental_extend"),
+        ]
+
+    def rental_tools(self, request: HttpRequest, rental: Rental) -> dict[str, Any]:
+        """What the rental's page offers this user now."""
+        active = rental.status in (RentalStatus.ACTIVE, RentalStatus.EXPIRED)
+        may_end = request.user.has_perm(END_PERMISSION) and active
+        left = services.cancel_deadline(rental) - timezone.now()
+        return {
+            "can_check_sms": rental.status == RentalStatus.ACTIVE,
+            "can_finish": may_end,
+            "can_cancel": may_end and left.total_seconds() > 0,
+            "cancel_minutes_left": max(int(left.total_seconds() // 60), 0),
+            "can_extend": request.user.has_perm(EXTEND_PERMISSION) and rental.status != RentalStatus.CANCELLED,
+        }
+
+    def _rental_or_404(self, request: HttpRequest, pk: int) -> Rental:
+        rental = Rental.objects.select_related("account").filter(pk=pk).first()
+        if rental is None or not self.has_view_permission(request, rental):
+            raise Http404
+        return rental
+
+    def _back(self, rental: Rental) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:rentals_rental_change", args=[rental.pk]))
+
+    def _confirm(self, request: HttpRequest, rental: Rental, **context: Any) -> TemplateResponse:
+        page = {**self.admin_site.each_context(request), "opts": self.opts, "rental": rental, **context}
+        return TemplateResponse(request, "admin/rentals/rental/confirm_action.html", page)
+
+    def check_sms_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        rental = self._rental_or_404(request, pk)
+        if request.method != "POST":
+            return self._back(rental)
+        try:
+            result = services.rental_poll(rental=rental)
+        except ProviderError as error:
+            self.message_user(request, f"{error.token}: {explain(error.token)}", messages.ERROR)
+        except ApiKeyUnreadable:
+            self.message_user(request, explain("API_KEY_UNREADABLE"), messages.ERROR)
+        else:
+            ended = "" if result.state == "active" else f" SMS.online says the rent is {result.state}."
+            self.message_user(request, f"{result.new_messages} new SMS.{ended}", messages.SUCCESS)
+        return self._back(rental)
+
+    def finish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        rental = self._rental_or_404(request, pk)
+        if not request.user.has_perm(END_PERMISSION):
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._confirm(
+                request, rental, title=f"Finish +{rental.number}", action="finish",
+                explanation="The number is released now. Nothing is refunded.",
+            )  # fmt: skip
+        return self._report(request, rental, services.rental_finish(rental=rental))
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        rental = self._rental_or_404(request, pk)
+        if not request.user.has_perm(END_PERMISSION):
+            raise PermissionDenied
+        if request.method != "POST":
+            left = int((services.cancel_deadline(rental) - timezone.now()).total_seconds() // 60)
+            if left < 0:
+                self.message_user(request, explain("CANT_CANCEL"), messages.WARNING)
+                return self._back(rental)
+            return self._confirm(
+                request, rental, title=f"Cancel +{rental.number}", action="cancel",
+                explanation=f"SMS.online refunds a rent cancelled within 20 minutes: {left} min left.",
+            )  # fmt: skip
+        return self._report(request, rental, services.rental_cancel(rental=rental, now=timezone.now()))
+
+    def extend_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        rental = self._rental_or_404(request, pk)
+        if not request.user.has_perm(EXTEND_PERMISSION):
+            raise PermissionDenied
+        source = request.POST if request.method == "POST" else request.GET
+        hours = int(source["hours"]) if source.get("hours", "").isdigit() else 24
+        if hours not in RENT_HOURS:
+            hours = 24
+        if request.method == "POST" and "nonce" in request.POST:
+            try:
+                nonce = uuid.UUID(request.POST["nonce"])
+                quoted = Decimal(request.POST["price"]) if request.POST.get("price") else None
+            except (ValueError, InvalidOperation):
+                self.message_user(
+                    request, "This form had expired. Check the price and submit it again.", messages.ERROR
+                )
+                return HttpResponseRedirect(f"{request.path}?hours={hours}")
+            outcome = services.rental_extend(
+                rental=rental, hours=hours, nonce=nonce, requested_by=request.user, price_quoted=quoted
+            )
+            return self._report(request, rental, outcome)
+        price, why_no_price = services.rental_extension_quote(rental=rental, hours=hours)
+        return self._confirm(
+            request, rental, title=f"Extend +{rental.number}", action="extend", hours=hours, price=price,
+            why_no_price=why_no_price, nonce=uuid.uuid4(),
+            hour_choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
+            explanation="Extending spends money on the rental's account. Each confirmation extends at most once.",
+        )  # fmt: skip
+
+    def _report(self, request: HttpRequest, rental: Rental, outcome: services.ActionOutcome) -> HttpResponse:
+        text = outcome.message if outcome.ok or not outcome.token else f"{outcome.token}: {outcome.message}"
+        self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
+        return self._back(rental)

@@ -1,0 +1,151 @@
+"""Finish, cancel, extend and "Check for SMS now" from a rental's admin page, against the simulator."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from rentals import services
+from rentals.models import AccountState, AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
+
+from .conftest import SANDBOX_KEY
+from .test_admin_rent import page_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def rental(simulator, account, catalog):
+    outcome = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    )  # fmt: skip
+    return outcome.rental
+
+
+@pytest.fixture
+def boss(client):
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    return client
+
+
+def url(name, rental):
+    return reverse(f"admin:rentals_rental_{name}", args=[rental.pk])
+
+
+def test_the_page_offers_each_action_with_the_cancel_time_left(boss, rental):
+    html = boss.get(url("change", rental)).content.decode()
+    for button in ("check-sms-button", "extend-button", "finish-button", "cancel-button"):
+        assert f'id="{button}"' in html
+    assert re.search(r"Cancel with refund \((19|20) min left\)", html)
+
+
+def test_check_for_sms_now(boss, simulator, rental):
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 3141", "webhook": False})
+    response = boss.post(url("check_sms", rental), follow=True)
+    assert "1 new SMS." in page_text(response) and SmsMessage.objects.get().code == "3141"
+    assert "Code 3141" in page_text(response)  # the SMS inline
+
+
+def test_finish_after_confirmation(boss, simulator, rental):
+    confirm = boss.get(url("finish", rental))
+    assert "Nothing is refunded" in page_text(confirm) and simulator.requests("setRentStatus") == []
+    response = boss.post(url("finish", rental), follow=True)
+    rental.refresh_from_db()
+    assert rental.status == RentalStatus.FINISHED and "finished" in page_text(response)
+    assert simulator.requests("setRentStatus")[0]["status"] == "1"
+
+
+def test_cancel_inside_the_window_refunds(boss, simulator, rental):
+    assert "min left" in page_text(boss.get(url("cancel", rental)))
+    boss.post(url("cancel", rental))
+    rental.refresh_from_db()
+    assert rental.status == RentalStatus.CANCELLED
+    assert simulator.requests("setRentStatus")[0]["status"] == "2"
+
+
+def test_cancel_after_the_window_is_refused_without_asking_the_provider(boss, simulator, rental):
+    Rental.objects.filter(pk=rental.pk).update(created_at=rental.created_at - timedelta(minutes=21))
+    html = boss.get(url("change", rental)).content.decode()
+    assert 'id="cancel-button"' not in html and 'id="finish-button"' in html
+    response = boss.post(url("cancel", rental), follow=True)
+    assert "20-minute cancel window has passed" in page_text(response) and simulator.requests("setRentStatus") == []
+
+
+def test_cant_cancel_and_already_finished_from_the_provider(boss, simulator, rental):
+    simulator.force(token="CANT_CANCEL")
+    response = boss.post(url("cancel", rental), follow=True)
+    assert "CANT_CANCEL" in page_text(response)
+    rental.refresh_from_db()
+    assert rental.status == RentalStatus.ACTIVE
+    simulator.force(token="ALREADY_FINISH")
+    boss.post(url("finish", rental))
+    rental.refresh_from_db()
+    assert rental.status == RentalStatus.FINISHED
+
+
+def test_extend_shows_the_price_first_then_extends_once(boss, simulator, rental):
+    page = boss.get(url("extend", rental) + "?hours=72")
+    assert "Price: <strong>2.20 USD</strong> for 72 hours" in page_text(page)
+    assert simulator.requests("continueRentNumber") == []
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.content.decode()).group(1)
+    RentalReminder.objects.create(rental=rental, threshold_hours=24, claimed_at=rental.created_at)
+    old_end = rental.end_date
+    form = {"hours": "72", "nonce": nonce, "price": "2.2000"}
+    boss.post(url("extend", rental), form)
+    boss.post(url("extend", rental), form)  # the same confirmation again
+    rental.refresh_from_db()
+    assert rental.end_date == old_end + timedelta(hours=72) and rental.hours == 96
+    assert len(simulator.requests("continueRentNumber")) == 1 and RentalExtension.objects.count() == 1
+    assert not RentalReminder.objects.filter(rental=rental).exists()  # the new end date gets new reminders
+
+
+def test_an_expired_rent_extended_under_a_new_id_is_followed(boss, simulator, rental):
+    simulator._post_json("advance", {"seconds": 25 * 3600})
+    old_id = rental.provider_rent_id
+    boss.post(url("extend", rental), {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""})
+    rental.refresh_from_db()
+    assert rental.provider_rent_id != old_id and rental.status == RentalStatus.ACTIVE
+    extension = RentalExtension.objects.get()
+    assert (extension.old_rent_id, extension.new_rent_id, extension.state) == (old_id, rental.provider_rent_id,
+                                                                                AttemptState.SUCCEEDED)  # fmt: skip
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 2718", "webhook": False})
+    assert services.rental_poll(rental=rental).new_messages == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("cancel", "already ended and cannot be extended"),
+        ("max", "The most it can still be extended by is"),
+        ("poor", "has no money left"),
+    ],
+)
+def test_extension_errors_are_explained(boss, simulator, rental, setup, words):
+    hours = "2160"
+    if setup == "cancel":
+        services.rental_cancel(rental=rental, now=rental.created_at)
+    elif setup == "max":
+        boss.post(url("extend", rental), {"hours": "2160", "nonce": str(uuid.uuid4()), "price": ""})
+        boss.post(url("extend", rental), {"hours": "2160", "nonce": str(uuid.uuid4()), "price": ""})
+    else:
+        simulator.set_account(SANDBOX_KEY, balance="0.10")
+    response = boss.post(url("extend", rental), {"hours": hours, "nonce": str(uuid.uuid4()), "price": ""}, follow=True)
+    assert words in page_text(response)
+    if setup == "poor":
+        rental.account.refresh_from_db()
+        assert rental.account.state == AccountState.NO_BALANCE
+
+
+def test_without_the_permissions_there_are_no_buttons_and_posts_do_nothing(client, simulator, rental):
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_rental"))
+    client.force_login(viewer)
+    html = client.get(url("change", rental)).content.decode()
+    assert "finish-button" not in html and "extend-button" not in html and "cancel-button" not in html
+    for action in ("finish", "cancel", "extend"):
+        assert client.post(url(action, rental), {"hours": "24", "nonce": str(uuid.uuid4())}).status_code == 403
+    assert simulator.requests("setRentStatus") == [] and simulator.requests("continueRentNumber") == []

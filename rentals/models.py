@@ -158,8 +158,9 @@ class Rental(models.Model):
     account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="rentals")
     provider_rent_id = models.CharField("provider rent id", max_length=64)
     number = models.CharField(max_length=20, db_index=True, help_text="Digits only, as the provider sends it.")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="rentals")
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="rentals")
+    # Empty only for rentals adopted from the provider's list, which does not say them.
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="rentals", null=True, blank=True)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="rentals", null=True, blank=True)
     operator = models.CharField(max_length=32, default=ANY_OPERATOR)
     hours = models.PositiveSmallIntegerField()
     end_date = models.DateTimeField()

@@ -40,6 +40,12 @@ SCHEDULE = [
         "Rent attempts left pending by a stopped process become unknown (sent) or failed (not sent).",
     ),
     ScheduledJob(
+        "Reconcile accounts",
+        "rentals.tasks.reconcile_accounts",
+        3 * 60,
+        "getRentList per account: adopt rents whose answer was lost or that were made elsewhere.",
+    ),
+    ScheduledJob(
         "Check balances",
         "rentals.tasks.check_balances",
         15 * 60,

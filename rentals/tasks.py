@@ -74,3 +74,19 @@ def poll_account_sms(account_id: int, rental_ids: list[int], cycle_started: str)
     return services.account_poll(
         account_id=account_id, rental_ids=rental_ids, cycle_started=datetime.fromisoformat(cycle_started)
     )
+
+
+@shared_task(name="rentals.tasks.reconcile_accounts")
+def reconcile_accounts() -> int:
+    account_ids = services.account_ids_to_reconcile()
+    for account_id in account_ids:
+        reconcile_account.delay_on_commit(account_id)
+    return len(account_ids)
+
+
+# getRentList spends nothing: a connection that never opened is tried again.
+@shared_task(
+    name="rentals.tasks.reconcile_account", autoretry_for=(ProviderUnreachable,), retry_backoff=30, max_retries=3
+)
+def reconcile_account(account_id: int) -> int:
+    return len(services.account_reconcile(account_id=account_id, now=timezone.now()).adopted_rentals)

@@ -14,3 +14,7 @@ RENTDESK_TEAM_EMAIL = "team@rentdesk.example.test"
 if "EMAIL_URL" not in env.ENVIRON:  # a worker started by a test sets its own (a file backend)
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PUBLIC_BASE_URL = "https://rentdesk.example.test"
+
+if "REDIS_URL" not in env.ENVIRON:
+    # Tasks queued by the code under test go nowhere unless a test runs a worker (which sets REDIS_URL).
+    CELERY_BROKER_URL = "memory://"

@@ -24,6 +24,7 @@ from .managing import (
     rental_extension_quote,
     rental_finish,
 )
+from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
 from .sms import (
     UnknownWebhookToken,
@@ -40,12 +41,15 @@ from .sms import (
 __all__ = [
     "CANCEL_WINDOW",
     "ActionOutcome",
+    "ReconcileResult",
     "RentOutcome",
     "UnknownWebhookToken",
     "account_change_state",
     "account_check_balance",
     "account_create",
+    "account_ids_to_reconcile",
     "account_poll",
+    "account_reconcile",
     "account_record_error",
     "account_refresh_health",
     "account_reset_state",

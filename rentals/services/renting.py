@@ -27,6 +27,9 @@ from .accounts import account_change_state, account_record_error, account_record
 
 logger = logging.getLogger(__name__)
 
+# Long enough for the provider's list to show the rent, short against the 20-minute refund window.
+RECONCILE_AFTER_UNKNOWN_SECONDS = 10
+
 
 @dataclass(frozen=True)
 class RentOutcome:
@@ -90,7 +93,21 @@ def rental_rent(
         client = provider_client_for(account)
     except ApiKeyUnreadable as exc:
         return _attempt_fail(attempt, token="API_KEY_UNREADABLE", detail=str(exc), account=account)
-    return _attempt_send(attempt, client=client, account=account)
+    outcome = _attempt_send(attempt, client=client, account=account)
+    if outcome.attempt.state == AttemptState.UNKNOWN:
+        _reconcile_soon(account)
+    return outcome
+
+
+def _reconcile_soon(account: ProviderAccount) -> None:
+    """An unknown outcome is checked against the provider's rent list right away, inside the refund window."""
+    from ..tasks import reconcile_account  # tasks import services: import here, at call time
+
+    try:
+        reconcile_account.apply_async((account.pk,), countdown=RECONCILE_AFTER_UNKNOWN_SECONDS)
+    except Exception:
+        # The scheduled reconciliation catches up within minutes; the attempt is recorded either way.
+        logger.warning("could not queue reconciliation of account %s after an unknown outcome", account.pk)
 
 
 def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: object) -> tuple[RentAttempt, bool]:

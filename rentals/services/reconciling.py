@@ -1,0 +1,122 @@
+"""Reconciliation: what SMS.online's rent list says against what Rentdesk recorded.
+
+A getRentNumber whose answer was lost (read timeout, HTML, a crash) may still have rented: the rent
+then shows in getRentList. Matching it to the unknown attempt resolves the attempt and records the
+rental; a rent nobody here asked for (made on the provider's site) is adopted so the team sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from ..models import AttemptState, ProviderAccount, Rental, RentalExtension, RentAttempt
+from ..provider.parsing import ListedRent
+from .accounts import provider_client_for
+from .managing import CANCEL_WINDOW
+
+logger = logging.getLogger(__name__)
+
+# An unknown attempt older than this is not matched any more: the provider's list is short.
+MATCH_ATTEMPTS_FOR = timedelta(days=2)
+
+
+@dataclass
+class ReconcileResult:
+    resolved_attempts: list[int] = field(default_factory=list)
+    adopted_rentals: list[int] = field(default_factory=list)
+
+
+def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
+    account = ProviderAccount.objects.get(pk=account_id)
+    listed = provider_client_for(account).get_rent_list()
+    ids = [entry.rent_id for entry in listed]
+    known = set(
+        Rental.objects.filter(account=account, provider_rent_id__in=ids).values_list("provider_rent_id", flat=True)
+    )
+    known |= set(
+        RentalExtension.objects.filter(rental__account=account, old_rent_id__in=ids).values_list(
+            "old_rent_id", flat=True
+        )
+    )
+    result = ReconcileResult()
+    # The list is newest first: adopt oldest first, so the oldest unknown attempt gets the oldest rent.
+    for entry in reversed(listed):
+        if entry.rent_id not in known:
+            _adopt(account=account, entry=entry, now=now, result=result)
+    return result
+
+
+def _adopt(*, account: ProviderAccount, entry: ListedRent, now: datetime, result: ReconcileResult) -> None:
+    try:
+        with transaction.atomic():
+            candidates = RentAttempt.objects.select_for_update().filter(
+                account=account, state=AttemptState.UNKNOWN, rental__isnull=True, sent_at__gte=now - MATCH_ATTEMPTS_FOR
+            )
+            if entry.hours:
+                candidates = candidates.filter(hours=entry.hours)
+            attempt = candidates.order_by("sent_at").first()
+            rental = (
+                _rental_for_attempt(account, entry, attempt, now)
+                if attempt
+                else _rental_from_outside(account, entry, now)
+            )
+    except IntegrityError:
+        return  # recorded meanwhile (a poll, a second reconciliation): nothing to do
+    if attempt:
+        result.resolved_attempts.append(attempt.pk)
+    result.adopted_rentals.append(rental.pk)
+    logger.info("reconciliation: account %s, rent %s adopted as rental %s", account.pk, entry.rent_id, rental.pk)
+
+
+def _rental_for_attempt(account: ProviderAccount, entry: ListedRent, attempt: RentAttempt, now: datetime) -> Rental:
+    rental = Rental.objects.create(
+        account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
+        country=attempt.country, operator=attempt.operator, hours=attempt.hours,
+        # The provider's list has no end date: the rent started when the attempt was sent.
+        end_date=attempt.sent_at + timedelta(hours=attempt.hours), cost=entry.price,
+        rented_by=attempt.requested_by, webhook_token=attempt.webhook_token,
+        attention=_duplicate_warning(account, attempt, now),
+    )  # fmt: skip
+    resolved = f"{attempt.error_detail} Resolved by reconciliation: SMS.online had rented +{entry.number}."
+    RentAttempt.objects.filter(pk=attempt.pk).update(
+        state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip()
+    )
+    return rental
+
+
+def _duplicate_warning(account: ProviderAccount, attempt: RentAttempt, now: datetime) -> str:
+    """Someone may have rented again after this answer was lost: say so while a refund is possible."""
+    retry = (
+        Rental.objects.filter(
+            account=account, service=attempt.service, country=attempt.country, created_at__gt=attempt.sent_at
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if retry is None:
+        return ""
+    minutes_left = int((attempt.sent_at + CANCEL_WINDOW - now).total_seconds() // 60)
+    refund = (
+        f"cancel within {minutes_left} min for a refund if one is enough"
+        if minutes_left > 0
+        else ("the refund window has passed; finish it if one is enough")
+    )
+    return f"Possibly a duplicate of +{retry.number}, rented after this rent's answer was lost: {refund}."
+
+
+def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datetime) -> Rental:
+    hours = entry.hours or 0
+    return Rental.objects.create(
+        account=account, provider_rent_id=entry.rent_id, number=entry.number, service=None, country=None,
+        hours=hours, end_date=now + timedelta(hours=hours), cost=entry.price,
+        attention="Rented outside Rentdesk (found in SMS.online's rent list): service and country unknown, "
+        "end date estimated.",
+    )  # fmt: skip
+
+
+def account_ids_to_reconcile() -> list[int]:
+    return list(ProviderAccount.objects.filter(state="ok").order_by("pk").values_list("pk", flat=True))

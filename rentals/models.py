@@ -146,6 +146,26 @@ class Operator(models.Model):
         return f"{self.name} ({self.country.name})"
 
 
+class Offer(models.Model):
+    """What SMS.online asks for a service in a country for a rent time, and how many numbers it has."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="offers")
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="offers")
+    hours = models.PositiveSmallIntegerField()
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    available = models.PositiveIntegerField(null=True, blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["country__name", "service__name", "hours"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "country", "hours"], name="offer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} in {self.country}, {self.hours} h"
+
+
 class RentalStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     FINISHED = "finished", "Finished"

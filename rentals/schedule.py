@@ -46,6 +46,12 @@ SCHEDULE = [
         "getRentList per account: adopt rents whose answer was lost or that were made elsewhere.",
     ),
     ScheduledJob(
+        "Sync catalog",
+        "rentals.tasks.sync_catalog",
+        6 * 3600,
+        "getRentPrices per active country and rent time: prices and stock shown in the rent form.",
+    ),
+    ScheduledJob(
         "Check balances",
         "rentals.tasks.check_balances",
         15 * 60,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import AccountState, ErrorEvent, ProviderAccount, Rental, RentalReminder, RentalStatus
+from .models import AccountState, ErrorEvent, Offer, ProviderAccount, Rental, RentalReminder, RentalStatus
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
@@ -80,3 +80,18 @@ def dashboard(*, now: datetime) -> Dashboard:
         errors_24h=by_token,
         errors_24h_count=errors.count(),
     )
+
+
+def offers_for_rent_form() -> dict[str, dict[str, object]]:
+    """Price and stock per "service:country:hours" (ids) for the active catalog, for the rent form."""
+    offers = Offer.objects.filter(service__is_active=True, country__is_active=True).values(
+        "service_id", "country_id", "hours", "cost", "available", "checked_at"
+    )
+    return {
+        f"{o['service_id']}:{o['country_id']}:{o['hours']}": {
+            "cost": f"{o['cost']:.2f}" if o["cost"] is not None else None,
+            "available": o["available"],
+            "checked": o["checked_at"].strftime("%Y-%m-%d %H:%M"),
+        }
+        for o in offers
+    }

@@ -90,3 +90,8 @@ def reconcile_accounts() -> int:
 )
 def reconcile_account(account_id: int) -> int:
     return len(services.account_reconcile(account_id=account_id, now=timezone.now()).adopted_rentals)
+
+
+@shared_task(name="rentals.tasks.sync_catalog")
+def sync_catalog() -> int:
+    return services.catalog_sync(now=timezone.now())

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
+from django.utils import timezone
 
-from rentals.models import Rental
+from rentals import services
+from rentals.models import Country, Rental
 
 CHROMIUM = shutil.which(os.environ.get("CHROMIUM", "chromium"))
 # Keeps chromium off the network: this machine reaches nothing but loopback.
@@ -50,7 +52,10 @@ def page(monkeypatch):
         connections.close_all()
 
 
-def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalog, page):
+def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalog, settings, page):
+    settings.SMSONLINE_POLL_RATE = 100
+    Country.objects.exclude(pk__in=[catalog["ukraine"].pk]).update(is_active=False)
+    services.catalog_sync(now=timezone.now())
     User.objects.create_superuser("boss", "boss@example.test", "correct-horse-battery")
     page.goto(f"{live_server.url}/admin/")
     page.fill("#id_username", "boss")
@@ -62,6 +67,7 @@ def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalo
     page.select_option("#id_country", label="Ukraine (1)")
     page.select_option("#id_operator", label="Kyivstar (Ukraine)")
     page.select_option("#id_hours", value="72")
+    assert page.inner_text("#rent-offer").startswith("2.20 USD, 50 numbers available")
     if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(screenshot_dir) / "rent-form.png"), full_page=True)
     page.click("#rent-number-form input[type=submit]")

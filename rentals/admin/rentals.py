@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .. import services
+from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from .common import ReadOnlyInline, can_rent
@@ -147,5 +147,6 @@ class RentalAdmin(RentalActionsMixin, admin.ModelAdmin):
                 "account", "service", "country"
             )[:5],
             "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
+            "offers": selectors.offers_for_rent_form(),
         }
         return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)

@@ -14,6 +14,7 @@ from .accounts import (
     accounts_clear_expired_bans,
     provider_client_for,
 )
+from .catalog import catalog_sync
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -57,6 +58,7 @@ __all__ = [
     "accounts_clear_expired_bans",
     "attempts_resolve_stale",
     "cancel_deadline",
+    "catalog_sync",
     "extract_code",
     "format_time_left",
     "nearest_threshold",

@@ -1,0 +1,56 @@
+"""The catalog from the provider: prices and stock per service, country and rent time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
+from ..provider.errors import AccountError, ProviderError
+from .accounts import account_record_error, provider_client_for
+
+logger = logging.getLogger(__name__)
+
+
+def catalog_sync(*, now: datetime) -> int:
+    """Ask getRentPrices for every active country and rent time; returns the offers written.
+
+    Services the provider names that the catalog lacks are added switched off, for staff to
+    review and switch on.
+    """
+    account = ProviderAccount.objects.filter(state=AccountState.OK).order_by("pk").first()
+    if account is None:
+        logger.info("catalog sync skipped: no account can talk to the provider")
+        return 0
+    client = provider_client_for(account)
+    interval = 1 / settings.SMSONLINE_POLL_RATE
+    written = 0
+    for country in Country.objects.filter(is_active=True):
+        for hours in RENT_HOURS:
+            started = time.monotonic()
+            try:
+                offers = client.get_rent_prices(country=country.provider_id, hours=hours)
+            except AccountError as error:
+                account_record_error(account=account, error=error, operation="getRentPrices")
+                return written
+            except ProviderError as error:
+                logger.info("prices for country %s, %s h: %s", country.provider_id, hours, error.token)
+                continue
+            written += _store(country=country, hours=hours, offers=offers, now=now)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    return written
+
+
+def _store(*, country: Country, hours: int, offers: dict, now: datetime) -> int:
+    with transaction.atomic():
+        for code, offer in offers.items():
+            service, _ = Service.objects.get_or_create(code=code, defaults={"name": code, "is_active": False})
+            Offer.objects.update_or_create(
+                service=service, country=country, hours=hours,
+                defaults={"cost": offer.cost, "available": offer.count, "checked_at": now},
+            )  # fmt: skip
+    return len(offers)

@@ -1,0 +1,57 @@
+"""The catalog from the provider: prices and stock, and what the rent form shows of them."""
+
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from rentals import services
+from rentals.models import Country, Offer, Service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_rate(settings):
+    settings.SMSONLINE_POLL_RATE = 100
+
+
+@pytest.fixture
+def catalog(catalog):
+    """Only the shared fixture's catalog is offered (the seeded catalog may be there too)."""
+    Country.objects.exclude(pk__in=[catalog["ukraine"].pk, catalog["russia"].pk]).update(is_active=False)
+    Service.objects.exclude(pk__in=[catalog["telegram"].pk, catalog["whatsapp"].pk]).delete()
+    return catalog
+
+
+def test_sync_stores_price_and_stock_per_service_country_and_time(simulator, account, catalog):
+    simulator.set_stock(country=1, service="tg", operator="any", count=7)
+    written = services.catalog_sync(now=timezone.now())
+    offer = Offer.objects.get(service=catalog["telegram"], country=catalog["ukraine"], hours=24)
+    assert (offer.cost, offer.available) == (Decimal("0.9000"), 7)
+    assert Offer.objects.filter(country=catalog["russia"]).exists()
+    assert written == Offer.objects.count()
+    assert len(simulator.requests("getRentPrices")) == 2 * 9  # two active countries, nine rent times
+    added = Service.objects.get(code="full")
+    assert added.is_active is False  # new services wait for staff to switch them on
+    assert services.catalog_sync(now=timezone.now()) == written and Offer.objects.count() == written
+
+
+def test_sync_falls_back_when_prices_are_not_offered(simulator, account, catalog):
+    for _ in range(18):
+        simulator.force(token="BAD_ACTION", action="getRentPrices")
+    services.catalog_sync(now=timezone.now())
+    assert len(simulator.requests("getRentServicesAndCountries")) == 18
+
+
+def test_the_rent_form_carries_the_offers(client, simulator, account, catalog):
+    services.catalog_sync(now=timezone.now())
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    html = client.get(reverse("admin:rentals_rental_rent")).content.decode()
+    offers = json.loads(re.search(r'<script id="rent-offers" type="application/json">(.*?)</script>', html).group(1))
+    key = f"{catalog['telegram'].pk}:{catalog['ukraine'].pk}:72"
+    assert offers[key]["cost"] == "2.20" and offers[key]["available"] == 50

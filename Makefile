@@ -29,6 +29,7 @@ run: install .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py setup_demo
 	@echo "Rentdesk: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (SMS.online simulator on port $${SIMULATOR_PORT:-8001})"
+	@echo "Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER"
 	$(VENV)/bin/honcho start -f Procfile $(PROCESSES)
 
 test: install

@@ -158,3 +158,20 @@ def test_a_polling_cycle_polls_each_rental_once_however_often_it_runs(simulator,
     assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=cycle) == 1
     assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=cycle) == 0
     assert len(simulator.requests("getRentStatus")) == 1
+
+
+def test_send_test_sms_delivers_through_the_simulator(simulator, rental, capsys):
+    from django.core.management import call_command
+
+    call_command("send_test_sms", f"+{rental.number}", "--text", "Demo code 9090")
+    assert "webhook answered 200" in capsys.readouterr().out
+    assert SmsMessage.objects.get().code == "9090"
+
+
+def test_send_test_sms_refuses_a_real_provider(rental):
+    from django.core.management import CommandError, call_command
+
+    rental.account.api_url = "https://api.sms.online/api/other.php"
+    rental.account.save()
+    with pytest.raises(CommandError, match="only go through the simulator"):
+        call_command("send_test_sms", str(rental.pk))

@@ -1,0 +1,37 @@
+"""Talking to a running simulator's control plane, for demos and ops drills (never the real provider)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+from .server import API_PATH
+
+
+class NotASimulator(Exception):
+    """The URL does not lead to a simulator's control plane."""
+
+
+def control_url(api_url: str, command: str) -> str:
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.path.endswith(API_PATH):
+        raise NotASimulator(f"{api_url} is not a simulator's handler_api.php URL")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.removesuffix(API_PATH) + f"/_control/{command}", "", ""))
+
+
+def send(api_url: str, command: str, payload: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by control_url
+        control_url(api_url, command), data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise NotASimulator(f"{api_url} has no simulator control plane") from None
+        raise NotASimulator(f"the simulator refused: {error.read()[:200].decode('utf-8', 'replace')}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise NotASimulator(f"no simulator answered at {api_url}: {error}") from None

@@ -175,3 +175,19 @@ def test_send_test_sms_refuses_a_real_provider(rental):
     rental.account.save()
     with pytest.raises(CommandError, match="only go through the simulator"):
         call_command("send_test_sms", str(rental.pk))
+
+
+def test_one_rental_the_provider_forgot_does_not_stop_the_others(simulator, rental, account, catalog):
+    from django.utils import timezone
+
+    forgotten = Rental.objects.create(
+        account=account, provider_rent_id="123", number="380000000001", service=catalog["telegram"],
+        country=catalog["ukraine"], hours=24, end_date=rental.end_date - timedelta(hours=1),  # polled first
+    )  # fmt: skip
+    inject(simulator, rental, "Code 4242", webhook=False)
+    polled = services.account_poll(
+        account_id=account.pk, rental_ids=[forgotten.pk, rental.pk], cycle_started=timezone.now()
+    )
+    forgotten.refresh_from_db()
+    assert polled == 1 and "does not know this rent" in forgotten.attention
+    assert SmsMessage.objects.get().code == "4242"

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from ..models import Rental, RentalExtension, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.client import SmsOnlineClient
+from ..provider.errors import AccountError, ProviderError, ProviderUnreachable
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
-from .accounts import provider_client_for
+from .accounts import account_record_error, provider_client_for
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,23 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
             continue
         client = client or provider_client_for(rental.account)
         started = time.monotonic()
-        new += rental_poll(rental=rental, client=client).new_messages
+        try:
+            new += rental_poll(rental=rental, client=client).new_messages
+        except AccountError as error:
+            # The account cannot be used now: its other rentals would fail the same way.
+            account_record_error(account=rental.account, error=error, operation="getRentStatus")
+            return new
+        except ProviderError as error:
+            # One rental's trouble must not keep the others from their SMS.
+            _note_poll_error(rental, error)
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
     return new
+
+
+def _note_poll_error(rental: Rental, error: ProviderError) -> None:
+    if error.token in ("NO_ID_RENT", "INVALID_PHONE"):
+        note = f"SMS.online does not know this rent any more ({error.token}): no SMS can be read for it."
+        Rental.objects.filter(pk=rental.pk).update(attention=note)
+    if not isinstance(error, ProviderUnreachable):
+        account_record_error(account=rental.account, error=error, operation="getRentStatus")
+    logger.info("polling rental %s: %s", rental.pk, error.token)

@@ -1,169 +1,18 @@
-"""Provider accounts, the catalog, rentals and the attempts that produced them.
-
-No HTTP and no side effects here: business operations live in ``services.py``.
-"""
+"""Rentals, the attempts and extensions that made them, their SMS and their reminders."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
-from .crypto import decrypt_api_key, encrypt_api_key
+from .accounts import ProviderAccount
+from .catalog import Country, Service
 
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 ANY_OPERATOR = "any"
-
-
-class AccountState(models.TextChoices):
-    OK = "ok", "OK"
-    NO_BALANCE = "no_balance", "No balance"
-    BANNED = "banned", "Banned until"
-    INACTIVE = "inactive", "Inactive"
-    BAD_KEY = "bad_key", "Bad API key"
-    BLOCKED = "blocked", "Blocked"
-
-
-# The provider token that stands for each blocking state, used when Rentdesk refuses on its behalf.
-STATE_TOKENS = {
-    AccountState.NO_BALANCE: "NO_BALANCE",
-    AccountState.BANNED: "BANNED",
-    AccountState.INACTIVE: "ACCOUNT_INACTIVE",
-    AccountState.BAD_KEY: "BAD_KEY",
-    AccountState.BLOCKED: "CHANNELS_LIMIT",
-}
-
-
-def api_key_problem(key: str) -> str | None:
-    """Why ``key`` cannot be an SMS.online API key, or None. Shared by the admin and the CLI."""
-    if not key:
-        return "The API key is empty."
-    if len(key) > 200 or any(ch.isspace() or not ch.isprintable() for ch in key):
-        return "An API key is one word of at most 200 printable characters."
-    return None
-
-
-class ProviderAccount(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    api_url = models.URLField("API URL", max_length=500, help_text="The full …/stubs/handler_api.php URL.")
-    api_key_ciphertext = models.TextField(editable=False)
-    api_key_hint = models.CharField(max_length=8, editable=False, blank=True)
-    state = models.CharField(max_length=16, choices=AccountState.choices, default=AccountState.OK)
-    banned_until = models.DateTimeField(null=True, blank=True)
-    state_changed_at = models.DateTimeField(null=True, blank=True)
-    last_error_token = models.CharField(max_length=64, blank=True)
-    last_error_detail = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    balance_checked_at = models.DateTimeField(null=True, blank=True)
-    low_balance_threshold = models.DecimalField(
-        max_digits=14,
-        decimal_places=4,
-        null=True,
-        blank=True,
-        help_text="Alert the team once when the balance falls below this (USD); empty for no alert.",
-    )
-    # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
-    # one alert per crossing, however often the balance is checked.
-    low_balance_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        indexes = [models.Index(fields=["state"], name="account_state_idx")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def set_api_key(self, plain: str) -> None:
-        self.api_key_ciphertext = encrypt_api_key(plain)
-        self.api_key_hint = plain[-4:] if len(plain) >= 12 else ""
-
-    def reveal_api_key(self) -> str:
-        """The plain key, for the outgoing request only. Raises ``ApiKeyUnreadable``."""
-        return decrypt_api_key(self.api_key_ciphertext)
-
-    @property
-    def masked_api_key(self) -> str:
-        if not self.api_key_ciphertext:
-            return "not set"
-        return f"set (…{self.api_key_hint})" if self.api_key_hint else "set"
-
-    @property
-    def state_summary(self) -> str:
-        if self.state == AccountState.BANNED and self.banned_until:
-            return f"Banned until {self.banned_until:%Y-%m-%d %H:%M %Z}"
-        return self.get_state_display()
-
-    def spending_block(self, now: datetime) -> str | None:
-        """The state token that stops this account from renting at ``now``, or None."""
-        if self.state == AccountState.OK:
-            return None
-        if self.state == AccountState.BANNED and self.banned_until and self.banned_until <= now:
-            return None
-        return STATE_TOKENS[AccountState(self.state)]
-
-
-class Service(models.Model):
-    code = models.CharField(max_length=32, unique=True, help_text="The provider's code, e.g. tg, wa, full.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
-
-
-class Country(models.Model):
-    provider_id = models.PositiveIntegerField(unique=True, help_text="The provider's numeric country id.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "countries"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.provider_id})"
-
-
-class Operator(models.Model):
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="operators")
-    code = models.CharField(max_length=32, help_text="The provider's operator code, e.g. kyivstar.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
-
-    class Meta:
-        ordering = ["country__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["country", "code"], name="operator_unique_per_country")]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.country.name})"
-
-
-class Offer(models.Model):
-    """What SMS.online asks for a service in a country for a rent time, and how many numbers it has."""
-
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="offers")
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="offers")
-    hours = models.PositiveSmallIntegerField()
-    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    available = models.PositiveIntegerField(null=True, blank=True)
-    checked_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["country__name", "service__name", "hours"]
-        constraints = [
-            models.UniqueConstraint(fields=["service", "country", "hours"], name="offer_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.service} in {self.country}, {self.hours} h"
 
 
 class RentalStatus(models.TextChoices):
@@ -195,6 +44,7 @@ class Rental(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_rentals"
     )
+    notes = models.TextField(blank=True)
     reminders_enabled = models.BooleanField(
         "send expiry reminders", default=True, help_text="Off: no reminder emails or chat messages for this number."
     )
@@ -207,6 +57,10 @@ class Rental(models.Model):
     last_sms_code = models.CharField("code", max_length=16, blank=True, editable=False)
     attention = models.CharField(
         max_length=300, blank=True, help_text="Something staff should look at (set by reconciliation)."
+    )
+    # Who did what to the rental (rent, claim, release, extend, finish, cancel, edits).
+    history = HistoricalRecords(
+        excluded_fields=["last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token"]
     )
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
@@ -295,50 +149,6 @@ class RentalReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.threshold_hours} h reminder for {self.rental}"
-
-
-class AccountEvent(models.Model):
-    """A change in an account's health: state changes and low-balance crossings, with their cause."""
-
-    class Kind(models.TextChoices):
-        STATE_CHANGED = "state_changed", "State changed"
-        LOW_BALANCE = "low_balance", "Balance below threshold"
-        BALANCE_RECOVERED = "balance_recovered", "Balance back above threshold"
-
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    old_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    new_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    cause = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.account}: {self.get_kind_display()} ({self.cause})"
-
-
-class ErrorEvent(models.Model):
-    """A provider error met by an attempt or a task, where ops look for what went wrong."""
-
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="error_events")
-    operation = models.CharField(max_length=64, help_text="The provider action, e.g. getRentNumber.")
-    token = models.CharField(max_length=64)
-    detail = models.TextField(blank=True)
-    sent = models.BooleanField(default=True, help_text="False when Rentdesk refused before calling the provider.")
-    attempt = models.ForeignKey(RentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["-created_at"], name="error_created_idx"),
-            models.Index(fields=["token", "-created_at"], name="error_token_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.token} on {self.operation}"
 
 
 class SmsSource(models.TextChoices):

@@ -1,0 +1,42 @@
+"""Rentdesk's data. No HTTP and no side effects here: business operations live in ``services``."""
+
+from .accounts import STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
+from .catalog import Country, Offer, Operator, Service
+from .records import ErrorEvent
+from .rentals import (
+    ANY_OPERATOR,
+    RENT_HOURS,
+    AttemptState,
+    Rental,
+    RentalExtension,
+    RentalReminder,
+    RentalStatus,
+    RentAttempt,
+    SmsMessage,
+    SmsSource,
+    WebhookDelivery,
+)
+
+__all__ = [
+    "ANY_OPERATOR",
+    "RENT_HOURS",
+    "STATE_TOKENS",
+    "AccountEvent",
+    "AccountState",
+    "AttemptState",
+    "Country",
+    "ErrorEvent",
+    "Offer",
+    "Operator",
+    "ProviderAccount",
+    "RentAttempt",
+    "Rental",
+    "RentalExtension",
+    "RentalReminder",
+    "RentalStatus",
+    "Service",
+    "SmsMessage",
+    "SmsSource",
+    "WebhookDelivery",
+    "api_key_problem",
+]

@@ -1,0 +1,30 @@
+"""Where ops look for what went wrong: provider errors met by attempts and tasks."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .accounts import ProviderAccount
+from .rentals import RentAttempt
+
+
+class ErrorEvent(models.Model):
+    """A provider error met by an attempt or a task, where ops look for what went wrong."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="error_events")
+    operation = models.CharField(max_length=64, help_text="The provider action, e.g. getRentNumber.")
+    token = models.CharField(max_length=64)
+    detail = models.TextField(blank=True)
+    sent = models.BooleanField(default=True, help_text="False when Rentdesk refused before calling the provider.")
+    attempt = models.ForeignKey(RentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="error_created_idx"),
+            models.Index(fields=["token", "-created_at"], name="error_token_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token} on {self.operation}"

@@ -7,7 +7,9 @@ class RentalsConfig(AppConfig):
     verbose_name = "Rentals"
 
     def ready(self) -> None:
+        from .roles import roles_install
         from .schedule import schedule_install
 
-        # After every migrate (and every test flush), so the jobs exist wherever the tables do.
+        # After every migrate (and every test flush), so jobs and groups exist wherever the tables do.
         post_migrate.connect(schedule_install, sender=self, dispatch_uid="rentals.schedule_install")
+        post_migrate.connect(roles_install, sender=self, dispatch_uid="rentals.roles_install")

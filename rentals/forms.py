@@ -48,6 +48,10 @@ class RentNumberForm(forms.Form):
         coerce=int,
         initial=DEFAULT_HOURS,
     )
+    label = forms.CharField(
+        label="Used for", max_length=200, required=False,
+        help_text="Which external account or purpose will rely on this number (shown in the inventory).",
+    )  # fmt: skip
     webhook = forms.BooleanField(
         label="Receive SMS by webhook",
         required=False,
@@ -73,6 +77,7 @@ class RentNumberForm(forms.Form):
             "hours": data["hours"],
             "webhook": data["webhook"],
             "nonce": data["nonce"],
+            "label": data["label"].strip(),
         }
 
     def with_fresh_nonce_if_invalid(self) -> RentNumberForm:

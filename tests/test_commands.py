@@ -54,6 +54,11 @@ def test_rent_number_success_prints_the_rental(simulator, account, catalog, caps
     assert result["rental"]["end_date"].endswith("+00:00") and rental.hours == 168
 
 
+def test_rent_number_records_what_the_number_is_used_for(simulator, account, catalog, capsys):
+    status, _ = rent_json(capsys, "--label", "Shop #12 login")
+    assert status == 0 and Rental.objects.get().label == "Shop #12 login"
+
+
 def test_rent_number_human_output(simulator, account, catalog, capsys):
     status, out, _ = manage("rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", capsys=capsys)
     assert status == 0 and out.startswith(f"Rented +{Rental.objects.get().number} until ")

@@ -93,6 +93,9 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# Anyone who may view the inventory may export what they see.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # History is a record: nobody reverts it from the admin.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 

@@ -6,17 +6,22 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from rangefilter.filters import DateRangeFilterBuilder
+from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..forms import RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt, SmsMessage
 from .common import ReadOnlyInline, can_rent
+from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
 from .rental_actions import RentalActionsMixin
 
 
@@ -47,19 +52,32 @@ class RentalReminderInline(ReadOnlyInline):
 
 
 @admin.register(Rental)
-class RentalAdmin(RentalActionsMixin, admin.ModelAdmin):
+class RentalAdmin(RentalActionsMixin, ExportMixin, SimpleHistoryAdmin):
     list_display = [
-        "phone_number", "label", "service", "country", "operator", "end_date", "status", "last_sms", "last_sms_code",
-        "account", "assignee", "rented_by",
+        "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
+        "last_sms_code", "assignee", "cost", "account",
     ]  # fmt: skip
-    list_filter = ["status", "account", "service", "country"]
-    list_select_related = ["service", "country", "account", "rented_by", "assignee"]
-    search_fields = ["number", "provider_rent_id", "label"]
-    date_hierarchy = "end_date"
+    list_filter = [
+        "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title="end date between")),
+        "service", "country", "account", "assignee",
+    ]  # fmt: skip
+    list_select_related = ["service", "country", "account", "assignee"]
+    search_fields = ["number", "provider_rent_id", "label", "notes"]
+    search_help_text = "Number (with or without +, spaces or dashes), label, notes, or SMS text."
+    # Active rentals first, the soonest to end at the top.
+    ordering = [Case(When(status=RentalStatus.ACTIVE, then=Value(0)), default=Value(1)), "end_date"]
+    list_per_page = 50
+    actions = ["claim", "release"]
+    resource_classes = [RentalResource]
+    formats = [CSV, XLSX]
+    # One template of our own (rent and export buttons), not import-export's layered ones.
+    change_list_template = "admin/rentals/rental/change_list.html"
+    import_export_change_list_template = None
+    history_list_display = ["status", "assignee", "end_date"]
     fields = [
-        "phone_number", "label", "assignee", "reminders_enabled", "provider_rent_id", "account", "service",
-        "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at", "cost",
-        "rented_by", "created_at", "attempt_link",
+        "phone_number", "label", "notes", "assignee", "reminders_enabled", "provider_rent_id", "account",
+        "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
+        "cost", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
@@ -81,6 +99,32 @@ class RentalAdmin(RentalActionsMixin, admin.ModelAdmin):
         rental = Rental.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         tools = self.rental_tools(request, rental) if rental else {}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "tools": tools})
+
+    @admin.display(description="Time left", ordering="end_date")
+    def time_left(self, obj: Rental) -> str:
+        return urgency(obj)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
+    ) -> tuple[QuerySet[Rental], bool]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        digits = search_number_variants(search_term)
+        if digits:
+            found |= queryset.filter(number__contains=digits)
+        if search_term and request.user.has_perm("rentals.view_smsmessage"):
+            found |= queryset.filter(messages__text__icontains=search_term)
+            may_have_duplicates = True
+        return found, may_have_duplicates
+
+    @admin.action(description="Claim: I take care of the selected rentals", permissions=["change"])
+    def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_claim(rentals=queryset, user=request.user)
+        self.message_user(request, f"You now take care of {changed} more rental(s).")
+
+    @admin.action(description="Release: nobody in particular takes care of them", permissions=["change"])
+    def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_release(rentals=queryset, user=request.user)
+        self.message_user(request, f"Released {changed} rental(s).")
 
     @admin.display(description="Last SMS", ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:

@@ -103,6 +103,7 @@ class RentAttempt(models.Model):
     operator = models.CharField(max_length=32, default=ANY_OPERATOR)
     hours = models.PositiveSmallIntegerField()
     webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    label = models.CharField("used for", max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

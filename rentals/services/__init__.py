@@ -24,6 +24,8 @@ from .managing import (
     rental_extend,
     rental_extension_quote,
     rental_finish,
+    rentals_claim,
+    rentals_release,
 )
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
@@ -72,7 +74,9 @@ __all__ = [
     "rental_mark_ended",
     "rental_poll",
     "rental_rent",
+    "rentals_claim",
     "rentals_expire",
+    "rentals_release",
     "sms_record",
     "webhook_ids_unprocessed",
     "webhook_process",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -66,7 +67,12 @@ def _set_status(*, rental: Rental, finish: bool) -> ActionOutcome:
 
 
 def _mark(rental: Rental, status: str) -> None:
-    Rental.objects.filter(pk=rental.pk).exclude(status=status).update(status=status, ended_at=timezone.now())
+    with transaction.atomic():
+        rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
+        if rental.status != status:
+            rental.status, rental.ended_at = status, timezone.now()
+            rental._change_reason = f"{status} on SMS.online"  # the history says why
+            rental.save(update_fields=["status", "ended_at"])
 
 
 def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | None, str]:
@@ -112,16 +118,17 @@ def rental_extend(
             _finish(extension, state, token=error.token, detail=error.detail)
         return ActionOutcome(False, _extension_problem(error), error.token)
     with transaction.atomic():
-        Rental.objects.filter(pk=rental.pk).update(
-            provider_rent_id=phone.rent_id, end_date=phone.end_date, hours=rental.hours + hours,
-            status=RentalStatus.ACTIVE, ended_at=None, expired_at=None,
-        )  # fmt: skip
+        rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
+        rental.provider_rent_id, rental.end_date, rental.hours = phone.rent_id, phone.end_date, rental.hours + hours
+        rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
+        rental._change_reason = f"extended by {hours} h"
+        rental.save(update_fields=["provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at"])
         # A new end date earns new reminders.
         RentalReminder.objects.filter(rental=rental).delete()
         _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id, new_end_date=phone.end_date,
                 cost=phone.cost)  # fmt: skip
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    moved = f" SMS.online gave it a new rent id, {phone.rent_id}." if phone.rent_id != rental.provider_rent_id else ""
+    moved = f" SMS.online gave it a new rent id, {phone.rent_id}." if phone.rent_id != extension.old_rent_id else ""
     return ActionOutcome(True, f"+{rental.number} extended by {hours} h, until {end}.{moved}")
 
 
@@ -139,3 +146,24 @@ def _extension_problem(error: ProviderError) -> str:
     if error.is_unknown_outcome:
         return f"{error.token}: no readable answer about the extension. {MAY_HAVE_CHARGED}"
     return explain(error.token)
+
+
+def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
+    """``user`` takes care of these rentals from now on."""
+    return _assign(rentals, user, reason="claimed")
+
+
+def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
+    """Nobody in particular takes care of these rentals any more."""
+    return _assign(rentals, None, reason=f"released by {user}")
+
+
+def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, reason: str) -> int:
+    changed = 0
+    for rental in rentals:
+        if rental.assignee_id != (assignee.pk if assignee else None):
+            rental.assignee = assignee
+            rental._change_reason = reason
+            rental.save(update_fields=["assignee"])
+            changed += 1
+    return changed

@@ -78,7 +78,7 @@ def _rental_for_attempt(account: ProviderAccount, entry: ListedRent, attempt: Re
         country=attempt.country, operator=attempt.operator, hours=attempt.hours,
         # The provider's list has no end date: the rent started when the attempt was sent.
         end_date=attempt.sent_at + timedelta(hours=attempt.hours), cost=entry.price,
-        rented_by=attempt.requested_by, webhook_token=attempt.webhook_token,
+        rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
         attention=_duplicate_warning(account, attempt, now),
     )  # fmt: skip
     resolved = f"{attempt.error_detail} Resolved by reconciliation: SMS.online had rented +{entry.number}."

@@ -59,6 +59,7 @@ def rental_rent(
     nonce: uuid.UUID,
     requested_by: AbstractBaseUser | None,
     via: str,
+    label: str = "",
 ) -> RentOutcome:
     """Rent one number, at most once per ``nonce``.
 
@@ -80,6 +81,7 @@ def rental_rent(
         webhook=webhook,
         requested_by=requested_by,
         via=via,
+        label=label,
     )
     if not created:
         return rent_outcome_for(attempt, repeated=True)
@@ -183,6 +185,7 @@ def _attempt_succeed(
                 cost=phone.cost,
                 rented_by=attempt.requested_by,
                 webhook_token=attempt.webhook_token,
+                label=attempt.label,
             )
             attempt.rental = rental
             _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)

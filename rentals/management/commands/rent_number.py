@@ -27,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--country", required=True, type=int, help="The provider's country id, e.g. 1.")
         parser.add_argument("--operator", default=ANY_OPERATOR, help="Operator code (default: any).")
         parser.add_argument("--hours", type=int, default=24, choices=RENT_HOURS, help="Rent time (default 24).")
+        parser.add_argument("--label", default="", help="What the number is used for (shown in the inventory).")
         parser.add_argument("--no-webhook", action="store_true", help="Do not register a webhook URL.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
@@ -78,7 +79,13 @@ class Command(BaseCommand):
             and not Operator.objects.filter(country=resolved["country"], code=operator, is_active=True).exists()
         ):
             self._fail(EXIT_BAD_ARGUMENTS, "BAD_ARGUMENTS", f"no operator {operator!r} for {resolved['country'].name}")
-        return {**resolved, "operator": operator, "hours": options["hours"], "webhook": not options["no_webhook"]}
+        label = options["label"].strip()
+        if len(label) > 200:
+            self._fail(EXIT_BAD_ARGUMENTS, "BAD_ARGUMENTS", "--label is at most 200 characters")
+        return {
+            **resolved, "operator": operator, "hours": options["hours"], "webhook": not options["no_webhook"],
+            "label": label,
+        }  # fmt: skip
 
     def _print(self, payload: dict[str, Any], text: str) -> None:
         self.stdout.write(json.dumps(payload) if self.as_json else text)

@@ -1,0 +1,100 @@
+"""The Rentals list as the team's inventory: filters, urgency, search, export."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from import_export import fields, resources
+
+from ..models import Rental, RentalStatus
+from ..services import format_time_left
+
+EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
+
+
+class ExpiringFilter(admin.SimpleListFilter):
+    title = "expiring"
+    parameter_name = "expiring"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("2h", "Within 2 hours"), ("24h", "Within 24 hours"), ("72h", "Within 72 hours"),
+                ("expired", "Past the end date")]  # fmt: skip
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
+        now = timezone.now()
+        if self.value() in EXPIRING_WITHIN:
+            within = EXPIRING_WITHIN[self.value()]
+            return queryset.filter(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=now + within)
+        if self.value() == "expired":
+            return queryset.filter(end_date__lte=now)
+        return queryset
+
+
+class MineFilter(admin.SimpleListFilter):
+    title = "mine"
+    parameter_name = "mine"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("assigned", "Assigned to me"), ("rented", "Rented by me")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
+        if self.value() == "assigned":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "rented":
+            return queryset.filter(rented_by=request.user)
+        return queryset
+
+
+def urgency(rental: Rental) -> str:
+    """How the time left looks: the closer the end, the louder."""
+    if rental.status not in (RentalStatus.ACTIVE, RentalStatus.EXPIRED):
+        return rental.get_status_display()
+    left = rental.end_date - timezone.now()
+    if left.total_seconds() <= 0:
+        return format_html('<span class="urgency urgency-over">ended</span>')
+    level = (
+        "now"
+        if left <= EXPIRING_WITHIN["2h"]
+        else "soon"
+        if left <= EXPIRING_WITHIN["24h"]
+        else ("week" if left <= EXPIRING_WITHIN["72h"] else "calm")
+    )
+    return format_html('<span class="urgency urgency-{}">{} left</span>', level, format_time_left(left))
+
+
+_PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")
+
+
+def search_number_variants(search_term: str) -> str | None:
+    """``+380 50-123`` and ``380 (50) 123`` both mean the digits ``38050123``."""
+    if not _PHONE_LIKE.fullmatch(search_term.strip()):
+        return None
+    digits = re.sub(r"\D", "", search_term)
+    return digits if len(digits) >= 3 else None
+
+
+class RentalResource(resources.ModelResource):
+    """The columns of an inventory export, in order."""
+
+    number = fields.Field(attribute="number", column_name="number")
+    used_for = fields.Field(attribute="label", column_name="used for")
+    service = fields.Field(attribute="service__name", column_name="service")
+    country = fields.Field(attribute="country__name", column_name="country")
+    account = fields.Field(attribute="account__name", column_name="account")
+    assignee = fields.Field(attribute="assignee__username", column_name="assignee")
+    rented_by = fields.Field(attribute="rented_by__username", column_name="rented by")
+
+    class Meta:
+        model = Rental
+        fields = ("number", "used_for", "service", "country", "operator", "status", "end_date", "cost", "account",
+                  "assignee", "rented_by", "notes")  # fmt: skip
+        export_order = fields
+
+    def dehydrate_number(self, rental: Rental) -> str:
+        return f"+{rental.number}"

@@ -1,5 +1,6 @@
 """Reconciliation against the simulator's rent list: lost answers, outside rents, duplicates."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -68,3 +69,42 @@ def test_a_retry_after_a_lost_answer_is_flagged_as_a_possible_duplicate(simulato
 def test_rentals_already_known_are_left_alone(simulator, account, catalog):
     rent(account, catalog)
     assert reconcile(account).adopted_rentals == [] and Rental.objects.count() == 1
+
+
+def test_a_rent_in_flight_is_not_adopted_as_made_elsewhere(simulator, account, catalog):
+    RentAttempt.objects.create(account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24,
+                               via="admin", sent_at=timezone.now())  # fmt: skip
+    params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "tg", "country": "1", "rent_time": "24"}
+    requests.get(simulator.api_url, params=params, timeout=5)
+    assert reconcile(account).adopted_rentals == [] and Rental.objects.count() == 0
+
+
+def test_an_answer_arriving_after_reconciliation_adopted_its_rent_completes_that_rental(simulator, account, catalog):
+    adopted = Rental.objects.create(
+        account=account, provider_rent_id="424242", number="380501112233", hours=24,
+        end_date=timezone.now() + timedelta(hours=24), attention="Rented outside Rentdesk",
+    )  # fmt: skip
+    body = {"status": "success", "phone": {"id": 424242, "endDate": "2030-01-01T00:00:00", "number": "380501112233"}}
+    simulator.force(body=json.dumps(body), content_type="application/json")
+    outcome = rent(account, catalog)
+    adopted.refresh_from_db()
+    assert outcome.ok and outcome.rental == adopted and Rental.objects.count() == 1
+    assert adopted.service == catalog["telegram"] and adopted.attention == ""
+    assert RentAttempt.objects.get().state == AttemptState.SUCCEEDED
+
+
+def test_an_extension_with_an_unknown_outcome_blocks_another_and_is_settled_by_reconciliation(
+    simulator, account, catalog, short_timeouts
+):
+    rental = rent(account, catalog).rental
+    simulator._post_json("advance", {"seconds": 25 * 3600})  # ended: extending re-orders it under a new id
+    simulator.force(delay=2.0, action="continueRentNumber")
+    first = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    second = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    assert not first.ok and "may have charged" in first.message
+    assert second.token == "EXTENSION_OPEN" and len(simulator.requests("continueRentNumber")) == 1
+    result = reconcile(account)
+    rental.refresh_from_db()
+    (sim_rent,) = simulator.rents()
+    assert result.resolved_extensions and result.adopted_rentals == [] and Rental.objects.count() == 1
+    assert rental.provider_rent_id == str(sim_rent["id"]) and rental.status == "active"

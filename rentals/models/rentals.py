@@ -226,6 +226,14 @@ class RentalExtension(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One extension at a time may be in flight or unresolved: a second would risk paying twice.
+            models.UniqueConstraint(
+                fields=["rental"],
+                condition=models.Q(state__in=["pending", "unknown"]),
+                name="extension_one_open_per_rental",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Extension of {self.rental} by {self.hours} h ({self.get_state_display()})"

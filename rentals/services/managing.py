@@ -19,8 +19,14 @@ from ..explanations import MAY_HAVE_CHARGED, explain
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
 from ..provider.errors import ProviderError
 from .accounts import account_record_error, provider_client_for
+from .followups import reconcile_soon
 
 logger = logging.getLogger(__name__)
+
+OPEN_EXTENSION = (
+    "An earlier extension of this rental is still in progress or has an unknown outcome: SMS.online may have "
+    "charged for it. Reconciliation checks it within minutes; extend again once it is resolved."
+)
 
 # SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
 CANCEL_WINDOW = timedelta(minutes=20)
@@ -98,7 +104,10 @@ def rental_extend(
                 old_rent_id=rental.provider_rent_id,
             )  # fmt: skip
     except IntegrityError:
-        return ActionOutcome(False, "This extension was already submitted; see the rental's extensions.", "REPEATED")
+        if RentalExtension.objects.filter(nonce=nonce).exists():
+            repeated = "This extension was already submitted; see the rental's extensions."
+            return ActionOutcome(False, repeated, "REPEATED")
+        return ActionOutcome(False, OPEN_EXTENSION, "EXTENSION_OPEN")
     blocking = rental.account.spending_block(timezone.now())
     if blocking:
         _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
@@ -116,6 +125,8 @@ def rental_extend(
         with transaction.atomic():
             account_record_error(account=rental.account, error=error, operation="continueRentNumber")
             _finish(extension, state, token=error.token, detail=error.detail)
+        if state == AttemptState.UNKNOWN:
+            reconcile_soon(rental.account)
         return ActionOutcome(False, _extension_problem(error), error.token)
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())

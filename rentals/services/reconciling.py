@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
-from ..models import AttemptState, ProviderAccount, Rental, RentalExtension, RentAttempt
+from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
 from ..provider.parsing import ListedRent
 from .accounts import provider_client_for
 from .managing import CANCEL_WINDOW
@@ -28,6 +28,7 @@ MATCH_ATTEMPTS_FOR = timedelta(days=2)
 class ReconcileResult:
     resolved_attempts: list[int] = field(default_factory=list)
     adopted_rentals: list[int] = field(default_factory=list)
+    resolved_extensions: list[int] = field(default_factory=list)
 
 
 def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
@@ -43,14 +44,53 @@ def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
         )
     )
     result = ReconcileResult()
+    known |= _resolve_extensions(account=account, listed=listed, known=known, now=now, result=result)
+    # A rent whose getRentNumber is still in flight shows in the list before its answer arrives:
+    # it is not "made elsewhere" while any attempt of the account is pending.
+    in_flight = RentAttempt.objects.filter(account=account, state=AttemptState.PENDING).exists()
     # The list is newest first: adopt oldest first, so the oldest unknown attempt gets the oldest rent.
     for entry in reversed(listed):
         if entry.rent_id not in known:
-            _adopt(account=account, entry=entry, now=now, result=result)
+            _adopt(account=account, entry=entry, now=now, result=result, outside_allowed=not in_flight)
     return result
 
 
-def _adopt(*, account: ProviderAccount, entry: ListedRent, now: datetime, result: ReconcileResult) -> None:
+def _resolve_extensions(
+    *, account: ProviderAccount, listed: list[ListedRent], known: set[str], now: datetime, result: ReconcileResult
+) -> set[str]:
+    """Extensions with an unknown outcome, settled by what the list shows. Returns the ids now known."""
+    by_id = {entry.rent_id: entry for entry in listed}
+    settled: set[str] = set()
+    open_extensions = RentalExtension.objects.filter(rental__account=account, state=AttemptState.UNKNOWN)
+    for extension in open_extensions.select_related("rental"):
+        rental = extension.rental
+        moved = next((e for e in listed if e.number == rental.number and e.rent_id not in known | settled), None)
+        same = by_id.get(rental.provider_rent_id)
+        if moved is not None:  # a finished rent ordered again under a new id: the extension went through
+            new_id, end_date = moved.rent_id, extension.sent_at + timedelta(hours=extension.hours)
+        elif same is not None and same.hours and same.hours >= rental.hours + extension.hours:
+            new_id, end_date = rental.provider_rent_id, rental.end_date + timedelta(hours=extension.hours)
+        else:
+            continue
+        with transaction.atomic():
+            claimed = RentalExtension.objects.filter(pk=extension.pk, state=AttemptState.UNKNOWN).update(
+                state=AttemptState.SUCCEEDED, new_rent_id=new_id, new_end_date=end_date, finished_at=now,
+                error_detail=f"{extension.error_detail} Resolved by reconciliation.".strip(),
+            )  # fmt: skip
+            if claimed:
+                rental.provider_rent_id, rental.end_date = new_id, end_date
+                rental.hours += extension.hours
+                rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
+                rental._change_reason = "extension confirmed by reconciliation"
+                rental.save(update_fields=["provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at"])
+                settled.add(new_id)
+                result.resolved_extensions.append(extension.pk)
+    return settled
+
+
+def _adopt(
+    *, account: ProviderAccount, entry: ListedRent, now: datetime, result: ReconcileResult, outside_allowed: bool
+) -> None:
     try:
         with transaction.atomic():
             candidates = RentAttempt.objects.select_for_update().filter(
@@ -58,28 +98,39 @@ def _adopt(*, account: ProviderAccount, entry: ListedRent, now: datetime, result
             )
             if entry.hours:
                 candidates = candidates.filter(hours=entry.hours)
-            attempt = candidates.order_by("sent_at").first()
-            rental = (
-                _rental_for_attempt(account, entry, attempt, now)
-                if attempt
-                else _rental_from_outside(account, entry, now)
-            )
+            candidates = list(candidates.order_by("sent_at"))
+            if candidates:
+                rental = _rental_for_attempt(account, entry, candidates[0], now, ambiguous=_ambiguous(candidates))
+            elif outside_allowed:
+                rental = _rental_from_outside(account, entry, now)
+            else:
+                return
     except IntegrityError:
         return  # recorded meanwhile (a poll, a second reconciliation): nothing to do
-    if attempt:
-        result.resolved_attempts.append(attempt.pk)
+    if candidates:
+        result.resolved_attempts.append(candidates[0].pk)
     result.adopted_rentals.append(rental.pk)
     logger.info("reconciliation: account %s, rent %s adopted as rental %s", account.pk, entry.rent_id, rental.pk)
 
 
-def _rental_for_attempt(account: ProviderAccount, entry: ListedRent, attempt: RentAttempt, now: datetime) -> Rental:
+def _ambiguous(candidates: list[RentAttempt]) -> bool:
+    """The list says neither service nor country: several different requests could be this rent."""
+    return len({(attempt.service_id, attempt.country_id) for attempt in candidates}) > 1
+
+
+def _rental_for_attempt(
+    account: ProviderAccount, entry: ListedRent, attempt: RentAttempt, now: datetime, *, ambiguous: bool
+) -> Rental:
+    note = _duplicate_warning(account, attempt, now)
+    if ambiguous:
+        note = f"Matched to the oldest unknown attempt with the same rent time: check its service. {note}".strip()
     rental = Rental.objects.create(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
         country=attempt.country, operator=attempt.operator, hours=attempt.hours,
         # The provider's list has no end date: the rent started when the attempt was sent.
         end_date=attempt.sent_at + timedelta(hours=attempt.hours), cost=entry.price,
         rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
-        attention=_duplicate_warning(account, attempt, now),
+        attention=note[:300],
     )  # fmt: skip
     resolved = f"{attempt.error_detail} Resolved by reconciliation: SMS.online had rented +{entry.number}."
     RentAttempt.objects.filter(pk=attempt.pk).update(
@@ -109,7 +160,8 @@ def _duplicate_warning(account: ProviderAccount, attempt: RentAttempt, now: date
 
 
 def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datetime) -> Rental:
-    hours = entry.hours or 0
+    # With no rent time in the list, assume a day: the rental is polled, and polling ends it when it ends.
+    hours = entry.hours or 24
     return Rental.objects.create(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=None, country=None,
         hours=hours, end_date=now + timedelta(hours=hours), cost=entry.price,
@@ -119,4 +171,6 @@ def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datet
 
 
 def account_ids_to_reconcile() -> list[int]:
-    return list(ProviderAccount.objects.filter(state="ok").order_by("pk").values_list("pk", flat=True))
+    """Every account whose key works: one out of money or banned may still hold unresolved rents."""
+    accounts = ProviderAccount.objects.exclude(state=AccountState.BAD_KEY).order_by("pk")
+    return list(accounts.values_list("pk", flat=True))

@@ -24,11 +24,9 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
+from .followups import reconcile_soon
 
 logger = logging.getLogger(__name__)
-
-# Long enough for the provider's list to show the rent, short against the 20-minute refund window.
-RECONCILE_AFTER_UNKNOWN_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -97,19 +95,8 @@ def rental_rent(
         return _attempt_fail(attempt, token="API_KEY_UNREADABLE", detail=str(exc), account=account)
     outcome = _attempt_send(attempt, client=client, account=account)
     if outcome.attempt.state == AttemptState.UNKNOWN:
-        _reconcile_soon(account)
+        reconcile_soon(account)
     return outcome
-
-
-def _reconcile_soon(account: ProviderAccount) -> None:
-    """An unknown outcome is checked against the provider's rent list right away, inside the refund window."""
-    from ..tasks import reconcile_account  # tasks import services: import here, at call time
-
-    try:
-        reconcile_account.apply_async((account.pk,), countdown=RECONCILE_AFTER_UNKNOWN_SECONDS)
-    except Exception:
-        # The scheduled reconciliation catches up within minutes; the attempt is recorded either way.
-        logger.warning("could not queue reconciliation of account %s after an unknown outcome", account.pk)
 
 
 def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: object) -> tuple[RentAttempt, bool]:
@@ -171,38 +158,44 @@ def _attempt_mark_unknown(attempt: RentAttempt, *, started: float, detail: str) 
 def _attempt_succeed(
     attempt: RentAttempt, *, phone: RentedPhone, account: ProviderAccount, started: float
 ) -> RentOutcome:
+    details = {
+        "number": phone.number, "service": attempt.service, "country": attempt.country,
+        "operator": attempt.operator, "hours": attempt.hours, "end_date": phone.end_date, "cost": phone.cost,
+        "rented_by": attempt.requested_by, "webhook_token": attempt.webhook_token, "label": attempt.label,
+    }  # fmt: skip
     try:
         with transaction.atomic():
-            rental = Rental.objects.create(
-                account=account,
-                provider_rent_id=phone.rent_id,
-                number=phone.number,
-                service=attempt.service,
-                country=attempt.country,
-                operator=attempt.operator,
-                hours=attempt.hours,
-                end_date=phone.end_date,
-                cost=phone.cost,
-                rented_by=attempt.requested_by,
-                webhook_token=attempt.webhook_token,
-                label=attempt.label,
-            )
-            attempt.rental = rental
-            _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
-            if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
-                account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
+            rental = Rental.objects.create(account=account, provider_rent_id=phone.rent_id, **details)
+            _attempt_link(attempt, rental, account, started)
     except IntegrityError:
-        logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
-        return _attempt_finish(
-            attempt,
-            state=AttemptState.UNKNOWN,
-            token="DUPLICATE_RENT_ID",
-            detail=f"Provider rent id {phone.rent_id} (number +{phone.number}) is already recorded.",
-            started=started,
-        )
+        rental = _adopted_meanwhile(account, phone.rent_id)
+        if rental is None:
+            logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
+            return _attempt_finish(
+                attempt, state=AttemptState.UNKNOWN, token="DUPLICATE_RENT_ID",
+                detail=f"Provider rent id {phone.rent_id} (number +{phone.number}) is already recorded.",
+                started=started,
+            )  # fmt: skip
+        with transaction.atomic():
+            # Reconciliation saw the rent in the provider's list before this answer came: same rent.
+            Rental.objects.filter(pk=rental.pk).update(attention="", **details)
+            rental.refresh_from_db()
+            _attempt_link(attempt, rental, account, started)
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
     message = f"Rented +{rental.number} until {end} on {account.name}."
     return RentOutcome(attempt=attempt, rental=rental, token="", message=message)
+
+
+def _attempt_link(attempt: RentAttempt, rental: Rental, account: ProviderAccount, started: float) -> None:
+    attempt.rental = rental
+    _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
+    if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
+        account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
+
+
+def _adopted_meanwhile(account: ProviderAccount, rent_id: str) -> Rental | None:
+    """The rental reconciliation created for this rent id from the provider's list, with no attempt yet."""
+    return Rental.objects.filter(account=account, provider_rent_id=rent_id, attempt__isnull=True).first()
 
 
 def _attempt_record_error(

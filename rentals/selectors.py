@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from .models import AccountState, ErrorEvent, Offer, ProviderAccount, Rental, RentalReminder, RentalStatus
 
@@ -46,9 +46,15 @@ def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
         | Q(last_polled_at__lt=now - POLL_IDLE_EVERY)
         | (eager & Q(last_polled_at__lt=now - POLL_EAGER_EVERY))
     )
-    rows = Rental.objects.filter(due, status=RentalStatus.ACTIVE, end_date__gt=now).values_list("account_id", "pk")
+    rows = (
+        Rental.objects.filter(due, status=RentalStatus.ACTIVE, end_date__gt=now)
+        # An account that cannot use the API now would only collect errors.
+        .exclude(account__state__in=[AccountState.BAD_KEY, AccountState.INACTIVE, AccountState.BLOCKED])
+        .exclude(account__state=AccountState.BANNED, account__banned_until__gt=now)
+        .values_list("account_id", "pk")
+    )
     per_account: dict[int, list[int]] = {}
-    for account_id, rental_id in rows.order_by("account_id", "last_polled_at"):
+    for account_id, rental_id in rows.order_by("account_id", F("last_polled_at").asc(nulls_first=True)):
         per_account.setdefault(account_id, []).append(rental_id)
     return per_account
 

@@ -4,7 +4,7 @@ The task names are a public interface (documented in the README): beat schedules
 deployments refer to them, so they are spelled out rather than derived from the module path.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
@@ -58,7 +58,7 @@ def process_webhook(delivery_id: int) -> None:
 def poll_sms() -> int:
     """Enqueue one polling task per account with due rentals; catch up on unprocessed webhooks."""
     now = timezone.now()
-    for delivery_id in services.webhook_ids_unprocessed(older_than=now - timedelta(minutes=1)):
+    for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)
     due = selectors.rentals_due_for_poll(now=now)
     for account_id, rental_ids in due.items():

@@ -191,3 +191,58 @@ def test_one_rental_the_provider_forgot_does_not_stop_the_others(simulator, rent
     forgotten.refresh_from_db()
     assert polled == 1 and "does not know this rent" in forgotten.attention
     assert SmsMessage.objects.get().code == "4242"
+
+
+def test_two_identical_sms_in_the_same_second_are_two_rows(simulator, rental):
+    for _ in range(2):
+        simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 1212", "sender": "Bank",
+                                     "date": "2030-01-01T10:00:00", "webhook": True})  # fmt: skip
+    assert SmsMessage.objects.count() == 1  # one webhook body, twice: one delivery
+    services.rental_poll(rental=rental)
+    services.rental_poll(rental=rental)
+    assert SmsMessage.objects.count() == 2
+
+
+def test_one_poll_at_a_time_per_account(simulator, rental):
+    from django.utils import timezone
+
+    from rentals.models import ProviderAccount
+
+    ProviderAccount.objects.filter(pk=rental.account_id).update(polling_until=timezone.now() + timedelta(minutes=1))
+    assert (
+        services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=timezone.now()) == 0
+    )
+    assert simulator.requests("getRentStatus") == []
+
+
+def test_a_stale_end_for_an_old_rent_id_does_not_end_an_extended_rental(rental):
+    Rental.objects.filter(pk=rental.pk).update(provider_rent_id="999999")  # moved on after an extension
+    assert not services.rental_mark_ended(
+        rental=rental, status=RentalStatus.FINISHED, polled_id=rental.provider_rent_id
+    )
+    rental.refresh_from_db()
+    assert rental.status == RentalStatus.ACTIVE
+
+
+def test_unprocessed_deliveries_are_queued_again_once_per_claim(client, rental):
+    from django.utils import timezone
+
+    from rentals.services.sms import REQUEUE_AFTER, webhook_ids_to_requeue
+
+    body = json.dumps({"rentId": rental.provider_rent_id,
+                       "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}})  # fmt: skip
+    WebhookDelivery.objects.create(rental=rental, body_hash="h", body=body, content_type="application/json",
+                                   enqueued_at=timezone.now() - REQUEUE_AFTER * 2)  # fmt: skip
+    now = timezone.now()
+    assert len(webhook_ids_to_requeue(now=now)) == 1
+    assert webhook_ids_to_requeue(now=now) == []
+
+
+def test_accounts_that_cannot_use_the_api_are_not_polled(rental):
+    from django.utils import timezone
+
+    from rentals.models import AccountState, ProviderAccount
+    from rentals.selectors import rentals_due_for_poll
+
+    ProviderAccount.objects.filter(pk=rental.account_id).update(state=AccountState.BAD_KEY)
+    assert rentals_due_for_poll(now=timezone.now()) == {}

@@ -63,11 +63,20 @@ class ProviderAccount(models.Model):
     # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
     # one alert per crossing, however often the balance is checked.
     low_balance_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A lease: while set and in the future, one task is polling this account's SMS and no other starts.
+    polling_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what and when; the key itself (even encrypted) stays out of the history.
     history = HistoricalRecords(
-        excluded_fields=["api_key_ciphertext", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at"]
+        excluded_fields=[
+            "api_key_ciphertext",
+            "balance",
+            "balance_checked_at",
+            "updated_at",
+            "low_balance_alerted_at",
+            "polling_until",
+        ]
     )
 
     class Meta:

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .accounts import ProviderAccount
@@ -188,6 +189,8 @@ class WebhookDelivery(models.Model):
     body = models.TextField()
     content_type = models.CharField(max_length=100, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # When its processing task was last queued: a delivery is queued again only long after.
+    enqueued_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=200, blank=True)
 

@@ -36,7 +36,7 @@ from .sms import (
     rental_mark_ended,
     rental_poll,
     sms_record,
-    webhook_ids_unprocessed,
+    webhook_ids_to_requeue,
     webhook_process,
     webhook_store,
 )
@@ -78,7 +78,7 @@ __all__ = [
     "rentals_expire",
     "rentals_release",
     "sms_record",
-    "webhook_ids_unprocessed",
+    "webhook_ids_to_requeue",
     "webhook_process",
     "webhook_store",
     "webhook_url_for",

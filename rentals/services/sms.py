@@ -6,16 +6,18 @@ import hashlib
 import logging
 import re
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from ..models import Rental, RentalExtension, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
+from ..models import ProviderAccount, Rental, RentalExtension, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
@@ -38,24 +40,30 @@ def extract_code(text: str) -> str:
     return re.sub(r"[- ]", "", match.group(1)) if match else ""
 
 
-def sms_dedupe_key(sms: IncomingSms) -> str:
-    """The same SMS, whether by webhook or by polling, in whichever wire form: the same key."""
+def sms_dedupe_key(sms: IncomingSms, occurrence: int = 0) -> str:
+    """The same SMS, whether by webhook or by polling, in whichever wire form: the same key.
+
+    Two SMS alike in second, sender and text are told apart by their occurrence (0, 1, ...), which
+    polling counts among the rental's messages; a webhook carries one SMS and says occurrence 0.
+    """
     moment = sms.received_at.astimezone(UTC).replace(microsecond=0).isoformat()
-    return hashlib.sha256(f"{moment}\x1f{sms.sender}\x1f{sms.text}".encode()).hexdigest()
+    suffix = f"\x1f#{occurrence}" if occurrence else ""
+    return hashlib.sha256(f"{moment}\x1f{sms.sender}\x1f{sms.text}{suffix}".encode()).hexdigest()
 
 
-def sms_record(*, rental: Rental, sms: IncomingSms, source: str) -> SmsMessage | None:
+def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int = 0) -> SmsMessage | None:
     """Store the SMS once; returns None when it was already there."""
     try:
         with transaction.atomic():
             message = SmsMessage.objects.create(
                 rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text),
-                received_at=sms.received_at, dedupe_key=sms_dedupe_key(sms), source=source,
+                received_at=sms.received_at, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
             )  # fmt: skip
             # Only a newer SMS replaces the one the inventory shows.
-            Rental.objects.filter(
-                Q(last_sms_at__isnull=True) | Q(last_sms_at__lte=sms.received_at), pk=rental.pk
-            ).update(last_sms_at=sms.received_at, last_sms_text=sms.text[:500], last_sms_code=message.code)
+            newer = Q(last_sms_at__isnull=True) | Q(last_sms_at__lte=sms.received_at)
+            Rental.objects.filter(newer, pk=rental.pk).update(
+                last_sms_at=sms.received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
+            )
     except IntegrityError:
         return None
     return message
@@ -116,10 +124,20 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     return message
 
 
-def webhook_ids_unprocessed(*, older_than: datetime) -> list[int]:
-    """Deliveries whose processing task never ran (the broker was down when they came)."""
-    pending = WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=older_than)
-    return list(pending.order_by("received_at").values_list("pk", flat=True)[:500])
+REQUEUE_AFTER = timedelta(minutes=5)
+
+
+def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
+    """Deliveries whose processing task has not run for a while (the broker was down): claimed for
+    one more queueing each, so a backlog is never queued again every cycle."""
+    stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
+    claimed = []
+    for delivery_id in stale.order_by("received_at").values_list("pk", flat=True)[:500]:
+        if WebhookDelivery.objects.filter(
+            pk=delivery_id, processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER
+        ).update(enqueued_at=now):
+            claimed.append(delivery_id)
+    return claimed
 
 
 @dataclass(frozen=True)
@@ -128,53 +146,77 @@ class PollResult:
     state: str
 
 
-def rental_poll(*, rental: Rental, client: SmsOnlineClient | None = None) -> PollResult:
-    """Read every page of the rental's SMS from getRentStatus; end it locally if the provider did."""
+def rental_poll(
+    *, rental: Rental, client: SmsOnlineClient | None = None, before_request: Callable[[], None] = lambda: None
+) -> PollResult:
+    """Read every page of the rental's SMS from getRentStatus; end it locally if the provider did.
+
+    ``before_request`` runs before each request (the caller's rate limit).
+    """
     client = client or provider_client_for(rental.account)
-    new, page, seen = 0, 0, 0
-    while page < MAX_STATUS_PAGES:
-        status = client.get_rent_status(rent_id=rental.provider_rent_id, page=page)
-        for sms in status.messages:
-            new += sms_record(rental=rental, sms=sms, source=SmsSource.POLL) is not None
-        seen += len(status.messages)
-        if status.state != "active" or not status.messages or seen >= status.total:
+    polled_id = rental.provider_rent_id
+    messages: list[IncomingSms] = []
+    for page in range(MAX_STATUS_PAGES):
+        before_request()
+        status = client.get_rent_status(rent_id=polled_id, page=page)
+        messages += status.messages
+        if status.state != "active" or not status.messages or len(messages) >= status.total:
             break
-        page += 1
+    new = 0
+    occurrences: Counter[str] = Counter()
+    for sms in messages:
+        base = sms_dedupe_key(sms)
+        new += sms_record(rental=rental, sms=sms, source=SmsSource.POLL, occurrence=occurrences[base]) is not None
+        occurrences[base] += 1
     Rental.objects.filter(pk=rental.pk).update(last_polled_at=timezone.now())
     if status.state in ENDED_STATES:
-        rental_mark_ended(rental=rental, status=ENDED_STATES[status.state])
+        rental_mark_ended(rental=rental, status=ENDED_STATES[status.state], polled_id=polled_id)
     return PollResult(new_messages=new, state=status.state)
 
 
-def rental_mark_ended(*, rental: Rental, status: str) -> bool:
-    """The provider says the rent is over: record it once."""
+def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
+    """The provider says the rent ``polled_id`` is over: record it once, unless the rental has moved on
+    to another rent id meanwhile (an extension re-ordered it)."""
     now = timezone.now()
-    return bool(
-        Rental.objects.filter(pk=rental.pk, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED]).update(
-            status=status, ended_at=now
-        )
+    ending = Rental.objects.filter(
+        pk=rental.pk, provider_rent_id=polled_id, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED]
     )
+    return bool(ending.update(status=status, ended_at=now))
+
+
+POLL_LEASE = timedelta(minutes=5)
 
 
 def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
-    """Poll the account's due rentals one by one, no faster than its rate limit. Returns new SMS.
+    """Poll the account's due rentals, stalest first, within its rate limit. Returns new SMS.
 
-    Each rental is claimed first (its last_polled_at moved from what the cycle saw), so an
-    overlapping cycle or a redelivered task never polls it twice.
+    One task at a time polls an account (a lease on the account), so overlapping cycles never add up
+    to more than the rate; each rental is also claimed, so a redelivered task never polls it twice.
     """
-    interval = 1 / settings.SMSONLINE_POLL_RATE
+    now = timezone.now()
+    free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
+    if not ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=now + POLL_LEASE):
+        return 0
+    try:
+        return _poll_rentals(account_id, rental_ids, cycle_started)
+    finally:
+        ProviderAccount.objects.filter(pk=account_id).update(polling_until=None)
+
+
+def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
+    throttle = Throttle(per_second=settings.SMSONLINE_POLL_RATE)
+    rentals = Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE)
     client = None
     new = 0
-    for rental in Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE):
+    for rental in rentals.select_related("account").order_by(F("last_polled_at").asc(nulls_first=True), "pk"):
         claimed = Rental.objects.filter(
             Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=cycle_started), pk=rental.pk
         ).update(last_polled_at=timezone.now())
         if not claimed:
             continue
         client = client or provider_client_for(rental.account)
-        started = time.monotonic()
         try:
-            new += rental_poll(rental=rental, client=client).new_messages
+            new += rental_poll(rental=rental, client=client, before_request=throttle.wait).new_messages
         except AccountError as error:
             # The account cannot be used now: its other rentals would fail the same way.
             account_record_error(account=rental.account, error=error, operation="getRentStatus")
@@ -182,8 +224,21 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
         except ProviderError as error:
             # One rental's trouble must not keep the others from their SMS.
             _note_poll_error(rental, error)
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
     return new
+
+
+class Throttle:
+    """At most ``per_second`` calls of ``wait`` return per second."""
+
+    def __init__(self, *, per_second: float) -> None:
+        self.interval = 1 / per_second
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
 
 
 def _note_poll_error(rental: Rental, error: ProviderError) -> None:

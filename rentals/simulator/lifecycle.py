@@ -3,11 +3,10 @@ cancel, the rent list, extension and prices, plus what the control plane does to
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .webhooks import post_sms_webhook
 from .wire import Reply, json_reply, text_reply
 
 if TYPE_CHECKING:
@@ -155,18 +154,19 @@ def get_rent_prices(state: SimulatorState, api_key: str, params: dict[str, str])
 # --- what the control plane does -------------------------------------------------------------
 
 
-def inject_sms(state: SimulatorState, rent_id: int, sender: str, text: str, webhook: bool) -> dict[str, object]:
+def inject_sms(
+    state: SimulatorState, rent_id: int, sender: str, text: str, *, at: datetime | None = None
+) -> tuple[str | None, dict[str, object]]:
+    """The SMS reaches the rent; returns where and what its webhook would POST (sent by the caller,
+    outside the state lock, so a slow receiver never stalls the simulator)."""
     from .state import SimSms
 
     rent = state.rents[rent_id]
-    sms = SimSms(sender=sender, text=text, date=state.now().replace(microsecond=0))
+    sms = SimSms(sender=sender, text=text, date=(at or state.now()).replace(microsecond=0))
     rent.sms.append(sms)
-    delivered = None
-    if webhook and rent.webhook_url:
-        payload = {"rentId": rent.id, "sms": {"phoneFrom": sender, "text": text,
-                                              "date": sms.date.strftime("%Y-%m-%d %H:%M:%S")}}  # fmt: skip
-        delivered = post_sms_webhook(rent.webhook_url, payload)
-    return {"status": "ok", "webhook_status": delivered}
+    payload = {"rentId": rent.id, "sms": {"phoneFrom": sender, "text": text,
+                                          "date": sms.date.strftime("%Y-%m-%d %H:%M:%S")}}  # fmt: skip
+    return rent.webhook_url, payload
 
 
 def revoke(state: SimulatorState, rent_id: int) -> None:

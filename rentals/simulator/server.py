@@ -10,7 +10,7 @@ Control plane (JSON in, JSON out; never under handler_api.php):
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
 - ``GET /_control/requests``: what handler_api.php received (API keys left out).
 - ``GET /_control/rents``: the rents made so far.
-- ``POST /_control/sms``: ``{"rent_id", "text", "sender", "webhook": true}``: an SMS reaches the rent;
+- ``POST /_control/sms``: ``{"rent_id", "text", "sender", "webhook": true, "date"}``: an SMS reaches the rent;
   with ``webhook`` (the default) it is POSTed to the rent's registered URL, as the provider does.
 - ``POST /_control/advance``: ``{"seconds": 3600}`` moves the simulator's clock (rents expire).
 - ``POST /_control/revoke``: ``{"rent_id"}``: the provider takes the number back and refunds it.
@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import lifecycle
 from .state import SimulatorState, forced_reply_from_spec
+from .webhooks import post_sms_webhook
 from .wire import Reply, json_reply
 
 logger = logging.getLogger(__name__)
@@ -92,10 +93,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _control(self, command: str, body: bytes) -> Reply:
-        state = self.server.state
         spec: dict[str, Any] = json.loads(body or b"{}")
         if not isinstance(spec, dict):
             raise ValueError("the control plane takes a JSON object")
+        if command == "sms":
+            return self._inject_sms(spec)
+        state = self.server.state
         with state.lock:
             if command == "reset":
                 self.server.state = SimulatorState()
@@ -104,16 +107,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             elif command == "accounts":
                 _set_account(state, spec)
             elif command == "stock":
-                state.stock[(int(spec["country"]), str(spec["service"]), str(spec.get("operator", "any")))] = int(
-                    spec["count"]
-                )
-            elif command == "sms":
-                return json_reply(
-                    lifecycle.inject_sms(
-                        state, int(spec["rent_id"]), str(spec.get("sender", "SMS.online")), str(spec["text"]),
-                        webhook=bool(spec.get("webhook", True)),
-                    )
-                )  # fmt: skip
+                key = (int(spec["country"]), str(spec["service"]), str(spec.get("operator", "any")))
+                state.stock[key] = int(spec["count"])
             elif command == "advance":
                 state.clock_offset += timedelta(seconds=float(spec["seconds"]))
             elif command == "revoke":
@@ -127,6 +122,18 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             else:
                 return json_reply({"error": f"unknown control command {command!r}"}, status=404)
         return json_reply({"status": "ok"})
+
+    def _inject_sms(self, spec: dict[str, Any]) -> Reply:
+        at = datetime.fromisoformat(spec["date"]) if spec.get("date") else None
+        state = self.server.state
+        with state.lock:
+            url, payload = lifecycle.inject_sms(
+                state, int(spec["rent_id"]), str(spec.get("sender", "SMS.online")), str(spec["text"]),
+                at=at.replace(tzinfo=UTC) if at and at.tzinfo is None else at,
+            )  # fmt: skip
+        # Outside the lock: a slow receiver must not stall every other request to the simulator.
+        delivered = post_sms_webhook(url, payload) if url and spec.get("webhook", True) else None
+        return json_reply({"status": "ok", "webhook_status": delivered})
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)

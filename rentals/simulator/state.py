@@ -22,6 +22,7 @@ from .wire import Reply, error_reply, text_reply
 
 DEFAULT_BALANCE = Decimal("100.00")
 DEFAULT_STOCK = 50
+MAX_LOGGED_REQUESTS = 10_000
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 SERVICES = {"tg": "Telegram", "wa": "WhatsApp", "vk": "VKontakte", "go": "Google", "full": "Any sender", "ot": "Other"}
 COUNTRIES = {0: "7", 1: "380", 2: "77", 6: "62", 16: "44", 22: "91", 43: "49", 187: "1"}  # id -> dialling code
@@ -128,6 +129,7 @@ class SimulatorState:
         api_key = params.get("api_key", "")
         with self.lock:
             self.requests.append({k: v for k, v in params.items() if k != "api_key"})
+            del self.requests[:-MAX_LOGGED_REQUESTS]
             if not api_key:
                 return text_reply("NO_KEY")
             refusal = self._account_refusal(api_key)

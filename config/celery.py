@@ -4,7 +4,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Like wsgi.py: a worker started without the variable must not run on development settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("rentdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -55,3 +55,11 @@ def test_the_rent_form_carries_the_offers(client, simulator, account, catalog):
     offers = json.loads(re.search(r'<script id="rent-offers" type="application/json">(.*?)</script>', html).group(1))
     key = f"{catalog['telegram'].pk}:{catalog['ukraine'].pk}:72"
     assert offers[key]["cost"] == "2.20" and offers[key]["available"] == 50
+
+
+def test_a_service_no_longer_offered_has_no_stock(simulator, account, catalog):
+    services.catalog_sync(now=timezone.now())
+    for _ in range(18):
+        simulator.force(token="NO_NUMBERS", action="getRentPrices")
+    services.catalog_sync(now=timezone.now())
+    assert set(Offer.objects.values_list("available", flat=True)) == {0}

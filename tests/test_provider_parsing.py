@@ -223,3 +223,19 @@ def test_values_that_cannot_be_stored_make_an_unknown_outcome(phone):
 def test_a_cost_that_cannot_be_stored_is_dropped_not_fatal():
     reply = rent_success({"id": 1, "endDate": "2030-05-10T12:34:56", "number": "79999876543", "cost": 123456789012})
     assert parse_rented_phone(reply, provider_tz=UTC).cost is None
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("2025-5-10 12:34:56", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+        ("2025-05-10T12:34:56+00:00", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+        ("1746880496", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+        (1746880496, datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+    ],
+)
+def test_sms_dates_in_every_form_the_family_uses(date, expected):
+    from rentals.provider.parsing import incoming_sms
+
+    sms = incoming_sms({"phoneFrom": "WhatsApp", "text": "Code 1", "date": date}, UTC)
+    assert sms is not None and sms.received_at == expected

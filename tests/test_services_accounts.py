@@ -150,3 +150,16 @@ def test_concurrent_ban_clearing_and_expiry_change_things_once(account):
     assert sum(run_concurrently(lambda: services.accounts_clear_expired_bans(now=now))) == 1
     assert sum(run_concurrently(lambda: services.rentals_expire(now=now))) == 1
     assert AccountEvent.objects.filter(account=account, new_state=AccountState.OK).count() == 1
+
+
+def test_a_low_balance_alert_that_could_not_be_sent_is_tried_again(simulator, account, settings):
+    account.low_balance_threshold = Decimal("5")
+    account.save()
+    simulator.set_account(SANDBOX_KEY, balance="1.00")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1  # nothing listens
+    check(account)
+    assert account.low_balance_alerted_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    check(account)
+    assert len(mail.outbox) == 1 and account.low_balance_alerted_at is not None

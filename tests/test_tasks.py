@@ -81,3 +81,8 @@ def test_expire_and_remind_tasks_run_their_services(eager_tasks):
     assert tasks.expire_rentals.delay().get() == 1
     assert tasks.send_expiry_reminders.delay().get() == 1
     assert tasks.send_expiry_reminders.delay().get() == 0
+
+
+def test_workers_keep_the_redacting_log_handlers():
+    # Celery would otherwise replace the root handlers, and their API-key filter with them.
+    assert app.conf.worker_hijack_root_logger is False

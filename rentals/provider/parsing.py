@@ -312,13 +312,32 @@ def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | No
     )
 
 
+_SMS_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H-%M-%S", "%d.%m.%Y %H:%M:%S")
+
+
 def _sms_date(value: object, provider_tz: tzinfo) -> datetime:
+    """ISO 8601, PHP's unpadded ``Y-n-j H:i:s``, or a Unix timestamp (number or digit string)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _plausible(datetime.fromtimestamp(value, tz=UTC))
     if not isinstance(value, str):
         raise ValueError("no date")
-    parsed = datetime.fromisoformat(value.strip())
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = next((d for f in _SMS_DATE_FORMATS if (d := _strptime(text, f))), None)
+        if parsed is None:
+            raise
     return _plausible(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=provider_tz))
+
+
+def _strptime(text: str, date_format: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, date_format)
+    except ValueError:
+        return None
 
 
 def parse_rent_list(reply: Success | Balance) -> list[ListedRent]:

@@ -140,18 +140,30 @@ def _alert_low_balance_once(*, account: ProviderAccount, balance: Decimal) -> No
     unalerted = ProviderAccount.objects.filter(pk=account.pk, low_balance_alerted_at__isnull=True)
     if balance < threshold:
         if unalerted.update(low_balance_alerted_at=now) == 1:
+            try:
+                _send_low_balance_alert(account, balance, threshold)
+            except Exception:
+                # Undo the claim, so the next check tries again rather than staying silent.
+                ProviderAccount.objects.filter(pk=account.pk, low_balance_alerted_at=now).update(
+                    low_balance_alerted_at=None
+                )
+                logger.exception("low-balance alert for account %s not sent", account.pk)
+                return
             AccountEvent.objects.create(account=account, kind=AccountEvent.Kind.LOW_BALANCE, cause=f"balance {balance}")
-            notify(
-                subject=f"[Rentdesk] Low balance on {account.name}: {balance} USD",
-                body=f"The SMS.online account {account.name} has {balance} USD left, below its threshold of "
-                f"{threshold} USD. Top it up before renting or extending fails.",
-                recipients=[],
-            )
     elif ProviderAccount.objects.filter(pk=account.pk, low_balance_alerted_at__isnull=False).update(
         low_balance_alerted_at=None
     ):
         recovered = AccountEvent.Kind.BALANCE_RECOVERED
         AccountEvent.objects.create(account=account, kind=recovered, cause=f"balance {balance}")
+
+
+def _send_low_balance_alert(account: ProviderAccount, balance: Decimal, threshold: Decimal) -> None:
+    notify(
+        subject=f"[Rentdesk] Low balance on {account.name}: {balance} USD",
+        body=f"The SMS.online account {account.name} has {balance} USD left, below its threshold of "
+        f"{threshold} USD. Top it up before renting or extending fails.",
+        recipients=[],
+    )
 
 
 def accounts_clear_expired_bans(*, now: datetime) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 
+from ..crypto import ApiKeyUnreadable
 from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
 from ..provider.errors import AccountError, ProviderError
 from .accounts import account_record_error, provider_client_for
@@ -26,7 +27,11 @@ def catalog_sync(*, now: datetime) -> int:
     if account is None:
         logger.info("catalog sync skipped: no account can talk to the provider")
         return 0
-    client = provider_client_for(account)
+    try:
+        client = provider_client_for(account)
+    except ApiKeyUnreadable:
+        logger.warning("catalog sync skipped: the API key of account %s cannot be decrypted", account.pk)
+        return 0
     interval = 1 / settings.SMSONLINE_POLL_RATE
     written = 0
     for country in Country.objects.filter(is_active=True):
@@ -47,6 +52,9 @@ def catalog_sync(*, now: datetime) -> int:
 
 def _store(*, country: Country, hours: int, offers: dict, now: datetime) -> int:
     with transaction.atomic():
+        # What the provider no longer offers here has no stock now (NO_NUMBERS answers with no list at all).
+        gone = Offer.objects.filter(country=country, hours=hours).exclude(service__code__in=list(offers))
+        gone.update(available=0, checked_at=now)
         for code, offer in offers.items():
             service, _ = Service.objects.get_or_create(code=code, defaults={"name": code, "is_active": False})
             Offer.objects.update_or_create(

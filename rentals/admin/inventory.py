@@ -57,7 +57,7 @@ def urgency(rental: Rental) -> str:
         return rental.get_status_display()
     left = rental.end_date - timezone.now()
     if left.total_seconds() <= 0:
-        return format_html('<span class="urgency urgency-over">ended</span>')
+        return format_html('<span class="urgency urgency-over">{}</span>', "ended")
     level = (
         "now"
         if left <= EXPIRING_WITHIN["2h"]

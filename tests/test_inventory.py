@@ -1,0 +1,152 @@
+"""The inventory: filters, search, ordering, export, history, query count, and who may do what."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from rentals.models import Rental, RentalStatus, SmsMessage
+
+from .factories import AccountFactory, RentalFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST_URL = reverse("admin:rentals_rental_changelist")
+EXPORT_FIELDS = ["number", "used_for", "service", "country", "operator", "status", "end_date", "cost", "account",
+                 "assignee", "rented_by", "notes"]  # fmt: skip
+
+
+def member(username: str, group: str) -> User:
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def operator(client):
+    user = member("olena", "Operator")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def listed_numbers(response) -> list[str]:
+    table = re.search(r'<table id="result_list">.*?</table>', response.content.decode(), re.S)
+    return re.findall(r">\+(\d+)</a>", table.group(0)) if table else []
+
+
+@pytest.fixture
+def inventory(db):
+    now = timezone.now()
+    return {
+        "in_1h": RentalFactory(number="380501110001", end_date=now + timedelta(hours=1), label="Ads #1"),
+        "in_10h": RentalFactory(number="380501110002", end_date=now + timedelta(hours=10), notes="for the shop"),
+        "in_50h": RentalFactory(number="380501110003", end_date=now + timedelta(hours=50)),
+        "in_200h": RentalFactory(number="380501110004", end_date=now + timedelta(hours=200)),
+        "ended": RentalFactory(number="380501110005", end_date=now - timedelta(hours=3), status=RentalStatus.EXPIRED),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("expiring=2h", ["in_1h"]),
+        ("expiring=24h", ["in_1h", "in_10h"]),
+        ("expiring=72h", ["in_1h", "in_10h", "in_50h"]),
+        ("expiring=expired", ["ended"]),
+        ("status__exact=expired", ["ended"]),
+        ("", ["in_1h", "in_10h", "in_50h", "in_200h", "ended"]),  # active soonest first, then the rest
+    ],
+)
+def test_filters_and_default_order(operator, inventory, query, expected):
+    assert listed_numbers(operator.get(f"{LIST_URL}?{query}")) == [inventory[key].number for key in expected]
+
+
+def test_the_end_date_range_filter(operator, inventory):
+    start, end = (timezone.localdate() + timedelta(days=1)), (timezone.localdate() + timedelta(days=3))
+    response = operator.get(
+        LIST_URL, {"end_date__range__gte": start.isoformat(), "end_date__range__lte": end.isoformat()}
+    )
+    assert listed_numbers(response) == [inventory["in_50h"].number]
+
+
+def test_mine_filters(operator, inventory):
+    Rental.objects.filter(pk=inventory["in_10h"].pk).update(assignee=operator.user)
+    Rental.objects.filter(pk=inventory["in_50h"].pk).update(rented_by=operator.user)
+    assert listed_numbers(operator.get(f"{LIST_URL}?mine=assigned")) == [inventory["in_10h"].number]
+    assert listed_numbers(operator.get(f"{LIST_URL}?mine=rented")) == [inventory["in_50h"].number]
+
+
+@pytest.mark.parametrize("term", ["+380501110002", "380 50 111 0002", "+380-50-111-0002", "0002", "shop", "the shop"])
+def test_search_by_number_in_any_spelling_and_by_notes(operator, inventory, term):
+    assert listed_numbers(operator.get(LIST_URL, {"q": term})) == [inventory["in_10h"].number]
+
+
+def test_search_by_label_and_by_sms_text_only_for_those_who_may_read_sms(operator, client, inventory):
+    SmsMessage.objects.create(rental=inventory["in_50h"], sender="Bank", text="Your login code 9911",
+                              received_at=timezone.now(), dedupe_key="k", source="poll")  # fmt: skip
+    assert listed_numbers(operator.get(LIST_URL, {"q": "Ads"})) == [inventory["in_1h"].number]
+    assert listed_numbers(operator.get(LIST_URL, {"q": "login code"})) == [inventory["in_50h"].number]
+    client.force_login(member("vika", "Viewer"))
+    assert listed_numbers(client.get(LIST_URL, {"q": "login code"})) == []
+
+
+def test_the_list_costs_the_same_queries_for_few_or_many_rentals(operator):
+    account = AccountFactory()
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert operator.get(LIST_URL).status_code == 200
+        return len(queries)
+
+    for _ in range(3):
+        RentalFactory(account=account, assignee=operator.user)
+    few = count()
+    for _ in range(30):
+        RentalFactory(account=account, assignee=operator.user)
+    assert count() == few
+
+
+def test_export_holds_exactly_the_filtered_rows(operator, inventory):
+    url = reverse("admin:rentals_rental_export") + "?expiring=24h"
+    assert operator.get(url).status_code == 200
+    data = {"format": "0", "resource": "0", **{f"rentalresource_{name}": "on" for name in EXPORT_FIELDS}}
+    response = operator.post(url, data)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert sorted(row["number"] for row in rows) == sorted(f"+{inventory[k].number}" for k in ("in_1h", "in_10h"))
+    assert rows[0].keys() >= {"number", "used for", "service", "end_date", "assignee"}
+
+
+def test_claim_and_release_are_recorded_in_the_history(operator, inventory):
+    rental = inventory["in_10h"]
+    operator.post(LIST_URL, {"action": "claim", "_selected_action": [rental.pk]})
+    rental.refresh_from_db()
+    assert rental.assignee == operator.user
+    operator.post(LIST_URL, {"action": "release", "_selected_action": [rental.pk]})
+    rental.refresh_from_db()
+    assert rental.assignee is None
+    history = list(rental.history.order_by("history_date").values_list("history_change_reason", "history_user"))
+    assert history[-2:] == [("claimed", operator.user.pk), ("released by olena", operator.user.pk)]
+    page = operator.get(reverse("admin:rentals_rental_history", args=[rental.pk])).content.decode()
+    assert "claimed" in page and "Revert" not in page
+
+
+def test_a_key_change_is_recorded_in_the_account_history_without_the_key(client):
+    boss = User.objects.create_superuser("boss", password="pw")
+    client.force_login(boss)
+    account = AccountFactory(name="Main", api_url="https://api.example.test/stubs/handler_api.php")
+    url = reverse("admin:rentals_provideraccount_change", args=[account.pk])
+    client.post(url, {"name": "Main", "api_url": account.api_url, "api_key": "brand-new-key-7777",
+                      "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})  # fmt: skip
+    latest = account.history.latest("history_date")
+    assert latest.history_user == boss and latest.api_key_changed_at is not None
+    page = client.get(reverse("admin:rentals_provideraccount_history", args=[account.pk])).content.decode()
+    assert "brand-new-key" not in page

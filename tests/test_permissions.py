@@ -1,0 +1,86 @@
+"""Who may do what: every action hidden when not allowed, and a crafted POST changing nothing."""
+
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from django.utils import timezone
+
+from rentals.models import ProviderAccount, Rental, RentAttempt, SmsMessage
+
+from .factories import RentalFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROLES = ["Viewer", "Operator", "Manager"]
+#                      Viewer Operator Manager
+ALLOWED = {
+    "rent": (False, True, True),
+    "extend": (False, True, True),
+    "finish": (False, True, True),
+    "cancel": (False, True, True),
+    "claim": (False, True, True),
+    "read_sms": (False, True, True),
+    "manage_accounts": (False, False, True),
+}
+
+
+@pytest.fixture
+def setup(client, simulator, account, catalog):
+    rental = RentalFactory(account=account, service=catalog["telegram"], country=catalog["ukraine"],
+                           created_at=timezone.now(), label="Shop")  # fmt: skip
+    SmsMessage.objects.create(rental=rental, sender="Bank", text="Secret code 8080", code="8080",
+                              received_at=timezone.now(), dedupe_key="k", source="poll")  # fmt: skip
+    Rental.objects.filter(pk=rental.pk).update(last_sms_text="Secret code 8080", last_sms_code="8080")
+    return {"client": client, "rental": rental, "account": account, "catalog": catalog, "simulator": simulator}
+
+
+def login(client, role):
+    user = User.objects.create_user(f"{role.lower()}-user", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_permission_matrix(setup, role):
+    client, rental, simulator = setup["client"], setup["rental"], setup["simulator"]
+    user = login(client, role)
+    allowed = {action: flags[ROLES.index(role)] for action, flags in ALLOWED.items()}
+    listing = client.get(reverse("admin:rentals_rental_changelist")).content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+
+    # Renting
+    assert ('id="rent-number-button"' in listing) is allowed["rent"]
+    form = {"account": setup["account"].pk, "service": setup["catalog"]["telegram"].pk,
+            "country": setup["catalog"]["ukraine"].pk, "hours": 24, "nonce": str(uuid.uuid4())}  # fmt: skip
+    client.post(reverse("admin:rentals_rental_rent"), form)
+    assert (RentAttempt.objects.count() == 1) is allowed["rent"]
+
+    # Finishing, cancelling, extending: buttons, and what a crafted POST reaches
+    for action, button in (("extend", "extend-button"), ("cancel", "cancel-button"), ("finish", "finish-button")):
+        assert (f'id="{button}"' in page) is allowed[action]
+    simulator.reset()
+    for action in ("finish", "extend"):
+        url = reverse(f"admin:rentals_rental_{action}", args=[rental.pk])
+        status = client.post(url, {"hours": "24", "nonce": str(uuid.uuid4())}).status_code
+        assert (status != 403) is allowed[action]
+    provider_calls = simulator.requests("setRentStatus") + simulator.requests("continueRentNumber")
+    assert bool(provider_calls) is allowed["finish"]
+
+    # Claiming
+    assert ('value="claim"' in listing) is allowed["claim"]
+    client.post(reverse("admin:rentals_rental_changelist"), {"action": "claim", "_selected_action": [rental.pk]})
+    rental.refresh_from_db()
+    assert (rental.assignee == user) is allowed["claim"]
+
+    # Reading SMS
+    assert ("Secret code 8080" in listing) is allowed["read_sms"]
+    assert ("Secret code 8080" in page) is allowed["read_sms"]
+
+    # Managing accounts and keys
+    url = reverse("admin:rentals_provideraccount_change", args=[setup["account"].pk])
+    client.post(url, {"name": "Renamed", "api_url": setup["account"].api_url, "api_key": "",
+                      "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})  # fmt: skip
+    assert (ProviderAccount.objects.get(pk=setup["account"].pk).name == "Renamed") is allowed["manage_accounts"]

@@ -43,7 +43,7 @@ def page(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         page.set_default_timeout(15_000)
         yield page
         browser.close()
@@ -77,3 +77,33 @@ def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalo
     assert f"Rented +{rental.number} until" in message
     assert rental.hours == 72 and rental.rented_by.username == "boss"
     assert f"+{rental.number}" in page.inner_text("#content")
+
+
+def test_claim_filter_and_export(live_server, simulator, account, catalog, page):
+    from django.contrib.auth.models import Group
+
+    from .factories import RentalFactory
+
+    mine = RentalFactory(account=account, number="380671234567", label="Support line",
+                         end_date=timezone.now() + timezone.timedelta(hours=5))  # fmt: skip
+    RentalFactory(account=account, number="380679999999", end_date=timezone.now() + timezone.timedelta(hours=30))
+    user = User.objects.create_user("olena", "olena@example.test", "correct-horse-battery", is_staff=True)
+    user.groups.add(Group.objects.get(name="Operator"))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "olena")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/rentals/rental/")
+    page.check(f"input[name=_selected_action][value='{mine.pk}']")
+    page.select_option("select[name=action]", "claim")
+    page.click("button[name=index]")
+    assert "You now take care of 1 more rental" in page.inner_text(".messagelist")
+    page.click("text=Assigned to me")
+    rows = page.inner_text("#result_list tbody")
+    assert "+380671234567" in rows and "+380679999999" not in rows
+    page.click("a.export_link")
+    page.select_option("#id_format", label="csv")
+    with page.expect_download() as download:
+        page.click("input[type=submit][value=Submit]")
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert "+380671234567" in exported and "Support line" in exported and "+380679999999" not in exported

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
-from .models import AccountState, ErrorEvent, Offer, ProviderAccount, Rental, RentalReminder, RentalStatus
+from .models import (
+    AccountState,
+    AttemptState,
+    ErrorEvent,
+    Offer,
+    ProviderAccount,
+    Rental,
+    RentalExtension,
+    RentalReminder,
+    RentalStatus,
+)
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
@@ -101,3 +113,59 @@ def offers_for_rent_form() -> dict[str, dict[str, object]]:
         }
         for o in offers
     }
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    month: str  # YYYY-MM
+    group: str
+    amount: Decimal
+
+
+SPEND_GROUPS = {
+    "account": ("account__name", "rental__account__name"),
+    "service": ("service__name", "rental__service__name"),
+    "country": ("country__name", "rental__country__name"),
+    "person": ("rented_by__username", "requested_by__username"),
+}
+
+
+def spend_by_month(*, group: str, since: datetime) -> list[SpendRow]:
+    """What was paid per month (rents and extensions, by when they were made), split by ``group``."""
+    rental_key, extension_key = SPEND_GROUPS[group]
+    totals: dict[tuple[str, str], Decimal] = {}
+    rents = (
+        Rental.objects.filter(created_at__gte=since, cost__isnull=False)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", rental_key)
+        .annotate(amount=Sum("cost"))
+    )
+    extensions = (
+        RentalExtension.objects.filter(created_at__gte=since, state=AttemptState.SUCCEEDED, cost__isnull=False)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", extension_key)
+        .annotate(amount=Sum("cost"))
+    )
+    for rows, key in ((rents, rental_key), (extensions, extension_key)):
+        for row in rows:
+            index = (row["month"].strftime("%Y-%m"), row[key] or "(unknown)")
+            totals[index] = totals.get(index, Decimal(0)) + row["amount"]
+    return [SpendRow(month, name, amount) for (month, name), amount in sorted(totals.items())]
+
+
+@dataclass(frozen=True)
+class CommittedSpend:
+    count: int
+    paid: Decimal
+    last_end: datetime | None
+
+
+def committed_spend(*, now: datetime) -> CommittedSpend:
+    """The active rentals: how many, what was paid to keep them until their end dates, when the last ends."""
+    active = Rental.objects.filter(status=RentalStatus.ACTIVE, end_date__gt=now)
+    totals = active.aggregate(count=Count("id"), paid=Sum("cost"), last_end=Max("end_date"))
+    extra = RentalExtension.objects.filter(
+        rental__in=active, state=AttemptState.SUCCEEDED, cost__isnull=False
+    ).aggregate(paid=Sum("cost"))
+    paid = (totals["paid"] or Decimal(0)) + (extra["paid"] or Decimal(0))
+    return CommittedSpend(count=totals["count"], paid=paid, last_end=totals["last_end"])

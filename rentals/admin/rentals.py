@@ -21,6 +21,7 @@ from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt, SmsMessage
 from .common import ReadOnlyInline, can_rent
+from .costs import CostsMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
 from .rental_actions import RentalActionsMixin
 
@@ -52,7 +53,7 @@ class RentalReminderInline(ReadOnlyInline):
 
 
 @admin.register(Rental)
-class RentalAdmin(RentalActionsMixin, ExportMixin, SimpleHistoryAdmin):
+class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
     list_display = [
         "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
         "last_sms_code", "assignee", "cost", "account",
@@ -87,7 +88,7 @@ class RentalAdmin(RentalActionsMixin, ExportMixin, SimpleHistoryAdmin):
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
-        return [rent, *self.action_urls(), *super().get_urls()]
+        return [rent, *self.action_urls(), *self.costs_urls(), *super().get_urls()]
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))

@@ -52,6 +52,12 @@ SCHEDULE = [
         "getRentPrices per active country and rent time: prices and stock shown in the rent form.",
     ),
     ScheduledJob(
+        "Auto-renew rentals",
+        "rentals.tasks.auto_renew",
+        10 * 60,
+        "Extend rentals set to auto-renew when they come within their renewal time (once per end date).",
+    ),
+    ScheduledJob(
         "Check balances",
         "rentals.tasks.check_balances",
         15 * 60,

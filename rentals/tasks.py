@@ -95,3 +95,17 @@ def reconcile_account(account_id: int) -> int:
 @shared_task(name="rentals.tasks.sync_catalog")
 def sync_catalog() -> int:
     return services.catalog_sync(now=timezone.now())
+
+
+@shared_task(name="rentals.tasks.auto_renew")
+def auto_renew() -> int:
+    due = services.rentals_due_for_renewal(now=timezone.now())
+    for rental_id in due:
+        auto_renew_rental.delay_on_commit(rental_id)
+    return len(due)
+
+
+# Spends money: never retried. A second run finds the renewal's row and does nothing.
+@shared_task(name="rentals.tasks.auto_renew_rental")
+def auto_renew_rental(rental_id: int) -> str:
+    return services.rental_auto_renew(rental_id=rental_id)

@@ -76,7 +76,8 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     import_export_change_list_template = None
     history_list_display = ["status", "assignee", "end_date"]
     fields = [
-        "phone_number", "label", "notes", "assignee", "reminders_enabled", "provider_rent_id", "account",
+        "phone_number", "label", "notes", "assignee", "reminders_enabled", "auto_renew", "auto_renew_hours",
+        "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
         "cost", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip

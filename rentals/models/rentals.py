@@ -49,6 +49,16 @@ class Rental(models.Model):
     reminders_enabled = models.BooleanField(
         "send expiry reminders", default=True, help_text="Off: no reminder emails or chat messages for this number."
     )
+    auto_renew = models.BooleanField(
+        default=False, help_text="Extend automatically before the end, after checking the balance and the price."
+    )
+    auto_renew_hours = models.PositiveSmallIntegerField(
+        "renew for (hours)", default=24, choices=[(h, f"{h} h") for h in RENT_HOURS]
+    )
+    auto_renew_before_hours = models.PositiveSmallIntegerField("renew this many hours before the end", default=24)
+    auto_renew_max_price = models.DecimalField(
+        "renew only up to this price (USD)", max_digits=14, decimal_places=4, null=True, blank=True
+    )
     expired_at = models.DateTimeField(null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -28,6 +28,7 @@ from .managing import (
     rentals_release,
 )
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
+from .renewing import renewal_nonce, rental_auto_renew, rentals_due_for_renewal
 from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
 from .sms import (
     UnknownWebhookToken,
@@ -66,7 +67,9 @@ __all__ = [
     "nearest_threshold",
     "provider_client_for",
     "reminders_send_due",
+    "renewal_nonce",
     "rent_outcome_for",
+    "rental_auto_renew",
     "rental_cancel",
     "rental_extend",
     "rental_extension_quote",
@@ -75,6 +78,7 @@ __all__ = [
     "rental_poll",
     "rental_rent",
     "rentals_claim",
+    "rentals_due_for_renewal",
     "rentals_expire",
     "rentals_release",
     "sms_record",

@@ -1,0 +1,115 @@
+"""Auto-renew: extend chosen rentals before they end, within a price ceiling, once per end date.
+
+It spends money without anyone clicking, so it is careful: the balance and the price are checked
+first, each end date is renewed at most once (the extension's nonce is derived from the rental and
+its end date, so a second beat or a redelivered task cannot extend again), nothing is retried, and
+every failure is announced loudly to the people concerned, for a person to act before the number lapses.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from ..crypto import ApiKeyUnreadable
+from ..explanations import explain
+from ..models import AttemptState, Rental, RentalExtension, RentalStatus
+from ..notifications import notify
+from ..provider.errors import ProviderError
+from .accounts import provider_client_for
+from .managing import rental_extend
+
+logger = logging.getLogger(__name__)
+
+_NONCE_NAMESPACE = uuid.UUID("4b1d7a8e-5b7e-4d8e-9a51-7a0c6f3e2d11")
+
+
+def renewal_nonce(rental: Rental) -> uuid.UUID:
+    """The same rental and end date give the same nonce: one renewal per end date, however often asked."""
+    return uuid.uuid5(_NONCE_NAMESPACE, f"{rental.pk}:{rental.end_date.isoformat()}")
+
+
+def rentals_due_for_renewal(*, now: datetime) -> list[int]:
+    """Rentals set to auto-renew that have come within their renewal time (few: it is opt-in)."""
+    candidates = Rental.objects.filter(auto_renew=True, status=RentalStatus.ACTIVE, end_date__gt=now)
+    return [
+        pk
+        for pk, end_date, before in candidates.values_list("pk", "end_date", "auto_renew_before_hours")
+        if end_date - timedelta(hours=before) <= now
+    ]
+
+
+def rental_auto_renew(*, rental_id: int) -> str:
+    """Renew one rental if it is due and within its limits; returns what happened, in a word."""
+    rental = Rental.objects.select_related("account", "rented_by", "assignee").get(pk=rental_id)
+    if rental_id not in rentals_due_for_renewal(now=timezone.now()):
+        return "not due"  # renewed meanwhile, switched off, or ended
+    nonce = renewal_nonce(rental)
+    if RentalExtension.objects.filter(nonce=nonce).exists():
+        return "already handled"
+    problem = _precheck(rental)
+    if problem:
+        if _record_refusal(rental, nonce, problem):
+            _alarm(rental, f"Auto-renew did not run: {problem}")
+        return "refused"
+    outcome = rental_extend(rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=None,
+                            price_quoted=None)  # fmt: skip
+    if not outcome.ok and outcome.token != "REPEATED":
+        _alarm(rental, f"Auto-renew failed: {outcome.message}")
+        return "failed"
+    return "renewed" if outcome.ok else "already handled"
+
+
+def _precheck(rental: Rental) -> str:
+    if rental.auto_renew_max_price is None:
+        return "no price ceiling is set on the rental."
+    try:
+        client = provider_client_for(rental.account)
+        price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=rental.auto_renew_hours)
+        balance = client.get_balance()
+    except ApiKeyUnreadable:
+        return explain("API_KEY_UNREADABLE")
+    except ProviderError as error:
+        return f"{error.token}: {explain(error.token)}"
+    if price is None:
+        return "SMS.online gave no price, so the ceiling cannot be checked."
+    if price > rental.auto_renew_max_price:
+        return f"the price, {price:.2f} USD, is above the ceiling of {rental.auto_renew_max_price:.2f} USD."
+    if balance < price:
+        return f"the account's balance, {balance:.2f} USD, does not cover the price of {price:.2f} USD."
+    return ""
+
+
+def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str) -> bool:
+    """Keep the refusal as a failed extension under the renewal's nonce: it is announced once."""
+    try:
+        with transaction.atomic():
+            RentalExtension.objects.create(
+                nonce=nonce, rental=rental, hours=rental.auto_renew_hours, state=AttemptState.FAILED,
+                error_token="AUTO_RENEW_REFUSED", error_detail=problem[:1000], old_rent_id=rental.provider_rent_id,
+                finished_at=timezone.now(),
+            )  # fmt: skip
+    except IntegrityError:
+        return False
+    return True
+
+
+def _alarm(rental: Rental, what: str) -> None:
+    end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
+    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
+    owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
+    try:
+        notify(
+            subject=f"[Rentdesk] ACTION NEEDED: +{rental.number} was not renewed and ends {end}",
+            body=f"{what}\n\nNumber: +{rental.number} ({rental.label or 'no label'})\nEnds: {end}\n"
+            f"Extend it by hand before then: {url}\n",
+            recipients=owners,
+        )
+    except Exception:
+        logger.exception("auto-renew alarm for rental %s could not be sent", rental.pk)

@@ -49,7 +49,7 @@ class RentNumberForm(forms.Form):
         initial=DEFAULT_HOURS,
     )
     label = forms.CharField(
-        label="Used for", max_length=200, required=False,
+        label="Used for", max_length=200, required=False, widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="Which external account or purpose will rely on this number (shown in the inventory).",
     )  # fmt: skip
     webhook = forms.BooleanField(

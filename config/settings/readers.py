@@ -9,22 +9,20 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def seconds(env: environ.Env, name: str, default: float) -> float:
-    try:
-        value = env.float(name, default=default)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 600:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds above 0 and at most 600.")
-    return value
+    return _positive(env, name, default, maximum=600, meaning="a number of seconds")
 
 
 def per_second(env: environ.Env, name: str, default: float) -> float:
+    return _positive(env, name, default, maximum=100, meaning="a rate per second")
+
+
+def _positive(env: environ.Env, name: str, default: float, *, maximum: float, meaning: str) -> float:
     try:
         value = env.float(name, default=default)
     except ValueError:
         value = -1.0
-    if not 0 < value <= 100:
-        raise ImproperlyConfigured(f"{name} must be a rate per second above 0 and at most 100.")
+    if not 0 < value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be {meaning} above 0 and at most {maximum}.")
     return value
 
 

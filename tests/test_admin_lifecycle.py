@@ -149,3 +149,17 @@ def test_without_the_permissions_there_are_no_buttons_and_posts_do_nothing(clien
     for action in ("finish", "cancel", "extend"):
         assert client.post(url(action, rental), {"hours": "24", "nonce": str(uuid.uuid4())}).status_code == 403
     assert simulator.requests("setRentStatus") == [] and simulator.requests("continueRentNumber") == []
+
+
+def test_every_staff_action_leaves_a_history_row_with_who_and_why(boss, simulator, catalog, account):
+    boss.post(reverse("admin:rentals_rental_rent"), {
+        "account": account.pk, "service": catalog["telegram"].pk, "country": catalog["ukraine"].pk, "hours": 24,
+        "nonce": str(uuid.uuid4()), "label": "Ads",
+    })  # fmt: skip
+    rental = Rental.objects.get()
+    boss.post(url("extend", rental), {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""})
+    boss.post(url("cancel", rental))
+    rows = list(rental.history.order_by("history_date").values_list("history_type", "history_change_reason",
+                                                                     "history_user__username"))  # fmt: skip
+    assert rows[0][0] == "+" and rows[0][2] == "boss"  # rented
+    assert rows[1:] == [("~", "extended by 24 h", "boss"), ("~", "cancelled on SMS.online", "boss")]

@@ -9,5 +9,6 @@ admin.site.index_title = "Rented numbers and provider accounts"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rentals.urls")),
 ]

@@ -12,10 +12,12 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import selectors
 
 CHART_WIDTH, CHART_HEIGHT, MONTHS = 640, 160, 12
+GROUP_LABELS = {"account": _("account"), "service": _("service"), "country": _("country"), "person": _("person")}
 
 
 class CostsMixin:
@@ -32,9 +34,9 @@ class CostsMixin:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Costs",
+            "title": _("Costs"),
             "group": group,
-            "groups": list(selectors.SPEND_GROUPS),
+            "groups": [(key, GROUP_LABELS[key]) for key in selectors.SPEND_GROUPS],
             "table": _table(rows),
             "chart": _chart(rows),
             "committed": selectors.committed_spend(now=now),

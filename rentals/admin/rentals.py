@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from rangefilter.filters import DateRangeFilterBuilder
@@ -194,5 +195,12 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
             )[:5],
             "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
             "offers": selectors.offers_for_rent_form(),
+            "offer_words": {
+                "unknown": gettext("Price and stock not known yet (the catalog sync has not seen this choice)."),
+                "no_price": gettext("price unknown"),
+                "no_stock": gettext("stock unknown"),
+                "available": gettext("%s numbers available"),
+                "as_of": gettext("as of %s"),
+            },
         }
         return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)

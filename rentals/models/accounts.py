@@ -6,18 +6,19 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ..crypto import decrypt_api_key, encrypt_api_key
 
 
 class AccountState(models.TextChoices):
-    OK = "ok", "OK"
-    NO_BALANCE = "no_balance", "No balance"
-    BANNED = "banned", "Banned until"
-    INACTIVE = "inactive", "Inactive"
-    BAD_KEY = "bad_key", "Bad API key"
-    BLOCKED = "blocked", "Blocked"
+    OK = "ok", _("OK")
+    NO_BALANCE = "no_balance", _("No balance")
+    BANNED = "banned", _("Banned until")
+    INACTIVE = "inactive", _("Inactive")
+    BAD_KEY = "bad_key", _("Bad API key")
+    BLOCKED = "blocked", _("Blocked")
 
 
 # The provider token that stands for each blocking state, used when Rentdesk refuses on its behalf.
@@ -40,33 +41,34 @@ def api_key_problem(key: str) -> str | None:
 
 
 class ProviderAccount(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    api_url = models.URLField("API URL", max_length=500, help_text="The full …/stubs/handler_api.php URL.")
-    api_key_ciphertext = models.TextField(editable=False)
-    api_key_hint = models.CharField(max_length=8, editable=False, blank=True)
-    api_key_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    state = models.CharField(max_length=16, choices=AccountState.choices, default=AccountState.OK)
-    banned_until = models.DateTimeField(null=True, blank=True)
-    state_changed_at = models.DateTimeField(null=True, blank=True)
-    last_error_token = models.CharField(max_length=64, blank=True)
-    last_error_detail = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    balance_checked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    api_url = models.URLField(_("API URL"), max_length=500, help_text=_("The full …/stubs/handler_api.php URL."))
+    api_key_ciphertext = models.TextField(_("api key ciphertext"), editable=False)
+    api_key_hint = models.CharField(_("api key hint"), max_length=8, editable=False, blank=True)
+    api_key_changed_at = models.DateTimeField(_("api key changed at"), null=True, blank=True, editable=False)
+    state = models.CharField(_("state"), max_length=16, choices=AccountState.choices, default=AccountState.OK)
+    banned_until = models.DateTimeField(_("banned until"), null=True, blank=True)
+    state_changed_at = models.DateTimeField(_("state changed at"), null=True, blank=True)
+    last_error_token = models.CharField(_("last error token"), max_length=64, blank=True)
+    last_error_detail = models.TextField(_("last error detail"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    balance = models.DecimalField(_("balance"), max_digits=14, decimal_places=4, null=True, blank=True)
+    balance_checked_at = models.DateTimeField(_("balance checked at"), null=True, blank=True)
     low_balance_threshold = models.DecimalField(
+        _("low balance threshold"),
         max_digits=14,
         decimal_places=4,
         null=True,
         blank=True,
-        help_text="Alert the team once when the balance falls below this (USD); empty for no alert.",
+        help_text=_("Alert the team once when the balance falls below this (USD); empty for no alert."),
     )
     # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
     # one alert per crossing, however often the balance is checked.
-    low_balance_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    low_balance_alerted_at = models.DateTimeField(_("low balance alerted at"), null=True, blank=True, editable=False)
     # A lease: while set and in the future, one task is polling this account's SMS and no other starts.
-    polling_until = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    polling_until = models.DateTimeField(_("polling until"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Who changed what and when; the key itself (even encrypted) stays out of the history.
     history = HistoricalRecords(
         excluded_fields=[
@@ -80,6 +82,8 @@ class ProviderAccount(models.Model):
     )
 
     class Meta:
+        verbose_name = _("provider account")
+        verbose_name_plural = _("provider accounts")
         ordering = ["name"]
         indexes = [models.Index(fields=["state"], name="account_state_idx")]
 
@@ -120,18 +124,22 @@ class AccountEvent(models.Model):
     """A change in an account's health: state changes and low-balance crossings, with their cause."""
 
     class Kind(models.TextChoices):
-        STATE_CHANGED = "state_changed", "State changed"
-        LOW_BALANCE = "low_balance", "Balance below threshold"
-        BALANCE_RECOVERED = "balance_recovered", "Balance back above threshold"
+        STATE_CHANGED = "state_changed", _("State changed")
+        LOW_BALANCE = "low_balance", _("Balance below threshold")
+        BALANCE_RECOVERED = "balance_recovered", _("Balance back above threshold")
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    old_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    new_state = models.CharField(max_length=16, choices=AccountState.choices, blank=True)
-    cause = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    account = models.ForeignKey(
+        ProviderAccount, verbose_name=_("account"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    old_state = models.CharField(_("old state"), max_length=16, choices=AccountState.choices, blank=True)
+    new_state = models.CharField(_("new state"), max_length=16, choices=AccountState.choices, blank=True)
+    cause = models.CharField(_("cause"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("account event")
+        verbose_name_plural = _("account events")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Service(models.Model):
-    code = models.CharField(max_length=32, unique=True, help_text="The provider's code, e.g. tg, wa, full.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
+    code = models.CharField(
+        _("code"), max_length=32, unique=True, help_text=_("The provider's code, e.g. tg, wa, full.")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("is active"), default=True, help_text=_("Offered in the rent form."))
 
     class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -18,25 +23,30 @@ class Service(models.Model):
 
 
 class Country(models.Model):
-    provider_id = models.PositiveIntegerField(unique=True, help_text="The provider's numeric country id.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
+    provider_id = models.PositiveIntegerField(
+        _("provider id"), unique=True, help_text=_("The provider's numeric country id.")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("is active"), default=True, help_text=_("Offered in the rent form."))
 
     class Meta:
+        verbose_name = _("country")
+        verbose_name_plural = _("countries")
         ordering = ["name"]
-        verbose_name_plural = "countries"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider_id})"
 
 
 class Operator(models.Model):
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="operators")
-    code = models.CharField(max_length=32, help_text="The provider's operator code, e.g. kyivstar.")
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Offered in the rent form.")
+    country = models.ForeignKey(Country, verbose_name=_("country"), on_delete=models.CASCADE, related_name="operators")
+    code = models.CharField(_("code"), max_length=32, help_text=_("The provider's operator code, e.g. kyivstar."))
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("is active"), default=True, help_text=_("Offered in the rent form."))
 
     class Meta:
+        verbose_name = _("operator")
+        verbose_name_plural = _("operators")
         ordering = ["country__name", "name"]
         constraints = [models.UniqueConstraint(fields=["country", "code"], name="operator_unique_per_country")]
 
@@ -47,14 +57,16 @@ class Operator(models.Model):
 class Offer(models.Model):
     """What SMS.online asks for a service in a country for a rent time, and how many numbers it has."""
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="offers")
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="offers")
-    hours = models.PositiveSmallIntegerField()
-    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    available = models.PositiveIntegerField(null=True, blank=True)
-    checked_at = models.DateTimeField()
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="offers")
+    country = models.ForeignKey(Country, verbose_name=_("country"), on_delete=models.CASCADE, related_name="offers")
+    hours = models.PositiveSmallIntegerField(_("hours"))
+    cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=4, null=True, blank=True)
+    available = models.PositiveIntegerField(_("available"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("checked at"))
 
     class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
         ordering = ["country__name", "service__name", "hours"]
         constraints = [
             models.UniqueConstraint(fields=["service", "country", "hours"], name="offer_unique"),

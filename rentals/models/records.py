@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .accounts import ProviderAccount
 from .rentals import RentAttempt
@@ -11,15 +12,23 @@ from .rentals import RentAttempt
 class ErrorEvent(models.Model):
     """A provider error met by an attempt or a task, where ops look for what went wrong."""
 
-    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="error_events")
-    operation = models.CharField(max_length=64, help_text="The provider action, e.g. getRentNumber.")
-    token = models.CharField(max_length=64)
-    detail = models.TextField(blank=True)
-    sent = models.BooleanField(default=True, help_text="False when Rentdesk refused before calling the provider.")
-    attempt = models.ForeignKey(RentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    account = models.ForeignKey(
+        ProviderAccount, verbose_name=_("account"), on_delete=models.CASCADE, related_name="error_events"
+    )
+    operation = models.CharField(_("operation"), max_length=64, help_text=_("The provider action, e.g. getRentNumber."))
+    token = models.CharField(_("token"), max_length=64)
+    detail = models.TextField(_("detail"), blank=True)
+    sent = models.BooleanField(
+        _("sent"), default=True, help_text=_("False when Rentdesk refused before calling the provider.")
+    )
+    attempt = models.ForeignKey(
+        RentAttempt, verbose_name=_("attempt"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("error event")
+        verbose_name_plural = _("error events")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["-created_at"], name="error_created_idx"),

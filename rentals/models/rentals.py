@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .accounts import ProviderAccount
@@ -17,67 +18,103 @@ ANY_OPERATOR = "any"
 
 
 class RentalStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    FINISHED = "finished", "Finished"
-    CANCELLED = "cancelled", "Cancelled"
-    REVOKED = "revoked", "Revoked by provider"
-    EXPIRED = "expired", "Expired"
+    ACTIVE = "active", _("Active")
+    FINISHED = "finished", _("Finished")
+    CANCELLED = "cancelled", _("Cancelled")
+    REVOKED = "revoked", _("Revoked by provider")
+    EXPIRED = "expired", _("Expired")
 
 
 class Rental(models.Model):
-    account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="rentals")
-    provider_rent_id = models.CharField("provider rent id", max_length=64)
-    number = models.CharField(max_length=20, db_index=True, help_text="Digits only, as the provider sends it.")
+    account = models.ForeignKey(
+        ProviderAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="rentals"
+    )
+    provider_rent_id = models.CharField(_("provider rent id"), max_length=64)
+    number = models.CharField(
+        _("number"), max_length=20, db_index=True, help_text=_("Digits only, as the provider sends it.")
+    )
     # Empty only for rentals adopted from the provider's list, which does not say them.
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="rentals", null=True, blank=True)
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="rentals", null=True, blank=True)
-    operator = models.CharField(max_length=32, default=ANY_OPERATOR)
-    hours = models.PositiveSmallIntegerField()
-    end_date = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=RentalStatus.choices, default=RentalStatus.ACTIVE)
-    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="rentals", null=True, blank=True
+    )
+    country = models.ForeignKey(
+        Country, verbose_name=_("country"), on_delete=models.PROTECT, related_name="rentals", null=True, blank=True
+    )
+    operator = models.CharField(_("operator"), max_length=32, default=ANY_OPERATOR)
+    hours = models.PositiveSmallIntegerField(_("hours"))
+    end_date = models.DateTimeField(_("end date"))
+    status = models.CharField(_("status"), max_length=16, choices=RentalStatus.choices, default=RentalStatus.ACTIVE)
+    cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=4, null=True, blank=True)
     rented_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rented by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     label = models.CharField(
-        "used for", max_length=200, blank=True, help_text="Which external account or purpose relies on this number."
+        _("used for"),
+        max_length=200,
+        blank=True,
+        help_text=_("Which external account or purpose relies on this number."),
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_rentals"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_rentals",
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(_("notes"), blank=True)
     reminders_enabled = models.BooleanField(
-        "send expiry reminders", default=True, help_text="Off: no reminder emails or chat messages for this number."
+        _("send expiry reminders"),
+        default=True,
+        help_text=_("Off: no reminder emails or chat messages for this number."),
     )
     auto_renew = models.BooleanField(
-        default=False, help_text="Extend automatically before the end, after checking the balance and the price."
+        _("auto renew"),
+        default=False,
+        help_text=_("Extend automatically before the end, after checking the balance and the price."),
     )
     auto_renew_hours = models.PositiveSmallIntegerField(
-        "renew for (hours)", default=24, choices=[(h, f"{h} h") for h in RENT_HOURS]
+        _("renew for (hours)"), default=24, choices=[(h, f"{h} h") for h in RENT_HOURS]
     )
-    auto_renew_before_hours = models.PositiveSmallIntegerField("renew this many hours before the end", default=24)
+    auto_renew_before_hours = models.PositiveSmallIntegerField(_("renew this many hours before the end"), default=24)
     auto_renew_max_price = models.DecimalField(
-        "renew only up to this price (USD)", max_digits=14, decimal_places=4, null=True, blank=True
+        _("renew only up to this price (USD)"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
     )
-    expired_at = models.DateTimeField(null=True, blank=True, editable=False)
-    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expired_at = models.DateTimeField(_("expired at"), null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
+    last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True, editable=False)
     # The newest SMS, kept here so the inventory lists it without a query per row.
-    last_sms_at = models.DateTimeField("last SMS at", null=True, blank=True, editable=False)
-    last_sms_text = models.TextField("last SMS", blank=True, editable=False)
-    last_sms_code = models.CharField("code", max_length=16, blank=True, editable=False)
+    last_sms_at = models.DateTimeField(_("last SMS at"), null=True, blank=True, editable=False)
+    last_sms_text = models.TextField(_("last SMS"), blank=True, editable=False)
+    last_sms_code = models.CharField(_("code"), max_length=16, blank=True, editable=False)
     attention = models.CharField(
-        max_length=300, blank=True, help_text="Something staff should look at (set by reconciliation)."
+        _("attention"),
+        max_length=300,
+        blank=True,
+        help_text=_("Something staff should look at (set by reconciliation)."),
     )
     # Who did what to the rental (rent, claim, release, extend, finish, cancel, edits).
     history = HistoricalRecords(
         excluded_fields=["last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token"]
     )
     # The secret part of the webhook URL registered with the provider; None when none was registered.
-    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    webhook_token = models.CharField(
+        _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("rental")
+        verbose_name_plural = _("rentals")
         ordering = ["end_date"]
         constraints = [
             models.UniqueConstraint(fields=["account", "provider_rent_id"], name="rental_unique_provider_id"),
@@ -98,37 +135,50 @@ class Rental(models.Model):
 
 
 class AttemptState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "Unknown (may have been charged)"
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown (may have been charged)")
 
 
 class RentAttempt(models.Model):
     """One press of "Rent number" (or one CLI call), committed before the provider is called."""
 
-    nonce = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(ProviderAccount, on_delete=models.PROTECT, related_name="rent_attempts")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
-    operator = models.CharField(max_length=32, default=ANY_OPERATOR)
-    hours = models.PositiveSmallIntegerField()
-    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    label = models.CharField("used for", max_length=200, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    nonce = models.UUIDField(_("nonce"), unique=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        ProviderAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="rent_attempts"
     )
-    via = models.CharField(max_length=16, help_text="Where the request came from: admin or cli.")
-    state = models.CharField(max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
-    error_token = models.CharField(max_length=64, blank=True)
-    error_detail = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="Empty when nothing was sent.")
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    rental = models.OneToOneField(Rental, on_delete=models.SET_NULL, null=True, blank=True, related_name="attempt")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="+")
+    country = models.ForeignKey(Country, verbose_name=_("country"), on_delete=models.PROTECT, related_name="+")
+    operator = models.CharField(_("operator"), max_length=32, default=ANY_OPERATOR)
+    hours = models.PositiveSmallIntegerField(_("hours"))
+    webhook_token = models.CharField(
+        _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    label = models.CharField(_("used for"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin or cli."))
+    state = models.CharField(_("state"), max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
+    error_token = models.CharField(_("error token"), max_length=64, blank=True)
+    error_detail = models.TextField(_("error detail"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, help_text=_("Empty when nothing was sent."))
+    duration_ms = models.PositiveIntegerField(_("duration ms"), null=True, blank=True)
+    rental = models.OneToOneField(
+        Rental, verbose_name=_("rental"), on_delete=models.SET_NULL, null=True, blank=True, related_name="attempt"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("rent attempt")
+        verbose_name_plural = _("rent attempts")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["state", "-created_at"], name="attempt_state_idx"),
@@ -147,13 +197,15 @@ class RentalReminder(models.Model):
     there and sends nothing. A claim whose sender died unsent is taken over after a lease.
     """
 
-    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="reminders")
-    threshold_hours = models.PositiveSmallIntegerField()
-    claimed_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    recipients = models.TextField(blank=True)
+    rental = models.ForeignKey(Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="reminders")
+    threshold_hours = models.PositiveSmallIntegerField(_("threshold hours"))
+    claimed_at = models.DateTimeField(_("claimed at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    recipients = models.TextField(_("recipients"), blank=True)
 
     class Meta:
+        verbose_name = _("expiry reminder")
+        verbose_name_plural = _("expiry reminders")
         ordering = ["-claimed_at"]
         constraints = [
             models.UniqueConstraint(fields=["rental", "threshold_hours"], name="reminder_once_per_threshold"),
@@ -164,26 +216,28 @@ class RentalReminder(models.Model):
 
 
 class SmsSource(models.TextChoices):
-    WEBHOOK = "webhook", "Webhook"
-    POLL = "poll", "Polling"
+    WEBHOOK = "webhook", _("Webhook")
+    POLL = "poll", _("Polling")
 
 
 class SmsMessage(models.Model):
     """One real SMS, however many times and ways it reached Rentdesk (the dedupe key is unique)."""
 
-    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="messages")
-    sender = models.CharField(max_length=64)
-    text = models.TextField()
-    code = models.CharField(max_length=16, blank=True, help_text="The code found in the text, if any.")
-    received_at = models.DateTimeField()
-    dedupe_key = models.CharField(max_length=64, editable=False)
-    source = models.CharField(max_length=16, choices=SmsSource.choices, help_text="How it reached Rentdesk first.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    rental = models.ForeignKey(Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(_("sender"), max_length=64)
+    text = models.TextField(_("text"))
+    code = models.CharField(_("code"), max_length=16, blank=True, help_text=_("The code found in the text, if any."))
+    received_at = models.DateTimeField(_("received at"))
+    dedupe_key = models.CharField(_("dedupe key"), max_length=64, editable=False)
+    source = models.CharField(
+        _("source"), max_length=16, choices=SmsSource.choices, help_text=_("How it reached Rentdesk first.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("SMS")
+        verbose_name_plural = _("SMS")
         ordering = ["-received_at"]
-        verbose_name = "SMS"
-        verbose_name_plural = "SMS"
         constraints = [models.UniqueConstraint(fields=["rental", "dedupe_key"], name="sms_once_per_rental")]
         indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
 
@@ -194,19 +248,22 @@ class SmsMessage(models.Model):
 class WebhookDelivery(models.Model):
     """A webhook body exactly as received, stored before SMS.online gets its 200."""
 
-    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    body_hash = models.CharField(max_length=64, editable=False)
-    body = models.TextField()
-    content_type = models.CharField(max_length=100, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    rental = models.ForeignKey(
+        Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    body_hash = models.CharField(_("body hash"), max_length=64, editable=False)
+    body = models.TextField(_("body"))
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # When its processing task was last queued: a delivery is queued again only long after.
-    enqueued_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=200, blank=True)
+    enqueued_at = models.DateTimeField(_("enqueued at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
-        verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["rental", "body_hash"], name="delivery_once_per_body"),
         ]
@@ -219,25 +276,32 @@ class WebhookDelivery(models.Model):
 class RentalExtension(models.Model):
     """One request to extend a rental (continueRentNumber): committed before it is sent, like a rent."""
 
-    nonce = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    rental = models.ForeignKey(Rental, on_delete=models.PROTECT, related_name="extensions")
-    hours = models.PositiveSmallIntegerField()
-    price_quoted = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    state = models.CharField(max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
-    error_token = models.CharField(max_length=64, blank=True)
-    error_detail = models.TextField(blank=True)
-    old_rent_id = models.CharField(max_length=64)
-    new_rent_id = models.CharField(max_length=64, blank=True)
-    new_end_date = models.DateTimeField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    nonce = models.UUIDField(_("nonce"), unique=True, default=uuid.uuid4, editable=False)
+    rental = models.ForeignKey(Rental, verbose_name=_("rental"), on_delete=models.PROTECT, related_name="extensions")
+    hours = models.PositiveSmallIntegerField(_("hours"))
+    price_quoted = models.DecimalField(_("price quoted"), max_digits=14, decimal_places=4, null=True, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
+    error_token = models.CharField(_("error token"), max_length=64, blank=True)
+    error_detail = models.TextField(_("error detail"), blank=True)
+    old_rent_id = models.CharField(_("old rent id"), max_length=64)
+    new_rent_id = models.CharField(_("new rent id"), max_length=64, blank=True)
+    new_end_date = models.DateTimeField(_("new end date"), null=True, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=14, decimal_places=4, null=True, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("extension")
+        verbose_name_plural = _("extensions")
         ordering = ["-created_at"]
         constraints = [
             # One extension at a time may be in flight or unresolved: a second would risk paying twice.

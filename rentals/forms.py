@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import Case, QuerySet, Value, When
+from django.utils.translation import gettext_lazy as _
 
 from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
 
@@ -40,20 +41,20 @@ class RentNumberForm(forms.Form):
     operator = forms.ModelChoiceField(
         queryset=Operator.objects.filter(is_active=True).select_related("country"),
         required=False,
-        empty_label="Any operator",
+        empty_label=_("Any operator"),
     )
     hours = forms.TypedChoiceField(
-        label="Rent time",
+        label=_("Rent time"),
         choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
         coerce=int,
         initial=DEFAULT_HOURS,
     )
     label = forms.CharField(
-        label="Used for", max_length=200, required=False, widget=forms.TextInput(attrs={"class": "vTextField"}),
+        label=_("Used for"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="Which external account or purpose will rely on this number (shown in the inventory).",
     )  # fmt: skip
     webhook = forms.BooleanField(
-        label="Receive SMS by webhook",
+        label=_("Receive SMS by webhook"),
         required=False,
         initial=True,
         help_text="SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives.",
@@ -85,7 +86,7 @@ class RentNumberForm(forms.Form):
         if "nonce" in self.errors:
             self.data = self.data.copy()
             self.data["nonce"] = str(uuid.uuid4())
-            self.add_error(None, "This form had expired. Check the choices and submit it again.")
+            self.add_error(None, _("This form had expired. Check the choices and submit it again."))
         return self
 
     @classmethod

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
@@ -27,13 +28,13 @@ from .common import ReadOnlyInline, can_rent
 
 class ProviderAccountForm(forms.ModelForm):
     api_url = forms.URLField(
-        label="API URL",
+        label=_("API URL"),
         max_length=500,
         assume_scheme="https",
         help_text=ProviderAccount._meta.get_field("api_url").help_text,
     )
     api_key = forms.CharField(
-        label="API key",
+        label=_("API key"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -48,7 +49,7 @@ class ProviderAccountForm(forms.ModelForm):
     def clean_api_key(self) -> str:
         key = self.cleaned_data["api_key"]
         if not self.instance.pk and not key:
-            raise forms.ValidationError("A new account needs its API key.")
+            raise forms.ValidationError(_("A new account needs its API key."))
         if key and (problem := api_key_problem(key)):
             raise forms.ValidationError(problem)
         return key
@@ -58,7 +59,7 @@ class ProviderAccountForm(forms.ModelForm):
         new_url, key = cleaned.get("api_url"), cleaned.get("api_key")
         if self.instance.pk and new_url and not key and _host(new_url) != _host(self.instance.api_url):
             # The key goes wherever the URL points: moving it to another host takes the key itself.
-            self.add_error("api_key", "Enter the API key again to send it to a different host.")
+            self.add_error("api_key", _("Enter the API key again to send it to a different host."))
         return cleaned
 
 
@@ -70,7 +71,7 @@ class AccountEventInline(ReadOnlyInline):
     model = AccountEvent
     fields = ["created_at", "kind", "old_state", "new_state", "cause"]
     readonly_fields = fields
-    verbose_name_plural = "Health history"
+    verbose_name_plural = _("Health history")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountEvent]:
         return super().get_queryset(request).order_by("-created_at")
@@ -110,8 +111,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Last error", {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
-        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+        (_("Last error"), {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
+        (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     actions = ["rent_with_account", "check_balance", "reset_state"]
     inlines = [AccountEventInline]
@@ -121,11 +122,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
         return {"api_url": settings.SMSONLINE_API_URL, **super().get_changeform_initial_data(request)}
 
-    @admin.display(description="API key")
+    @admin.display(description=_("API key"))
     def masked_api_key(self, obj: ProviderAccount) -> str:
         return obj.masked_api_key
 
-    @admin.display(description="State", ordering="state")
+    @admin.display(description=_("State"), ordering="state")
     def state_display(self, obj: ProviderAccount) -> str:
         return obj.state_summary
 
@@ -142,15 +143,15 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def has_rent_permission(self, request: HttpRequest) -> bool:
         return can_rent(request)
 
-    @admin.action(description="Rent a number with the selected account", permissions=["rent"])
+    @admin.action(description=_("Rent a number with the selected account"), permissions=["rent"])
     def rent_with_account(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> HttpResponse | None:
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one account to rent with.", messages.WARNING)
+            self.message_user(request, _("Select exactly one account to rent with."), messages.WARNING)
             return None
         url = reverse("admin:rentals_rental_rent")
         return HttpResponseRedirect(f"{url}?account={queryset.get().pk}")
 
-    @admin.action(description="Check balance with SMS.online", permissions=["change"])
+    @admin.action(description=_("Check balance with SMS.online"), permissions=["change"])
     def check_balance(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             try:
@@ -162,7 +163,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{account.name}: balance {balance} ({account.state_summary}).")
 
-    @admin.action(description="Reset state to OK (after a top-up, a key fix or a lifted ban)", permissions=["change"])
+    @admin.action(
+        description=_("Reset state to OK (after a top-up, a key fix or a lifted ban)"), permissions=["change"]
+    )
     def reset_state(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             services.account_reset_state(account=account)

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 
 from ..models import Rental, RentalStatus
@@ -19,12 +20,12 @@ EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": 
 
 
 class ExpiringFilter(admin.SimpleListFilter):
-    title = "expiring"
+    title = _("expiring")
     parameter_name = "expiring"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("2h", "Within 2 hours"), ("24h", "Within 24 hours"), ("72h", "Within 72 hours"),
-                ("expired", "Past the end date")]  # fmt: skip
+        return [("2h", _("Within 2 hours")), ("24h", _("Within 24 hours")), ("72h", _("Within 72 hours")),
+                ("expired", _("Past the end date"))]  # fmt: skip
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
         now = timezone.now()
@@ -37,11 +38,11 @@ class ExpiringFilter(admin.SimpleListFilter):
 
 
 class MineFilter(admin.SimpleListFilter):
-    title = "mine"
+    title = _("mine")
     parameter_name = "mine"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("assigned", "Assigned to me"), ("rented", "Rented by me")]
+        return [("assigned", _("Assigned to me")), ("rented", _("Rented by me"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
         if self.value() == "assigned":

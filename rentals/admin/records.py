@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import (
@@ -46,7 +47,7 @@ class RentAttemptAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
         return False
 
-    @admin.display(description="What it means")
+    @admin.display(description=_("What it means"))
     def explanation(self, obj: RentAttempt) -> str:
         return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else "Pending."
 

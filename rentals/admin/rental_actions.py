@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..crypto import ApiKeyUnreadable
@@ -86,7 +87,7 @@ class RentalActionsMixin:
         if request.method != "POST":
             return self._confirm(
                 request, rental, title=f"Finish +{rental.number}", action="finish",
-                explanation="The number is released now. Nothing is refunded.",
+                explanation=_("The number is released now. Nothing is refunded."),
             )  # fmt: skip
         return self._report(request, rental, services.rental_finish(rental=rental))
 
@@ -131,7 +132,7 @@ class RentalActionsMixin:
             request, rental, title=f"Extend +{rental.number}", action="extend", hours=hours, price=price,
             why_no_price=why_no_price, nonce=uuid.uuid4(),
             hour_choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
-            explanation="Extending spends money on the rental's account. Each confirmation extends at most once.",
+            explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )  # fmt: skip
 
     def _report(self, request: HttpRequest, rental: Rental, outcome: services.ActionOutcome) -> HttpResponse:

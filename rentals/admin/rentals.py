@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from rangefilter.filters import DateRangeFilterBuilder
@@ -31,7 +32,7 @@ class SmsMessageInline(ReadOnlyInline):
     model = SmsMessage
     fields = ["received_at", "sender", "text", "code", "source"]
     readonly_fields = fields
-    verbose_name_plural = "SMS (newest first)"
+    verbose_name_plural = _("SMS (newest first)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
         return super().get_queryset(request).order_by("-received_at")
@@ -43,14 +44,14 @@ class RentalExtensionInline(ReadOnlyInline):
     fields = ["created_at", "hours", "state", "error_token", "price_quoted", "old_rent_id", "new_rent_id",
               "new_end_date", "requested_by"]  # fmt: skip
     readonly_fields = fields
-    verbose_name_plural = "Extensions"
+    verbose_name_plural = _("Extensions")
 
 
 class RentalReminderInline(ReadOnlyInline):
     model = RentalReminder
     fields = ["threshold_hours", "claimed_at", "sent_at", "recipients"]
     readonly_fields = fields
-    verbose_name_plural = "Expiry reminders sent"
+    verbose_name_plural = _("Expiry reminders sent")
 
 
 @admin.register(Rental)
@@ -60,12 +61,12 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         "last_sms_code", "assignee", "cost", "account",
     ]  # fmt: skip
     list_filter = [
-        "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title="end date between")),
+        "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
         "service", "country", "account", "assignee",
     ]  # fmt: skip
     list_select_related = ["service", "country", "account", "assignee"]
     search_fields = ["number", "provider_rent_id", "label", "notes"]
-    search_help_text = "Number (with or without +, spaces or dashes), label, notes, or SMS text."
+    search_help_text = _("Number (with or without +, spaces or dashes), label, notes, or SMS text.")
     # Active rentals first, the soonest to end at the top.
     ordering = [Case(When(status=RentalStatus.ACTIVE, then=Value(0)), default=Value(1)), "end_date"]
     list_per_page = 50
@@ -103,7 +104,7 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         tools = self.rental_tools(request, rental) if rental else {}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "tools": tools})
 
-    @admin.display(description="Time left", ordering="end_date")
+    @admin.display(description=_("Time left"), ordering="end_date")
     def time_left(self, obj: Rental) -> str:
         return urgency(obj)
 
@@ -119,21 +120,21 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
             may_have_duplicates = True
         return found, may_have_duplicates
 
-    @admin.action(description="Claim: I take care of the selected rentals", permissions=["change"])
+    @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_claim(rentals=queryset, user=request.user)
         self.message_user(request, f"You now take care of {changed} more rental(s).")
 
-    @admin.action(description="Release: nobody in particular takes care of them", permissions=["change"])
+    @admin.action(description=_("Release: nobody in particular takes care of them"), permissions=["change"])
     def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_release(rentals=queryset, user=request.user)
         self.message_user(request, f"Released {changed} rental(s).")
 
-    @admin.display(description="Last SMS", ordering="last_sms_at")
+    @admin.display(description=_("Last SMS"), ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:
         return Truncator(obj.last_sms_text).chars(60) if obj.last_sms_text else ""
 
-    @admin.display(description="Code", ordering="last_sms_code")
+    @admin.display(description=_("Code"), ordering="last_sms_code")
     def last_sms_code(self, obj: Rental) -> str:
         return obj.last_sms_code
 
@@ -146,11 +147,11 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         return super().changelist_view(request, {**(extra_context or {}), "can_rent": can_rent(request)})
 
-    @admin.display(description="Number", ordering="number")
+    @admin.display(description=_("Number"), ordering="number")
     def phone_number(self, obj: Rental) -> str:
         return f"+{obj.number}"
 
-    @admin.display(description="Rent attempt")
+    @admin.display(description=_("Rent attempt"))
     def attempt_link(self, obj: Rental) -> str:
         attempt = getattr(obj, "attempt", None)
         if attempt is None:

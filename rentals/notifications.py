@@ -19,11 +19,17 @@ def notify(*, subject: str, body: str, recipients: Iterable[str | None]) -> list
     a chat failure is logged, since the email already carries the message.
     """
     addresses = sorted({address for address in (*recipients, settings.RENTDESK_TEAM_EMAIL) if address})
+    mail_error = None
     if addresses:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, addresses)
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, addresses)
+        except Exception as error:  # the chat still hears of it; the caller learns the mail failed
+            mail_error = error
     elif not settings.RENTDESK_CHAT_URLS:
         logger.warning("nobody to tell (set RENTDESK_TEAM_EMAIL or RENTDESK_CHAT_URLS): %s", subject)
     _post_to_chat(subject, body)
+    if mail_error is not None:
+        raise mail_error
     return addresses
 
 

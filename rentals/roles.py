@@ -7,10 +7,18 @@ admin gave a group, so the groups can be tuned in the admin.
 from __future__ import annotations
 
 VIEW_INVENTORY = [
-    "rentals.view_rental", "rentals.view_rentattempt", "rentals.view_rentalextension", "rentals.view_provideraccount",
-    "rentals.view_errorevent", "rentals.view_service", "rentals.view_country", "rentals.view_operator",
+    "rentals.view_rental",
+    "rentals.view_rentattempt",
+    "rentals.view_rentalextension",
+    "rentals.view_rentalreminder",
+    "rentals.view_provideraccount",
+    "rentals.view_accountevent",
+    "rentals.view_errorevent",
+    "rentals.view_service",
+    "rentals.view_country",
+    "rentals.view_operator",
     "rentals.view_offer",
-]  # fmt: skip
+]
 WORK_WITH_NUMBERS = [
     "rentals.change_rental",  # label, notes, assignee (claim and release)
     "rentals.view_smsmessage",  # reading SMS text is its own permission
@@ -34,18 +42,24 @@ ROLES: dict[str, list[str]] = {
 }
 
 
-def roles_install(**kwargs: object) -> None:
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
+def roles_install(*, apps: object = None, using: str = "default", **kwargs: object) -> None:
+    """Create the groups that are missing, with their permissions. A group that exists is left as it
+    is: admins may have tuned it, and a deploy must not undo that."""
+    from django.apps import apps as installed
 
-    for app_config in apps.get_app_configs():  # permissions may not exist yet on a fresh database
-        create_permissions(app_config, verbosity=0)
+    models = apps or installed
+    group_model = models.get_model("auth", "Group")
+    permission_model = models.get_model("auth", "Permission")
     for name, codes in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
+        if group_model.objects.using(using).filter(name=name).exists():
+            continue
+        permissions = []
         for code in codes:
             app_label, codename = code.split(".")
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is None:
-                raise LookupError(f"role {name}: no permission {code}")
-            group.permissions.add(permission)
+            found = permission_model.objects.using(using).filter(content_type__app_label=app_label, codename=codename)
+            permissions += list(found)
+        if len(permissions) < len(codes):
+            # Django creates permissions after the migrations that create their models; until
+            # then (a partial migrate), the group waits for the next migrate.
+            continue
+        group_model.objects.using(using).create(name=name).permissions.set(permissions)

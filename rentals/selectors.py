@@ -135,7 +135,9 @@ def spend_by_month(*, group: str, since: datetime) -> list[SpendRow]:
     rental_key, extension_key = SPEND_GROUPS[group]
     totals: dict[tuple[str, str], Decimal] = {}
     rents = (
+        # Cancelled and revoked rents were refunded: they cost nothing.
         Rental.objects.filter(created_at__gte=since, cost__isnull=False)
+        .exclude(status__in=[RentalStatus.CANCELLED, RentalStatus.REVOKED])
         .annotate(month=TruncMonth("created_at"))
         .values("month", rental_key)
         .annotate(amount=Sum("cost"))

@@ -33,7 +33,8 @@ class ExpiringFilter(admin.SimpleListFilter):
             within = EXPIRING_WITHIN[self.value()]
             return queryset.filter(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=now + within)
         if self.value() == "expired":
-            return queryset.filter(end_date__lte=now)
+            # Lapsed ones only: numbers someone finished or cancelled are not "past the end date".
+            return queryset.filter(end_date__lte=now, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED])
         return queryset
 
 

@@ -54,6 +54,9 @@ class RentalReminderInline(ReadOnlyInline):
     verbose_name_plural = _("Expiry reminders sent")
 
 
+AUTO_RENEW_FIELDS = ["auto_renew", "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price"]
+
+
 @admin.register(Rental)
 class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
     list_display = [
@@ -64,7 +67,7 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
         "service", "country", "account", "assignee",
     ]  # fmt: skip
-    list_select_related = ["service", "country", "account", "assignee"]
+    list_select_related = ["service", "country", "account", "assignee", "rented_by"]
     search_fields = ["number", "provider_rent_id", "label", "notes"]
     search_help_text = _("Number (with or without +, spaces or dashes), label, notes, or SMS text.")
     # Active rentals first, the soonest to end at the top.
@@ -92,6 +95,18 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
         return [rent, *self.action_urls(), *self.costs_urls(), *super().get_urls()]
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
+        # History is a record to read: its form would otherwise save an old version over the rental.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("rentals.extend_rental"):  # auto-renew spends money
+            readonly += AUTO_RENEW_FIELDS
+        return readonly
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))

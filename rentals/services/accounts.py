@@ -42,7 +42,7 @@ def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
 def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
     """Store a new key (encrypted); a bad-key state no longer applies to it."""
     account.set_api_key(api_key)
-    fields = ["api_key_ciphertext", "api_key_hint", "updated_at"]
+    fields = ["api_key_ciphertext", "api_key_hint", "api_key_changed_at", "updated_at"]
     if account.state == AccountState.BAD_KEY:
         fields += _transition(account, state=AccountState.OK, cause="API key changed")
     account.save(update_fields=fields)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import MAY_HAVE_CHARGED, explain
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
 from ..provider.errors import ProviderError
 from .accounts import account_record_error, provider_client_for
 from .followups import reconcile_soon
@@ -94,11 +94,18 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | Non
 
 def rental_extend(
     *, rental: Rental, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
-    price_quoted: Decimal | None,
+    price_quoted: Decimal | None, expect_end_date: datetime | None = None,
 ) -> ActionOutcome:  # fmt: skip
-    """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money)."""
+    """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money).
+
+    ``expect_end_date``: extend only if the rental still ends then (auto-renew decided on that date;
+    a manual extension meanwhile would otherwise be paid twice).
+    """
     try:
         with transaction.atomic():
+            locked = Rental.objects.select_for_update().get(pk=rental.pk)
+            if expect_end_date is not None and locked.end_date != expect_end_date:
+                return ActionOutcome(False, "The rental was extended meanwhile; nothing was sent.", "RENTAL_CHANGED")
             extension = RentalExtension.objects.create(
                 nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
                 old_rent_id=rental.provider_rent_id,
@@ -130,6 +137,7 @@ def rental_extend(
         return ActionOutcome(False, _extension_problem(error), error.token)
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
+        _absorb_adopted_placeholder(rental, phone.rent_id)
         rental.provider_rent_id, rental.end_date, rental.hours = phone.rent_id, phone.end_date, rental.hours + hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
         rental._change_reason = f"extended by {hours} h"
@@ -141,6 +149,22 @@ def rental_extend(
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
     moved = f" SMS.online gave it a new rent id, {phone.rent_id}." if phone.rent_id != extension.old_rent_id else ""
     return ActionOutcome(True, f"+{rental.number} extended by {hours} h, until {end}.{moved}")
+
+
+def _absorb_adopted_placeholder(rental: Rental, rent_id: str) -> None:
+    """Reconciliation may have seen the re-ordered rent in the provider's list first and adopted it as
+    made elsewhere: that placeholder is this rental, so it gives way (its SMS come along)."""
+    placeholder = (
+        Rental.objects.filter(account=rental.account, provider_rent_id=rent_id, attempt__isnull=True)
+        .exclude(pk=rental.pk)
+        .first()
+    )
+    if placeholder is None:
+        return
+    for message in SmsMessage.objects.filter(rental=placeholder):
+        if not SmsMessage.objects.filter(rental=rental, dedupe_key=message.dedupe_key).exists():
+            SmsMessage.objects.filter(pk=message.pk).update(rental=rental)
+    placeholder.delete()
 
 
 def _finish(extension: RentalExtension, state: str, **fields: object) -> None:

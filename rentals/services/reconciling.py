@@ -48,9 +48,15 @@ def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
     # A rent whose getRentNumber is still in flight shows in the list before its answer arrives:
     # it is not "made elsewhere" while any attempt of the account is pending.
     in_flight = RentAttempt.objects.filter(account=account, state=AttemptState.PENDING).exists()
+    # An extension in flight may re-order its rent under a new id that the list shows first.
+    extending = set(
+        RentalExtension.objects.filter(rental__account=account, state=AttemptState.PENDING).values_list(
+            "rental__number", flat=True
+        )
+    )
     # The list is newest first: adopt oldest first, so the oldest unknown attempt gets the oldest rent.
     for entry in reversed(listed):
-        if entry.rent_id not in known:
+        if entry.rent_id not in known and entry.number not in extending:
             _adopt(account=account, entry=entry, now=now, result=result, outside_allowed=not in_flight)
     return result
 
@@ -73,8 +79,10 @@ def _resolve_extensions(
         else:
             continue
         with transaction.atomic():
+            listed_price = (moved or same).price if (moved or same) else None
             claimed = RentalExtension.objects.filter(pk=extension.pk, state=AttemptState.UNKNOWN).update(
                 state=AttemptState.SUCCEEDED, new_rent_id=new_id, new_end_date=end_date, finished_at=now,
+                cost=listed_price if moved is not None else None,
                 error_detail=f"{extension.error_detail} Resolved by reconciliation.".strip(),
             )  # fmt: skip
             if claimed:

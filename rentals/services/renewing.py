@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..models import AttemptState, Rental, RentalExtension, RentalStatus
+from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notifications import notify
 from ..provider.errors import ProviderError
 from .accounts import provider_client_for
@@ -53,17 +53,24 @@ def rental_auto_renew(*, rental_id: int) -> str:
     nonce = renewal_nonce(rental)
     if RentalExtension.objects.filter(nonce=nonce).exists():
         return "already handled"
-    problem = _precheck(rental)
+    problem = _open_extension(rental) or _precheck(rental)
     if problem:
         if _record_refusal(rental, nonce, problem):
             _alarm(rental, f"Auto-renew did not run: {problem}")
         return "refused"
     outcome = rental_extend(rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=None,
-                            price_quoted=None)  # fmt: skip
-    if not outcome.ok and outcome.token != "REPEATED":
+                            price_quoted=None, expect_end_date=rental.end_date)  # fmt: skip
+    if not outcome.ok and outcome.token not in ("REPEATED", "RENTAL_CHANGED"):
         _alarm(rental, f"Auto-renew failed: {outcome.message}")
         return "failed"
     return "renewed" if outcome.ok else "already handled"
+
+
+def _open_extension(rental: Rental) -> str:
+    open_states = [AttemptState.PENDING, AttemptState.UNKNOWN]
+    if RentalExtension.objects.filter(rental=rental, state__in=open_states).exists():
+        return "another extension of this rental is in progress or has an unknown outcome."
+    return ""
 
 
 def _precheck(rental: Rental) -> str:
@@ -101,6 +108,10 @@ def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str) -> bool:
 
 
 def _alarm(rental: Rental, what: str) -> None:
+    """Tell people, and keep it where ops look (Error events, the dashboard) should mail fail."""
+    ErrorEvent.objects.create(
+        account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"+{rental.number}: {what}"
+    )
     end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
     url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
     owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]

@@ -19,7 +19,17 @@ from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..models import AccountState, AttemptState, Country, ErrorEvent, ProviderAccount, Rental, RentAttempt, Service
+from ..models import (
+    AccountState,
+    AttemptState,
+    Country,
+    ErrorEvent,
+    ProviderAccount,
+    Rental,
+    RentalExtension,
+    RentAttempt,
+    Service,
+)
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
@@ -278,4 +288,18 @@ def attempts_resolve_stale(*, now: datetime) -> int:
                     attempt=attempt,
                 )  # fmt: skip
                 resolved += 1
-    return resolved
+    return resolved + _extensions_resolve_stale(now=now, call_limit=call_limit)
+
+
+def _extensions_resolve_stale(*, now: datetime, call_limit: timedelta) -> int:
+    """Extensions left pending by a stopped process: sent ones unknown (reconciliation settles them),
+    unsent ones failed. Until then they would block every further extension of their rental."""
+    stale = RentalExtension.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
+    sent = stale.filter(sent_at__isnull=False).update(
+        state=AttemptState.UNKNOWN, error_token=UNKNOWN_OUTCOME, finished_at=now,
+        error_detail="No outcome was recorded after sending (the process stopped).",
+    )  # fmt: skip
+    unsent = stale.filter(sent_at__isnull=True).update(
+        state=AttemptState.FAILED, error_token=NOT_SENT, error_detail="Stopped before sending.", finished_at=now
+    )
+    return sent + unsent

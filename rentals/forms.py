@@ -10,15 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
 
 HOURS_LABELS = {
-    4: "4 hours",
-    8: "8 hours",
-    12: "12 hours",
-    24: "1 day",
-    72: "3 days",
-    168: "1 week",
-    360: "15 days",
-    720: "30 days",
-    2160: "90 days",
+    4: _("4 hours"),
+    8: _("8 hours"),
+    12: _("12 hours"),
+    24: _("1 day"),
+    72: _("3 days"),
+    168: _("1 week"),
+    360: _("15 days"),
+    720: _("30 days"),
+    2160: _("90 days"),
 }
 DEFAULT_HOURS = 24
 
@@ -65,7 +65,8 @@ class RentNumberForm(forms.Form):
         cleaned = super().clean()
         operator, country = cleaned.get("operator"), cleaned.get("country")
         if operator and country and operator.country_id != country.pk:
-            self.add_error("operator", f"{operator.name} is not an operator in {country.name}.")
+            problem = _("%(operator)s is not an operator in %(country)s.")
+            self.add_error("operator", problem % {"operator": operator.name, "country": country.name})
         return cleaned
 
     def rent_arguments(self) -> dict[str, Any]:

@@ -161,7 +161,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             except ApiKeyUnreadable:
                 self.message_user(request, f"{account.name}: {explain('API_KEY_UNREADABLE')}", messages.ERROR)
             else:
-                self.message_user(request, f"{account.name}: balance {balance} ({account.state_summary}).")
+                checked = _("%(account)s: balance %(balance)s (%(state)s).")
+                self.message_user(
+                    request, checked % {"account": account.name, "balance": balance, "state": account.state_summary}
+                )
 
     @admin.action(
         description=_("Reset state to OK (after a top-up, a key fix or a lifted ban)"), permissions=["change"]
@@ -169,4 +172,4 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def reset_state(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
             services.account_reset_state(account=account)
-        self.message_user(request, f"{len(queryset)} account(s) set to OK.")
+        self.message_user(request, _("%(count)s account(s) set to OK.") % {"count": len(queryset)})

@@ -76,8 +76,10 @@ class RentalActionsMixin:
         except ApiKeyUnreadable:
             self.message_user(request, explain("API_KEY_UNREADABLE"), messages.ERROR)
         else:
-            ended = "" if result.state == "active" else f" SMS.online says the rent is {result.state}."
-            self.message_user(request, f"{result.new_messages} new SMS.{ended}", messages.SUCCESS)
+            text = _("%(count)s new SMS.") % {"count": result.new_messages}
+            if result.state != "active":
+                text += " " + _("SMS.online says the rent is %(state)s.") % {"state": result.state}
+            self.message_user(request, text, messages.SUCCESS)
         return self._back(rental)
 
     def finish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -86,9 +88,12 @@ class RentalActionsMixin:
             raise PermissionDenied
         if request.method != "POST":
             return self._confirm(
-                request, rental, title=f"Finish +{rental.number}", action="finish",
+                request,
+                rental,
+                title=_("Finish +%(number)s") % {"number": rental.number},
+                action="finish",
                 explanation=_("The number is released now. Nothing is refunded."),
-            )  # fmt: skip
+            )
         return self._report(request, rental, services.rental_finish(rental=rental))
 
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -101,9 +106,13 @@ class RentalActionsMixin:
                 self.message_user(request, explain("CANT_CANCEL"), messages.WARNING)
                 return self._back(rental)
             return self._confirm(
-                request, rental, title=f"Cancel +{rental.number}", action="cancel",
-                explanation=f"SMS.online refunds a rent cancelled within 20 minutes: {left} min left.",
-            )  # fmt: skip
+                request,
+                rental,
+                title=_("Cancel +%(number)s") % {"number": rental.number},
+                action="cancel",
+                explanation=_("SMS.online refunds a rent cancelled within 20 minutes: %(left)s min left.")
+                % {"left": left},
+            )
         return self._report(request, rental, services.rental_cancel(rental=rental, now=timezone.now()))
 
     def extend_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -129,11 +138,17 @@ class RentalActionsMixin:
             return self._report(request, rental, outcome)
         price, why_no_price = services.rental_extension_quote(rental=rental, hours=hours)
         return self._confirm(
-            request, rental, title=f"Extend +{rental.number}", action="extend", hours=hours, price=price,
-            why_no_price=why_no_price, nonce=uuid.uuid4(),
+            request,
+            rental,
+            title=_("Extend +%(number)s") % {"number": rental.number},
+            action="extend",
+            hours=hours,
+            price=price,
+            why_no_price=why_no_price,
+            nonce=uuid.uuid4(),
             hour_choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
-        )  # fmt: skip
+        )
 
     def _report(self, request: HttpRequest, rental: Rental, outcome: services.ActionOutcome) -> HttpResponse:
         text = outcome.message if outcome.ok or not outcome.token else f"{outcome.token}: {outcome.message}"

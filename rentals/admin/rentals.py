@@ -138,12 +138,12 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_claim(rentals=queryset, user=request.user)
-        self.message_user(request, f"You now take care of {changed} more rental(s).")
+        self.message_user(request, _("You now take care of %(count)s more rental(s).") % {"count": changed})
 
     @admin.action(description=_("Release: nobody in particular takes care of them"), permissions=["change"])
     def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_release(rentals=queryset, user=request.user)
-        self.message_user(request, f"Released {changed} rental(s).")
+        self.message_user(request, _("Released %(count)s rental(s).") % {"count": changed})
 
     @admin.display(description=_("Last SMS"), ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:

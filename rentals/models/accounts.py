@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -108,7 +109,7 @@ class ProviderAccount(models.Model):
     @property
     def state_summary(self) -> str:
         if self.state == AccountState.BANNED and self.banned_until:
-            return f"Banned until {self.banned_until:%Y-%m-%d %H:%M %Z}"
+            return gettext("Banned until %(date)s") % {"date": f"{self.banned_until:%Y-%m-%d %H:%M %Z}"}
         return self.get_state_display()
 
     def spending_block(self, now: datetime) -> str | None:

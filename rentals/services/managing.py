@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import MAY_HAVE_CHARGED, explain
@@ -23,7 +25,7 @@ from .followups import reconcile_soon
 
 logger = logging.getLogger(__name__)
 
-OPEN_EXTENSION = (
+OPEN_EXTENSION = gettext_lazy(
     "An earlier extension of this rental is still in progress or has an unknown outcome: SMS.online may have "
     "charged for it. Reconciliation checks it within minutes; extend again once it is resolved."
 )
@@ -68,8 +70,8 @@ def _set_status(*, rental: Rental, finish: bool) -> ActionOutcome:
             return ActionOutcome(True, explain(error.token), error.token)
         return ActionOutcome(False, explain(error.token), error.token)
     _mark(rental, ended)
-    verb = "finished" if finish else "cancelled; SMS.online refunds its price"
-    return ActionOutcome(True, f"+{rental.number} {verb}.")
+    verb = _("finished") if finish else _("cancelled; SMS.online refunds its price")
+    return ActionOutcome(True, f"+{rental.number}: {verb}.")
 
 
 def _mark(rental: Rental, status: str) -> None:
@@ -105,20 +107,21 @@ def rental_extend(
         with transaction.atomic():
             locked = Rental.objects.select_for_update().get(pk=rental.pk)
             if expect_end_date is not None and locked.end_date != expect_end_date:
-                return ActionOutcome(False, "The rental was extended meanwhile; nothing was sent.", "RENTAL_CHANGED")
+                changed = _("The rental was extended meanwhile; nothing was sent.")
+                return ActionOutcome(False, changed, "RENTAL_CHANGED")
             extension = RentalExtension.objects.create(
                 nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
                 old_rent_id=rental.provider_rent_id,
             )  # fmt: skip
     except IntegrityError:
         if RentalExtension.objects.filter(nonce=nonce).exists():
-            repeated = "This extension was already submitted; see the rental's extensions."
+            repeated = _("This extension was already submitted; see the rental's extensions.")
             return ActionOutcome(False, repeated, "REPEATED")
-        return ActionOutcome(False, OPEN_EXTENSION, "EXTENSION_OPEN")
+        return ActionOutcome(False, str(OPEN_EXTENSION), "EXTENSION_OPEN")
     blocking = rental.account.spending_block(timezone.now())
     if blocking:
         _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
-        return ActionOutcome(False, f"Not sent. {explain(blocking)}", blocking)
+        return ActionOutcome(False, _("Not sent.") + " " + explain(blocking), blocking)
     try:
         client = provider_client_for(rental.account)
     except ApiKeyUnreadable:
@@ -147,8 +150,14 @@ def rental_extend(
         _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id, new_end_date=phone.end_date,
                 cost=phone.cost)  # fmt: skip
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    moved = f" SMS.online gave it a new rent id, {phone.rent_id}." if phone.rent_id != extension.old_rent_id else ""
-    return ActionOutcome(True, f"+{rental.number} extended by {hours} h, until {end}.{moved}")
+    text = _("+%(number)s extended by %(hours)s h, until %(end)s.") % {
+        "number": rental.number,
+        "hours": hours,
+        "end": end,
+    }
+    if phone.rent_id != extension.old_rent_id:
+        text += " " + _("SMS.online gave it a new rent id, %(id)s.") % {"id": phone.rent_id}
+    return ActionOutcome(True, text)
 
 
 def _absorb_adopted_placeholder(rental: Rental, rent_id: str) -> None:
@@ -176,10 +185,14 @@ def _finish(extension: RentalExtension, state: str, **fields: object) -> None:
 def _extension_problem(error: ProviderError) -> str:
     if error.token == "MAX_HOURS_EXCEED":
         most = re.search(r"[0-9]+", error.detail)
-        limit = f" The most it can still be extended by is {most.group(0)} hours." if most else ""
+        limit = (
+            " " + _("The most it can still be extended by is %(hours)s hours.") % {"hours": most.group(0)}
+            if most
+            else ""
+        )
         return explain("MAX_HOURS_EXCEED") + limit
     if error.is_unknown_outcome:
-        return f"{error.token}: no readable answer about the extension. {MAY_HAVE_CHARGED}"
+        return f"{error.token}: {_('no readable answer about the extension.')} {MAY_HAVE_CHARGED}"
     return explain(error.token)
 
 

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
@@ -192,7 +193,9 @@ def _attempt_succeed(
             rental.refresh_from_db()
             _attempt_link(attempt, rental, account, started)
     end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    message = f"Rented +{rental.number} until {end} on {account.name}."
+    message = _("Rented +%(number)s until %(end)s on %(account)s.") % {
+        "number": rental.number, "end": end, "account": account.name,
+    }  # fmt: skip
     return RentOutcome(attempt=attempt, rental=rental, token="", message=message)
 
 
@@ -246,17 +249,21 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
     if attempt.state == AttemptState.SUCCEEDED and attempt.rental is not None:
         rental = attempt.rental
         end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
-        prefix = "This request was already carried out: " if repeated else ""
-        message = f"{prefix}Rented +{rental.number} until {end} on {attempt.account.name}."
+        prefix = _("This request was already carried out:") + " " if repeated else ""
+        rented = _("Rented +%(number)s until %(end)s on %(account)s.") % {
+            "number": rental.number, "end": end, "account": attempt.account.name,
+        }  # fmt: skip
+        message = f"{prefix}{rented}"
         return RentOutcome(attempt=attempt, rental=rental, token="", message=message, repeated=repeated)
     if attempt.state == AttemptState.PENDING:
-        message = "This request is already being carried out; its result will appear in Rent attempts."
+        message = _("This request is already being carried out; its result will appear in Rent attempts.")
         return RentOutcome(attempt=attempt, rental=None, token="PENDING", message=message, repeated=True)
     banned_until = attempt.account.banned_until if attempt.error_token == "BANNED" else None
     until = timezone.localtime(banned_until).strftime("%Y-%m-%d %H:%M %Z") if banned_until else None
     message = explain(attempt.error_token, banned_until=until)
     if attempt.sent_at is None and attempt.error_token in _REFUSAL_TOKENS:
-        message = f"Not sent: {attempt.account.name} cannot rent now. {message}"
+        refused = _("Not sent: %(account)s cannot rent now.") % {"account": attempt.account.name}
+        message = f"{refused} {message}"
     return RentOutcome(attempt=attempt, rental=None, token=attempt.error_token, message=message, repeated=repeated)
 
 

@@ -35,10 +35,11 @@ def accounts_ok_first() -> QuerySet[ProviderAccount]:
 
 
 class RentNumberForm(forms.Form):
-    account = AccountChoiceField(queryset=accounts_ok_first(), empty_label=None)
-    service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True))
-    country = forms.ModelChoiceField(queryset=Country.objects.filter(is_active=True))
+    account = AccountChoiceField(label=_("Account"), queryset=accounts_ok_first(), empty_label=None)
+    service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.filter(is_active=True))
+    country = forms.ModelChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
     operator = forms.ModelChoiceField(
+        label=_("Operator"),
         queryset=Operator.objects.filter(is_active=True).select_related("country"),
         required=False,
         empty_label=_("Any operator"),

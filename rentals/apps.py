@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class RentalsConfig(AppConfig):
     name = "rentals"
-    verbose_name = "Rentals"
+    verbose_name = _("Rentals")
 
     def ready(self) -> None:
         from .roles import roles_install

@@ -66,20 +66,27 @@ SCHEDULE = [
 ]
 
 
-def schedule_install(**kwargs: object) -> list[str]:
+def schedule_install(*, apps: object = None, using: str = "default", **kwargs: object) -> list[str]:
     """Create the missing periodic tasks; returns the names created. Safe to run any time."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+    from django.apps import apps as installed
 
+    models = apps or installed
+    try:
+        interval_model = models.get_model("django_celery_beat", "IntervalSchedule")
+        task_model = models.get_model("django_celery_beat", "PeriodicTask")
+    except LookupError:
+        return []  # a partial migrate that has not reached django-celery-beat's tables yet
     created = []
     for job in SCHEDULE:
         # Interval rows are not unique (admins may add equal ones): reuse any that matches.
-        same = {"every": job.every_seconds, "period": IntervalSchedule.SECONDS}
-        interval = IntervalSchedule.objects.filter(**same).first() or IntervalSchedule.objects.create(**same)
-        task, was_created = PeriodicTask.objects.get_or_create(
+        same = {"every": job.every_seconds, "period": "seconds"}
+        intervals = interval_model.objects.using(using)
+        interval = intervals.filter(**same).first() or intervals.create(**same)
+        task, was_created = task_model.objects.using(using).get_or_create(
             name=job.name, defaults={"task": job.task, "interval": interval, "description": job.description}
         )
         if was_created:
             created.append(job.name)
         elif task.task != job.task:
-            PeriodicTask.objects.filter(pk=task.pk).update(task=job.task)
+            task_model.objects.using(using).filter(pk=task.pk).update(task=job.task)
     return created

@@ -150,3 +150,14 @@ def test_a_key_change_is_recorded_in_the_account_history_without_the_key(client)
     assert latest.history_user == boss and latest.api_key_changed_at is not None
     page = client.get(reverse("admin:rentals_provideraccount_history", args=[account.pk])).content.decode()
     assert "brand-new-key" not in page
+
+
+def test_balance_checks_and_errors_do_not_fill_the_account_history(simulator):
+    from rentals import services
+    from rentals.provider.errors import NoNumbers
+
+    account = AccountFactory(name="Main", api_url=simulator.api_url)
+    before = account.history.count()
+    services.account_check_balance(account=account)
+    services.account_record_error(account=account, error=NoNumbers("NO_NUMBERS"), operation="getRentNumber")
+    assert account.history.count() == before

@@ -41,6 +41,12 @@ def api_key_problem(key: str) -> str | None:
     return None
 
 
+UNTRACKED_FIELDS = [
+    "api_key_ciphertext", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at", "polling_until",
+    "last_error_token", "last_error_detail", "last_error_at",
+]  # fmt: skip
+
+
 class ProviderAccount(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     api_url = models.URLField(_("API URL"), max_length=500, help_text=_("The full …/stubs/handler_api.php URL."))
@@ -70,17 +76,9 @@ class ProviderAccount(models.Model):
     polling_until = models.DateTimeField(_("polling until"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    # Who changed what and when; the key itself (even encrypted) stays out of the history.
-    history = HistoricalRecords(
-        excluded_fields=[
-            "api_key_ciphertext",
-            "balance",
-            "balance_checked_at",
-            "updated_at",
-            "low_balance_alerted_at",
-            "polling_until",
-        ]
-    )
+    # Who changed what and when; the key itself (even encrypted) stays out of the history, and so do
+    # the readings that change on every check (their own records are AccountEvent and ErrorEvent).
+    history = HistoricalRecords(excluded_fields=UNTRACKED_FIELDS)
 
     class Meta:
         verbose_name = _("provider account")
@@ -90,6 +88,15 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) <= set(UNTRACKED_FIELDS):
+            self.skip_history_when_saving = True  # a reading, not a change anyone made
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            self.__dict__.pop("skip_history_when_saving", None)
 
     def set_api_key(self, plain: str) -> None:
         self.api_key_ciphertext = encrypt_api_key(plain)

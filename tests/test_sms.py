@@ -246,3 +246,19 @@ def test_accounts_that_cannot_use_the_api_are_not_polled(rental):
 
     ProviderAccount.objects.filter(pk=rental.account_id).update(state=AccountState.BAD_KEY)
     assert rentals_due_for_poll(now=timezone.now()) == {}
+
+
+def test_an_sms_with_an_unreadable_date_or_sender_is_kept_once(client, rental):
+    body = json.dumps({"rentId": rental.provider_rent_id, "sms": {"phoneFrom": None, "text": "Code 6060",
+                                                                   "date": "yesterday-ish"}})  # fmt: skip
+    for _ in range(2):
+        assert client.post(hook_url(rental), body, content_type="application/json").status_code == 200
+    form = f"rentId={rental.provider_rent_id}&sms%5Btext%5D=Code+6060&sms%5Bdate%5D=yesterday-ish"
+    assert client.post(hook_url(rental), form, content_type="application/x-www-form-urlencoded").status_code == 200
+    message = SmsMessage.objects.get()
+    assert (message.code, message.sender) == ("6060", "unknown") and message.received_at is not None
+
+
+def test_a_webhook_without_text_is_refused(client, rental):
+    body = json.dumps({"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "date": "2030-01-01 12:00:00"}})
+    assert client.post(hook_url(rental), body, content_type="application/json").status_code == 400

@@ -246,7 +246,8 @@ def _bounded_amount(text: str) -> Decimal | None:
 class IncomingSms:
     sender: str
     text: str
-    received_at: datetime
+    received_at: datetime | None  # None: the provider's date could not be read
+    raw_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -299,16 +300,24 @@ def parse_rent_status(reply: Success | Balance, *, provider_tz: tzinfo) -> RentS
 
 
 def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | None:
-    """One SMS from getRentStatus or a webhook body: ``phoneFrom``, ``text``, ``date``."""
+    """One SMS from getRentStatus or a webhook body: ``phoneFrom``, ``text``, ``date``.
+
+    Only an entry without text is no SMS. A sender or a date that cannot be read still gives one:
+    an SMS is never dropped for its envelope (the caller stamps an unreadable date on arrival).
+    """
     sender, text, date = entry.get("phoneFrom"), entry.get("text"), entry.get("date")
-    if isinstance(sender, bool) or not isinstance(sender, (str, int)) or not isinstance(text, str):
+    if not isinstance(text, str):
         return None
+    readable_sender = isinstance(sender, (str, int)) and not isinstance(sender, bool) and str(sender).strip()
     try:
         received_at = _sms_date(date, provider_tz)
     except (TypeError, ValueError, OverflowError):
-        return None
+        received_at = None
     return IncomingSms(
-        sender=storable_text(str(sender).strip())[:64], text=storable_text(text)[:4000], received_at=received_at
+        sender=storable_text(str(sender).strip())[:64] if readable_sender else "unknown",
+        text=storable_text(text)[:4000],
+        received_at=received_at,
+        raw_date=storable_text(str(date))[:64] if received_at is None else "",
     )
 
 
@@ -410,5 +419,5 @@ def parse_webhook(body: bytes, *, content_type: str, provider_tz: tzinfo) -> Web
         raise UnreadableWebhook("no readable rentId") from None
     sms = incoming_sms(data["sms"], provider_tz)
     if sms is None:
-        raise UnreadableWebhook("the sms object lacks phoneFrom, text or a readable date")
+        raise UnreadableWebhook("the sms object has no text")
     return WebhookSms(rent_id=rent_id, sms=sms)

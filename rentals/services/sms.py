@@ -45,8 +45,12 @@ def sms_dedupe_key(sms: IncomingSms, occurrence: int = 0) -> str:
 
     Two SMS alike in second, sender and text are told apart by their occurrence (0, 1, ...), which
     polling counts among the rental's messages; a webhook carries one SMS and says occurrence 0.
+    An SMS whose date could not be read is keyed on the date as the provider wrote it.
     """
-    moment = sms.received_at.astimezone(UTC).replace(microsecond=0).isoformat()
+    if sms.received_at is not None:
+        moment = sms.received_at.astimezone(UTC).replace(microsecond=0).isoformat()
+    else:
+        moment = f"unread:{sms.raw_date}"
     suffix = f"\x1f#{occurrence}" if occurrence else ""
     return hashlib.sha256(f"{moment}\x1f{sms.sender}\x1f{sms.text}{suffix}".encode()).hexdigest()
 
@@ -55,14 +59,16 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     """Store the SMS once; returns None when it was already there."""
     try:
         with transaction.atomic():
+            # A date the provider wrote unreadably becomes the time Rentdesk first saw the SMS.
+            received_at = sms.received_at or timezone.now()
             message = SmsMessage.objects.create(
                 rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text),
-                received_at=sms.received_at, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
+                received_at=received_at, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
             )  # fmt: skip
             # Only a newer SMS replaces the one the inventory shows.
-            newer = Q(last_sms_at__isnull=True) | Q(last_sms_at__lte=sms.received_at)
+            newer = Q(last_sms_at__isnull=True) | Q(last_sms_at__lte=received_at)
             Rental.objects.filter(newer, pk=rental.pk).update(
-                last_sms_at=sms.received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
+                last_sms_at=received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
             )
     except IntegrityError:
         return None

@@ -263,3 +263,21 @@ def test_a_resubmission_while_the_first_is_in_flight_offers_no_new_form(operator
     response = operator_client.post(RENT_URL, data, follow=True)
     assert response.redirect_chain[-1][0] == reverse("admin:rentals_rentattempt_changelist")
     assert "already being carried out" in page_text(response) and simulator.requests() == []
+
+
+def test_an_unknown_attempt_checked_on_the_provider_can_be_marked_not_charged(client, simulator, account, catalog):
+    operator, viewer = staff("operator", "rent_number"), staff("viewer")
+    client.force_login(operator)
+    simulator.force(body="<html>Gateway Timeout</html>", status=504, content_type="text/html")
+    client.post(RENT_URL, rent_form(account, catalog))
+    attempt = RentAttempt.objects.get()
+    url = reverse("admin:rentals_rentattempt_changelist")
+    client.force_login(viewer)
+    client.post(url, {"action": "mark_not_charged", "_selected_action": [attempt.pk]})
+    attempt.refresh_from_db()
+    assert attempt.state == AttemptState.UNKNOWN  # not without the rent permission
+    client.force_login(operator)
+    response = client.post(url, {"action": "mark_not_charged", "_selected_action": [attempt.pk]}, follow=True)
+    attempt.refresh_from_db()
+    assert attempt.state == AttemptState.FAILED and "not charged" in attempt.error_detail
+    assert "1 unknown attempt(s) marked as not charged" in page_text(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +16,7 @@ from ..models import (
     RentAttempt,
     Service,
 )
+from .common import can_rent
 
 
 @admin.register(RentAttempt)
@@ -37,6 +39,7 @@ class RentAttemptAdmin(admin.ModelAdmin):
     list_select_related = ["account", "service", "country", "requested_by", "rental"]
     date_hierarchy = "created_at"
     readonly_fields = ["explanation"]
+    actions = ["mark_not_charged"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -44,12 +47,22 @@ class RentAttemptAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
         return False  # a record of what was sent: read-only
 
+    def has_rent_permission(self, request: HttpRequest) -> bool:
+        return can_rent(request)
+
+    @admin.action(
+        description=_("Unknown, but checked on SMS.online: no rent was made (not charged)"), permissions=["rent"]
+    )
+    def mark_not_charged(self, request: HttpRequest, queryset: QuerySet[RentAttempt]) -> None:
+        resolved = services.attempts_mark_not_charged(attempts=queryset, user=request.user)
+        self.message_user(request, _("%(count)s unknown attempt(s) marked as not charged.") % {"count": resolved})
+
     def has_delete_permission(self, request: HttpRequest, obj: RentAttempt | None = None) -> bool:
         return False
 
     @admin.display(description=_("What it means"))
     def explanation(self, obj: RentAttempt) -> str:
-        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else "Pending."
+        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else _("Pending")
 
 
 @admin.register(ErrorEvent)

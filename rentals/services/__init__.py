@@ -29,7 +29,14 @@ from .managing import (
 )
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import renewal_nonce, rental_auto_renew, rentals_due_for_renewal
-from .renting import RentOutcome, attempts_resolve_stale, rent_outcome_for, rental_rent, webhook_url_for
+from .renting import (
+    RentOutcome,
+    attempts_mark_not_charged,
+    attempts_resolve_stale,
+    rent_outcome_for,
+    rental_rent,
+    webhook_url_for,
+)
 from .sms import (
     UnknownWebhookToken,
     account_poll,
@@ -59,6 +66,7 @@ __all__ = [
     "account_reset_state",
     "account_set_api_key",
     "accounts_clear_expired_bans",
+    "attempts_mark_not_charged",
     "attempts_resolve_stale",
     "cancel_deadline",
     "catalog_sync",

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -310,3 +310,14 @@ def _extensions_resolve_stale(*, now: datetime, call_limit: timedelta) -> int:
         state=AttemptState.FAILED, error_token=NOT_SENT, error_detail="Stopped before sending.", finished_at=now
     )
     return sent + unsent
+
+
+def attempts_mark_not_charged(*, attempts: Iterable[RentAttempt], user: AbstractBaseUser) -> int:
+    """Staff checked SMS.online and found no rent for these unknown attempts: they failed, uncharged."""
+    resolved = 0
+    for attempt in attempts:
+        note = f"{attempt.error_detail} Checked by {user}: no rent on SMS.online, not charged.".strip()
+        resolved += RentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.UNKNOWN, rental__isnull=True).update(
+            state=AttemptState.FAILED, error_detail=note, finished_at=timezone.now()
+        )
+    return resolved

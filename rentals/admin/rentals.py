@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..forms import RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt, SmsMessage
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from .common import ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
@@ -70,8 +70,11 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     list_select_related = ["service", "country", "account", "assignee", "rented_by"]
     search_fields = ["number", "provider_rent_id", "label", "notes"]
     search_help_text = _("Number (with or without +, spaces or dashes), label, notes, or SMS text.")
-    # Active rentals first, the soonest to end at the top.
-    ordering = [Case(When(status=RentalStatus.ACTIVE, then=Value(0)), default=Value(1)), "end_date"]
+    # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
+    # the (status, end_date) index serves this order, so a page costs the same at any table size.
+    ordering = ["status", "end_date"]
+    # No second, unfiltered count on every filtered page: it would read the whole table.
+    show_full_result_count = False
     list_per_page = 50
     actions = ["claim", "release"]
     resource_classes = [RentalResource]

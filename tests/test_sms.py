@@ -262,3 +262,22 @@ def test_an_sms_with_an_unreadable_date_or_sender_is_kept_once(client, rental):
 def test_a_webhook_without_text_is_refused(client, rental):
     body = json.dumps({"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "date": "2030-01-01 12:00:00"}})
     assert client.post(hook_url(rental), body, content_type="application/json").status_code == 400
+
+
+def test_a_provider_in_another_timezone_gives_the_same_moments(simulator, account, catalog, settings, live_server):
+    settings.PROVIDER_TIMEZONE = "Asia/Tokyo"
+    settings.PUBLIC_BASE_URL = live_server.url
+    simulator._post_json("timezone", {"name": "Asia/Tokyo"})
+    rental = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    ).rental  # fmt: skip
+    (sim_rent,) = simulator.rents()
+    from datetime import datetime
+
+    assert rental.end_date == datetime.fromisoformat(sim_rent["end_date"])  # the same instant in any zone
+    assert rental.end_date.utcoffset() == timedelta(hours=9)  # read as the provider's wall clock
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 1", "webhook": False,
+                                 "date": "2030-01-01T00:00:00+00:00"})  # fmt: skip
+    services.rental_poll(rental=rental)
+    assert SmsMessage.objects.get().received_at.isoformat() == "2030-01-01T00:00:00+00:00"

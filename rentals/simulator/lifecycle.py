@@ -17,8 +17,8 @@ MAX_TOTAL_HOURS = 2160 * 2  # a rent may be extended up to this many hours in al
 RENT_LIST_LENGTH = 10
 
 
-def phone_reply(rent: SimRent) -> Reply:
-    phone = {"id": rent.id, "endDate": rent.end_date.strftime("%Y-%m-%dT%H:%M:%S"), "number": rent.number}
+def phone_reply(state: SimulatorState, rent: SimRent) -> Reply:
+    phone = {"id": rent.id, "endDate": state.wall_clock(rent.end_date, "%Y-%m-%dT%H:%M:%S"), "number": rent.number}
     return json_reply({"status": "success", "phone": {**phone, "cost": float(rent.cost)}})
 
 
@@ -46,7 +46,7 @@ def get_rent_status(state: SimulatorState, api_key: str, params: dict[str, str])
     newest_first = list(reversed(rent.sms))[page * size : (page + 1) * size]
     values = {
         str(index): {"phoneFrom": sms.sender, "text": sms.text, "service": rent.service,
-                     "date": sms.date.strftime("%Y-%m-%d %H:%M:%S")}
+                     "date": state.wall_clock(sms.date)}
         for index, sms in enumerate(newest_first)
     }  # fmt: skip
     return json_reply({"status": "success", "quantity": str(len(rent.sms)), "values": values})
@@ -132,7 +132,7 @@ def continue_rent_number(state: SimulatorState, api_key: str, params: dict[str, 
         rent.end_date += timedelta(hours=hours)
     rent.hours += hours
     rent.cost = cost
-    return phone_reply(rent)
+    return phone_reply(state, rent)
 
 
 def get_rent_prices(state: SimulatorState, api_key: str, params: dict[str, str]) -> Reply:
@@ -165,7 +165,7 @@ def inject_sms(
     sms = SimSms(sender=sender, text=text, date=(at or state.now()).replace(microsecond=0))
     rent.sms.append(sms)
     payload = {"rentId": rent.id, "sms": {"phoneFrom": sender, "text": text,
-                                          "date": sms.date.strftime("%Y-%m-%d %H:%M:%S")}}  # fmt: skip
+                                          "date": state.wall_clock(sms.date)}}  # fmt: skip
     return rent.webhook_url, payload
 
 

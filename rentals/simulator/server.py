@@ -15,6 +15,8 @@ Control plane (JSON in, JSON out; never under handler_api.php):
 - ``POST /_control/advance``: ``{"seconds": 3600}`` moves the simulator's clock (rents expire).
 - ``POST /_control/revoke``: ``{"rent_id"}``: the provider takes the number back and refunds it.
 - ``GET /_control/clock``: the simulator's current time.
+- ``POST /_control/timezone``: ``{"name": "Europe/Kyiv"}``: the zone its naive dates are written in,
+  until the next reset (``runsimulator --timezone`` sets the default).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import logging
 import threading
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 from . import lifecycle
 from .state import SimulatorState, forced_reply_from_spec
@@ -101,7 +104,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             if command == "reset":
-                self.server.state = SimulatorState()
+                self.server.state = SimulatorState(timezone=self.server.provider_tz)
+            elif command == "timezone":  # until the next reset
+                state.timezone = ZoneInfo(str(spec["name"]))
             elif command == "force":
                 state.forced.append(forced_reply_from_spec(spec))
             elif command == "accounts":
@@ -171,9 +176,10 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int]) -> None:
+    def __init__(self, address: tuple[str, int], *, provider_tz: tzinfo = UTC) -> None:
         super().__init__(address, SimulatorHandler)
-        self.state = SimulatorState()
+        self.provider_tz = provider_tz
+        self.state = SimulatorState(timezone=provider_tz)
 
     @property
     def base_url(self) -> str:

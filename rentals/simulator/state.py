@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from . import lifecycle
@@ -104,11 +104,16 @@ class SimulatorState:
     forced: deque[ForcedReply] = field(default_factory=deque)
     requests: list[dict[str, object]] = field(default_factory=list)
     clock_offset: timedelta = timedelta(0)
+    timezone: tzinfo = UTC  # the provider writes naive dates in this zone
     next_rent_id: int = field(default_factory=lambda: _rent_id_base())
     rng: random.Random = field(default_factory=random.Random)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
+
+    def wall_clock(self, moment: datetime, date_format: str = "%Y-%m-%d %H:%M:%S") -> str:
+        """How the provider writes a moment: naive, in its own timezone."""
+        return moment.astimezone(self.timezone).strftime(date_format)
 
     def account_for(self, api_key: str) -> SimAccount:
         if api_key not in self.accounts:
@@ -156,7 +161,7 @@ class SimulatorState:
             return text_reply("BAD_KEY")
         account = self.account_for(api_key)
         if account.banned_until and account.banned_until > self.now():
-            return text_reply(f"BANNED:'{php_date(account.banned_until)}'")
+            return text_reply(f"BANNED:'{php_date(account.banned_until.astimezone(self.timezone))}'")
         if account.inactive:
             return text_reply("ACCOUNT_INACTIVE")
         if account.blocked:
@@ -191,7 +196,7 @@ class SimulatorState:
         self.stock[stock_key] = self.stock.get(stock_key, DEFAULT_STOCK) - 1
         account.balance -= cost
         rent = self._new_rent(api_key, service, country, operator, hours, cost, params.get("url") or None)
-        return lifecycle.phone_reply(rent)
+        return lifecycle.phone_reply(self, rent)
 
     def _new_rent(
         self, api_key: str, service: str, country: int, operator: str, hours: int, cost: Decimal, url: str | None

@@ -186,3 +186,27 @@ def chat_server():
     yield chat
     chat.server.shutdown()
     chat.server.server_close()
+
+
+def run_concurrently(work, times: int = 4) -> list:
+    """Run ``work`` in ``times`` threads released together, as two beats or workers would; their results."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(times)
+    results = []
+
+    def one():
+        barrier.wait()
+        try:
+            results.append(work())
+        finally:
+            connections.close_all()  # each thread has its own connection; leave none open
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -1,19 +1,17 @@
 """Account health against the simulator: balances, low-balance alerts, state recovery, events."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connections
 from django.utils import timezone
 
 from rentals import services
 from rentals.models import AccountEvent, AccountState, ErrorEvent
 from rentals.provider import errors
 
-from .conftest import SANDBOX_KEY
+from .conftest import SANDBOX_KEY, run_concurrently
 from .factories import AccountFactory, RentalFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,25 +109,6 @@ def test_an_unreachable_provider_is_left_to_the_task_to_retry(account):
     account.save()
     with pytest.raises(errors.ProviderUnreachable):
         services.account_refresh_health(account_id=account.pk)
-
-
-def run_concurrently(work, times=4):
-    barrier = threading.Barrier(times)
-    results = []
-
-    def one():
-        barrier.wait()
-        try:
-            results.append(work())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=one) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_concurrent_balance_checks_alert_once(simulator, account):

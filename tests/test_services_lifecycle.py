@@ -1,17 +1,16 @@
 """Expiry reminders and expiry over time (time-machine moves the clock), on a real database."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connections
 from django.utils import timezone
 
 from rentals import services
 from rentals.models import RentalReminder, RentalStatus
 
+from .conftest import run_concurrently
 from .factories import RentalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,21 +65,7 @@ def test_no_reminders_for_rentals_switched_off_ended_or_far_away():
 
 def test_concurrent_runs_send_one_reminder():
     RentalFactory(end_date=timezone.now() + timedelta(hours=5))
-    barrier = threading.Barrier(4)
-    results = []
-
-    def beat():
-        barrier.wait()
-        try:
-            results.append(run_reminders())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=beat) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(run_reminders)
     assert sum(results) == 1 and len(mail.outbox) == 1
 
 

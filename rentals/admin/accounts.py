@@ -73,9 +73,6 @@ class AccountEventInline(ReadOnlyInline):
     readonly_fields = fields
     verbose_name_plural = _("Health history")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountEvent]:
-        return super().get_queryset(request).order_by("-created_at")
-
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):

@@ -34,9 +34,6 @@ class SmsMessageInline(ReadOnlyInline):
     readonly_fields = fields
     verbose_name_plural = _("SMS (newest first)")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
-        return super().get_queryset(request).order_by("-received_at")
-
 
 class RentalExtensionInline(ReadOnlyInline):
     model = RentalExtension

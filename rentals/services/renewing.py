@@ -38,17 +38,24 @@ def renewal_nonce(rental: Rental) -> uuid.UUID:
 def rentals_due_for_renewal(*, now: datetime) -> list[int]:
     """Rentals set to auto-renew that have come within their renewal time (few: it is opt-in)."""
     candidates = Rental.objects.filter(auto_renew=True, status=RentalStatus.ACTIVE, end_date__gt=now)
-    return [
-        pk
-        for pk, end_date, before in candidates.values_list("pk", "end_date", "auto_renew_before_hours")
-        if end_date - timedelta(hours=before) <= now
-    ]
+    return [rental.pk for rental in candidates.only(*_DUE_FIELDS) if _is_due(rental, now)]
+
+
+_DUE_FIELDS = ("pk", "auto_renew", "status", "end_date", "auto_renew_before_hours")
+
+
+def _is_due(rental: Rental, now: datetime) -> bool:
+    return (
+        rental.auto_renew
+        and rental.status == RentalStatus.ACTIVE
+        and now < rental.end_date <= now + timedelta(hours=rental.auto_renew_before_hours)
+    )
 
 
 def rental_auto_renew(*, rental_id: int) -> str:
     """Renew one rental if it is due and within its limits; returns what happened, in a word."""
     rental = Rental.objects.select_related("account", "rented_by", "assignee").get(pk=rental_id)
-    if rental_id not in rentals_due_for_renewal(now=timezone.now()):
+    if not _is_due(rental, timezone.now()):
         return "not due"  # renewed meanwhile, switched off, or ended
     nonce = renewal_nonce(rental)
     if RentalExtension.objects.filter(nonce=nonce).exists():

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import (
+    STATE_TOKENS,
     AccountState,
     AttemptState,
     Country,
@@ -267,7 +268,7 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
     return RentOutcome(attempt=attempt, rental=None, token=attempt.error_token, message=message, repeated=repeated)
 
 
-_REFUSAL_TOKENS = {"NO_BALANCE", "BANNED", "ACCOUNT_INACTIVE", "BAD_KEY", "CHANNELS_LIMIT"}
+_REFUSAL_TOKENS = set(STATE_TOKENS.values())  # the tokens Rentdesk refuses with on an account's behalf
 
 
 NOT_SENT = "NOT_SENT"

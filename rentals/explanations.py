@@ -9,8 +9,10 @@ MAY_HAVE_CHARGED = _(
     "The provider may have charged; it will be checked. Do not rent again for the same need until "
     "this attempt is resolved: look for the number in the SMS.online panel first."
 )
-# Outcomes after which money may have moved: their explanation ends with MAY_HAVE_CHARGED.
+# Outcomes after which nobody knows what the provider did: for a call that spends money (rent,
+# extend), the explanation ends with MAY_HAVE_CHARGED; for any other call, with NOTHING_SPENT.
 MAY_HAVE_CHARGED_TOKENS = {"ERROR_SQL", "SERVER_ERROR", "UNKNOWN_OUTCOME", "DUPLICATE_RENT_ID"}
+NOTHING_SPENT = _("This request spends no money, so it is safe to try again.")
 
 EXPLANATIONS = {
     "BAD_ACTION": _(
@@ -71,8 +73,19 @@ EXPLANATIONS = {
         "API_KEY_ENCRYPTION_KEYS. Nothing was sent. Enter the API key on the account again."
     ),
     "NOT_SENT": _("The request stopped before it was sent to SMS.online; nothing was charged. Submit it again."),
-    "NO_ID_RENT": _("SMS.online does not know this rent (wrong or old id). Nothing was charged."),
-    "INVALID_PHONE": _("SMS.online does not know this number for the account. Nothing was charged."),
+    "NO_ID_RENT": _("SMS.online did not receive the rent's id. Nothing was charged."),
+    "INVALID_PHONE": _(
+        "SMS.online does not know this rent for the account (a wrong or old id, or a rent it has dropped). "
+        "Nothing was charged. Check the number in the SMS.online panel."
+    ),
+    "RATE_LIMITED": _(
+        "SMS.online refused the request because too many were sent (HTTP 429). Nothing was charged. "
+        "Rentdesk waits as long as SMS.online asks before sending again for this account; try again then."
+    ),
+    "EARLY_CANCEL_DENIED": _(
+        "SMS.online does not allow cancelling in the first minutes after renting. Nothing was changed. "
+        "Try again in a few minutes (the refund stays possible until 20 minutes after renting)."
+    ),
     "RENT_DIE": _("The rent has already ended and cannot be extended. Nothing was charged."),
     "MAX_HOURS_EXCEED": _("That extension is longer than SMS.online allows for this rent. Nothing was charged."),
     "CANT_CANCEL": _("The 20-minute cancel window has passed: the rent can only be finished now."),
@@ -83,13 +96,15 @@ EXPLANATIONS = {
 }
 
 
-def explain(token: str, *, banned_until: str | None = None) -> str:
+def explain(token: str, *, banned_until: str | None = None, spending: bool = False) -> str:
     """The sentence staff read for ``token``, in the active language; unknown tokens are treated as
-    unknown outcomes."""
+    unknown outcomes. ``spending``: the request could have spent money (getRentNumber,
+    continueRentNumber), so an unknown outcome may have charged."""
+    unknown_outcome = MAY_HAVE_CHARGED if spending else NOTHING_SPENT
     text = EXPLANATIONS.get(token)
     if text is None:
         unknown = gettext("SMS.online answered %(token)s, which Rentdesk does not know.") % {"token": token}
-        return f"{unknown} {MAY_HAVE_CHARGED}"
+        return f"{unknown} {unknown_outcome}"
     until = gettext(" until %(date)s") % {"date": banned_until} if banned_until else ""
     sentence = str(text).format(until=until)
-    return f"{sentence} {MAY_HAVE_CHARGED}" if token in MAY_HAVE_CHARGED_TOKENS else sentence
+    return f"{sentence} {unknown_outcome}" if token in MAY_HAVE_CHARGED_TOKENS else sentence

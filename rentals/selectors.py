@@ -46,6 +46,8 @@ POLL_EAGER_EVERY = timedelta(seconds=20)
 POLL_IDLE_EVERY = timedelta(minutes=5)
 EAGER_WHILE_YOUNGER_THAN = timedelta(minutes=30)
 AWAITING_CODE_FOR = timedelta(hours=2)
+# A rent SMS.online no longer knows is only checked this often, in case it knows it again.
+LOST_RECHECK_EVERY = timedelta(hours=1)
 
 
 def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
@@ -58,11 +60,15 @@ def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
         | Q(last_polled_at__lt=now - POLL_IDLE_EVERY)
         | (eager & Q(last_polled_at__lt=now - POLL_EAGER_EVERY))
     )
+    lost_recheck = Q(provider_lost_at__isnull=False, last_polled_at__lt=now - LOST_RECHECK_EVERY)
     rows = (
-        Rental.objects.filter(due, status=RentalStatus.ACTIVE, end_date__gt=now)
+        Rental.objects.filter((Q(provider_lost_at__isnull=True) & due) | lost_recheck)
+        .filter(status=RentalStatus.ACTIVE, end_date__gt=now)
         # An account that cannot use the API now would only collect errors.
         .exclude(account__state__in=[AccountState.BAD_KEY, AccountState.INACTIVE, AccountState.BLOCKED])
         .exclude(account__state=AccountState.BANNED, account__banned_until__gt=now)
+        # SMS.online asked this account to wait (HTTP 429, Retry-After).
+        .exclude(account__rate_limited_until__gt=now)
         .values_list("account_id", "pk")
     )
     per_account: dict[int, list[int]] = {}
@@ -83,6 +89,8 @@ class Dashboard:
     troubled_accounts: list[ProviderAccount]
     errors_24h: list[dict[str, object]]
     errors_24h_count: int
+    lost: list[Rental]
+    lost_count: int
 
 
 def dashboard(*, now: datetime) -> Dashboard:
@@ -90,6 +98,7 @@ def dashboard(*, now: datetime) -> Dashboard:
     soon = active.filter(end_date__lte=now + timedelta(hours=24))
     errors = ErrorEvent.objects.filter(created_at__gte=now - timedelta(hours=24))
     by_token = list(errors.values("token").annotate(count=Count("id")).order_by("-count", "token")[:8])
+    lost = active.filter(provider_lost_at__isnull=False)
     return Dashboard(
         expiring_24h=list(soon.select_related("service", "country").order_by("end_date")[:10]),
         expiring_24h_count=soon.count(),
@@ -97,6 +106,8 @@ def dashboard(*, now: datetime) -> Dashboard:
         troubled_accounts=list(ProviderAccount.objects.exclude(state=AccountState.OK).order_by("name")),
         errors_24h=by_token,
         errors_24h_count=errors.count(),
+        lost=list(lost.order_by("end_date")[:10]),
+        lost_count=lost.count(),
     )
 
 

@@ -42,6 +42,10 @@ class SimulatorControl:
     def force(self, **spec: Any) -> None:
         self._post("force", spec)
 
+    def dialect(self, **spec: Any) -> None:
+        """Speak another of the family's forms until the next reset (see rentals.simulator.wire.Dialect)."""
+        self._post("dialect", spec)
+
     def set_account(self, api_key: str, **fields: Any) -> None:
         self._post("accounts", {"api_key": api_key, **fields})
 

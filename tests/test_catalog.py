@@ -41,11 +41,31 @@ def test_sync_stores_price_and_stock_per_service_country_and_time(simulator, acc
     assert services.catalog_sync(now=timezone.now()) == written and Offer.objects.count() == written
 
 
-def test_sync_falls_back_when_prices_are_not_offered(simulator, account, catalog):
-    for _ in range(18):
-        simulator.force(token="BAD_ACTION", action="getRentPrices")
+def test_sync_falls_back_when_prices_are_not_offered_and_remembers_it(simulator, account, catalog):
+    simulator.dialect(unknown_actions=["getRentPrices"])
+    simulator.set_stock(country=1, service="tg", operator="any", count=7)
     services.catalog_sync(now=timezone.now())
     assert len(simulator.requests("getRentServicesAndCountries")) == 18
+    assert len(simulator.requests("getRentPrices")) == 1  # one BAD_ACTION, then the account knows
+    offer = Offer.objects.get(service=catalog["telegram"], country=catalog["ukraine"], hours=24)
+    assert (offer.cost, offer.available) == (Decimal("0.9000"), 7)
+    services.catalog_sync(now=timezone.now())
+    assert len(simulator.requests("getRentPrices")) == 1
+
+
+@pytest.mark.parametrize("dialect", [{}, {"quant": "object", "countries_key": "counties", "lists": "array"}])
+def test_no_stock_from_the_fallback_sets_the_offers_to_zero(simulator, account, catalog, dialect):
+    from rentals.simulator.state import SERVICES
+
+    simulator.dialect(unknown_actions=["getRentPrices"], **dialect)
+    services.catalog_sync(now=timezone.now())
+    assert Offer.objects.filter(available__gt=0).exists()
+    for code in SERVICES:
+        simulator.set_stock(country=1, service=code, operator="any", count=0)
+    services.catalog_sync(now=timezone.now())
+    ukraine = Offer.objects.filter(country=catalog["ukraine"])
+    assert ukraine.exists() and set(ukraine.values_list("available", flat=True)) == {0}
+    assert Offer.objects.filter(country=catalog["russia"], available__gt=0).exists()
 
 
 def test_the_rent_form_carries_the_offers(client, simulator, account, catalog):

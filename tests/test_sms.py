@@ -189,7 +189,7 @@ def test_one_rental_the_provider_forgot_does_not_stop_the_others(simulator, rent
         account_id=account.pk, rental_ids=[forgotten.pk, rental.pk], cycle_started=timezone.now()
     )
     forgotten.refresh_from_db()
-    assert polled == 1 and "does not know this rent" in forgotten.attention
+    assert polled == 1 and "no longer knows this rent" in forgotten.attention and forgotten.provider_lost_at
     assert SmsMessage.objects.get().code == "4242"
 
 

@@ -43,7 +43,7 @@ def api_key_problem(key: str) -> str | None:
 
 UNTRACKED_FIELDS = [
     "api_key_ciphertext", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at", "polling_until",
-    "last_error_token", "last_error_detail", "last_error_at",
+    "last_error_token", "last_error_detail", "last_error_at", "provider_actions", "rate_limited_until",
 ]  # fmt: skip
 
 
@@ -74,6 +74,11 @@ class ProviderAccount(models.Model):
     low_balance_alerted_at = models.DateTimeField(_("low balance alerted at"), null=True, blank=True, editable=False)
     # A lease: while set and in the future, one task is polling this account's SMS and no other starts.
     polling_until = models.DateTimeField(_("polling until"), null=True, blank=True, editable=False)
+    # Which of the family's names for an operation this provider answers ({"extension_price":
+    # "getContinueRentPriceNumber"}), learned from BAD_ACTION replies so the fallback costs one request once.
+    provider_actions = models.JSONField(_("provider actions"), default=dict, blank=True, editable=False)
+    # After an HTTP 429, nothing is sent for this account until then (the provider's Retry-After).
+    rate_limited_until = models.DateTimeField(_("rate limited until"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Who changed what and when; the key itself (even encrypted) stays out of the history, and so do

@@ -14,8 +14,9 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -29,6 +30,7 @@ from .errors import (
     NoNumbers,
     ProviderError,
     ProviderUnreachable,
+    RateLimited,
     RentStatusReply,
     UnknownOutcome,
 )
@@ -54,6 +56,17 @@ MAX_BODY_BYTES = 1024 * 1024
 STATUS_PAGE_SIZE = 10
 _URL_QUERY = re.compile(r"\?[^\s'\")]*")
 USER_AGENT = "Rentdesk/1.0"
+# HTTP 429 without a readable Retry-After waits this long; a longer wait than the cap is not believed
+# (a broken or hostile header must not silence an account for days).
+DEFAULT_RETRY_AFTER = timedelta(seconds=5)
+MAX_RETRY_AFTER = timedelta(hours=1)
+
+# Operations the family offers under more than one action name: the current name first, then the
+# older one, tried when the first answers BAD_ACTION (contract section 4).
+ACTION_NAMES = {
+    "extension_price": ("continueRentInfo", "getContinueRentPriceNumber"),
+    "rent_prices": ("getRentPrices", "getRentServicesAndCountries"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,29 @@ class ClientConfig:
     provider_tz: tzinfo
 
 
+class AccountMemory:
+    """What the client learns about the provider for one account, kept between clients: which of the
+    family's action names it answers, and until when it asked the account to wait (HTTP 429).
+
+    This one keeps it in memory; the services pass one that also saves it with the account.
+    """
+
+    def __init__(self, *, actions: dict[str, str] | None = None, wait_until: datetime | None = None) -> None:
+        self.actions = dict(actions or {})
+        self.wait_until = wait_until
+
+    def action_learned(self, operation: str, action: str) -> None:
+        self.actions[operation] = action
+
+    def rate_limited(self, until: datetime) -> None:
+        self.wait_until = until
+
+
 class SmsOnlineClient:
-    def __init__(self, *, api_key: str, config: ClientConfig) -> None:
+    def __init__(self, *, api_key: str, config: ClientConfig, memory: AccountMemory | None = None) -> None:
         self._api_key = api_key
         self._config = config
+        self._memory = memory or AccountMemory()
         self._session = requests.Session()
         no_retries = HTTPAdapter(max_retries=0)
         self._session.mount("http://", no_retries)
@@ -115,25 +147,31 @@ class SmsOnlineClient:
 
     def continue_rent(self, *, rent_id: str, hours: int) -> RentedPhone:
         """Extend a rent. Spends money: recorded first by the caller, never repeated. The id may change."""
-        reply = self._call("continueRentNumber", {"id": rent_id, "rent_time": hours, "hours": hours})
+        reply = self._call("continueRentNumber", {"id": rent_id, "rent_time": hours, "time": hours})
         return parse_rented_phone(reply, provider_tz=self._config.provider_tz)
 
     def get_continue_price(self, *, rent_id: str, hours: int) -> Decimal | None:
-        """What extending would cost, where the provider says (an optional action: None otherwise)."""
-        try:
-            reply = self._call("getContinueRentPrice", {"id": rent_id, "rent_time": hours, "hours": hours})
-        except IntegrationError:
-            return None
-        return parse_price(reply)
+        """What extending by ``hours`` would cost; None when a success names no price.
+
+        ``continueRentInfo`` (``hours``), or the older ``getContinueRentPriceNumber`` (``rent_time``).
+        """
+        params = {
+            "continueRentInfo": {"id": rent_id, "hours": hours},
+            "getContinueRentPriceNumber": {"id": rent_id, "rent_time": hours},
+        }
+        return parse_price(self._call_either("extension_price", params))
 
     def get_rent_prices(self, *, country: int, hours: int) -> dict[str, ServiceOffer]:
-        """Price and stock per service in a country; falls back to getRentServicesAndCountries."""
+        """Price and stock per service in a country; empty when the provider has no numbers there.
+
+        ``getRentPrices``, or ``getRentServicesAndCountries`` where the provider lacks it.
+        """
+        params = {
+            "getRentPrices": {"country": country, "rent_time": hours, "time": hours},
+            "getRentServicesAndCountries": {"country": country, "rent_time": hours, "time": hours, "operator": "any"},
+        }
         try:
-            reply = self._call("getRentPrices", {"country": country, "rent_time": hours})
-        except IntegrationError:
-            reply = self._call(
-                "getRentServicesAndCountries", {"country": country, "rent_time": hours, "operator": "any"}
-            )
+            reply = self._call_either("rent_prices", params)
         except NoNumbers:
             return {}
         return parse_rent_prices(reply, country=country)
@@ -144,9 +182,36 @@ class SmsOnlineClient:
             raise UnknownOutcome(detail="getBalance answered without ACCESS_BALANCE")
         return reply.amount
 
+    def _call_either(self, operation: str, params: dict[str, dict[str, Any]]) -> Success | Balance:
+        """Call whichever of the operation's action names this provider answers.
+
+        The name that worked is remembered for the account, so a provider that knows only the older
+        name costs one BAD_ACTION once, not on every call.
+        """
+        names = ACTION_NAMES[operation]
+        known = self._memory.actions.get(operation)
+        *earlier, last = [known, *(name for name in names if name != known)] if known in names else names
+        for action in earlier:
+            try:
+                reply = self._call(action, params[action])
+            except IntegrationError:
+                logger.info("%s is unknown to the provider: trying the next name", action)
+                continue
+            break
+        else:
+            action, reply = last, self._call(last, params[last])
+        if action != known:
+            self._memory.action_learned(operation, action)
+        return reply
+
     def _call(self, action: str, params: dict[str, Any]) -> Success | Balance:
         started = time.monotonic()
-        status, body = self._send(action, params)
+        status, retry_after, body = self._send(action, params)
+        if status == 429:
+            until = _retry_until(retry_after, now=datetime.now(UTC))
+            self._memory.rate_limited(until)
+            logger.info("%s -> HTTP 429: the account waits until %s", action, until.isoformat())
+            raise RateLimited(detail=f"HTTP 429: wait until {until:%H:%M:%S} UTC", http_status=429, retry_until=until)
         try:
             reply = parse_reply(body, http_status=status, provider_tz=self._config.provider_tz, redact=self.redact)
         except ProviderError as error:
@@ -156,7 +221,12 @@ class SmsOnlineClient:
         return reply
 
     @sensitive_variables("query")
-    def _send(self, action: str, params: dict[str, Any]) -> tuple[int, bytes]:
+    def _send(self, action: str, params: dict[str, Any]) -> tuple[int, str | None, bytes]:
+        """Status, Retry-After and body. Nothing is sent while an earlier 429's wait runs."""
+        wait_until = self._memory.wait_until
+        if wait_until is not None and wait_until > datetime.now(UTC):
+            detail = f"not sent: SMS.online asked to wait until {wait_until:%H:%M:%S} UTC"
+            raise RateLimited(detail=detail, retry_until=wait_until, sent=False)
         query = {"api_key": self._api_key, "action": action, **params}
         try:
             with self._session.get(
@@ -167,7 +237,9 @@ class SmsOnlineClient:
                 stream=True,
                 headers={"User-Agent": USER_AGENT},
             ) as response:
-                return response.status_code, _read_capped(response)
+                # A 429 is a refusal whatever its body says: no need to read it.
+                body = b"" if response.status_code == 429 else _read_capped(response)
+                return response.status_code, response.headers.get("Retry-After"), body
         except requests.RequestException as exc:
             raise self._transport_error(action, exc) from None
 
@@ -218,6 +290,22 @@ def _never_sent(exc: requests.RequestException) -> bool:
     cause = exc.args[0] if exc.args else None
     reason = getattr(cause, "reason", None) if isinstance(cause, MaxRetryError) else None
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError, NameResolutionError))
+
+
+def _retry_until(retry_after: str | None, *, now: datetime) -> datetime:
+    """When a 429's ``Retry-After`` (seconds, or an HTTP date) lets the account ask again."""
+    wait = DEFAULT_RETRY_AFTER
+    text = (retry_after or "").strip()
+    if text.isdigit():
+        wait = timedelta(seconds=int(text[:7]))
+    elif text:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            moment = None
+        if moment is not None:
+            wait = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - now
+    return now + min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
 
 
 def _ms_since(started: float) -> float:

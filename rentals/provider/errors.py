@@ -14,6 +14,7 @@ from typing import ClassVar
 
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
 PROVIDER_UNREACHABLE = "PROVIDER_UNREACHABLE"
+RATE_LIMITED = "RATE_LIMITED"
 
 
 class ProviderError(Exception):
@@ -45,6 +46,11 @@ class ProviderError(Exception):
     def is_unknown_outcome(self) -> bool:
         return self.kind == "unknown"
 
+    @property
+    def was_sent(self) -> bool:
+        """False when the request never reached the provider, so it cannot have acted on it."""
+        return True
+
 
 def storable_text(text: str) -> str:
     """Text any database column takes: no NUL characters, no lone surrogates."""
@@ -74,6 +80,30 @@ class ProviderUnreachable(ProviderError):
 
     kind = "transient"
     default_token = PROVIDER_UNREACHABLE
+
+    @property
+    def was_sent(self) -> bool:
+        return False
+
+
+class RateLimited(ProviderError):
+    """HTTP 429, whatever the body: the provider refused the request before handling it, so nothing was
+    done or charged (contract section 6). ``retry_until`` is when the account may ask again.
+
+    Also raised without sending while an earlier 429's wait has not run out (``sent`` False).
+    """
+
+    kind = "transient"
+    default_token = RATE_LIMITED
+
+    def __init__(self, *args: object, retry_until: datetime, sent: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.retry_until = retry_until
+        self.sent = sent
+
+    @property
+    def was_sent(self) -> bool:
+        return self.sent
 
 
 class UnknownOutcome(ProviderError):
@@ -135,6 +165,17 @@ class RentLifecycleError(ProviderError):
     kind = "request"
 
 
+class RentUnknown(RentLifecycleError):
+    """``INVALID_PHONE`` (the id is not this key's rent, or no longer known) or ``NO_ID_RENT`` (the
+    provider saw no id): for a rent id Rentdesk sent, the provider has lost the rent."""
+
+
+class CancelTooEarly(RentLifecycleError):
+    """``EARLY_CANCEL_DENIED``: some clones refuse a cancel in the first minutes; it works later."""
+
+    kind = "transient"
+
+
 TOKEN_CLASSES: dict[str, type[ProviderError]] = {
     "BAD_ACTION": IntegrationError,
     "BAD_KEY": BadKey,
@@ -150,8 +191,9 @@ TOKEN_CLASSES: dict[str, type[ProviderError]] = {
     "WRONG_OPERATOR": RequestRejected,
     "NO_BALANCE": NoBalance,
     "NO_NUMBERS": NoNumbers,
-    "NO_ID_RENT": RentLifecycleError,
-    "INVALID_PHONE": RentLifecycleError,
+    "NO_ID_RENT": RentUnknown,
+    "INVALID_PHONE": RentUnknown,
+    "EARLY_CANCEL_DENIED": CancelTooEarly,
     "RENT_DIE": RentLifecycleError,
     "MAX_HOURS_EXCEED": RentLifecycleError,
     "CANT_CANCEL": RentLifecycleError,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notifications import notify
-from ..provider.client import ClientConfig, SmsOnlineClient
+from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.errors import AccountBanned, AccountError, ProviderError, ProviderUnreachable
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,27 @@ def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
         read_timeout=settings.SMSONLINE_TIMEOUT,
         provider_tz=ZoneInfo(settings.PROVIDER_TIMEZONE),
     )
-    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config)
+    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config, memory=_SavedMemory(account))
+
+
+class _SavedMemory(AccountMemory):
+    """Keeps what the client learns on the account row, for every process and every later client."""
+
+    def __init__(self, account: ProviderAccount) -> None:
+        super().__init__(actions=account.provider_actions, wait_until=account.rate_limited_until)
+        self._account_id = account.pk
+
+    def action_learned(self, operation: str, action: str) -> None:
+        super().action_learned(operation, action)
+        with transaction.atomic():
+            locked = ProviderAccount.objects.select_for_update().filter(pk=self._account_id).first()
+            if locked is not None:
+                actions = {**locked.provider_actions, operation: action}
+                ProviderAccount.objects.filter(pk=self._account_id).update(provider_actions=actions)
+
+    def rate_limited(self, until: datetime) -> None:
+        super().rate_limited(until)
+        ProviderAccount.objects.filter(pk=self._account_id).update(rate_limited_until=until)
 
 
 def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
@@ -71,8 +91,9 @@ def account_record_error(
         fields += _transition(account, state=error.account_state, banned_until=banned_until, cause=cause)
     account.save(update_fields=fields)
     ErrorEvent.objects.create(
-        account=account, operation=operation, token=error.token, detail=error.detail, attempt=attempt
-    )
+        account=account, operation=operation, token=error.token, detail=error.detail, attempt=attempt,
+        sent=error.was_sent,
+    )  # fmt: skip
 
 
 def account_record_refusal(*, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt) -> None:

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from ..crypto import ApiKeyUnreadable
 from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
-from ..provider.errors import AccountError, ProviderError
+from ..provider.errors import AccountError, ProviderError, RateLimited
 from .accounts import account_record_error, provider_client_for
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,10 @@ def catalog_sync(*, now: datetime) -> int:
             started = time.monotonic()
             try:
                 offers = client.get_rent_prices(country=country.provider_id, hours=hours)
-            except AccountError as error:
-                account_record_error(account=account, error=error, operation="getRentPrices")
+            except (AccountError, RateLimited) as error:
+                # Every further request would meet the same refusal: the next scheduled sync tries again.
+                if error.was_sent:
+                    account_record_error(account=account, error=error, operation="getRentPrices")
                 return written
             except ProviderError as error:
                 logger.info("prices for country %s, %s h: %s", country.provider_id, hours, error.token)

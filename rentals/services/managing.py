@@ -90,8 +90,8 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | Non
     except ApiKeyUnreadable:
         return None, explain("API_KEY_UNREADABLE")
     except ProviderError as error:
-        return None, _extension_problem(error)
-    return price, "" if price is not None else "SMS.online does not quote extension prices."
+        return None, _extension_problem(error, spending=False)
+    return price, "" if price is not None else _("SMS.online answered without a price.")
 
 
 def rental_extend(
@@ -137,7 +137,7 @@ def rental_extend(
             _finish(extension, state, token=error.token, detail=error.detail)
         if state == AttemptState.UNKNOWN:
             reconcile_soon(rental.account)
-        return ActionOutcome(False, _extension_problem(error), error.token)
+        return ActionOutcome(False, _extension_problem(error, spending=True), error.token)
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         _absorb_adopted_placeholder(rental, phone.rent_id)
@@ -182,7 +182,7 @@ def _finish(extension: RentalExtension, state: str, **fields: object) -> None:
     RentalExtension.objects.filter(pk=extension.pk).update(state=state, finished_at=timezone.now(), **fields)
 
 
-def _extension_problem(error: ProviderError) -> str:
+def _extension_problem(error: ProviderError, *, spending: bool) -> str:
     if error.token == "MAX_HOURS_EXCEED":
         most = re.search(r"[0-9]+", error.detail)
         limit = (
@@ -191,7 +191,7 @@ def _extension_problem(error: ProviderError) -> str:
             else ""
         )
         return explain("MAX_HOURS_EXCEED") + limit
-    if error.is_unknown_outcome:
+    if error.is_unknown_outcome and spending:
         return f"{error.token}: {_('no readable answer about the extension.')} {MAY_HAVE_CHARGED}"
     return explain(error.token)
 

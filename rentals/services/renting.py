@@ -261,7 +261,7 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
         return RentOutcome(attempt=attempt, rental=None, token="PENDING", message=message, repeated=True)
     banned_until = attempt.account.banned_until if attempt.error_token == "BANNED" else None
     until = timezone.localtime(banned_until).strftime("%Y-%m-%d %H:%M %Z") if banned_until else None
-    message = explain(attempt.error_token, banned_until=until)
+    message = explain(attempt.error_token, banned_until=until, spending=True)
     if attempt.sent_at is None and attempt.error_token in _REFUSAL_TOKENS:
         refused = _("Not sent: %(account)s cannot rent now.") % {"account": attempt.account.name}
         message = f"{refused} {message}"

@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from ..models import ProviderAccount, Rental, RentalExtension, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
+from ..notifications import notify
 from ..provider.client import SmsOnlineClient
-from ..provider.errors import AccountError, ProviderError, ProviderUnreachable
+from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
 from .accounts import account_record_error, provider_client_for
 
@@ -175,6 +177,8 @@ def rental_poll(
         new += sms_record(rental=rental, sms=sms, source=SmsSource.POLL, occurrence=occurrences[base]) is not None
         occurrences[base] += 1
     Rental.objects.filter(pk=rental.pk).update(last_polled_at=timezone.now())
+    if rental.provider_lost_at is not None:
+        _rental_found_again(rental, polled_id)
     if status.state in ENDED_STATES:
         rental_mark_ended(rental=rental, status=ENDED_STATES[status.state], polled_id=polled_id)
     return PollResult(new_messages=new, state=status.state)
@@ -188,6 +192,46 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
         pk=rental.pk, provider_rent_id=polled_id, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED]
     )
     return bool(ending.update(status=status, ended_at=now))
+
+
+def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) -> bool:
+    """SMS.online answered that it does not know the rent ``polled_id`` (``INVALID_PHONE``, or
+    ``NO_ID_RENT`` for the id Rentdesk sent): no SMS can be read for it. Said on the rental and to its
+    people once; from then on it is only checked now and then (see selectors)."""
+    note = f"SMS.online no longer knows this rent ({error.token}): its SMS cannot be read. Check it on SMS.online."
+    with transaction.atomic():
+        locked = Rental.objects.select_for_update().get(pk=rental.pk)
+        if locked.provider_lost_at is not None or locked.provider_rent_id != polled_id:
+            return False
+        locked.provider_lost_at, locked.attention = timezone.now(), note
+        locked._change_reason = f"SMS.online answered {error.token} for rent {polled_id}"
+        locked.save(update_fields=["provider_lost_at", "attention"])
+    _alert_lost(locked, error.token)
+    return True
+
+
+def _alert_lost(rental: Rental, token: str) -> None:
+    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
+    try:
+        notify(
+            subject=f"[Rentdesk] SMS.online no longer knows +{rental.number}",
+            body=f"SMS.online answered {token} for the rent of +{rental.number} ({rental.label or 'no label'}): "
+            f"Rentdesk cannot read its SMS any more. Check the number in the SMS.online panel.\n{url}\n",
+            recipients=[user.email for user in (rental.rented_by, rental.assignee) if user is not None],
+        )
+    except Exception:
+        # The rental and the dashboard still say it; the mail is not worth losing the poll over.
+        logger.exception("alert about lost rental %s could not be sent", rental.pk)
+
+
+def _rental_found_again(rental: Rental, polled_id: str) -> None:
+    with transaction.atomic():
+        locked = Rental.objects.select_for_update().get(pk=rental.pk)
+        if locked.provider_lost_at is None or locked.provider_rent_id != polled_id:
+            return
+        locked.provider_lost_at, locked.attention = None, ""
+        locked._change_reason = "SMS.online knows the rent again"
+        locked.save(update_fields=["provider_lost_at", "attention"])
 
 
 POLL_LEASE = timedelta(minutes=5)
@@ -223,10 +267,14 @@ def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetim
         client = client or provider_client_for(rental.account)
         try:
             new += rental_poll(rental=rental, client=client, before_request=throttle.wait).new_messages
-        except AccountError as error:
+        except (AccountError, RateLimited) as error:
             # The account cannot be used now: its other rentals would fail the same way.
-            account_record_error(account=rental.account, error=error, operation="getRentStatus")
+            if error.was_sent:
+                account_record_error(account=rental.account, error=error, operation="getRentStatus")
             return new
+        except RentUnknown as error:
+            account_record_error(account=rental.account, error=error, operation="getRentStatus")
+            rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
         except ProviderError as error:
             # One rental's trouble must not keep the others from their SMS.
             _note_poll_error(rental, error)
@@ -248,9 +296,6 @@ class Throttle:
 
 
 def _note_poll_error(rental: Rental, error: ProviderError) -> None:
-    if error.token in ("NO_ID_RENT", "INVALID_PHONE"):
-        note = f"SMS.online does not know this rent any more ({error.token}): no SMS can be read for it."
-        Rental.objects.filter(pk=rental.pk).update(attention=note)
     if not isinstance(error, ProviderUnreachable):
         account_record_error(account=rental.account, error=error, operation="getRentStatus")
     logger.info("polling rental %s: %s", rental.pk, error.token)

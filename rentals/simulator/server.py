@@ -5,7 +5,12 @@ Control plane (JSON in, JSON out; never under handler_api.php):
 - ``POST /_control/force``: queue a reply for the next request (optionally only for ``action``):
   ``{"token": "NO_BALANCE", "wire": "text|json_message|json_msg|json_error", "status": 200|"mapped"}``,
   or a raw ``{"body": "...", "status": 502, "content_type": "text/html"}`` / ``{"body_base64": ...}``,
-  plus ``"delay": seconds``. A delay alone handles the request as usual and answers late.
+  plus ``"delay": seconds`` and ``"headers": {"Retry-After": "3"}``. A delay alone handles the
+  request as usual and answers late.
+- ``POST /_control/dialect``: which of the family's forms to speak until the next reset (see
+  ``wire.Dialect``): ``{"rent_errors": "text", "error_status": "mapped", "unknown_actions":
+  ["continueRentInfo"], "countries_key": "counties", "quant": "object", "lists": "array",
+  "values": "array", "early_cancel_denied_seconds": 120}``.
 - ``POST /_control/accounts``: ``{"api_key", "balance", "banned_until" (ISO), "inactive", "blocked"}``.
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
 - ``GET /_control/requests``: what handler_api.php received (API keys left out).
@@ -107,6 +112,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 self.server.state = SimulatorState(timezone=self.server.provider_tz)
             elif command == "timezone":  # until the next reset
                 state.timezone = ZoneInfo(str(spec["name"]))
+            elif command == "dialect":
+                state.dialect.update(spec)
             elif command == "force":
                 state.forced.append(forced_reply_from_spec(spec))
             elif command == "accounts":
@@ -144,6 +151,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
         # The client may have given up already (a read timeout): exactly what some tests arrange.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):

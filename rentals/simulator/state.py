@@ -9,6 +9,7 @@ Any other key is a new account with ``DEFAULT_BALANCE``.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import random
 import threading
 import time
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from . import lifecycle
-from .wire import Reply, error_reply, text_reply
+from .wire import Dialect, Reply, error_reply, text_reply
 
 DEFAULT_BALANCE = Decimal("100.00")
 DEFAULT_STOCK = 50
@@ -69,12 +70,13 @@ class SimRent:
     country: int
     operator: str
     hours: int
-    cost: Decimal
+    cost: Decimal  # the price of the last order (the rent, or the extension that re-ordered it)
     created_at: datetime
     end_date: datetime
     webhook_url: str | None
     state: str = "active"
     sms: list[SimSms] = field(default_factory=list)  # oldest first
+    paid: Decimal = Decimal(0)  # the rent and its extensions: what a cancel or a revoke refunds
 
     def state_at(self, now: datetime) -> str:
         """Rents end by themselves at their end date."""
@@ -107,6 +109,7 @@ class SimulatorState:
     timezone: tzinfo = UTC  # the provider writes naive dates in this zone
     next_rent_id: int = field(default_factory=lambda: _rent_id_base())
     rng: random.Random = field(default_factory=random.Random)
+    dialect: Dialect = field(default_factory=Dialect)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -136,67 +139,56 @@ class SimulatorState:
             self.requests.append({k: v for k, v in params.items() if k != "api_key"})
             del self.requests[:-MAX_LOGGED_REQUESTS]
             if not api_key:
-                return text_reply("NO_KEY")
-            refusal = self._account_refusal(api_key)
+                return self.dialect.generic_error("NO_KEY")
+            refusal = self._account_refusal(api_key, action)
             if refusal:
                 return refusal
-            handler = {
-                "getRentNumber": self._get_rent_number,
-                "getBalance": self._get_balance,
-                "getRentPrices": lifecycle.get_rent_prices,
-                "getRentStatus": lifecycle.get_rent_status,
-                "setRentStatus": lifecycle.set_rent_status,
-                "getRentList": lifecycle.get_rent_list,
-                "continueRentNumber": lifecycle.continue_rent_number,
-                "getContinueRentPrice": lifecycle.get_continue_rent_price,
-            }.get(action)
-            if handler is None:
-                return text_reply("BAD_ACTION")
-            if handler in (self._get_rent_number, self._get_balance):
-                return handler(api_key, params)
+            handler = ACTIONS.get(action)
+            if handler is None or action in self.dialect.unknown_actions:
+                return self.dialect.generic_error("BAD_ACTION")
             return handler(self, api_key, params)
 
-    def _account_refusal(self, api_key: str) -> Reply | None:
+    def _account_refusal(self, api_key: str, action: str) -> Reply | None:
         if api_key.startswith("sim-bad-key"):
-            return text_reply("BAD_KEY")
+            return self.dialect.generic_error("BAD_KEY")
         account = self.account_for(api_key)
         if account.banned_until and account.banned_until > self.now():
-            return text_reply(f"BANNED:'{php_date(account.banned_until.astimezone(self.timezone))}'")
+            return self.dialect.generic_error(f"BANNED:'{php_date(account.banned_until.astimezone(self.timezone))}'")
         if account.inactive:
-            return text_reply("ACCOUNT_INACTIVE")
-        if account.blocked:
-            return text_reply("CHANNELS_LIMIT")
+            return self.dialect.generic_error("ACCOUNT_INACTIVE")
+        if account.blocked and action in SPENDING_ACTIONS:
+            # A blocked key still reads its balance and its rents; it only cannot spend.
+            return self.dialect.rent_error("CHANNELS_LIMIT")
         return None
 
-    def _get_balance(self, api_key: str, params: dict[str, str]) -> Reply:
+    def get_balance(self, api_key: str, params: dict[str, str]) -> Reply:
         return text_reply(f"ACCESS_BALANCE:{self.account_for(api_key).balance:.2f}")
 
-    def _get_rent_number(self, api_key: str, params: dict[str, str]) -> Reply:
+    def get_rent_number(self, api_key: str, params: dict[str, str]) -> Reply:
         service = params.get("service", "")
         if service not in SERVICES:
-            return text_reply("BAD_SERVICE")
-        country_text = params.get("country", "")
-        if not country_text.isdigit() or int(country_text) not in COUNTRIES:
-            return text_reply("BAD_COUNTRY")
-        country = int(country_text)
-        hours_text = params.get("rent_time") or params.get("time") or "4"
-        if not hours_text.isdigit() or int(hours_text) not in RENT_HOURS:
-            return text_reply("INVALID_TIME")
-        hours = int(hours_text)
+            return self.dialect.rent_error("BAD_SERVICE")
+        where = country_and_hours(self.dialect, params)
+        if isinstance(where, Reply):
+            return where
+        country, hours = where
         operator = params.get("operator") or "any"
         if operator != "any" and not set(operator.split(",")) <= OPERATORS.get(country, set()):
-            return text_reply("WRONG_OPERATOR")
+            return self.dialect.rent_error("WRONG_OPERATOR")
         cost = price_of(service, hours)
         account = self.account_for(api_key)
         if account.balance < cost:
-            return text_reply("NO_BALANCE")
+            return self.dialect.rent_error("NO_BALANCE")
         stock_key = (country, service, operator)
         if self.stock.get(stock_key, DEFAULT_STOCK) <= 0:
-            return text_reply("NO_NUMBERS")
+            return self.dialect.rent_error("NO_NUMBERS")
         self.stock[stock_key] = self.stock.get(stock_key, DEFAULT_STOCK) - 1
         account.balance -= cost
         rent = self._new_rent(api_key, service, country, operator, hours, cost, params.get("url") or None)
         return lifecycle.phone_reply(self, rent)
+
+    def stock_of(self, country: int, service: str, operator: str = "any") -> int:
+        return self.stock.get((country, service, operator), DEFAULT_STOCK)
 
     def _new_rent(
         self, api_key: str, service: str, country: int, operator: str, hours: int, cost: Decimal, url: str | None
@@ -216,10 +208,36 @@ class SimulatorState:
             created_at=now,
             end_date=now + timedelta(hours=hours),
             webhook_url=url,
+            paid=cost,
         )
         self.rents[rent.id] = rent
         self.next_rent_id += 1
         return rent
+
+
+def country_and_hours(
+    dialect: Dialect, params: dict[str, str], *, default_country: int | None = None
+) -> tuple[int, int] | Reply:
+    """The request's country and rent time (4 hours when none is named), or the error that refuses them."""
+    text = params.get("country", "")
+    country = int(text) if text.isdigit() and int(text) in COUNTRIES else None
+    if not text and default_country is not None:
+        country = default_country
+    if country is None:
+        return dialect.rent_error("BAD_COUNTRY")
+    hours = hours_param(params, default=4)
+    if hours is None:
+        return dialect.rent_error("INVALID_TIME")
+    return country, hours
+
+
+def hours_param(params: dict[str, str], *, default: int | None = None) -> int | None:
+    """The rent time, whichever name the client used (``rent_time``, ``time`` or ``hours``); None
+    when it is not one the provider offers."""
+    text = params.get("rent_time") or params.get("time") or params.get("hours") or ""
+    if not text:
+        return default
+    return int(text) if text.isdigit() and int(text) in RENT_HOURS else None
 
 
 def price_of(service: str, hours: int) -> Decimal:
@@ -243,6 +261,22 @@ def _account_from_special_key(api_key: str, now: datetime) -> SimAccount:
     return SimAccount()
 
 
+# The actions that spend money: the only ones a blocked key (CHANNELS_LIMIT) is refused.
+SPENDING_ACTIONS = {"getRentNumber", "continueRentNumber"}
+ACTIONS = {
+    "getRentNumber": SimulatorState.get_rent_number,
+    "getBalance": SimulatorState.get_balance,
+    "getRentPrices": lifecycle.get_rent_prices,
+    "getRentServicesAndCountries": lifecycle.get_rent_services_and_countries,
+    "getRentStatus": lifecycle.get_rent_status,
+    "setRentStatus": lifecycle.set_rent_status,
+    "getRentList": lifecycle.get_rent_list,
+    "continueRentNumber": lifecycle.continue_rent_number,
+    "continueRentInfo": lifecycle.continue_rent_info,
+    "getContinueRentPriceNumber": lifecycle.get_continue_rent_price_number,
+}
+
+
 def forced_reply_from_spec(spec: dict[str, object]) -> ForcedReply:
     """Build a forced reply from a control-plane request (see server.py for the fields)."""
     delay = float(spec.get("delay", 0) or 0)
@@ -262,4 +296,9 @@ def forced_reply_from_spec(spec: dict[str, object]) -> ForcedReply:
         reply = error_reply(str(spec["token"]), wire=str(spec.get("wire", "text")), status=status)  # type: ignore[arg-type]
     else:
         reply = None
+    headers = spec.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ValueError('headers must be an object such as {"Retry-After": "3"}')
+    if reply is not None and headers:
+        reply = dataclasses.replace(reply, headers=tuple((str(k), str(v)) for k, v in headers.items()))
     return ForcedReply(reply=reply, delay=delay, action=str(action) if action else None)

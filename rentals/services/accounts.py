@@ -32,23 +32,25 @@ def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
 
 
 class _SavedMemory(AccountMemory):
-    """Keeps what the client learns on the account row, for every process and every later client."""
+    """Keeps what the client learns on the account row, for every process and every later client (and on
+    the instance, which callers reuse for further clients)."""
 
     def __init__(self, account: ProviderAccount) -> None:
         super().__init__(actions=account.provider_actions, wait_until=account.rate_limited_until)
-        self._account_id = account.pk
+        self._account = account
 
     def action_learned(self, operation: str, action: str) -> None:
         super().action_learned(operation, action)
         with transaction.atomic():
-            locked = ProviderAccount.objects.select_for_update().filter(pk=self._account_id).first()
-            if locked is not None:
-                actions = {**locked.provider_actions, operation: action}
-                ProviderAccount.objects.filter(pk=self._account_id).update(provider_actions=actions)
+            locked = ProviderAccount.objects.select_for_update().filter(pk=self._account.pk).first()
+            actions = {**(locked.provider_actions if locked else {}), operation: action}
+            ProviderAccount.objects.filter(pk=self._account.pk).update(provider_actions=actions)
+        self._account.provider_actions = actions
 
     def rate_limited(self, until: datetime) -> None:
         super().rate_limited(until)
-        ProviderAccount.objects.filter(pk=self._account_id).update(rate_limited_until=until)
+        ProviderAccount.objects.filter(pk=self._account.pk).update(rate_limited_until=until)
+        self._account.rate_limited_until = until
 
 
 def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:

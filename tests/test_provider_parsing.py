@@ -239,3 +239,51 @@ def test_sms_dates_in_every_form_the_family_uses(date, expected):
 
     sms = incoming_sms({"phoneFrom": "WhatsApp", "text": "Code 1", "date": date}, UTC)
     assert sms is not None and sms.received_at == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "error_class", "kind"),
+    [
+        ("INVALID_PHONE", errors.RentUnknown, "request"),
+        ("NO_ID_RENT", errors.RentUnknown, "request"),
+        ("EARLY_CANCEL_DENIED", errors.CancelTooEarly, "transient"),
+        ("RENT_DIE", errors.RentLifecycleError, "request"),
+        ("MAX_HOURS_EXCEED", errors.RentLifecycleError, "request"),
+        ("CANT_CANCEL", errors.RentLifecycleError, "request"),
+        ("STATUS_WAIT_CODE", errors.RentStatusReply, "unknown"),
+    ],
+)
+@pytest.mark.parametrize("form", ["text", "json_message", "json_msg", "json_error"])
+def test_rent_lifecycle_tokens_in_every_form(token, error_class, kind, form):
+    body = token if form == "text" else json.dumps({"status": "error", form.removeprefix("json_"): token})
+    with pytest.raises(errors.ProviderError) as raised:
+        parse(body)
+    assert type(raised.value) is error_class and raised.value.token == token and raised.value.kind == kind
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"countries": {"0": 1}, "operators": {"0": "any"}, "services": {"tg": {"cost": 0.3, "quant": 7}}},
+        {"counties": [1], "operators": ["any"], "services": {"tg": {"cost": "0.30", "quant": {"current": 7}}}},
+        {"status": "success", "values": {"1": {"tg": {"cost": 0.3, "count": "7"}}}},
+    ],
+)
+def test_prices_in_each_form_the_family_writes(payload):
+    from rentals.provider.parsing import parse_rent_prices
+
+    offers = parse_rent_prices(parse(json.dumps(payload)), country=1)
+    assert offers["tg"].cost == Decimal("0.3000") and offers["tg"].count == 7
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "success", "price": 6.33, "currency": 840, "hours": 4, "maxHours": 100},
+        {"status": "success", "price": "6.33", "currency": 840},
+    ],
+)
+def test_extension_prices_from_both_names(payload):
+    from rentals.provider.parsing import parse_price
+
+    assert parse_price(parse(json.dumps(payload))) == Decimal("6.3300")

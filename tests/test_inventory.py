@@ -39,7 +39,7 @@ def operator(client):
 
 def listed_numbers(response) -> list[str]:
     table = re.search(r'<table id="result_list">.*?</table>', response.content.decode(), re.S)
-    return re.findall(r">\+(\d+)</a>", table.group(0)) if table else []
+    return re.findall(r'data-rental-id="\d+">\+(\d+)<', table.group(0)) if table else []
 
 
 @pytest.fixture
@@ -121,8 +121,9 @@ def test_export_holds_exactly_the_filtered_rows(operator, inventory):
     response = operator.post(url, data)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert sorted(row["number"] for row in rows) == sorted(f"+{inventory[k].number}" for k in ("in_1h", "in_10h"))
-    assert rows[0].keys() >= {"number", "used for", "service", "end_date", "assignee"}
+    assert sorted(row["Number"] for row in rows) == sorted(f"+{inventory[k].number}" for k in ("in_1h", "in_10h"))
+    assert rows[0].keys() >= {"Number", "Used for", "Service", "End date", "Assignee", "Cost (USD)"}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \w+", row["End date"]) for row in rows)
 
 
 def test_claim_and_release_are_recorded_in_the_history(operator, inventory):

@@ -25,6 +25,7 @@ from ..models import AttemptState, Rental, RentalExtension, RentalReminder, Rent
 from .common import ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
+from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
 
 
@@ -55,10 +56,10 @@ AUTO_RENEW_FIELDS = ["auto_renew", "auto_renew_hours", "auto_renew_before_hours"
 
 
 @admin.register(Rental)
-class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
+class RentalAdmin(RentalActionsMixin, LiveSmsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
     list_display = [
         "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
-        "last_sms_code", "assignee", "cost", "account",
+        "last_sms_code", "assignee", "paid", "account",
     ]  # fmt: skip
     list_filter = [
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
@@ -84,17 +85,17 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "auto_renew", "auto_renew_hours",
         "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
-        "cost", "rented_by", "created_at", "attempt_link",
+        "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
-        "status", "expired_at", "ended_at", "cost", "rented_by", "created_at", "attempt_link",
+        "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     inlines = [SmsMessageInline, RentalExtensionInline, RentalReminderInline]
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
-        return [rent, *self.action_urls(), *self.costs_urls(), *super().get_urls()]
+        return [rent, *self.action_urls(), *self.live_urls(), *self.costs_urls(), *super().get_urls()]
 
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
         # History is a record to read: its form would otherwise save an old version over the rental.
@@ -117,7 +118,17 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
         rental = Rental.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         tools = self.rental_tools(request, rental) if rental else {}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "tools": tools})
+        live_sms = self.live_sms_context(request, rental) if rental else None
+        context = {**(extra_context or {}), "tools": tools, "live_sms": live_sms}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rental]:
+        return super().get_queryset(request).with_paid()
+
+    @admin.display(description=_("Cost (USD)"), ordering="paid")
+    def paid(self, obj: Rental) -> str:
+        """The rent and its paid extensions; nothing once SMS.online refunded them."""
+        return "-" if obj.paid is None else f"{obj.paid:.2f}"
 
     @admin.display(description=_("Time left"), ordering="end_date")
     def time_left(self, obj: Rental) -> str:
@@ -147,11 +158,23 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
 
     @admin.display(description=_("Last SMS"), ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:
-        return Truncator(obj.last_sms_text).chars(60) if obj.last_sms_text else ""
+        if not obj.last_sms_text:
+            return ""
+        received = moment(obj.last_sms_at)
+        text = Truncator(obj.last_sms_text).chars(60)
+        return format_html(
+            '<span class="live-last-sms" data-received="{}" title="{}">{}</span>', received, received, text
+        )
 
     @admin.display(description=_("Code"), ordering="last_sms_code")
     def last_sms_code(self, obj: Rental) -> str:
-        return obj.last_sms_code
+        if not obj.last_sms_code:
+            return ""
+        title = gettext("Copy the code")
+        return format_html(
+            '<button type="button" class="copy-code" data-code="{}" title="{}">{}</button>', obj.last_sms_code, title,
+            obj.last_sms_code,
+        )  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rentals come from the provider only: "Rent number"
@@ -160,11 +183,13 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         return False  # the inventory is the team's record of what was paid for
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return super().changelist_view(request, {**(extra_context or {}), "can_rent": can_rent(request)})
+        context = {**(extra_context or {}), "can_rent": can_rent(request), "can_read_sms": self.may_read_sms(request)}
+        return super().changelist_view(request, context)
 
     @admin.display(description=_("Number"), ordering="number")
     def phone_number(self, obj: Rental) -> str:
-        return f"+{obj.number}"
+        # The row's rental, for the script that brings new SMS into the list.
+        return format_html('<span data-rental-id="{}">+{}</span>', obj.pk, obj.number)
 
     @admin.display(description=_("Rent attempt"))
     def attempt_link(self, obj: Rental) -> str:

@@ -121,8 +121,24 @@ class ProviderAccount(models.Model):
     @property
     def state_summary(self) -> str:
         if self.state == AccountState.BANNED and self.banned_until:
-            return gettext("Banned until %(date)s") % {"date": f"{self.banned_until:%Y-%m-%d %H:%M %Z}"}
+            until = timezone.localtime(self.banned_until)  # the reader's timezone
+            return gettext("Banned until %(date)s") % {"date": f"{until:%Y-%m-%d %H:%M %Z}"}
         return self.get_state_display()
+
+    @property
+    def state_sentence(self) -> str:
+        """Why the account cannot rent, as the end of "Account X …"."""
+        phrases = {
+            AccountState.OK: gettext("can rent"),
+            AccountState.NO_BALANCE: gettext("is out of balance"),
+            AccountState.INACTIVE: gettext("is not active"),
+            AccountState.BAD_KEY: gettext("has a bad API key"),
+            AccountState.BLOCKED: gettext("is blocked"),
+        }
+        if self.state == AccountState.BANNED and self.banned_until:
+            until = timezone.localtime(self.banned_until)
+            return gettext("is banned until %(date)s") % {"date": f"{until:%Y-%m-%d %H:%M %Z}"}
+        return phrases.get(AccountState(self.state), gettext("is banned"))
 
     def spending_block(self, now: datetime) -> str | None:
         """The state token that stops this account from renting at ``now``, or None."""

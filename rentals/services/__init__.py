@@ -15,6 +15,7 @@ from .accounts import (
     provider_client_for,
 )
 from .catalog import catalog_sync
+from .followups import stale_provider_data
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -90,6 +91,7 @@ __all__ = [
     "rentals_expire",
     "rentals_release",
     "sms_record",
+    "stale_provider_data",
     "webhook_ids_to_requeue",
     "webhook_process",
     "webhook_store",

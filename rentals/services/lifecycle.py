@@ -38,12 +38,16 @@ def reminders_send_due(*, now: datetime) -> int:
     """Send each due reminder once; returns how many went out now.
 
     A rental gets the reminder of the nearest threshold it is inside: first seen 1 hour before its
-    end, it gets the 2-hour reminder only, never the 72- and 24-hour ones as well.
+    end, it gets the 2-hour reminder only, never the 72- and 24-hour ones as well. A threshold the
+    rental was already inside when it was rented (or last extended) means nothing: a 24-hour rental
+    gets its 2-hour reminder, not a "24 h left" mail right after renting.
     """
     thresholds = settings.RENTDESK_REMINDER_HOURS
     sent = 0
     for rental in selectors.rentals_due_for_reminder(now=now, within=timedelta(hours=max(thresholds))):
-        threshold = nearest_threshold(rental.end_date - now, thresholds)
+        term = rental.end_date - max(rental.created_at, rental.last_extended_at or rental.created_at)
+        meaningful = [hours for hours in thresholds if term > timedelta(hours=hours)]
+        threshold = nearest_threshold(rental.end_date - now, meaningful)
         claim = next((r for r in rental.reminders.all() if r.threshold_hours == threshold), None)
         if threshold is None or (claim is not None and (claim.sent_at or claim.claimed_at >= now - REMINDER_LEASE)):
             continue

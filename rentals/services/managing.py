@@ -143,8 +143,19 @@ def rental_extend(
         _absorb_adopted_placeholder(rental, phone.rent_id)
         rental.provider_rent_id, rental.end_date, rental.hours = phone.rent_id, phone.end_date, rental.hours + hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
+        rental.ended_by_provider = False
         rental._change_reason = f"extended by {hours} h"
-        rental.save(update_fields=["provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at"])
+        rental.save(
+            update_fields=[
+                "provider_rent_id",
+                "end_date",
+                "hours",
+                "status",
+                "ended_at",
+                "expired_at",
+                "ended_by_provider",
+            ]
+        )
         # A new end date earns new reminders.
         RentalReminder.objects.filter(rental=rental).delete()
         _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id, new_end_date=phone.end_date,

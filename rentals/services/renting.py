@@ -99,7 +99,7 @@ def rental_rent(
     account.refresh_from_db()
     blocking_token = account.spending_block(timezone.now())
     if blocking_token:
-        detail = f"Not sent: account {account.name} is {account.get_state_display().lower()}."
+        detail = f"Not sent: account {account.name} {account.state_sentence}."
         return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
     try:
         client = provider_client_for(account)

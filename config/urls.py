@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 admin.site.site_header = "Rentdesk"
 admin.site.site_title = "Rentdesk"
 admin.site.index_title = "Rented numbers and provider accounts"
+# The inventory needs the width more than a second copy of the index beside it (1400-pixel screens).
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

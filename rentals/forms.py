@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import Case, QuerySet, Value, When
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
@@ -23,6 +24,12 @@ HOURS_LABELS = {
 DEFAULT_HOURS = 24
 
 
+class CountryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Country) -> str:
+        # SMS.online's own id beside the name: what its panel and its docs use.
+        return gettext("%(name)s (id %(id)s)") % {"name": obj.name, "id": obj.provider_id}
+
+
 class AccountChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: ProviderAccount) -> str:
         return obj.name if obj.state == AccountState.OK else f"{obj.name} ({obj.state_summary.lower()})"
@@ -37,7 +44,7 @@ def accounts_ok_first() -> QuerySet[ProviderAccount]:
 class RentNumberForm(forms.Form):
     account = AccountChoiceField(label=_("Account"), queryset=accounts_ok_first(), empty_label=None)
     service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.filter(is_active=True))
-    country = forms.ModelChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
+    country = CountryChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
     operator = forms.ModelChoiceField(
         label=_("Operator"),
         queryset=Operator.objects.filter(is_active=True).select_related("country"),

@@ -64,7 +64,7 @@ def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalo
     page.goto(f"{live_server.url}/admin/rentals/rental/")
     page.click("#rent-number-button")
     page.select_option("#id_service", label="Telegram (tg)")
-    page.select_option("#id_country", label="Ukraine (1)")
+    page.select_option("#id_country", label="Ukraine (id 1)")
     page.select_option("#id_operator", label="Kyivstar (Ukraine)")
     page.select_option("#id_hours", value="72")
     assert page.inner_text("#rent-offer").startswith("2.20 USD, 50 numbers available")

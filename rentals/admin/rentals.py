@@ -22,8 +22,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
-from .common import ReadOnlyInline, can_rent
+from .common import CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
+from .history import ReadableHistoryMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
 from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
@@ -56,7 +57,19 @@ AUTO_RENEW_FIELDS = ["auto_renew", "auto_renew_hours", "auto_renew_before_hours"
 
 
 @admin.register(Rental)
-class RentalAdmin(RentalActionsMixin, LiveSmsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
+class RentalAdmin(
+    RentalActionsMixin,
+    LiveSmsMixin,
+    CostsMixin,
+    CompactColumnsMixin,
+    ReadableHistoryMixin,
+    ExportMixin,
+    SimpleHistoryAdmin,
+):
+    # What a 1400-pixel screen shows at once; "All columns" adds operator, status, end date, cost, account.
+    compact_list_display = [
+        "phone_number", "label", "service", "country", "time_left", "last_sms", "last_sms_code", "assignee",
+    ]  # fmt: skip
     list_display = [
         "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
         "last_sms_code", "assignee", "paid", "account",
@@ -80,7 +93,6 @@ class RentalAdmin(RentalActionsMixin, LiveSmsMixin, CostsMixin, ExportMixin, Sim
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
-    history_list_display = ["status", "assignee", "end_date"]
     fields = [
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "auto_renew", "auto_renew_hours",
         "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
@@ -95,7 +107,8 @@ class RentalAdmin(RentalActionsMixin, LiveSmsMixin, CostsMixin, ExportMixin, Sim
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
-        return [rent, *self.action_urls(), *self.live_urls(), *self.costs_urls(), *super().get_urls()]
+        own = [rent, *self.action_urls(), *self.live_urls(), *self.costs_urls(), *self.columns_urls()]
+        return [*own, *super().get_urls()]
 
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
         # History is a record to read: its form would otherwise save an old version over the rental.
@@ -132,7 +145,7 @@ class RentalAdmin(RentalActionsMixin, LiveSmsMixin, CostsMixin, ExportMixin, Sim
 
     @admin.display(description=_("Time left"), ordering="end_date")
     def time_left(self, obj: Rental) -> str:
-        return urgency(obj)
+        return format_html('<span title="{}">{}</span>', moment(obj.end_date), urgency(obj))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str

@@ -35,7 +35,8 @@ class Country(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.provider_id})"
+        # The name alone: "Ukraine (1)" read as a count of one. Forms add the provider's id where it helps.
+        return self.name
 
 
 class Operator(models.Model):

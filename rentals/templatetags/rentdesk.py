@@ -14,4 +14,16 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     user = context["request"].user
     if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
         return {"dashboard": None}
-    return {"dashboard": selectors.dashboard(now=timezone.now()), "now": timezone.now()}
+    return {
+        "dashboard": selectors.dashboard(now=timezone.now()),
+        "now": timezone.now(),
+        "can_rent": user.has_perm("rentals.rent_number"),
+    }
+
+
+@register.filter
+def person(user: object) -> str:
+    """A colleague by full name, else username."""
+    from ..admin.inventory import person as person_name
+
+    return person_name(user)

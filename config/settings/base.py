@@ -104,7 +104,8 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".local" / "static"
+# Where collectstatic gathers the files gunicorn serves in production (WhiteNoise).
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".local" / "static")))
 
 # --- SMS.online -------------------------------------------------------------------------------
 # The handler_api.php URL given to new accounts; each account keeps its own copy.

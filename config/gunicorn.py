@@ -6,6 +6,13 @@ so a few threads per process serve more of them than extra processes would, in l
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+# The same environment file as Django's settings, so `RENTDESK_ENV_FILE=/etc/rentdesk/rentdesk.env
+# make serve` finds WEB_BIND and the rest there too (systemd's EnvironmentFile sets them already).
+environ.Env.read_env(os.environ.get("RENTDESK_ENV_FILE", str(Path(__file__).resolve().parent.parent / ".env")))
 
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000").split(",")

@@ -94,3 +94,14 @@ def test_x_forwarded_proto_is_believed_only_when_a_proxy_is_said_to_set_it(
              "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
     )  # fmt: skip
     assert result.stdout.strip() == answer, result.stderr[-2000:]
+
+
+def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "config/gunicorn.py"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "WEB_THREADS": "many", "RENTDESK_ENV_FILE": "/nonexistent"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "WEB_THREADS must be a whole number from 1 to 256, not 'many'." in result.stderr
+    assert "Traceback" not in result.stderr

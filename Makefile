@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint install serve check-deploy clean
+.PHONY: run test lint install install-runtime serve check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ $(RUNTIME_STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(RUNTIME_STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 # Fresh local secrets, written once; .env is never committed.
 .env: | $(STAMP)

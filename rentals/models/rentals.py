@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -223,7 +224,7 @@ class RentAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Rent attempt {self.pk} ({self.get_state_display()})"
+        return gettext("Rent attempt %(id)s (%(state)s)") % {"id": self.pk, "state": self.get_state_display()}
 
 
 class RentalReminder(models.Model):
@@ -278,7 +279,10 @@ class SmsMessage(models.Model):
         indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
 
     def __str__(self) -> str:
-        return f"SMS from {self.sender} at {self.received_at:%Y-%m-%d %H:%M}"
+        return gettext("SMS from %(sender)s, %(time)s") % {
+            "sender": self.sender,
+            "time": f"{timezone.localtime(self.received_at):%Y-%m-%d %H:%M:%S}",
+        }
 
 
 class WebhookDelivery(models.Model):
@@ -349,4 +353,8 @@ class RentalExtension(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Extension of {self.rental} by {self.hours} h ({self.get_state_display()})"
+        return gettext("Extension of %(rental)s by %(hours)s h (%(state)s)") % {
+            "rental": self.rental,
+            "hours": self.hours,
+            "state": self.get_state_display(),
+        }

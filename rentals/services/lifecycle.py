@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import selectors
 from ..models import Rental, RentalReminder, RentalStatus
@@ -90,9 +91,12 @@ def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -
 
 
 def format_time_left(left: timedelta) -> str:
+    """ "2 d 3 h", "5 h 10 min", "7 min", in the active language."""
     minutes = max(int(left.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+    if hours:
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return gettext("%(minutes)s min") % {"minutes": minutes}

@@ -206,16 +206,22 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
     return True
 
 
+ENDED_BY_PROVIDER = {
+    RentalStatus.FINISHED: "finished",
+    RentalStatus.CANCELLED: "cancelled",
+    RentalStatus.REVOKED: "took back",
+}
+
+
 def _alert_ended_early(rental: Rental) -> None:
     url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
     end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    status = rental.get_status_display().lower()
+    did = ENDED_BY_PROVIDER.get(RentalStatus(rental.status), "ended")
     try:
         notify(
-            subject=f"[Rentdesk] +{rental.number} was {status} by SMS.online before its end date",
-            body=f"SMS.online says the rent of +{rental.number} ({rental.label or 'no label'}) is {status}, "
-            f"although it was to last until {end}. No more SMS will reach it: rent another number if it is "
-            f"still needed.\n{url}\n",
+            subject=f"[Rentdesk] SMS.online {did} +{rental.number} before its end date",
+            body=f"SMS.online {did} the rent of +{rental.number} ({rental.label or 'no label'}), which was to last "
+            f"until {end}. No more SMS will reach it: rent another number if it is still needed.\n{url}\n",
             recipients=[user.email for user in (rental.rented_by, rental.assignee) if user is not None],
         )
     except Exception:

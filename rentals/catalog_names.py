@@ -18,6 +18,17 @@ SEEDED_CATALOG_NAMES = [
     gettext_noop("Vodafone Ukraine"),
 ]
 
+# Django's own Ukrainian puts the model's name in the nominative where Ukrainian needs another case
+# (titles of lists and forms, filter headings): rephrased so they read right whatever the name.
+REPHRASED = [
+    gettext_noop("Select %s to change"),
+    gettext_noop("Select %s to view"),
+    gettext_noop("Change %s"),
+    gettext_noop("View %s"),
+    gettext_noop("Add %s"),
+    gettext_noop(" By %(filter_title)s "),
+]
+
 UNTRANSLATED_ELSEWHERE = [
     # django.contrib.admin's index and lists (visually hidden accessibility labels)
     gettext_noop("Model name"),

@@ -24,6 +24,12 @@ HOURS_LABELS = {
 DEFAULT_HOURS = 24
 
 
+def hour_choices() -> list[tuple[int, str]]:
+    """The rent times, "1 day (24 h)", in the active language."""
+    return [(hours, gettext("%(label)s (%(hours)s h)") % {"label": HOURS_LABELS[hours], "hours": hours})
+            for hours in RENT_HOURS]  # fmt: skip
+
+
 class CountryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Country) -> str:
         # SMS.online's own id beside the name: what its panel and its docs use.
@@ -53,7 +59,7 @@ class RentNumberForm(forms.Form):
     )
     hours = forms.TypedChoiceField(
         label=_("Rent time"),
-        choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
+        choices=lambda: hour_choices(),  # built when shown, in the reader's language
         coerce=int,
         initial=DEFAULT_HOURS,
     )

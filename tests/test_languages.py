@@ -54,7 +54,7 @@ ALLOWED = {"SMS.online", "Rentdesk"}
 
 
 def visible_text(html: str) -> str:
-    html = re.sub(r"<(script|style|svg|select)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html, flags=re.S)
     html = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", __import__("html").unescape(html))
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..forms import HOURS_LABELS
+from ..forms import hour_choices
 from ..models import RENT_HOURS, Rental, RentalStatus
 from ..provider.errors import ProviderError
 
@@ -146,7 +146,7 @@ class RentalActionsMixin:
             price=price,
             why_no_price=why_no_price,
             nonce=uuid.uuid4(),
-            hour_choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
+            hour_choices=hour_choices(),
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )
 

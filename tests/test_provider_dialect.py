@@ -130,6 +130,7 @@ def test_the_account_waits_out_retry_after_then_rents(simulator, account, catalo
     assert rent(account, catalog).token == "RATE_LIMITED"
     refused = rent(account, catalog)  # within the second: not even sent
     assert refused.token == "RATE_LIMITED" and len(simulator.requests("getRentNumber")) == 1
+    assert refused.attempt.sent_at is None and refused.message.startswith("Not sent")
     assert ErrorEvent.objects.filter(token="RATE_LIMITED", sent=False).exists()
     ProviderAccount.objects.filter(pk=account.pk).update(rate_limited_until=timezone.now() - timedelta(seconds=1))
     assert rent(account, catalog).ok and len(simulator.requests("getRentNumber")) == 2

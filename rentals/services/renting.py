@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import (
+    RATE_LIMITED_TOKEN,
     STATE_TOKENS,
     AccountState,
     AttemptState,
@@ -100,6 +101,9 @@ def rental_rent(
     blocking_token = account.spending_block(timezone.now())
     if blocking_token:
         detail = f"Not sent: account {account.name} {account.state_sentence}."
+        if blocking_token == RATE_LIMITED_TOKEN:
+            until = f"{account.rate_limited_until:%H:%M:%S %Z}"
+            detail = f"Not sent: SMS.online asked account {account.name} to wait until {until}."
         return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
     try:
         client = provider_client_for(account)
@@ -268,7 +272,8 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOut
     return RentOutcome(attempt=attempt, rental=None, token=attempt.error_token, message=message, repeated=repeated)
 
 
-_REFUSAL_TOKENS = set(STATE_TOKENS.values())  # the tokens Rentdesk refuses with on an account's behalf
+# The tokens Rentdesk refuses with on an account's behalf, without calling the provider.
+_REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
 
 
 NOT_SENT = "NOT_SENT"

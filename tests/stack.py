@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + os.pathsep + "/u
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 SERVER_URL = (POSTGRES_URL or "").rsplit("/", 1)[0]  # the server, without a database name
 BOSS_PASSWORD = "correct-horse-battery-" + secrets.token_hex(4)
+PROCESSES = ("web", "worker", "beat", "nginx")
 
 
 def missing_parts() -> list[str]:
@@ -121,11 +123,19 @@ class Stack:
 
     # --- starting ---------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, database_url: str = "", settings: str = "", processes: Collection[str] = PROCESSES) -> None:
+        """Start the stack: Redis and the simulator, then ``processes`` (all of them by default).
+
+        ``database_url`` runs it on an existing database (by default a new one on TEST_POSTGRES_URL's
+        server, dropped at the end); ``settings`` runs every process on another settings module
+        (a benchmark's). Both are for the benchmarks in bench/, which start only what they measure.
+        """
         for name in ("web", "simulator", "redis", "https", "http"):
             self.ports[name] = free_port()
         self_signed_certificate(self.directory)
-        self._write_environment(database_url=self.create_database())
+        self._write_environment(database_url=database_url or self.create_database())
+        if settings:
+            self.env["DJANGO_SETTINGS_MODULE"] = settings
         self.start_redis()
         self.manage(["runsimulator", "--port", str(self.ports["simulator"])], background="simulator")
         for command in unit_commands("rentdesk-web.service", "ExecStartPre"):
@@ -134,11 +144,17 @@ class Stack:
         assert wait_until(lambda: requests.get(self.simulator_url + "/_control/clock", timeout=5).ok, seconds=30)
         self.manage(["add_account", "Sandbox", "--api-url", self.simulator_url + "/stubs/handler_api.php"])
         for name, unit in (("web", "rentdesk-web"), ("worker", "rentdesk-worker"), ("beat", "rentdesk-beat")):
-            (command,) = unit_commands(f"{unit}.service", "ExecStart")
-            self.background(name, as_local(command))
-        self.start_nginx()
-        healthy = wait_until(lambda: self.answers("/healthz"), seconds=90, every=0.5)
-        assert healthy, self.log_tail()
+            if name in processes:
+                (command,) = unit_commands(f"{unit}.service", "ExecStart")
+                self.background(name, as_local(command))
+        if "nginx" in processes:
+            self.start_nginx()
+            # Healthy means every part answers, beat included.
+            assert wait_until(lambda: self.answers("/healthz"), seconds=90, every=0.5), self.log_tail()
+        elif "web" in processes:
+            assert wait_until(self._gunicorn_answers, seconds=90, every=0.2), self.log_tail()
+        if "worker" in processes:
+            assert wait_until(lambda: " ready." in self.log("worker"), seconds=90, every=0.2), self.log_tail()
 
     def create_database(self) -> str:
         """A new, empty database on the test server (dropped at the end); its URL."""
@@ -243,6 +259,14 @@ class Stack:
         except requests.RequestException:
             return False
 
+    def _gunicorn_answers(self) -> bool:
+        """Whether gunicorn answers at all (/healthz says 503 while beat is not running)."""
+        try:
+            requests.get(f"{self.gunicorn_url}/healthz", headers={"Host": "127.0.0.1"}, timeout=5)
+        except requests.RequestException:
+            return False
+        return True
+
     def _redis_answers(self) -> bool:
         import redis
 
@@ -263,6 +287,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if not self.databases:
+            return
         with psycopg.connect(SERVER_URL + "/postgres", autocommit=True) as admin:
             for name in self.databases:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,13 +9,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from . import readers
 from .base import *  # noqa: F403
-from .base import INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, MIDDLEWARE, env
+from .base import DATABASES, INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, MIDDLEWARE, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS")
-DATABASES = {"default": env.db("DATABASE_URL")}
+# Required here: base.py's SQLite file is a development default. base.py has read the URL already,
+# with the locking options several processes need on a SQLite file (the benchmarks run so).
+env.db("DATABASE_URL")
 # Each gunicorn thread keeps its connection between requests (checked before reuse) instead of
 # opening one per webhook.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

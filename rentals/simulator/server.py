@@ -13,7 +13,8 @@ Control plane (JSON in, JSON out; never under handler_api.php):
   "values": "array", "early_cancel_denied_seconds": 120}``.
 - ``POST /_control/accounts``: ``{"api_key", "balance", "banned_until" (ISO), "inactive", "blocked"}``.
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
-- ``GET /_control/requests``: what handler_api.php received (API keys left out).
+- ``GET /_control/requests``: what handler_api.php received (API keys left out), each with its
+  ``received_at`` (Unix time).
 - ``GET /_control/rents``: the rents made so far.
 - ``POST /_control/sms``: ``{"rent_id", "text", "sender", "webhook": true, "date"}``: an SMS reaches the rent;
   with ``webhook`` (the default) it is POSTed to the rent's registered URL, as the provider does.
@@ -90,7 +91,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             forced = state.take_forced(params.get("action", ""))
         if forced is not None and forced.reply is not None:
             with state.lock:
-                state.requests.append({k: v for k, v in params.items() if k != "api_key"})
+                state.log_request(params)
             time.sleep(forced.delay)
             self._send(forced.reply)
             return

@@ -130,14 +130,19 @@ class SimulatorState:
                 return forced
         return None
 
+    def log_request(self, params: dict[str, str]) -> None:
+        """Keep what handler_api.php received, without the key, and when (Unix time): the benchmarks
+        read the request rate an account got from it."""
+        self.requests.append({**{k: v for k, v in params.items() if k != "api_key"}, "received_at": time.time()})
+        del self.requests[:-MAX_LOGGED_REQUESTS]
+
     # --- handler_api.php actions -------------------------------------------------------------
 
     def handle(self, params: dict[str, str]) -> Reply:
         action = params.get("action", "")
         api_key = params.get("api_key", "")
         with self.lock:
-            self.requests.append({k: v for k, v in params.items() if k != "api_key"})
-            del self.requests[:-MAX_LOGGED_REQUESTS]
+            self.log_request(params)
             if not api_key:
                 return self.dialect.generic_error("NO_KEY")
             refusal = self._account_refusal(api_key, action)

@@ -8,6 +8,11 @@ now). The code owns which task a job runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+# Polling plans each cycle around this period (selectors.rentals_due_for_poll, services.account_poll):
+# an admin who changes the job's interval changes how often rentals are polled, not less.
+POLL_CYCLE = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,7 @@ SCHEDULE = [
     ScheduledJob(
         "Poll SMS",
         "rentals.tasks.poll_sms",
-        15,
+        int(POLL_CYCLE.total_seconds()),
         "getRentStatus for active rentals that are due (often when fresh, rarely when idle); "
         "also processes webhook deliveries whose task never ran.",
     ),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from .models import (
     RentalStatus,
     SmsMessage,
 )
+from .schedule import POLL_CYCLE
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
@@ -54,15 +55,25 @@ AWAITING_CODE_FOR = timedelta(hours=2)
 LOST_RECHECK_EVERY = timedelta(hours=1)
 
 
-def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
-    """Active rentals whose SMS should be polled now, as rental ids per account id."""
-    eager = Q(created_at__gte=now - EAGER_WHILE_YOUNGER_THAN) | Q(
+def awaiting_a_code(now: datetime) -> Q:
+    """Rentals a code is likely to reach soon: fresh ones, and recent ones that have had no SMS yet."""
+    return Q(created_at__gte=now - EAGER_WHILE_YOUNGER_THAN) | Q(
         last_sms_at__isnull=True, created_at__gte=now - AWAITING_CODE_FOR
     )
+
+
+def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
+    """Active rentals whose SMS this cycle should poll, as rental ids per account id, most urgent first:
+    those awaiting a code, then the longest unpolled.
+
+    A rental is due when its interval would run out before the next cycle: polled on the last tick
+    before, never on the first tick after, it is never late.
+    """
+    next_cycle = now + POLL_CYCLE
     due = (
         Q(last_polled_at__isnull=True)
-        | Q(last_polled_at__lt=now - POLL_IDLE_EVERY)
-        | (eager & Q(last_polled_at__lt=now - POLL_EAGER_EVERY))
+        | Q(last_polled_at__lt=next_cycle - POLL_IDLE_EVERY)
+        | (awaiting_a_code(now) & Q(last_polled_at__lt=next_cycle - POLL_EAGER_EVERY))
     )
     lost_recheck = Q(provider_lost_at__isnull=False, last_polled_at__lt=now - LOST_RECHECK_EVERY)
     rows = (
@@ -73,10 +84,11 @@ def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
         .exclude(account__state=AccountState.BANNED, account__banned_until__gt=now)
         # SMS.online asked this account to wait (HTTP 429, Retry-After).
         .exclude(account__rate_limited_until__gt=now)
+        .annotate(idle=Case(When(awaiting_a_code(now), then=Value(False)), default=Value(True)))
         .values_list("account_id", "pk")
     )
     per_account: dict[int, list[int]] = {}
-    for account_id, rental_id in rows.order_by("account_id", F("last_polled_at").asc(nulls_first=True)):
+    for account_id, rental_id in rows.order_by("account_id", "idle", F("last_polled_at").asc(nulls_first=True), "pk"):
         per_account.setdefault(account_id, []).append(rental_id)
     return per_account
 

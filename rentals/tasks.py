@@ -56,13 +56,15 @@ def process_webhook(delivery_id: int) -> None:
 
 @shared_task(name="rentals.tasks.poll_sms")
 def poll_sms() -> int:
-    """Enqueue one polling task per account with due rentals; catch up on unprocessed webhooks."""
+    """Enqueue one polling task per account with due rentals, the most urgent its rate allows this cycle
+    (the rest stay due for the next); catch up on unprocessed webhooks. Returns the rentals due."""
     now = timezone.now()
     for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)
     due = selectors.rentals_due_for_poll(now=now)
+    per_cycle = services.polls_per_cycle()
     for account_id, rental_ids in due.items():
-        poll_account_sms.delay(account_id, rental_ids, now.isoformat())
+        poll_account_sms.delay(account_id, rental_ids[:per_cycle], now.isoformat())
     return sum(len(ids) for ids in due.values())
 
 

@@ -47,6 +47,7 @@ def api_key_problem(key: str) -> str | None:
 UNTRACKED_FIELDS = [
     "api_key_ciphertext", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at", "polling_until",
     "last_error_token", "last_error_detail", "last_error_at", "provider_actions", "rate_limited_until",
+    "next_request_at",
 ]  # fmt: skip
 
 
@@ -82,6 +83,9 @@ class ProviderAccount(models.Model):
     provider_actions = models.JSONField(_("provider actions"), default=dict, blank=True, editable=False)
     # After an HTTP 429, nothing is sent for this account until then (the provider's Retry-After).
     rate_limited_until = models.DateTimeField(_("rate limited until"), null=True, blank=True, editable=False)
+    # The account's next free moment for a status or price request: every process books one here
+    # (services/pacing.py), so together they never exceed SMSONLINE_POLL_RATE.
+    next_request_at = models.DateTimeField(_("next request at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Who changed what and when; the key itself (even encrypted) stays out of the history, and so do

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from ..crypto import ApiKeyUnreadable
 from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
 from ..provider.errors import AccountError, ProviderError, RateLimited
 from .accounts import account_record_error, provider_client_for
+from .pacing import AccountPacing
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,12 @@ def catalog_sync(*, now: datetime) -> int:
     except ApiKeyUnreadable:
         logger.warning("catalog sync skipped: the API key of account %s cannot be decrypted", account.pk)
         return 0
-    interval = 1 / settings.SMSONLINE_POLL_RATE
+    # Shared with the account's polling: rentals awaiting a code go first.
+    pacing = AccountPacing(account.pk, per_second=settings.SMSONLINE_POLL_RATE)
     written = 0
     for country in Country.objects.filter(is_active=True):
         for hours in RENT_HOURS:
-            started = time.monotonic()
+            pacing.wait()
             try:
                 offers = client.get_rent_prices(country=country.provider_id, hours=hours)
             except (AccountError, RateLimited) as error:
@@ -48,7 +49,6 @@ def catalog_sync(*, now: datetime) -> int:
                 logger.info("prices for country %s, %s h: %s", country.provider_id, hours, error.token)
                 continue
             written += _store(country=country, hours=hours, offers=offers, now=now)
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
     return written
 
 

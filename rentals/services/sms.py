@@ -10,11 +10,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +24,10 @@ from ..notifications import notify
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
+from ..schedule import POLL_CYCLE
+from ..selectors import awaiting_a_code
 from .accounts import account_record_error, provider_client_for
+from .pacing import AccountPacing
 
 logger = logging.getLogger(__name__)
 
@@ -272,15 +276,23 @@ def _rental_found_again(rental: Rental, polled_id: str) -> None:
 POLL_LEASE = timedelta(minutes=5)
 
 
-def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
-    """Poll the account's due rentals, stalest first, within its rate limit. Returns new SMS.
+def polls_per_cycle() -> int:
+    """How many rentals of one account a cycle can poll within SMSONLINE_POLL_RATE."""
+    return max(1, int(settings.SMSONLINE_POLL_RATE * POLL_CYCLE.total_seconds()))
 
-    One task at a time polls an account (a lease on the account), so overlapping cycles never add up
-    to more than the rate; each rental is also claimed, so a redelivered task never polls it twice.
+
+# A cycle's task stops before the next cycle begins, so the next one waits at most this for the lease.
+LEASE_WAIT = POLL_CYCLE / 3
+
+
+def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
+    """Poll the account's due rentals in the order given (most urgent first) until the next cycle
+    begins, within its rate. Returns new SMS.
+
+    One task at a time polls an account (a lease on the account); each rental is also claimed, so a
+    redelivered task never polls it twice. What this cycle leaves is still due at the next one.
     """
-    now = timezone.now()
-    free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
-    if not ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=now + POLL_LEASE):
+    if not _polling_lease_taken(account_id):
         return 0
     try:
         return _poll_rentals(account_id, rental_ids, cycle_started)
@@ -288,12 +300,33 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
         ProviderAccount.objects.filter(pk=account_id).update(polling_until=None)
 
 
+def _polling_lease_taken(account_id: int) -> bool:
+    """Take the account's polling lease; the previous cycle's task may be finishing its last request."""
+    give_up_at = time.monotonic() + LEASE_WAIT.total_seconds()
+    while True:
+        now = timezone.now()
+        free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
+        if ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=now + POLL_LEASE):
+            return True
+        if time.monotonic() >= give_up_at:
+            return False
+        time.sleep(0.2)
+
+
 def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
-    throttle = Throttle(per_second=settings.SMSONLINE_POLL_RATE)
-    rentals = Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE)
+    pacing = AccountPacing(account_id, per_second=settings.SMSONLINE_POLL_RATE)
+    stop_at = cycle_started + POLL_CYCLE - pacing.interval
+    rentals = (
+        Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE)
+        .select_related("account")
+        .annotate(awaiting=Case(When(awaiting_a_code(cycle_started), then=Value(True)), default=Value(False)))
+        .in_bulk()
+    )
     client = None
     new = 0
-    for rental in rentals.select_related("account").order_by(F("last_polled_at").asc(nulls_first=True), "pk"):
+    for rental in (rentals[pk] for pk in rental_ids if pk in rentals):
+        if timezone.now() >= stop_at:
+            break  # the next cycle has begun, or is about to, and polls what is left
         claimed = Rental.objects.filter(
             Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=cycle_started), pk=rental.pk
         ).update(last_polled_at=timezone.now())
@@ -301,7 +334,9 @@ def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetim
             continue
         client = client or provider_client_for(rental.account)
         try:
-            new += rental_poll(rental=rental, client=client, before_request=throttle.wait).new_messages
+            new += rental_poll(
+                rental=rental, client=client, before_request=partial(pacing.wait, urgent=rental.awaiting)
+            ).new_messages
         except (AccountError, RateLimited) as error:
             # The account cannot be used now: its other rentals would fail the same way.
             if error.was_sent:
@@ -314,20 +349,6 @@ def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetim
             # One rental's trouble must not keep the others from their SMS.
             _note_poll_error(rental, error)
     return new
-
-
-class Throttle:
-    """At most ``per_second`` calls of ``wait`` return per second."""
-
-    def __init__(self, *, per_second: float) -> None:
-        self.interval = 1 / per_second
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
 
 
 def _note_poll_error(rental: Rental, error: ProviderError) -> None:

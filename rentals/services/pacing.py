@@ -1,0 +1,54 @@
+"""An account's status and price requests, paced across every process that sends them.
+
+The provider limits requests per account (an unpublished limit, contract section 6). Polling tasks,
+the catalog sync and several workers share one account, so a limit kept by each of them alone would
+add up: each request books the account's next free moment in its database row, and waits for it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import ProviderAccount
+
+
+class AccountPacing:
+    """At most ``per_second`` requests per second for one account, however many processes send them.
+
+    An urgent request (a rental awaiting its code) books the first moment after those already
+    booked; any other takes a moment only when one is free. So urgent requests go first and never
+    wait behind the catalog sync or idle rentals, while the rest share what is left.
+    """
+
+    def __init__(self, account_id: int, *, per_second: float) -> None:
+        self.account_id = account_id
+        self.interval = timedelta(seconds=1 / per_second)
+
+    def wait(self, *, urgent: bool = False) -> None:
+        while True:
+            now = timezone.now()
+            booked = ProviderAccount.objects.filter(pk=self.account_id).values_list("next_request_at", flat=True)
+            if not booked:
+                return  # the account is gone: nothing to pace
+            (next_free,) = booked
+            if next_free is not None and next_free > now and not urgent:
+                _sleep_until(next_free)
+                continue
+            moment = max(next_free or now, now)
+            if self._book(moment, expected=next_free):
+                _sleep_until(moment)
+                return
+
+    def _book(self, moment: datetime, *, expected: datetime | None) -> bool:
+        """Take ``moment`` unless another process booked since ``expected`` was read."""
+        unchanged = Q(next_request_at__isnull=True) if expected is None else Q(next_request_at=expected)
+        booked = ProviderAccount.objects.filter(unchanged, pk=self.account_id)
+        return bool(booked.update(next_request_at=moment + self.interval))
+
+
+def _sleep_until(moment: datetime) -> None:
+    time.sleep(max(0.0, (moment - timezone.now()).total_seconds()))

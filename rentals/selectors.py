@@ -25,6 +25,11 @@ from .models import (
 from .schedule import POLL_CYCLE
 
 
+def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
+    """The rental a webhook token was registered for: its id and current provider rent id."""
+    return Rental.objects.filter(webhook_token=token).order_by().values_list("pk", "provider_rent_id").first()
+
+
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
     """Active rentals ending within ``within``, with the reminders they already have.
 

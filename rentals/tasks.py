@@ -54,6 +54,12 @@ def process_webhook(delivery_id: int) -> None:
     services.webhook_process(delivery_id=delivery_id)
 
 
+@shared_task(name="rentals.tasks.process_webhooks")
+def process_webhooks(first_delivery_id: int | None = None) -> int:
+    """The delivery that queued the run first, then every other one stored and not processed yet."""
+    return services.webhooks_process(first_id=first_delivery_id)
+
+
 @shared_task(name="rentals.tasks.poll_sms")
 def poll_sms() -> int:
     """Enqueue one polling task per account with due rentals, the most urgent its rate allows this cycle

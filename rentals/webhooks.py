@@ -1,4 +1,4 @@
-"""SMS.online's rent webhook: check the token, store the body, acknowledge, process in a task.
+"""SMS.online's rent webhook: check the token, store the body, acknowledge, process in a task's run.
 
 SMS.online sends each SMS once and never retries, so the body is stored before the 200; a store
 that fails answers 503, so nothing is acknowledged and then lost. Bad input is answered 4xx,
@@ -6,13 +6,14 @@ never 500.
 """
 
 import logging
+from functools import partial
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import services, tasks
+from . import services
 from .provider.parsing import UnreadableWebhook
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
     if len(body) > MAX_WEBHOOK_BYTES:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
     try:
-        delivery = services.webhook_store(token=token, body=body, content_type=request.content_type or "")
+        delivery_id = services.webhook_store(token=token, body=body, content_type=request.content_type or "")
     except services.UnknownWebhookToken:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
     except UnreadableWebhook as problem:
@@ -38,9 +39,14 @@ def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
     except DatabaseError:
         logger.exception("webhook delivery could not be stored")
         return HttpResponse("Try again later.", status=503, content_type="text/plain")
+    # Once committed (at once, outside a transaction): the run must find the delivery stored.
+    transaction.on_commit(partial(_processing_queued, delivery_id))
+    return HttpResponse("OK", content_type="text/plain")
+
+
+def _processing_queued(delivery_id: int) -> None:
     try:
-        tasks.process_webhook.delay_on_commit(delivery.pk)
+        services.webhooks_process_soon(first_id=delivery_id)
     except Exception:
         # Stored is what matters: the polling cycle processes deliveries whose task never ran.
-        logger.warning("webhook delivery %s stored; its task could not be queued", delivery.pk)
-    return HttpResponse("OK", content_type="text/plain")
+        logger.warning("webhook delivery %s stored; its processing could not be queued", delivery_id)

@@ -62,7 +62,8 @@ def test_two_workers_running_the_same_jobs_at_once_do_each_thing_once(redis_url,
         for name, log in zip(["a", "b"], logs, strict=True)
     ]  # fmt: skip
     jobs = [("rentals.tasks.send_expiry_reminders", []), ("rentals.tasks.expire_rentals", [])]
-    jobs += [("rentals.tasks.process_webhook", [delivery.pk]) for delivery in deliveries]
+    jobs += [("rentals.tasks.process_webhook", [delivery_id]) for delivery_id in deliveries]
+    jobs += [("rentals.tasks.process_webhooks", [])]
     try:
         assert wait_until(lambda: all(" ready." in log.read_text() for log in logs), seconds=60)
         queue(redis_url, jobs * TIMES_EACH)

@@ -227,7 +227,7 @@ def test_a_stale_end_for_an_old_rent_id_does_not_end_an_extended_rental(rental):
 def test_unprocessed_deliveries_are_queued_again_once_per_claim(client, rental):
     from django.utils import timezone
 
-    from rentals.services.sms import REQUEUE_AFTER, webhook_ids_to_requeue
+    from rentals.services.webhooks import REQUEUE_AFTER, webhook_ids_to_requeue
 
     body = json.dumps({"rentId": rental.provider_rent_id,
                        "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}})  # fmt: skip

@@ -15,7 +15,7 @@ from .accounts import (
     provider_client_for,
 )
 from .catalog import catalog_sync
-from .followups import stale_provider_data
+from .followups import stale_provider_data, webhooks_process_soon
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -39,16 +39,19 @@ from .renting import (
     webhook_url_for,
 )
 from .sms import (
-    UnknownWebhookToken,
     account_poll,
     extract_code,
     polls_per_cycle,
     rental_mark_ended,
     rental_poll,
     sms_record,
+)
+from .webhooks import (
+    UnknownWebhookToken,
     webhook_ids_to_requeue,
     webhook_process,
     webhook_store,
+    webhooks_process,
 )
 
 __all__ = [
@@ -98,4 +101,6 @@ __all__ = [
     "webhook_process",
     "webhook_store",
     "webhook_url_for",
+    "webhooks_process",
+    "webhooks_process_soon",
 ]

@@ -1,10 +1,15 @@
-"""Work queued for later: checks after an unknown outcome, and fresh provider data when it is missing."""
+"""Work queued for later: checks after an unknown outcome, fresh provider data when it is missing, and
+the processing of stored webhook deliveries."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 
+import redis
+from django.conf import settings
 from django.db import transaction
 
 from ..models import Offer, ProviderAccount
@@ -53,3 +58,44 @@ def stale_provider_data(*, now: datetime) -> tuple[bool, list[int]]:
     catalog_stale = newest_offer is None or newest_offer < now - CATALOG_FRESH_FOR
     accounts = ProviderAccount.objects.exclude(balance_checked_at__gte=now - BALANCE_FRESH_FOR)
     return catalog_stale, list(accounts.order_by("pk").values_list("pk", flat=True))
+
+
+# Set while a webhook processing run is queued and has not started (its first delivery's id).
+WEBHOOK_RUN_QUEUED = "rentdesk:webhook-run-queued"
+# A run lost on its way (a broker restart) keeps the next deliveries from queueing one no longer than this.
+WEBHOOK_RUN_QUEUED_SECONDS = 10
+
+
+def webhooks_process_soon(*, first_id: int | None = None) -> None:
+    """Have stored webhook deliveries processed: queue a run, unless one is queued and has not started
+    (it takes every delivery stored until it starts). Raises when the broker cannot be reached."""
+    from ..tasks import process_webhooks
+
+    flags = _queue_flags(settings.CELERY_BROKER_URL)
+    if flags is not None and not flags.set(WEBHOOK_RUN_QUEUED, first_id or 0, nx=True, ex=WEBHOOK_RUN_QUEUED_SECONDS):
+        return
+    try:
+        process_webhooks.delay(first_id)
+    except Exception:
+        if flags is not None:
+            with contextlib.suppress(redis.RedisError):  # nothing was queued: the next delivery queues a run
+                flags.delete(WEBHOOK_RUN_QUEUED)
+        raise
+
+
+def webhooks_run_started() -> None:
+    """A run has started: deliveries stored from now on may come after it read the pending ones, and
+    queue another run."""
+    flags = _queue_flags(settings.CELERY_BROKER_URL)
+    if flags is not None:
+        with contextlib.suppress(redis.RedisError):  # the flag expires by itself
+            flags.delete(WEBHOOK_RUN_QUEUED)
+
+
+@lru_cache(maxsize=2)
+def _queue_flags(broker_url: str) -> redis.Redis | None:
+    """The broker's Redis, where the flag sits beside the queue it is about; None for a broker that is
+    not Redis (the test settings' in-memory one), where every delivery queues its own run."""
+    if not broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)

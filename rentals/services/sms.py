@@ -1,4 +1,4 @@
-"""Incoming SMS: webhook deliveries, polling, and the one row per real SMS."""
+"""Incoming SMS: the one row per real SMS, and polling SMS.online for them (webhooks: webhooks.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import ProviderAccount, Rental, RentalExtension, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
+from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
 from ..notifications import notify
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
-from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
+from ..provider.parsing import IncomingSms
 from ..schedule import POLL_CYCLE
 from ..selectors import awaiting_a_code
 from .accounts import account_record_error, provider_client_for
@@ -35,10 +35,6 @@ logger = logging.getLogger(__name__)
 _CODE = re.compile(r"(?<![0-9])([0-9]{3}[- ][0-9]{3}|[0-9]{4,8})(?![0-9])")
 MAX_STATUS_PAGES = 20
 ENDED_STATES = {"finished": RentalStatus.FINISHED, "cancelled": RentalStatus.CANCELLED, "revoked": RentalStatus.REVOKED}
-
-
-class UnknownWebhookToken(Exception):
-    """No rental has this webhook token."""
 
 
 def extract_code(text: str) -> str:
@@ -81,78 +77,8 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     return message
 
 
-def _provider_tz() -> ZoneInfo:
+def provider_tz() -> ZoneInfo:
     return ZoneInfo(settings.PROVIDER_TIMEZONE)
-
-
-def webhook_store(*, token: str, body: bytes, content_type: str) -> WebhookDelivery:
-    """Check and keep a webhook delivery; the same body twice is kept once.
-
-    Raises ``UnknownWebhookToken`` (answer 404) or ``UnreadableWebhook`` (answer 400). Database
-    errors propagate: the view answers 503 so that nothing is acknowledged and then lost.
-    """
-    rental = Rental.objects.filter(webhook_token=token).first() if token else None
-    if rental is None:
-        raise UnknownWebhookToken
-    delivered = parse_webhook(body, content_type=content_type, provider_tz=_provider_tz())
-    if delivered.rent_id not in _rent_ids_of(rental):
-        raise UnreadableWebhook("rentId does not belong to this rental")
-    body_hash = hashlib.sha256(body).hexdigest()
-    try:
-        with transaction.atomic():
-            return WebhookDelivery.objects.create(
-                rental=rental,
-                body_hash=body_hash,
-                body=body.decode("utf-8", "replace"),
-                content_type=content_type[:100],
-            )
-    except IntegrityError:
-        return WebhookDelivery.objects.get(rental=rental, body_hash=body_hash)
-
-
-def _rent_ids_of(rental: Rental) -> set[str]:
-    """Its current provider id and every id it had before an extension re-ordered it."""
-    earlier = RentalExtension.objects.filter(rental=rental).values_list("old_rent_id", "new_rent_id")
-    return {rental.provider_rent_id, *(rent_id for pair in earlier for rent_id in pair if rent_id)}
-
-
-def webhook_process(*, delivery_id: int) -> SmsMessage | None:
-    """Turn a stored delivery into its SMS row. Idempotent: a second run finds the row there."""
-    delivery = WebhookDelivery.objects.select_related("rental").filter(pk=delivery_id).first()
-    if delivery is None:
-        logger.info("webhook delivery %s no longer exists (its rental was deleted)", delivery_id)
-        return None
-    if delivery.processed_at is not None:
-        return None
-    try:
-        delivered = parse_webhook(
-            delivery.body.encode(), content_type=delivery.content_type, provider_tz=_provider_tz()
-        )
-    except UnreadableWebhook as problem:
-        outcome, message = f"unreadable: {problem}", None
-    else:
-        message = sms_record(rental=delivery.rental, sms=delivered.sms, source=SmsSource.WEBHOOK)
-        outcome = "recorded" if message else "already recorded"
-    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
-        processed_at=timezone.now(), outcome=outcome
-    )
-    return message
-
-
-REQUEUE_AFTER = timedelta(minutes=5)
-
-
-def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
-    """Deliveries whose processing task has not run for a while (the broker was down): claimed for
-    one more queueing each, so a backlog is never queued again every cycle."""
-    stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
-    claimed = []
-    for delivery_id in stale.order_by("received_at").values_list("pk", flat=True)[:500]:
-        if WebhookDelivery.objects.filter(
-            pk=delivery_id, processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER
-        ).update(enqueued_at=now):
-            claimed.append(delivery_id)
-    return claimed
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""SMS.online's webhook deliveries: checked and stored before the 200, then made SMS by processing runs.
+
+A run takes the delivery that queued it, then every other delivery stored and not processed yet. A
+delivery that finds a run queued and not yet started queues nothing (followups.webhooks_process_soon):
+under a burst, a handful of runs rather than a task per SMS, since queueing a Celery task costs the
+webhook as much as storing the delivery (bench/webhook_ingest.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .. import selectors
+from ..models import Rental, RentalExtension, SmsMessage, SmsSource, WebhookDelivery
+from ..provider.parsing import UnreadableWebhook, parse_webhook
+from .followups import webhooks_process_soon, webhooks_run_started
+from .sms import provider_tz, sms_record
+
+logger = logging.getLogger(__name__)
+
+# A run processes at most this many deliveries, then queues the next run: other tasks get their turn.
+RUN_AT_MOST = 500
+
+
+class UnknownWebhookToken(Exception):
+    """No rental has this webhook token."""
+
+
+def webhook_store(*, token: str, body: bytes, content_type: str) -> int:
+    """Check and keep a webhook delivery; its id. The same body twice is kept once.
+
+    Raises ``UnknownWebhookToken`` (answer 404) or ``UnreadableWebhook`` (answer 400). Database
+    errors propagate: the view answers 503 so that nothing is acknowledged and then lost.
+    """
+    if not token:
+        raise UnknownWebhookToken
+    try:
+        delivered = parse_webhook(body, content_type=content_type, provider_tz=provider_tz())
+    except UnreadableWebhook:
+        if selectors.rental_for_webhook(token=token) is None:
+            raise UnknownWebhookToken from None
+        raise
+    row = {"body_hash": hashlib.sha256(body).hexdigest(), "body": body.decode("utf-8", "replace"),
+           "content_type": content_type[:100]}  # fmt: skip
+    stored = _store_for_current_rent(token=token, rent_id=delivered.rent_id, row=row)
+    return stored if stored is not None else _store_checked(token=token, rent_id=delivered.rent_id, row=row)
+
+
+def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, str]) -> int | None:
+    """The common case in one statement: the row for the rental of ``token`` when ``rent_id`` is its current
+    rent. None when nothing was stored (an unknown token, an earlier rent id, the same body again): the
+    checks then say which.
+
+    Every SMS by webhook comes here, in bursts. Finding the rental and inserting the row in one
+    INSERT ... SELECT is one round trip to the database instead of two, and costs a fraction of what the
+    ORM spends building the two queries (bench/webhook_ingest.py measures the webhook).
+    """
+    if not connection.features.can_return_columns_from_insert:
+        return None
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    values = {"rental": None, **row, "received_at": now, "enqueued_at": now, "outcome": ""}
+    quote, field = connection.ops.quote_name, WebhookDelivery._meta.get_field
+    columns = ", ".join(quote(field(name).column) for name in values)
+    # Quoted identifiers of our own; every value goes as a parameter.
+    sql = (
+        f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {quote('id')}, {', '.join(['%s'] * (len(values) - 1))} FROM {quote(Rental._meta.db_table)} "
+        f"WHERE {quote('webhook_token')} = %s AND {quote('provider_rent_id')} = %s RETURNING {quote('id')}"
+    )
+    try:
+        with _savepoint_if_in_transaction(), connection.cursor() as cursor:
+            cursor.execute(sql, [*list(values.values())[1:], token, rent_id])
+            stored = cursor.fetchone()
+    except IntegrityError:
+        return None  # the same body again: _store_checked finds the first one
+    return stored[0] if stored else None
+
+
+def _store_checked(*, token: str, rent_id: str, row: dict[str, str]) -> int:
+    found = selectors.rental_for_webhook(token=token)
+    if found is None:
+        raise UnknownWebhookToken
+    rental_id, current_rent_id = found
+    # An earlier id is for an SMS sent before an extension re-ordered the rent.
+    if rent_id != current_rent_id and rent_id not in _earlier_rent_ids(rental_id):
+        raise UnreadableWebhook("rentId does not belong to this rental")
+    try:
+        with _savepoint_if_in_transaction():
+            return WebhookDelivery.objects.create(rental_id=rental_id, **row).pk
+    except IntegrityError:
+        return WebhookDelivery.objects.get(rental_id=rental_id, body_hash=row["body_hash"]).pk
+
+
+def _earlier_rent_ids(rental_id: int) -> set[str]:
+    """Every provider id the rental had before an extension re-ordered it."""
+    earlier = RentalExtension.objects.filter(rental_id=rental_id).values_list("old_rent_id", "new_rent_id")
+    return {rent_id for pair in earlier for rent_id in pair if rent_id}
+
+
+def _savepoint_if_in_transaction() -> contextlib.AbstractContextManager[object]:
+    """A failed INSERT must not break an enclosing transaction. With none, autocommit keeps it alone
+    already, without the BEGIN and COMMIT that would triple the webhook's round trips."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+def webhooks_process(*, first_id: int | None = None) -> int:
+    """One processing run: the delivery ``first_id`` at once, then every delivery stored and not yet
+    processed, oldest first. Returns how many it took."""
+    if first_id is not None:
+        webhook_process(delivery_id=first_id)
+    # From here a delivery stored later queues its own run: this one may have read the list before it.
+    webhooks_run_started()
+    pending = WebhookDelivery.objects.filter(processed_at__isnull=True).order_by("received_at")
+    delivery_ids = list(pending.values_list("pk", flat=True)[:RUN_AT_MOST])
+    for delivery_id in delivery_ids:
+        webhook_process(delivery_id=delivery_id)
+    if len(delivery_ids) == RUN_AT_MOST:
+        webhooks_process_soon()
+    return len(delivery_ids) + (first_id is not None)
+
+
+def webhook_process(*, delivery_id: int) -> SmsMessage | None:
+    """Turn a stored delivery into its SMS row. Idempotent: a second run finds the row there."""
+    delivery = WebhookDelivery.objects.select_related("rental").filter(pk=delivery_id).first()
+    if delivery is None:
+        logger.info("webhook delivery %s no longer exists (its rental was deleted)", delivery_id)
+        return None
+    if delivery.processed_at is not None:
+        return None
+    try:
+        delivered = parse_webhook(delivery.body.encode(), content_type=delivery.content_type, provider_tz=provider_tz())
+    except UnreadableWebhook as problem:
+        outcome, message = f"unreadable: {problem}", None
+    else:
+        message = sms_record(rental=delivery.rental, sms=delivered.sms, source=SmsSource.WEBHOOK)
+        outcome = "recorded" if message else "already recorded"
+    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
+        processed_at=timezone.now(), outcome=outcome
+    )
+    return message
+
+
+REQUEUE_AFTER = timedelta(minutes=5)
+
+
+def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
+    """Deliveries whose processing has not run for a while (the broker was down): claimed for one more
+    queueing each, so a backlog is never queued again every cycle."""
+    stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
+    claimed = []
+    for delivery_id in stale.order_by("received_at").values_list("pk", flat=True)[:500]:
+        if WebhookDelivery.objects.filter(
+            pk=delivery_id, processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER
+        ).update(enqueued_at=now):
+            claimed.append(delivery_id)
+    return claimed

@@ -163,3 +163,25 @@ def test_every_staff_action_leaves_a_history_row_with_who_and_why(boss, simulato
                                                                      "history_user__username"))  # fmt: skip
     assert rows[0][0] == "+" and rows[0][2] == "boss"  # rented
     assert rows[1:] == [("~", "extended by 24 h", "boss"), ("~", "cancelled on SMS.online", "boss")]
+
+
+def test_a_rental_page_lists_its_newest_sms_and_links_to_them_all(boss):
+    from django.utils import timezone
+
+    from rentals.admin.rentals import SMS_ON_RENTAL_PAGE
+
+    from .factories import RentalFactory
+
+    rental = RentalFactory()
+    now = timezone.now()
+    SmsMessage.objects.bulk_create(
+        SmsMessage(rental=rental, sender="Bank", text=f"Your code is {n:04d}", received_at=now - timedelta(minutes=n),
+                   dedupe_key=str(n), source="webhook")
+        for n in range(SMS_ON_RENTAL_PAGE + 5)
+    )  # fmt: skip
+    page = page_text(boss.get(url("change", rental)))
+    assert "Your code is 0000" in page and f"Your code is {SMS_ON_RENTAL_PAGE - 1:04d}" in page
+    assert f"Your code is {SMS_ON_RENTAL_PAGE:04d}" not in page  # older: on the SMS list
+    assert f"All {SMS_ON_RENTAL_PAGE + 5} SMS of this rental" in page
+    every_sms = boss.get(reverse("admin:rentals_smsmessage_changelist"), {"rental__id__exact": rental.pk})
+    assert every_sms.status_code == 200 and f"Your code is {SMS_ON_RENTAL_PAGE + 4:04d}" in page_text(every_sms)

@@ -27,6 +27,19 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what happened: listed and read here, never added, changed or deleted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class CompactColumnsMixin:
     """A list that fits a 1400-pixel screen: ``compact_list_display`` by default, every column of
     ``list_display`` one click away ("All columns"), remembered for the user's session."""

@@ -1,4 +1,4 @@
-"""Read-only records (attempts, errors) and the catalog."""
+"""Read-only records (attempts, errors, SMS) and the catalog."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from ..models import (
     Operator,
     RentAttempt,
     Service,
+    SmsMessage,
 )
-from .common import CompactColumnsMixin, can_rent
+from .common import CompactColumnsMixin, RecordAdmin, can_rent
 
 
 @admin.register(RentAttempt)
@@ -74,21 +75,24 @@ class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
 
 
 @admin.register(ErrorEvent)
-class ErrorEventAdmin(admin.ModelAdmin):
+class ErrorEventAdmin(RecordAdmin):
     list_display = ["created_at", "account", "operation", "token", "sent", "detail"]
     list_filter = ["token", "account", "operation", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
     search_fields = ["token", "detail"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
-        return False
+@admin.register(SmsMessage)
+class SmsMessageAdmin(RecordAdmin):
+    """Every SMS, also those of a rental with more than its page lists (it links here)."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: ErrorEvent | None = None) -> bool:
-        return False
+    list_display = ["received_at", "rental", "sender", "text", "code", "source"]
+    list_filter = ["source"]
+    list_select_related = ["rental"]
+    search_fields = ["text", "sender", "rental__number"]
+    # No second, unfiltered count on every page: it would read every SMS.
+    show_full_result_count = False
 
 
 class OperatorInline(admin.TabularInline):

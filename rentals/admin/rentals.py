@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,9 +30,28 @@ from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number
 from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
 
+# A rental polled for months can hold thousands of SMS: its page lists the newest and links to them all,
+# so it costs the same whatever their number.
+SMS_ON_RENTAL_PAGE = 20
+
+
+class NewestSmsFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet[SmsMessage]:
+        if not hasattr(self, "_newest"):
+            self._newest = super().get_queryset()[:SMS_ON_RENTAL_PAGE]
+        return self._newest
+
+    def sms_total(self) -> int | None:
+        """How many SMS the rental has, when the page lists only the newest; None when it lists them all."""
+        if len(self.get_queryset()) < SMS_ON_RENTAL_PAGE:
+            return None
+        return self.instance.messages.count()
+
 
 class SmsMessageInline(ReadOnlyInline):
     model = SmsMessage
+    formset = NewestSmsFormSet
+    template = "admin/rentals/rental/sms_inline.html"
     fields = ["received_at", "sender", "text", "code", "source"]
     readonly_fields = fields
     verbose_name_plural = _("SMS (newest first)")

@@ -71,14 +71,15 @@ def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
     """Active rentals whose SMS this cycle should poll, as rental ids per account id, most urgent first:
     those awaiting a code, then the longest unpolled.
 
-    A rental is due when its interval would run out before the next cycle: polled on the last tick
-    before, never on the first tick after, it is never late.
+    A cycle may take until it ends to reach a rental, so a rental is due when the next cycle could
+    reach it too late: polled on the last cycle that surely reaches it in time, it is never late.
+    Rentals awaiting a code (every 20 s, against 15-second cycles) are so polled at every cycle.
     """
-    next_cycle = now + POLL_CYCLE
+    next_cycle_ends = now + 2 * POLL_CYCLE
     due = (
         Q(last_polled_at__isnull=True)
-        | Q(last_polled_at__lt=next_cycle - POLL_IDLE_EVERY)
-        | (awaiting_a_code(now) & Q(last_polled_at__lt=next_cycle - POLL_EAGER_EVERY))
+        | Q(last_polled_at__lt=next_cycle_ends - POLL_IDLE_EVERY)
+        | (awaiting_a_code(now) & Q(last_polled_at__lt=min(now, next_cycle_ends - POLL_EAGER_EVERY)))
     )
     lost_recheck = Q(provider_lost_at__isnull=False, last_polled_at__lt=now - LOST_RECHECK_EVERY)
     rows = (

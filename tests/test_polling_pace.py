@@ -13,7 +13,7 @@ from django.utils import timezone
 from rentals import services
 from rentals.models import ProviderAccount, Rental
 from rentals.schedule import POLL_CYCLE
-from rentals.selectors import POLL_EAGER_EVERY, rentals_due_for_poll
+from rentals.selectors import POLL_IDLE_EVERY, rentals_due_for_poll
 from rentals.services.pacing import AccountPacing
 
 from .factories import AccountFactory, RentalFactory
@@ -82,14 +82,20 @@ def test_rentals_awaiting_a_code_come_first_then_the_longest_unpolled():
     assert rentals_due_for_poll(now=now) == {account.pk: [awaiting.pk, idle.pk]}
 
 
-def test_a_rental_is_due_on_the_last_cycle_before_its_interval_runs_out():
+def test_a_rental_is_due_on_the_last_cycle_that_surely_reaches_it_within_its_interval():
     now = timezone.now()
-    rental = RentalFactory(rented_at=now - timedelta(minutes=5))  # awaiting its code: every 20 s
-    last_cycle_before = POLL_EAGER_EVERY - POLL_CYCLE
-    Rental.objects.filter(pk=rental.pk).update(last_polled_at=now - last_cycle_before + timedelta(seconds=1))
-    assert rentals_due_for_poll(now=now) == {}  # the next cycle still polls it in time
-    Rental.objects.filter(pk=rental.pk).update(last_polled_at=now - last_cycle_before - timedelta(seconds=1))
-    assert rentals_due_for_poll(now=now) == {rental.account_id: [rental.pk]}  # the next would be late
+    idle = RentalFactory(rented_at=now - timedelta(hours=3), hours=720, end_date=now + timedelta(days=20))
+    # A cycle may take until it ends to reach a rental: the next one ends two cycles from now.
+    last_safe_cycle = POLL_IDLE_EVERY - 2 * POLL_CYCLE
+    Rental.objects.filter(pk=idle.pk).update(
+        last_polled_at=now - last_safe_cycle + timedelta(seconds=1), last_sms_at=now
+    )
+    assert rentals_due_for_poll(now=now) == {}  # the next cycle still reaches it in time
+    Rental.objects.filter(pk=idle.pk).update(last_polled_at=now - last_safe_cycle - timedelta(seconds=1))
+    assert rentals_due_for_poll(now=now) == {idle.account_id: [idle.pk]}  # the next might be late
+    awaiting = RentalFactory(rented_at=now - timedelta(minutes=5))
+    Rental.objects.filter(pk=awaiting.pk).update(last_polled_at=now - timedelta(seconds=1))
+    assert rentals_due_for_poll(now=now)[awaiting.account_id] == [awaiting.pk]  # every 20 s: at every cycle
 
 
 def test_a_cycle_polls_no_more_than_the_account_rate_allows_in_it(settings):

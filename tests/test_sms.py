@@ -143,8 +143,8 @@ def test_polling_cadence_follows_freshness(rental):
     now = timezone.now()
     assert rentals_due_for_poll(now=now) == {rental.account_id: [rental.pk]}  # never polled
     Rental.objects.filter(pk=rental.pk).update(last_polled_at=now)
-    assert rentals_due_for_poll(now=now + timedelta(seconds=5)) == {}
-    assert rentals_due_for_poll(now=now + timedelta(seconds=25)) != {}  # fresh: every 20 s
+    assert rentals_due_for_poll(now=now) == {}  # polled in this cycle
+    assert rentals_due_for_poll(now=now + timedelta(seconds=15)) != {}  # fresh: every 20 s, so every cycle
     Rental.objects.filter(pk=rental.pk).update(created_at=now - timedelta(hours=5), last_sms_at=now)
     assert rentals_due_for_poll(now=now + timedelta(seconds=25)) == {}  # idle: every 5 minutes
     assert rentals_due_for_poll(now=now + timedelta(minutes=6)) != {}

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint install install-runtime serve check-deploy clean
+.PHONY: run test lint bench bench-quick install install-runtime serve check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ check-deploy: $(RUNTIME_STAMP)
 
 test: install
 	$(PY) scripts/run_tests.py
+
+# Each path's cost beside its floor, on SQLite and (BENCH_DATABASE_URL) PostgreSQL; see bench/RESULTS.md.
+bench: install
+	$(PY) bench/run.py
+
+# CI's variant: smaller sizes, the same targets.
+bench-quick: install
+	$(PY) bench/run.py --quick
 
 lint: install
 	$(VENV)/bin/ruff check .

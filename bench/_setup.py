@@ -1,18 +1,68 @@
-"""Shared set-up for the benchmarks: Django on a throwaway SQLite file (or BENCH_DATABASE_URL)."""
+"""Shared set-up for the benchmarks: the database, the sizes, and how a figure is reported.
 
+Every script runs on a throwaway SQLite file, or, when BENCH_DATABASE_URL names a PostgreSQL
+server (a postgres:// URL whose user may create databases), on a new database there that is
+dropped at the end. BENCH_SIZE=quick picks the smaller sizes CI runs; the targets stay the same.
+Each figure is printed with its target and PASS or FAIL; the script exits non-zero on any FAIL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
 import os
+import secrets
+import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 PROJECT = Path(__file__).resolve().parent.parent
+QUICK = os.environ.get("BENCH_SIZE") == "quick"
+_outcomes: list[bool] = []
 
 
-def django_on_scratch_database() -> None:
+Size = TypeVar("Size", int, float)
+
+
+def sized(full: Size, quick: Size) -> Size:
+    return quick if QUICK else full
+
+
+def database_name() -> str:
+    return "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+
+
+def scratch_database_url() -> str:
+    """A new, empty database for this run: a SQLite file, or a database on BENCH_DATABASE_URL's server."""
+    server = os.environ.get("BENCH_DATABASE_URL", "").rsplit("/", 1)[0]
+    if not server:
+        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='rentdesk-bench-')) / 'bench.sqlite3'}"
+    import psycopg
+
+    name = f"rentdesk_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server + "/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    atexit.register(_drop_database, server, name)
+    return f"{server}/{name}"
+
+
+def _drop_database(server: str, name: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(server + "/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def django_on_scratch_database() -> str:
+    """Django (test settings: fast hashing, no mail) migrated on a scratch database; its URL."""
     sys.path.insert(0, str(PROJECT))
-    scratch = Path(tempfile.mkdtemp(prefix="rentdesk-bench-")) / "bench.sqlite3"
-    os.environ.setdefault("DATABASE_URL", os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{scratch}"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    url = scratch_database_url()
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ["RENTDESK_ENV_FILE"] = "/nonexistent"
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
     import django
@@ -20,6 +70,7 @@ def django_on_scratch_database() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    return url
 
 
 def make_rentals(count: int, *, due_within_hours: int | None = None, due: int = 0) -> None:
@@ -45,3 +96,66 @@ def make_rentals(count: int, *, due_within_hours: int | None = None, due: int = 
             Rental.objects.bulk_create(batch)
             batch = []
     Rental.objects.bulk_create(batch)
+
+
+def make_webhook_rentals(count: int, *, prefix: str) -> list[tuple[int, str, str]]:
+    """``count`` rentals of the Sandbox account with a registered webhook: (id, provider rent id, token)."""
+    import secrets
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rentals.models import Country, ProviderAccount, Rental, Service
+
+    account = ProviderAccount.objects.get(name="Sandbox")
+    service, country = Service.objects.get(code="tg"), Country.objects.get(provider_id=1)
+    Rental.objects.bulk_create(
+        Rental(account=account, provider_rent_id=f"{prefix}-{n}", number=f"38068{n:07d}", service=service,
+               country=country, hours=720, end_date=timezone.now() + timedelta(days=30),
+               webhook_token=secrets.token_urlsafe(32))
+        for n in range(count)
+    )  # fmt: skip
+    rentals = Rental.objects.filter(provider_rent_id__startswith=f"{prefix}-")
+    return list(rentals.values_list("pk", "provider_rent_id", "webhook_token"))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(name: str, figure: str, target: str, passed: bool) -> bool:
+    """Print one figure with its target and verdict; the runner (bench/run.py) collects it."""
+    print(f"{'PASS' if passed else 'FAIL'}  {name}: {figure}  (target: {target})", flush=True)
+    _record({"name": name, "figure": figure, "target": target, "verdict": "PASS" if passed else "FAIL"})
+    _outcomes.append(passed)
+    return passed
+
+
+def note(name: str, figure: str) -> None:
+    """A figure reported for reading, with no target of its own."""
+    print(f"      {name}: {figure}", flush=True)
+    _record({"name": name, "figure": figure, "target": "", "verdict": ""})
+
+
+def skip(reason: str) -> NoReturn:
+    print(f"SKIP  {reason}", flush=True)
+    _record({"name": Path(sys.argv[0]).stem, "figure": "", "target": "", "verdict": f"SKIPPED: {reason}"})
+    sys.exit(0)
+
+
+def _record(row: dict[str, str]) -> None:
+    if path := os.environ.get("BENCH_RESULTS"):
+        with open(path, "a") as results:
+            results.write(json.dumps({**row, "database": database_name()}) + "\n")
+
+
+def finish() -> NoReturn:
+    """Exit non-zero when any figure missed its target."""
+    sys.stdout.flush()
+    sys.exit(0 if all(_outcomes) else 1)

@@ -1,0 +1,115 @@
+"""Rent overhead: Rentdesk's rent path beside a raw ``requests`` call to the simulator, rent for rent.
+
+Rentdesk's path is ``services.rental_rent``: the attempt row committed first, the account's client,
+the reply's parser, the rental row. The floor is the same getRentNumber sent with ``requests.get``,
+which opens a connection for each call as Rentdesk's client does for each rent (a rent is one
+request). The two alternate, against one simulator process.
+Target: Rentdesk's median within 1.3x of the floor's.
+
+Run: .venv/bin/python bench/rent_overhead.py   (BENCH_DATABASE_URL=postgres://... for PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import requests
+from _setup import PROJECT, django_on_scratch_database, finish, median, note, report, sized
+
+RENTS = sized(200, 100)
+WARM_UP = 10
+MAX_RATIO = 1.3
+API_KEY = "bench-rent-key-0123456789"
+
+
+@contextmanager
+def simulator() -> Iterator[str]:
+    """A simulator in its own process, as SMS.online is; its handler_api.php URL."""
+    from tests.conftest import free_port, wait_until
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(PROJECT / ".venv" / "bin" / "python"), "manage.py", "runsimulator", "--port", str(port)],
+        cwd=PROJECT, env={**os.environ, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _answers(base + "/_control/clock"), seconds=30)
+        requests.post(base + "/_control/accounts", json={"api_key": API_KEY, "balance": 1_000_000}, timeout=10)
+        requests.post(base + "/_control/stock", json={"country": 1, "service": "tg", "count": 10 * RENTS}, timeout=10)
+        yield base + "/stubs/handler_api.php"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def rentdesk_rent(api_url: str) -> Callable[[], None]:
+    from rentals import services
+    from rentals.models import Country, Service
+
+    account = services.account_create(name="Bench", api_url=api_url, api_key=API_KEY)
+    service, country = Service.objects.get(code="tg"), Country.objects.get(provider_id=1)
+
+    def rent() -> None:
+        outcome = services.rental_rent(
+            account=account, service=service, country=country, operator="any", hours=24, webhook=True,
+            nonce=uuid.uuid4(), requested_by=None, via="cli",
+        )  # fmt: skip
+        assert outcome.ok, outcome.message
+
+    return rent
+
+
+def raw_rent(api_url: str) -> Callable[[], None]:
+    def rent() -> None:
+        webhook = f"https://rentdesk.example.test/hooks/sms/{uuid.uuid4().hex}/"
+        query = {"api_key": API_KEY, "action": "getRentNumber", "service": "tg", "country": 1, "operator": "any",
+                 "rent_time": 24, "time": 24, "url": webhook}  # fmt: skip
+        reply = requests.get(api_url, params=query, timeout=30)
+        assert reply.json()["status"] == "success", reply.text
+
+    return rent
+
+
+def timed(call: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    django_on_scratch_database()
+    with simulator() as api_url:
+        paths = {"rentdesk": rentdesk_rent(api_url), "raw requests": raw_rent(api_url)}
+        seconds: dict[str, list[float]] = {name: [] for name in paths}
+        for n in range(WARM_UP + RENTS):
+            for name, rent in paths.items():
+                took = timed(rent)
+                if n >= WARM_UP:
+                    seconds[name].append(took)
+    for name, taken in seconds.items():
+        note(f"rent by {name}", f"median {median(taken) * 1000:.2f} ms, total {sum(taken):.2f} s")
+    ratio = median(seconds["rentdesk"]) / median(seconds["raw requests"])
+    report(
+        f"rent overhead: Rentdesk's rent path vs a raw requests call ({RENTS} rents each)",
+        f"{ratio:.2f}x",
+        f"<= {MAX_RATIO}x",
+        ratio <= MAX_RATIO,
+    )
+    finish()
+
+
+if __name__ == "__main__":
+    main()

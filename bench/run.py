@@ -1,0 +1,129 @@
+"""Run every benchmark in bench/ on SQLite and, when BENCH_DATABASE_URL is set, on PostgreSQL.
+
+    .venv/bin/python bench/run.py            # `make bench`: full sizes; writes bench/RESULTS.md
+    .venv/bin/python bench/run.py --quick    # `make bench-quick`: CI's smaller sizes, same targets
+
+Each script prints its figures with their targets and PASS or FAIL; this prints them side by side
+and exits non-zero when any missed its target. What cannot run here is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+SCRIPTS = ["changelist", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling"]
+DATABASES = ["SQLite", "PostgreSQL"]
+
+
+def run_script(script: str, database: str, *, quick: bool) -> list[dict[str, str]]:
+    """Run one script on one database; the rows it reported (a crash is a FAIL of its own)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as results:
+        env = {**os.environ, "BENCH_RESULTS": results.name, "BENCH_SIZE": "quick" if quick else "full"}
+        if database == "SQLite":
+            env.pop("BENCH_DATABASE_URL", None)
+        print(f"\n=== {script} on {database} ===", flush=True)
+        started = time.monotonic()
+        finished = subprocess.run([sys.executable, str(BENCH / f"{script}.py")], cwd=PROJECT, env=env)
+        rows = [json.loads(line) for line in results.read().splitlines()]
+    print(f"({script} on {database}: {time.monotonic() - started:.0f} s)", flush=True)
+    if finished.returncode != 0 and not any(row["verdict"] == "FAIL" for row in rows):
+        rows.append({"name": script, "figure": f"stopped with exit status {finished.returncode}", "target": "",
+                     "verdict": "FAIL", "database": database})  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict[str, str]], databases: list[str]) -> str:
+    by_name: dict[str, dict[str, dict[str, str]]] = {}
+    for row in rows:
+        by_name.setdefault(row["name"], {})[row["database"]] = row
+    lines = [f"| measurement | target | {' | '.join(databases)} |", "|---|---|" + "---|" * len(databases)]
+    for name, per_database in by_name.items():
+        target = next(row["target"] for row in per_database.values())
+        cells = [_cell(per_database.get(database)) for database in databases]
+        lines.append(f"| {name} | {target} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def _cell(row: dict[str, str] | None) -> str:
+    if row is None:
+        return "not run"
+    return f"{row['verdict']} {row['figure']}" if row["verdict"] else row["figure"]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024**2
+    return (f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.platform()}, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}" + postgres_version())  # fmt: skip
+
+
+def postgres_version() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        return ""
+    import psycopg
+
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres") as connection:
+        return ", PostgreSQL " + connection.execute("SHOW server_version").fetchone()[0]
+
+
+def write_results(rows: list[dict[str, str]], databases: list[str], skipped: list[str]) -> None:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = [
+        "# Benchmark results",
+        "",
+        f"`make bench` on {now}, on {machine()}. Other work shared the machine: every figure is a ratio",
+        "against a floor measured in the same run (each script in bench/ says what its floor is).",
+        "",
+        table(rows, databases),
+        *(["", *(f"Skipped: {reason}." for reason in skipped)] if skipped else []),
+        "",
+    ]
+    (BENCH / "RESULTS.md").write_text("\n".join(text))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI's smaller sizes (the targets are the same)")
+    parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=SCRIPTS, metavar="SCRIPT")
+    args = parser.parse_args()
+    databases, skipped = ["SQLite"], []
+    if os.environ.get("BENCH_DATABASE_URL"):
+        databases.append("PostgreSQL")
+    else:
+        skipped.append("PostgreSQL: BENCH_DATABASE_URL is not set (a postgres:// URL whose user may create "
+                       "databases; .ci/run starts a server and sets it)")  # fmt: skip
+    started = time.monotonic()
+    rows = [row for database in databases for script in args.only for row in run_script(script, database,
+                                                                                         quick=args.quick)]  # fmt: skip
+    skipped += [f"{row['name']} on {row['database']}: {row['verdict'].removeprefix('SKIPPED: ')}" for row in rows
+                if row["verdict"].startswith("SKIPPED")]  # fmt: skip
+    rows = [row for row in rows if not row["verdict"].startswith("SKIPPED")]
+    print(f"\n{table(rows, databases)}\n")
+    for reason in skipped:
+        print(f"SKIPPED {reason}")
+    if not args.quick and args.only == SCRIPTS:
+        write_results(rows, databases, skipped)
+        print("Written to bench/RESULTS.md.")
+    failed = [row for row in rows if row["verdict"] == "FAIL"]
+    print(f"make bench{' (quick)' if args.quick else ''}: {'FAILED' if failed else 'passed'} "
+          f"({len(failed)} of {sum(bool(row['verdict']) for row in rows)} targets missed) in "
+          f"{(time.monotonic() - started) / 60:.1f} min")  # fmt: skip
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Webhook to screen: from SMS.online's POST to the SMS readable on its rental, beside Celery's floor.
+
+gunicorn and a real Celery worker with the production settings, and Redis. Each sample POSTs one
+SMS to gunicorn and ends when the rental's page would show it (``selectors.live_sms_of``, the query
+the page refreshes itself with). The floor, taken in turn with each sample, is the round trip of an
+empty task through the same Redis and worker (bench/floor.py).
+Targets: p99 under 1 s, and under 2x the floor's p99.
+
+Run: .venv/bin/python bench/webhook_to_screen.py   (BENCH_DATABASE_URL=postgres://... for PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import requests
+from _setup import django_on_scratch_database, finish, make_webhook_rentals, note, percentile, report, sized
+from _stack import celery_client, running_stack, wait_for_idle_worker
+
+SAMPLES = sized(500, 100)
+WARM_UP = 10
+RENTALS = 50
+MAX_P99_SECONDS = 1.0
+MAX_RATIO = 2.0
+LOOK_EVERY = 0.001  # seconds between two looks at the rental's SMS
+GIVE_UP_AFTER = 30.0
+
+
+def shown_on_the_rental(rental_id: int, text: str) -> bool:
+    from rentals import selectors
+
+    return any(sms.text == text for sms in selectors.live_sms_of(rental_id=rental_id))
+
+
+def webhook_to_screen(session: requests.Session, url: str, rental: tuple[int, str, str], text: str) -> float:
+    rental_id, rent_id, token = rental
+    sms = {"phoneFrom": "Bank", "text": text, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+    started = time.perf_counter()
+    answer = session.post(f"{url}/hooks/sms/{token}/", json={"rentId": rent_id, "sms": sms}, timeout=30,
+                          headers={"Host": "127.0.0.1", "X-Forwarded-Proto": "https"})  # fmt: skip
+    answer.raise_for_status()
+    while not shown_on_the_rental(rental_id, text):
+        if time.perf_counter() - started > GIVE_UP_AFTER:
+            raise TimeoutError(f"{text!r} never reached its rental")
+        time.sleep(LOOK_EVERY)
+    return time.perf_counter() - started
+
+
+def empty_task_round_trip(celery: object) -> float:
+    started = time.perf_counter()
+    celery.send_task("bench.floor.empty").get(timeout=GIVE_UP_AFTER)  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    database_url = django_on_scratch_database()
+    with running_stack(database_url, processes=["web", "worker"]) as stack:
+        rentals = make_webhook_rentals(RENTALS, prefix="screen")
+        celery = celery_client(stack)
+        wait_for_idle_worker(celery)  # a worker that starts reads prices and balances first
+        session = requests.Session()
+        samples: dict[str, list[float]] = {"webhook to screen": [], "empty task round trip": []}
+        for n in range(WARM_UP + SAMPLES):
+            to_screen = webhook_to_screen(session, stack.gunicorn_url, rentals[n % RENTALS], f"Code {n:06d}")
+            floor = empty_task_round_trip(celery)
+            if n >= WARM_UP:
+                samples["webhook to screen"].append(to_screen)
+                samples["empty task round trip"].append(floor)
+    for name, seconds in samples.items():
+        note(name, f"p50 {percentile(seconds, 0.5) * 1000:.1f} ms, p99 {percentile(seconds, 0.99) * 1000:.1f} ms")
+    p99, floor_p99 = (percentile(seconds, 0.99) for seconds in samples.values())
+    report(
+        f"webhook to screen p99 ({SAMPLES} SMS) vs an empty Celery task's",
+        f"{p99 * 1000:.0f} ms, {p99 / floor_p99:.2f}x ({floor_p99 * 1000:.0f} ms)",
+        f"< {MAX_P99_SECONDS:.0f} s and < {MAX_RATIO:.0f}x",
+        p99 < MAX_P99_SECONDS and p99 / floor_p99 < MAX_RATIO,
+    )
+    finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -150,7 +150,13 @@ RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS",
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
 CELERY_BROKER_URL = REDIS_URL
 # A task not acknowledged within this time is handed to another worker: every time limit below
-# must stay under it, or a long task would run twice.
+# must stay under it, or a long task would run twice. It is also how long the tasks a dead worker
+# held (SIGKILL, out of memory, a lost host) wait in Redis. It stays an hour on purpose: Redis cannot
+# tell a dead worker from a busy one, so a short timeout would hand a long poll, or a retry waiting
+# on its countdown, to a second worker while the first still runs it. The work itself comes back
+# from the database instead, within two minutes (`make faults`, S1): a webhook delivery still
+# unprocessed after 30 s is queued again (poll_sms, every 15 s), an account's polling lease lapses
+# about a minute after its last request, and the periodic jobs run again on their schedule.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240

@@ -19,10 +19,12 @@ GOOD = {
 }
 
 
-def check(settings_module: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def check(
+    settings_module: str, env: dict[str, str], command: tuple[str, ...] = ("check",)
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in GOOD and not k.startswith(("DJANGO_", "SMSONLINE_"))}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", *command],
         cwd=PROJECT,
         env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, "RENTDESK_ENV_FILE": "/nonexistent", **env},
         capture_output=True,
@@ -38,6 +40,13 @@ def test_local_settings_need_no_variables():
 def test_production_starts_with_its_secrets():
     result = check("config.settings.production", GOOD)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_on_sqlite_waits_for_locks_like_local_use():
+    """Web, worker and beat share the file there too: a lock is waited for, not a 503 at once."""
+    show = "from django.db import connection; print(*connection.settings_dict['OPTIONS'].values())"
+    shown = check("config.settings.production", GOOD, command=("shell", "-c", show))
+    assert "20 IMMEDIATE PRAGMA journal_mode=WAL;" in shown.stdout, shown.stdout + shown.stderr
 
 
 @pytest.mark.parametrize(

@@ -74,3 +74,19 @@ def positive_hours(env: environ.Env, name: str, default: list[int]) -> list[int]
     if not hours or hours[0] <= 0:
         raise ImproperlyConfigured(f"{name} must list whole hours above 0, comma separated, e.g. 72,24,2.")
     return hours
+
+
+def database(env: environ.Env, name: str, default: str | None = None) -> dict:
+    """The database at the URL in ``name``. On SQLite, where the web processes, workers and beat share
+    one file: wait for a lock rather than fail at once, and take the write lock when a transaction
+    starts, so two writers never deadlock upgrading a read lock."""
+    settings = env.db(name) if default is None else env.db(name, default=default)
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        settings.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    return settings

@@ -281,3 +281,25 @@ def test_a_provider_in_another_timezone_gives_the_same_moments(simulator, accoun
                                  "date": "2030-01-01T00:00:00+00:00"})  # fmt: skip
     services.rental_poll(rental=rental)
     assert SmsMessage.objects.get().received_at.isoformat() == "2030-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("date", [1764320000000000000, "1764320000000000000", 1e300, -(10**20), "NaN", {"at": 1}, True])
+def test_an_sms_whose_date_is_no_moment_is_kept_stamped_on_arrival(client, rental, date):
+    from django.utils import timezone
+
+    sms = {"phoneFrom": "Bank", "text": "Code 7070", "date": date}
+    before = timezone.now()
+    body = json.dumps({"rentId": rental.provider_rent_id, "sms": sms})
+    assert client.post(hook_url(rental), body, content_type="application/json").status_code == 200
+    message = SmsMessage.objects.get()
+    assert message.code == "7070" and before <= message.received_at <= timezone.now()
+
+
+def test_a_polled_page_with_a_nanosecond_date_keeps_every_sms(simulator, rental):
+    page = {"status": "success", "quantity": 2, "values": [
+        {"phoneFrom": "Bank", "text": "Code 1111", "date": 1764320000000000000},
+        {"phoneFrom": "Shop", "text": "Code 2222", "date": "2030-01-01 12:00:00"},
+    ]}  # fmt: skip
+    simulator.force(action="getRentStatus", body=json.dumps(page), content_type="application/json")
+    assert services.rental_poll(rental=rental).new_messages == 2
+    assert sorted(SmsMessage.objects.values_list("code", flat=True)) == ["1111", "2222"]

@@ -35,6 +35,9 @@ _TOKEN_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 _BALANCE = re.compile(r"ACCESS_BALANCE\s*:\s*['\"]?\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*['\"]?", re.IGNORECASE)
 _RENT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _PHONE_NUMBER = re.compile(r"[0-9]{5,20}")
+_TIMESTAMP = re.compile(r"[0-9]{1,20}")
+_COUNT = re.compile(r"[0-9]{1,9}")
+_MAX_LISTED_HOURS = 24 * 366
 _BAN_DATE_FORMATS = ("%Y-%m-%d %H-%M-%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _RAW_BODY_KEEP = 500
 MAX_DECODED_BYTES = 1024 * 1024
@@ -290,13 +293,22 @@ def _entries(container: object) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
+def _count(value: object) -> int | None:
+    """A count or a number of hours, as an int or a digit string, that any column holds; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**9 else None
+    return int(value.strip()) if isinstance(value, str) and _COUNT.fullmatch(value.strip()) else None
+
+
 def parse_rent_status(reply: Success | Balance, *, provider_tz: tzinfo) -> RentStatus:
     """The SMS page of a getRentStatus success; entries that cannot be read are left out."""
     payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
     messages = [sms for entry in _entries(payload.get("values")) if (sms := incoming_sms(entry, provider_tz))]
     total = payload.get("quantity")
-    total_count = int(total) if isinstance(total, (int, str)) and str(total).isdigit() else len(messages)
-    return RentStatus(state="active", messages=messages, total=min(total_count, 100_000))
+    total_count = _count(total)
+    return RentStatus(
+        state="active", messages=messages, total=len(messages) if total_count is None else min(total_count, 100_000)
+    )
 
 
 def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | None:
@@ -311,7 +323,7 @@ def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | No
     readable_sender = isinstance(sender, (str, int)) and not isinstance(sender, bool) and str(sender).strip()
     try:
         received_at = _sms_date(date, provider_tz)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         received_at = None
     return IncomingSms(
         sender=storable_text(str(sender).strip())[:64] if readable_sender else "unknown",
@@ -325,11 +337,17 @@ _SMS_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H-%M-%S", "%d.%m.%Y %H:%M:%
 
 
 def _sms_date(value: object, provider_tz: tzinfo) -> datetime:
-    """ISO 8601, PHP's unpadded ``Y-n-j H:i:s``, or a Unix timestamp (number or digit string)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    """ISO 8601, PHP's unpadded ``Y-n-j H:i:s``, or a Unix timestamp (number or digit string).
+
+    Raises ``ValueError`` for anything else: a timestamp is checked against the plausible range
+    before the platform's time functions see it (they raise OSError or OverflowError for huge ones).
+    """
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _plausible(datetime.fromtimestamp(value, tz=UTC))
+        if not _EARLIEST_END.timestamp() <= value <= _LATEST_END.timestamp():  # also False for NaN
+            raise ValueError("a timestamp out of range")
+        return datetime.fromtimestamp(value, tz=UTC)
     if not isinstance(value, str):
         raise ValueError("no date")
     text = value.strip()
@@ -357,12 +375,13 @@ def parse_rent_list(reply: Success | Balance) -> list[ListedRent]:
             rent_id, number = _identifier(entry.get("id")), _phone_number(entry.get("phone", entry.get("number")))
         except ValueError:
             continue
-        hours = entry.get("hours")
+        hours = _count(entry.get("hours"))
         listed.append(
             ListedRent(
                 rent_id=rent_id,
                 number=number,
-                hours=int(hours) if isinstance(hours, (int, str)) and str(hours).isdigit() else None,
+                # More than a year is no rent time: Rentdesk estimates one rather than store it.
+                hours=hours if hours is not None and 0 < hours <= _MAX_LISTED_HOURS else None,
                 price=_first_amount(entry, keys=("price", "cost")),
             )
         )
@@ -385,8 +404,7 @@ def parse_rent_prices(reply: Success | Balance, *, country: int) -> dict[str, Se
             quantity = offer.get("count", offer.get("quant"))
             if isinstance(quantity, dict):
                 quantity = quantity.get("current")
-            count = int(quantity) if isinstance(quantity, (int, str)) and str(quantity).isdigit() else None
-            offers[code] = ServiceOffer(cost=_first_amount(offer, keys=("cost", "price")), count=count)
+            offers[code] = ServiceOffer(cost=_first_amount(offer, keys=("cost", "price")), count=_count(quantity))
     return offers
 
 

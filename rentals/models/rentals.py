@@ -252,7 +252,8 @@ class WebhookDelivery(models.Model):
         Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     body_hash = models.CharField(_("body hash"), max_length=64, editable=False)
-    body = models.TextField(_("body"))
+    # The bytes as they arrived, whatever they are (a NUL fits here, not in a PostgreSQL text column).
+    body = models.BinaryField(_("body"))
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # When its processing task was last queued: a delivery is queued again only long after.

@@ -63,6 +63,7 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("PUBLIC_BASE_URL", "http://[::1"),
         ("RENTDESK_REMINDER_HOURS", "72,soon"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
+        ("SMSONLINE_API_URL", "http://api.sms.online/stubs/handler_api.php"),  # the key would travel in clear
     ],
 )
 def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value):

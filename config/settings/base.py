@@ -116,6 +116,11 @@ SMSONLINE_API_URL = readers.http_url(
 )
 SMSONLINE_CONNECT_TIMEOUT = readers.seconds(env, "SMSONLINE_CONNECT_TIMEOUT", default=5.0)
 SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
+# Hosts an API URL may name although they resolve to loopback, private or link-local addresses
+# (every other such URL is refused: an API key must not reach whatever listens there).
+SMSONLINE_ALLOWED_HOSTS = env.list("SMSONLINE_ALLOWED_HOSTS", default=[])
+# API keys travel in the query string: production sends them over https only.
+SMSONLINE_REQUIRE_HTTPS = False
 # Status polls per second per account: the provider has an unpublished rate limit.
 SMSONLINE_POLL_RATE = readers.per_second(env, "SMSONLINE_POLL_RATE", default=2.0)
 

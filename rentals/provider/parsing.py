@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .errors import ProviderError, UnknownOutcome, error_for_token, storable_text
+from .errors import ProviderError, UnknownOutcome, error_for_token, provider_detail, storable_text
 
 TOKEN_ALIASES = {
     "SQL_ERROR": "ERROR_SQL",
@@ -142,7 +142,7 @@ def _parse_json(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Succ
         None,
     )
     if status != "error" or raw_token is None:
-        raise UnknownOutcome(detail=f"JSON reply with status {status[:40]!r} and no error token", **context)
+        raise UnknownOutcome(detail=f"JSON reply with status {provider_detail(status)!r} and no error token", **context)
     extra = " ".join(str(data[key]) for key in ("errorMsg", "info") if data.get(key))
     raise _token_error(raw_token, context, provider_tz, extra_detail=extra[:_RAW_BODY_KEEP])
 
@@ -153,11 +153,12 @@ def _token_error(raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extr
     token = TOKEN_ALIASES.get(token, token)
     detail = detail.strip()[:_RAW_BODY_KEEP]
     if not _TOKEN_SHAPE.fullmatch(token):
-        return UnknownOutcome(detail=f"unreadable reply: {raw.strip()[:200]}", **context)
+        # No token, so nothing in it is the provider's word: its text is not kept where staff read.
+        return UnknownOutcome(detail=f"an unreadable reply of {len(raw.strip())} characters", **context)
     banned_until = None
     if token == "BANNED":
         banned_until = parse_ban_date(detail, provider_tz) or parse_ban_date(extra_detail, provider_tz)
-    full_detail = f"{detail} {extra_detail}".strip()
+    full_detail = provider_detail(f"{detail} {extra_detail}".strip())
     return error_for_token(token, full_detail, banned_until=banned_until, **context)
 
 
@@ -191,7 +192,8 @@ def parse_rented_phone(reply: Success | Balance, *, provider_tz: tzinfo) -> Rent
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise UnknownOutcome(
-            detail=f"success reply with an unreadable phone: {str(exc)[:200]}", raw_body=str(payload)[:_RAW_BODY_KEEP]
+            detail=f"success reply with an unreadable phone: {provider_detail(str(exc))}",
+            raw_body=str(payload)[:_RAW_BODY_KEEP],
         ) from None
 
 

@@ -22,6 +22,7 @@ VIEW_INVENTORY = [
 WORK_WITH_NUMBERS = [
     "rentals.change_rental",  # label, notes, assignee (claim and release)
     "rentals.view_smsmessage",  # reading SMS text is its own permission
+    "rentals.poll_rental",  # "Check for SMS now" calls the provider
     "rentals.rent_number",
     "rentals.extend_rental",
     "rentals.end_rental",

@@ -128,6 +128,7 @@ class Rental(models.Model):
             ("rent_number", "Can rent numbers from the provider (spends money)"),
             ("extend_rental", "Can extend rentals (spends money)"),
             ("end_rental", "Can finish or cancel rentals"),
+            ("poll_rental", "Can ask SMS.online for a rental's SMS now"),
         ]
 
     def __str__(self) -> str:

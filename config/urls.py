@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from rentals.two_factor import two_factor_view
+
 admin.site.site_header = "Rentdesk"
 admin.site.site_title = "Rentdesk"
 admin.site.index_title = "Rented numbers and provider accounts"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before the admin's own URLs, whose catch-all would answer 404 for it.
+    path("admin/two-factor/", two_factor_view, name="two_factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("rentals.urls")),

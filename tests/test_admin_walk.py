@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from celery.signals import before_task_publish
 from django.apps import apps
 from django.contrib import admin
@@ -19,6 +20,7 @@ from django.test import RequestFactory
 from django.urls import URLResolver, reverse
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, SolarSchedule
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rentals.models import AttemptState, RentAttempt, SmsMessage
 from rentals.roles import ROLES
@@ -43,6 +45,7 @@ ACTIONS = {
     ("django_celery_beat.periodictask", "disable_tasks"): "django_celery_beat.change_periodictask",
     ("django_celery_beat.periodictask", "toggle_tasks"): "django_celery_beat.change_periodictask",
     ("django_celery_beat.periodictask", "run_tasks"): "django_celery_beat.change_periodictask",
+    ("axes.accessattempt", "cleanup_expired_attempts"): "axes.delete_accessattempt",
 }
 # URL name -> (permissions it needs, where its control shows, the control's mark there).
 CUSTOM_URLS = {
@@ -53,10 +56,13 @@ CUSTOM_URLS = {
     "rentals_rental_cancel": (["rentals.end_rental"], "change", 'id="cancel-button"'),
     "rentals_rental_costs": (["rentals.view_rental"], "changelist", 'id="costs-link"'),
     "rentals_rental_export": (["rentals.view_rental"], "changelist", 'class="export_link"'),
-    # History pages are read-only for everyone: a POST there is refused even with the right to view.
     "rentals_rental_simple_history": (["rentals.view_rental"], None, None),
     "auth_user_password_change": (["auth.change_user"], None, None),
+    "otp_totp_totpdevice_config": (["otp_totp.change_totpdevice"], None, None),
+    "otp_totp_totpdevice_qrcode": (["otp_totp.change_totpdevice"], None, None),
 }
+# A POST here is refused whatever the rights: history is a record, and nobody reads another's secret.
+REFUSED_TO_ALL = {"rentals_rental_simple_history", "otp_totp_totpdevice_config", "otp_totp_totpdevice_qrcode"}
 SITE_URLS = {"index", "login", "logout", "password_change", "password_change_done", "autocomplete", "jsi18n",
              "view_on_site", "app_list", None}  # fmt: skip
 MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
@@ -116,7 +122,12 @@ def world(simulator, account, catalog):
     ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1))
     SolarSchedule.objects.create(event="sunrise", latitude=50.45, longitude=30.52)
     CrontabSchedule.objects.get_or_create(minute="0", hour="3")
-    User.objects.create_user("someone")
+    someone = User.objects.create_user("someone")
+    TOTPDevice.objects.create(user=someone, name="phone")
+    seen = {"username": "someone", "ip_address": "127.0.0.1", "user_agent": "x", "http_accept": "*/*", "path_info": "/"}
+    AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=9)
+    AccessLog.objects.create(**seen)
+    AccessFailureLog.objects.create(**seen, locked_out=True)
     assert PeriodicTask.objects.exists() and Group.objects.exists()
     return {"rental": rental, "simulator": simulator}
 
@@ -143,7 +154,7 @@ class SideEffects:
         self.published.append(sender)
 
     def snapshot(self) -> tuple:
-        rows = [*apps.get_app_config("rentals").get_models(), PeriodicTask, Group]
+        rows = [*apps.get_app_config("rentals").get_models(), PeriodicTask, Group, AccessAttempt, TOTPDevice]
         dump = serializers.serialize("json", [obj for model in rows for obj in model._default_manager.order_by("pk")])
         return dump, len(self.simulator.requests()), len(self.published)
 
@@ -203,10 +214,10 @@ def test_custom_urls_as_each_role(client, world, effects, role):
         url = custom_url(name, rental)
         before = effects.snapshot()
         response = client.post(url, {"hours": "24", "nonce": str(uuid.uuid4()), "format": "0", "resource": "0"})
-        read_only = name == "rentals_rental_simple_history"
-        if (not allowed or read_only) and (not refused(response) or effects.snapshot() != before):
+        refused_to_all = name in REFUSED_TO_ALL
+        if (not allowed or refused_to_all) and (not refused(response) or effects.snapshot() != before):
             problems.append(f"{name}: a crafted POST got {response.status_code} or changed something")
-        if allowed and not read_only and refused(response):
+        if allowed and not refused_to_all and refused(response):
             problems.append(f"{name}: refused ({response.status_code})")
         if response.status_code >= 500 or client.get(url).status_code >= 500:
             problems.append(f"{name}: {response.status_code}")
@@ -219,6 +230,8 @@ def custom_url(name: str, rental) -> str:
         return reverse(f"admin:{name}", args=[rental.pk, version])
     if name == "auth_user_password_change":
         return reverse(f"admin:{name}", args=[User.objects.order_by("pk").first().pk])
+    if name.startswith("otp_totp_"):
+        return reverse(f"admin:{name}", args=[TOTPDevice.objects.get().pk])
     if name in ("rentals_rental_rent", "rentals_rental_costs", "rentals_rental_export"):
         return reverse(f"admin:{name}")
     return reverse(f"admin:{name}", args=[rental.pk])

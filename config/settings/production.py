@@ -20,6 +20,7 @@ if not PUBLIC_BASE_URL.startswith("https://"):
     # Webhook URLs carry each rental's secret token: never over plain http.
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an https:// URL in production.")
 SMSONLINE_REQUIRE_HTTPS = True
+RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=True)
 if not SMSONLINE_API_URL.startswith("https://"):
     raise ImproperlyConfigured("SMSONLINE_API_URL must be an https:// URL in production: the API key travels in it.")
 if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:

@@ -97,7 +97,7 @@ def test_addresses_are_checked_again_before_sending(account, simulator, settings
 
 
 def test_production_sends_keys_over_https_only(boss, account, simulator, settings, capsys, monkeypatch):
-    settings.SMSONLINE_REQUIRE_HTTPS = True
+    settings.SMSONLINE_REQUIRE_HTTPS, settings.SMSONLINE_ALLOWED_HOSTS = True, []
     response = save_account(boss, account, simulator.api_url, api_key=SANDBOX_KEY)
     assert response.status_code == 200 and "only over https://" in response.content.decode()
     with pytest.raises(errors.DestinationRefused):
@@ -106,6 +106,15 @@ def test_production_sends_keys_over_https_only(boss, account, simulator, setting
     monkeypatch.setenv("SMSONLINE_API_KEY", "another-key-000000")
     status, _, err = manage("add_account", "Plain", "--api-url", simulator.api_url, capsys=capsys)
     assert status == 2 and "only over https://" in err and not ProviderAccount.objects.filter(name="Plain").exists()
+
+
+def test_production_sends_plain_http_only_to_an_allowed_host_on_this_machine(boss, account, simulator, settings):
+    settings.SMSONLINE_REQUIRE_HTTPS = True
+    settings.SMSONLINE_ALLOWED_HOSTS = ["127.0.0.1", "10.1.2.3"]  # a local gateway; a private server
+    assert save_account(boss, account, simulator.api_url, api_key=SANDBOX_KEY).status_code == 302
+    assert services.account_check_balance(account=ProviderAccount.objects.get(pk=account.pk)) > 0
+    response = save_account(boss, account, "http://10.1.2.3/stubs/handler_api.php", api_key=SANDBOX_KEY)
+    assert response.status_code == 200 and "only to this machine" in response.content.decode()
 
 
 def test_the_command_line_moves_an_account_only_with_its_key(account, elsewhere, capsys, monkeypatch):

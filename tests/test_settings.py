@@ -42,6 +42,11 @@ def test_production_starts_with_its_secrets():
     assert result.returncode == 0, result.stderr
 
 
+def test_production_takes_a_plain_http_api_url_only_for_an_allowed_local_host():
+    local = {"SMSONLINE_API_URL": "http://127.0.0.1:8001/stubs/handler_api.php", "SMSONLINE_ALLOWED_HOSTS": "127.0.0.1"}
+    assert check("config.settings.production", {**GOOD, **local}).returncode == 0
+
+
 @pytest.mark.parametrize(("settings_module", "env", "required"), [
     ("config.settings.local", {}, "False"),  # `make run`'s superuser signs in with its password
     ("config.settings.production", GOOD, "True"),

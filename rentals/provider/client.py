@@ -82,7 +82,9 @@ class SmsOnlineClient:
         self._api_key = api_key
         self._config = config
         self._session = requests.Session()
-        no_retries = _VettingAdapter(allowed_hosts=config.allowed_hosts, max_retries=0)
+        no_retries = _VettingAdapter(
+            allowed_hosts=config.allowed_hosts, plain_http_loopback_only=config.require_https, max_retries=0
+        )
         self._session.mount("http://", no_retries)
         self._session.mount("https://", no_retries)
 
@@ -191,7 +193,8 @@ class SmsOnlineClient:
         url, key_origin = self._config.api_url, self._config.key_origin
         if key_origin is not None and url_origin(url) != key_origin:
             raise KeyNotForThisUrl(detail=f"the key was entered for {key_origin or 'another URL'}")
-        if problem := refusal_as_written(url, require_https=self._config.require_https):
+        allowed = self._config.allowed_hosts
+        if problem := refusal_as_written(url, require_https=self._config.require_https, allowed_hosts=allowed):
             raise DestinationRefused(detail=problem)
 
     def _transport_error(self, action: str, exc: requests.RequestException) -> ProviderError:
@@ -216,13 +219,15 @@ class _VettedConnectionMixin:
     second lookup by the library could answer differently (DNS rebinding)."""
 
     allowed_hosts: frozenset[str] = frozenset()
+    loopback_only: bool = False
 
     def _new_conn(self) -> socket.socket:
         try:
             addresses = resolve(self._dns_host, self.port)
         except socket.gaierror as e:
             raise NameResolutionError(self.host, self, e) from e
-        if problem := refusal_for_addresses(self.host, addresses, allowed_hosts=self.allowed_hosts):
+        vetting = {"allowed_hosts": self.allowed_hosts, "loopback_only": self.loopback_only}
+        if problem := refusal_for_addresses(self.host, addresses, **vetting):
             raise DestinationRefused(detail=problem)
         error: OSError | None = None
         for address in addresses:
@@ -241,9 +246,10 @@ class _VettedConnectionMixin:
 class _VettingAdapter(HTTPAdapter):
     """requests' adapter, with connection classes that check every address they connect to."""
 
-    def __init__(self, *, allowed_hosts: frozenset[str], **kwargs: Any) -> None:
+    def __init__(self, *, allowed_hosts: frozenset[str], plain_http_loopback_only: bool, **kwargs: Any) -> None:
         vetted = {"allowed_hosts": allowed_hosts}
-        http = type("VettedHTTPConnection", (_VettedConnectionMixin, HTTPConnection), vetted)
+        plain = {**vetted, "loopback_only": plain_http_loopback_only}
+        http = type("VettedHTTPConnection", (_VettedConnectionMixin, HTTPConnection), plain)
         https = type("VettedHTTPSConnection", (_VettedConnectionMixin, HTTPSConnection), vetted)
         self._pool_classes = {
             "http": type("VettedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),

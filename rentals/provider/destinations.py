@@ -27,8 +27,12 @@ def url_origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}:{port}"
 
 
-def refusal_as_written(url: str, *, require_https: bool) -> str | None:
-    """Why ``url`` is no API URL Rentdesk may call, judging by its text alone; None when it may be."""
+def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozenset[str]) -> str | None:
+    """Why ``url`` is no API URL Rentdesk may call, judging by its text alone; None when it may be.
+
+    Where https is required, plain http is left only for an allowed host, and only if it resolves to
+    this machine's loopback (a local gateway, or the simulator): see ``refusal_for_addresses``.
+    """
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
@@ -36,7 +40,7 @@ def refusal_as_written(url: str, *, require_https: bool) -> str | None:
         return "it is not a valid URL"
     if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
         return "it is not an http:// or https:// URL with a host"
-    if require_https and parts.scheme.lower() != "https":
+    if require_https and parts.scheme.lower() != "https" and not is_allowed_host(parts.hostname, allowed_hosts):
         return "API keys are sent only over https:// here"
     return None
 
@@ -51,36 +55,45 @@ def is_allowed_host(host: str, allowed_hosts: frozenset[str]) -> bool:
     return host.strip("[]").rstrip(".").lower() in allowed_hosts
 
 
-def refusal_for_addresses(host: str, addresses: list[str], *, allowed_hosts: frozenset[str]) -> str | None:
+def refusal_for_addresses(
+    host: str, addresses: list[str], *, allowed_hosts: frozenset[str], loopback_only: bool = False
+) -> str | None:
     """Why ``host`` may not receive an API key at these addresses, or None.
 
     Only public (globally routable) addresses are accepted: that leaves out loopback, private,
     link-local (169.254.169.254, the cloud metadata service), shared, reserved and unspecified ones,
-    and IPv6 forms of them, unless the host is listed in ``allowed_hosts``.
+    and IPv6 forms of them, unless the host is listed in ``allowed_hosts``. ``loopback_only`` (plain
+    http where https is required) accepts nothing but this machine's loopback, where no one else hears.
     """
-    if is_allowed_host(host, allowed_hosts):
-        return None
     for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-        if not (mapped or address).is_global:
+        address = _address(text)
+        if loopback_only and not address.is_loopback:
+            return f"plain http:// goes only to this machine here, and {host} resolves to {text}"
+        if not address.is_global and not is_allowed_host(host, allowed_hosts):
             return f"{host} resolves to {text}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"
     return None
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
 
 
 def destination_refusal(url: str, *, allowed_hosts: frozenset[str], require_https: bool) -> str | None:
     """Why an API URL may not be saved, or None. A host that does not resolve now is accepted: it
     cannot be judged, and every connection checks again (so nothing is sent to a bad address)."""
-    problem = refusal_as_written(url, require_https=require_https)
+    problem = refusal_as_written(url, require_https=require_https, allowed_hosts=allowed_hosts)
     if problem:
         return problem
     parts = urlsplit(url.strip())
-    host = parts.hostname or ""
+    host, scheme = parts.hostname or "", parts.scheme.lower()
     try:
-        addresses = resolve(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()])
+        addresses = resolve(host, parts.port or DEFAULT_PORTS[scheme])
     except (OSError, UnicodeError):
         return None
-    return refusal_for_addresses(host, addresses, allowed_hosts=allowed_hosts)
+    loopback_only = require_https and scheme == "http"
+    return refusal_for_addresses(host, addresses, allowed_hosts=allowed_hosts, loopback_only=loopback_only)
 
 
 def normalised_hosts(hosts: list[str]) -> frozenset[str]:

@@ -74,6 +74,14 @@ EXPLANATIONS = {
         "The account's API key cannot be decrypted with this server's "
         "API_KEY_ENCRYPTION_KEYS. Nothing was sent. Enter the API key on the account again."
     ),
+    "API_KEY_NOT_FOR_URL": _(
+        "The account's API URL now points at another scheme, host or port than the one its key was entered "
+        "for, so the key was not sent. Nothing was charged. Enter the API key on the account again."
+    ),
+    "API_URL_REFUSED": _(
+        "Rentdesk does not send API keys to the account's API URL (plain http:// where https:// is required, "
+        "or a loopback, private or link-local address). Nothing was sent. Correct the account's API URL."
+    ),
     "NOT_SENT": _("The request stopped before it was sent to SMS.online; nothing was charged. Submit it again."),
     "NO_ID_RENT": _("SMS.online did not receive the rent's id. Nothing was charged."),
     "INVALID_PHONE": _(

@@ -62,6 +62,16 @@ class SimulatorControl:
         return requests.get(self._control + "rents", timeout=5).json()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in Ukrainian leaves it active in the thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = start_in_thread()

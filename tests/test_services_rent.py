@@ -13,6 +13,7 @@ from django.utils import timezone
 from rentals import services
 from rentals.models import AccountState, AttemptState, Rental, RentAttempt
 
+from .conftest import SANDBOX_KEY
 from .test_provider_client import SEED_ERRORS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -182,8 +183,9 @@ def test_an_unreadable_stored_key_is_reported_without_sending(simulator, account
 
 
 def test_an_unreachable_provider_fails_cleanly(account, catalog):
-    account.api_url = "http://127.0.0.1:9/stubs/handler_api.php"
-    account.save()
+    services.account_set_api_key(
+        account=account, api_key=SANDBOX_KEY, api_url="http://127.0.0.1:9/stubs/handler_api.php"
+    )
     outcome = rent(account, catalog)
     assert outcome.attempt.state == AttemptState.FAILED and outcome.token == "PROVIDER_UNREACHABLE"
     assert "nothing was charged" in outcome.message

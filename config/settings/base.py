@@ -4,6 +4,7 @@ Local use needs no variables at all: every setting has a development default her
 ``config.settings.production`` refuses to start where a default would be unsafe.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,9 @@ INSTALLED_APPS = [
     "simple_history",
     "import_export",
     "rangefilter",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rentals",
 ]
 
@@ -47,9 +51,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "rentals.two_factor.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt itself.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -83,6 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes counts failed logins first; a locked-out username never reaches the password check.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -108,6 +119,25 @@ STATIC_URL = "static/"
 # Where collectstatic gathers the files gunicorn serves in production (WhiteNoise).
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".local" / "static")))
 
+# --- Logins ----------------------------------------------------------------------------------
+# After this many failed logins for one username from one address, that pair is locked out for a
+# while (django-axes; Access attempts in the admin lists lockouts, and deleting one lifts it). The
+# pair, not the address alone: behind a proxy every address is the proxy's.
+AXES_FAILURE_LIMIT = readers.whole_number(env, "RENTDESK_LOGIN_FAILURE_LIMIT", default=5, maximum=100)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=readers.whole_number(env, "RENTDESK_LOGIN_LOCKOUT_MINUTES", default=15, maximum=7 * 24 * 60)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# Two-factor sign-in (TOTP) for staff who may rent, extend or change keys: on by default in
+# production; anyone can turn it on for themselves from the admin header.
+RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Rentdesk"
+# Nobody reads another person's secret from the admin (its QR code pages answer 403).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 # --- SMS.online -------------------------------------------------------------------------------
 # The handler_api.php URL given to new accounts; each account keeps its own copy.
 # Locally `make run` serves the web app on WEB_PORT and the simulator on SIMULATOR_PORT.
@@ -118,6 +148,11 @@ SMSONLINE_API_URL = readers.http_url(
 )
 SMSONLINE_CONNECT_TIMEOUT = readers.seconds(env, "SMSONLINE_CONNECT_TIMEOUT", default=5.0)
 SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
+# Hosts an API URL may name although they resolve to loopback, private or link-local addresses
+# (every other such URL is refused: an API key must not reach whatever listens there).
+SMSONLINE_ALLOWED_HOSTS = env.list("SMSONLINE_ALLOWED_HOSTS", default=[])
+# API keys travel in the query string: production sends them over https only.
+SMSONLINE_REQUIRE_HTTPS = False
 # Status polls per second per account: the provider has an unpublished rate limit.
 SMSONLINE_POLL_RATE = readers.per_second(env, "SMSONLINE_POLL_RATE", default=2.0)
 

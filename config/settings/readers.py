@@ -16,6 +16,13 @@ def per_second(env: environ.Env, name: str, default: float) -> float:
     return _positive(env, name, default, maximum=100, meaning="a rate per second")
 
 
+def whole_number(env: environ.Env, name: str, default: int, maximum: int) -> int:
+    value = _positive(env, name, default, maximum=maximum, meaning="a whole number")
+    if value != int(value):
+        raise ImproperlyConfigured(f"{name} must be a whole number above 0 and at most {maximum}.")
+    return int(value)
+
+
 def _positive(env: environ.Env, name: str, default: float, *, maximum: float, meaning: str) -> float:
     try:
         value = env.float(name, default=default)

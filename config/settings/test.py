@@ -18,3 +18,6 @@ PUBLIC_BASE_URL = "https://rentdesk.example.test"
 if "REDIS_URL" not in env.ENVIRON:
     # Tasks queued by the code under test go nowhere unless a test runs a worker (which sets REDIS_URL).
     CELERY_BROKER_URL = "memory://"
+
+# The simulator the tests talk to listens on loopback.
+SMSONLINE_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]

@@ -27,6 +27,8 @@ from ..provider.errors import ProviderError
 
 END_PERMISSION = "rentals.end_rental"
 EXTEND_PERMISSION = "rentals.extend_rental"
+# Checking for SMS calls the provider and stores what it says: it takes both.
+CHECK_SMS_PERMISSIONS = ("rentals.view_smsmessage", "rentals.poll_rental")
 
 
 class RentalActionsMixin:
@@ -45,7 +47,7 @@ class RentalActionsMixin:
         may_end = request.user.has_perm(END_PERMISSION) and active
         left = services.cancel_deadline(rental) - timezone.now()
         return {
-            "can_check_sms": rental.status == RentalStatus.ACTIVE,
+            "can_check_sms": request.user.has_perms(CHECK_SMS_PERMISSIONS) and rental.status == RentalStatus.ACTIVE,
             "can_finish": may_end,
             "can_cancel": may_end and left.total_seconds() > 0,
             "cancel_minutes_left": max(int(left.total_seconds() // 60), 0),
@@ -67,6 +69,8 @@ class RentalActionsMixin:
 
     def check_sms_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
+        if not request.user.has_perms(CHECK_SMS_PERMISSIONS):
+            raise PermissionDenied
         if request.method != "POST":
             return self._back(rental)
         try:

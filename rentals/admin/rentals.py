@@ -15,7 +15,6 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -25,7 +24,15 @@ from ..models import AttemptState, Rental, RentalExtension, RentalReminder, Rent
 from .common import CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
-from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
+from .inventory import (
+    ExpiringFilter,
+    FormulaSafeCSV,
+    FormulaSafeXLSX,
+    MineFilter,
+    RentalResource,
+    search_number_variants,
+    urgency,
+)
 from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
 
@@ -89,7 +96,7 @@ class RentalAdmin(
     list_per_page = 50
     actions = ["claim", "release"]
     resource_classes = [RentalResource]
-    formats = [CSV, XLSX]
+    formats = [FormulaSafeCSV, FormulaSafeXLSX]
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None

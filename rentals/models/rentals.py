@@ -165,6 +165,7 @@ class Rental(models.Model):
             ("rent_number", "Can rent numbers from the provider (spends money)"),
             ("extend_rental", "Can extend rentals (spends money)"),
             ("end_rental", "Can finish or cancel rentals"),
+            ("poll_rental", "Can ask SMS.online for a rental's SMS now"),
         ]
 
     def __str__(self) -> str:
@@ -292,7 +293,8 @@ class WebhookDelivery(models.Model):
         Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     body_hash = models.CharField(_("body hash"), max_length=64, editable=False)
-    body = models.TextField(_("body"))
+    # The bytes as they arrived, whatever they are (a NUL fits here, not in a PostgreSQL text column).
+    body = models.BinaryField(_("body"))
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # When its processing task was last queued: a delivery is queued again only long after.

@@ -12,6 +12,8 @@ from .accounts import (
     account_reset_state,
     account_set_api_key,
     accounts_clear_expired_bans,
+    api_url_problem,
+    key_needed_for,
     provider_client_for,
 )
 from .catalog import catalog_sync
@@ -67,12 +69,14 @@ __all__ = [
     "account_reset_state",
     "account_set_api_key",
     "accounts_clear_expired_bans",
+    "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",
     "cancel_deadline",
     "catalog_sync",
     "extract_code",
     "format_time_left",
+    "key_needed_for",
     "nearest_threshold",
     "provider_client_for",
     "reminders_send_due",

@@ -99,7 +99,7 @@ def webhook_store(*, token: str, body: bytes, content_type: str) -> WebhookDeliv
             return WebhookDelivery.objects.create(
                 rental=rental,
                 body_hash=body_hash,
-                body=body.decode("utf-8", "replace"),
+                body=body,
                 content_type=content_type[:100],
             )
     except IntegrityError:
@@ -121,9 +121,7 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     if delivery.processed_at is not None:
         return None
     try:
-        delivered = parse_webhook(
-            delivery.body.encode(), content_type=delivery.content_type, provider_tz=_provider_tz()
-        )
+        delivered = parse_webhook(bytes(delivery.body), content_type=delivery.content_type, provider_tz=_provider_tz())
     except UnreadableWebhook as problem:
         outcome, message = f"unreadable: {problem}", None
     else:

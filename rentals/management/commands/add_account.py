@@ -29,24 +29,29 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--api-url", default=None, help="handler_api.php URL (default: SMSONLINE_API_URL).")
-        parser.add_argument("--update-key", action="store_true", help="Replace the key of an existing account.")
+        parser.add_argument(
+            "--update-key",
+            action="store_true",
+            help="Replace the key of an existing account; with --api-url, move the account and its key there.",
+        )
 
     def handle(self, *args: Any, name: str, api_url: str | None, update_key: bool, **options: Any) -> None:
         api_key = self._read_key()
         existing = ProviderAccount.objects.filter(name=name).first()
         if existing and not update_key:
             raise CommandError(f"An account named {name!r} exists; add --update-key to replace its key.", returncode=2)
-        if existing:
-            services.account_set_api_key(account=existing, api_key=api_key)
-            account = existing
-        else:
-            try:
+        try:
+            if existing:
+                # A new URL is only ever taken together with the key: the key is bound to where it goes.
+                services.account_set_api_key(account=existing, api_key=api_key, api_url=api_url)
+                account = existing
+            else:
                 account = services.account_create(
                     name=name, api_url=api_url or settings.SMSONLINE_API_URL, api_key=api_key
                 )
-            except ValidationError as exc:
-                problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-                raise CommandError(problems, returncode=2) from None
+        except ValidationError as exc:
+            problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+            raise CommandError(problems, returncode=2) from None
         self.stdout.write(f"Account {account.name} saved ({account.api_url}).")
         self._report_health(account)
 

@@ -70,7 +70,10 @@ def test_filters_and_default_order(operator, inventory, query, expected):
 
 
 def test_the_end_date_range_filter(operator, inventory):
-    start, end = (timezone.localdate() + timedelta(days=1)), (timezone.localdate() + timedelta(days=3))
+    # From the day after the 10-hour rental ends to the day the 50-hour one ends, at any time of day.
+    now = timezone.now()
+    start = timezone.localdate(now + timedelta(hours=10)) + timedelta(days=1)
+    end = timezone.localdate(now + timedelta(hours=50))
     response = operator.get(
         LIST_URL, {"end_date__range__gte": start.isoformat(), "end_date__range__lte": end.isoformat()}
     )

@@ -30,6 +30,8 @@ MANAGE_ACCOUNTS = [
     "rentals.add_provideraccount", "rentals.change_provideraccount", "rentals.add_service",
     "rentals.change_service", "rentals.add_country", "rentals.change_country", "rentals.add_operator",
     "rentals.change_operator", "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
+    "rentals.view_personbudget", "rentals.add_personbudget", "rentals.change_personbudget",
+    "rentals.delete_personbudget",
 ]  # fmt: skip
 
 ROLES: dict[str, list[str]] = {

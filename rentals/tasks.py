@@ -49,6 +49,11 @@ def check_account_balance(account_id: int) -> None:
     services.account_refresh_health(account_id=account_id)
 
 
+@shared_task(name="rentals.tasks.check_budgets")
+def check_budgets(account_id: int | None, person_id: int | None, refused: bool = False) -> int:
+    return services.budgets_alert(account_id=account_id, person_id=person_id, now=timezone.now(), refused=refused)
+
+
 @shared_task(name="rentals.tasks.process_webhook")
 def process_webhook(delivery_id: int) -> None:
     services.webhook_process(delivery_id=delivery_id)

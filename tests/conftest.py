@@ -192,6 +192,19 @@ def chat_server():
     chat.server.server_close()
 
 
+def manage(*argv: str, capsys) -> tuple[int, str, str]:
+    """Run a command through manage.py's own entry point, so exit statuses are the real ones."""
+    from django.core.management import ManagementUtility
+
+    try:
+        ManagementUtility(["manage.py", *argv]).execute()
+        status = 0
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def run_concurrently(work, times: int = 4) -> list:
     """Run ``work`` in ``times`` threads released together, as two beats or workers would; their results."""
     import threading

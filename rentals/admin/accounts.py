@@ -44,7 +44,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "api_url", "low_balance_threshold"]
+        fields = ["name", "api_url", "low_balance_threshold", "monthly_budget"]
 
     def clean_api_key(self) -> str:
         key = self.cleaned_data["api_key"]
@@ -108,6 +108,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Budget"), {"fields": ["monthly_budget"]}),
         (_("Last error"), {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

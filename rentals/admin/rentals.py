@@ -22,6 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
+from ..sentences import describe
 from .common import ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
@@ -184,14 +185,14 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
         outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
         if outcome.ok:
-            self.message_user(request, outcome.message, messages.SUCCESS)
+            self.message_user(request, describe(outcome), messages.SUCCESS)
             return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
-        if outcome.attempt.state == AttemptState.PENDING:
+        if outcome.state == AttemptState.PENDING:
             # The first submission is still at the provider: a new ready form would invite a second rent.
-            self.message_user(request, outcome.message, messages.WARNING)
+            self.message_user(request, describe(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
-        level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
-        self.message_user(request, f"{outcome.token}: {outcome.message}", level)
+        level = messages.WARNING if outcome.state == AttemptState.UNKNOWN else messages.ERROR
+        self.message_user(request, f"{outcome.token}: {describe(outcome)}", level)
         retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
         return self._render_rent_form(request, retry)
 

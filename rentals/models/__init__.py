@@ -1,6 +1,7 @@
 """Rentdesk's data. No HTTP and no side effects here: business operations live in ``services``."""
 
 from .accounts import STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
+from .budgets import BudgetAlert, PersonBudget
 from .catalog import Country, Offer, Operator, Service
 from .records import ErrorEvent
 from .rentals import (
@@ -24,10 +25,12 @@ __all__ = [
     "AccountEvent",
     "AccountState",
     "AttemptState",
+    "BudgetAlert",
     "Country",
     "ErrorEvent",
     "Offer",
     "Operator",
+    "PersonBudget",
     "ProviderAccount",
     "RentAttempt",
     "Rental",

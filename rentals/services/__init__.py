@@ -14,12 +14,13 @@ from .accounts import (
     accounts_clear_expired_bans,
     provider_client_for,
 )
+from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import catalog_sync
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
-    ActionOutcome,
     cancel_deadline,
+    extension_outcome_for,
     rental_cancel,
     rental_extend,
     rental_extension_quote,
@@ -30,7 +31,6 @@ from .managing import (
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import renewal_nonce, rental_auto_renew, rentals_due_for_renewal
 from .renting import (
-    RentOutcome,
     attempts_mark_not_charged,
     attempts_resolve_stale,
     rent_outcome_for,
@@ -51,9 +51,8 @@ from .sms import (
 
 __all__ = [
     "CANCEL_WINDOW",
-    "ActionOutcome",
+    "Budget",
     "ReconcileResult",
-    "RentOutcome",
     "UnknownWebhookToken",
     "account_change_state",
     "account_check_balance",
@@ -65,13 +64,19 @@ __all__ = [
     "account_refresh_health",
     "account_reset_state",
     "account_set_api_key",
+    "account_set_budget",
     "accounts_clear_expired_bans",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",
+    "budget_spent",
+    "budgets_alert",
+    "budgets_usage",
     "cancel_deadline",
     "catalog_sync",
+    "extension_outcome_for",
     "extract_code",
     "format_time_left",
+    "month_start",
     "nearest_threshold",
     "provider_client_for",
     "reminders_send_due",

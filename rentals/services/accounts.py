@@ -53,8 +53,10 @@ class _SavedMemory(AccountMemory):
         self._account.rate_limited_until = until
 
 
-def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
-    account = ProviderAccount(name=name, api_url=api_url)
+def account_create(
+    *, name: str, api_url: str, api_key: str, monthly_budget: str | Decimal | None = None
+) -> ProviderAccount:
+    account = ProviderAccount(name=name, api_url=api_url, monthly_budget=monthly_budget)
     account.set_api_key(api_key)
     account.full_clean()
     account.save()
@@ -98,14 +100,18 @@ def account_record_error(
     )  # fmt: skip
 
 
-def account_record_refusal(*, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt) -> None:
-    """Rentdesk refused to send (the account cannot spend): an error ops should see, not sent."""
+def account_record_refusal(
+    *, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt | None = None,
+    operation: str = "getRentNumber",
+) -> None:  # fmt: skip
+    """Rentdesk refused to send (the account cannot spend, a budget is reached): an error ops should see,
+    not sent."""
     now = timezone.now()
     ProviderAccount.objects.filter(pk=account.pk).update(
         last_error_token=token, last_error_detail=detail, last_error_at=now, updated_at=now
     )
     ErrorEvent.objects.create(
-        account=account, operation="getRentNumber", token=token, detail=detail, sent=False, attempt=attempt
+        account=account, operation=operation, token=token, detail=detail, sent=False, attempt=attempt
     )
 
 

@@ -6,7 +6,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,18 +161,29 @@ def eager_tasks():
 
 
 class ChatServer:
-    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would."""
+    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would.
+
+    ``refuse_next(n)`` makes it answer the next n posts with HTTP 500, as a chat service that is down;
+    ``received`` holds the posts it accepted, ``refused`` counts the others."""
 
     def __init__(self) -> None:
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         received = self.received = []
+        chat = self
+        self.refused = self._to_refuse = 0
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                refuse = chat._to_refuse > 0
+                if refuse:
+                    chat._to_refuse -= 1
+                    chat.refused += 1
+                else:
+                    received.append(body)
+                self.send_response(500 if refuse else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -179,6 +192,9 @@ class ChatServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.apprise_url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def refuse_next(self, posts: int) -> None:
+        self._to_refuse = posts
 
 
 @pytest.fixture
@@ -227,3 +243,53 @@ def run_concurrently(work, times: int = 4) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def database_url_of_this_test() -> str:
+    """The test database, spelled for a worker or beat process."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Path) -> subprocess.Popen:
+    """A real Celery process (worker or beat) on this test's database and ``redis_url``.
+
+    Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs.
+    """
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url_of_this_test(),
+        "REDIS_URL": redis_url,
+        "EMAIL_URL": f"filemail:///{outbox}",
+        "RENTDESK_ENV_FILE": "/nonexistent",
+    }
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel", "INFO"],
+            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+
+
+def sent_messages(outbox: Path) -> list[str]:
+    """The mails a worker wrote with Django's file backend."""
+    return [m for f in sorted(outbox.glob("*.log")) for m in f.read_text().split("\n" + "-" * 79 + "\n") if m.strip()]
+
+
+def wait_until(condition, *, seconds: float, every: float = 0.2) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held. Not a timing check:
+    the deadline only keeps a broken run from hanging."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return bool(condition())

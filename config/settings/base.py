@@ -140,6 +140,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="")
 # Chat channels as apprise URLs, comma separated: slack://..., tgram://bot-token/chat-id, ...
 RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
+# Where each incoming SMS is forwarded unless its rental or its assignee chose otherwise: apprise URLs.
+RENTDESK_SMS_CHAT_URLS = env.list("RENTDESK_SMS_CHAT_URLS", default=[])
+# A chat service that is down is tried again after 10 s, 20 s, 40 s... (at most 10 minutes apart),
+# and given up on after this many attempts (about 40 minutes with the defaults).
+RENTDESK_SMS_FORWARD_RETRY_SECONDS = readers.seconds(env, "RENTDESK_SMS_FORWARD_RETRY_SECONDS", default=10.0)
+RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_ATTEMPTS", default=10, maximum=50)
 # Hours before the end date at which a reminder goes out.
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
 

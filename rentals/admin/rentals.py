@@ -23,17 +23,26 @@ from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from ..sentences import describe
+from ..services.forwarding import SMS_PERMISSION
 from .common import ReadOnlyInline, can_rent
 from .costs import CostsMixin
+from .forwarding import forwarding_summary
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
 from .rental_actions import RentalActionsMixin
 
 
 class SmsMessageInline(ReadOnlyInline):
     model = SmsMessage
-    fields = ["received_at", "sender", "text", "code", "source"]
+    fields = ["received_at", "sender", "text", "code", "source", "forwarding"]
     readonly_fields = fields
     verbose_name_plural = _("SMS (newest first)")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
+        return super().get_queryset(request).select_related("forward")
+
+    @admin.display(description=_("Forwarded"))
+    def forwarding(self, obj: SmsMessage) -> str:
+        return forwarding_summary(getattr(obj, "forward", None))
 
 
 class RentalExtensionInline(ReadOnlyInline):
@@ -82,8 +91,8 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     import_export_change_list_template = None
     history_list_display = ["status", "assignee", "end_date"]
     fields = [
-        "phone_number", "label", "notes", "assignee", "reminders_enabled", "auto_renew", "auto_renew_hours",
-        "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
+        "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
+        "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
         "cost", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
@@ -108,6 +117,12 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         if not request.user.has_perm("rentals.extend_rental"):  # auto-renew spends money
             readonly += AUTO_RENEW_FIELDS
         return readonly
+
+    def get_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
+        shown = list(super().get_fields(request, obj))
+        if not request.user.has_perm(SMS_PERMISSION):  # where SMS go is for those who may read them
+            shown.remove("sms_chat_urls")
+        return shown
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))

@@ -3,6 +3,7 @@
 from .accounts import STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
 from .budgets import BudgetAlert, PersonBudget
 from .catalog import Country, Offer, Operator, Service
+from .forwarding import ForwardingPreference, ForwardState, SmsForward
 from .records import ErrorEvent
 from .rentals import (
     ANY_OPERATOR,
@@ -28,6 +29,8 @@ __all__ = [
     "BudgetAlert",
     "Country",
     "ErrorEvent",
+    "ForwardState",
+    "ForwardingPreference",
     "Offer",
     "Operator",
     "PersonBudget",
@@ -38,6 +41,7 @@ __all__ = [
     "RentalReminder",
     "RentalStatus",
     "Service",
+    "SmsForward",
     "SmsMessage",
     "SmsSource",
     "WebhookDelivery",

@@ -10,11 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ..chat import validate_chat_urls
 from .accounts import ProviderAccount
 from .catalog import Country, Service
 
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 ANY_OPERATOR = "any"
+
+
+# Readings that change on every poll, and secrets: none belongs in the history people browse.
+UNTRACKED_RENTAL_FIELDS = [
+    "last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token", "sms_chat_urls",
+]  # fmt: skip
 
 
 class RentalStatus(models.TextChoices):
@@ -89,6 +96,16 @@ class Rental(models.Model):
         null=True,
         blank=True,
     )
+    # May hold a chat service's secret (a bot token): kept out of the history, shown to SMS readers only.
+    sms_chat_urls = models.TextField(
+        _("forward SMS to"),
+        blank=True,
+        validators=[validate_chat_urls],
+        help_text=_(
+            "Apprise URLs, one per line (e.g. tgram://bot-token/chat-id). Empty: to the assignee's chosen chat, "
+            "else the team's (RENTDESK_SMS_CHAT_URLS). 'none': this number's SMS are not forwarded."
+        ),
+    )
     expired_at = models.DateTimeField(_("expired at"), null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
     last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True, editable=False)
@@ -106,9 +123,7 @@ class Rental(models.Model):
         help_text=_("Something staff should look at (set by reconciliation)."),
     )
     # Who did what to the rental (rent, claim, release, extend, finish, cancel, edits).
-    history = HistoricalRecords(
-        excluded_fields=["last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token"]
-    )
+    history = HistoricalRecords(excluded_fields=UNTRACKED_RENTAL_FIELDS)
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(
         _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False

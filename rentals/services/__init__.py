@@ -16,6 +16,7 @@ from .accounts import (
 )
 from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import catalog_sync
+from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -52,6 +53,7 @@ from .sms import (
 __all__ = [
     "CANCEL_WINDOW",
     "Budget",
+    "ChatUnavailable",
     "ReconcileResult",
     "UnknownWebhookToken",
     "account_change_state",
@@ -76,6 +78,8 @@ __all__ = [
     "extension_outcome_for",
     "extract_code",
     "format_time_left",
+    "forward_destinations",
+    "forwards_to_requeue",
     "month_start",
     "nearest_threshold",
     "provider_client_for",
@@ -94,6 +98,7 @@ __all__ = [
     "rentals_due_for_renewal",
     "rentals_expire",
     "rentals_release",
+    "sms_forward",
     "sms_record",
     "webhook_ids_to_requeue",
     "webhook_process",

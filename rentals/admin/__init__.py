@@ -1,5 +1,5 @@
 """Admin pages. Thin: every action calls one service and reports what it said."""
 
-from . import accounts, budgets, forwarding, records, rentals
+from . import accounts, api_tokens, budgets, forwarding, records, rentals
 
-__all__ = ["accounts", "budgets", "forwarding", "records", "rentals"]
+__all__ = ["accounts", "api_tokens", "budgets", "forwarding", "records", "rentals"]

@@ -1,6 +1,7 @@
 """Rentdesk's data. No HTTP and no side effects here: business operations live in ``services``."""
 
 from .accounts import STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
+from .api import ApiToken
 from .budgets import BudgetAlert, PersonBudget
 from .catalog import Country, Offer, Operator, Service
 from .forwarding import ForwardingPreference, ForwardState, SmsForward
@@ -25,6 +26,7 @@ __all__ = [
     "STATE_TOKENS",
     "AccountEvent",
     "AccountState",
+    "ApiToken",
     "AttemptState",
     "BudgetAlert",
     "Country",

@@ -182,7 +182,7 @@ class RentAttempt(models.Model):
         blank=True,
         related_name="+",
     )
-    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin or cli."))
+    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin, cli or api."))
     state = models.CharField(_("state"), max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
     error_token = models.CharField(_("error token"), max_length=64, blank=True)
     error_detail = models.TextField(_("error detail"), blank=True)

@@ -34,8 +34,10 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
+from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
 from .followups import reconcile_soon
+from .managing import extension_outcome_for
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +255,22 @@ def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False, facts: dic
         Operation.RENT, attempt.state, attempt.error_token, rental=rental, attempt=attempt, repeated=repeated,
         facts=facts or {},
     )  # fmt: skip
+
+
+def outcome_when_settled(outcome: Outcome, *, within: float) -> Outcome:
+    """A repeated request's outcome once the first request's is known: while the first is still at
+    SMS.online, wait for it (holding no database connection) at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while outcome.state == AttemptState.PENDING and time.monotonic() < deadline:
+        release_connection()
+        time.sleep(0.25)
+        if outcome.attempt is not None:
+            attempt = RentAttempt.objects.select_related("rental", "account").get(pk=outcome.attempt.pk)
+            outcome = rent_outcome_for(attempt, repeated=True)
+        else:
+            extension = RentalExtension.objects.select_related("rental").get(pk=outcome.extension.pk)
+            outcome = extension_outcome_for(extension, repeated=True)
+    return outcome
 
 
 NOT_SENT = Token.NOT_SENT

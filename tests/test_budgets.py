@@ -124,6 +124,19 @@ def test_the_team_hears_once_at_80_and_once_at_100_percent(simulator, account, p
     assert "1.80 of 2.00 USD" in mail.outbox[1].body and mail.outbox[1].to == ["team@rentdesk.example.test"]
 
 
+def test_a_personal_budget_alerts_its_person_and_leaves_the_account_alone(simulator, account, priced, eager_tasks):
+    budget(account, "100")
+    olena = UserFactory(username="olena")
+    PersonBudget.objects.create(user=olena, monthly_budget=Decimal("1.00"))
+    assert rent(account, priced, by=olena).ok
+    assert rent(account, priced, by=olena).token == "BUDGET_EXCEEDED"
+    assert [m.subject for m in mail.outbox] == [
+        "[Rentdesk] Budget: Person olena has used 90% of its monthly budget",
+        "[Rentdesk] Budget: Person olena has reached its monthly budget",
+    ]
+    assert "olena@example.test" in mail.outbox[1].to
+
+
 def test_last_months_spend_does_not_count(simulator, account, priced):
     budget(account, "1.00")
     old = rent(account, priced).rental

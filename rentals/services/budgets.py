@@ -219,13 +219,16 @@ def budgets_usage(*, now: datetime) -> list[Budget]:
     ]
 
 
-def budget_alert_soon(*, account: ProviderAccount, person: AbstractBaseUser | None, refused: bool = False) -> None:
+def budget_alert_soon(
+    *, account: ProviderAccount, person: AbstractBaseUser | None, refusal: Refusal | None = None
+) -> None:
     """After the spend changed (or a budget refused), check the alerts in a task, once committed."""
     from ..tasks import check_budgets  # tasks import services: import here, at call time
 
     person_id = person.pk if person is not None else None
     if account.monthly_budget is None and not PersonBudget.objects.filter(user_id=person_id).exists():
         return
+    refused = refusal.budget.key if refusal is not None and refusal.token == Token.BUDGET_EXCEEDED else None
     try:
         check_budgets.delay_on_commit(account.pk, person_id, refused)
     except Exception:
@@ -233,15 +236,16 @@ def budget_alert_soon(*, account: ProviderAccount, person: AbstractBaseUser | No
         logger.warning("could not queue the budget check of account %s", account.pk)
 
 
-def budgets_alert(*, account_id: int | None, person_id: int | None, now: datetime, refused: bool = False) -> int:
-    """Tell the team once per budget and month when it reaches 80% and 100% (or refused something).
+def budgets_alert(*, account_id: int | None, person_id: int | None, now: datetime, refused: str | None = None) -> int:
+    """Tell the team once per budget and month when it reaches 80% and 100%, or when it refused a rent
+    or an extension (``refused`` names that budget: it is as good as reached).
 
     Returns how many alerts went out. Each is claimed by a unique row before it is sent; a send that
     fails gives its claim back, so the next check tries again.
     """
     sent = 0
     for budget in budgets_of(account_id=account_id, person_id=person_id, now=now):
-        reached = ALERT_PERCENTS if refused else [p for p in ALERT_PERCENTS if budget.percent >= p > 0]
+        reached = ALERT_PERCENTS if budget.key == refused else [p for p in ALERT_PERCENTS if budget.percent >= p > 0]
         claimed = [percent for percent in reached if _alert_claim(budget, percent, now)]
         if not claimed:
             continue

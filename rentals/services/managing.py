@@ -107,8 +107,7 @@ def rental_extend(
     if refusal is not None:
         account_record_refusal(account=rental.account, token=refusal.token, detail=refusal.detail(),
                                operation="continueRentNumber")  # fmt: skip
-        budget_alert_soon(account=rental.account, person=requested_by,
-                          refused=refusal.token == Token.BUDGET_EXCEEDED)  # fmt: skip
+        budget_alert_soon(account=rental.account, person=requested_by, refusal=refusal)
         return extension_outcome_for(extension, facts=refusal.facts())
     blocking = rental.account.spending_block(timezone.now())
     if blocking:

@@ -97,7 +97,7 @@ def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
         refusal = budget_check(account=rental.account, person=None, price=rental.auto_renew_max_price,
                                now=timezone.now())  # fmt: skip
     if refusal is not None:
-        budget_alert_soon(account=rental.account, person=None, refused=True)
+        budget_alert_soon(account=rental.account, person=None, refusal=refusal)
         return f"{explain(refusal.token)} {refusal.detail()}", refusal.token
     return "", ""
 

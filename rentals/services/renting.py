@@ -86,7 +86,7 @@ def rental_rent(
         return rent_outcome_for(attempt, repeated=True)
     if refusal is not None:
         account_record_refusal(account=account, token=refusal.token, detail=refusal.detail(), attempt=attempt)
-        budget_alert_soon(account=account, person=requested_by, refused=refusal.token == Token.BUDGET_EXCEEDED)
+        budget_alert_soon(account=account, person=requested_by, refusal=refusal)
         return rent_outcome_for(attempt, facts=refusal.facts())
 
     account.refresh_from_db()

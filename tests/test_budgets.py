@@ -171,6 +171,9 @@ def test_add_account_sets_a_budget_and_changes_it_without_the_key(simulator, cap
         assert status == 2 and "--set-budget" in err and "Traceback" not in err
     status, _, err = manage("add_account", "Nobody", "--set-budget", "5", capsys=capsys)
     assert status == 2 and "no account named 'Nobody'" in err
+    monkeypatch.setenv("SMSONLINE_API_KEY", "fine-key-1234567")
+    status, _, err = manage("add_account", "Ops", "--update-key", "--monthly-budget", "5", capsys=capsys)
+    assert status == 2 and "use --set-budget" in err
 
 
 def test_the_account_form_sets_the_budget(client, simulator, account):

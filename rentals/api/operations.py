@@ -43,7 +43,7 @@ def rent(request: HttpRequest, payload: RentIn, idempotency_key: str = Header(al
     at SMS.online). 201 rented; 422 failed, nothing charged; 502 unknown, SMS.online may have charged: do
     not rent again for the same need until it is resolved."""
     require(request, RENT)
-    form = RentForm(payload.dict(), by_name=True)
+    form = RentForm(payload.model_dump(), by_name=True)
     if not form.is_valid():
         raise ApiError.from_form(form)
     arguments = form.rent_arguments()

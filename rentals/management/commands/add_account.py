@@ -23,7 +23,8 @@ KEY_VARIABLE = "SMSONLINE_API_KEY"
 
 class Command(BaseCommand):
     help = (
-        f"Add a provider account (or replace its key with --update-key); the key comes from {KEY_VARIABLE} or a prompt."
+        f"Add a provider account (or replace its key with --update-key, or set its monthly budget with --set-budget); "
+        f"the key comes from {KEY_VARIABLE} or a prompt."
     )
 
     def add_arguments(self, parser):
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         existing = ProviderAccount.objects.filter(name=name).first()
         if existing and not update_key:
             raise CommandError(f"An account named {name!r} exists; add --update-key to replace its key.", returncode=2)
+        if existing and options["monthly_budget"] is not None:
+            raise CommandError("--monthly-budget is for a new account; use --set-budget for this one.", returncode=2)
         if existing:
             services.account_set_api_key(account=existing, api_key=api_key)
             account = existing

@@ -30,7 +30,7 @@ def describe(outcome: Outcome) -> str:
         return _("This request is already being carried out; its result will appear in %(where)s.") % {"where": where}
     if outcome.ok:
         text = _SUCCESS[outcome.operation](outcome) if not outcome.token else explain(outcome.token)
-        return f"{_('This request was already carried out:')} {text}" if outcome.repeated else text
+        return _("This request was already carried out:") + " " + text if outcome.repeated else text
     if outcome.token in (Token.BUDGET_EXCEEDED, Token.PRICE_UNKNOWN):
         return _budget_refusal(outcome)
     if outcome.operation == Operation.RENT:
@@ -93,7 +93,8 @@ def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str
         limit = _("The most it can still be extended by is %(hours)s hours.") % {"hours": most.group(0)} if most else ""
         return f"{explain(token)} {limit}".strip()
     if may_have_charged:
-        return f"{token}: {_('no readable answer about the extension.')} {MAY_HAVE_CHARGED}"
+        unreadable = _("no readable answer about the extension.")
+        return f"{token}: {unreadable} {MAY_HAVE_CHARGED}"
     return explain(token)
 
 

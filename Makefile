@@ -1,12 +1,14 @@
 # Two commands: `make run` (the whole app, locally) and `make test` (the whole suite).
 # Both set up what they need first and are safe to run again.
+# For a server: `make serve` and `make check-deploy` (see docs/deploy.md).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install install-runtime serve check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +19,14 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# A server needs only the runtime set (no test tools).
+$(RUNTIME_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(RUNTIME_STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 # Fresh local secrets, written once; .env is never committed.
 .env: | $(STAMP)
@@ -31,6 +41,18 @@ run: install .env
 	@echo "Rentdesk: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (SMS.online simulator on port $${SIMULATOR_PORT:-8001})"
 	@echo "Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER"
 	$(VENV)/bin/honcho start -f Procfile $(PROCESSES)
+
+# Production, configured by the environment (or the file RENTDESK_ENV_FILE names). The same
+# commands as deploy/systemd/rentdesk-web.service: migrate before the new code serves, then gunicorn.
+serve check-deploy: export DJANGO_SETTINGS_MODULE ?= config.settings.production
+
+serve: $(RUNTIME_STAMP)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input
+	exec $(VENV)/bin/gunicorn --config config/gunicorn.py
+
+check-deploy: $(RUNTIME_STAMP)
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 test: install
 	$(PY) scripts/run_tests.py

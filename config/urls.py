@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 from django.views.generic import RedirectView
 
 from rentals.api import api
 
 admin.site.site_header = "Rentdesk"
 admin.site.site_title = "Rentdesk"
-admin.site.index_title = "Rented numbers and provider accounts"
+admin.site.index_title = gettext_lazy("Rented numbers and provider accounts")
+# The inventory needs the width more than a second copy of the index beside it (1400-pixel screens).
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

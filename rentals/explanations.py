@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import health
+
 MAY_HAVE_CHARGED = _(
     "The provider may have charged; it will be checked. Do not rent again for the same need until "
     "this attempt is resolved: look for the number in the SMS.online panel first."
@@ -136,3 +138,30 @@ def explain(token: str, *, banned_until: str | None = None, spending: bool = Fal
     until = gettext(" until %(date)s") % {"date": banned_until} if banned_until else ""
     sentence = str(text).format(until=until)
     return f"{sentence} {unknown_outcome}" if token in MAY_HAVE_CHARGED_TOKENS else sentence
+
+
+HEALTH_PARTS = {"database": _("Database"), "broker": _("Broker (Redis)"), "beat": _("Beat (scheduled jobs)")}
+HEALTH_PROBLEMS = {
+    health.UNREACHABLE: _("Does not answer."),
+    health.NO_RECENT_TICK: _(
+        "No beat has ticked in the last %(seconds)s seconds: polling, reminders and expiry are not running."
+    ),
+    health.UNKNOWN: _("Cannot be checked while the broker does not answer."),
+}
+
+
+def health_lines(report: health.SystemHealth) -> list[tuple[str, bool, str]]:
+    """(part, fine, what to say) for each part of the health report, as the dashboard shows them."""
+    lines = []
+    for part in report.parts:
+        if part.problem:
+            words = str(HEALTH_PROBLEMS[part.problem]) % {"seconds": health.BEAT_LOCK_SECONDS}
+        elif part.name == "beat" and report.beat is not None:
+            words = gettext("OK: last tick %(seconds)s s ago, on %(holder)s.") % {
+                "seconds": round(report.beat.seconds_since_tick),
+                "holder": report.beat.holder,
+            }
+        else:
+            words = gettext("OK")
+        lines.append((str(HEALTH_PARTS[part.name]), part.ok, words))
+    return lines

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import Case, QuerySet, Value, When
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
@@ -21,6 +22,18 @@ HOURS_LABELS = {
     2160: _("90 days"),
 }
 DEFAULT_HOURS = 24
+
+
+def hour_choices() -> list[tuple[int, str]]:
+    """The rent times, "1 day (24 h)", in the active language."""
+    return [(hours, gettext("%(label)s (%(hours)s h)") % {"label": HOURS_LABELS[hours], "hours": hours})
+            for hours in RENT_HOURS]  # fmt: skip
+
+
+class CountryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Country) -> str:
+        # SMS.online's own id beside the name: what its panel and its docs use.
+        return gettext("%(name)s (id %(id)s)") % {"name": obj.display_name, "id": obj.provider_id}
 
 
 class AccountChoiceField(forms.ModelChoiceField):
@@ -44,7 +57,7 @@ class RentForm(forms.Form):
 
     account = AccountChoiceField(label=_("Account"), queryset=accounts_ok_first(), empty_label=None)
     service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.filter(is_active=True))
-    country = forms.ModelChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
+    country = CountryChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
     operator = forms.ModelChoiceField(
         label=_("Operator"),
         queryset=Operator.objects.filter(is_active=True).select_related("country"),
@@ -53,19 +66,19 @@ class RentForm(forms.Form):
     )
     hours = forms.TypedChoiceField(
         label=_("Rent time"),
-        choices=[(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS],
+        choices=lambda: hour_choices(),  # built when shown, in the reader's language
         coerce=int,
         initial=DEFAULT_HOURS,
     )
     label = forms.CharField(
         label=_("Used for"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "vTextField"}),
-        help_text="Which external account or purpose will rely on this number (shown in the inventory).",
+        help_text=_("Which external account or purpose will rely on this number (shown in the inventory)."),
     )  # fmt: skip
     webhook = forms.BooleanField(
         label=_("Receive SMS by webhook"),
         required=False,
         initial=True,
-        help_text="SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives.",
+        help_text=_("SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives."),
     )
 
     def __init__(self, *args: Any, by_name: bool = False, **kwargs: Any) -> None:
@@ -140,14 +153,13 @@ class RentNumberForm(RentForm):
         return cls(initial={**initial, "nonce": uuid.uuid4()})
 
 
-HOURS_CHOICES = [(h, f"{HOURS_LABELS[h]} ({h} h)") for h in RENT_HOURS]
-
-
 class ExtendForm(forms.Form):
     """One extension request: the admin's confirmation page and the API check it alike. The nonce makes
     it extend at most once; the price is the one shown to the person who confirmed, if any."""
 
-    hours = forms.TypedChoiceField(label=_("Extend by"), choices=HOURS_CHOICES, coerce=int, initial=DEFAULT_HOURS)
+    hours = forms.TypedChoiceField(
+        label=_("Extend by"), choices=lambda: hour_choices(), coerce=int, initial=DEFAULT_HOURS
+    )
     nonce = forms.UUIDField(widget=forms.HiddenInput)
     price = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=4, widget=forms.HiddenInput)
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from .models import (
     AccountState,
@@ -19,6 +20,7 @@ from .models import (
     RentalExtension,
     RentalReminder,
     RentalStatus,
+    SmsMessage,
 )
 
 
@@ -32,6 +34,8 @@ def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Re
             status=RentalStatus.ACTIVE, reminders_enabled=True, end_date__gt=now, end_date__lte=now + within
         )
         .select_related("rented_by", "assignee", "service", "country", "account")
+        # When the current end date was set, if not at renting: reminders count from there.
+        .annotate(last_extended_at=Max("extensions__finished_at", filter=Q(extensions__state=AttemptState.SUCCEEDED)))
         .prefetch_related(
             Prefetch(
                 "reminders",
@@ -91,6 +95,7 @@ class Dashboard:
     errors_24h_count: int
     lost: list[Rental]
     lost_count: int
+    ended_early: list[Rental]
 
 
 def dashboard(*, now: datetime) -> Dashboard:
@@ -108,6 +113,11 @@ def dashboard(*, now: datetime) -> Dashboard:
         errors_24h_count=errors.count(),
         lost=list(lost.order_by("end_date")[:10]),
         lost_count=lost.count(),
+        ended_early=list(
+            Rental.objects.filter(
+                ended_by_provider=True, ended_at__gte=now - timedelta(hours=24), ended_at__lt=F("end_date")
+            ).order_by("-ended_at")[:10]
+        ),
     )
 
 
@@ -120,7 +130,7 @@ def offers_for_rent_form() -> dict[str, dict[str, object]]:
         f"{o['service_id']}:{o['country_id']}:{o['hours']}": {
             "cost": f"{o['cost']:.2f}" if o["cost"] is not None else None,
             "available": o["available"],
-            "checked": o["checked_at"].strftime("%Y-%m-%d %H:%M"),
+            "checked": timezone.localtime(o["checked_at"]).strftime("%Y-%m-%d %H:%M %Z"),
         }
         for o in offers
     }
@@ -155,6 +165,8 @@ def spend_by_month(*, group: str, since: datetime) -> list[SpendRow]:
     )
     extensions = (
         RentalExtension.objects.filter(created_at__gte=since, state=AttemptState.SUCCEEDED, cost__isnull=False)
+        # A cancel or a revoke refunds the extensions too.
+        .exclude(rental__status__in=[RentalStatus.CANCELLED, RentalStatus.REVOKED])
         .annotate(month=TruncMonth("created_at"))
         .values("month", extension_key)
         .annotate(amount=Sum("cost"))
@@ -182,3 +194,23 @@ def committed_spend(*, now: datetime) -> CommittedSpend:
     ).aggregate(paid=Sum("cost"))
     paid = (totals["paid"] or Decimal(0)) + (extra["paid"] or Decimal(0))
     return CommittedSpend(count=totals["count"], paid=paid, last_end=totals["last_end"])
+
+
+# What an open rental page shows of its SMS, refreshed by the page itself (see static/rentals/live_sms.js).
+LIVE_SMS_SHOWN = 10
+LIVE_LIST_MAX_IDS = 200
+
+
+def live_sms_of(*, rental_id: int) -> list[SmsMessage]:
+    """The rental's newest SMS. The whole short list each time rather than "what came after id N": an SMS
+    committed late with a lower id (webhook and polling racing) would otherwise be skipped."""
+    return list(SmsMessage.objects.filter(rental_id=rental_id).order_by("-received_at", "-pk")[:LIVE_SMS_SHOWN])
+
+
+def live_last_sms(*, rental_ids: list[int]) -> list[Rental]:
+    """The last SMS of the rentals on an inventory page (their denormalised columns: one query)."""
+    return list(
+        Rental.objects.filter(pk__in=rental_ids[:LIVE_LIST_MAX_IDS]).only(
+            "pk", "status", "last_sms_at", "last_sms_text", "last_sms_code"
+        )
+    )

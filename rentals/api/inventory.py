@@ -76,8 +76,11 @@ def wait_for_sms(request: HttpRequest, rental_id: int, after: int | None = None,
     up to `timeout` seconds (at most 60) for it to arrive. `sms` is null when none came in time."""
     rental = rental_or_404(request, rental_id)
     require(request, READ_SMS)
-    if not 0 <= timeout <= MAX_WAIT or (after is not None and after < 0):
-        raise ApiError(400, Token.BAD_ARGUMENTS, fields={"timeout": [f"0 to {MAX_WAIT} seconds"]})
+    problems = {"timeout": [f"0 to {MAX_WAIT} seconds"]} if not 0 <= timeout <= MAX_WAIT else {}
+    if after is not None and after < 0:
+        problems["after"] = ["an SMS id, or 0 for any SMS"]
+    if problems:
+        raise ApiError(400, Token.BAD_ARGUMENTS, fields=problems)
     if after is None:
         newest = SmsMessage.objects.filter(rental=rental).order_by("-pk").values_list("pk", flat=True).first()
         after = newest or 0

@@ -1,6 +1,6 @@
 """Rentdesk's data. No HTTP and no side effects here: business operations live in ``services``."""
 
-from .accounts import STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
+from .accounts import RATE_LIMITED_TOKEN, STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
 from .api import ApiToken
 from .budgets import BudgetAlert, PersonBudget
 from .catalog import Country, Offer, Operator, Service
@@ -22,6 +22,7 @@ from .rentals import (
 
 __all__ = [
     "ANY_OPERATOR",
+    "RATE_LIMITED_TOKEN",
     "RENT_HOURS",
     "STATE_TOKENS",
     "AccountEvent",

@@ -23,6 +23,9 @@ class AccountState(models.TextChoices):
     BLOCKED = "blocked", _("Blocked")
 
 
+# What Rentdesk refuses with while SMS.online asked the account to wait (HTTP 429, Retry-After).
+RATE_LIMITED_TOKEN = "RATE_LIMITED"
+
 # The provider token that stands for each blocking state, used when Rentdesk refuses on its behalf.
 STATE_TOKENS = {
     AccountState.NO_BALANCE: "NO_BALANCE",
@@ -134,16 +137,35 @@ class ProviderAccount(models.Model):
     @property
     def state_summary(self) -> str:
         if self.state == AccountState.BANNED and self.banned_until:
-            return gettext("Banned until %(date)s") % {"date": f"{self.banned_until:%Y-%m-%d %H:%M %Z}"}
+            until = timezone.localtime(self.banned_until)  # the reader's timezone
+            return gettext("Banned until %(date)s") % {"date": f"{until:%Y-%m-%d %H:%M %Z}"}
         return self.get_state_display()
 
+    @property
+    def state_sentence(self) -> str:
+        """Why the account cannot rent, as the end of "Account X …"."""
+        phrases = {
+            AccountState.OK: gettext("can rent"),
+            AccountState.NO_BALANCE: gettext("is out of balance"),
+            AccountState.INACTIVE: gettext("is not active"),
+            AccountState.BAD_KEY: gettext("has a bad API key"),
+            AccountState.BLOCKED: gettext("is blocked"),
+        }
+        if self.state == AccountState.BANNED and self.banned_until:
+            until = timezone.localtime(self.banned_until)
+            return gettext("is banned until %(date)s") % {"date": f"{until:%Y-%m-%d %H:%M %Z}"}
+        return phrases.get(AccountState(self.state), gettext("is banned"))
+
     def spending_block(self, now: datetime) -> str | None:
-        """The state token that stops this account from renting at ``now``, or None."""
-        if self.state == AccountState.OK:
-            return None
+        """The token that stops this account from renting at ``now`` (its state, or SMS.online's request to
+        wait after an HTTP 429), or None."""
         if self.state == AccountState.BANNED and self.banned_until and self.banned_until <= now:
-            return None
-        return STATE_TOKENS[AccountState(self.state)]
+            pass  # the ban has run out
+        elif self.state != AccountState.OK:
+            return STATE_TOKENS[AccountState(self.state)]
+        if self.rate_limited_until and self.rate_limited_until > now:
+            return RATE_LIMITED_TOKEN
+        return None
 
 
 class AccountEvent(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -19,7 +20,12 @@ class Service(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.display_name} ({self.code})"
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language where it is one of the seeded ones (rentals/catalog_names.py)."""
+        return gettext(self.name)
 
 
 class Country(models.Model):
@@ -35,7 +41,13 @@ class Country(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.provider_id})"
+        # The name alone: "Ukraine (1)" read as a count of one. Forms add the provider's id where it helps.
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language where it is one of the seeded ones (rentals/catalog_names.py)."""
+        return gettext(self.name)
 
 
 class Operator(models.Model):
@@ -51,7 +63,7 @@ class Operator(models.Model):
         constraints = [models.UniqueConstraint(fields=["country", "code"], name="operator_unique_per_country")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.country.name})"
+        return f"{gettext(self.name)} ({self.country.display_name})"
 
 
 class Offer(models.Model):

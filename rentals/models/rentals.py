@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -30,6 +34,32 @@ class RentalStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
     REVOKED = "revoked", _("Revoked by provider")
     EXPIRED = "expired", _("Expired")
+
+
+# A cancel or a revoke refunds everything paid for the rent, its extensions included.
+REFUNDED_STATUSES = (RentalStatus.CANCELLED, RentalStatus.REVOKED)
+
+
+class RentalQuerySet(models.QuerySet):
+    def with_paid(self) -> RentalQuerySet:
+        """Annotate ``paid``: the rent plus its paid extensions, nothing once refunded, unknown when the
+        rent's own price is (one correlated subquery per row shown: a page costs the same at any size)."""
+        extensions = (
+            RentalExtension.objects.filter(rental=OuterRef("pk"), state=AttemptState.SUCCEEDED, cost__isnull=False)
+            .order_by()
+            .values("rental")
+            .annotate(total=Sum("cost"))
+            .values("total")
+        )
+        money = models.DecimalField(max_digits=14, decimal_places=4)
+        return self.annotate(
+            paid=Case(
+                When(status__in=REFUNDED_STATUSES, then=Value(Decimal(0))),
+                When(cost__isnull=True, then=Value(None)),
+                default=F("cost") + Coalesce(Subquery(extensions, output_field=money), Value(Decimal(0))),
+                output_field=money,
+            )
+        )
 
 
 class Rental(models.Model):
@@ -108,6 +138,8 @@ class Rental(models.Model):
     )
     expired_at = models.DateTimeField(_("expired at"), null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
+    # True when SMS.online ended it (finished, cancelled or revoked on its side), not staff from Rentdesk.
+    ended_by_provider = models.BooleanField(_("ended by SMS.online"), default=False, editable=False)
     last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True, editable=False)
     # The newest SMS, kept here so the inventory lists it without a query per row.
     last_sms_at = models.DateTimeField(_("last SMS at"), null=True, blank=True, editable=False)
@@ -129,6 +161,8 @@ class Rental(models.Model):
         _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = RentalQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("rental")
@@ -205,7 +239,7 @@ class RentAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Rent attempt {self.pk} ({self.get_state_display()})"
+        return gettext("Rent attempt %(id)s (%(state)s)") % {"id": self.pk, "state": self.get_state_display()}
 
 
 class RentalReminder(models.Model):
@@ -260,7 +294,10 @@ class SmsMessage(models.Model):
         indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
 
     def __str__(self) -> str:
-        return f"SMS from {self.sender} at {self.received_at:%Y-%m-%d %H:%M}"
+        return gettext("SMS from %(sender)s, %(time)s") % {
+            "sender": self.sender,
+            "time": f"{timezone.localtime(self.received_at):%Y-%m-%d %H:%M:%S}",
+        }
 
 
 class WebhookDelivery(models.Model):
@@ -331,4 +368,8 @@ class RentalExtension(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Extension of {self.rental} by {self.hours} h ({self.get_state_display()})"
+        return gettext("Extension of %(rental)s by %(hours)s h (%(state)s)") % {
+            "rental": self.rental,
+            "hours": self.hours,
+            "state": self.get_state_display(),
+        }

@@ -16,6 +16,7 @@ from .accounts import (
 )
 from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import catalog_sync
+from .followups import stale_provider_data
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
@@ -100,6 +101,7 @@ __all__ = [
     "rentals_release",
     "sms_forward",
     "sms_record",
+    "stale_provider_data",
     "webhook_ids_to_requeue",
     "webhook_process",
     "webhook_store",

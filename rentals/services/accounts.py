@@ -16,6 +16,7 @@ from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, Re
 from ..notifications import notify
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.errors import AccountBanned, AccountError, ProviderError, ProviderUnreachable
+from .followups import provider_data_refresh_soon
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,19 @@ def account_create(
     account.set_api_key(api_key)
     account.full_clean()
     account.save()
+    provider_data_refresh_soon(account)
     return account
 
 
 def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
-    """Store a new key (encrypted); a bad-key state no longer applies to it."""
+    """Store a new key (encrypted); a bad-key state no longer applies to it. Its balance and the catalog
+    are read soon after."""
     account.set_api_key(api_key)
     fields = ["api_key_ciphertext", "api_key_hint", "api_key_changed_at", "updated_at"]
     if account.state == AccountState.BAD_KEY:
         fields += _transition(account, state=AccountState.OK, cause="API key changed")
     account.save(update_fields=fields)
+    provider_data_refresh_soon(account)
 
 
 def account_reset_state(*, account: ProviderAccount, cause: str = "reset by staff") -> None:
@@ -209,7 +213,10 @@ def accounts_clear_expired_bans(*, now: datetime) -> int:
 
 def account_refresh_health(*, account_id: int) -> None:
     """The scheduled balance check of one account. Raises ``ProviderUnreachable`` for a retry."""
-    account = ProviderAccount.objects.get(pk=account_id)
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        logger.info("balance check: account %s no longer exists", account_id)
+        return
     try:
         account_check_balance(account=account)
     except ProviderUnreachable:

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import selectors
 from ..models import Rental, RentalReminder, RentalStatus
@@ -38,12 +39,16 @@ def reminders_send_due(*, now: datetime) -> int:
     """Send each due reminder once; returns how many went out now.
 
     A rental gets the reminder of the nearest threshold it is inside: first seen 1 hour before its
-    end, it gets the 2-hour reminder only, never the 72- and 24-hour ones as well.
+    end, it gets the 2-hour reminder only, never the 72- and 24-hour ones as well. A threshold the
+    rental was already inside when it was rented (or last extended) means nothing: a 24-hour rental
+    gets its 2-hour reminder, not a "24 h left" mail right after renting.
     """
     thresholds = settings.RENTDESK_REMINDER_HOURS
     sent = 0
     for rental in selectors.rentals_due_for_reminder(now=now, within=timedelta(hours=max(thresholds))):
-        threshold = nearest_threshold(rental.end_date - now, thresholds)
+        term = rental.end_date - max(rental.created_at, rental.last_extended_at or rental.created_at)
+        meaningful = [hours for hours in thresholds if term > timedelta(hours=hours)]
+        threshold = nearest_threshold(rental.end_date - now, meaningful)
         claim = next((r for r in rental.reminders.all() if r.threshold_hours == threshold), None)
         if threshold is None or (claim is not None and (claim.sent_at or claim.claimed_at >= now - REMINDER_LEASE)):
             continue
@@ -86,9 +91,12 @@ def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -
 
 
 def format_time_left(left: timedelta) -> str:
+    """ "2 d 3 h", "5 h 10 min", "7 min", in the active language."""
     minutes = max(int(left.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+    if hours:
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return gettext("%(minutes)s min") % {"minutes": minutes}

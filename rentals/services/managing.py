@@ -175,8 +175,13 @@ def _extension_send(
         rental.provider_rent_id, rental.end_date = phone.rent_id, phone.end_date
         rental.hours += extension.hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
+        rental.ended_by_provider = False
         rental._change_reason = f"extended by {extension.hours} h"
-        rental.save(update_fields=["provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at"])
+        rental.save(
+            update_fields=[
+                "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
+            ]
+        )  # fmt: skip
         # A new end date earns new reminders.
         RentalReminder.objects.filter(rental=rental).delete()
         outcome = _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id,

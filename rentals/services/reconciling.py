@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
+from ..crypto import ApiKeyUnreadable
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
+from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
-from .accounts import provider_client_for
+from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW
 
 logger = logging.getLogger(__name__)
@@ -32,8 +34,25 @@ class ReconcileResult:
 
 
 def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
-    account = ProviderAccount.objects.get(pk=account_id)
-    listed = provider_client_for(account).get_rent_list()
+    """Match the provider's rent list against Rentdesk's records. An account that cannot read its list
+    now (banned, bad key, rate limited…) is noted where ops look and tried again next cycle; only an
+    unreachable provider is raised, for the task to retry."""
+    account = ProviderAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        logger.info("reconciliation: account %s no longer exists", account_id)
+        return ReconcileResult()
+    try:
+        listed = provider_client_for(account).get_rent_list()
+    except ProviderUnreachable:
+        raise
+    except ProviderError as error:
+        if error.was_sent:
+            account_record_error(account=account, error=error, operation="getRentList")
+        logger.info("reconciliation of account %s: %s", account.pk, error.token)
+        return ReconcileResult()
+    except ApiKeyUnreadable:
+        logger.warning("reconciliation of account %s: the stored API key cannot be decrypted", account.pk)
+        return ReconcileResult()
     ids = [entry.rent_id for entry in listed]
     known = set(
         Rental.objects.filter(account=account, provider_rent_id__in=ids).values_list("provider_rent_id", flat=True)
@@ -89,8 +108,11 @@ def _resolve_extensions(
                 rental.provider_rent_id, rental.end_date = new_id, end_date
                 rental.hours += extension.hours
                 rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
+                rental.ended_by_provider = False
                 rental._change_reason = "extension confirmed by reconciliation"
-                rental.save(update_fields=["provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at"])
+                rental.save(update_fields=[
+                    "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
+                ])  # fmt: skip
                 settled.add(new_id)
                 result.resolved_extensions.append(extension.pk)
     return settled

@@ -59,7 +59,10 @@ def _is_due(rental: Rental, now: datetime) -> bool:
 
 def rental_auto_renew(*, rental_id: int) -> str:
     """Renew one rental if it is due and within its limits; returns what happened, in a word."""
-    rental = Rental.objects.select_related("account", "rented_by", "assignee").get(pk=rental_id)
+    rental = Rental.objects.select_related("account", "rented_by", "assignee").filter(pk=rental_id).first()
+    if rental is None:
+        logger.info("auto-renew: rental %s no longer exists", rental_id)
+        return "gone"
     if not _is_due(rental, timezone.now()):
         return "not due"  # renewed meanwhile, switched off, or ended
     nonce = renewal_nonce(rental)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ..crypto import ApiKeyUnreadable
 from ..models import (
+    RATE_LIMITED_TOKEN,
     AccountState,
     AttemptState,
     Country,
@@ -92,7 +93,10 @@ def rental_rent(
     account.refresh_from_db()
     blocking_token = account.spending_block(timezone.now())
     if blocking_token:
-        detail = f"Not sent: account {account.name} is {account.get_state_display().lower()}."
+        detail = f"Not sent: account {account.name} {account.state_sentence}."
+        if blocking_token == RATE_LIMITED_TOKEN:
+            until = f"{account.rate_limited_until:%H:%M:%S %Z}"
+            detail = f"Not sent: SMS.online asked account {account.name} to wait until {until}."
         return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
     try:
         client = provider_client_for(account)

@@ -116,7 +116,10 @@ def _rent_ids_of(rental: Rental) -> set[str]:
 
 def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     """Turn a stored delivery into its SMS row. Idempotent: a second run finds the row there."""
-    delivery = WebhookDelivery.objects.select_related("rental").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("rental").filter(pk=delivery_id).first()
+    if delivery is None:
+        logger.info("webhook delivery %s no longer exists (its rental was deleted)", delivery_id)
+        return None
     if delivery.processed_at is not None:
         return None
     try:
@@ -188,12 +191,44 @@ def rental_poll(
 
 def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
     """The provider says the rent ``polled_id`` is over: record it once, unless the rental has moved on
-    to another rent id meanwhile (an extension re-ordered it)."""
+    to another rent id meanwhile (an extension re-ordered it). Ended before its end date (finished,
+    cancelled or revoked on SMS.online's side), it is announced: nothing ends silently."""
     now = timezone.now()
-    ending = Rental.objects.filter(
-        pk=rental.pk, provider_rent_id=polled_id, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED]
-    )
-    return bool(ending.update(status=status, ended_at=now))
+    with transaction.atomic():
+        locked = Rental.objects.select_for_update().filter(pk=rental.pk).first()
+        ending = locked is not None and locked.provider_rent_id == polled_id
+        if not ending or locked.status not in (RentalStatus.ACTIVE, RentalStatus.EXPIRED):
+            return False
+        early = locked.end_date > now
+        locked.status, locked.ended_at, locked.ended_by_provider = status, now, True
+        locked._change_reason = f"{status} on SMS.online's side" + (" before its end date" if early else "")
+        locked.save(update_fields=["status", "ended_at", "ended_by_provider"])
+    if early:
+        _alert_ended_early(locked)
+    return True
+
+
+ENDED_BY_PROVIDER = {
+    RentalStatus.FINISHED: "finished",
+    RentalStatus.CANCELLED: "cancelled",
+    RentalStatus.REVOKED: "took back",
+}
+
+
+def _alert_ended_early(rental: Rental) -> None:
+    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
+    end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
+    did = ENDED_BY_PROVIDER.get(RentalStatus(rental.status), "ended")
+    try:
+        notify(
+            subject=f"[Rentdesk] SMS.online {did} +{rental.number} before its end date",
+            body=f"SMS.online {did} the rent of +{rental.number} ({rental.label or 'no label'}), which was to last "
+            f"until {end}. No more SMS will reach it: rent another number if it is still needed.\n{url}\n",
+            recipients=[user.email for user in (rental.rented_by, rental.assignee) if user is not None],
+        )
+    except Exception:
+        # The rental's history and the dashboard still say it.
+        logger.exception("alert about rental %s ended by the provider could not be sent", rental.pk)
 
 
 def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) -> bool:

@@ -3,15 +3,31 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from .. import selectors
+from .. import explanations, selectors
+from ..health import system_health
 
 register = template.Library()
 
 
 @register.inclusion_tag("rentals/admin/dashboard.html", takes_context=True)
 def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
-    """The block at the top of the admin index: what needs attention now."""
+    """The block at the top of the admin index: whether Rentdesk can work, and what needs attention now."""
     user = context["request"].user
+    # The same report as /healthz, which anyone may read: every staff member sees it.
+    health = explanations.health_lines(system_health())
     if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
-        return {"dashboard": None}
-    return {"dashboard": selectors.dashboard(now=timezone.now()), "now": timezone.now()}
+        return {"dashboard": None, "health": health}
+    return {
+        "dashboard": selectors.dashboard(now=timezone.now()),
+        "now": timezone.now(),
+        "health": health,
+        "can_rent": user.has_perm("rentals.rent_number"),
+    }
+
+
+@register.filter
+def person(user: object) -> str:
+    """A colleague by full name, else username."""
+    from ..admin.inventory import person as person_name
+
+    return person_name(user)

@@ -1,5 +1,6 @@
 """Send a test SMS to a rental through the simulator (demos and drills; never the real provider)."""
 
+import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,11 +14,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("rental", help="The rental's id in Rentdesk, or its number (with or without +).")
-        parser.add_argument("--text", default="Your verification code is 246810")
+        parser.add_argument("--text", default=None, help="Default: a verification code, different each time.")
         parser.add_argument("--sender", default="Telegram")
         parser.add_argument("--no-webhook", action="store_true", help="Only polling will find it.")
 
-    def handle(self, *args: Any, rental: str, text: str, sender: str, no_webhook: bool, **options: Any) -> None:
+    def handle(self, *args: Any, rental: str, text: str | None, sender: str, no_webhook: bool, **options: Any) -> None:
+        # A new code each time, so two test SMS in a row are told apart on screen.
+        text = text or f"Your verification code is {secrets.randbelow(900_000) + 100_000}"
         found = self._find(rental)
         if not found.provider_rent_id.isdigit():
             raise CommandError("That rental's provider id is not a simulator rent id.", returncode=2)

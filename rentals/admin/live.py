@@ -1,0 +1,83 @@
+"""SMS as they come: small JSON views that an open rental page and the inventory list poll by themselves
+(``static/rentals/live_sms.js``), so a code shows within seconds of Rentdesk storing it, without a reload.
+
+Short polling rather than a held connection: each request is a few indexed reads and ends at once, so
+a page left open for hours costs no worker and survives restarts of the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from .. import selectors
+from ..models import Rental, RentalStatus, SmsMessage
+
+READ_SMS_PERMISSION = "rentals.view_smsmessage"
+
+
+def moment(value: datetime | None) -> str:
+    """A time to the second, in the user's timezone, with the zone's name."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+def sms_json(sms: SmsMessage) -> dict[str, Any]:
+    return {"id": sms.pk, "sender": sms.sender, "text": sms.text, "code": sms.code, "received": moment(sms.received_at)}
+
+
+def _uncached(payload: dict[str, Any], status: int = 200) -> JsonResponse:
+    response = JsonResponse(payload, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class LiveSmsMixin:
+    def live_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/sms.json", wrap(self.live_sms_view), name="rentals_rental_live_sms"),
+            path("last-sms.json", wrap(self.live_list_view), name="rentals_rental_live_list"),
+        ]
+
+    def may_read_sms(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(READ_SMS_PERMISSION)
+
+    def live_sms_context(self, request: HttpRequest, rental: Rental) -> dict[str, Any] | None:
+        """What the rental's page shows before its script takes over; None for users who may not read SMS."""
+        if not self.may_read_sms(request):
+            return None
+        return {"messages": selectors.live_sms_of(rental_id=rental.pk), "active": rental.status == RentalStatus.ACTIVE}
+
+    def live_sms_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        rental = Rental.objects.filter(pk=pk).only("pk", "status").first()
+        if rental is None or not self.has_view_permission(request, rental) or not self.may_read_sms(request):
+            return _uncached({"error": "not found"}, status=404)
+        messages = selectors.live_sms_of(rental_id=rental.pk)
+        return _uncached({
+            "active": rental.status == RentalStatus.ACTIVE,
+            "status": rental.get_status_display(),
+            "messages": [sms_json(sms) for sms in messages],
+        })  # fmt: skip
+
+    def live_list_view(self, request: HttpRequest) -> JsonResponse:
+        if not self.has_view_permission(request) or not self.may_read_sms(request):
+            return _uncached({"error": "forbidden"}, status=403)
+        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
+        rentals = selectors.live_last_sms(rental_ids=ids)
+        return _uncached({
+            "rentals": {
+                str(rental.pk): {
+                    "text": Truncator(rental.last_sms_text).chars(60), "code": rental.last_sms_code,
+                    "received": moment(rental.last_sms_at),
+                }
+                for rental in rentals
+            }
+        })  # fmt: skip

@@ -1,0 +1,88 @@
+"""Is Rentdesk able to work: the database answers, the broker answers, and a beat ticked recently.
+
+One report for /healthz (load balancers, monitoring) and the admin dashboard (people). It holds
+facts only, never a URL, host name or message from a library (those can carry passwords); the
+view and the template put them into words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+# The beat lock (see rentals/beat.py): held by the one beat that sends tasks, renewed on each tick.
+BEAT_LOCK_KEY = "rentdesk:beat"
+BEAT_LOCK_SECONDS = 30
+
+
+def broker_redis() -> redis.Redis:
+    """The broker's Redis, with short timeouts: a health check must answer even when Redis does not."""
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
+
+
+@dataclass(frozen=True)
+class BeatLock:
+    holder: str  # "host:pid" of the beat sending tasks
+    seconds_since_tick: float
+
+
+def beat_lock_read(client: redis.Redis) -> BeatLock | None:
+    """Who holds the lock and how long ago it was renewed; None when no beat ticked recently."""
+    with client.pipeline(transaction=True) as pipe:
+        holder, milliseconds_left = pipe.get(BEAT_LOCK_KEY).pttl(BEAT_LOCK_KEY).execute()
+    if holder is None or milliseconds_left <= 0:
+        return None
+    return BeatLock(holder.decode(), max(0.0, BEAT_LOCK_SECONDS - milliseconds_left / 1000))
+
+
+# What a part that is not fine has: it does not answer, or (beat) it has not ticked lately, or it
+# cannot be checked because what it is checked through (the broker) does not answer.
+UNREACHABLE = "unreachable"
+NO_RECENT_TICK = "no_recent_tick"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PartHealth:
+    name: str  # "database", "broker", "beat"
+    problem: str = ""  # empty when fine, else one of the constants above
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+@dataclass(frozen=True)
+class SystemHealth:
+    parts: list[PartHealth]
+    beat: BeatLock | None  # who runs beat and when it last ticked, when one did recently
+
+    @property
+    def ok(self) -> bool:
+        return all(part.ok for part in self.parts)
+
+    @property
+    def down(self) -> list[str]:
+        return [part.name for part in self.parts if not part.ok]
+
+
+def system_health() -> SystemHealth:
+    database = PartHealth("database", "" if _database_answers() else UNREACHABLE)
+    try:
+        beat = beat_lock_read(broker_redis())
+    except (redis.RedisError, ValueError):  # ValueError: a broker URL that is not Redis's
+        return SystemHealth([database, PartHealth("broker", UNREACHABLE), PartHealth("beat", UNKNOWN)], None)
+    beat_part = PartHealth("beat", "" if beat else NO_RECENT_TICK)
+    return SystemHealth([database, PartHealth("broker"), beat_part], beat)
+
+
+def _database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False

@@ -1,0 +1,268 @@
+"""The production stack on loopback, started the way docs/deploy.md sets up a server.
+
+The environment comes from scripts/write_production_env.py (deploy/rentdesk.env.example with
+fresh secrets), read the way systemd's EnvironmentFile reads it. The web, worker and beat
+commands are the ExecStart lines of deploy/systemd/, the release commands their ExecStartPre
+lines, and nginx runs deploy/nginx/rentdesk.conf with a self-signed certificate. Only the
+addresses (free loopback ports) and paths (a temporary directory) differ from a server.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+from .conftest import PROJECT, free_port, redis_binary, wait_until
+
+SERVER_ROOT = "/srv/rentdesk/"  # where deploy/systemd/ expects the project
+NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + os.pathsep + "/usr/sbin")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+SERVER_URL = (POSTGRES_URL or "").rsplit("/", 1)[0]  # the server, without a database name
+BOSS_PASSWORD = "correct-horse-battery-" + secrets.token_hex(4)
+
+
+def missing_parts() -> list[str]:
+    """What this machine lacks for the stack; empty when it can run it."""
+    missing = []
+    if not POSTGRES_URL:
+        missing.append("TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL and sets it)")
+    if NGINX is None:
+        missing.append("no nginx (Debian package 'nginx')")
+    if redis_binary() is None:
+        missing.append("no redis-server")
+    return missing
+
+
+def unit_commands(unit: str, key: str) -> list[str]:
+    """The ``key`` lines (ExecStart, ExecStartPre) of a shipped unit, as run from this checkout."""
+    lines = (PROJECT / "deploy" / "systemd" / unit).read_text().splitlines()
+    return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
+
+
+def as_local(command: str) -> list[str]:
+    return shlex.split(command.replace(SERVER_ROOT, f"{PROJECT}/"))
+
+
+def read_environment_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, as systemd's EnvironmentFile reads them (comments skipped, quotes removed)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().removeprefix('"').removesuffix('"')
+    return values
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Stack:
+    directory: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    databases: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """Where people and SMS.online reach Rentdesk: nginx, over HTTPS."""
+        return f"https://127.0.0.1:{self.ports['https']}"
+
+    @property
+    def gunicorn_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web']}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['simulator']}"
+
+    @property
+    def certificate(self) -> str:
+        return str(self.directory / "cert.pem")
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    # --- starting ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name in ("web", "simulator", "redis", "https", "http"):
+            self.ports[name] = free_port()
+        self_signed_certificate(self.directory)
+        self._write_environment(database_url=self.create_database())
+        self.start_redis()
+        self.manage(["runsimulator", "--port", str(self.ports["simulator"])], background="simulator")
+        for command in unit_commands("rentdesk-web.service", "ExecStartPre"):
+            self.run(as_local(command))
+        self.manage(["createsuperuser", "--no-input", "--username", "boss", "--email", "boss@example.test"])
+        assert wait_until(lambda: requests.get(self.simulator_url + "/_control/clock", timeout=5).ok, seconds=30)
+        self.manage(["add_account", "Sandbox", "--api-url", self.simulator_url + "/stubs/handler_api.php"])
+        for name, unit in (("web", "rentdesk-web"), ("worker", "rentdesk-worker"), ("beat", "rentdesk-beat")):
+            (command,) = unit_commands(f"{unit}.service", "ExecStart")
+            self.background(name, as_local(command))
+        self.start_nginx()
+        healthy = wait_until(lambda: self.answers("/healthz"), seconds=90, every=0.5)
+        assert healthy, self.log_tail()
+
+    def create_database(self) -> str:
+        """A new, empty database on the test server (dropped at the end); its URL."""
+        name = f"rentdesk_stack_{secrets.token_hex(4)}"
+        with psycopg.connect(SERVER_URL + "/postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        return f"{SERVER_URL}/{name}"
+
+    def _write_environment(self, *, database_url: str) -> None:
+        path = self.directory / "rentdesk.env"
+        overrides = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+            "PUBLIC_BASE_URL": self.url,
+            "WEB_BIND": f"127.0.0.1:{self.ports['web']}",
+            "DJANGO_STATIC_ROOT": str(self.directory / "static"),
+            "SMSONLINE_API_URL": self.simulator_url + "/stubs/handler_api.php",
+            "EMAIL_URL": f"filemail:///{self.directory / 'outbox'}",
+        }
+        self.run([sys.executable, "scripts/write_production_env.py", str(path), "--host", "127.0.0.1",
+                  *(f"--set={name}={value}" for name, value in overrides.items())], env=os.environ)  # fmt: skip
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "RENTDESK_ENV_FILE": "/nonexistent",  # as under systemd: the environment file is in env
+            "DJANGO_SUPERUSER_PASSWORD": BOSS_PASSWORD,
+            "SMSONLINE_API_KEY": "stack-key-" + secrets.token_hex(8),
+            "SSL_CERT_FILE": self.certificate,  # the simulator's webhooks reach nginx over HTTPS
+            **read_environment_file(path),
+        }
+
+    def start_redis(self) -> None:
+        self.background("redis", [redis_binary(), "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", str(self.directory)])  # fmt: skip
+        assert wait_until(lambda: self._redis_answers(), seconds=30)
+
+    def stop_redis(self) -> None:
+        process = self.processes.pop("redis")
+        process.terminate()
+        process.wait(timeout=30)
+
+    def start_nginx(self) -> None:
+        site = (PROJECT / "deploy" / "nginx" / "rentdesk.conf").read_text()
+        site = "\n".join(line for line in site.splitlines() if "[::]" not in line)  # loopback only
+        site = (
+            site.replace("127.0.0.1:8000", f"127.0.0.1:{self.ports['web']}")
+            .replace("listen 443 ", f"listen 127.0.0.1:{self.ports['https']} ")
+            .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")
+            .replace("/etc/letsencrypt/live/rentdesk.example.com/fullchain.pem", self.certificate)
+            .replace("/etc/letsencrypt/live/rentdesk.example.com/privkey.pem", str(self.directory / "key.pem"))
+        )
+        (self.directory / "site.conf").write_text(site)
+        temp = self.directory / "nginx-temp"
+        temp.mkdir()
+        (self.directory / "nginx.conf").write_text(
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"worker_processes 1;\npid {self.directory}/nginx.pid;\nerror_log {self.directory}/nginx-error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{\n access_log {self.directory}/nginx-access.log;\n client_body_temp_path {temp}/body;\n"
+            f" proxy_temp_path {temp}/proxy;\n fastcgi_temp_path {temp}/fastcgi;\n uwsgi_temp_path {temp}/uwsgi;\n"
+            f" scgi_temp_path {temp}/scgi;\n include {self.directory}/site.conf;\n}}\n"
+        )
+        nginx = [NGINX, "-p", str(self.directory), "-c", str(self.directory / "nginx.conf")]
+        self.run([*nginx, "-t"])
+        self.background("nginx", [*nginx, "-g", "daemon off;"])
+
+    # --- running ------------------------------------------------------------------------------
+
+    def run(self, command: list[str], env: dict[str, str] | None = None) -> str:
+        result = subprocess.run(command, cwd=PROJECT, env=env or self.env, capture_output=True, text=True,
+                                timeout=300)  # fmt: skip
+        assert result.returncode == 0, f"{shlex.join(command)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def manage(self, arguments: list[str], *, background: str = "") -> str:
+        command = [f"{PROJECT}/.venv/bin/python", "manage.py", *arguments]
+        if background:
+            self.background(background, command)
+            return ""
+        return self.run(command)
+
+    def background(self, name: str, command: list[str]) -> None:
+        log = (self.directory / f"{name}.log").open("a")
+        self.processes[name] = subprocess.Popen(command, cwd=PROJECT, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT)  # fmt: skip
+
+    def log(self, name: str) -> str:
+        return (self.directory / f"{name}.log").read_text()
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(self.directory.glob("*.log")))
+
+    def sql(self, query: str, *params: object, url: str = "") -> list[tuple]:
+        with psycopg.connect(url or self.database_url) as connection:
+            return connection.execute(query, params).fetchall()
+
+    def answers(self, path: str) -> bool:
+        """Whether nginx answers ``path`` with 200."""
+        try:
+            return requests.get(self.url + path, timeout=5, verify=self.certificate).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _redis_answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.ports["redis"], socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        with psycopg.connect(SERVER_URL + "/postgres", autocommit=True) as admin:
+            for name in self.databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,107 @@
+"""What is shipped for servers agrees with itself: the units run the commands CI runs, and the
+documented production environment passes `check --deploy` with no warning."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import PROJECT
+from .stack import SERVER_ROOT, unit_commands
+
+UNITS = {"web": "rentdesk-web.service", "worker": "rentdesk-worker.service", "beat": "rentdesk-beat.service"}
+
+
+def procfile() -> dict[str, str]:
+    lines = (PROJECT / "Procfile.production").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def make_recipe(target: str) -> list[str]:
+    lines = (PROJECT / "Makefile").read_text().splitlines()
+    start = lines.index(f"{target}: $(RUNTIME_STAMP)") + 1
+    recipe = []
+    for line in lines[start:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(
+            line.strip().removeprefix("exec ").replace("$(PY)", ".venv/bin/python").replace("$(VENV)", ".venv")
+        )
+    return recipe
+
+
+def test_the_units_run_what_procfile_production_runs():
+    assert set(procfile()) == set(UNITS)
+    for process, unit in UNITS.items():
+        assert [command.replace(SERVER_ROOT, "") for command in unit_commands(unit, "ExecStart")] == [
+            procfile()[process]
+        ]
+
+
+def test_make_serve_runs_what_the_web_unit_runs():
+    web = unit_commands(UNITS["web"], "ExecStartPre") + unit_commands(UNITS["web"], "ExecStart")
+    assert make_recipe("serve") == [command.replace(SERVER_ROOT, "") for command in web]
+
+
+def write_production_env(target, host: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "scripts/write_production_env.py", str(target), "--host", host],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.fixture
+def production_env_file(tmp_path):
+    target = tmp_path / "rentdesk.env"
+    assert write_production_env(target, "rentdesk.example.com").returncode == 0
+    return target
+
+
+def test_the_documented_production_environment_passes_check_deploy_with_no_warning(production_env_file):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SMSONLINE_", "DATABASE_", "REDIS_"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT, env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                          "RENTDESK_ENV_FILE": str(production_env_file)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    assert (production_env_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_the_environment_file_is_never_overwritten(production_env_file):
+    kept = production_env_file.read_text()
+    again = write_production_env(production_env_file, "other.example.com")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    assert production_env_file.read_text() == kept
+
+
+SCHEME_PROBE = (
+    "import django; django.setup(); from django.test import Client; "
+    "r = Client().get('/', HTTP_HOST='rentdesk.example.com', HTTP_X_FORWARDED_PROTO='https'); "
+    "print(r.status_code, r['Location'])"
+)
+
+
+@pytest.mark.parametrize(("trust", "answer"), [("false", "301 https://rentdesk.example.com/"), ("true", "302 /admin/")])
+def test_x_forwarded_proto_is_believed_only_when_a_proxy_is_said_to_set_it(
+    production_env_file, tmp_path, trust, answer
+):
+    result = subprocess.run(
+        [sys.executable, "-c", SCHEME_PROBE], cwd=PROJECT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+             "RENTDESK_ENV_FILE": str(production_env_file), "DJANGO_TRUST_X_FORWARDED_PROTO": trust,
+             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+    )  # fmt: skip
+    assert result.stdout.strip() == answer, result.stderr[-2000:]
+
+
+def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--config", "config/gunicorn.py"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "WEB_THREADS": "many", "RENTDESK_ENV_FILE": "/nonexistent"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "WEB_THREADS must be a whole number from 1 to 256, not 'many'." in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,96 @@
+"""/healthz and the dashboard's health block, against a real Redis and a real beat scheduler tick."""
+
+import pytest
+from django.urls import reverse
+
+from config.celery import app, broker_location
+from rentals.beat import SingleBeatScheduler
+from rentals.health import BEAT_LOCK_KEY, broker_redis
+
+from .conftest import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def broker(settings, redis_url):
+    """The health check and the scheduler look at this Redis; no beat lock is held at the start."""
+    settings.CELERY_BROKER_URL = redis_url
+    client = broker_redis()
+    client.delete(BEAT_LOCK_KEY)
+    yield client
+    client.delete(BEAT_LOCK_KEY)
+
+
+@pytest.fixture
+def beat(broker):
+    """A beat scheduler that has ticked once, as `celery beat` does every few seconds."""
+    scheduler = SingleBeatScheduler(app=app, lazy=False)
+    scheduler.tick()
+    yield scheduler
+    scheduler.close()
+
+
+def test_healthz_is_200_when_the_database_and_broker_answer_and_beat_ticked(client, beat):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True,
+        "broker": True,
+        "beat": True,
+    }
+    assert 0 <= body["checks"]["beat"]["seconds_since_tick"] <= 30
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_names_beat_when_no_beat_ticked(client, broker):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["beat"]
+    assert response.json()["checks"]["beat"]["problem"] == "no_recent_tick"
+
+
+def test_healthz_names_the_broker_when_redis_does_not_answer(client, settings, beat):
+    settings.CELERY_BROKER_URL = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"  # nothing listens
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["down"] == ["broker", "beat"]
+    assert body["checks"]["broker"] == {"ok": False, "problem": "unreachable"}
+    assert "hunter2" not in response.content.decode() and "127.0.0.1" not in response.content.decode()
+
+
+def test_a_beat_that_closes_lets_go_of_the_lock_at_once(client, beat):
+    beat.close()
+    assert client.get("/healthz").json()["down"] == ["beat"]
+
+
+def test_healthz_needs_no_login_and_only_reads(client, beat):
+    assert client.get("/healthz").status_code == 200  # the client is not logged in
+    assert client.post("/healthz").status_code == 405
+
+
+def test_the_dashboard_shows_the_same_health(client, broker):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("viewer", password="pw", is_staff=True))
+    html = client.get(reverse("admin:index")).content.decode()
+    health = html[html.index('id="rentdesk-health"') :]
+    health = health[: health.index("</div>")]
+    assert "Database" in health and "Broker (Redis)" in health and "Beat (scheduled jobs)" in health
+    assert "No beat has ticked in the last 30 seconds" in health
+
+
+def test_the_dashboard_names_the_beat_that_runs(client, beat):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("viewer", password="pw", is_staff=True))
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "OK: last tick" in html and beat._identity in html
+
+
+def test_processes_log_the_broker_without_its_password():
+    assert broker_location("redis://:hunter2@redis.internal:6380/1") == "redis://redis.internal:6380/1"
+    assert broker_location("rediss://rentdesk:hunter2@10.0.0.5/0") == "rediss://10.0.0.5/0"

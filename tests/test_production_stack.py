@@ -1,0 +1,253 @@
+"""The production stack on loopback: nginx (TLS) -> gunicorn with production settings, PostgreSQL,
+Redis, one Celery worker, beat, and the SMS.online simulator, all started as a server starts them.
+
+Needs PostgreSQL (TEST_POSTGRES_URL), nginx and redis-server; skipped, with the reason, elsewhere.
+`make test` runs these once, in their own stage (`-m stack`).
+"""
+
+import json
+import re
+import signal
+import subprocess
+import threading
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+
+from .conftest import PROJECT, wait_until
+from .stack import BOSS_PASSWORD, Stack, as_local, missing_parts, unit_commands
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, choose_telegram_in_ukraine, log_in
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(bool(missing_parts()), reason="; ".join(missing_parts())),
+]
+
+CONCURRENT_WEBHOOKS = 200
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        print(running.log_tail())  # shown by pytest for a failing test
+
+
+def https(stack: Stack) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the stack's certificate
+    session.verify = stack.certificate
+    return session
+
+
+def logged_in(stack: Stack) -> requests.Session:
+    session = https(stack)
+    login = session.get(f"{stack.url}/admin/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    response = session.post(
+        f"{stack.url}/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": token, "username": "boss", "password": BOSS_PASSWORD},
+        headers={"Referer": f"{stack.url}/admin/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "Log out" in response.text, response.text[-2000:]
+    return session
+
+
+def rent_by_cli(stack: Stack) -> dict:
+    output = stack.manage(["rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--json"])
+    result = json.loads(output)
+    assert result["ok"], result
+    return result["rental"]
+
+
+def simulator_rent(stack: Stack, provider_id: str) -> dict:
+    rents = requests.get(f"{stack.simulator_url}/_control/rents", timeout=10).json()
+    return next(rent for rent in rents if str(rent["id"]) == str(provider_id))
+
+
+def test_the_login_page_and_its_css_are_served_over_https(stack):
+    session = https(stack)
+    page = session.get(f"{stack.url}/admin/login/", timeout=10)
+    assert page.status_code == 200 and "Rentdesk" in page.text
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in page.headers["Set-Cookie"]  # the CSRF cookie never travels over plain http
+    css_path = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    css = session.get(stack.url + css_path, headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert css.headers["Content-Encoding"] == "gzip" and "immutable" in css.headers["Cache-Control"]
+    assert "body" in css.text
+
+
+def test_plain_http_is_sent_to_https(stack):
+    via_nginx = requests.get(f"http://127.0.0.1:{stack.ports['http']}/admin/", allow_redirects=False, timeout=10)
+    assert via_nginx.status_code == 301 and via_nginx.headers["Location"].startswith("https://")
+    direct = requests.get(f"{stack.gunicorn_url}/admin/login/", headers={"Host": "127.0.0.1"},
+                          allow_redirects=False, timeout=10)  # fmt: skip
+    assert direct.status_code == 301 and direct.headers["Location"] == "https://127.0.0.1/admin/login/"
+
+
+def test_healthz_answers_200_and_503_naming_redis_while_it_is_stopped(stack):
+    healthy = https(stack).get(f"{stack.url}/healthz", timeout=10)
+    assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
+    # Probes on the host ask gunicorn directly, over plain http.
+    assert requests.get(f"{stack.gunicorn_url}/healthz", headers={"Host": "127.0.0.1"}, timeout=10).status_code == 200
+    admin = logged_in(stack)
+    stack.stop_redis()
+    try:
+        down = https(stack).get(f"{stack.url}/healthz", timeout=30)
+        assert down.status_code == 503 and "broker" in down.json()["down"]
+        dashboard = admin.get(f"{stack.url}/admin/", timeout=30)
+        assert dashboard.status_code == 200 and "Does not answer." in dashboard.text
+    finally:
+        stack.start_redis()
+    # Back once Redis is: beat takes its lock again, the worker reconnects.
+    assert wait_until(lambda: stack.answers("/healthz"), seconds=60, every=0.5), stack.log_tail()
+
+
+def test_200_webhooks_at_once_are_all_answered_200_and_all_stored(stack):
+    rental = rent_by_cli(stack)
+    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    assert webhook_url.startswith(stack.url + "/hooks/sms/")
+    barrier = threading.Barrier(CONCURRENT_WEBHOOKS)
+    answers: list[object] = []
+
+    def deliver(n: int) -> None:
+        body = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Code {n:04d}",
+                                                          "date": "2030-01-01 12:00:00"}}  # fmt: skip
+        barrier.wait()
+        try:
+            answers.append(requests.post(webhook_url, json=body, timeout=60, verify=stack.certificate).status_code)
+        except requests.RequestException as error:  # a reset or a refused connection
+            answers.append(repr(error))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(CONCURRENT_WEBHOOKS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * CONCURRENT_WEBHOOKS, [a for a in answers if a != 200][:5]
+    stored = stack.sql("SELECT count(*) FROM rentals_webhookdelivery WHERE rental_id = %s", rental["id"])
+    assert stored == [(CONCURRENT_WEBHOOKS,)]  # stored before each 200
+    assert _sms_count_reaches(stack, rental["id"], CONCURRENT_WEBHOOKS), stack.log("worker")[-3000:]
+
+
+def _sms_count_reaches(stack: Stack, rental_id: int, count: int) -> bool:
+    query = "SELECT count(*) FROM rentals_smsmessage WHERE rental_id = %s"
+    return wait_until(lambda: stack.sql(query, rental_id) == [(count,)], seconds=120, every=0.5)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian package 'chromium')")
+def test_a_rent_through_the_admin_and_its_sms_in_a_browser(stack):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(ignore_https_errors=True)  # the stack's certificate is self-signed
+        page.set_default_timeout(30_000)
+        try:
+            log_in(page, stack.url, "boss", BOSS_PASSWORD)
+            choose_telegram_in_ukraine(page, stack.url, hours=24)
+            page.fill("#id_label", "Stack test")
+            page.click("#rent-number-form input[type=submit]")
+            message = page.inner_text(".messagelist .success")
+            number = re.search(r"Rented \+(\d+) until", message).group(1)
+            rent = next(r for r in requests.get(f"{stack.simulator_url}/_control/rents", timeout=10).json()
+                        if r["number"] == number)  # fmt: skip
+            # SMS.online's webhook for it: through nginx, stored, processed by the worker.
+            injected = requests.post(f"{stack.simulator_url}/_control/sms", timeout=30,
+                                     json={"rent_id": rent["id"], "text": "Your code is 731904"}).json()  # fmt: skip
+            assert injected["webhook_status"] == 200
+            rental_page = page.url
+
+            def sms_shown() -> bool:  # the worker stores it within moments: look again until it shows
+                page.goto(rental_page)
+                return "731904" in page.inner_text("#content")
+
+            assert wait_until(sms_shown, seconds=60, every=0.5), stack.log("worker")[-3000:]
+        finally:
+            browser.close()
+
+
+def test_a_nightly_backup_restores_with_the_kept_encryption_keys(stack):
+    rent_by_cli(stack)
+    (command,) = unit_commands("rentdesk-backup.service", "ExecStart")
+    backups = stack.directory / "backups"
+    stack.run(as_local(command), env={**stack.env, "BACKUP_DIR": str(backups)})
+    (dump,) = backups.glob("rentdesk-*.dump")
+    restored = stack.create_database()
+    stack.run(["pg_restore", "--no-owner", f"--dbname={restored}", str(dump)])
+    on_restored = {**stack.env, "DATABASE_URL": restored}
+    rentals = "SELECT count(*) FROM rentals_rental"
+    assert stack.sql(rentals, url=restored) == stack.sql(rentals) != [(0,)]
+    # The provider keys in it can be read with the kept API_KEY_ENCRYPTION_KEYS, and only with them.
+    python = [f"{PROJECT}/.venv/bin/python", "manage.py"]
+    assert "Re-encrypted 1 API key(s)." in stack.run([*python, "rotate_api_keys"], env=on_restored)
+    other_keys = {**on_restored, "API_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    refused = subprocess.run([*python, "rotate_api_keys"], cwd=PROJECT, env=other_keys, capture_output=True, text=True)
+    assert refused.returncode != 0 and "cannot be decrypted" in refused.stderr
+
+
+def test_sigterm_lets_the_rent_in_flight_finish(stack):
+    """Last: it stops gunicorn. A deploy restarts gunicorn while someone's rent waits on SMS.online."""
+    session = logged_in(stack)
+    rent_form = f"{stack.url}/admin/rentals/rental/rent/"
+    data = {**rent_form_fields(session.get(rent_form, timeout=10).text), "label": "In flight"}
+    # SMS.online answers this rent 3 seconds late: gunicorn gets its SIGTERM meanwhile.
+    requests.post(f"{stack.simulator_url}/_control/force", json={"action": "getRentNumber", "delay": 3}, timeout=10)
+    rentals_before = stack.sql("SELECT count(*) FROM rentals_rental")
+    requests_before = len(requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json())
+    outcome: dict[str, object] = {}
+
+    def rent() -> None:
+        try:
+            outcome["response"] = session.post(rent_form, data=data, headers={"Referer": rent_form}, timeout=60,
+                                               allow_redirects=False)  # fmt: skip
+        except requests.RequestException as error:
+            outcome["error"] = error
+
+    def rent_reached_the_provider() -> bool:
+        received = requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json()[requests_before:]
+        return any(r.get("action") == "getRentNumber" for r in received)
+
+    in_flight = threading.Thread(target=rent)
+    in_flight.start()
+    assert wait_until(rent_reached_the_provider, seconds=30)
+    gunicorn = stack.processes["web"]
+    gunicorn.send_signal(signal.SIGTERM)
+    in_flight.join(timeout=90)
+    assert gunicorn.wait(timeout=90) == 0
+    assert "error" not in outcome, outcome
+    response = outcome["response"]
+    assert response.status_code == 302 and "/admin/rentals/rental/" in response.headers["Location"]
+    assert stack.sql("SELECT count(*) FROM rentals_rental") == [(rentals_before[0][0] + 1,)]
+    assert stack.sql("SELECT label FROM rentals_rental ORDER BY id DESC LIMIT 1") == [("In flight",)]
+
+
+def rent_form_fields(html: str) -> dict[str, str]:
+    """What a person submits on the rent form: Telegram, Ukraine, any operator, one day, webhook on."""
+
+    def option(select: str, label: str) -> str:
+        options = html[html.index(f'name="{select}"') :]
+        return re.search(rf'<option value="([^"]+)"[^>]*>{re.escape(label)}</option>', options).group(1)
+
+    def hidden(name: str) -> str:
+        return re.search(rf'name="{name}" value="([^"]+)"', html).group(1)
+
+    account = re.search(r'name="account"[^>]*>\s*<option value="(\d+)"', html).group(1)
+    return {
+        "csrfmiddlewaretoken": hidden("csrfmiddlewaretoken"),
+        "nonce": hidden("nonce"),
+        "account": account,
+        "service": option("service", "Telegram (tg)"),
+        "country": option("country", "Ukraine (id 1)"),
+        "operator": "",
+        "hours": "24",
+        "webhook": "on",
+    }

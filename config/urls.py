@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy
 from django.views.generic import RedirectView
 
+from rentals.api import api
 from rentals.two_factor import two_factor_view
 
 admin.site.site_header = "Rentdesk"
@@ -17,5 +18,6 @@ urlpatterns = [
     path("admin/two-factor/", two_factor_view, name="two_factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
     path("", include("rentals.urls")),
 ]

@@ -32,6 +32,8 @@ MANAGE_ACCOUNTS = [
     "rentals.change_service", "rentals.add_country", "rentals.change_country", "rentals.add_operator",
     "rentals.change_operator", "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
     "axes.view_accessattempt", "axes.delete_accessattempt",  # see login lockouts, and lift one
+    "rentals.view_personbudget", "rentals.add_personbudget", "rentals.change_personbudget",
+    "rentals.delete_personbudget", "rentals.view_apitoken", "rentals.change_apitoken",
 ]  # fmt: skip
 
 ROLES: dict[str, list[str]] = {

@@ -46,6 +46,8 @@ ACTIONS = {
     ("django_celery_beat.periodictask", "toggle_tasks"): "django_celery_beat.change_periodictask",
     ("django_celery_beat.periodictask", "run_tasks"): "django_celery_beat.change_periodictask",
     ("axes.accessattempt", "cleanup_expired_attempts"): "axes.delete_accessattempt",
+    # Everyone on the staff revokes their own tokens (Managers anyone's): open to any staff member.
+    ("rentals.apitoken", "revoke"): "",
 }
 # URL name -> (permissions it needs, where its control shows, the control's mark there). An empty list
 # of permissions: open to any staff member.
@@ -111,6 +113,8 @@ def needed_for_action(model_label: str, action: str) -> str:
 def holds(role: str, permission: str) -> bool:
     if role == "anonymous":
         return False
+    if permission == "":  # open to any staff member
+        return True
     if role == VIEW_EVERYTHING:
         return permission.split(".")[1].startswith("view_")
     return permission in ROLES.get(role, [])
@@ -139,6 +143,12 @@ def world(simulator, account, catalog):
     AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=9)
     AccessLog.objects.create(**seen)
     AccessFailureLog.objects.create(**seen, locked_out=True)
+    from rentals.models import ForwardingPreference, PersonBudget
+    from rentals.services.api_tokens import api_token_create
+
+    api_token_create(user=someone, name="someone's script")
+    PersonBudget.objects.create(user=someone, monthly_budget="10.00")
+    ForwardingPreference.objects.create(user=someone, sms_chat_urls="none")
     assert PeriodicTask.objects.exists() and Group.objects.exists()
     return {"rental": rental, "simulator": simulator}
 
@@ -151,6 +161,9 @@ def log_in(client, role: str) -> None:
         user.groups.add(Group.objects.get(name=role))
     if role == VIEW_EVERYTHING:
         user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    from rentals.services.api_tokens import api_token_create
+
+    api_token_create(user=user, name="the walker's own script")  # each person sees only their own tokens
     client.force_login(user)
 
 

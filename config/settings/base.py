@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",  # serves the API's documentation page from its own static files, nothing from a CDN
     "rentals",
 ]
 
@@ -177,13 +178,36 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="")
 # Chat channels as apprise URLs, comma separated: slack://..., tgram://bot-token/chat-id, ...
 RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
+# Where each incoming SMS is forwarded unless its rental or its assignee chose otherwise: apprise URLs.
+RENTDESK_SMS_CHAT_URLS = env.list("RENTDESK_SMS_CHAT_URLS", default=[])
+# A chat service that is down is tried again after 10 s, 20 s, 40 s... (at most 10 minutes apart),
+# and given up on after this many attempts (about 40 minutes with the defaults).
+RENTDESK_SMS_FORWARD_RETRY_SECONDS = readers.seconds(env, "RENTDESK_SMS_FORWARD_RETRY_SECONDS", default=10.0)
+RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_ATTEMPTS", default=10, maximum=50)
 # Hours before the end date at which a reminder goes out.
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
+
+# --- The API for scripts ------------------------------------------------------------------------
+# Requests per minute per token, counted in Redis so that every web process counts the same.
+RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUESTS_PER_MINUTE", default=120,
+                                                        maximum=100_000)  # fmt: skip
+# Requests each web process lets wait for an SMS at once (each holds a thread while it waits): the
+# other threads stay free for webhooks and pages. Size it below gunicorn's threads per process.
+RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)
 
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
 CELERY_BROKER_URL = REDIS_URL
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The API's request counts. Short timeouts: when Redis is away, a request is let through, not held.
+    "api": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
+}
 # A task not acknowledged within this time is handed to another worker: every time limit below
 # must stay under it, or a long task would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -219,6 +243,8 @@ LOGGING = {
     "loggers": {
         # urllib3 logs every request line, query string included: the API key travels there.
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; lockouts, which matter, come at WARNING.
+        "axes": {"level": "WARNING"},
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -81,3 +81,13 @@ def positive_hours(env: environ.Env, name: str, default: list[int]) -> list[int]
     if not hours or hours[0] <= 0:
         raise ImproperlyConfigured(f"{name} must list whole hours above 0, comma separated, e.g. 72,24,2.")
     return hours
+
+
+def positive_int(env: environ.Env, name: str, default: int, *, maximum: int) -> int:
+    try:
+        value = env.int(name, default=default)
+    except ValueError:
+        value = 0
+    if not 0 < value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be a whole number above 0 and at most {maximum}.")
+    return value

@@ -45,7 +45,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "api_url", "low_balance_threshold"]
+        fields = ["name", "api_url", "low_balance_threshold", "monthly_budget"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +121,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Budget"), {"fields": ["monthly_budget"]}),
         (_("Last error"), {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

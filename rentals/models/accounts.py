@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -74,6 +75,18 @@ class ProviderAccount(models.Model):
         null=True,
         blank=True,
         help_text=_("Alert the team once when the balance falls below this (USD); empty for no alert."),
+    )
+    monthly_budget = models.DecimalField(
+        _("monthly budget"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "At most this much (USD) is spent with this account per calendar month: a rent or extension "
+            "that would pass it is refused before anything is sent. Empty for no budget."
+        ),
     )
     # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
     # one alert per crossing, however often the balance is checked.

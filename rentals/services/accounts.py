@@ -74,11 +74,13 @@ def key_needed_for(account: ProviderAccount, api_url: str) -> bool:
     return url_origin(api_url) != account.api_key_origin
 
 
-def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
-    """Raises ``ValidationError`` for a bad name or URL, including one the key may not be sent to."""
+def account_create(
+    *, name: str, api_url: str, api_key: str, monthly_budget: str | Decimal | None = None
+) -> ProviderAccount:
+    """Raises ``ValidationError`` for a bad name, URL or budget, including a URL the key may not be sent to."""
     if problem := api_url_problem(api_url):
         raise ValidationError({"api_url": [problem]})
-    account = ProviderAccount(name=name, api_url=api_url)
+    account = ProviderAccount(name=name, api_url=api_url, monthly_budget=monthly_budget)
     account.set_api_key(api_key)
     account.full_clean()
     account.save()
@@ -131,14 +133,18 @@ def account_record_error(
     )  # fmt: skip
 
 
-def account_record_refusal(*, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt) -> None:
-    """Rentdesk refused to send (the account cannot spend): an error ops should see, not sent."""
+def account_record_refusal(
+    *, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt | None = None,
+    operation: str = "getRentNumber",
+) -> None:  # fmt: skip
+    """Rentdesk refused to send (the account cannot spend, a budget is reached): an error ops should see,
+    not sent."""
     now = timezone.now()
     ProviderAccount.objects.filter(pk=account.pk).update(
         last_error_token=token, last_error_detail=detail, last_error_at=now, updated_at=now
     )
     ErrorEvent.objects.create(
-        account=account, operation="getRentNumber", token=token, detail=detail, sent=False, attempt=attempt
+        account=account, operation=operation, token=token, detail=detail, sent=False, attempt=attempt
     )
 
 

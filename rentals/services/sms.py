@@ -24,6 +24,7 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
 from .accounts import account_record_error, provider_client_for
+from .forwarding import sms_arrived
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
             Rental.objects.filter(newer, pk=rental.pk).update(
                 last_sms_at=received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
             )
+            sms_arrived(message)  # forwarded to chat and announced to waiting scripts, once committed
     except IntegrityError:
         return None
     return message

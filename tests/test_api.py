@@ -363,3 +363,10 @@ def test_waiting_requests_beyond_the_slots_are_turned_away_at_once(live, setting
     busy = wait_for_code(base_url, script, rental, timeout=3)
     holding.join()
     assert (busy.status_code, busy.json()["error"], busy.headers["Retry-After"]) == (503, "WAIT_SLOTS_BUSY", "1")
+
+
+def test_a_rentals_cost_is_what_was_paid_for_it(client, simulator, rental):
+    script = Script(client, person("Operator"))
+    assert script.post(f"rentals/{rental.pk}/extend", {"hours": 72}, key="extend-once").status_code == 200
+    assert script.get(f"rentals/{rental.pk}").json()["cost"] == "3.1000"  # the rent (0.90) and its extension (2.20)
+    assert script.get("rentals").json()["results"][0]["cost"] == "3.1000"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
@@ -44,7 +45,12 @@ def rental_or_404(request: HttpRequest, rental_id: int) -> Rental:
 
 
 def rentals_visible():
-    return Rental.objects.select_related("account", "service", "country", "assignee", "rented_by")
+    return Rental.objects.select_related("account", "service", "country", "assignee", "rented_by").with_paid()
+
+
+def _money(amount: Decimal | None) -> Decimal | None:
+    # SQLite computes a sum as a float: four places, as the amounts are stored.
+    return None if amount is None else Decimal(amount).quantize(Decimal("0.0001"))
 
 
 def sms_data(message: SmsMessage) -> dict[str, Any]:
@@ -60,7 +66,8 @@ def rental_data(rental: Rental, *, reads_sms: bool, with_messages: bool = False)
         "country": rental.country.provider_id if rental.country else None, "operator": rental.operator,
         "hours": rental.hours, "end_date": rental.end_date, "account": rental.account.name,
         "assignee": rental.assignee.get_username() if rental.assignee else None,
-        "rented_by": rental.rented_by.get_username() if rental.rented_by else None, "cost": rental.cost,
+        "rented_by": rental.rented_by.get_username() if rental.rented_by else None,
+        "cost": _money(getattr(rental, "paid", rental.cost)),
         "provider_rent_id": rental.provider_rent_id, "created_at": rental.created_at, "attention": rental.attention,
         "lost": rental.provider_lost_at is not None, "last_sms_at": rental.last_sms_at,
         "last_sms_text": rental.last_sms_text if reads_sms else None,

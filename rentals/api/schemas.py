@@ -35,7 +35,7 @@ class RentalOut(Schema):
     account: str
     assignee: str | None
     rented_by: str | None
-    cost: Decimal | None
+    cost: Decimal | None = Field(description="USD paid: the rent and its extensions; 0 once refunded.")
     provider_rent_id: str
     created_at: datetime
     attention: str = Field(description="Something staff should look at, or empty.")

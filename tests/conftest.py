@@ -63,6 +63,16 @@ class SimulatorControl:
         return requests.get(self._control + "rents", timeout=5).json()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in Ukrainian leaves it active in the thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = start_in_thread()
@@ -144,18 +154,29 @@ def eager_tasks():
 
 
 class ChatServer:
-    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would."""
+    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would.
+
+    ``refuse_next(n)`` makes it answer the next n posts with HTTP 500, as a chat service that is down;
+    ``received`` holds the posts it accepted, ``refused`` counts the others."""
 
     def __init__(self) -> None:
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         received = self.received = []
+        chat = self
+        self.refused = self._to_refuse = 0
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                refuse = chat._to_refuse > 0
+                if refuse:
+                    chat._to_refuse -= 1
+                    chat.refused += 1
+                else:
+                    received.append(body)
+                self.send_response(500 if refuse else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -164,6 +185,9 @@ class ChatServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.apprise_url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def refuse_next(self, posts: int) -> None:
+        self._to_refuse = posts
 
 
 @pytest.fixture
@@ -175,6 +199,19 @@ def chat_server():
     yield chat
     chat.server.shutdown()
     chat.server.server_close()
+
+
+def manage(*argv: str, capsys) -> tuple[int, str, str]:
+    """Run a command through manage.py's own entry point, so exit statuses are the real ones."""
+    from django.core.management import ManagementUtility
+
+    try:
+        ManagementUtility(["manage.py", *argv]).execute()
+        status = 0
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
 def run_concurrently(work, times: int = 4) -> list:

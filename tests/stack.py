@@ -205,6 +205,10 @@ class Stack:
             "DJANGO_STATIC_ROOT": str(self.directory / "static"),
             "SMSONLINE_API_URL": self.simulator_url + "/stubs/handler_api.php",
             "EMAIL_URL": f"filemail:///{self.directory / 'outbox'}",
+            # The simulator listens on this machine's loopback, over plain http.
+            "SMSONLINE_ALLOWED_HOSTS": "127.0.0.1",
+            # The stack's boss signs in with a password only; two-factor sign-in has its own tests.
+            "RENTDESK_REQUIRE_2FA": "false",
             **({} if self.nginx else {"GUNICORN_CMD_ARGS": f"--certfile {self.certificate} --keyfile {self.key}"}),
             **self.overrides,
         }

@@ -149,6 +149,14 @@ def test_a_code_appears_on_an_open_rental_page_and_in_the_list_without_reload(
     page.click("#live-sms .copy-code")
     assert page.evaluate("navigator.clipboard.readText()") == "731904"
 
+    # The server goes away for a while (a restart): the page says so, and picks up again by itself.
+    page.route("**/sms.json", lambda route: route.abort())
+    page.wait_for_selector("#live-sms .live-sms-trouble", state="visible", timeout=10_000)
+    page.unroute("**/sms.json")
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Again: 909090"})
+    page.wait_for_selector("#live-sms .copy-code[data-code='909090']", timeout=20_000)
+    assert page.is_hidden("#live-sms .live-sms-trouble")
+
     page.goto(f"{live_server.url}/admin/rentals/rental/")
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "New code 552211"})
     page.wait_for_selector("#result_list .copy-code[data-code='552211']", timeout=10_000)

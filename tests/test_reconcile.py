@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AttemptState, Rental, RentAttempt
+from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
 
@@ -132,7 +133,7 @@ def test_an_extension_with_an_unknown_outcome_blocks_another_and_is_settled_by_r
     simulator.force(delay=2.0, action="continueRentNumber")
     first = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
     second = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
-    assert not first.ok and "may have charged" in first.message
+    assert not first.ok and "may have charged" in describe(first)
     assert second.token == "EXTENSION_OPEN" and len(simulator.requests("continueRentNumber")) == 1
     result = reconcile(account)
     rental.refresh_from_db()

@@ -18,6 +18,7 @@ from ..models import (
     RentAttempt,
     Service,
 )
+from ..sentences import describe
 from .common import CompactColumnsMixin, can_rent
 
 
@@ -70,7 +71,7 @@ class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("What it means"))
     def explanation(self, obj: RentAttempt) -> str:
-        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else _("Pending")
+        return describe(services.rent_outcome_for(obj)) if obj.state != AttemptState.PENDING else _("Pending")
 
 
 @admin.register(ErrorEvent)

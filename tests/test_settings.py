@@ -58,6 +58,13 @@ def test_two_factor_sign_in_is_required_in_production_by_default(settings_module
     assert result.stdout.strip().splitlines()[-1] == required, result.stderr
 
 
+def test_production_on_sqlite_waits_for_locks_like_local_use():
+    """Web, worker and beat share the file there too: a lock is waited for, not a 503 at once."""
+    show = "from django.db import connection; print(*connection.settings_dict['OPTIONS'].values())"
+    shown = check("config.settings.production", GOOD, ("shell", "-c", show))
+    assert "20 IMMEDIATE PRAGMA journal_mode=WAL;" in shown.stdout, shown.stdout + shown.stderr
+
+
 @pytest.mark.parametrize(
     "missing", ["DJANGO_SECRET_KEY", "API_KEY_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"]
 )

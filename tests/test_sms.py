@@ -215,6 +215,42 @@ def test_one_poll_at_a_time_per_account(simulator, rental):
     assert simulator.requests("getRentStatus") == []
 
 
+def test_the_account_of_a_poll_cut_short_is_polled_again_within_a_minute_or_so(simulator, rental):
+    """Its worker was killed mid-poll: the lease it left lapses after one request's time, not five minutes."""
+    import time_machine
+    from django.utils import timezone
+
+    from rentals.services.sms import PollLease
+
+    assert PollLease.take(rental.account_id) is not None  # and never released: the worker died
+    assert PollLease.length() <= timedelta(minutes=2)
+    start = timezone.now()
+    assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=start) == 0
+    with time_machine.travel(start + PollLease.length() + timedelta(seconds=1)):
+        services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=timezone.now())
+    assert len(simulator.requests("getRentStatus")) == 1
+
+
+def test_a_poll_that_stalled_past_its_lease_stops_and_leaves_the_next_one_alone(rental):
+    import time_machine
+    from django.utils import timezone
+
+    from rentals.models import ProviderAccount
+    from rentals.services.sms import PollLease, PollLeaseLost
+
+    stalled = PollLease.take(rental.account_id)
+    with time_machine.travel(timezone.now() + PollLease.length() + timedelta(seconds=1)):
+        current = PollLease.take(rental.account_id)  # the stalled one's lease ran out: another poll takes it
+        assert current is not None
+        with pytest.raises(PollLeaseLost):
+            stalled.renew()  # before its next request: it stops rather than poll alongside
+        stalled.release()
+        assert ProviderAccount.objects.get(pk=rental.account_id).polling_until == current.until
+        current.renew()
+        current.release()
+    assert ProviderAccount.objects.get(pk=rental.account_id).polling_until is None
+
+
 def test_a_stale_end_for_an_old_rent_id_does_not_end_an_extended_rental(rental):
     Rental.objects.filter(pk=rental.pk).update(provider_rent_id="999999")  # moved on after an extension
     assert not services.rental_mark_ended(

@@ -79,17 +79,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes share the file locally: wait for a lock rather than fail at once, and take
-    # the write lock when a transaction starts, so two writers never deadlock upgrading a read lock.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
+DATABASES = {"default": readers.database(env, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django-axes counts failed logins first; a locked-out username never reaches the password check.
@@ -209,7 +199,13 @@ CACHES = {
     },
 }
 # A task not acknowledged within this time is handed to another worker: every time limit below
-# must stay under it, or a long task would run twice.
+# must stay under it, or a long task would run twice. It is also how long the tasks a dead worker
+# held (SIGKILL, out of memory, a lost host) wait in Redis. It stays an hour on purpose: Redis cannot
+# tell a dead worker from a busy one, so a short timeout would hand a long poll, or a retry waiting
+# on its countdown, to a second worker while the first still runs it. The work itself comes back
+# from the database instead, within two minutes (`make faults`, S1): a webhook delivery still
+# unprocessed after 30 s is queued again (poll_sms, every 15 s), an account's polling lease lapses
+# about a minute after its last request, and the periodic jobs run again on their schedule.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240

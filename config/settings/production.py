@@ -17,7 +17,7 @@ DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": readers.database(env, "DATABASE_URL")}
 # Each gunicorn thread keeps its connection between requests (checked before reuse) instead of
 # opening one per webhook.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

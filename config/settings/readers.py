@@ -91,3 +91,19 @@ def positive_int(env: environ.Env, name: str, default: int, *, maximum: int) -> 
     if not 0 < value <= maximum:
         raise ImproperlyConfigured(f"{name} must be a whole number above 0 and at most {maximum}.")
     return value
+
+
+def database(env: environ.Env, name: str, default: str | None = None) -> dict:
+    """The database at the URL in ``name``. On SQLite, where the web processes, workers and beat share
+    one file: wait for a lock rather than fail at once, and take the write lock when a transaction
+    starts, so two writers never deadlock upgrading a read lock."""
+    settings = env.db(name) if default is None else env.db(name, default=default)
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        settings.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    return settings

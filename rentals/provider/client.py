@@ -152,10 +152,12 @@ class SmsOnlineClient:
         """Finish (status 1) or cancel with a refund (status 2, only within 20 minutes of renting)."""
         self._call("setRentStatus", {"id": rent_id, "status": 1 if finish else 2})
 
-    def get_rent_list(self) -> list[ListedRent]:
-        """The account's latest rents (the provider shows about ten); ``NO_NUMBERS`` means none."""
+    def get_rent_list(self, *, page: int = 0) -> list[ListedRent]:
+        """The account's latest rents, newest first, a page of the provider's size (about ten);
+        ``NO_NUMBERS`` means none (or no such page)."""
         try:
-            reply = self._call("getRentList", {})
+            # No page size is sent: a provider that caps it would skip rents between pages.
+            reply = self._call("getRentList", {"page": page} if page else {})
         except NoNumbers:
             return []
         return parse_rent_list(reply)

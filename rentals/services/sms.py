@@ -135,11 +135,16 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     return message
 
 
-REQUEUE_AFTER = timedelta(minutes=5)
+# A delivery's task normally runs within milliseconds. Past this, it was lost: the broker was down
+# or restarted empty, or the worker holding it died (Redis hands a dead worker's tasks to another
+# only after the visibility timeout, an hour). With poll_sms every 15 s, such an SMS is stored
+# within 45 s; a delivery merely waiting in a long queue is queued twice, and its second task
+# finds it processed and does nothing.
+REQUEUE_AFTER = timedelta(seconds=30)
 
 
 def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
-    """Deliveries whose processing task has not run for a while (the broker was down): claimed for
+    """Deliveries whose processing task has not run for a while (see REQUEUE_AFTER): claimed for
     one more queueing each, so a backlog is never queued again every cycle."""
     stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
     claimed = []
@@ -269,27 +274,70 @@ def _rental_found_again(rental: Rental, polled_id: str) -> None:
         locked.save(update_fields=["provider_lost_at", "attention"])
 
 
-POLL_LEASE = timedelta(minutes=5)
-
-
 def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
     """Poll the account's due rentals, stalest first, within its rate limit. Returns new SMS.
 
     One task at a time polls an account (a lease on the account), so overlapping cycles never add up
     to more than the rate; each rental is also claimed, so a redelivered task never polls it twice.
     """
-    now = timezone.now()
-    free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
-    if not ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=now + POLL_LEASE):
+    lease = PollLease.take(account_id)
+    if lease is None:
         return 0
-    try:
-        return _poll_rentals(account_id, rental_ids, cycle_started)
-    finally:
-        ProviderAccount.objects.filter(pk=account_id).update(polling_until=None)
-
-
-def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
     throttle = Throttle(per_second=settings.SMSONLINE_POLL_RATE)
+
+    def before_request() -> None:
+        lease.renew()
+        throttle.wait()
+
+    try:
+        return _poll_rentals(account_id, rental_ids, cycle_started, before_request)
+    except PollLeaseLost:
+        logger.warning("polling account %s stopped: it stalled past its lease, another poll took over", account_id)
+        return 0
+    finally:
+        lease.release()
+
+
+class PollLeaseLost(Exception):
+    """The lease ran out and another poll holds the account now."""
+
+
+@dataclass
+class PollLease:
+    """An account's polling lease, renewed before each request, so it only has to outlast one request:
+    the account of a poll cut short (its worker killed) is free again within about a minute, not
+    after the longest poll there could be. Its end time is its token: only its holder renews or
+    releases it."""
+
+    account_id: int
+    until: datetime
+
+    @staticmethod
+    def length() -> timedelta:
+        """One request's longest wait (connect and read timeouts), and half a minute to spare."""
+        return timedelta(seconds=settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 30)
+
+    @classmethod
+    def take(cls, account_id: int) -> PollLease | None:
+        now = timezone.now()
+        free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
+        until = now + cls.length()
+        taken = ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=until)
+        return cls(account_id, until) if taken else None
+
+    def renew(self) -> None:
+        until = timezone.now() + self.length()
+        if not ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=until):
+            raise PollLeaseLost
+        self.until = until
+
+    def release(self) -> None:
+        ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=None)
+
+
+def _poll_rentals(
+    account_id: int, rental_ids: list[int], cycle_started: datetime, before_request: Callable[[], None]
+) -> int:
     rentals = Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE)
     client = None
     new = 0
@@ -301,7 +349,7 @@ def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetim
             continue
         client = client or provider_client_for(rental.account)
         try:
-            new += rental_poll(rental=rental, client=client, before_request=throttle.wait).new_messages
+            new += rental_poll(rental=rental, client=client, before_request=before_request).new_messages
         except (AccountError, RateLimited) as error:
             # The account cannot be used now: its other rentals would fail the same way.
             if error.was_sent:

@@ -189,6 +189,8 @@ RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", d
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
 CELERY_BROKER_URL = REDIS_URL
+# A starting worker reads stale prices, stock and balances at once rather than at their schedules.
+RENTDESK_REFRESH_ON_WORKER_START = env.bool("RENTDESK_REFRESH_ON_WORKER_START", default=True)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # The API's request counts. Short timeouts: when Redis is away, a request is let through, not held.

@@ -1,6 +1,7 @@
 # Two commands: `make run` (the whole app, locally) and `make test` (the whole suite).
 # Both set up what they need first and are safe to run again.
 # For a server: `make serve` and `make check-deploy` (see docs/deploy.md).
+# `make faults`: the production stack on loopback, hurt on purpose; a table of what was lost.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint bench bench-quick install install-runtime serve check-deploy clean
+.PHONY: run test lint faults bench bench-quick install install-runtime serve check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,11 @@ bench: install
 # CI's variant: smaller sizes, the same targets.
 bench-quick: install
 	$(PY) bench/run.py --quick
+
+# The fault suite (faults/): FAULTS_ARGS=--short is CI's version, FAULTS_DATABASE_URL a PostgreSQL
+# server to run on (else a throwaway one from the machine's binaries, else SQLite).
+faults: install
+	$(PY) -m faults $(FAULTS_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -109,8 +109,8 @@ def main() -> None:
         started, due = run_cycles(stack, celery, cycle)
         received = requests.get(stack.simulator_url + "/_control/requests", timeout=30).json()
     ended = started + CYCLES * cycle
-    received = [r for r in received if started <= r["received_at"] < ended and r["action"] in RATE_LIMITED_ACTIONS]
-    polls = [(r["received_at"], r["id"]) for r in received if r["action"] == "getRentStatus"]
+    received = [r for r in received if started <= r["at"] < ended and r["action"] in RATE_LIMITED_ACTIONS]
+    polls = [(r["at"], r["id"]) for r in received if r["action"] == "getRentStatus"]
 
     per_cycle = [Counter(rent for at, rent in polls if int((at - started) // cycle) == n) for n in range(CYCLES)]
     over = [n for n, calls in enumerate(per_cycle) if calls.total() > due[n] or max(calls.values(), default=0) > 1]
@@ -130,7 +130,7 @@ def main() -> None:
         early += [b - a for a, b in itertools.pairwise(moments) if b - a < interval.total_seconds()]
     report("polling: rentals polled before they were due", str(len(early)), "none", not early)
 
-    peak = peak_rate(sorted(r["received_at"] for r in received), rate)
+    peak = peak_rate(sorted(r["at"] for r in received), rate)
     report(
         "polling: the account's status and price requests",
         f"at most {peak:.2f}/s over {RATE_WINDOW_SECONDS} s ({len(received)} requests)",

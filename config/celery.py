@@ -49,4 +49,7 @@ def log_beat_start(sender: Any, **kwargs: Any) -> None:
 @signals.worker_ready.connect
 def refresh_stale_provider_data(sender: object, **kwargs: object) -> None:
     """A worker that starts asks for whatever provider data is stale (prices, stock, balances)."""
-    app.send_task("rentals.tasks.refresh_stale_provider_data")
+    from django.conf import settings
+
+    if settings.RENTDESK_REFRESH_ON_WORKER_START:
+        app.send_task("rentals.tasks.refresh_stale_provider_data")

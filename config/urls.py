@@ -3,6 +3,9 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy
 from django.views.generic import RedirectView
 
+from rentals.api import api
+from rentals.two_factor import two_factor_view
+
 admin.site.site_header = "Rentdesk"
 admin.site.site_title = "Rentdesk"
 admin.site.index_title = gettext_lazy("Rented numbers and provider accounts")
@@ -11,7 +14,10 @@ admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before the admin's own URLs, whose catch-all would answer 404 for it.
+    path("admin/two-factor/", two_factor_view, name="two_factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
     path("", include("rentals.urls")),
 ]

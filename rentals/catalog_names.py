@@ -41,6 +41,10 @@ UNTRANSLATED_ELSEWHERE = [
     gettext_noop("clocked"),
     gettext_noop("crontabs"),
     gettext_noop("intervals"),
+    # django-axes' models
+    gettext_noop("access attempts"),
+    gettext_noop("access failures"),
+    gettext_noop("access logs"),
     # django-simple-history's pages
     gettext_noop("View history: %s"),
 ]

@@ -74,6 +74,14 @@ EXPLANATIONS = {
         "The account's API key cannot be decrypted with this server's "
         "API_KEY_ENCRYPTION_KEYS. Nothing was sent. Enter the API key on the account again."
     ),
+    "API_KEY_NOT_FOR_URL": _(
+        "The account's API URL now points at another scheme, host or port than the one its key was entered "
+        "for, so the key was not sent. Nothing was charged. Enter the API key on the account again."
+    ),
+    "API_URL_REFUSED": _(
+        "Rentdesk does not send API keys to the account's API URL (plain http:// where https:// is required, "
+        "or a loopback, private or link-local address). Nothing was sent. Correct the account's API URL."
+    ),
     "NOT_SENT": _("The request stopped before it was sent to SMS.online; nothing was charged. Submit it again."),
     "NO_ID_RENT": _("SMS.online did not receive the rent's id. Nothing was charged."),
     "INVALID_PHONE": _(
@@ -95,6 +103,34 @@ EXPLANATIONS = {
     "ALREADY_CANCEL": _("The rent was already cancelled."),
     "INCORECT_STATUS": _("SMS.online refused that status change. Nothing was charged."),
     "DUPLICATE_RENT_ID": _("SMS.online returned a rent id that Rentdesk already holds for this account."),
+    # Rentdesk's own refusals and the API's answers (outcomes.Token).
+    "BUDGET_EXCEEDED": _(
+        "Not sent, nothing charged: this would pass a monthly budget. Ask a manager to raise the budget, "
+        "or wait for next month."
+    ),
+    "PRICE_UNKNOWN": _(
+        "Not sent, nothing charged: a monthly budget applies, and SMS.online's price for this is not known yet, "
+        "so it cannot be checked against it. Run the catalog sync (Periodic tasks) and try again."
+    ),
+    "RENTAL_ENDED": _("The rental has already ended (finished, cancelled or revoked). Nothing was sent."),
+    "EXTENSION_OPEN": _(
+        "An earlier extension of this rental is still in progress or has an unknown outcome: SMS.online may have "
+        "charged for it. Reconciliation checks it within minutes; extend again once it is resolved."
+    ),
+    "RENTAL_CHANGED": _("The rental was extended meanwhile; nothing was sent."),
+    "PENDING": _("This request is already being carried out; wait for its result."),
+    "BAD_ARGUMENTS": _("The request is not valid: see the fields named. Nothing was sent."),
+    "NOT_AUTHENTICATED": _("Give a valid API token: Authorization: Bearer <token>. Tokens are made in the admin."),
+    "PERMISSION_DENIED": _("Your account does not have the permission this needs."),
+    "NOT_FOUND": _("There is nothing here, or not for your account."),
+    "TOO_MANY_REQUESTS": _("Too many requests with this token; wait the seconds in Retry-After and try again."),
+    "WAIT_SLOTS_BUSY": _("Too many scripts are waiting for SMS on this server right now; try again in a second."),
+    "IDEMPOTENCY_KEY_REUSED": _(
+        "This Idempotency-Key was used for a different request. Use a new key for a new request. Nothing was sent."
+    ),
+    "INTERNAL_ERROR": _(
+        "Rentdesk met an internal error (it is logged). Check the rental or the rent attempts before trying again."
+    ),
 }
 
 

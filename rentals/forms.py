@@ -47,7 +47,14 @@ def accounts_ok_first() -> QuerySet[ProviderAccount]:
     return ProviderAccount.objects.order_by(not_ok, "name")
 
 
-class RentNumberForm(forms.Form):
+class RentForm(forms.Form):
+    """One rent request, whoever makes it: the admin's form, ``rent_number`` and the API check it alike.
+
+    The admin's selects send ids. The CLI and the API name things as people do (``by_name=True``): the
+    account by its name, the service by its code, the country by SMS.online's id, the operator by its
+    code within the country.
+    """
+
     account = AccountChoiceField(label=_("Account"), queryset=accounts_ok_first(), empty_label=None)
     service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.filter(is_active=True))
     country = CountryChoiceField(label=_("Country"), queryset=Country.objects.filter(is_active=True))
@@ -73,17 +80,38 @@ class RentNumberForm(forms.Form):
         initial=True,
         help_text=_("SMS.online posts each SMS to this Rentdesk's own per-rental URL as soon as it arrives."),
     )
-    nonce = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, by_name: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if by_name:
+            for name, key, problem in _NAMED_BY:
+                self.fields[name].to_field_name = key
+                self.fields[name].error_messages["invalid_choice"] = problem
+            # Operator codes repeat from country to country: clean() reads the code within the country.
+            self.fields["operator"] = forms.CharField(required=False, max_length=32)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         operator, country = cleaned.get("operator"), cleaned.get("country")
+        if isinstance(operator, str):
+            operator = cleaned["operator"] = self._operator_named(operator, country)
         if operator and country and operator.country_id != country.pk:
             problem = _("%(operator)s is not an operator in %(country)s.")
             self.add_error("operator", problem % {"operator": operator.name, "country": country.name})
         return cleaned
 
+    def _operator_named(self, code: str, country: Country | None) -> Operator | None:
+        code = code.strip().lower()
+        if code in ("", ANY_OPERATOR) or country is None:
+            return None
+        operator = Operator.objects.filter(country=country, code=code, is_active=True).first()
+        if operator is None:
+            problem = _("There is no active operator %(code)s in %(country)s.")
+            self.add_error("operator", problem % {"code": code, "country": country.name})
+        return operator
+
     def rent_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of ``services.rental_rent``, but the nonce and who asked."""
         data = self.cleaned_data
         return {
             "account": data["account"],
@@ -92,9 +120,24 @@ class RentNumberForm(forms.Form):
             "operator": data["operator"].code if data["operator"] else ANY_OPERATOR,
             "hours": data["hours"],
             "webhook": data["webhook"],
-            "nonce": data["nonce"],
             "label": data["label"].strip(),
         }
+
+
+_NAMED_BY = [
+    ("account", "name", _("There is no account named %(value)s.")),
+    ("service", "code", _("There is no active service with code %(value)s in the catalog.")),
+    ("country", "provider_id", _("There is no active country with id %(value)s in the catalog.")),
+]
+
+
+class RentNumberForm(RentForm):
+    """The admin's "Rent number" form: a rent request and the nonce that makes it rent at most once."""
+
+    nonce = forms.UUIDField(widget=forms.HiddenInput)
+
+    def rent_arguments(self) -> dict[str, Any]:
+        return {**super().rent_arguments(), "nonce": self.cleaned_data["nonce"]}
 
     def with_fresh_nonce_if_invalid(self) -> RentNumberForm:
         """A missing or broken nonce would fail every resubmission: issue a new one, say why."""
@@ -108,3 +151,27 @@ class RentNumberForm(forms.Form):
     def fresh(cls, **initial: Any) -> RentNumberForm:
         """An unbound form with a new nonce: each one rents at most once, however often it is posted."""
         return cls(initial={**initial, "nonce": uuid.uuid4()})
+
+
+class ExtendForm(forms.Form):
+    """One extension request: the admin's confirmation page and the API check it alike. The nonce makes
+    it extend at most once; the price is the one shown to the person who confirmed, if any."""
+
+    hours = forms.TypedChoiceField(
+        label=_("Extend by"), choices=lambda: hour_choices(), coerce=int, initial=DEFAULT_HOURS
+    )
+    nonce = forms.UUIDField(widget=forms.HiddenInput)
+    price = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=4, widget=forms.HiddenInput)
+
+    def extend_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of ``services.rental_extend``, but the rental and who asked."""
+        data = self.cleaned_data
+        return {"hours": data["hours"], "nonce": data["nonce"], "price_quoted": data["price"]}
+
+    @classmethod
+    def hours_or_default(cls, data: Any) -> int:
+        """The hours asked for, or the default when they are missing or not a rent time (to show a price)."""
+        try:
+            return cls.base_fields["hours"].clean(data.get("hours"))
+        except forms.ValidationError:
+            return DEFAULT_HOURS

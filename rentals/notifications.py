@@ -40,5 +40,7 @@ def _post_to_chat(title: str, body: str) -> None:
     for url in settings.RENTDESK_CHAT_URLS:
         if not channels.add(url):
             logger.warning("a chat URL in RENTDESK_CHAT_URLS is not one apprise understands; skipped")
-    if len(channels) and not channels.notify(title=title, body=body):
+    # Our messages are plain text that quotes labels, notes and SMS: declared as text, apprise escapes
+    # them for each service's markup (HTML for Telegram, Markdown for Slack...), so none becomes a link.
+    if len(channels) and not channels.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
         logger.warning("posting to a chat channel failed: %s", title)

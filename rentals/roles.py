@@ -22,6 +22,7 @@ VIEW_INVENTORY = [
 WORK_WITH_NUMBERS = [
     "rentals.change_rental",  # label, notes, assignee (claim and release)
     "rentals.view_smsmessage",  # reading SMS text is its own permission
+    "rentals.poll_rental",  # "Check for SMS now" calls the provider
     "rentals.rent_number",
     "rentals.extend_rental",
     "rentals.end_rental",
@@ -30,6 +31,9 @@ MANAGE_ACCOUNTS = [
     "rentals.add_provideraccount", "rentals.change_provideraccount", "rentals.add_service",
     "rentals.change_service", "rentals.add_country", "rentals.change_country", "rentals.add_operator",
     "rentals.change_operator", "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
+    "axes.view_accessattempt", "axes.delete_accessattempt",  # see login lockouts, and lift one
+    "rentals.view_personbudget", "rentals.add_personbudget", "rentals.change_personbudget",
+    "rentals.delete_personbudget", "rentals.view_apitoken", "rentals.change_apitoken",
 ]  # fmt: skip
 
 ROLES: dict[str, list[str]] = {
@@ -37,7 +41,7 @@ ROLES: dict[str, list[str]] = {
     "Viewer": VIEW_INVENTORY,
     # Works with numbers day to day: rents, extends, finishes, reads SMS, claims and labels.
     "Operator": VIEW_INVENTORY + WORK_WITH_NUMBERS,
-    # Also manages provider accounts and their keys, the catalog and the schedule.
+    # Also manages provider accounts and their keys, the catalog, the schedule and login lockouts.
     "Manager": VIEW_INVENTORY + WORK_WITH_NUMBERS + MANAGE_ACCOUNTS,
 }
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.db.models import Case, Count, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -137,6 +139,14 @@ def dashboard(*, now: datetime) -> Dashboard:
             ).order_by("-ended_at")[:10]
         ),
     )
+
+
+def logins_locked_out(*, now: datetime) -> int:
+    """Username and address pairs django-axes refuses now (too many failed logins, still cooling off)."""
+    still_cooling = now - settings.AXES_COOLOFF_TIME
+    return AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gt=still_cooling
+    ).count()
 
 
 def offers_for_rent_form() -> dict[str, dict[str, object]]:

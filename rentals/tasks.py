@@ -49,6 +49,21 @@ def check_account_balance(account_id: int) -> None:
     services.account_refresh_health(account_id=account_id)
 
 
+# Chat posts spend nothing and the claim keeps them to one at a time: a chat service that is down is
+# tried again later, with the delay the service chooses (it also decides when to give up).
+@shared_task(name="rentals.tasks.forward_sms", bind=True, max_retries=None)
+def forward_sms(self, sms_id: int) -> str:
+    try:
+        return services.sms_forward(sms_id=sms_id, now=timezone.now())
+    except services.ChatUnavailable as unavailable:
+        raise self.retry(countdown=unavailable.retry_in) from None
+
+
+@shared_task(name="rentals.tasks.check_budgets")
+def check_budgets(account_id: int | None, person_id: int | None, refused: str | None = None) -> int:
+    return services.budgets_alert(account_id=account_id, person_id=person_id, now=timezone.now(), refused=refused)
+
+
 @shared_task(name="rentals.tasks.process_webhook")
 def process_webhook(delivery_id: int) -> None:
     services.webhook_process(delivery_id=delivery_id)
@@ -67,6 +82,8 @@ def poll_sms() -> int:
     now = timezone.now()
     for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)
+    for sms_id in services.forwards_to_requeue(now=now):
+        forward_sms.delay(sms_id)
     due = selectors.rentals_due_for_poll(now=now)
     per_cycle = services.polls_per_cycle()
     for account_id, rental_ids in due.items():

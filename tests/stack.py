@@ -5,34 +5,39 @@ fresh secrets), read the way systemd's EnvironmentFile reads it. The web, worker
 commands are the ExecStart lines of deploy/systemd/, the release commands their ExecStartPre
 lines, and nginx runs deploy/nginx/rentdesk.conf with a self-signed certificate. Only the
 addresses (free loopback ports) and paths (a temporary directory) differ from a server.
+
+tests/test_production_stack.py runs it on PostgreSQL behind nginx; the fault suite (faults/) also
+runs it on SQLite, or without nginx, where a machine lacks them. Plain Python: no pytest here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
+import re
 import secrets
 import shlex
 import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import requests
 
-from .conftest import PROJECT, free_port, redis_binary, wait_until
+from .servers import PROJECT, free_port, redis_binary, wait_until
 
 SERVER_ROOT = "/srv/rentdesk/"  # where deploy/systemd/ expects the project
 NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + os.pathsep + "/usr/sbin")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 SERVER_URL = (POSTGRES_URL or "").rsplit("/", 1)[0]  # the server, without a database name
 BOSS_PASSWORD = "correct-horse-battery-" + secrets.token_hex(4)
-PROCESSES = ("web", "worker", "beat", "nginx")
 
 
 def missing_parts() -> list[str]:
@@ -92,9 +97,43 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def rent_form_fields(html: str) -> dict[str, str]:
+    """What a person submits on the rent form: Telegram, Ukraine, any operator, one day, webhook on."""
+
+    def option(select: str, label: str) -> str:
+        options = html[html.index(f'name="{select}"') :]
+        return re.search(rf'<option value="([^"]+)"[^>]*>{re.escape(label)}</option>', options).group(1)
+
+    def hidden(name: str) -> str:
+        return re.search(rf'name="{name}" value="([^"]+)"', html).group(1)
+
+    account = re.search(r'name="account"[^>]*>\s*<option value="(\d+)"', html).group(1)
+    return {
+        "csrfmiddlewaretoken": hidden("csrfmiddlewaretoken"),
+        "nonce": hidden("nonce"),
+        "account": account,
+        "service": option("service", "Telegram (tg)"),
+        "country": option("country", "Ukraine (id 1)"),
+        "operator": "",
+        "hours": "24",
+        "webhook": "on",
+    }
+
+
 @dataclass
 class Stack:
     directory: Path
+    # The PostgreSQL server (a URL without a database) that gets a fresh database; empty: a SQLite file.
+    postgres_server: str = SERVER_URL
+    # nginx in front, as on a server. Without it, gunicorn terminates TLS itself (GUNICORN_CMD_ARGS),
+    # so the production settings (HTTPS only, secure cookies) hold all the same.
+    nginx: bool = True
+    # More environment for every process, on top of the documented one.
+    overrides: dict[str, str] = field(default_factory=dict)
+    # Which of the units to start (the benchmarks in bench/ start only what they measure), and an
+    # existing database to run on instead of a new one (a benchmark's, with its data).
+    units: tuple[str, ...] = ("web", "worker", "beat")
+    database: str = ""
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -102,12 +141,12 @@ class Stack:
 
     @property
     def url(self) -> str:
-        """Where people and SMS.online reach Rentdesk: nginx, over HTTPS."""
-        return f"https://127.0.0.1:{self.ports['https']}"
+        """Where people and SMS.online reach Rentdesk, over HTTPS: nginx (or gunicorn, without nginx)."""
+        return f"https://127.0.0.1:{self.ports['https']}" if self.nginx else self.gunicorn_url
 
     @property
     def gunicorn_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['web']}"
+        return f"{'http' if self.nginx else 'https'}://127.0.0.1:{self.ports['web']}"
 
     @property
     def simulator_url(self) -> str:
@@ -118,24 +157,20 @@ class Stack:
         return str(self.directory / "cert.pem")
 
     @property
+    def key(self) -> str:
+        return str(self.directory / "key.pem")
+
+    @property
     def database_url(self) -> str:
         return self.env["DATABASE_URL"]
 
     # --- starting ---------------------------------------------------------------------------
 
-    def start(self, *, database_url: str = "", settings: str = "", processes: Collection[str] = PROCESSES) -> None:
-        """Start the stack: Redis and the simulator, then ``processes`` (all of them by default).
-
-        ``database_url`` runs it on an existing database (by default a new one on TEST_POSTGRES_URL's
-        server, dropped at the end); ``settings`` runs every process on another settings module
-        (a benchmark's). Both are for the benchmarks in bench/, which start only what they measure.
-        """
+    def start(self) -> None:
         for name in ("web", "simulator", "redis", "https", "http"):
             self.ports[name] = free_port()
         self_signed_certificate(self.directory)
-        self._write_environment(database_url=database_url or self.create_database())
-        if settings:
-            self.env["DJANGO_SETTINGS_MODULE"] = settings
+        self._write_environment(database_url=self.database or self.create_database())
         self.start_redis()
         self.manage(["runsimulator", "--port", str(self.ports["simulator"])], background="simulator")
         for command in unit_commands("rentdesk-web.service", "ExecStartPre"):
@@ -143,26 +178,34 @@ class Stack:
         self.manage(["createsuperuser", "--no-input", "--username", "boss", "--email", "boss@example.test"])
         assert wait_until(lambda: requests.get(self.simulator_url + "/_control/clock", timeout=5).ok, seconds=30)
         self.manage(["add_account", "Sandbox", "--api-url", self.simulator_url + "/stubs/handler_api.php"])
-        for name, unit in (("web", "rentdesk-web"), ("worker", "rentdesk-worker"), ("beat", "rentdesk-beat")):
-            if name in processes:
-                (command,) = unit_commands(f"{unit}.service", "ExecStart")
-                self.background(name, as_local(command))
-        if "nginx" in processes:
+        for name in self.units:
+            self.start_unit(name, f"rentdesk-{name}.service")
+        if self.nginx:
             self.start_nginx()
-            # Healthy means every part answers, beat included.
-            assert wait_until(lambda: self.answers("/healthz"), seconds=90, every=0.5), self.log_tail()
-        elif "web" in processes:
-            assert wait_until(self._gunicorn_answers, seconds=90, every=0.2), self.log_tail()
-        if "worker" in processes:
-            assert wait_until(lambda: " ready." in self.log("worker"), seconds=90, every=0.2), self.log_tail()
+        assert wait_until(self.ready, seconds=90, every=0.5), self.log_tail()
+
+    def ready(self) -> bool:
+        """Whether what was started answers: /healthz once beat ticks, else gunicorn's port and the
+        worker's start line."""
+        if "beat" in self.units:
+            return self.answers("/healthz")
+        web_listens = "web" not in self.units or _listens(self.ports["web"])
+        return web_listens and ("worker" not in self.units or " ready." in self.log("worker"))
+
+    def start_unit(self, name: str, unit: str) -> None:
+        """The ExecStart command of a shipped unit, as process ``name`` (e.g. a second worker)."""
+        (command,) = unit_commands(unit, "ExecStart")
+        self.background(name, as_local(command))
 
     def create_database(self) -> str:
-        """A new, empty database on the test server (dropped at the end); its URL."""
+        """A new, empty database on the test server (dropped at the end), or a SQLite file; its URL."""
+        if not self.postgres_server:
+            return f"sqlite:///{self.directory / 'rentdesk.sqlite3'}"
         name = f"rentdesk_stack_{secrets.token_hex(4)}"
-        with psycopg.connect(SERVER_URL + "/postgres", autocommit=True) as admin:
+        with psycopg.connect(self.postgres_server + "/postgres", autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         self.databases.append(name)
-        return f"{SERVER_URL}/{name}"
+        return f"{self.postgres_server}/{name}"
 
     def _write_environment(self, *, database_url: str) -> None:
         path = self.directory / "rentdesk.env"
@@ -174,6 +217,12 @@ class Stack:
             "DJANGO_STATIC_ROOT": str(self.directory / "static"),
             "SMSONLINE_API_URL": self.simulator_url + "/stubs/handler_api.php",
             "EMAIL_URL": f"filemail:///{self.directory / 'outbox'}",
+            # The simulator listens on this machine's loopback, over plain http.
+            "SMSONLINE_ALLOWED_HOSTS": "127.0.0.1",
+            # The stack's boss signs in with a password only; two-factor sign-in has its own tests.
+            "RENTDESK_REQUIRE_2FA": "false",
+            **({} if self.nginx else {"GUNICORN_CMD_ARGS": f"--certfile {self.certificate} --keyfile {self.key}"}),
+            **self.overrides,
         }
         self.run([sys.executable, "scripts/write_production_env.py", str(path), "--host", "127.0.0.1",
                   *(f"--set={name}={value}" for name, value in overrides.items())], env=os.environ)  # fmt: skip
@@ -205,7 +254,7 @@ class Stack:
             .replace("listen 443 ", f"listen 127.0.0.1:{self.ports['https']} ")
             .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")
             .replace("/etc/letsencrypt/live/rentdesk.example.com/fullchain.pem", self.certificate)
-            .replace("/etc/letsencrypt/live/rentdesk.example.com/privkey.pem", str(self.directory / "key.pem"))
+            .replace("/etc/letsencrypt/live/rentdesk.example.com/privkey.pem", self.key)
         )
         (self.directory / "site.conf").write_text(site)
         temp = self.directory / "nginx-temp"
@@ -239,8 +288,9 @@ class Stack:
 
     def background(self, name: str, command: list[str]) -> None:
         log = (self.directory / f"{name}.log").open("a")
+        # Its own process group, so a worker and its pool can be signalled together.
         self.processes[name] = subprocess.Popen(command, cwd=PROJECT, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT)  # fmt: skip
+                                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def log(self, name: str) -> str:
         return (self.directory / f"{name}.log").read_text()
@@ -249,23 +299,47 @@ class Stack:
         return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(self.directory.glob("*.log")))
 
     def sql(self, query: str, *params: object, url: str = "") -> list[tuple]:
-        with psycopg.connect(url or self.database_url) as connection:
-            return connection.execute(query, params).fetchall()
+        """Rows of ``query`` (``%s`` placeholders), on PostgreSQL or on the SQLite file."""
+        url = url or self.database_url
+        if url.startswith("sqlite:///"):
+            connection = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
+            try:
+                with connection:  # commits
+                    return connection.execute(query.replace("%s", "?"), params).fetchall()
+            finally:
+                connection.close()
+        with psycopg.connect(url) as connection:
+            cursor = connection.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def session(self) -> requests.Session:
+        """A browser's way in: over HTTPS, trusting the stack's certificate."""
+        session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the stack's certificate
+        session.verify = self.certificate
+        return session
+
+    def logged_in(self) -> requests.Session:
+        """A session of the superuser, logged in through the admin's login form."""
+        session = self.session()
+        login = session.get(f"{self.url}/admin/login/", timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        response = session.post(
+            f"{self.url}/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": token, "username": "boss", "password": BOSS_PASSWORD},
+            headers={"Referer": f"{self.url}/admin/login/"},
+            timeout=30,
+        )
+        assert response.status_code == 200 and "Log out" in response.text, response.text[-2000:]
+        return session
 
     def answers(self, path: str) -> bool:
-        """Whether nginx answers ``path`` with 200."""
+        """Whether Rentdesk answers ``path`` with 200."""
         try:
-            return requests.get(self.url + path, timeout=5, verify=self.certificate).status_code == 200
+            with self.session() as session:
+                return session.get(self.url + path, timeout=5).status_code == 200
         except requests.RequestException:
             return False
-
-    def _gunicorn_answers(self) -> bool:
-        """Whether gunicorn answers at all (/healthz says 503 while beat is not running)."""
-        try:
-            requests.get(f"{self.gunicorn_url}/healthz", headers={"Host": "127.0.0.1"}, timeout=5)
-        except requests.RequestException:
-            return False
-        return True
 
     def _redis_answers(self) -> bool:
         import redis
@@ -287,8 +361,15 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if not self.databases:
-            return
-        with psycopg.connect(SERVER_URL + "/postgres", autocommit=True) as admin:
-            for name in self.databases:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with contextlib.suppress(ProcessLookupError):  # a pool child its parent left behind
+                os.killpg(process.pid, signal.SIGKILL)
+        if self.databases:
+            with psycopg.connect(self.postgres_server + "/postgres", autocommit=True) as admin:
+                for name in self.databases:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _listens(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False

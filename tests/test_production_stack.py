@@ -16,7 +16,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from .conftest import PROJECT, wait_until
-from .stack import BOSS_PASSWORD, Stack, as_local, missing_parts, unit_commands
+from .stack import BOSS_PASSWORD, Stack, as_local, missing_parts, rent_form_fields, unit_commands
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, choose_telegram_in_ukraine, log_in
 
 pytestmark = [
@@ -38,27 +38,6 @@ def stack(tmp_path_factory):
         print(running.log_tail())  # shown by pytest for a failing test
 
 
-def https(stack: Stack) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the stack's certificate
-    session.verify = stack.certificate
-    return session
-
-
-def logged_in(stack: Stack) -> requests.Session:
-    session = https(stack)
-    login = session.get(f"{stack.url}/admin/login/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    response = session.post(
-        f"{stack.url}/admin/login/?next=/admin/",
-        data={"csrfmiddlewaretoken": token, "username": "boss", "password": BOSS_PASSWORD},
-        headers={"Referer": f"{stack.url}/admin/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200 and "Log out" in response.text, response.text[-2000:]
-    return session
-
-
 def rent_by_cli(stack: Stack) -> dict:
     output = stack.manage(["rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--json"])
     result = json.loads(output)
@@ -72,7 +51,7 @@ def simulator_rent(stack: Stack, provider_id: str) -> dict:
 
 
 def test_the_login_page_and_its_css_are_served_over_https(stack):
-    session = https(stack)
+    session = stack.session()
     page = session.get(f"{stack.url}/admin/login/", timeout=10)
     assert page.status_code == 200 and "Rentdesk" in page.text
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
@@ -93,14 +72,14 @@ def test_plain_http_is_sent_to_https(stack):
 
 
 def test_healthz_answers_200_and_503_naming_redis_while_it_is_stopped(stack):
-    healthy = https(stack).get(f"{stack.url}/healthz", timeout=10)
+    healthy = stack.session().get(f"{stack.url}/healthz", timeout=10)
     assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
     # Probes on the host ask gunicorn directly, over plain http.
     assert requests.get(f"{stack.gunicorn_url}/healthz", headers={"Host": "127.0.0.1"}, timeout=10).status_code == 200
-    admin = logged_in(stack)
+    admin = stack.logged_in()
     stack.stop_redis()
     try:
-        down = https(stack).get(f"{stack.url}/healthz", timeout=30)
+        down = stack.session().get(f"{stack.url}/healthz", timeout=30)
         assert down.status_code == 503 and "broker" in down.json()["down"]
         dashboard = admin.get(f"{stack.url}/admin/", timeout=30)
         assert dashboard.status_code == 200 and "Does not answer." in dashboard.text
@@ -196,7 +175,7 @@ def test_a_nightly_backup_restores_with_the_kept_encryption_keys(stack):
 
 def test_sigterm_lets_the_rent_in_flight_finish(stack):
     """Last: it stops gunicorn. A deploy restarts gunicorn while someone's rent waits on SMS.online."""
-    session = logged_in(stack)
+    session = stack.logged_in()
     rent_form = f"{stack.url}/admin/rentals/rental/rent/"
     data = {**rent_form_fields(session.get(rent_form, timeout=10).text), "label": "In flight"}
     # SMS.online answers this rent 3 seconds late: gunicorn gets its SIGTERM meanwhile.
@@ -228,26 +207,3 @@ def test_sigterm_lets_the_rent_in_flight_finish(stack):
     assert response.status_code == 302 and "/admin/rentals/rental/" in response.headers["Location"]
     assert stack.sql("SELECT count(*) FROM rentals_rental") == [(rentals_before[0][0] + 1,)]
     assert stack.sql("SELECT label FROM rentals_rental ORDER BY id DESC LIMIT 1") == [("In flight",)]
-
-
-def rent_form_fields(html: str) -> dict[str, str]:
-    """What a person submits on the rent form: Telegram, Ukraine, any operator, one day, webhook on."""
-
-    def option(select: str, label: str) -> str:
-        options = html[html.index(f'name="{select}"') :]
-        return re.search(rf'<option value="([^"]+)"[^>]*>{re.escape(label)}</option>', options).group(1)
-
-    def hidden(name: str) -> str:
-        return re.search(rf'name="{name}" value="([^"]+)"', html).group(1)
-
-    account = re.search(r'name="account"[^>]*>\s*<option value="(\d+)"', html).group(1)
-    return {
-        "csrfmiddlewaretoken": hidden("csrfmiddlewaretoken"),
-        "nonce": hidden("nonce"),
-        "account": account,
-        "service": option("service", "Telegram (tg)"),
-        "country": option("country", "Ukraine (id 1)"),
-        "operator": "",
-        "hours": "24",
-        "webhook": "on",
-    }

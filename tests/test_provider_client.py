@@ -12,6 +12,7 @@ from rentals.provider import errors
 from rentals.provider.client import ClientConfig, SmsOnlineClient
 
 SECRET = "s3cr3t-Key+with/odd=chars"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})  # where the simulator listens
 
 # The eleven errors of the seed page, with the class each must become (contract section 3).
 SEED_ERRORS = [
@@ -31,7 +32,9 @@ WIRE_FORMS = ["text", "json_message", "json_msg", "json_error"]
 
 
 def make_client(api_url: str, *, read_timeout: float = 5.0, api_key: str = SECRET) -> SmsOnlineClient:
-    config = ClientConfig(api_url=api_url, connect_timeout=1.0, read_timeout=read_timeout, provider_tz=UTC)
+    config = ClientConfig(
+        api_url=api_url, connect_timeout=1.0, read_timeout=read_timeout, provider_tz=UTC, allowed_hosts=LOOPBACK
+    )
     return SmsOnlineClient(api_key=api_key, config=config)
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rentals import selectors, services
 from rentals.models import AttemptState, ErrorEvent, ProviderAccount, Rental, RentalStatus, RentAttempt
 from rentals.provider import errors
+from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
 from .test_admin_rent import page_text
@@ -119,7 +120,7 @@ def test_a_429_on_get_rent_number_is_a_failed_attempt_after_one_request(simulato
     simulator.force(body=body, status=429, headers={"Retry-After": "30"})
     outcome = rent(account, catalog)
     attempt = RentAttempt.objects.get()
-    assert not outcome.ok and outcome.token == "RATE_LIMITED" and "Nothing was charged" in outcome.message
+    assert not outcome.ok and outcome.token == "RATE_LIMITED" and "Nothing was charged" in describe(outcome)
     assert attempt.state == AttemptState.FAILED and attempt.error_token == "RATE_LIMITED"
     assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 0
     assert RentAttempt.objects.filter(state=AttemptState.UNKNOWN).count() == 0
@@ -130,7 +131,7 @@ def test_the_account_waits_out_retry_after_then_rents(simulator, account, catalo
     assert rent(account, catalog).token == "RATE_LIMITED"
     refused = rent(account, catalog)  # within the second: not even sent
     assert refused.token == "RATE_LIMITED" and len(simulator.requests("getRentNumber")) == 1
-    assert refused.attempt.sent_at is None and refused.message.startswith("Not sent")
+    assert refused.attempt.sent_at is None and describe(refused).startswith("Not sent")
     assert ErrorEvent.objects.filter(token="RATE_LIMITED", sent=False).exists()
     ProviderAccount.objects.filter(pk=account.pk).update(rate_limited_until=timezone.now() - timedelta(seconds=1))
     assert rent(account, catalog).ok and len(simulator.requests("getRentNumber")) == 2
@@ -189,7 +190,7 @@ def test_a_balance_timeout_never_says_money_may_have_moved(boss, simulator, acco
 
 def test_a_rent_timeout_still_says_it_may_have_charged(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0, action="getRentNumber")
-    assert "may have charged" in rent(account, catalog).message
+    assert "may have charged" in describe(rent(account, catalog))
 
 
 @pytest.mark.parametrize("token", ["INVALID_PHONE", "NO_ID_RENT"])
@@ -261,4 +262,4 @@ def test_a_lost_rental_is_checked_hourly_not_every_cycle_and_found_again(simulat
 def test_a_rate_limited_account_key_is_never_shown(simulator, account, catalog):
     simulator.force(body=f"too many requests for {SANDBOX_KEY}", status=429)
     outcome = rent(account, catalog)
-    assert SANDBOX_KEY not in outcome.message and SANDBOX_KEY not in RentAttempt.objects.get().error_detail
+    assert SANDBOX_KEY not in describe(outcome) and SANDBOX_KEY not in RentAttempt.objects.get().error_detail

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AttemptState, Rental, RentAttempt
+from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
 
@@ -47,6 +48,37 @@ def test_an_unknown_outcome_triggers_reconciliation_at_once(simulator, account, 
     simulator.force(delay=2.0)
     rent(account, catalog)
     assert RentAttempt.objects.get().state == AttemptState.SUCCEEDED and Rental.objects.count() == 1
+
+
+def test_a_lost_answer_pushed_off_the_first_page_of_the_list_is_found_on_the_next(
+    simulator, account, catalog, short_timeouts
+):
+    """The provider lists ten rents a page, newest first: twelve rents after a lost answer push its
+    rent to the second page before reconciliation looks."""
+    simulator.force(delay=2.0)
+    lost = rent(account, catalog).attempt
+    assert lost.state == AttemptState.UNKNOWN
+    for _ in range(12):
+        assert rent(account, catalog).ok
+    assert reconcile(account).resolved_attempts == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.state == AttemptState.SUCCEEDED and Rental.objects.count() == 13
+    assert [r.get("page") for r in simulator.requests("getRentList")] == [None, "1"]  # no further than needed
+    reconcile(account)
+    assert len(simulator.requests("getRentList")) == 3  # nothing open: the first page only
+
+
+def test_a_provider_that_ignores_the_page_is_asked_once_more_at_most(simulator, account, catalog, short_timeouts):
+    simulator.force(delay=2.0)
+    rent(account, catalog)
+    for _ in range(12):
+        rent(account, catalog)
+    first_page = requests.get(simulator.api_url, params={"api_key": SANDBOX_KEY, "action": "getRentList"}, timeout=5)
+    simulator.force(action="getRentList")  # the first page as usual, then the same page again for "page=1"
+    simulator.force(action="getRentList", body=first_page.text, content_type="application/json")
+    assert reconcile(account).resolved_attempts == []
+    assert len(simulator.requests("getRentList")) == 3  # ours, and reconciliation's two
+    assert RentAttempt.objects.filter(state=AttemptState.UNKNOWN).count() == 1  # left for the next cycle
 
 
 def test_a_rent_made_outside_rentdesk_is_adopted_with_a_note(simulator, account):
@@ -101,7 +133,7 @@ def test_an_extension_with_an_unknown_outcome_blocks_another_and_is_settled_by_r
     simulator.force(delay=2.0, action="continueRentNumber")
     first = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
     second = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
-    assert not first.ok and "may have charged" in first.message
+    assert not first.ok and "may have charged" in describe(first)
     assert second.token == "EXTENSION_OPEN" and len(simulator.requests("continueRentNumber")) == 1
     result = reconcile(account)
     rental.refresh_from_db()

@@ -105,8 +105,9 @@ def test_a_balance_check_error_is_recorded_where_ops_look(simulator, account):
 
 
 def test_an_unreachable_provider_is_left_to_the_task_to_retry(account):
-    account.api_url = "http://127.0.0.1:9/stubs/handler_api.php"
-    account.save()
+    services.account_set_api_key(
+        account=account, api_key=SANDBOX_KEY, api_url="http://127.0.0.1:9/stubs/handler_api.php"
+    )
     with pytest.raises(errors.ProviderUnreachable):
         services.account_refresh_health(account_id=account.pk)
 

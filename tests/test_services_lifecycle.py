@@ -117,6 +117,26 @@ def test_reminders_reach_chat_channels(settings, chat_server):
     assert f"+{rental.number}" in post["title"] and "Shop login" in post["message"]
 
 
+HOSTILE_LABEL = '<a href="http://evil.example/">Pay here</a> [Pay here](http://evil.example/) *urgent*'
+
+
+@pytest.mark.parametrize(
+    ("chat_format", "shown_as", "live_markup"),
+    [
+        # Telegram and other HTML services: the label's tags arrive as text, not as a link.
+        ("html", "&lt;a&nbsp;href=&quot;http://evil.example/&quot;&gt;Pay&nbsp;here&lt;/a&gt;", "<a"),
+        # Slack, Discord and other Markdown services: the label's markup arrives escaped.
+        ("markdown", r"\[Pay here\]\(http://evil\.example/\) \*urgent\*", "[Pay here](http"),
+    ],
+)
+def test_chat_messages_are_plain_text_whatever_a_label_says(settings, chat_server, chat_format, shown_as, live_markup):
+    settings.RENTDESK_CHAT_URLS = [f"{chat_server.apprise_url}?format={chat_format}"]
+    RentalFactory(end_date=timezone.now() + timedelta(hours=5), hours=72, label=HOSTILE_LABEL)
+    run_reminders()
+    (post,) = chat_server.received
+    assert shown_as in post["message"] and live_markup not in post["message"]
+
+
 def test_expiry_marks_rentals_past_their_end_once():
     ended = RentalFactory(end_date=timezone.now() - timedelta(minutes=1))
     running = RentalFactory(end_date=timezone.now() + timedelta(minutes=1))

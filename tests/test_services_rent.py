@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AccountState, AttemptState, Rental, RentAttempt
+from rentals.sentences import describe
 
+from .conftest import SANDBOX_KEY
 from .test_provider_client import SEED_ERRORS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +45,7 @@ def test_a_rent_records_the_rental_and_its_attempt(simulator, account, catalog):
     attempt = RentAttempt.objects.get()
     assert attempt.state == AttemptState.SUCCEEDED and attempt.rental == rental
     assert attempt.sent_at is not None and attempt.duration_ms is not None
-    assert f"+{rental.number}" in outcome.message
+    assert f"+{rental.number}" in describe(outcome)
 
 
 def test_the_webhook_url_carries_an_unguessable_token_of_this_rental(simulator, account, catalog):
@@ -123,7 +125,7 @@ def test_a_blocked_account_refuses_without_calling_the_provider(simulator, accou
     assert len(simulator.requests("getRentNumber")) == 1  # only the first reached the provider
     attempt = refused.attempt
     assert attempt.state == AttemptState.FAILED and attempt.sent_at is None
-    assert refused.token == token.partition(":")[0] and refused.message.startswith("Not sent")
+    assert refused.token == token.partition(":")[0] and describe(refused).startswith("Not sent")
 
 
 def test_a_reset_account_rents_again(simulator, account, catalog):
@@ -147,7 +149,7 @@ def test_a_read_timeout_leaves_an_unknown_attempt_and_sends_once(simulator, acco
     outcome = rent(account, catalog)
     attempt = RentAttempt.objects.get()
     assert attempt.state == AttemptState.UNKNOWN and attempt.error_token == "UNKNOWN_OUTCOME"
-    assert "may have charged" in outcome.message
+    assert "may have charged" in describe(outcome)
     assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 0
 
 
@@ -182,11 +184,12 @@ def test_an_unreadable_stored_key_is_reported_without_sending(simulator, account
 
 
 def test_an_unreachable_provider_fails_cleanly(account, catalog):
-    account.api_url = "http://127.0.0.1:9/stubs/handler_api.php"
-    account.save()
+    services.account_set_api_key(
+        account=account, api_key=SANDBOX_KEY, api_url="http://127.0.0.1:9/stubs/handler_api.php"
+    )
     outcome = rent(account, catalog)
     assert outcome.attempt.state == AttemptState.FAILED and outcome.token == "PROVIDER_UNREACHABLE"
-    assert "nothing was charged" in outcome.message
+    assert "nothing was charged" in describe(outcome)
 
 
 @pytest.mark.parametrize(

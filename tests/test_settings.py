@@ -19,10 +19,12 @@ GOOD = {
 }
 
 
-def check(settings_module: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def check(
+    settings_module: str, env: dict[str, str], command: tuple[str, ...] = ("check",)
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in GOOD and not k.startswith(("DJANGO_", "SMSONLINE_"))}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", *command],
         cwd=PROJECT,
         env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, "RENTDESK_ENV_FILE": "/nonexistent", **env},
         capture_output=True,
@@ -38,6 +40,29 @@ def test_local_settings_need_no_variables():
 def test_production_starts_with_its_secrets():
     result = check("config.settings.production", GOOD)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_takes_a_plain_http_api_url_only_for_an_allowed_local_host():
+    local = {"SMSONLINE_API_URL": "http://127.0.0.1:8001/stubs/handler_api.php", "SMSONLINE_ALLOWED_HOSTS": "127.0.0.1"}
+    assert check("config.settings.production", {**GOOD, **local}).returncode == 0
+
+
+@pytest.mark.parametrize(("settings_module", "env", "required"), [
+    ("config.settings.local", {}, "False"),  # `make run`'s superuser signs in with its password
+    ("config.settings.production", GOOD, "True"),
+    ("config.settings.production", {**GOOD, "RENTDESK_REQUIRE_2FA": "false"}, "False"),
+])  # fmt: skip
+def test_two_factor_sign_in_is_required_in_production_by_default(settings_module, env, required):
+    shown = "from django.conf import settings; print(settings.RENTDESK_REQUIRE_2FA)"
+    result = check(settings_module, env, ("shell", "-c", shown))
+    assert result.stdout.strip().splitlines()[-1] == required, result.stderr
+
+
+def test_production_on_sqlite_waits_for_locks_like_local_use():
+    """Web, worker and beat share the file there too: a lock is waited for, not a 503 at once."""
+    show = "from django.db import connection; print(*connection.settings_dict['OPTIONS'].values())"
+    shown = check("config.settings.production", GOOD, ("shell", "-c", show))
+    assert "20 IMMEDIATE PRAGMA journal_mode=WAL;" in shown.stdout, shown.stdout + shown.stderr
 
 
 @pytest.mark.parametrize(
@@ -62,7 +87,10 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("PUBLIC_BASE_URL", "https://rentdesk.example.com/?x=1"),
         ("PUBLIC_BASE_URL", "http://[::1"),
         ("RENTDESK_REMINDER_HOURS", "72,soon"),
+        ("RENTDESK_LOGIN_FAILURE_LIMIT", "0"),
+        ("RENTDESK_LOGIN_LOCKOUT_MINUTES", "2.5"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
+        ("SMSONLINE_API_URL", "http://api.sms.online/stubs/handler_api.php"),  # the key would travel in clear
     ],
 )
 def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value):

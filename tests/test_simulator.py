@@ -89,9 +89,24 @@ def test_forced_wire_forms_and_statuses(simulator):
     assert response.status_code == 402 and response.json() == {"status": "error", "msg": "NO_BALANCE"}
 
 
+def test_a_provider_that_charges_and_then_fails(simulator):
+    """``handle``: the rent is made and charged, and the answer is the forced one (an HTML error page)."""
+    simulator.set_account("sim-test-key", balance="1.00")
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    simulator.force(action="getRentNumber", handle=True, body=page, status=502, content_type="text/html")
+    simulator.force(action="getRentNumber")  # a turn that changes nothing
+    answered = rent(simulator)
+    assert (answered.status_code, answered.text) == (502, page)
+    assert len(simulator.rents()) == 1 and call(simulator, action="getBalance").text == "ACCESS_BALANCE:0.70"
+    assert rent(simulator).json()["status"] == "success"
+    assert len(simulator.requests("getRentNumber")) == 2  # each request logged once
+
+
 def test_the_api_key_is_not_kept_in_the_request_log(simulator):
+    before = time.time()
     rent(simulator)
-    assert "api_key" not in simulator.requests()[0]
+    (logged,) = simulator.requests()
+    assert "api_key" not in logged and before <= logged["at"] <= time.time()  # when it arrived
 
 
 def test_control_plane_rejects_bad_input_with_400(simulator):

@@ -46,7 +46,7 @@ def test_a_webhook_sms_appears_on_its_rental(simulator, rental):
 
 def test_the_same_sms_three_times_by_webhook_and_by_polling_is_one_row(simulator, rental, client):
     inject(simulator, rental, "Code 1111")
-    body = WebhookDelivery.objects.get().body
+    body = bytes(WebhookDelivery.objects.get().body)
     for _ in range(2):  # the provider (or a proxy) delivers it again
         assert client.post(hook_url(rental), body, content_type="application/json").status_code == 200
     services.rental_poll(rental=rental)
@@ -215,6 +215,42 @@ def test_one_poll_at_a_time_per_account(simulator, rental):
     assert simulator.requests("getRentStatus") == []
 
 
+def test_the_account_of_a_poll_cut_short_is_polled_again_within_a_minute_or_so(simulator, rental):
+    """Its worker was killed mid-poll: the lease it left lapses after one request's time, not five minutes."""
+    import time_machine
+    from django.utils import timezone
+
+    from rentals.services.sms import PollLease
+
+    assert PollLease.take(rental.account_id) is not None  # and never released: the worker died
+    assert PollLease.length() <= timedelta(minutes=2)
+    start = timezone.now()
+    assert services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=start) == 0
+    with time_machine.travel(start + PollLease.length() + timedelta(seconds=1)):
+        services.account_poll(account_id=rental.account_id, rental_ids=[rental.pk], cycle_started=timezone.now())
+    assert len(simulator.requests("getRentStatus")) == 1
+
+
+def test_a_poll_that_stalled_past_its_lease_stops_and_leaves_the_next_one_alone(rental):
+    import time_machine
+    from django.utils import timezone
+
+    from rentals.models import ProviderAccount
+    from rentals.services.sms import PollLease, PollLeaseLost
+
+    stalled = PollLease.take(rental.account_id)
+    with time_machine.travel(timezone.now() + PollLease.length() + timedelta(seconds=1)):
+        current = PollLease.take(rental.account_id)  # the stalled one's lease ran out: another poll takes it
+        assert current is not None
+        with pytest.raises(PollLeaseLost):
+            stalled.renew()  # before its next request: it stops rather than poll alongside
+        stalled.release()
+        assert ProviderAccount.objects.get(pk=rental.account_id).polling_until == current.until
+        current.renew()
+        current.release()
+    assert ProviderAccount.objects.get(pk=rental.account_id).polling_until is None
+
+
 def test_a_stale_end_for_an_old_rent_id_does_not_end_an_extended_rental(rental):
     Rental.objects.filter(pk=rental.pk).update(provider_rent_id="999999")  # moved on after an extension
     assert not services.rental_mark_ended(
@@ -231,7 +267,7 @@ def test_unprocessed_deliveries_are_queued_again_once_per_claim(client, rental):
 
     body = json.dumps({"rentId": rental.provider_rent_id,
                        "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}})  # fmt: skip
-    WebhookDelivery.objects.create(rental=rental, body_hash="h", body=body, content_type="application/json",
+    WebhookDelivery.objects.create(rental=rental, body_hash="h", body=body.encode(), content_type="application/json",
                                    enqueued_at=timezone.now() - REQUEUE_AFTER * 2)  # fmt: skip
     now = timezone.now()
     assert len(webhook_ids_to_requeue(now=now)) == 1
@@ -281,3 +317,54 @@ def test_a_provider_in_another_timezone_gives_the_same_moments(simulator, accoun
                                  "date": "2030-01-01T00:00:00+00:00"})  # fmt: skip
     services.rental_poll(rental=rental)
     assert SmsMessage.objects.get().received_at.isoformat() == "2030-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("date", [1764320000000000000, "1764320000000000000", 1e300, -(10**20), "NaN", {"at": 1}, True])
+def test_an_sms_whose_date_is_no_moment_is_kept_stamped_on_arrival(client, rental, date):
+    from django.utils import timezone
+
+    sms = {"phoneFrom": "Bank", "text": "Code 7070", "date": date}
+    before = timezone.now()
+    body = json.dumps({"rentId": rental.provider_rent_id, "sms": sms})
+    assert client.post(hook_url(rental), body, content_type="application/json").status_code == 200
+    message = SmsMessage.objects.get()
+    assert message.code == "7070" and before <= message.received_at <= timezone.now()
+
+
+def test_a_polled_page_with_a_nanosecond_date_keeps_every_sms(simulator, rental):
+    page = {"status": "success", "quantity": 2, "values": [
+        {"phoneFrom": "Bank", "text": "Code 1111", "date": 1764320000000000000},
+        {"phoneFrom": "Shop", "text": "Code 2222", "date": "2030-01-01 12:00:00"},
+    ]}  # fmt: skip
+    simulator.force(action="getRentStatus", body=json.dumps(page), content_type="application/json")
+    assert services.rental_poll(rental=rental).new_messages == 2
+    assert sorted(SmsMessage.objects.values_list("code", flat=True)) == ["1111", "2222"]
+
+
+def test_a_body_with_any_bytes_is_stored_exactly_and_its_sms_kept(client, rental):
+    body = (
+        f"rentId={rental.provider_rent_id}&sms%5BphoneFrom%5D=Bank&sms%5Btext%5D=Code+4545\x00\xff&"
+        "sms%5Bdate%5D=2030-01-01+12%3A00%3A00"
+    ).encode("latin-1")
+    assert client.post(hook_url(rental), body, content_type="application/x-www-form-urlencoded").status_code == 200
+    assert bytes(WebhookDelivery.objects.get().body) == body
+    assert SmsMessage.objects.get().code == "4545"
+
+
+def test_bodies_kept_as_text_before_are_kept_as_their_bytes(rental):
+    from django.db.migrations.executor import MigrationExecutor
+
+    body = '{"rentId": 1, "sms": {"text": "Код \\u0031 ✓", "date": "2030-01-01 12:00:00"}}'
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rentals", "0015_ended_by_provider")])  # just before bodies became bytes
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO rentals_webhookdelivery (rental_id, body_hash, body, content_type, received_at,"
+                " enqueued_at, outcome) VALUES (%s, 'h', %s, 'application/json', %s, %s, '')",
+                [rental.pk, body, rental.created_at, rental.created_at],
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert bytes(WebhookDelivery.objects.get().body) == body.encode()

@@ -4,6 +4,7 @@ Local use needs no variables at all: every setting has a development default her
 ``config.settings.production`` refuses to start where a default would be unsafe.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,10 @@ INSTALLED_APPS = [
     "simple_history",
     "import_export",
     "rangefilter",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "ninja",  # serves the API's documentation page from its own static files, nothing from a CDN
     "rentals",
 ]
 
@@ -47,9 +52,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "rentals.two_factor.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt itself.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -70,18 +79,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes share the file locally: wait for a lock rather than fail at once, and take
-    # the write lock when a transaction starts, so two writers never deadlock upgrading a read lock.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
+DATABASES = {"default": readers.database(env, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes counts failed logins first; a locked-out username never reaches the password check.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -108,6 +110,25 @@ STATIC_URL = "static/"
 # Where collectstatic gathers the files gunicorn serves in production (WhiteNoise).
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".local" / "static")))
 
+# --- Logins ----------------------------------------------------------------------------------
+# After this many failed logins for one username from one address, that pair is locked out for a
+# while (django-axes; Access attempts in the admin lists lockouts, and deleting one lifts it). The
+# pair, not the address alone: behind a proxy every address is the proxy's.
+AXES_FAILURE_LIMIT = readers.whole_number(env, "RENTDESK_LOGIN_FAILURE_LIMIT", default=5, maximum=100)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=readers.whole_number(env, "RENTDESK_LOGIN_LOCKOUT_MINUTES", default=15, maximum=7 * 24 * 60)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+# Two-factor sign-in (TOTP) for staff who may rent, extend or change keys: on by default in
+# production; anyone can turn it on for themselves from the admin header.
+RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Rentdesk"
+# Nobody reads another person's secret from the admin (its QR code pages answer 403).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 # --- SMS.online -------------------------------------------------------------------------------
 # The handler_api.php URL given to new accounts; each account keeps its own copy.
 # Locally `make run` serves the web app on WEB_PORT and the simulator on SIMULATOR_PORT.
@@ -118,6 +139,11 @@ SMSONLINE_API_URL = readers.http_url(
 )
 SMSONLINE_CONNECT_TIMEOUT = readers.seconds(env, "SMSONLINE_CONNECT_TIMEOUT", default=5.0)
 SMSONLINE_TIMEOUT = readers.seconds(env, "SMSONLINE_TIMEOUT", default=30.0)
+# Hosts an API URL may name although they resolve to loopback, private or link-local addresses
+# (every other such URL is refused: an API key must not reach whatever listens there).
+SMSONLINE_ALLOWED_HOSTS = env.list("SMSONLINE_ALLOWED_HOSTS", default=[])
+# API keys travel in the query string: production sends them over https only.
+SMSONLINE_REQUIRE_HTTPS = False
 # Status polls per second per account: the provider has an unpublished rate limit.
 SMSONLINE_POLL_RATE = readers.per_second(env, "SMSONLINE_POLL_RATE", default=2.0)
 
@@ -142,15 +168,46 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="")
 # Chat channels as apprise URLs, comma separated: slack://..., tgram://bot-token/chat-id, ...
 RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
+# Where each incoming SMS is forwarded unless its rental or its assignee chose otherwise: apprise URLs.
+RENTDESK_SMS_CHAT_URLS = env.list("RENTDESK_SMS_CHAT_URLS", default=[])
+# A chat service that is down is tried again after 10 s, 20 s, 40 s... (at most 10 minutes apart),
+# and given up on after this many attempts (about 40 minutes with the defaults).
+RENTDESK_SMS_FORWARD_RETRY_SECONDS = readers.seconds(env, "RENTDESK_SMS_FORWARD_RETRY_SECONDS", default=10.0)
+RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_ATTEMPTS", default=10, maximum=50)
 # Hours before the end date at which a reminder goes out.
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
+
+# --- The API for scripts ------------------------------------------------------------------------
+# Requests per minute per token, counted in Redis so that every web process counts the same.
+RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUESTS_PER_MINUTE", default=120,
+                                                        maximum=100_000)  # fmt: skip
+# Requests each web process lets wait for an SMS at once (each holds a thread while it waits): the
+# other threads stay free for webhooks and pages. Size it below gunicorn's threads per process.
+RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)
 
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
 CELERY_BROKER_URL = REDIS_URL
+# A starting worker reads stale prices, stock and balances at once rather than at their schedules.
+RENTDESK_REFRESH_ON_WORKER_START = env.bool("RENTDESK_REFRESH_ON_WORKER_START", default=True)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The API's request counts. Short timeouts: when Redis is away, a request is let through, not held.
+    "api": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
+}
 # A task not acknowledged within this time is handed to another worker: every time limit below
-# must stay under it, or a long task would run twice.
+# must stay under it, or a long task would run twice. It is also how long the tasks a dead worker
+# held (SIGKILL, out of memory, a lost host) wait in Redis. It stays an hour on purpose: Redis cannot
+# tell a dead worker from a busy one, so a short timeout would hand a long poll, or a retry waiting
+# on its countdown, to a second worker while the first still runs it. The work itself comes back
+# from the database instead, within two minutes (`make faults`, S1): a webhook delivery still
+# unprocessed after 30 s is queued again (poll_sms, every 15 s), an account's polling lease lapses
+# about a minute after its last request, and the periodic jobs run again on their schedule.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
@@ -184,6 +241,8 @@ LOGGING = {
     "loggers": {
         # urllib3 logs every request line, query string included: the API key travels there.
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; lockouts, which matter, come at WARNING.
+        "axes": {"level": "WARNING"},
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -5,3 +5,6 @@ from .base import env
 
 # Locally every notification shows in the worker's console output.
 RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="ops-team@localhost")
+
+# The shipped simulator listens on loopback.
+SMSONLINE_ALLOWED_HOSTS = env.list("SMSONLINE_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "::1"])

@@ -5,19 +5,19 @@ the proxy's X-Forwarded-Proto header is believed only when DJANGO_TRUST_X_FORWAR
 proxy sets it (otherwise any client could claim to be on HTTPS).
 """
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from . import readers
 from .base import *  # noqa: F403
-from .base import DATABASES, INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, MIDDLEWARE, env
+from .base import INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, MIDDLEWARE, SMSONLINE_ALLOWED_HOSTS, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 API_KEY_ENCRYPTION_KEYS = readers.fernet_keys(env, "API_KEY_ENCRYPTION_KEYS")
-# Required here: base.py's SQLite file is a development default. base.py has read the URL already,
-# with the locking options several processes need on a SQLite file (the benchmarks run so).
-env.db("DATABASE_URL")
+DATABASES = {"default": readers.database(env, "DATABASE_URL")}
 # Each gunicorn thread keeps its connection between requests (checked before reuse) instead of
 # opening one per webhook.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -30,6 +30,12 @@ if SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 50:
 if not PUBLIC_BASE_URL.startswith("https://"):
     # Webhook URLs carry each rental's secret token: never over plain http.
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an https:// URL in production.")
+SMSONLINE_REQUIRE_HTTPS = True
+RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=True)
+_allowed_by_name = {host.strip("[]").lower() for host in SMSONLINE_ALLOWED_HOSTS}
+if not SMSONLINE_API_URL.startswith("https://") and urlsplit(SMSONLINE_API_URL).hostname not in _allowed_by_name:
+    # Plain http is left for an allowed host, which accounts may reach only on this machine's loopback.
+    raise ImproperlyConfigured("SMSONLINE_API_URL must be an https:// URL in production: the API key travels in it.")
 if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("API_KEY_ENCRYPTION_KEYS must not contain the development key.")
 

@@ -16,6 +16,13 @@ def per_second(env: environ.Env, name: str, default: float) -> float:
     return _positive(env, name, default, maximum=100, meaning="a rate per second")
 
 
+def whole_number(env: environ.Env, name: str, default: int, maximum: int) -> int:
+    value = _positive(env, name, default, maximum=maximum, meaning="a whole number")
+    if value != int(value):
+        raise ImproperlyConfigured(f"{name} must be a whole number above 0 and at most {maximum}.")
+    return int(value)
+
+
 def _positive(env: environ.Env, name: str, default: float, *, maximum: float, meaning: str) -> float:
     try:
         value = env.float(name, default=default)
@@ -74,3 +81,29 @@ def positive_hours(env: environ.Env, name: str, default: list[int]) -> list[int]
     if not hours or hours[0] <= 0:
         raise ImproperlyConfigured(f"{name} must list whole hours above 0, comma separated, e.g. 72,24,2.")
     return hours
+
+
+def positive_int(env: environ.Env, name: str, default: int, *, maximum: int) -> int:
+    try:
+        value = env.int(name, default=default)
+    except ValueError:
+        value = 0
+    if not 0 < value <= maximum:
+        raise ImproperlyConfigured(f"{name} must be a whole number above 0 and at most {maximum}.")
+    return value
+
+
+def database(env: environ.Env, name: str, default: str | None = None) -> dict:
+    """The database at the URL in ``name``. On SQLite, where the web processes, workers and beat share
+    one file: wait for a lock rather than fail at once, and take the write lock when a transaction
+    starts, so two writers never deadlock upgrading a read lock."""
+    settings = env.db(name) if default is None else env.db(name, default=default)
+    if settings["ENGINE"] == "django.db.backends.sqlite3":
+        settings.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    return settings

@@ -1,5 +1,5 @@
 """Admin pages. Thin: every action calls one service and reports what it said."""
 
-from . import accounts, records, rentals
+from . import accounts, api_tokens, budgets, forwarding, records, rentals, schedule, security
 
-__all__ = ["accounts", "records", "rentals"]
+__all__ = ["accounts", "api_tokens", "budgets", "forwarding", "records", "rentals", "schedule", "security"]

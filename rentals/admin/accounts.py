@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,7 +45,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["name", "api_url", "low_balance_threshold"]
+        fields = ["name", "api_url", "low_balance_threshold", "monthly_budget"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,17 +63,21 @@ class ProviderAccountForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return key
 
+    def clean_api_url(self) -> str:
+        url = self.cleaned_data["api_url"]
+        if problem := services.api_url_problem(url):
+            raise forms.ValidationError(
+                _("Rentdesk does not send API keys to this URL: %(problem)s."), params={"problem": problem}
+            )
+        return url
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         new_url, key = cleaned.get("api_url"), cleaned.get("api_key")
-        if self.instance.pk and new_url and not key and _host(new_url) != _host(self.instance.api_url):
-            # The key goes wherever the URL points: moving it to another host takes the key itself.
-            self.add_error("api_key", _("Enter the API key again to send it to a different host."))
+        if self.instance.pk and new_url and not key and services.key_needed_for(self.instance, new_url):
+            # The key goes wherever the URL points: another scheme, host or port takes the key itself.
+            self.add_error("api_key", _("Enter the API key again to send it to another scheme, host or port."))
         return cleaned
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 class AccountEventInline(ReadOnlyInline):
@@ -118,6 +121,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Budget"), {"fields": ["monthly_budget"]}),
         (_("Last error"), {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

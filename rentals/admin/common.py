@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,6 +28,18 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def needs_permission(permission: str, action: Callable[..., Any]) -> Callable[..., Any]:
+    """A library's admin action, offered and run only for users with ``permission`` ("change",
+    "delete"...) on its model, as Django's ``@admin.action(permissions=...)`` would make it."""
+
+    @functools.wraps(action)  # keeps its description
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        return action(*args, **kwargs)
+
+    guarded.allowed_permissions = (permission,)  # type: ignore[attr-defined]
+    return guarded
 
 
 class RecordAdmin(admin.ModelAdmin):
@@ -64,6 +79,8 @@ class CompactColumnsMixin:
         return [name for name in full if name in self.compact_list_display]
 
     def columns_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         if request.method == "POST":
             request.session[self._columns_key()] = request.POST.get("show") == "all"
         target = request.POST.get("next", "")

@@ -14,7 +14,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import selectors
+from .. import selectors, services
 
 CHART_WIDTH, CHART_HEIGHT, MONTHS = 640, 160, 12
 # Room above the tallest bar for its value, and below the bars for the month.
@@ -42,6 +42,7 @@ class CostsMixin:
             "table": _table(rows),
             "chart": _chart(rows),
             "committed": selectors.committed_spend(now=now),
+            "budgets": services.budgets_usage(now=now),
         }
         return TemplateResponse(request, "admin/rentals/rental/costs.html", context)
 

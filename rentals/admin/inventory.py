@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import tablib
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
-from tablib import Dataset
+from import_export.formats.base_formats import CSV, XLSX
 
 from ..models import Rental, RentalStatus
 from ..services import format_time_left
@@ -118,7 +119,7 @@ class RentalResource(resources.ModelResource):
     def get_export_headers(self, *args: Any, **kwargs: Any) -> list[str]:
         return [str(header) for header in super().get_export_headers(*args, **kwargs)]
 
-    def export(self, *args: Any, **kwargs: Any) -> Dataset:
+    def export(self, *args: Any, **kwargs: Any) -> tablib.Dataset:
         dataset = super().export(*args, **kwargs)
         dataset.title = str(Rental._meta.verbose_name_plural).capitalize()  # the spreadsheet's tab
         return dataset
@@ -141,3 +142,35 @@ class RentalResource(resources.ModelResource):
 
     def dehydrate_rented_by(self, rental: Rental) -> str:
         return person(rental.rented_by)
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (tab and CR are stripped first).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """The value as a cell no spreadsheet runs: text that could start a formula gets a leading
+    apostrophe, which spreadsheets read as "this is text". Plain numbers (``+380…``, ``-1.5``) stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _formula_safe(dataset: tablib.Dataset) -> tablib.Dataset:
+    safe = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+    for row in dataset:
+        safe.append([spreadsheet_safe(value) for value in row])
+    return safe
+
+
+# django-import-export's IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only drops a leading "=" (changing the
+# text) and writes every XLSX cell as text, empty ones as "None": one rule of our own serves both formats.
+class FormulaSafeCSV(CSV):
+    def export_data(self, dataset: tablib.Dataset, **kwargs: object) -> str:
+        return super().export_data(_formula_safe(dataset), **kwargs)
+
+
+class FormulaSafeXLSX(XLSX):
+    def export_data(self, dataset: tablib.Dataset, **kwargs: object) -> bytes:
+        return super().export_data(_formula_safe(dataset), **kwargs)

@@ -19,6 +19,7 @@ from ..models import (
     Service,
     SmsMessage,
 )
+from ..sentences import describe
 from .common import CompactColumnsMixin, RecordAdmin, can_rent
 
 
@@ -71,7 +72,7 @@ class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("What it means"))
     def explanation(self, obj: RentAttempt) -> str:
-        return services.rent_outcome_for(obj).message if obj.state != AttemptState.PENDING else _("Pending")
+        return describe(services.rent_outcome_for(obj)) if obj.state != AttemptState.PENDING else _("Pending")
 
 
 @admin.register(ErrorEvent)

@@ -7,7 +7,6 @@ call, and the result comes back as a message on the rental's page.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -21,12 +20,16 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..forms import hour_choices
-from ..models import RENT_HOURS, Rental, RentalStatus
+from ..forms import ExtendForm, hour_choices
+from ..models import Rental, RentalStatus
+from ..outcomes import Outcome
 from ..provider.errors import ProviderError
+from ..sentences import describe
 
 END_PERMISSION = "rentals.end_rental"
 EXTEND_PERMISSION = "rentals.extend_rental"
+# Checking for SMS calls the provider and stores what it says: it takes both.
+CHECK_SMS_PERMISSIONS = ("rentals.view_smsmessage", "rentals.poll_rental")
 
 
 class RentalActionsMixin:
@@ -45,7 +48,7 @@ class RentalActionsMixin:
         may_end = request.user.has_perm(END_PERMISSION) and active
         left = services.cancel_deadline(rental) - timezone.now()
         return {
-            "can_check_sms": rental.status == RentalStatus.ACTIVE,
+            "can_check_sms": request.user.has_perms(CHECK_SMS_PERMISSIONS) and rental.status == RentalStatus.ACTIVE,
             "can_finish": may_end,
             "can_cancel": may_end and left.total_seconds() > 0,
             "cancel_minutes_left": max(int(left.total_seconds() // 60), 0),
@@ -67,6 +70,8 @@ class RentalActionsMixin:
 
     def check_sms_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
+        if not request.user.has_perms(CHECK_SMS_PERMISSIONS):
+            raise PermissionDenied
         if request.method != "POST":
             return self._back(rental)
         try:
@@ -119,23 +124,17 @@ class RentalActionsMixin:
         rental = self._rental_or_404(request, pk)
         if not request.user.has_perm(EXTEND_PERMISSION):
             raise PermissionDenied
-        source = request.POST if request.method == "POST" else request.GET
-        hours = int(source["hours"]) if source.get("hours", "").isdigit() else 24
-        if hours not in RENT_HOURS:
-            hours = 24
         if request.method == "POST" and "nonce" in request.POST:
-            try:
-                nonce = uuid.UUID(request.POST["nonce"])
-                quoted = Decimal(request.POST["price"]) if request.POST.get("price") else None
-            except (ValueError, InvalidOperation):
+            form = ExtendForm(request.POST)
+            if not form.is_valid():
+                hours = ExtendForm.hours_or_default(request.POST)
                 self.message_user(
-                    request, "This form had expired. Check the price and submit it again.", messages.ERROR
+                    request, _("This form had expired. Check the price and submit it again."), messages.ERROR
                 )
                 return HttpResponseRedirect(f"{request.path}?hours={hours}")
-            outcome = services.rental_extend(
-                rental=rental, hours=hours, nonce=nonce, requested_by=request.user, price_quoted=quoted
-            )
+            outcome = services.rental_extend(rental=rental, **form.extend_arguments(), requested_by=request.user)
             return self._report(request, rental, outcome)
+        hours = ExtendForm.hours_or_default(request.POST if request.method == "POST" else request.GET)
         price, why_no_price = services.rental_extension_quote(rental=rental, hours=hours)
         return self._confirm(
             request,
@@ -150,7 +149,7 @@ class RentalActionsMixin:
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )
 
-    def _report(self, request: HttpRequest, rental: Rental, outcome: services.ActionOutcome) -> HttpResponse:
-        text = outcome.message if outcome.ok or not outcome.token else f"{outcome.token}: {outcome.message}"
+    def _report(self, request: HttpRequest, rental: Rental, outcome: Outcome) -> HttpResponse:
+        text = describe(outcome) if outcome.ok or not outcome.token else f"{outcome.token}: {describe(outcome)}"
         self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
         return self._back(rental)

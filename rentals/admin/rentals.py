@@ -16,17 +16,27 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
+from ..sentences import describe
+from ..services.forwarding import SMS_PERMISSION
 from .common import CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
+from .forwarding import forwarding_summary
 from .history import ReadableHistoryMixin
-from .inventory import ExpiringFilter, MineFilter, RentalResource, search_number_variants, urgency
+from .inventory import (
+    ExpiringFilter,
+    FormulaSafeCSV,
+    FormulaSafeXLSX,
+    MineFilter,
+    RentalResource,
+    search_number_variants,
+    urgency,
+)
 from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
 
@@ -52,9 +62,16 @@ class SmsMessageInline(ReadOnlyInline):
     model = SmsMessage
     formset = NewestSmsFormSet
     template = "admin/rentals/rental/sms_inline.html"
-    fields = ["received_at", "sender", "text", "code", "source"]
+    fields = ["received_at", "sender", "text", "code", "source", "forwarding"]
     readonly_fields = fields
     verbose_name_plural = _("SMS (newest first)")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
+        return super().get_queryset(request).select_related("forward")
+
+    @admin.display(description=_("Forwarded"))
+    def forwarding(self, obj: SmsMessage) -> str:
+        return forwarding_summary(getattr(obj, "forward", None))
 
 
 class RentalExtensionInline(ReadOnlyInline):
@@ -109,13 +126,13 @@ class RentalAdmin(
     list_per_page = 50
     actions = ["claim", "release"]
     resource_classes = [RentalResource]
-    formats = [CSV, XLSX]
+    formats = [FormulaSafeCSV, FormulaSafeXLSX]
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
     fields = [
-        "phone_number", "label", "notes", "assignee", "reminders_enabled", "auto_renew", "auto_renew_hours",
-        "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
+        "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
+        "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
         "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
@@ -141,6 +158,12 @@ class RentalAdmin(
         if not request.user.has_perm("rentals.extend_rental"):  # auto-renew spends money
             readonly += AUTO_RENEW_FIELDS
         return readonly
+
+    def get_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
+        shown = list(super().get_fields(request, obj))
+        if not request.user.has_perm(SMS_PERMISSION):  # where SMS go is for those who may read them
+            shown.remove("sms_chat_urls")
+        return shown
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))
@@ -242,14 +265,14 @@ class RentalAdmin(
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
         outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
         if outcome.ok:
-            self.message_user(request, outcome.message, messages.SUCCESS)
+            self.message_user(request, describe(outcome), messages.SUCCESS)
             return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
-        if outcome.attempt.state == AttemptState.PENDING:
+        if outcome.state == AttemptState.PENDING:
             # The first submission is still at the provider: a new ready form would invite a second rent.
-            self.message_user(request, outcome.message, messages.WARNING)
+            self.message_user(request, describe(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
-        level = messages.WARNING if outcome.attempt.state == AttemptState.UNKNOWN else messages.ERROR
-        self.message_user(request, f"{outcome.token}: {outcome.message}", level)
+        level = messages.WARNING if outcome.state == AttemptState.UNKNOWN else messages.ERROR
+        self.message_user(request, f"{outcome.token}: {describe(outcome)}", level)
         retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
         return self._render_rent_form(request, retry)
 

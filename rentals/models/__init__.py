@@ -1,7 +1,10 @@
 """Rentdesk's data. No HTTP and no side effects here: business operations live in ``services``."""
 
 from .accounts import RATE_LIMITED_TOKEN, STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
+from .api import ApiToken
+from .budgets import BudgetAlert, PersonBudget
 from .catalog import Country, Offer, Operator, Service
+from .forwarding import ForwardingPreference, ForwardState, SmsForward
 from .records import ErrorEvent
 from .rentals import (
     ANY_OPERATOR,
@@ -24,11 +27,16 @@ __all__ = [
     "STATE_TOKENS",
     "AccountEvent",
     "AccountState",
+    "ApiToken",
     "AttemptState",
+    "BudgetAlert",
     "Country",
     "ErrorEvent",
+    "ForwardState",
+    "ForwardingPreference",
     "Offer",
     "Operator",
+    "PersonBudget",
     "ProviderAccount",
     "RentAttempt",
     "Rental",
@@ -36,6 +44,7 @@ __all__ = [
     "RentalReminder",
     "RentalStatus",
     "Service",
+    "SmsForward",
     "SmsMessage",
     "SmsSource",
     "WebhookDelivery",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -11,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ..crypto import decrypt_api_key, encrypt_api_key
+from ..provider.destinations import url_origin
 
 
 class AccountState(models.TextChoices):
@@ -45,8 +47,8 @@ def api_key_problem(key: str) -> str | None:
 
 
 UNTRACKED_FIELDS = [
-    "api_key_ciphertext", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at", "polling_until",
-    "last_error_token", "last_error_detail", "last_error_at", "provider_actions", "rate_limited_until",
+    "api_key_ciphertext", "api_key_origin", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at",
+    "polling_until", "last_error_token", "last_error_detail", "last_error_at", "provider_actions", "rate_limited_until",
     "next_request_at",
 ]  # fmt: skip
 
@@ -57,6 +59,8 @@ class ProviderAccount(models.Model):
     api_key_ciphertext = models.TextField(_("api key ciphertext"), editable=False)
     api_key_hint = models.CharField(_("api key hint"), max_length=8, editable=False, blank=True)
     api_key_changed_at = models.DateTimeField(_("api key changed at"), null=True, blank=True, editable=False)
+    # scheme://host:port of the API URL the key was entered for: the key is sent nowhere else.
+    api_key_origin = models.CharField(_("api key origin"), max_length=300, blank=True, editable=False)
     state = models.CharField(_("state"), max_length=16, choices=AccountState.choices, default=AccountState.OK)
     banned_until = models.DateTimeField(_("banned until"), null=True, blank=True)
     state_changed_at = models.DateTimeField(_("state changed at"), null=True, blank=True)
@@ -72,6 +76,18 @@ class ProviderAccount(models.Model):
         null=True,
         blank=True,
         help_text=_("Alert the team once when the balance falls below this (USD); empty for no alert."),
+    )
+    monthly_budget = models.DecimalField(
+        _("monthly budget"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "At most this much (USD) is spent with this account per calendar month: a rent or extension "
+            "that would pass it is refused before anything is sent. Empty for no budget."
+        ),
     )
     # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
     # one alert per crossing, however often the balance is checked.
@@ -111,7 +127,9 @@ class ProviderAccount(models.Model):
             self.__dict__.pop("skip_history_when_saving", None)
 
     def set_api_key(self, plain: str) -> None:
+        """Keep ``plain`` (encrypted) as the key for the current API URL, and for that place only."""
         self.api_key_ciphertext = encrypt_api_key(plain)
+        self.api_key_origin = url_origin(self.api_url)
         self.api_key_hint = plain[-4:] if len(plain) >= 12 else ""
         self.api_key_changed_at = timezone.now()
 

@@ -14,11 +14,18 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ..chat import validate_chat_urls
 from .accounts import ProviderAccount
 from .catalog import Country, Service
 
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 ANY_OPERATOR = "any"
+
+
+# Readings that change on every poll, and secrets: none belongs in the history people browse.
+UNTRACKED_RENTAL_FIELDS = [
+    "last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token", "sms_chat_urls",
+]  # fmt: skip
 
 
 class RentalStatus(models.TextChoices):
@@ -119,6 +126,16 @@ class Rental(models.Model):
         null=True,
         blank=True,
     )
+    # May hold a chat service's secret (a bot token): kept out of the history, shown to SMS readers only.
+    sms_chat_urls = models.TextField(
+        _("forward SMS to"),
+        blank=True,
+        validators=[validate_chat_urls],
+        help_text=_(
+            "Apprise URLs, one per line (e.g. tgram://bot-token/chat-id). Empty: to the assignee's chosen chat, "
+            "else the team's (RENTDESK_SMS_CHAT_URLS). 'none': this number's SMS are not forwarded."
+        ),
+    )
     expired_at = models.DateTimeField(_("expired at"), null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True, editable=False)
     # True when SMS.online ended it (finished, cancelled or revoked on its side), not staff from Rentdesk.
@@ -138,9 +155,7 @@ class Rental(models.Model):
         help_text=_("Something staff should look at (set by reconciliation)."),
     )
     # Who did what to the rental (rent, claim, release, extend, finish, cancel, edits).
-    history = HistoricalRecords(
-        excluded_fields=["last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token"]
-    )
+    history = HistoricalRecords(excluded_fields=UNTRACKED_RENTAL_FIELDS)
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(
         _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False
@@ -165,6 +180,7 @@ class Rental(models.Model):
             ("rent_number", "Can rent numbers from the provider (spends money)"),
             ("extend_rental", "Can extend rentals (spends money)"),
             ("end_rental", "Can finish or cancel rentals"),
+            ("poll_rental", "Can ask SMS.online for a rental's SMS now"),
         ]
 
     def __str__(self) -> str:
@@ -201,7 +217,7 @@ class RentAttempt(models.Model):
         blank=True,
         related_name="+",
     )
-    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin or cli."))
+    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin, cli or api."))
     state = models.CharField(_("state"), max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
     error_token = models.CharField(_("error token"), max_length=64, blank=True)
     error_detail = models.TextField(_("error detail"), blank=True)
@@ -292,7 +308,8 @@ class WebhookDelivery(models.Model):
         Rental, verbose_name=_("rental"), on_delete=models.CASCADE, related_name="webhook_deliveries"
     )
     body_hash = models.CharField(_("body hash"), max_length=64, editable=False)
-    body = models.TextField(_("body"))
+    # The bytes as they arrived, whatever they are (a NUL fits here, not in a PostgreSQL text column).
+    body = models.BinaryField(_("body"))
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     # When its processing task was last queued: a delivery is queued again only long after.

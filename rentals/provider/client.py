@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -23,10 +24,16 @@ from urllib.parse import quote, quote_plus
 import requests
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
+from .destinations import refusal_as_written, refusal_for_addresses, resolve, url_origin
 from .errors import (
+    DestinationRefused,
     IntegrationError,
+    KeyNotForThisUrl,
     NoNumbers,
     ProviderError,
     ProviderUnreachable,
@@ -75,6 +82,12 @@ class ClientConfig:
     connect_timeout: float
     read_timeout: float
     provider_tz: tzinfo
+    # Where the key was entered for (``scheme://host:port``): it is sent nowhere else. None: the key
+    # came with this very URL (an account keeps the two apart, so it always says).
+    key_origin: str | None = None
+    # Hosts that may resolve to loopback or private addresses (SMSONLINE_ALLOWED_HOSTS).
+    allowed_hosts: frozenset[str] = frozenset()
+    require_https: bool = False
 
 
 class AccountMemory:
@@ -101,7 +114,9 @@ class SmsOnlineClient:
         self._config = config
         self._memory = memory or AccountMemory()
         self._session = requests.Session()
-        no_retries = HTTPAdapter(max_retries=0)
+        no_retries = _VettingAdapter(
+            allowed_hosts=config.allowed_hosts, plain_http_loopback_only=config.require_https, max_retries=0
+        )
         self._session.mount("http://", no_retries)
         self._session.mount("https://", no_retries)
 
@@ -137,10 +152,12 @@ class SmsOnlineClient:
         """Finish (status 1) or cancel with a refund (status 2, only within 20 minutes of renting)."""
         self._call("setRentStatus", {"id": rent_id, "status": 1 if finish else 2})
 
-    def get_rent_list(self) -> list[ListedRent]:
-        """The account's latest rents (the provider shows about ten); ``NO_NUMBERS`` means none."""
+    def get_rent_list(self, *, page: int = 0) -> list[ListedRent]:
+        """The account's latest rents, newest first, a page of the provider's size (about ten);
+        ``NO_NUMBERS`` means none (or no such page)."""
         try:
-            reply = self._call("getRentList", {})
+            # No page size is sent: a provider that caps it would skip rents between pages.
+            reply = self._call("getRentList", {"page": page} if page else {})
         except NoNumbers:
             return []
         return parse_rent_list(reply)
@@ -227,6 +244,7 @@ class SmsOnlineClient:
         if wait_until is not None and wait_until > datetime.now(UTC):
             detail = f"not sent: SMS.online asked to wait until {wait_until:%H:%M:%S} UTC"
             raise RateLimited(detail=detail, retry_until=wait_until, sent=False)
+        self._check_destination()
         query = {"api_key": self._api_key, "action": action, **params}
         try:
             with self._session.get(
@@ -243,6 +261,16 @@ class SmsOnlineClient:
         except requests.RequestException as exc:
             raise self._transport_error(action, exc) from None
 
+    def _check_destination(self) -> None:
+        """Refuse, before anything leaves, a URL the key was not entered for or may not go to (the
+        addresses themselves are checked as each connection opens: see ``_VettedConnectionMixin``)."""
+        url, key_origin = self._config.api_url, self._config.key_origin
+        if key_origin is not None and url_origin(url) != key_origin:
+            raise KeyNotForThisUrl(detail=f"the key was entered for {key_origin or 'another URL'}")
+        allowed = self._config.allowed_hosts
+        if problem := refusal_as_written(url, require_https=self._config.require_https, allowed_hosts=allowed):
+            raise DestinationRefused(detail=problem)
+
     def _transport_error(self, action: str, exc: requests.RequestException) -> ProviderError:
         # Library messages quote the whole URL: drop its query (key, webhook token) altogether.
         reason = _URL_QUERY.sub("?…", self.redact(f"{type(exc).__name__}: {exc}"))
@@ -258,6 +286,54 @@ class SmsOnlineClient:
             if form:
                 text = text.replace(form, "[REDACTED]")
         return text
+
+
+class _VettedConnectionMixin:
+    """Connects only to addresses that passed ``refusal_for_addresses``, resolved once here: a
+    second lookup by the library could answer differently (DNS rebinding)."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+    loopback_only: bool = False
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = resolve(self._dns_host, self.port)
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        vetting = {"allowed_hosts": self.allowed_hosts, "loopback_only": self.loopback_only}
+        if problem := refusal_for_addresses(self.host, addresses, **vetting):
+            raise DestinationRefused(detail=problem)
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )  # fmt: skip
+            except TimeoutError as e:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from e
+            except OSError as e:
+                error = e
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class _VettingAdapter(HTTPAdapter):
+    """requests' adapter, with connection classes that check every address they connect to."""
+
+    def __init__(self, *, allowed_hosts: frozenset[str], plain_http_loopback_only: bool, **kwargs: Any) -> None:
+        vetted = {"allowed_hosts": allowed_hosts}
+        plain = {**vetted, "loopback_only": plain_http_loopback_only}
+        http = type("VettedHTTPConnection", (_VettedConnectionMixin, HTTPConnection), plain)
+        https = type("VettedHTTPSConnection", (_VettedConnectionMixin, HTTPSConnection), vetted)
+        self._pool_classes = {
+            "http": type("VettedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("VettedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
 
 def _read_capped(response: requests.Response) -> bytes:

@@ -9,6 +9,7 @@ HTTP status and a redacted, shortened copy of the body, and says what it means f
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import ClassVar
 
@@ -55,6 +56,21 @@ class ProviderError(Exception):
 def storable_text(text: str) -> str:
     """Text any database column takes: no NUL characters, no lone surrogates."""
     return text.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
+
+
+# What the family writes after a token or in errorMsg/info: a date, a number, a few words.
+_PROVIDER_DETAIL = re.compile(r"[\w .,:;'\"{}()\[\]+-]{0,100}")
+_HOST_NAME = re.compile(r"[\w-]+\.[^\W\d_]{2,}")
+
+
+def provider_detail(text: str) -> str:
+    """A detail from a reply, as kept where staff (viewers included) read it: short and shaped like
+    the provider's own. Anything else (a web page's text, a link, a host name) is left out, so a
+    hostile or broken server cannot put its words in front of staff."""
+    text = " ".join(text.split())
+    if _PROVIDER_DETAIL.fullmatch(text) and not _HOST_NAME.search(text):
+        return text
+    return f"(a detail of {len(text)} characters, not shown)"
 
 
 class RequestRejected(ProviderError):
@@ -124,6 +140,29 @@ class AccountError(ProviderError):
 
 class BadKey(AccountError):
     account_state = "bad_key"
+
+
+class KeyNotForThisUrl(BadKey):
+    """The account's API URL moved to another scheme, host or port since its key was entered: the
+    key is not sent there until someone enters it again. Nothing was sent."""
+
+    default_token = "API_KEY_NOT_FOR_URL"
+
+    @property
+    def was_sent(self) -> bool:
+        return False
+
+
+class DestinationRefused(ProviderError):
+    """The API URL is not one Rentdesk sends a key to (plain http where https is required, or a
+    loopback, private, link-local or metadata address not allowed). Nothing was sent."""
+
+    kind = "request"
+    default_token = "API_URL_REFUSED"
+
+    @property
+    def was_sent(self) -> bool:
+        return False
 
 
 class AccountBanned(AccountError):

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .errors import ProviderError, UnknownOutcome, error_for_token, storable_text
+from .errors import ProviderError, UnknownOutcome, error_for_token, provider_detail, storable_text
 
 TOKEN_ALIASES = {
     "SQL_ERROR": "ERROR_SQL",
@@ -35,6 +35,9 @@ _TOKEN_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 _BALANCE = re.compile(r"ACCESS_BALANCE\s*:\s*['\"]?\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*['\"]?", re.IGNORECASE)
 _RENT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _PHONE_NUMBER = re.compile(r"[0-9]{5,20}")
+_TIMESTAMP = re.compile(r"[0-9]{1,20}")
+_COUNT = re.compile(r"[0-9]{1,9}")
+_MAX_LISTED_HOURS = 24 * 366
 _BAN_DATE_FORMATS = ("%Y-%m-%d %H-%M-%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 _RAW_BODY_KEEP = 500
 MAX_DECODED_BYTES = 1024 * 1024
@@ -139,7 +142,7 @@ def _parse_json(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Succ
         None,
     )
     if status != "error" or raw_token is None:
-        raise UnknownOutcome(detail=f"JSON reply with status {status[:40]!r} and no error token", **context)
+        raise UnknownOutcome(detail=f"JSON reply with status {provider_detail(status)!r} and no error token", **context)
     extra = " ".join(str(data[key]) for key in ("errorMsg", "info") if data.get(key))
     raise _token_error(raw_token, context, provider_tz, extra_detail=extra[:_RAW_BODY_KEEP])
 
@@ -150,11 +153,12 @@ def _token_error(raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extr
     token = TOKEN_ALIASES.get(token, token)
     detail = detail.strip()[:_RAW_BODY_KEEP]
     if not _TOKEN_SHAPE.fullmatch(token):
-        return UnknownOutcome(detail=f"unreadable reply: {raw.strip()[:200]}", **context)
+        # No token, so nothing in it is the provider's word: its text is not kept where staff read.
+        return UnknownOutcome(detail=f"an unreadable reply of {len(raw.strip())} characters", **context)
     banned_until = None
     if token == "BANNED":
         banned_until = parse_ban_date(detail, provider_tz) or parse_ban_date(extra_detail, provider_tz)
-    full_detail = f"{detail} {extra_detail}".strip()
+    full_detail = provider_detail(f"{detail} {extra_detail}".strip())
     return error_for_token(token, full_detail, banned_until=banned_until, **context)
 
 
@@ -188,7 +192,8 @@ def parse_rented_phone(reply: Success | Balance, *, provider_tz: tzinfo) -> Rent
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise UnknownOutcome(
-            detail=f"success reply with an unreadable phone: {str(exc)[:200]}", raw_body=str(payload)[:_RAW_BODY_KEEP]
+            detail=f"success reply with an unreadable phone: {provider_detail(str(exc))}",
+            raw_body=str(payload)[:_RAW_BODY_KEEP],
         ) from None
 
 
@@ -290,13 +295,22 @@ def _entries(container: object) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)]
 
 
+def _count(value: object) -> int | None:
+    """A count or a number of hours, as an int or a digit string, that any column holds; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**9 else None
+    return int(value.strip()) if isinstance(value, str) and _COUNT.fullmatch(value.strip()) else None
+
+
 def parse_rent_status(reply: Success | Balance, *, provider_tz: tzinfo) -> RentStatus:
     """The SMS page of a getRentStatus success; entries that cannot be read are left out."""
     payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
     messages = [sms for entry in _entries(payload.get("values")) if (sms := incoming_sms(entry, provider_tz))]
     total = payload.get("quantity")
-    total_count = int(total) if isinstance(total, (int, str)) and str(total).isdigit() else len(messages)
-    return RentStatus(state="active", messages=messages, total=min(total_count, 100_000))
+    total_count = _count(total)
+    return RentStatus(
+        state="active", messages=messages, total=len(messages) if total_count is None else min(total_count, 100_000)
+    )
 
 
 def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | None:
@@ -311,7 +325,7 @@ def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | No
     readable_sender = isinstance(sender, (str, int)) and not isinstance(sender, bool) and str(sender).strip()
     try:
         received_at = _sms_date(date, provider_tz)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         received_at = None
     return IncomingSms(
         sender=storable_text(str(sender).strip())[:64] if readable_sender else "unknown",
@@ -325,11 +339,17 @@ _SMS_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H-%M-%S", "%d.%m.%Y %H:%M:%
 
 
 def _sms_date(value: object, provider_tz: tzinfo) -> datetime:
-    """ISO 8601, PHP's unpadded ``Y-n-j H:i:s``, or a Unix timestamp (number or digit string)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    """ISO 8601, PHP's unpadded ``Y-n-j H:i:s``, or a Unix timestamp (number or digit string).
+
+    Raises ``ValueError`` for anything else: a timestamp is checked against the plausible range
+    before the platform's time functions see it (they raise OSError or OverflowError for huge ones).
+    """
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _plausible(datetime.fromtimestamp(value, tz=UTC))
+        if not _EARLIEST_END.timestamp() <= value <= _LATEST_END.timestamp():  # also False for NaN
+            raise ValueError("a timestamp out of range")
+        return datetime.fromtimestamp(value, tz=UTC)
     if not isinstance(value, str):
         raise ValueError("no date")
     text = value.strip()
@@ -357,12 +377,13 @@ def parse_rent_list(reply: Success | Balance) -> list[ListedRent]:
             rent_id, number = _identifier(entry.get("id")), _phone_number(entry.get("phone", entry.get("number")))
         except ValueError:
             continue
-        hours = entry.get("hours")
+        hours = _count(entry.get("hours"))
         listed.append(
             ListedRent(
                 rent_id=rent_id,
                 number=number,
-                hours=int(hours) if isinstance(hours, (int, str)) and str(hours).isdigit() else None,
+                # More than a year is no rent time: Rentdesk estimates one rather than store it.
+                hours=hours if hours is not None and 0 < hours <= _MAX_LISTED_HOURS else None,
                 price=_first_amount(entry, keys=("price", "cost")),
             )
         )
@@ -385,8 +406,7 @@ def parse_rent_prices(reply: Success | Balance, *, country: int) -> dict[str, Se
             quantity = offer.get("count", offer.get("quant"))
             if isinstance(quantity, dict):
                 quantity = quantity.get("current")
-            count = int(quantity) if isinstance(quantity, (int, str)) and str(quantity).isdigit() else None
-            offers[code] = ServiceOffer(cost=_first_amount(offer, keys=("cost", "price")), count=count)
+            offers[code] = ServiceOffer(cost=_first_amount(offer, keys=("cost", "price")), count=_count(quantity))
     return offers
 
 

@@ -12,15 +12,19 @@ from .accounts import (
     account_reset_state,
     account_set_api_key,
     accounts_clear_expired_bans,
+    api_url_problem,
+    key_needed_for,
     provider_client_for,
 )
+from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import catalog_sync
 from .followups import stale_provider_data, webhooks_process_soon
+from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
 from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
-    ActionOutcome,
     cancel_deadline,
+    extension_outcome_for,
     rental_cancel,
     rental_extend,
     rental_extension_quote,
@@ -31,7 +35,6 @@ from .managing import (
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import renewal_nonce, rental_auto_renew, rentals_due_for_renewal
 from .renting import (
-    RentOutcome,
     attempts_mark_not_charged,
     attempts_resolve_stale,
     rent_outcome_for,
@@ -56,9 +59,9 @@ from .webhooks import (
 
 __all__ = [
     "CANCEL_WINDOW",
-    "ActionOutcome",
+    "Budget",
+    "ChatUnavailable",
     "ReconcileResult",
-    "RentOutcome",
     "UnknownWebhookToken",
     "account_change_state",
     "account_check_balance",
@@ -70,13 +73,23 @@ __all__ = [
     "account_refresh_health",
     "account_reset_state",
     "account_set_api_key",
+    "account_set_budget",
     "accounts_clear_expired_bans",
+    "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",
+    "budget_spent",
+    "budgets_alert",
+    "budgets_usage",
     "cancel_deadline",
     "catalog_sync",
+    "extension_outcome_for",
     "extract_code",
     "format_time_left",
+    "forward_destinations",
+    "forwards_to_requeue",
+    "key_needed_for",
+    "month_start",
     "nearest_threshold",
     "polls_per_cycle",
     "provider_client_for",
@@ -95,6 +108,7 @@ __all__ = [
     "rentals_due_for_renewal",
     "rentals_expire",
     "rentals_release",
+    "sms_forward",
     "sms_record",
     "stale_provider_data",
     "webhook_ids_to_requeue",

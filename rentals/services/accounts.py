@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notifications import notify
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
+from ..provider.destinations import destination_refusal, normalised_hosts, url_origin
 from ..provider.errors import AccountBanned, AccountError, ProviderError, ProviderUnreachable
 from .followups import provider_data_refresh_soon
 
@@ -28,6 +30,9 @@ def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
         connect_timeout=settings.SMSONLINE_CONNECT_TIMEOUT,
         read_timeout=settings.SMSONLINE_TIMEOUT,
         provider_tz=ZoneInfo(settings.PROVIDER_TIMEZONE),
+        key_origin=account.api_key_origin,
+        allowed_hosts=normalised_hosts(settings.SMSONLINE_ALLOWED_HOSTS),
+        require_https=settings.SMSONLINE_REQUIRE_HTTPS,
     )
     return SmsOnlineClient(api_key=account.reveal_api_key(), config=config, memory=_SavedMemory(account))
 
@@ -54,8 +59,28 @@ class _SavedMemory(AccountMemory):
         self._account.rate_limited_until = until
 
 
-def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
-    account = ProviderAccount(name=name, api_url=api_url)
+def api_url_problem(api_url: str) -> str | None:
+    """Why an account may not send its key to ``api_url``, or None. Shared by the admin and the CLI;
+    the client checks again before every request."""
+    return destination_refusal(
+        api_url,
+        allowed_hosts=normalised_hosts(settings.SMSONLINE_ALLOWED_HOSTS),
+        require_https=settings.SMSONLINE_REQUIRE_HTTPS,
+    )
+
+
+def key_needed_for(account: ProviderAccount, api_url: str) -> bool:
+    """True when moving the account to ``api_url`` would send its key to another scheme, host or port."""
+    return url_origin(api_url) != account.api_key_origin
+
+
+def account_create(
+    *, name: str, api_url: str, api_key: str, monthly_budget: str | Decimal | None = None
+) -> ProviderAccount:
+    """Raises ``ValidationError`` for a bad name, URL or budget, including a URL the key may not be sent to."""
+    if problem := api_url_problem(api_url):
+        raise ValidationError({"api_url": [problem]})
+    account = ProviderAccount(name=name, api_url=api_url, monthly_budget=monthly_budget)
     account.set_api_key(api_key)
     account.full_clean()
     account.save()
@@ -63,11 +88,17 @@ def account_create(*, name: str, api_url: str, api_key: str) -> ProviderAccount:
     return account
 
 
-def account_set_api_key(*, account: ProviderAccount, api_key: str) -> None:
-    """Store a new key (encrypted); a bad-key state no longer applies to it. Its balance and the catalog
-    are read soon after."""
+def account_set_api_key(*, account: ProviderAccount, api_key: str, api_url: str | None = None) -> None:
+    """Store a new key (encrypted), for ``api_url`` when given (the account moves there), else for the
+    account's current URL; a bad-key state no longer applies to it. Raises ``ValidationError`` for a
+    URL the key may not be sent to. Its balance and the catalog are read soon after."""
+    fields = ["api_key_ciphertext", "api_key_hint", "api_key_changed_at", "api_key_origin", "updated_at"]
+    if api_url is not None and api_url != account.api_url:
+        if problem := api_url_problem(api_url):
+            raise ValidationError({"api_url": [problem]})
+        account.api_url = api_url
+        fields.append("api_url")
     account.set_api_key(api_key)
-    fields = ["api_key_ciphertext", "api_key_hint", "api_key_changed_at", "updated_at"]
     if account.state == AccountState.BAD_KEY:
         fields += _transition(account, state=AccountState.OK, cause="API key changed")
     account.save(update_fields=fields)
@@ -102,14 +133,18 @@ def account_record_error(
     )  # fmt: skip
 
 
-def account_record_refusal(*, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt) -> None:
-    """Rentdesk refused to send (the account cannot spend): an error ops should see, not sent."""
+def account_record_refusal(
+    *, account: ProviderAccount, token: str, detail: str, attempt: RentAttempt | None = None,
+    operation: str = "getRentNumber",
+) -> None:  # fmt: skip
+    """Rentdesk refused to send (the account cannot spend, a budget is reached): an error ops should see,
+    not sent."""
     now = timezone.now()
     ProviderAccount.objects.filter(pk=account.pk).update(
         last_error_token=token, last_error_detail=detail, last_error_at=now, updated_at=now
     )
     ErrorEvent.objects.create(
-        account=account, operation="getRentNumber", token=token, detail=detail, sent=False, attempt=attempt
+        account=account, operation=operation, token=token, detail=detail, sent=False, attempt=attempt
     )
 
 

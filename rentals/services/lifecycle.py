@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from .. import selectors
@@ -71,6 +71,11 @@ def _reminder_claim(*, rental: Rental, threshold: int, now: datetime) -> RentalR
 
 
 def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
+    with translation.override(settings.LANGUAGE_CODE):  # the team's language, whoever triggered it
+        return _reminder_compose_and_send(reminder=reminder, rental=rental, now=now)
+
+
+def _reminder_compose_and_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
     context = {
         "rental": rental,
         "time_left": format_time_left(rental.end_date - now),

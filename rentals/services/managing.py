@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,64 +12,59 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from ..crypto import ApiKeyUnreadable
-from ..explanations import MAY_HAVE_CHARGED, explain
+from ..explanations import explain
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
+from ..outcomes import Operation, Outcome, Token
+from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
-from .accounts import account_record_error, provider_client_for
+from ..sentences import extension_problem
+from .accounts import account_record_error, account_record_refusal, provider_client_for
+from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
 from .followups import reconcile_soon
 
 logger = logging.getLogger(__name__)
 
-OPEN_EXTENSION = gettext_lazy(
-    "An earlier extension of this rental is still in progress or has an unknown outcome: SMS.online may have "
-    "charged for it. Reconciliation checks it within minutes; extend again once it is resolved."
-)
-
 # SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
 CANCEL_WINDOW = timedelta(minutes=20)
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    ok: bool
-    message: str
-    token: str = ""
+# A rental in these states is over: it cannot be finished or cancelled again.
+ENDED = (RentalStatus.FINISHED, RentalStatus.CANCELLED, RentalStatus.REVOKED)
 
 
 def cancel_deadline(rental: Rental) -> datetime:
     return rental.created_at + CANCEL_WINDOW
 
 
-def rental_finish(*, rental: Rental) -> ActionOutcome:
-    return _set_status(rental=rental, finish=True)
+def rental_finish(*, rental: Rental) -> Outcome:
+    return _set_status(rental=rental, operation=Operation.FINISH)
 
 
-def rental_cancel(*, rental: Rental, now: datetime) -> ActionOutcome:
-    if now >= cancel_deadline(rental):
-        return ActionOutcome(False, explain("CANT_CANCEL"), "CANT_CANCEL")
-    return _set_status(rental=rental, finish=False)
+def rental_cancel(*, rental: Rental, now: datetime) -> Outcome:
+    if rental.status not in ENDED and now >= cancel_deadline(rental):
+        return Outcome(Operation.CANCEL, AttemptState.FAILED, "CANT_CANCEL", rental=rental)
+    return _set_status(rental=rental, operation=Operation.CANCEL)
 
 
-def _set_status(*, rental: Rental, finish: bool) -> ActionOutcome:
-    ended = RentalStatus.FINISHED if finish else RentalStatus.CANCELLED
+def _set_status(*, rental: Rental, operation: Operation) -> Outcome:
+    if rental.status in ENDED:
+        return Outcome(operation, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
+    finish = operation == Operation.FINISH
     try:
         provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
     except ApiKeyUnreadable:
-        return ActionOutcome(False, explain("API_KEY_UNREADABLE"), "API_KEY_UNREADABLE")
+        return Outcome(operation, AttemptState.FAILED, Token.API_KEY_UNREADABLE, rental=rental)
     except ProviderError as error:
         with transaction.atomic():
             account_record_error(account=rental.account, error=error, operation="setRentStatus")
         already = {"ALREADY_FINISH": RentalStatus.FINISHED, "ALREADY_CANCEL": RentalStatus.CANCELLED}
         if error.token in already:
             _mark(rental, already[error.token])
-            return ActionOutcome(True, explain(error.token), error.token)
-        return ActionOutcome(False, explain(error.token), error.token)
-    _mark(rental, ended)
-    verb = _("finished") if finish else _("cancelled; SMS.online refunds its price")
-    return ActionOutcome(True, f"+{rental.number}: {verb}.")
+            return Outcome(operation, AttemptState.SUCCEEDED, error.token, rental=rental)
+        state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
+        return Outcome(operation, state, error.token, rental=rental)
+    _mark(rental, RentalStatus.FINISHED if finish else RentalStatus.CANCELLED)
+    return Outcome(operation, AttemptState.SUCCEEDED, rental=rental)
 
 
 def _mark(rental: Rental, status: str) -> None:
@@ -88,87 +81,113 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | Non
     try:
         price = provider_client_for(rental.account).get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ApiKeyUnreadable:
-        return None, explain("API_KEY_UNREADABLE")
+        return None, explain(Token.API_KEY_UNREADABLE)
     except ProviderError as error:
-        return None, _extension_problem(error, spending=False)
+        return None, extension_problem(error.token, error.detail, may_have_charged=False)
     return price, "" if price is not None else _("SMS.online answered without a price.")
 
 
 def rental_extend(
     *, rental: Rental, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
     price_quoted: Decimal | None, expect_end_date: datetime | None = None,
-) -> ActionOutcome:  # fmt: skip
-    """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money).
+) -> Outcome:  # fmt: skip
+    """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money), and
+    checked against the monthly budgets in the transaction that records it.
 
     ``expect_end_date``: extend only if the rental still ends then (auto-renew decided on that date;
     a manual extension meanwhile would otherwise be paid twice).
     """
-    try:
-        with transaction.atomic():
-            locked = Rental.objects.select_for_update().get(pk=rental.pk)
-            if expect_end_date is not None and locked.end_date != expect_end_date:
-                changed = _("The rental was extended meanwhile; nothing was sent.")
-                return ActionOutcome(False, changed, "RENTAL_CHANGED")
-            extension = RentalExtension.objects.create(
-                nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
-                old_rent_id=rental.provider_rent_id,
-            )  # fmt: skip
-    except IntegrityError:
-        if RentalExtension.objects.filter(nonce=nonce).exists():
-            repeated = _("This extension was already submitted; see the rental's extensions.")
-            return ActionOutcome(False, repeated, "REPEATED")
-        return ActionOutcome(False, str(OPEN_EXTENSION), "EXTENSION_OPEN")
+    if rental.status == RentalStatus.CANCELLED:
+        return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
+    claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by,
+                               price_quoted=price_quoted, expect_end_date=expect_end_date)  # fmt: skip
+    if isinstance(claimed, Outcome):
+        return claimed
+    extension, refusal = claimed
+    if refusal is not None:
+        account_record_refusal(account=rental.account, token=refusal.token, detail=refusal.detail(),
+                               operation="continueRentNumber")  # fmt: skip
+        budget_alert_soon(account=rental.account, person=requested_by, refusal=refusal)
+        return extension_outcome_for(extension, facts=refusal.facts())
     blocking = rental.account.spending_block(timezone.now())
     if blocking:
-        _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
-        return ActionOutcome(False, _("Not sent.") + " " + explain(blocking), blocking)
+        return _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
     try:
         client = provider_client_for(rental.account)
     except ApiKeyUnreadable:
-        _finish(extension, AttemptState.FAILED, token="API_KEY_UNREADABLE")
-        return ActionOutcome(False, explain("API_KEY_UNREADABLE"), "API_KEY_UNREADABLE")
+        return _finish(extension, AttemptState.FAILED, token=Token.API_KEY_UNREADABLE)
+    return _extension_send(extension, rental=rental, client=client, requested_by=requested_by)
+
+
+def _extension_claim(
+    rental: Rental, *, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
+    price_quoted: Decimal | None, expect_end_date: datetime | None,
+) -> Outcome | tuple[RentalExtension, Refusal | None]:  # fmt: skip
+    """The extension, committed (a budget refusal recorded as failed), or the outcome that stops it."""
+    try:
+        with transaction.atomic():
+            existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()
+            if existing is not None:
+                return extension_outcome_for(existing, repeated=True)
+            now = timezone.now()
+            price = price_quoted if price_quoted is not None else _catalog_price(rental, hours)
+            refusal = budget_check(account=rental.account, person=requested_by, price=price, now=now)
+            locked = Rental.objects.select_for_update().get(pk=rental.pk)
+            if expect_end_date is not None and locked.end_date != expect_end_date:
+                return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_CHANGED, rental=rental)
+            refused = {} if refusal is None else {
+                "state": AttemptState.FAILED, "error_token": refusal.token, "error_detail": refusal.detail(),
+                "finished_at": now,
+            }  # fmt: skip
+            extension = RentalExtension.objects.create(
+                nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
+                old_rent_id=rental.provider_rent_id, **refused,
+            )  # fmt: skip
+            return extension, refusal
+    except IntegrityError:
+        existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()
+        if existing is not None:
+            return extension_outcome_for(existing, repeated=True)
+        return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.EXTENSION_OPEN, rental=rental)
+
+
+def _catalog_price(rental: Rental, hours: int) -> Decimal | None:
+    return rent_price(service=rental.service, country=rental.country, hours=hours)
+
+
+def _extension_send(
+    extension: RentalExtension, *, rental: Rental, client: SmsOnlineClient, requested_by: AbstractBaseUser | None
+) -> Outcome:
     RentalExtension.objects.filter(pk=extension.pk).update(sent_at=timezone.now())
     try:
-        phone = client.continue_rent(rent_id=rental.provider_rent_id, hours=hours)
+        phone = client.continue_rent(rent_id=rental.provider_rent_id, hours=extension.hours)
     except ProviderError as error:
         state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
         with transaction.atomic():
             account_record_error(account=rental.account, error=error, operation="continueRentNumber")
-            _finish(extension, state, token=error.token, detail=error.detail)
+            outcome = _finish(extension, state, token=error.token, detail=error.detail)
         if state == AttemptState.UNKNOWN:
             reconcile_soon(rental.account)
-        return ActionOutcome(False, _extension_problem(error, spending=True), error.token)
+        return outcome
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         _absorb_adopted_placeholder(rental, phone.rent_id)
-        rental.provider_rent_id, rental.end_date, rental.hours = phone.rent_id, phone.end_date, rental.hours + hours
+        rental.provider_rent_id, rental.end_date = phone.rent_id, phone.end_date
+        rental.hours += extension.hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
         rental.ended_by_provider = False
-        rental._change_reason = f"extended by {hours} h"
+        rental._change_reason = f"extended by {extension.hours} h"
         rental.save(
             update_fields=[
-                "provider_rent_id",
-                "end_date",
-                "hours",
-                "status",
-                "ended_at",
-                "expired_at",
-                "ended_by_provider",
+                "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
             ]
-        )
+        )  # fmt: skip
         # A new end date earns new reminders.
         RentalReminder.objects.filter(rental=rental).delete()
-        _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id, new_end_date=phone.end_date,
-                cost=phone.cost)  # fmt: skip
-    end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    text = _("+%(number)s extended by %(hours)s h, until %(end)s.") % {
-        "number": rental.number,
-        "hours": hours,
-        "end": end,
-    }
-    if phone.rent_id != extension.old_rent_id:
-        text += " " + _("SMS.online gave it a new rent id, %(id)s.") % {"id": phone.rent_id}
-    return ActionOutcome(True, text)
+        outcome = _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id,
+                          new_end_date=phone.end_date, cost=phone.cost)  # fmt: skip
+    budget_alert_soon(account=rental.account, person=requested_by)
+    return outcome
 
 
 def _absorb_adopted_placeholder(rental: Rental, rent_id: str) -> None:
@@ -187,24 +206,22 @@ def _absorb_adopted_placeholder(rental: Rental, rent_id: str) -> None:
     placeholder.delete()
 
 
-def _finish(extension: RentalExtension, state: str, **fields: object) -> None:
+def _finish(extension: RentalExtension, state: str, **fields: object) -> Outcome:
     fields.setdefault("error_token", fields.pop("token", ""))
     fields.setdefault("error_detail", fields.pop("detail", ""))
     RentalExtension.objects.filter(pk=extension.pk).update(state=state, finished_at=timezone.now(), **fields)
+    extension.refresh_from_db()
+    return extension_outcome_for(extension)
 
 
-def _extension_problem(error: ProviderError, *, spending: bool) -> str:
-    if error.token == "MAX_HOURS_EXCEED":
-        most = re.search(r"[0-9]+", error.detail)
-        limit = (
-            " " + _("The most it can still be extended by is %(hours)s hours.") % {"hours": most.group(0)}
-            if most
-            else ""
-        )
-        return explain("MAX_HOURS_EXCEED") + limit
-    if error.is_unknown_outcome and spending:
-        return f"{error.token}: {_('no readable answer about the extension.')} {MAY_HAVE_CHARGED}"
-    return explain(error.token)
+def extension_outcome_for(
+    extension: RentalExtension, *, repeated: bool = False, facts: dict[str, str] | None = None
+) -> Outcome:
+    """The outcome of an extension, whether it just finished or was submitted again."""
+    state = extension.state
+    token = Token.PENDING if state == AttemptState.PENDING else extension.error_token
+    return Outcome(Operation.EXTEND, state, token, rental=extension.rental, extension=extension,
+                   repeated=repeated or state == AttemptState.PENDING, facts=facts or {})  # fmt: skip
 
 
 def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:

@@ -11,19 +11,26 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
+from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW
+from .pacing import AccountPacing
 
 logger = logging.getLogger(__name__)
 
 # An unknown attempt older than this is not matched any more: the provider's list is short.
 MATCH_ATTEMPTS_FOR = timedelta(days=2)
+# The provider lists about ten rents a page, newest first. Rents made after a lost answer push its
+# rent down the list: further pages are read while unknown attempts outnumber the unknown rents seen,
+# up to this many pages.
+MAX_LIST_PAGES = 10
 
 
 @dataclass
@@ -42,7 +49,8 @@ def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
         logger.info("reconciliation: account %s no longer exists", account_id)
         return ReconcileResult()
     try:
-        listed = provider_client_for(account).get_rent_list()
+        client = provider_client_for(account)
+        listed = client.get_rent_list()
     except ProviderUnreachable:
         raise
     except ProviderError as error:
@@ -53,15 +61,9 @@ def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
     except ApiKeyUnreadable:
         logger.warning("reconciliation of account %s: the stored API key cannot be decrypted", account.pk)
         return ReconcileResult()
-    ids = [entry.rent_id for entry in listed]
-    known = set(
-        Rental.objects.filter(account=account, provider_rent_id__in=ids).values_list("provider_rent_id", flat=True)
-    )
-    known |= set(
-        RentalExtension.objects.filter(rental__account=account, old_rent_id__in=ids).values_list(
-            "old_rent_id", flat=True
-        )
-    )
+    first_page = {entry.rent_id for entry in listed}
+    listed += _further_pages(client, account=account, listed=listed, now=now)
+    known = _known_rent_ids(account, [entry.rent_id for entry in listed])
     result = ReconcileResult()
     known |= _resolve_extensions(account=account, listed=listed, known=known, now=now, result=result)
     # A rent whose getRentNumber is still in flight shows in the list before its answer arrives:
@@ -74,10 +76,53 @@ def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
         )
     )
     # The list is newest first: adopt oldest first, so the oldest unknown attempt gets the oldest rent.
+    # A rent nobody here asked for is adopted from the first page only, as it always was.
     for entry in reversed(listed):
         if entry.rent_id not in known and entry.number not in extending:
-            _adopt(account=account, entry=entry, now=now, result=result, outside_allowed=not in_flight)
+            outside_allowed = not in_flight and entry.rent_id in first_page
+            _adopt(account=account, entry=entry, now=now, result=result, outside_allowed=outside_allowed)
     return result
+
+
+def _known_rent_ids(account: ProviderAccount, ids: list[str]) -> set[str]:
+    """The listed ids Rentdesk has a rental for, or had before an extension re-ordered it."""
+    rentals = Rental.objects.filter(account=account, provider_rent_id__in=ids)
+    extended = RentalExtension.objects.filter(rental__account=account, old_rent_id__in=ids)
+    return {*rentals.values_list("provider_rent_id", flat=True), *extended.values_list("old_rent_id", flat=True)}
+
+
+def _further_pages(
+    client: SmsOnlineClient, *, account: ProviderAccount, listed: list[ListedRent], now: datetime
+) -> list[ListedRent]:
+    """Older rents, page by page, while there may be a rent of an unknown attempt further down: as
+    long as unknown attempts outnumber the rents Rentdesk does not know. Stops at the end of the list,
+    at a page seen before (a provider that ignores ``page``), or on any error (the next cycle tries
+    again)."""
+    open_attempts = RentAttempt.objects.filter(
+        account=account, state=AttemptState.UNKNOWN, rental__isnull=True, sent_at__gte=now - MATCH_ATTEMPTS_FOR
+    ).count()
+    seen = {entry.rent_id for entry in listed}
+    unknown_rents = len(seen - _known_rent_ids(account, list(seen)))
+    further: list[ListedRent] = []
+    # The account's request rate, shared with its polling and the catalog sync.
+    pacing = AccountPacing(account.pk, per_second=settings.SMSONLINE_POLL_RATE)
+    pacing.wait()  # for the first page, just asked for
+    for page in range(1, MAX_LIST_PAGES):
+        if unknown_rents >= open_attempts:
+            break
+        pacing.wait()
+        try:
+            entries = [entry for entry in client.get_rent_list(page=page) if entry.rent_id not in seen]
+        except ProviderError as error:
+            logger.info("reconciliation of account %s, page %s: %s", account.pk, page, error.token)
+            break
+        if not entries:
+            break
+        ids = {entry.rent_id for entry in entries}
+        seen |= ids
+        unknown_rents += len(ids - _known_rent_ids(account, list(ids)))
+        further += entries
+    return further
 
 
 def _resolve_extensions(

@@ -1,9 +1,10 @@
 """Auto-renew: extend chosen rentals before they end, within a price ceiling, once per end date.
 
-It spends money without anyone clicking, so it is careful: the balance and the price are checked
-first, each end date is renewed at most once (the extension's nonce is derived from the rental and
-its end date, so a second beat or a redelivered task cannot extend again), nothing is retried, and
-every failure is announced loudly to the people concerned, for a person to act before the number lapses.
+It spends money without anyone clicking, so it is careful: the monthly budget (against the ceiling),
+the price and the balance are checked first, each end date is renewed at most once (the extension's
+nonce is derived from the rental and its end date, so a second beat or a redelivered task cannot
+extend again), nothing is retried, and every failure is announced loudly to the people concerned, for
+a person to act before the number lapses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,8 +23,11 @@ from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notifications import notify
+from ..outcomes import Token
 from ..provider.errors import ProviderError
+from ..sentences import describe
 from .accounts import provider_client_for
+from .budgets import budget_alert_soon, budget_check
 from .managing import rental_extend
 
 logger = logging.getLogger(__name__)
@@ -63,53 +68,69 @@ def rental_auto_renew(*, rental_id: int) -> str:
     nonce = renewal_nonce(rental)
     if RentalExtension.objects.filter(nonce=nonce).exists():
         return "already handled"
-    problem = _open_extension(rental) or _precheck(rental)
+    problem, token = _refusal_before_asking(rental)
+    price = None
+    if not problem:
+        price, problem = _precheck(rental)
     if problem:
-        if _record_refusal(rental, nonce, problem):
+        if _record_refusal(rental, nonce, problem, token=token or REFUSED):
             _alarm(rental, f"Auto-renew did not run: {problem}")
         return "refused"
     outcome = rental_extend(rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=None,
-                            price_quoted=None, expect_end_date=rental.end_date)  # fmt: skip
-    if not outcome.ok and outcome.token not in ("REPEATED", "RENTAL_CHANGED"):
-        _alarm(rental, f"Auto-renew failed: {outcome.message}")
+                            price_quoted=price, expect_end_date=rental.end_date)  # fmt: skip
+    if not outcome.ok and not outcome.repeated and outcome.token != Token.RENTAL_CHANGED:
+        _alarm(rental, f"Auto-renew failed: {describe(outcome)}")
         return "failed"
     return "renewed" if outcome.ok else "already handled"
 
 
-def _open_extension(rental: Rental) -> str:
+REFUSED = "AUTO_RENEW_REFUSED"
+
+
+def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
+    """What stops the renewal before anything is asked of SMS.online, and its token; empty if nothing.
+
+    The budget is checked against the rental's price ceiling, the most this renewal may cost."""
     open_states = [AttemptState.PENDING, AttemptState.UNKNOWN]
     if RentalExtension.objects.filter(rental=rental, state__in=open_states).exists():
-        return "another extension of this rental is in progress or has an unknown outcome."
-    return ""
-
-
-def _precheck(rental: Rental) -> str:
+        return "another extension of this rental is in progress or has an unknown outcome.", REFUSED
     if rental.auto_renew_max_price is None:
-        return "no price ceiling is set on the rental."
+        return "no price ceiling is set on the rental.", REFUSED
+    with transaction.atomic():
+        refusal = budget_check(account=rental.account, person=None, price=rental.auto_renew_max_price,
+                               now=timezone.now())  # fmt: skip
+    if refusal is not None:
+        budget_alert_soon(account=rental.account, person=None, refusal=refusal)
+        return f"{explain(refusal.token)} {refusal.detail()}", refusal.token
+    return "", ""
+
+
+def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
+    """SMS.online's price, within the ceiling and the balance, or why not (asks, spends nothing)."""
     try:
         client = provider_client_for(rental.account)
         price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=rental.auto_renew_hours)
         balance = client.get_balance()
     except ApiKeyUnreadable:
-        return explain("API_KEY_UNREADABLE")
+        return None, explain("API_KEY_UNREADABLE")
     except ProviderError as error:
-        return f"{error.token}: {explain(error.token)}"
+        return None, f"{error.token}: {explain(error.token)}"
     if price is None:
-        return "SMS.online gave no price, so the ceiling cannot be checked."
+        return None, "SMS.online gave no price, so the ceiling cannot be checked."
     if price > rental.auto_renew_max_price:
-        return f"the price, {price:.2f} USD, is above the ceiling of {rental.auto_renew_max_price:.2f} USD."
+        return None, f"the price, {price:.2f} USD, is above the ceiling of {rental.auto_renew_max_price:.2f} USD."
     if balance < price:
-        return f"the account's balance, {balance:.2f} USD, does not cover the price of {price:.2f} USD."
-    return ""
+        return None, f"the account's balance, {balance:.2f} USD, does not cover the price of {price:.2f} USD."
+    return price, ""
 
 
-def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str) -> bool:
+def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str, *, token: str) -> bool:
     """Keep the refusal as a failed extension under the renewal's nonce: it is announced once."""
     try:
         with transaction.atomic():
             RentalExtension.objects.create(
                 nonce=nonce, rental=rental, hours=rental.auto_renew_hours, state=AttemptState.FAILED,
-                error_token="AUTO_RENEW_REFUSED", error_detail=problem[:1000], old_rent_id=rental.provider_rent_id,
+                error_token=token, error_detail=problem[:1000], old_rent_id=rental.provider_rent_id,
                 finished_at=timezone.now(),
             )  # fmt: skip
     except IntegrityError:

@@ -7,22 +7,19 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from ..crypto import ApiKeyUnreadable
-from ..explanations import explain
 from ..models import (
     RATE_LIMITED_TOKEN,
-    STATE_TOKENS,
     AccountState,
     AttemptState,
     Country,
@@ -33,26 +30,17 @@ from ..models import (
     RentAttempt,
     Service,
 )
+from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
+from .arrivals import release_connection
+from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
 from .followups import reconcile_soon
+from .managing import extension_outcome_for
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RentOutcome:
-    attempt: RentAttempt
-    rental: Rental | None
-    token: str
-    message: str
-    repeated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.rental is not None
 
 
 def webhook_url_for(token: str) -> str:
@@ -71,18 +59,19 @@ def rental_rent(
     requested_by: AbstractBaseUser | None,
     via: str,
     label: str = "",
-) -> RentOutcome:
+) -> Outcome:
     """Rent one number, at most once per ``nonce``.
 
     1. the attempt is committed before anything is sent, so every request that may spend money
-       leaves a row even if this process dies mid-call;
+       leaves a row even if this process dies mid-call; the monthly budgets are checked in the same
+       transaction, so two rents at once cannot both pass a budget with room for one;
     2. an account in a blocking state is refused here, without calling the provider;
     3. the provider is called exactly once: no retry, whatever happens;
     4. the outcome is recorded on the attempt, and account-level tokens on the account.
     """
     if connection.in_atomic_block:
         raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
-    attempt, created = _attempt_claim(
+    attempt, created, refusal = _attempt_claim(
         nonce=nonce,
         account=account,
         service=service,
@@ -96,6 +85,10 @@ def rental_rent(
     )
     if not created:
         return rent_outcome_for(attempt, repeated=True)
+    if refusal is not None:
+        account_record_refusal(account=account, token=refusal.token, detail=refusal.detail(), attempt=attempt)
+        budget_alert_soon(account=account, person=requested_by, refusal=refusal)
+        return rent_outcome_for(attempt, facts=refusal.facts())
 
     account.refresh_from_db()
     blocking_token = account.spending_block(timezone.now())
@@ -108,27 +101,41 @@ def rental_rent(
     try:
         client = provider_client_for(account)
     except ApiKeyUnreadable as exc:
-        return _attempt_fail(attempt, token="API_KEY_UNREADABLE", detail=str(exc), account=account)
+        return _attempt_fail(attempt, token=Token.API_KEY_UNREADABLE, detail=str(exc), account=account)
     outcome = _attempt_send(attempt, client=client, account=account)
-    if outcome.attempt.state == AttemptState.UNKNOWN:
+    if outcome.state == AttemptState.UNKNOWN:
         reconcile_soon(account)
+    if outcome.ok:
+        budget_alert_soon(account=account, person=requested_by)
     return outcome
 
 
-def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: object) -> tuple[RentAttempt, bool]:
+def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: Any) -> tuple[RentAttempt, bool, Refusal | None]:
+    """The attempt, committed; created False when this nonce was seen before (double click, refresh, a
+    second tab, an API retry): the first wins. A budget refusal is recorded as a failed attempt."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
         with transaction.atomic():
-            return RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields), True
+            existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
+            if existing is not None:
+                return existing, False, None
+            price = rent_price(service=fields["service"], country=fields["country"], hours=fields["hours"])
+            now = timezone.now()
+            refusal = budget_check(account=fields["account"], person=fields["requested_by"], price=price, now=now)
+            refused = {} if refusal is None else {
+                "state": AttemptState.FAILED, "error_token": refusal.token, "error_detail": refusal.detail(),
+                "finished_at": now,
+            }  # fmt: skip
+            attempt = RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields, **refused)
+            return attempt, True, refusal
     except IntegrityError:
-        # The same form was submitted again (double click, refresh, a second tab): the first wins.
         existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
         if existing is None:
             raise
-        return existing, False
+        return existing, False, None
 
 
-def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: ProviderAccount) -> RentOutcome:
+def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: ProviderAccount) -> Outcome:
     attempt.sent_at = timezone.now()
     attempt.save(update_fields=["sent_at"])
     started = time.monotonic()
@@ -152,7 +159,7 @@ def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: Pro
     )
 
 
-def _record_safely(attempt: RentAttempt, started: float, record: Callable[[], RentOutcome]) -> RentOutcome:
+def _record_safely(attempt: RentAttempt, started: float, record: Callable[[], Outcome]) -> Outcome:
     """Record the provider's answer; should that fail, the attempt still ends as unknown, not pending."""
     try:
         return record()
@@ -162,7 +169,7 @@ def _record_safely(attempt: RentAttempt, started: float, record: Callable[[], Re
         return _attempt_mark_unknown(attempt, started=started, detail=detail)
 
 
-def _attempt_mark_unknown(attempt: RentAttempt, *, started: float, detail: str) -> RentOutcome:
+def _attempt_mark_unknown(attempt: RentAttempt, *, started: float, detail: str) -> Outcome:
     RentAttempt.objects.filter(pk=attempt.pk).update(
         state=AttemptState.UNKNOWN, error_token=UNKNOWN_OUTCOME, error_detail=detail, finished_at=timezone.now(),
         duration_ms=round((time.monotonic() - started) * 1000), rental=None,
@@ -171,9 +178,7 @@ def _attempt_mark_unknown(attempt: RentAttempt, *, started: float, detail: str) 
     return rent_outcome_for(attempt)
 
 
-def _attempt_succeed(
-    attempt: RentAttempt, *, phone: RentedPhone, account: ProviderAccount, started: float
-) -> RentOutcome:
+def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: ProviderAccount, started: float) -> Outcome:
     details = {
         "number": phone.number, "service": attempt.service, "country": attempt.country,
         "operator": attempt.operator, "hours": attempt.hours, "end_date": phone.end_date, "cost": phone.cost,
@@ -197,11 +202,7 @@ def _attempt_succeed(
             Rental.objects.filter(pk=rental.pk).update(attention="", **details)
             rental.refresh_from_db()
             _attempt_link(attempt, rental, account, started)
-    end = timezone.localtime(phone.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    message = _("Rented +%(number)s until %(end)s on %(account)s.") % {
-        "number": rental.number, "end": end, "account": account.name,
-    }  # fmt: skip
-    return RentOutcome(attempt=attempt, rental=rental, token="", message=message)
+    return rent_outcome_for(attempt)
 
 
 def _attempt_link(attempt: RentAttempt, rental: Rental, account: ProviderAccount, started: float) -> None:
@@ -218,14 +219,14 @@ def _adopted_meanwhile(account: ProviderAccount, rent_id: str) -> Rental | None:
 
 def _attempt_record_error(
     attempt: RentAttempt, *, error: ProviderError, account: ProviderAccount, started: float
-) -> RentOutcome:
+) -> Outcome:
     state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
     with transaction.atomic():
         account_record_error(account=account, error=error, operation="getRentNumber", attempt=attempt)
         return _attempt_finish(attempt, state=state, token=error.token, detail=error.detail, started=started)
 
 
-def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: ProviderAccount) -> RentOutcome:
+def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: ProviderAccount) -> Outcome:
     with transaction.atomic():
         account_record_refusal(account=account, token=token, detail=detail, attempt=attempt)
         return _attempt_finish(attempt, state=AttemptState.FAILED, token=token, detail=detail)
@@ -238,7 +239,7 @@ def _attempt_finish(
     token: str = "",
     detail: str = "",
     started: float | None = None,
-) -> RentOutcome:
+) -> Outcome:
     attempt.state = state
     attempt.error_token = token
     attempt.error_detail = detail
@@ -249,34 +250,34 @@ def _attempt_finish(
     return rent_outcome_for(attempt)
 
 
-def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False) -> RentOutcome:
-    """What staff are told about an attempt, whether it just finished or was submitted again."""
-    if attempt.state == AttemptState.SUCCEEDED and attempt.rental is not None:
-        rental = attempt.rental
-        end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
-        prefix = _("This request was already carried out:") + " " if repeated else ""
-        rented = _("Rented +%(number)s until %(end)s on %(account)s.") % {
-            "number": rental.number, "end": end, "account": attempt.account.name,
-        }  # fmt: skip
-        message = f"{prefix}{rented}"
-        return RentOutcome(attempt=attempt, rental=rental, token="", message=message, repeated=repeated)
+def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False, facts: dict[str, str] | None = None) -> Outcome:
+    """The outcome of an attempt, whether it just finished or was submitted again."""
     if attempt.state == AttemptState.PENDING:
-        message = _("This request is already being carried out; its result will appear in Rent attempts.")
-        return RentOutcome(attempt=attempt, rental=None, token="PENDING", message=message, repeated=True)
-    banned_until = attempt.account.banned_until if attempt.error_token == "BANNED" else None
-    until = timezone.localtime(banned_until).strftime("%Y-%m-%d %H:%M %Z") if banned_until else None
-    message = explain(attempt.error_token, banned_until=until, spending=True)
-    if attempt.sent_at is None and attempt.error_token in _REFUSAL_TOKENS:
-        refused = _("Not sent: %(account)s cannot rent now.") % {"account": attempt.account.name}
-        message = f"{refused} {message}"
-    return RentOutcome(attempt=attempt, rental=None, token=attempt.error_token, message=message, repeated=repeated)
+        return Outcome(Operation.RENT, AttemptState.PENDING, Token.PENDING, attempt=attempt, repeated=True)
+    rental = attempt.rental if attempt.state == AttemptState.SUCCEEDED else None
+    return Outcome(
+        Operation.RENT, attempt.state, attempt.error_token, rental=rental, attempt=attempt, repeated=repeated,
+        facts=facts or {},
+    )  # fmt: skip
 
 
-# The tokens Rentdesk refuses with on an account's behalf, without calling the provider.
-_REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
+def outcome_when_settled(outcome: Outcome, *, within: float) -> Outcome:
+    """A repeated request's outcome once the first request's is known: while the first is still at
+    SMS.online, wait for it (holding no database connection) at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while outcome.state == AttemptState.PENDING and time.monotonic() < deadline:
+        release_connection()
+        time.sleep(0.25)
+        if outcome.attempt is not None:
+            attempt = RentAttempt.objects.select_related("rental", "account").get(pk=outcome.attempt.pk)
+            outcome = rent_outcome_for(attempt, repeated=True)
+        else:
+            extension = RentalExtension.objects.select_related("rental").get(pk=outcome.extension.pk)
+            outcome = extension_outcome_for(extension, repeated=True)
+    return outcome
 
 
-NOT_SENT = "NOT_SENT"
+NOT_SENT = Token.NOT_SENT
 
 
 def attempts_resolve_stale(*, now: datetime) -> int:

@@ -27,6 +27,7 @@ from ..provider.parsing import IncomingSms
 from ..schedule import POLL_CYCLE
 from ..selectors import awaiting_a_code
 from .accounts import account_record_error, provider_client_for
+from .forwarding import sms_arrived
 from .pacing import AccountPacing
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
             Rental.objects.filter(newer, pk=rental.pk).update(
                 last_sms_at=received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
             )
+            sms_arrived(message)  # forwarded to chat and announced to waiting scripts, once committed
     except IntegrityError:
         return None
     return message
@@ -199,9 +201,6 @@ def _rental_found_again(rental: Rental, polled_id: str) -> None:
         locked.save(update_fields=["provider_lost_at", "attention"])
 
 
-POLL_LEASE = timedelta(minutes=5)
-
-
 def polls_per_cycle() -> int:
     """How many rentals of one account a cycle can poll within SMSONLINE_POLL_RATE."""
     return max(1, int(settings.SMSONLINE_POLL_RATE * POLL_CYCLE.total_seconds()))
@@ -218,30 +217,78 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
     One task at a time polls an account (a lease on the account); each rental is also claimed, so a
     redelivered task never polls it twice. What this cycle leaves is still due at the next one.
     """
-    if not _polling_lease_taken(account_id):
+    lease = PollLease.take(account_id, wait=LEASE_WAIT)
+    if lease is None:
         return 0
-    try:
-        return _poll_rentals(account_id, rental_ids, cycle_started)
-    finally:
-        ProviderAccount.objects.filter(pk=account_id).update(polling_until=None)
-
-
-def _polling_lease_taken(account_id: int) -> bool:
-    """Take the account's polling lease; the previous cycle's task may be finishing its last request."""
-    give_up_at = time.monotonic() + LEASE_WAIT.total_seconds()
-    while True:
-        now = timezone.now()
-        free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
-        if ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=now + POLL_LEASE):
-            return True
-        if time.monotonic() >= give_up_at:
-            return False
-        time.sleep(0.2)
-
-
-def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
     pacing = AccountPacing(account_id, per_second=settings.SMSONLINE_POLL_RATE)
+
+    def before_request(*, urgent: bool) -> None:
+        lease.renew()
+        pacing.wait(urgent=urgent)
+
+    # The next cycle polls what this one has not reached: stopping before it keeps two from overlapping.
     stop_at = cycle_started + POLL_CYCLE - pacing.interval
+    try:
+        return _poll_rentals(account_id, rental_ids, cycle_started, before_request, stop_at=stop_at)
+    except PollLeaseLost:
+        logger.warning("polling account %s stopped: it stalled past its lease, another poll took over", account_id)
+        return 0
+    finally:
+        lease.release()
+
+
+class PollLeaseLost(Exception):
+    """The lease ran out and another poll holds the account now."""
+
+
+@dataclass
+class PollLease:
+    """An account's polling lease, renewed before each request, so it only has to outlast one request:
+    the account of a poll cut short (its worker killed) is free again within about a minute, not
+    after the longest poll there could be. Its end time is its token: only its holder renews or
+    releases it."""
+
+    account_id: int
+    until: datetime
+
+    @staticmethod
+    def length() -> timedelta:
+        """One request's longest wait (connect and read timeouts), and half a minute to spare."""
+        return timedelta(seconds=settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 30)
+
+    @classmethod
+    def take(cls, account_id: int, *, wait: timedelta = timedelta(0)) -> PollLease | None:
+        """The lease, or None when another poll holds it for longer than ``wait`` (the previous cycle's
+        task may be finishing its last request)."""
+        give_up_at = time.monotonic() + wait.total_seconds()
+        while True:
+            now = timezone.now()
+            free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
+            until = now + cls.length()
+            if ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=until):
+                return cls(account_id, until)
+            if time.monotonic() >= give_up_at:
+                return None
+            time.sleep(0.2)
+
+    def renew(self) -> None:
+        until = timezone.now() + self.length()
+        if not ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=until):
+            raise PollLeaseLost
+        self.until = until
+
+    def release(self) -> None:
+        ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=None)
+
+
+def _poll_rentals(
+    account_id: int,
+    rental_ids: list[int],
+    cycle_started: datetime,
+    before_request: Callable[..., None],
+    *,
+    stop_at: datetime,
+) -> int:
     rentals = (
         Rental.objects.filter(pk__in=rental_ids, account_id=account_id, status=RentalStatus.ACTIVE)
         .select_related("account")
@@ -261,7 +308,7 @@ def _poll_rentals(account_id: int, rental_ids: list[int], cycle_started: datetim
         client = client or provider_client_for(rental.account)
         try:
             new += rental_poll(
-                rental=rental, client=client, before_request=partial(pacing.wait, urgent=rental.awaiting)
+                rental=rental, client=client, before_request=partial(before_request, urgent=rental.awaiting)
             ).new_messages
         except (AccountError, RateLimited) as error:
             # The account cannot be used now: its other rentals would fail the same way.

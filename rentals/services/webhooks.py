@@ -46,13 +46,13 @@ def webhook_store(*, token: str, body: bytes, content_type: str) -> int:
         if selectors.rental_for_webhook(token=token) is None:
             raise UnknownWebhookToken from None
         raise
-    row = {"body_hash": hashlib.sha256(body).hexdigest(), "body": body.decode("utf-8", "replace"),
-           "content_type": content_type[:100]}  # fmt: skip
+    # The bytes as they arrived (a NUL and all): the row keeps them, not a decoding of them.
+    row = {"body_hash": hashlib.sha256(body).hexdigest(), "body": body, "content_type": content_type[:100]}
     stored = _store_for_current_rent(token=token, rent_id=delivered.rent_id, row=row)
     return stored if stored is not None else _store_checked(token=token, rent_id=delivered.rent_id, row=row)
 
 
-def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, str]) -> int | None:
+def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, object]) -> int | None:
     """The common case in one statement: the row for the rental of ``token`` when ``rent_id`` is its current
     rent. None when nothing was stored (an unknown token, an earlier rent id, the same body again): the
     checks then say which.
@@ -82,7 +82,7 @@ def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, str]) ->
     return stored[0] if stored else None
 
 
-def _store_checked(*, token: str, rent_id: str, row: dict[str, str]) -> int:
+def _store_checked(*, token: str, rent_id: str, row: dict[str, object]) -> int:
     found = selectors.rental_for_webhook(token=token)
     if found is None:
         raise UnknownWebhookToken
@@ -134,7 +134,7 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     if delivery.processed_at is not None:
         return None
     try:
-        delivered = parse_webhook(delivery.body.encode(), content_type=delivery.content_type, provider_tz=provider_tz())
+        delivered = parse_webhook(bytes(delivery.body), content_type=delivery.content_type, provider_tz=provider_tz())
     except UnreadableWebhook as problem:
         outcome, message = f"unreadable: {problem}", None
     else:
@@ -146,11 +146,16 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     return message
 
 
-REQUEUE_AFTER = timedelta(minutes=5)
+# A delivery is processed within milliseconds. Past this, its processing was lost: the broker was
+# down or restarted empty, or the worker holding the run died (Redis hands a dead worker's tasks to
+# another only after the visibility timeout, an hour). With poll_sms every 15 s, such an SMS is stored
+# within 45 s; a delivery merely waiting in a long queue is queued twice, and its second task finds
+# it processed and does nothing.
+REQUEUE_AFTER = timedelta(seconds=30)
 
 
 def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
-    """Deliveries whose processing has not run for a while (the broker was down): claimed for one more
+    """Deliveries whose processing has not run for a while (see REQUEUE_AFTER): claimed for one more
     queueing each, so a backlog is never queued again every cycle."""
     stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
     claimed = []

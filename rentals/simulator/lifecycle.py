@@ -85,8 +85,11 @@ def _refund(state: SimulatorState, rent: SimRent, new_state: str) -> None:
 
 
 def get_rent_list(state: SimulatorState, api_key: str, params: dict[str, str]) -> Reply:
+    """The key's rents, newest first, ten a page (``page``, 0-based); past the last page, NO_NUMBERS."""
     mine = [rent for rent in state.rents.values() if rent.api_key == api_key]
-    latest = sorted(mine, key=lambda rent: rent.id, reverse=True)[:RENT_LIST_LENGTH]
+    page = int(params["page"]) if params.get("page", "").isdigit() else 0
+    newest_first = sorted(mine, key=lambda rent: rent.id, reverse=True)
+    latest = newest_first[page * RENT_LIST_LENGTH : (page + 1) * RENT_LIST_LENGTH]
     if not latest:
         return state.dialect.rent_error("NO_NUMBERS")
     values = [

@@ -6,15 +6,18 @@ Control plane (JSON in, JSON out; never under handler_api.php):
   ``{"token": "NO_BALANCE", "wire": "text|json_message|json_msg|json_error", "status": 200|"mapped"}``,
   or a raw ``{"body": "...", "status": 502, "content_type": "text/html"}`` / ``{"body_base64": ...}``,
   plus ``"delay": seconds`` and ``"headers": {"Retry-After": "3"}``. A delay alone handles the
-  request as usual and answers late.
+  request as usual and answers late. ``"handle": true`` carries the request out first (a rent is
+  made and charged) and then answers the forced reply instead of the real one: a provider that
+  charged and then failed. ``{"action": "getRentNumber"}`` alone takes a turn and changes nothing,
+  so a sequence of forced replies can say which of the next requests go wrong.
 - ``POST /_control/dialect``: which of the family's forms to speak until the next reset (see
   ``wire.Dialect``): ``{"rent_errors": "text", "error_status": "mapped", "unknown_actions":
   ["continueRentInfo"], "countries_key": "counties", "quant": "object", "lists": "array",
   "values": "array", "early_cancel_denied_seconds": 120}``.
 - ``POST /_control/accounts``: ``{"api_key", "balance", "banned_until" (ISO), "inactive", "blocked"}``.
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
-- ``GET /_control/requests``: what handler_api.php received (API keys left out), each with its
-  ``received_at`` (Unix time).
+- ``GET /_control/requests``: what handler_api.php received (API keys left out), each with ``at``,
+  when it arrived (Unix seconds).
 - ``GET /_control/rents``: the rents made so far.
 - ``POST /_control/sms``: ``{"rent_id", "text", "sender", "webhook": true, "date"}``: an SMS reaches the rent;
   with ``webhook`` (the default) it is POSTed to the rent's registered URL, as the provider does.
@@ -90,8 +93,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         with state.lock:
             forced = state.take_forced(params.get("action", ""))
         if forced is not None and forced.reply is not None:
-            with state.lock:
-                state.log_request(params)
+            state.log_request(params)
+            if forced.handle:
+                state.handle(params, logged=True)  # acted upon (a rent charged); its real answer is lost
             time.sleep(forced.delay)
             self._send(forced.reply)
             return

@@ -95,6 +95,9 @@ class ForcedReply:
     reply: Reply | None  # None: handle the request as usual, then apply the delay
     delay: float = 0.0
     action: str | None = None  # only for this action; None for any
+    # Carry the request out first (a rent is made and charged), then answer ``reply`` instead: the
+    # provider that acted and then failed, as a crash or a proxy error after the work does.
+    handle: bool = False
 
 
 @dataclass
@@ -130,19 +133,20 @@ class SimulatorState:
                 return forced
         return None
 
-    def log_request(self, params: dict[str, str]) -> None:
-        """Keep what handler_api.php received, without the key, and when (Unix time): the benchmarks
-        read the request rate an account got from it."""
-        self.requests.append({**{k: v for k, v in params.items() if k != "api_key"}, "received_at": time.time()})
-        del self.requests[:-MAX_LOGGED_REQUESTS]
-
     # --- handler_api.php actions -------------------------------------------------------------
 
-    def handle(self, params: dict[str, str]) -> Reply:
+    def log_request(self, params: dict[str, str]) -> None:
+        """Keep what was asked (never the key), with the moment it arrived (Unix seconds, ``at``)."""
+        with self.lock:
+            self.requests.append({**{k: v for k, v in params.items() if k != "api_key"}, "at": time.time()})
+            del self.requests[:-MAX_LOGGED_REQUESTS]
+
+    def handle(self, params: dict[str, str], *, logged: bool = False) -> Reply:
         action = params.get("action", "")
         api_key = params.get("api_key", "")
         with self.lock:
-            self.log_request(params)
+            if not logged:
+                self.log_request(params)
             if not api_key:
                 return self.dialect.generic_error("NO_KEY")
             refusal = self._account_refusal(api_key, action)
@@ -306,4 +310,7 @@ def forced_reply_from_spec(spec: dict[str, object]) -> ForcedReply:
         raise ValueError('headers must be an object such as {"Retry-After": "3"}')
     if reply is not None and headers:
         reply = dataclasses.replace(reply, headers=tuple((str(k), str(v)) for k, v in headers.items()))
-    return ForcedReply(reply=reply, delay=delay, action=str(action) if action else None)
+    handle = spec.get("handle", False)
+    if not isinstance(handle, bool):
+        raise ValueError("handle must be true or false")
+    return ForcedReply(reply=reply, delay=delay, action=str(action) if action else None, handle=handle)

@@ -12,16 +12,18 @@ register = template.Library()
 @register.inclusion_tag("rentals/admin/dashboard.html", takes_context=True)
 def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     """The block at the top of the admin index: whether Rentdesk can work, and what needs attention now."""
-    user = context["request"].user
+    user, now = context["request"].user, timezone.now()
     # The same report as /healthz, which anyone may read: every staff member sees it.
     health = explanations.health_lines(system_health())
     if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
         return {"dashboard": None, "health": health}
+    locked_out = selectors.logins_locked_out(now=now) if user.has_perm("axes.view_accessattempt") else None
     return {
-        "dashboard": selectors.dashboard(now=timezone.now()),
-        "now": timezone.now(),
+        "dashboard": selectors.dashboard(now=now),
+        "now": now,
         "health": health,
         "can_rent": user.has_perm("rentals.rent_number"),
+        "locked_out": locked_out,
     }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rentals', '0015_ended_by_provider'),
+        ('rentals', '0022_api_tokens'),
     ]
 
     operations = [

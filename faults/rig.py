@@ -1,0 +1,160 @@
+"""The running stack as a server runs it: supervised like systemd (a unit that dies is started again
+after RestartSec), and what the scenarios read from it: the database, Redis and the simulator."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import requests
+
+from tests.stack import Stack
+
+# deploy/systemd/*.service: Restart=on-failure, RestartSec=5.
+RESTART_AFTER_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Restart:
+    name: str
+    exit_code: int
+    at: float  # time.time() of the exit seen
+
+
+@dataclass
+class Rig:
+    stack: Stack
+    restarts: list[Restart] = field(default_factory=list)
+    _stopping: set[str] = field(default_factory=set)
+    _due: dict[str, float] = field(default_factory=dict)  # name -> when it is started again
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: bool = True
+
+    # --- processes ----------------------------------------------------------------------------
+
+    def supervise(self) -> None:
+        threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
+
+    def _supervise(self) -> None:
+        while self._running:
+            with self._lock:
+                for name, process in list(self.stack.processes.items()):
+                    if _unit_of(name) and name not in self._stopping and process.poll() is not None:
+                        self.restarts.append(Restart(name, process.returncode, time.time()))
+                        del self.stack.processes[name]
+                        self._due[name] = time.monotonic() + RESTART_AFTER_SECONDS
+                for name, due in list(self._due.items()):
+                    if time.monotonic() >= due:
+                        del self._due[name]
+                        self.stack.start_unit(name, _unit_of(name))
+            time.sleep(0.2)
+
+    def start(self, name: str) -> None:
+        with self._lock:
+            self._stopping.discard(name)
+            self.stack.start_unit(name, _unit_of(name))
+
+    def pid(self, name: str) -> int | None:
+        with self._lock:
+            process = self.stack.processes.get(name)
+            return process.pid if process is not None and process.poll() is None else None
+
+    def signal(self, name: str, sent: signal.Signals, *, group: bool = False) -> None:
+        """Send ``sent`` to the process (or its whole group: a worker and its pool)."""
+        pid = self.pid(name)
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        if group:
+            os.killpg(pid, sent)
+        else:
+            os.kill(pid, sent)
+
+    def stop(self, name: str, *, timeout: float = 320) -> int:
+        """Stop ``name`` for good, as `systemctl stop` does (SIGTERM, then wait): not started again."""
+        with self._lock:
+            self._stopping.add(name)
+            process = self.stack.processes.pop(name)
+        process.terminate()
+        return process.wait(timeout=timeout)
+
+    def restarted(self, since: float) -> list[Restart]:
+        return [restart for restart in self.restarts if restart.at >= since]
+
+    def shutdown(self) -> None:
+        self._running = False
+        with self._lock:
+            self._stopping.update(self.stack.processes)
+            self._due.clear()
+        self.stack.stop()
+
+    def wait_for_log(self, name: str, text: str, *, after: int = 0, seconds: float = 90) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if text in self.stack.log(name)[after:]:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def ran(self, task: str) -> bool:
+        """Whether the workers received ``task`` and finished every one they received, by their logs."""
+        lines = [line for path in self.stack.directory.glob("worker*.log") for line in path.read_text().splitlines()
+                 if f"{task}[" in line]  # fmt: skip
+        received = sum(1 for line in lines if line.endswith(" received"))
+        ended = sum(1 for line in lines if " succeeded in " in line or " raised " in line)
+        return 0 < received == ended
+
+    def log_size(self, name: str) -> int:
+        log = self.stack.directory / f"{name}.log"
+        return len(log.read_text()) if log.exists() else 0
+
+    # --- what the scenarios read ----------------------------------------------------------------
+
+    def sql(self, query: str, *params: object) -> list[tuple]:
+        return self.stack.sql(query, *params)
+
+    def value(self, query: str, *params: object) -> Any:
+        return self.sql(query, *params)[0][0]
+
+    def moment(self, seconds: float) -> datetime | str:
+        """A time.time() as a query parameter, compared with Django's stored datetimes (naive UTC
+        text on SQLite)."""
+        moment = datetime.fromtimestamp(seconds, UTC)
+        return moment if self.stack.postgres_server else f"{moment:%Y-%m-%d %H:%M:%S.%f}"
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis(port=self.stack.ports["redis"], socket_timeout=5, socket_connect_timeout=2)
+
+    def held_tasks(self) -> list[tuple[str, list]]:
+        """The tasks handed to a worker and not yet acknowledged (kombu's ``unacked`` hash): name, args."""
+        held = []
+        with contextlib.suppress(redis.RedisError):
+            for raw in self.redis().hvals("unacked"):
+                message = json.loads(raw)[0]
+                args = json.loads(base64.b64decode(message["body"]))[0]
+                held.append((message["headers"]["task"], args))
+        return held
+
+    def simulator(self, command: str, payload: dict | None = None) -> object:
+        """The simulator's control plane: GET without a payload, POST with one."""
+        url = f"{self.stack.simulator_url}/_control/{command}"
+        response = requests.get(url, timeout=30) if payload is None else requests.post(url, json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def provider_requests(self, action: str, since: float) -> list[dict]:
+        return [r for r in self.simulator("requests") if r.get("action") == action and r["at"] >= since]
+
+
+def _unit_of(name: str) -> str:
+    """Its unit in deploy/systemd/ ("worker-2" is a second rentdesk-worker); empty for the servers."""
+    role = name.split("-")[0]
+    return f"rentdesk-{role}.service" if role in ("web", "worker", "beat") else ""

@@ -1,0 +1,288 @@
+"""Webhook storms with a fault in the middle: a worker killed (S1), Redis restarted (S2), the
+database gone for a while (S3), gunicorn and the workers restarted one by one (S6).
+
+Each SMS text starts with its scenario's tag, so what was stored is counted per scenario. Stored
+means an SmsMessage row: received, kept and processed, as staff see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import psycopg
+import requests
+
+from tests.servers import wait_until
+
+from .report import Figures
+from .rig import Rig
+from .traffic import Answer, Delivery, Load, Rental, send, sms_storm
+
+RATE = 50  # webhooks per second (the issue's storm)
+# A killed worker's tasks, a lost queue, a failed task: all are done again within this.
+RECOVERY_TARGET = 120.0
+DUPLICATES = 0.2
+REDIS_DOWN_SECONDS = 5.0
+DATABASE_DOWN_SECONDS = 5.0
+RESENDS = 5  # how often the provider (here, the suite) sends again what was not acknowledged
+PROCESS_WEBHOOK = "rentals.tasks.process_webhook"
+POLL_ACCOUNT = "rentals.tasks.poll_account_sms"
+
+
+# --- S1 ----------------------------------------------------------------------------------------
+
+
+def webhook_storm_with_a_worker_killed(rig: Rig, rentals: Sequence[Rental], *, count: int) -> Figures:
+    deliveries = sms_storm(rentals, count=count, duplicates=DUPLICATES, tag="S1")
+    load = send(rig.stack, deliveries, per_second=RATE)
+    load.sleep_until(load.seconds / 4)
+    held, killed_at = kill_the_worker_holding(rig, PROCESS_WEBHOOK)
+    waiting = unprocessed_deliveries(rig)  # the killed worker's tasks and those queued behind them
+    came_back = wait_until(lambda: not unprocessed_deliveries(rig, among=waiting), seconds=RECOVERY_TARGET * 2)
+    recoveries = [time.time() - killed_at if came_back else None]
+    answers = load.wait()
+    wait_until(lambda: all_stored(rig, deliveries, "S1"), seconds=RECOVERY_TARGET, every=1)
+    figures = webhook_figures("S1 webhook storm, worker SIGKILLed", rig, deliveries, answers, tag="S1")
+    held_waiting = [args[0] for task, args in held if task == PROCESS_WEBHOOK and args[0] in waiting]
+    figures.notes += [
+        f"{len({d.sms.text for d in deliveries})} SMS in {len(deliveries)} POSTs at {RATE}/s, {DUPLICATES:.0%} of "
+        "them a repeat (the same body, or the same SMS form-encoded)",
+        f"the worker and its pool SIGKILLed {load.seconds / 4:.0f} s in, holding {describe(held)}",
+        f"recovery: from the kill until the {len(waiting)} deliveries then unprocessed were processed "
+        f"({len(held_waiting)} of them held by the killed worker)",
+    ]
+    if any(task == POLL_ACCOUNT for task, _ in held):
+        # It held its account's polling lease: polling resumes once the lease lapses.
+        recoveries.append(first_poll_after(rig, killed_at))
+        polled = "never" if recoveries[-1] is None else f"{recoveries[-1]:.0f} s after the kill"
+        figures.notes.append(f"it was polling: polling again {polled}")
+    figures.recovery = None if None in recoveries else max(recoveries)
+    figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
+    figures.expect_recovery_under(RECOVERY_TARGET)
+    figures.expect("the worker started again", bool(rig.restarted(killed_at)))
+    return figures
+
+
+def kill_the_worker_holding(rig: Rig, task: str, *, within: float = 10.0) -> tuple[list[tuple[str, list]], float]:
+    """SIGKILL the worker and its pool at a moment it holds a ``task`` (waiting up to ``within`` for
+    one); the tasks it held, as left unacknowledged in Redis, and the time of the kill."""
+    deadline = time.monotonic() + within
+    while task not in (name for name, _ in rig.held_tasks()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    rig.signal("worker", signal.SIGKILL, group=True)
+    killed_at = time.time()
+    return rig.held_tasks(), killed_at
+
+
+def describe(held: list[tuple[str, list]]) -> str:
+    if not held:
+        return "no task"
+    names = sorted({task.rsplit(".", 1)[-1] for task, _ in held})
+    return f"{len(held)} unacknowledged task(s) ({', '.join(names)})"
+
+
+def first_poll_after(rig: Rig, moment: float, *, within: float = RECOVERY_TARGET * 2) -> float | None:
+    found = wait_until(lambda: rig.provider_requests("getRentStatus", since=moment), seconds=within, every=1)
+    return rig.provider_requests("getRentStatus", since=moment)[0]["at"] - moment if found else None
+
+
+# --- S2 ----------------------------------------------------------------------------------------
+
+
+def redis_restart(rig: Rig, rentals: Sequence[Rental], *, count: int) -> Figures:
+    deliveries = sms_storm(rentals, count=count, duplicates=0, tag="S2")
+    load = send(rig.stack, deliveries, per_second=RATE)
+    load.sleep_until(load.seconds / 4)
+    rig.stack.stop_redis()  # in memory only, as scripts/redis_server.py runs it: its queue is gone
+    time.sleep(REDIS_DOWN_SECONDS)
+    rig.stack.start_redis()
+    up_at = time.time()
+    consumed = wait_until(lambda: processed_received_since(rig, up_at), seconds=RECOVERY_TARGET, every=0.5)
+    consumed_after = time.time() - up_at if consumed else None
+    answers = load.wait()
+    stored = wait_until(lambda: all_stored(rig, deliveries, "S2"), seconds=RECOVERY_TARGET * 2, every=1)
+    stored_after = time.time() - up_at
+    figures = webhook_figures("S2 Redis restarted", rig, deliveries, answers, tag="S2")
+    figures.recovery = consumed_after
+    figures.notes += [
+        f"{len(deliveries)} SMS at {RATE}/s; Redis (no persistence: its queue is lost) stopped "
+        f"{load.seconds / 4:.0f} s in, started again {REDIS_DOWN_SECONDS:.0f} s later",
+        "recovery: from Redis back until the worker processed a webhook received after it",
+        f"every SMS stored {stored_after:.0f} s after Redis was back" if stored else "not every SMS was stored",
+    ]
+    figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
+    figures.expect("worker consumes again within 60 s", consumed_after is not None and consumed_after < 60)
+    return figures
+
+
+def processed_received_since(rig: Rig, moment: float) -> bool:
+    query = "SELECT count(*) FROM rentals_webhookdelivery WHERE received_at > %s AND processed_at IS NOT NULL"
+    return rig.value(query, rig.moment(moment)) > 0
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+def database_outage(rig: Rig, rentals: Sequence[Rental], *, count: int) -> Figures:
+    deliveries = sms_storm(rentals, count=count, duplicates=0, tag="S3")
+    load = send(rig.stack, deliveries, per_second=RATE)
+    load.sleep_until(load.seconds / 3)
+    how = database_unavailable(rig, seconds=DATABASE_DOWN_SECONDS)
+    back_at = time.time()
+    answers = load.wait()
+    acknowledged = {d.body_hash for d, a in zip(deliveries, answers, strict=True) if a.status == 200}
+    kept = {row[0] for row in rig.sql("SELECT body_hash FROM rentals_webhookdelivery")}
+    resent, final = resend_until_acknowledged(rig, deliveries, answers)
+    stored = wait_until(lambda: all_stored(rig, deliveries, "S3"), seconds=RECOVERY_TARGET * 2, every=1)
+    figures = webhook_figures("S3 database down 5 s", rig, deliveries, answers, tag="S3")
+    figures.recovery = time.time() - back_at if stored else None
+    refused = [a for a in answers if not a.ok]
+    figures.notes += [
+        f"{len(deliveries)} SMS at {RATE}/s; {how}",
+        f"answered 200: {len(acknowledged)}, of which not stored: {len(acknowledged - kept)}; answered "
+        f"{statuses(refused)}; sent again by the provider: {resent}, still refused after {RESENDS} rounds: {final}",
+        "recovery: from the database back until every SMS was stored",
+    ]
+    figures.expect("never 200 without storing", not acknowledged - kept)
+    figures.expect("every refusal a 503", all(a.status == 503 for a in refused))
+    figures.expect_none("lost", "duplicates")
+    figures.expect_recovery_under(RECOVERY_TARGET)
+    return figures
+
+
+def database_unavailable(rig: Rig, *, seconds: float) -> str:
+    """Make the database refuse everyone for ``seconds``; says how."""
+    if not rig.stack.postgres_server:
+        with sqlite_locked(rig.stack.database_url.removeprefix("sqlite:///")):
+            time.sleep(seconds)
+        return f"SQLite locked exclusively for {seconds:.0f} s (writers wait up to its 20 s lock timeout)"
+    name = rig.stack.databases[0]
+    with psycopg.connect(rig.stack.postgres_server + "/postgres", autocommit=True) as admin:
+        # What a PostgreSQL restart does to its clients: open connections cut, new ones refused.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        time.sleep(seconds)
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    return f"PostgreSQL refused connections and cut the open ones for {seconds:.0f} s"
+
+
+@contextlib.contextmanager
+def sqlite_locked(path: str) -> Iterator[None]:
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def resend_until_acknowledged(rig: Rig, deliveries: Sequence[Delivery], answers: list[Answer]) -> tuple[int, int]:
+    """Send again what got no 200, as a retrying provider would; (how many were sent again, how many
+    were still not acknowledged at the end)."""
+    pending = [d for d, a in zip(deliveries, answers, strict=True) if a.status != 200]
+    resent = len(pending)
+    for _ in range(RESENDS):
+        if not pending:
+            break
+        again = send(rig.stack, pending, per_second=RATE).wait()
+        pending = [d for d, a in zip(pending, again, strict=True) if a.status != 200]
+        time.sleep(1)
+    return resent, len(pending)
+
+
+def statuses(answers: list[Answer]) -> str:
+    counted: dict[str, int] = {}
+    for answer in answers:
+        key = str(answer.status) if answer.status else answer.error
+        counted[key] = counted.get(key, 0) + 1
+    return ", ".join(f"{key}: {n}" for key, n in sorted(counted.items())) or "nothing else"
+
+
+# --- S6 ----------------------------------------------------------------------------------------
+
+
+def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Figures:
+    deliveries = sms_storm(rentals, count=seconds * RATE // 2, duplicates=0, tag="S6")
+    admin = rig.stack.logged_in()
+    pages = [page_call(rig, admin.cookies.get_dict()) for _ in range(seconds * 4)]
+    webhooks = send(rig.stack, deliveries, per_second=RATE / 2)
+    browsing = Load(pages, per_second=4).start()
+    webhooks.sleep_until(seconds / 6)
+    rig.signal("web", signal.SIGHUP)  # systemctl reload rentdesk-web: new workers, the old ones finish
+    roll_worker(rig, "worker", "worker-2")
+    webhooks.sleep_until(seconds / 2)
+    rig.signal("web", signal.SIGHUP)
+    roll_worker(rig, "worker-2", "worker")
+    answers, page_answers = webhooks.wait(), browsing.wait()
+    ended = time.time()
+    stored = wait_until(lambda: all_stored(rig, deliveries, "S6"), seconds=RECOVERY_TARGET, every=1)
+    figures = webhook_figures("S6 rolling restart", rig, deliveries, answers + page_answers, tag="S6")
+    figures.sent = f"{len(deliveries)} + {len(pages)} pages"
+    figures.recovery = time.time() - ended if stored else None
+    failed = [a for a in answers + page_answers if not a.ok]
+    figures.notes += [
+        f"{len(deliveries)} webhooks at {RATE // 2}/s and {len(pages)} admin pages at 4/s for {seconds} s; gunicorn "
+        "reloaded (SIGHUP) twice; each worker replaced by a new one, the old one stopped with SIGTERM",
+        f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
+        "recovery: from the end of the load until every SMS was stored",
+    ]
+    figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
+    figures.expect("0 failed requests", not failed)
+    return figures
+
+
+def roll_worker(rig: Rig, old: str, new: str) -> None:
+    """Start ``new``, and once it consumes, stop ``old`` warmly: its running tasks finish first."""
+    logged = rig.log_size(new)
+    rig.start(new)
+    rig.wait_for_log(new, " ready.", after=logged)
+    rig.stop(old)
+
+
+def page_call(rig: Rig, cookies: dict[str, str]) -> Callable[[], requests.Response]:
+    """One look at the inventory by a logged-in person."""
+    url = f"{rig.stack.url}/admin/rentals/rental/"
+
+    def call() -> requests.Response:
+        with rig.stack.session() as session:
+            return session.get(url, cookies=cookies, timeout=60, allow_redirects=False)
+
+    return call
+
+
+# --- shared --------------------------------------------------------------------------------------
+
+
+def webhook_figures(name: str, rig: Rig, deliveries: Sequence[Delivery], answers: list[Answer], *, tag: str) -> Figures:
+    unique = len({delivery.sms.text for delivery in deliveries})
+    rows, distinct = stored_sms(rig, tag)
+    return Figures(
+        name,
+        sent=len(deliveries),
+        stored=distinct,
+        lost=unique - distinct,
+        duplicates=rows - distinct,
+        server_errors=sum(1 for a in answers if a.status is not None and a.status >= 500),
+        no_answer=sum(1 for a in answers if a.status is None),
+    )
+
+
+def stored_sms(rig: Rig, tag: str) -> tuple[int, int]:
+    """SMS rows of the scenario, and how many different SMS they are."""
+    query = "SELECT count(*), count(DISTINCT text) FROM rentals_smsmessage WHERE text LIKE %s"
+    rows, distinct = rig.sql(query, f"{tag} %")[0]
+    return rows, distinct
+
+
+def all_stored(rig: Rig, deliveries: Sequence[Delivery], tag: str) -> bool:
+    return stored_sms(rig, tag)[1] >= len({delivery.sms.text for delivery in deliveries})
+
+
+def unprocessed_deliveries(rig: Rig, *, among: Sequence[int] | None = None) -> list[int]:
+    waiting = [row[0] for row in rig.sql("SELECT id FROM rentals_webhookdelivery WHERE processed_at IS NULL")]
+    return waiting if among is None else sorted(set(waiting) & set(among))

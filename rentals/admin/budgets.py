@@ -1,0 +1,22 @@
+"""Personal monthly budgets (an account's budget is set on the account)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import services
+from ..models import PersonBudget
+
+
+@admin.register(PersonBudget)
+class PersonBudgetAdmin(admin.ModelAdmin):
+    list_display = ["user", "monthly_budget", "spent_this_month"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+
+    @admin.display(description=_("spent or committed this month (USD)"))
+    def spent_this_month(self, obj: PersonBudget) -> str:
+        since = services.month_start(timezone.now())
+        return f"{services.budget_spent(since=since, person=obj.user):.2f}"

@@ -1,0 +1,111 @@
+"""Reading the inventory: rentals, one rental with its SMS, and waiting for the next SMS."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query
+
+from ..models import RentalStatus, SmsMessage
+from ..outcomes import Token
+from ..services.arrivals import sms_wait
+from .common import (
+    ERRORS,
+    READ_SMS,
+    may_see_rentals,
+    rental_data,
+    rental_or_404,
+    rentals_visible,
+    require,
+    router,
+    sms_data,
+)
+from .errors import ApiError
+from .schemas import ErrorOut, RentalDetailOut, RentalFilters, RentalListOut, WaitOut
+
+MAX_WAIT = 60
+
+
+@router.get("", response={200: RentalListOut, **ERRORS}, summary="List rentals")
+def list_rentals(request: HttpRequest, filters: Query[RentalFilters]) -> dict[str, Any]:
+    """The inventory, active rentals first and the soonest to end at the top, as in the admin."""
+    if not may_see_rentals(request):
+        raise ApiError(403, Token.PERMISSION_DENIED, needs=["rentals.view_rental"])
+    rentals = rentals_visible().filter(_matching(request, filters)).order_by("status", "end_date", "pk")
+    reads_sms = request.user.has_perm(READ_SMS)
+    page = rentals[filters.offset : filters.offset + filters.limit]
+    return {"count": rentals.count(), "results": [rental_data(rental, reads_sms=reads_sms) for rental in page]}
+
+
+def _matching(request: HttpRequest, filters: RentalFilters) -> Q:
+    fields = {"status": "status", "account": "account__name", "service": "service__code",
+              "country": "country__provider_id", "assignee": "assignee__username"}  # fmt: skip
+    given = {name: getattr(filters, name) for name in fields if getattr(filters, name) is not None}
+    wanted = Q(**{fields[name]: value for name, value in given.items()})
+    if filters.mine:
+        wanted &= Q(assignee=request.user) if filters.mine == "assigned" else Q(rented_by=request.user)
+    if filters.ending_within_hours:
+        now = timezone.now()
+        soon = now + timedelta(hours=filters.ending_within_hours)
+        wanted &= Q(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=soon)
+    if filters.number:
+        wanted &= Q(number__contains=re.sub(r"\D", "", filters.number))
+    return wanted
+
+
+@router.get("/{int:rental_id}", response={200: RentalDetailOut, **ERRORS}, summary="One rental with its SMS")
+def read_rental(request: HttpRequest, rental_id: int) -> dict[str, Any]:
+    rental = rental_or_404(request, rental_id)
+    return rental_data(rental, reads_sms=request.user.has_perm(READ_SMS), with_messages=True)
+
+
+@router.get(
+    "/{int:rental_id}/sms/next", response={200: WaitOut, **ERRORS, 503: ErrorOut}, summary="Wait for the next SMS"
+)
+def wait_for_sms(request: HttpRequest, rental_id: int, after: int | None = None, timeout: int = 30) -> dict[str, Any]:
+    """The rental's first SMS after the one whose id is `after` (0: any; left out: the newest now), waiting
+    up to `timeout` seconds (at most 60) for it to arrive. `sms` is null when none came in time."""
+    rental = rental_or_404(request, rental_id)
+    require(request, READ_SMS)
+    problems = {"timeout": [f"0 to {MAX_WAIT} seconds"]} if not 0 <= timeout <= MAX_WAIT else {}
+    if after is not None and after < 0:
+        problems["after"] = ["an SMS id, or 0 for any SMS"]
+    if problems:
+        raise ApiError(400, Token.BAD_ARGUMENTS, fields=problems)
+    if after is None:
+        newest = SmsMessage.objects.filter(rental=rental).order_by("-pk").values_list("pk", flat=True).first()
+        after = newest or 0
+    with _wait_slot() as free:
+        if not free:
+            raise ApiError(503, Token.WAIT_SLOTS_BUSY, headers={"Retry-After": "1"})
+        message = sms_wait(rental_id=rental.pk, after_id=after, timeout=timeout)
+    return {"sms": sms_data(message) if message else None, "after": message.pk if message else after}
+
+
+_waiting_lock = threading.Lock()
+_waiting = 0
+
+
+@contextmanager
+def _wait_slot() -> Iterator[bool]:
+    """One of this process's RENTDESK_API_WAIT_SLOTS, if one is free: a waiting request holds a thread,
+    and the others must stay free for webhooks and pages."""
+    global _waiting
+    with _waiting_lock:
+        free = _waiting < settings.RENTDESK_API_WAIT_SLOTS
+        _waiting += free
+    try:
+        yield free
+    finally:
+        if free:
+            with _waiting_lock:
+                _waiting -= 1

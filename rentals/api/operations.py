@@ -1,0 +1,127 @@
+"""What scripts do to rentals: rent (with an Idempotency-Key), extend, finish and cancel.
+
+Each endpoint checks the same permission as the admin, reads its input with the same form as the
+admin and the CLI, and calls the same service; the outcome comes back as its token, state and facts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Header, Status
+
+from .. import services
+from ..forms import ExtendForm, RentForm
+from ..outcomes import Operation, Outcome, Token
+from ..sentences import describe
+from ..services.renting import outcome_when_settled
+from .common import END, ERRORS, EXTEND, READ_SMS, RENT, rental_data, rental_or_404, require, router
+from .errors import ApiError
+from .schemas import ExtendIn, OutcomeOut, RentIn
+
+OUTCOMES = {status: OutcomeOut for status in (200, 201, 409, 422, 502)}
+# The same key from the same person names the same request, for ever: a retry never spends again.
+_NONCE_NAMESPACE = uuid.UUID("0b7f3e0e-4c55-4a53-9a4e-6f4f0d5e8a21")
+KEY_HELP = "Any unique string (a UUID will do). The same key gives the same outcome and never a second rent."
+
+
+def _nonce(operation: str, request: HttpRequest, key: str) -> uuid.UUID:
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise ApiError(400, Token.BAD_ARGUMENTS, fields={"Idempotency-Key": ["1 to 255 printable characters"]})
+    return uuid.uuid5(_NONCE_NAMESPACE, f"{operation}:{request.user.pk}:{key}")
+
+
+@router.post("", response={**OUTCOMES, **ERRORS}, summary="Rent a number (spends money)")
+def rent(request: HttpRequest, payload: RentIn, idempotency_key: str = Header(alias="Idempotency-Key",
+                                                                                description=KEY_HELP)):  # fmt: skip
+    """Rents once per Idempotency-Key: the attempt is recorded before SMS.online is asked, SMS.online is
+    asked once, and the same key again answers the first request's outcome (waiting for it if it is still
+    at SMS.online). 201 rented; 422 failed, nothing charged; 502 unknown, SMS.online may have charged: do
+    not rent again for the same need until it is resolved."""
+    require(request, RENT)
+    form = RentForm(payload.model_dump(), by_name=True)
+    if not form.is_valid():
+        raise ApiError.from_form(form)
+    arguments = form.rent_arguments()
+    outcome = services.rental_rent(
+        **arguments, nonce=_nonce("rent", request, idempotency_key), requested_by=request.user, via="api"
+    )
+    if outcome.repeated:
+        if not _same_rent(outcome, arguments):
+            raise ApiError(422, Token.IDEMPOTENCY_KEY_REUSED)
+        outcome = outcome_when_settled(outcome, within=_provider_call_seconds())
+    return _answer(request, outcome)
+
+
+def _same_rent(outcome: Outcome, arguments: dict[str, Any]) -> bool:
+    attempt = outcome.attempt
+    asked = (arguments["account"].pk, arguments["service"].pk, arguments["country"].pk, arguments["operator"],
+             arguments["hours"], arguments["label"], arguments["webhook"])  # fmt: skip
+    made = (attempt.account_id, attempt.service_id, attempt.country_id, attempt.operator, attempt.hours,
+            attempt.label, attempt.webhook_token is not None)  # fmt: skip
+    return asked == made
+
+
+@router.post("/{int:rental_id}/extend", response={**OUTCOMES, **ERRORS}, summary="Extend a rental (spends money)")
+def extend(request: HttpRequest, rental_id: int, payload: ExtendIn,
+           idempotency_key: str = Header(alias="Idempotency-Key", description=KEY_HELP)):  # fmt: skip
+    """Extends once per Idempotency-Key, as renting does. 200 extended; 422 failed; 502 unknown."""
+    rental = rental_or_404(request, rental_id)
+    require(request, EXTEND)
+    nonce = _nonce("extend", request, idempotency_key)
+    form = ExtendForm({"hours": payload.hours, "price": payload.price, "nonce": nonce})
+    if not form.is_valid():
+        raise ApiError.from_form(form)
+    outcome = services.rental_extend(rental=rental, **form.extend_arguments(), requested_by=request.user)
+    if outcome.repeated and outcome.extension is not None:
+        extension = outcome.extension
+        if (extension.rental_id, extension.hours) != (rental.pk, form.cleaned_data["hours"]):
+            raise ApiError(422, Token.IDEMPOTENCY_KEY_REUSED)
+        outcome = outcome_when_settled(outcome, within=_provider_call_seconds())
+    return _answer(request, outcome)
+
+
+@router.post("/{int:rental_id}/finish", response={**OUTCOMES, **ERRORS}, summary="Finish a rental")
+def finish(request: HttpRequest, rental_id: int):
+    """Releases the number now; nothing is refunded."""
+    rental = rental_or_404(request, rental_id)
+    require(request, END)
+    return _answer(request, services.rental_finish(rental=rental))
+
+
+@router.post("/{int:rental_id}/cancel", response={**OUTCOMES, **ERRORS}, summary="Cancel a rental with a refund")
+def cancel(request: HttpRequest, rental_id: int):
+    """Within 20 minutes of renting, SMS.online refunds the rent; after that, CANT_CANCEL: finish it instead."""
+    rental = rental_or_404(request, rental_id)
+    require(request, END)
+    return _answer(request, services.rental_cancel(rental=rental, now=timezone.now()))
+
+
+def _provider_call_seconds() -> float:
+    # As long as the first request can be at SMS.online, and a little more.
+    return settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 5
+
+
+_STATUS = {"succeeded": 200, "failed": 422, "unknown": 502, "pending": 409}
+
+
+def _answer(request: HttpRequest, outcome: Outcome) -> Status:
+    status = _STATUS[outcome.state]
+    if status == 200 and outcome.operation == Operation.RENT:
+        status = 201
+    rental = outcome.rental
+    if rental is not None:
+        rental.refresh_from_db()
+    body = {
+        "ok": outcome.ok, "state": str(outcome.state), "token": str(outcome.token),
+        "error": None if outcome.ok else str(outcome.token), "message": describe(outcome),
+        "replayed": outcome.repeated, "facts": dict(outcome.facts),
+        "rental": rental_data(rental, reads_sms=request.user.has_perm(READ_SMS)) if rental else None,
+        "attempt": outcome.attempt.pk if outcome.attempt else None,
+        "extension": outcome.extension.pk if outcome.extension else None,
+    }  # fmt: skip
+    return Status(status, body)

@@ -1,0 +1,101 @@
+"""Where an account's API key may be sent. Checked when an API URL is saved and again at each
+connection, since what a name resolves to can change between the two.
+
+An API key travels in the query string of every request, so it goes only where its account's URL
+points: never to a loopback, private, link-local or cloud-metadata address (a colleague's typo or a
+hostile DNS answer would hand it to whatever listens there) unless the host is explicitly allowed,
+and never in clear text where https is required. No Django and no HTTP here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host:port`` with the default port spelled out: the place an API key is bound to."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").rstrip(".")
+    return f"{parts.scheme.lower()}://{host}:{port}"
+
+
+def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozenset[str]) -> str | None:
+    """Why ``url`` is no API URL Rentdesk may call, judging by its text alone; None when it may be.
+
+    Where https is required, plain http is left only for an allowed host, and only if it resolves to
+    this machine's loopback (a local gateway, or the simulator): see ``refusal_for_addresses``.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        return "it is not an http:// or https:// URL with a host"
+    if require_https and parts.scheme.lower() != "https" and not is_allowed_host(parts.hostname, allowed_hosts):
+        return "API keys are sent only over https:// here"
+    return None
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to now. Raises ``socket.gaierror`` when it resolves to none."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+def is_allowed_host(host: str, allowed_hosts: frozenset[str]) -> bool:
+    return host.strip("[]").rstrip(".").lower() in allowed_hosts
+
+
+def refusal_for_addresses(
+    host: str, addresses: list[str], *, allowed_hosts: frozenset[str], loopback_only: bool = False
+) -> str | None:
+    """Why ``host`` may not receive an API key at these addresses, or None.
+
+    Only public (globally routable) addresses are accepted: that leaves out loopback, private,
+    link-local (169.254.169.254, the cloud metadata service), shared, reserved and unspecified ones,
+    and IPv6 forms of them, unless the host is listed in ``allowed_hosts``. ``loopback_only`` (plain
+    http where https is required) accepts nothing but this machine's loopback, where no one else hears.
+    """
+    for text in addresses:
+        address = _address(text)
+        if loopback_only and not address.is_loopback:
+            return f"plain http:// goes only to this machine here, and {host} resolves to {text}"
+        if not address.is_global and not is_allowed_host(host, allowed_hosts):
+            return f"{host} resolves to {text}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"
+    return None
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
+
+
+def destination_refusal(url: str, *, allowed_hosts: frozenset[str], require_https: bool) -> str | None:
+    """Why an API URL may not be saved, or None. A host that does not resolve now is accepted: it
+    cannot be judged, and every connection checks again (so nothing is sent to a bad address)."""
+    problem = refusal_as_written(url, require_https=require_https, allowed_hosts=allowed_hosts)
+    if problem:
+        return problem
+    parts = urlsplit(url.strip())
+    host, scheme = parts.hostname or "", parts.scheme.lower()
+    try:
+        addresses = resolve(host, parts.port or DEFAULT_PORTS[scheme])
+    except (OSError, UnicodeError):
+        return None
+    loopback_only = require_https and scheme == "http"
+    return refusal_for_addresses(host, addresses, allowed_hosts=allowed_hosts, loopback_only=loopback_only)
+
+
+def normalised_hosts(hosts: list[str]) -> frozenset[str]:
+    """``SMSONLINE_ALLOWED_HOSTS`` as compared: lower case, no brackets or trailing dot."""
+    return frozenset(host.strip().strip("[]").rstrip(".").lower() for host in hosts if host.strip())

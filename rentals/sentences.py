@@ -1,0 +1,113 @@
+"""The sentence people read for an operation's outcome: the admin's message, the CLI's line, the API's
+``message``. Services return facts and a token (``outcomes.Outcome``); the words and local times are
+made here, once, in the active language.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .explanations import MAY_HAVE_CHARGED, explain
+from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
+from .outcomes import Operation, Outcome, Token
+
+# The tokens Rentdesk refuses with on an account's behalf, without sending anything.
+REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
+
+
+def local_time(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def describe(outcome: Outcome) -> str:
+    """What staff are told about an outcome, whether it just happened or the request came again."""
+    if outcome.state == "pending":
+        where = _("Rent attempts") if outcome.operation == Operation.RENT else _("the rental's extensions")
+        return _("This request is already being carried out; its result will appear in %(where)s.") % {"where": where}
+    if outcome.ok:
+        text = _SUCCESS[outcome.operation](outcome) if not outcome.token else explain(outcome.token)
+        return _("This request was already carried out:") + " " + text if outcome.repeated else text
+    if outcome.token in (Token.BUDGET_EXCEEDED, Token.PRICE_UNKNOWN):
+        return _budget_refusal(outcome)
+    if outcome.operation == Operation.RENT:
+        return _rent_failure(outcome)
+    if outcome.operation == Operation.EXTEND:
+        return _extension_failure(outcome)
+    return explain(outcome.token)
+
+
+def _rented(outcome: Outcome) -> str:
+    rental = outcome.rental
+    return _("Rented +%(number)s until %(end)s on %(account)s.") % {
+        "number": rental.number, "end": local_time(rental.end_date), "account": rental.account.name,
+    }  # fmt: skip
+
+
+def _extended(outcome: Outcome) -> str:
+    extension, rental = outcome.extension, outcome.rental
+    end = extension.new_end_date or rental.end_date
+    text = _("+%(number)s extended by %(hours)s h, until %(end)s.") % {
+        "number": rental.number, "hours": extension.hours, "end": local_time(end),
+    }  # fmt: skip
+    if extension.new_rent_id and extension.new_rent_id != extension.old_rent_id:
+        text += " " + _("SMS.online gave it a new rent id, %(id)s.") % {"id": extension.new_rent_id}
+    return text
+
+
+_SUCCESS = {
+    Operation.RENT: _rented,
+    Operation.EXTEND: _extended,
+    Operation.FINISH: lambda outcome: _("+%(number)s: finished.") % {"number": outcome.rental.number},
+    Operation.CANCEL: lambda outcome: (
+        _("+%(number)s: cancelled; SMS.online refunds its price.") % {"number": outcome.rental.number}
+    ),
+}
+
+
+def _rent_failure(outcome: Outcome) -> str:
+    attempt = outcome.attempt
+    banned_until = attempt.account.banned_until if outcome.token == "BANNED" else None
+    message = explain(outcome.token, banned_until=local_time(banned_until) if banned_until else None, spending=True)
+    if attempt.sent_at is None and outcome.token in REFUSAL_TOKENS:
+        refused = _("Not sent: %(account)s cannot rent now.") % {"account": attempt.account.name}
+        message = f"{refused} {message}"
+    return message
+
+
+def _extension_failure(outcome: Outcome) -> str:
+    extension = outcome.extension
+    if outcome.token in REFUSAL_TOKENS and extension is not None and extension.sent_at is None:
+        return _("Not sent.") + " " + explain(outcome.token)
+    detail = extension.error_detail if extension is not None else ""
+    return extension_problem(outcome.token, detail, may_have_charged=outcome.state == "unknown")
+
+
+def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str:
+    """Why an extension (or its price) did not come: the most hours SMS.online allows, when it said."""
+    if token == "MAX_HOURS_EXCEED":
+        most = re.search(r"[0-9]+", detail)
+        limit = _("The most it can still be extended by is %(hours)s hours.") % {"hours": most.group(0)} if most else ""
+        return f"{explain(token)} {limit}".strip()
+    if may_have_charged:
+        unreadable = _("no readable answer about the extension.")
+        return f"{token}: {unreadable} {MAY_HAVE_CHARGED}"
+    return explain(token)
+
+
+def _budget_refusal(outcome: Outcome) -> str:
+    facts = outcome.facts
+    if not facts:  # the same request again: the numbers are on the attempt's record
+        return explain(outcome.token)
+    whose = (_("The account %(name)s") if facts["budget"] == "account" else _("%(name)s (personal budget)")) % {
+        "name": facts["budget_of"]
+    }
+    numbers = _("%(whose)s has %(spent)s of %(cap)s USD spent or committed in %(month)s.") % {
+        "whose": whose, "spent": facts["spent"], "cap": facts["cap"], "month": facts["month"],
+    }  # fmt: skip
+    if "price" in facts:
+        numbers += " " + _("This would cost %(price)s USD.") % {"price": facts["price"]}
+    return f"{explain(outcome.token)} {numbers}"

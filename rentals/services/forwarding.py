@@ -1,0 +1,154 @@
+"""Forwarding each SMS, once, to the chats where people wait for its code.
+
+An SMS row is created once however the SMS arrived (webhook, polling, a rent recorded by
+reconciliation and then polled); its forwarding row is created in the same transaction, and its task
+queued when that commits, so storing never waits for a chat. The task claims the row before posting
+(a second worker, a redelivered task or the catch-up finds it claimed or done), posts to each
+destination that does not have it yet, and records where it went and when, or the error. While a
+chat service is down, the task is tried again with a growing delay, then given up on.
+
+Where an SMS goes: the rental's own setting, else its assignee's (if the assignee may read SMS), else
+the team's ``RENTDESK_SMS_CHAT_URLS``; any of them may say "none".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+
+from ..chat import destination_key, masked, parse_chat_urls, plain, post_plain
+from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
+from .arrivals import sms_announce
+
+logger = logging.getLogger(__name__)
+
+SMS_PERMISSION = "rentals.view_smsmessage"
+# Long enough for a post to every destination (apprise waits a few seconds on each at most).
+FORWARD_LEASE = timedelta(minutes=2)
+# A forwarding whose task should have run this long ago is queued again by the catch-up.
+REQUEUE_AFTER = timedelta(minutes=2)
+MAX_RETRY_DELAY = 600
+
+
+class ChatUnavailable(Exception):
+    """Some destination did not take the SMS; try again in ``retry_in`` seconds."""
+
+    def __init__(self, problem: str, *, retry_in: int) -> None:
+        super().__init__(problem)
+        self.retry_in = retry_in
+
+
+def sms_arrived(message: SmsMessage) -> None:
+    """A new SMS row was just created (in the caller's transaction): forward it and wake the waiting
+    API requests once the row is committed."""
+    rental = message.rental
+    if forward_destinations(rental):
+        SmsForward.objects.create(sms=message)
+        transaction.on_commit(partial(_enqueue, message.pk))
+    transaction.on_commit(partial(sms_announce, rental.pk))
+
+
+def _enqueue(sms_id: int) -> None:
+    from ..tasks import forward_sms  # tasks import services: import here, at call time
+
+    try:
+        forward_sms.delay(sms_id)
+    except Exception as error:
+        # The SMS and its forwarding row are stored; the polling cycle queues it again (forwards_to_requeue).
+        logger.warning("SMS %s stored; its forwarding task could not be queued: %s", sms_id, error)
+
+
+def forward_destinations(rental: Rental) -> list[str]:
+    """The apprise URLs this rental's SMS go to now (empty: nowhere)."""
+    own = parse_chat_urls(rental.sms_chat_urls)
+    if own is not None:
+        return own
+    assignee = rental.assignee
+    if assignee is not None and assignee.is_active and assignee.has_perm(SMS_PERMISSION):
+        preference = ForwardingPreference.objects.filter(user=assignee).first()
+        chosen = parse_chat_urls(preference.sms_chat_urls) if preference else None
+        if chosen is not None:
+            return chosen
+    return list(settings.RENTDESK_SMS_CHAT_URLS)
+
+
+def sms_forward(*, sms_id: int, now: datetime) -> str:
+    """Post one SMS to its destinations; returns what happened in a word. Raises ``ChatUnavailable``
+    when a destination did not take it and it should be tried again."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    claimed = SmsForward.objects.filter(free, pk=sms_id, state=ForwardState.PENDING).update(
+        claimed_until=now + FORWARD_LEASE, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "not claimed"  # done, given up, or another worker is posting it now
+    forward = SmsForward.objects.select_related("sms__rental__assignee").get(pk=sms_id)
+    destinations = forward_destinations(forward.sms.rental)
+    title, body = forward_text(forward.sms)
+    delivered, problems = set(forward.delivered), []
+    for url in destinations:
+        if destination_key(url) in delivered:
+            continue
+        problem = post_plain(url, title=title, body=body)
+        if problem:
+            problems.append(f"{masked(url)}: {problem}")
+        else:
+            delivered.add(destination_key(url))
+    record = {"destinations": "\n".join(masked(url) for url in destinations), "delivered": sorted(delivered),
+              "claimed_until": None}  # fmt: skip
+    if not problems:
+        state = ForwardState.SENT if destinations else ForwardState.NOT_FORWARDED
+        SmsForward.objects.filter(pk=sms_id).update(state=state, sent_at=now, last_error="", **record)
+        return state
+    return _forward_failed(forward, problems, now=now, record=record)
+
+
+def _forward_failed(forward: SmsForward, problems: list[str], *, now: datetime, record: dict) -> str:
+    error = "; ".join(problems)[:2000]
+    if forward.attempts >= settings.RENTDESK_SMS_FORWARD_ATTEMPTS:
+        SmsForward.objects.filter(pk=forward.pk).update(state=ForwardState.FAILED, last_error=error, **record)
+        logger.warning("SMS %s not forwarded after %s attempts: %s", forward.pk, forward.attempts, error)
+        return ForwardState.FAILED
+    retry_in = min(settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS * 2 ** (forward.attempts - 1), MAX_RETRY_DELAY)
+    SmsForward.objects.filter(pk=forward.pk).update(
+        last_error=error, next_attempt_at=now + timedelta(seconds=retry_in), **record
+    )
+    raise ChatUnavailable(error, retry_in=round(retry_in))
+
+
+def forwards_to_requeue(*, now: datetime) -> list[int]:
+    """Forwardings whose task never ran or was lost (the broker was down, a worker died): claimed for
+    one more queueing each, so a backlog is not queued again every cycle."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    due = Q(next_attempt_at__isnull=True, created_at__lt=now - REQUEUE_AFTER) | Q(
+        next_attempt_at__lt=now - REQUEUE_AFTER
+    )
+    stale = SmsForward.objects.filter(free, due, state=ForwardState.PENDING)
+    claimed = []
+    for sms_id in stale.order_by("created_at").values_list("pk", flat=True)[:500]:
+        if SmsForward.objects.filter(free, due, pk=sms_id, state=ForwardState.PENDING).update(next_attempt_at=now):
+            claimed.append(sms_id)
+    return claimed
+
+
+def forward_text(message: SmsMessage) -> tuple[str, str]:
+    """The title and plain-text body of a forwarded SMS: number, label, sender, code, text, link."""
+    rental = message.rental
+    number = f"+{rental.number}"
+    label = plain(rental.label, limit=200)
+    who = f"{number} ({label})" if label else number
+    title = f"Code {message.code} for {who}" if message.code else f"SMS for {who}"
+    lines = [f"Number: {number}"]
+    if label:
+        lines.append(f"Used for: {label}")
+    lines.append(f"From: {plain(message.sender, limit=64)}")
+    if message.code:
+        lines.append(f"Code: {message.code}")
+    lines += [f"Text: {plain(message.text)}", settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change",
+                                                                                  args=[rental.pk])]  # fmt: skip
+    return title, "\n".join(lines)

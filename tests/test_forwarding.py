@@ -1,0 +1,208 @@
+"""SMS forwarded to chat: once per SMS however it arrived, plain text, to the chosen chat, through outages."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from rentals import services
+from rentals.models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
+
+from .conftest import ChatServer, start_celery, wait_until
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def team_chat(settings, chat_server):
+    settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url]
+    return chat_server
+
+
+def rent(account, catalog, **extra):
+    return services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli", label="Shop #12 login", **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def rental(simulator, account, catalog, settings, live_server, eager_tasks):
+    """A rental whose webhook URL points at this test's live server; tasks run as a worker would."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    outcome = rent(account, catalog)
+    assert outcome.ok
+    return outcome.rental
+
+
+def inject(simulator, rental_or_id, text, *, webhook=True, sender="Telegram"):
+    rent_id = rental_or_id.provider_rent_id if isinstance(rental_or_id, Rental) else rental_or_id
+    reply = simulator._post_json("sms", {"rent_id": int(rent_id), "text": text, "sender": sender, "webhook": webhook})
+    return reply["webhook_status"]
+
+
+def test_a_webhook_sms_reaches_the_chat_once_with_number_label_sender_code_and_link(simulator, rental, team_chat):
+    assert inject(simulator, rental, "Your Telegram code 48213") == 200
+    services.rental_poll(rental=rental)  # polling meets the same SMS
+    (post,) = team_chat.received
+    assert post["title"] == f"Code 48213 for +{rental.number} (Shop #12 login)"
+    for line in (f"Number: +{rental.number}", "Used for: Shop #12 login", "From: Telegram", "Code: 48213",
+                 "Text: Your Telegram code 48213", f"/admin/rentals/rental/{rental.pk}/change/"):  # fmt: skip
+        assert line in post["message"]
+    forward = SmsForward.objects.get()
+    assert forward.state == ForwardState.SENT and forward.attempts == 1 and forward.sent_at is not None
+    assert forward.destinations == team_chat.apprise_url  # masked form: this URL has no secret to hide
+
+
+def test_a_polled_sms_is_forwarded_once(simulator, rental, team_chat):
+    inject(simulator, rental, "Code 2222", webhook=False)
+    assert services.rental_poll(rental=rental).new_messages == 1
+    assert services.rental_poll(rental=rental).new_messages == 0
+    assert [p["title"] for p in team_chat.received] == [f"Code 2222 for +{rental.number} (Shop #12 login)"]
+
+
+def test_an_sms_of_a_rent_found_by_reconciliation_is_forwarded_once(
+    simulator, account, catalog, settings, live_server, eager_tasks, team_chat, short_timeouts
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    simulator.force(delay=2.0)  # SMS.online rents, its answer is lost
+    eager_tasks.conf.task_always_eager = False  # the quick reconciliation is queued, not run yet
+    assert rent(account, catalog).state == "unknown"
+    eager_tasks.conf.task_always_eager = True
+    (sim_rent,) = simulator.rents()
+    assert inject(simulator, sim_rent["id"], "Code 5151") == 404  # no rental yet: the webhook is lost too
+    for _ in range(2):  # reconciliation records the rent; polling then finds its SMS
+        services.account_reconcile(account_id=account.pk, now=timezone.now())
+        services.rental_poll(rental=Rental.objects.get())
+    assert SmsMessage.objects.count() == 1 and [p["title"][:9] for p in team_chat.received] == ["Code 5151"]
+
+
+@pytest.fixture
+def eager_retries(eager_tasks, settings):
+    """A task's retry runs at once, as a worker would run it once its delay is over."""
+    settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
+    eager_tasks.conf.task_eager_propagates = False  # a retry is not an error to raise in the caller
+
+
+def test_a_chat_that_is_down_gets_the_sms_once_it_is_back(simulator, rental, team_chat, eager_retries):
+    team_chat.refuse_next(2)
+    inject(simulator, rental, "Code 6060")
+    assert SmsMessage.objects.get().code == "6060"  # stored whatever the chat did
+    (post,) = team_chat.received
+    assert "Code: 6060" in post["message"] and team_chat.refused == 2
+    forward = SmsForward.objects.get()
+    assert (forward.state, forward.attempts, forward.last_error) == (ForwardState.SENT, 3, "")
+
+
+def test_a_chat_down_for_good_is_given_up_on_with_the_error_kept(simulator, rental, team_chat, eager_retries, settings):
+    settings.RENTDESK_SMS_FORWARD_ATTEMPTS = 3
+    team_chat.refuse_next(10)
+    inject(simulator, rental, "Code 7070")
+    forward = SmsForward.objects.get()
+    assert (forward.state, forward.attempts, team_chat.received) == (ForwardState.FAILED, 3, [])
+    assert "json://" in forward.last_error
+    assert services.forwards_to_requeue(now=forward.created_at + services.forwarding.REQUEUE_AFTER * 5) == []
+
+
+def test_sms_text_arrives_as_plain_text(simulator, rental, team_chat):
+    inject(simulator, rental, "<b>Hi</b> @everyone <!channel> *bold*\x1b[31m code 1234\u202e", sender="@here")
+    message = team_chat.received[0]["message"]
+    assert "Text: <b>Hi</b> @\u200beveryone <\u200b!channel> *bold*[31m code 1234\n" in message
+    assert "From: @\u200bhere" in message and "\x1b" not in message and "\u202e" not in message
+
+
+def test_a_rental_set_to_none_is_not_forwarded(simulator, rental, team_chat):
+    Rental.objects.filter(pk=rental.pk).update(sms_chat_urls="none")
+    inject(simulator, rental, "Code 1111")
+    assert team_chat.received == [] and not SmsForward.objects.exists()
+
+
+def test_the_assignee_chat_replaces_the_team_chat_only_if_the_assignee_may_read_sms(simulator, rental, team_chat):
+    team_url = team_chat.apprise_url
+    own_url = team_url.replace("/hook", "/olena")
+    olena = UserFactory(username="olena", is_staff=True)
+    ForwardingPreference.objects.create(user=olena, sms_chat_urls=own_url)
+    Rental.objects.filter(pk=rental.pk).update(assignee=olena)
+    rental.refresh_from_db()
+    assert services.forward_destinations(rental) == [team_url]  # olena may not read SMS
+    olena.groups.add(Group.objects.get(name="Operator"))
+    olena = User.objects.get(pk=olena.pk)  # permissions are cached on the instance
+    rental.assignee = olena
+    assert services.forward_destinations(rental) == [own_url]
+    Rental.objects.filter(pk=rental.pk).update(sms_chat_urls=f"{team_url}\n{own_url}")
+    rental.refresh_from_db()
+    assert services.forward_destinations(rental) == [team_url, own_url]  # the rental's own choice wins
+
+
+def login(client, role):
+    user = User.objects.create_user(f"{role.lower()}-user", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user
+
+
+def test_only_sms_readers_see_and_set_where_a_rentals_sms_go(client, simulator, rental, team_chat):
+    inject(simulator, rental, "Code 3131")
+    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+    login(client, "Viewer")
+    page = client.get(page_url).content.decode()
+    assert "sms_chat_urls" not in page and "Code 3131" not in page
+    login(client, "Operator")
+    page = client.get(page_url).content.decode()
+    assert 'name="sms_chat_urls"' in page and "to json://127.0.0.1:" in page  # how the SMS was forwarded
+    form = {"label": rental.label, "notes": "", "assignee": "", "reminders_enabled": "on", "auto_renew_hours": "24",
+            "auto_renew_before_hours": "24", "auto_renew_max_price": "",
+            "sms_chat_urls": "not-a-chat-url", "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0",
+            "extensions-TOTAL_FORMS": "0", "extensions-INITIAL_FORMS": "0",
+            "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0"}  # fmt: skip
+    assert "Not an apprise URL" in client.post(page_url, form).content.decode()
+    client.post(page_url, {**form, "sms_chat_urls": "none"})
+    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == "none"
+
+
+def test_each_sms_reader_sets_their_own_chat_and_nobody_elses(client, db):
+    changelist = reverse("admin:rentals_forwardingpreference_changelist")
+    login(client, "Viewer")
+    assert client.get(changelist).status_code == 403  # may not read SMS: nothing to forward to them
+    operator = login(client, "Operator")
+    client.post(reverse("admin:rentals_forwardingpreference_add"), {"sms_chat_urls": "json://chat.example/me"})
+    mine = ForwardingPreference.objects.get()
+    assert mine.user == operator
+    other = ForwardingPreference.objects.create(user=UserFactory(username="taras"), sms_chat_urls="none")
+    assert "taras" not in client.get(changelist).content.decode()
+    response = client.get(reverse("admin:rentals_forwardingpreference_change", args=[other.pk]))
+    assert response.status_code in (302, 403, 404)
+
+
+def test_a_worker_forwards_a_polled_sms_through_a_chat_outage(
+    simulator, account, catalog, redis_url, tmp_path, monkeypatch
+):
+    """make run's path end to end: beat polls SMS.online, a worker forwards, retrying while the chat is down."""
+    rental = rent(account, catalog).rental
+    chat = ChatServer()
+    threading.Thread(target=chat.server.serve_forever, daemon=True).start()
+    chat.refuse_next(2)
+    inject(simulator, rental, "Your code 7305", webhook=False)
+    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name="Poll SMS").update(interval=every_second)
+    monkeypatch.setenv("RENTDESK_SMS_CHAT_URLS", chat.apprise_url)
+    monkeypatch.setenv("RENTDESK_SMS_FORWARD_RETRY_SECONDS", "1")
+    log = tmp_path / "worker.log"
+    worker = start_celery(["worker", "--beat", "--concurrency", "2"], redis_url=redis_url, outbox=tmp_path, log=log)
+    try:
+        wait_until(lambda: chat.received or worker.poll() is not None, seconds=60)
+        time.sleep(3)  # more polling cycles: none may forward it again
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        chat.server.shutdown()
+        chat.server.server_close()
+    assert len(chat.received) == 1 and chat.refused == 2, log.read_text()[-3000:]
+    assert "Code: 7305" in chat.received[0]["message"]
+    assert SmsForward.objects.get().state == ForwardState.SENT

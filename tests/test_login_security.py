@@ -1,0 +1,105 @@
+"""Signing in to the admin: lockout after repeated failures (django-axes) and two-factor codes (TOTP,
+django-otp), optional for everyone and required for those who can spend money when configured."""
+
+import re
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from rentals.models import RentAttempt
+
+pytestmark = pytest.mark.django_db
+
+LOGIN_URL = reverse("admin:login")
+PASSWORD = "correct-horse-battery"
+
+
+def staff(username: str, group: str | None = None, **extra) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True, **extra)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def log_in(client, username: str, password: str = PASSWORD, code: str = ""):
+    return client.post(LOGIN_URL, {"username": username, "password": password, "otp_token": code,
+                                   "next": "/admin/"})  # fmt: skip
+
+
+def code_for(device: TOTPDevice) -> str:
+    """What the user's authenticator app shows now."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():06d}"
+
+
+def test_repeated_failures_lock_the_username_out_and_the_admin_lists_it(client, settings):
+    staff("olena", "Operator")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert log_in(client, "olena", "wrong").status_code == 200  # the form again, with its error
+    assert log_in(client, "olena", "wrong").status_code == 429
+    locked = log_in(client, "olena")  # even the right password, for now
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    listing = client.get(reverse("admin:axes_accessattempt_changelist") + "?locked_out=yes").content.decode()
+    assert "olena" in listing
+    assert re.search(r'id="locked-out-logins">1<', client.get(reverse("admin:index")).content.decode())
+
+
+def test_a_lockout_ends_after_its_time(client, settings):
+    staff("olena", "Operator")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "olena", "wrong")
+    with time_machine.travel(timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(minutes=1)):
+        assert log_in(client, "olena").status_code == 302
+
+
+def test_two_factor_is_optional_and_asked_once_set_up(client):
+    user = staff("olena", "Operator")
+    assert log_in(client, "olena").status_code == 302  # no app set up: the password is enough
+    page = client.get(reverse("two_factor")).content.decode()
+    secret = re.search(r'id="two-factor-secret">([A-Z2-7]+)<', page).group(1)
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert client.post(reverse("two_factor"), {"code": code_for(device)}).status_code == 302
+    assert TOTPDevice.objects.get(user=user).confirmed and secret
+    client.logout()
+    assert "Enter the 6-digit code" in log_in(client, "olena").content.decode()
+    assert "_auth_user_id" not in client.session
+    assert "not right" in log_in(client, "olena", code="000000").content.decode()
+    device.refresh_from_db()
+    with time_machine.travel(timezone.now() + timedelta(seconds=31), tick=False):  # past the wrong code's delay
+        assert log_in(client, "olena", code=code_for(device)).status_code == 302
+    assert client.get(reverse("two_factor")).content.decode().count('id="two-factor-on"') == 1
+
+
+@pytest.mark.parametrize(("group", "required"), [("Operator", True), ("Manager", True), ("Viewer", False)])
+def test_when_required_those_who_can_spend_set_up_a_second_factor_first(client, settings, group, required):
+    settings.RENTDESK_REQUIRE_2FA = True
+    staff("olena", group)
+    assert log_in(client, "olena").status_code == 302
+    rentals = client.get(reverse("admin:rentals_rental_changelist"))
+    assert (rentals.status_code == 302 and rentals["Location"].startswith(reverse("two_factor"))) is required
+    client.post(reverse("admin:rentals_rental_rent"), {"nonce": str(uuid.uuid4())})
+    assert RentAttempt.objects.count() == 0
+    if required:
+        client.get(reverse("two_factor"))  # the setup page makes the secret the app scans
+        device = TOTPDevice.objects.get(user__username="olena")
+        client.post(reverse("two_factor"), {"code": code_for(device), "next": "/admin/rentals/rental/"})
+        assert client.get(reverse("admin:rentals_rental_changelist")).status_code == 200
+
+
+def test_a_superuser_needs_no_second_factor_unless_required(client, settings):
+    User.objects.create_superuser("admin", password=PASSWORD)
+    assert log_in(client, "admin").status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+    settings.RENTDESK_REQUIRE_2FA = True
+    assert client.get(reverse("admin:index")).status_code == 302

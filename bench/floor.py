@@ -19,7 +19,7 @@ from rentals.models import WebhookDelivery
 def insert_one(request: HttpRequest, rental_id: int) -> HttpResponse:
     body = request.body
     WebhookDelivery.objects.create(
-        rental_id=rental_id, body_hash=hashlib.sha256(body).hexdigest(), body=body.decode(), content_type="bench"
+        rental_id=rental_id, body_hash=hashlib.sha256(body).hexdigest(), body=body, content_type="bench"
     )
     return HttpResponse("OK", content_type="text/plain")
 

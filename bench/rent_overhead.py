@@ -30,7 +30,7 @@ API_KEY = "bench-rent-key-0123456789"
 @contextmanager
 def simulator() -> Iterator[str]:
     """A simulator in its own process, as SMS.online is; its handler_api.php URL."""
-    from tests.conftest import free_port, wait_until
+    from tests.servers import free_port, wait_until
 
     port = free_port()
     process = subprocess.Popen(

@@ -55,7 +55,7 @@ class Traffic:
 def main() -> None:
     database_url = django_on_scratch_database()
     # No worker: what is measured is the acknowledgement (the processing runs queue up in Redis).
-    with running_stack(database_url, processes=["web"]) as stack:
+    with running_stack(database_url, units=["web"]) as stack:
         measure(Traffic(make_webhook_rentals(RENTALS, prefix="ingest")), stack)
     finish()
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import requests
 from _setup import django_on_scratch_database, finish, make_webhook_rentals, note, percentile, report, sized
-from _stack import celery_client, running_stack, wait_for_idle_worker
+from _stack import celery_client, plain_http, running_stack, wait_for_idle_worker
 
 SAMPLES = sized(500, 100)
 WARM_UP = 10
@@ -55,14 +55,14 @@ def empty_task_round_trip(celery: object) -> float:
 
 def main() -> None:
     database_url = django_on_scratch_database()
-    with running_stack(database_url, processes=["web", "worker"]) as stack:
+    with running_stack(database_url, units=["web", "worker"]) as stack:
         rentals = make_webhook_rentals(RENTALS, prefix="screen")
         celery = celery_client(stack)
         wait_for_idle_worker(celery)  # a worker that starts reads prices and balances first
         session = requests.Session()
         samples: dict[str, list[float]] = {"webhook to screen": [], "empty task round trip": []}
         for n in range(WARM_UP + SAMPLES):
-            to_screen = webhook_to_screen(session, stack.gunicorn_url, rentals[n % RENTALS], f"Code {n:06d}")
+            to_screen = webhook_to_screen(session, plain_http(stack), rentals[n % RENTALS], f"Code {n:06d}")
             floor = empty_task_round_trip(celery)
             if n >= WARM_UP:
                 samples["webhook to screen"].append(to_screen)

@@ -2,6 +2,7 @@
 # Both set up what they need first and are safe to run again.
 # For a server: `make serve` and `make check-deploy` (see docs/deploy.md).
 # `make faults`: the production stack on loopback, hurt on purpose; a table of what was lost.
+# `make bench`: each path's cost beside its floor (bench/RESULTS.md); `make bench-quick` is CI's.
 
 PYTHON ?= python3
 VENV := .venv
@@ -59,12 +60,13 @@ test: install
 	$(PY) scripts/run_tests.py
 
 # Each path's cost beside its floor, on SQLite and (BENCH_DATABASE_URL) PostgreSQL; see bench/RESULTS.md.
+# BENCH_ARGS: e.g. "--only polling" or "--skip rent_overhead".
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # CI's variant: smaller sizes, the same targets.
 bench-quick: install
-	$(PY) bench/run.py --quick
+	$(PY) bench/run.py --quick $(BENCH_ARGS)
 
 # The fault suite (faults/): FAULTS_ARGS=--short is CI's version, FAULTS_DATABASE_URL a PostgreSQL
 # server to run on (else a throwaway one from the machine's binaries, else SQLite).

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # `make bench`: full sizes; writes bench/RESULTS.md
     .venv/bin/python bench/run.py --quick    # `make bench-quick`: CI's smaller sizes, same targets
+    make bench BENCH_ARGS="--only polling"    # some of them (--skip leaves some out)
 
 Each script prints its figures with their targets and PASS or FAIL; this prints them side by side
 and exits non-zero when any missed its target. What cannot run here is skipped, saying why.
@@ -99,7 +100,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI's smaller sizes (the targets are the same)")
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, default=SCRIPTS, metavar="SCRIPT")
+    parser.add_argument("--skip", nargs="+", choices=SCRIPTS, default=[], metavar="SCRIPT",
+                        help="scripts not to run (said at the end)")  # fmt: skip
     args = parser.parse_args()
+    scripts = [script for script in args.only if script not in args.skip]
     databases, skipped = ["SQLite"], []
     if os.environ.get("BENCH_DATABASE_URL"):
         databases.append("PostgreSQL")
@@ -107,15 +111,16 @@ def main() -> int:
         skipped.append("PostgreSQL: BENCH_DATABASE_URL is not set (a postgres:// URL whose user may create "
                        "databases; .ci/run starts a server and sets it)")  # fmt: skip
     started = time.monotonic()
-    rows = [row for database in databases for script in args.only for row in run_script(script, database,
-                                                                                         quick=args.quick)]  # fmt: skip
+    skipped += [f"{script}: left out by --skip" for script in args.skip]
+    rows = [row for database in databases for script in scripts for row in run_script(script, database,
+                                                                                      quick=args.quick)]  # fmt: skip
     skipped += [f"{row['name']} on {row['database']}: {row['verdict'].removeprefix('SKIPPED: ')}" for row in rows
                 if row["verdict"].startswith("SKIPPED")]  # fmt: skip
     rows = [row for row in rows if not row["verdict"].startswith("SKIPPED")]
     print(f"\n{table(rows, databases)}\n")
     for reason in skipped:
         print(f"SKIPPED {reason}")
-    if not args.quick and args.only == SCRIPTS:
+    if not args.quick and scripts == SCRIPTS:
         write_results(rows, databases, skipped)
         print("Written to bench/RESULTS.md.")
     failed = [row for row in rows if row["verdict"] == "FAIL"]

@@ -5,7 +5,8 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from celery import Celery, signals
+from celery import Celery, signals, states
+from django.db import close_old_connections, connections
 
 # Like wsgi.py: a worker started without the variable must not run on development settings.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -33,6 +34,29 @@ def log_start(role: str, queues: list[str]) -> None:
         broker_location(app.conf.broker_url),
         ", ".join(sorted(queues)),
     )
+
+
+# Celery's Django fixup closes every database connection before and after each task, whatever
+# CONN_MAX_AGE says, so each task opened its own: on PostgreSQL a new server process, several
+# milliseconds on every webhook run and every poll. Past CELERY_DB_REUSE_MAX tasks the fixup still
+# closes them; between, a task's connections are handled as Django handles a request's: reused until
+# CONN_MAX_AGE, checked before reuse (CONN_HEALTH_CHECKS), and closed after any error, and after any
+# task that failed (a query interrupted by the soft time limit may leave its connection unusable).
+@signals.task_prerun.connect
+def reuse_database_connections(sender: Any = None, **kwargs: Any) -> None:
+    if not getattr(sender.request, "is_eager", False):  # an eager task runs in its caller's transaction
+        close_old_connections()
+
+
+@signals.task_postrun.connect
+def close_database_connections_after(sender: Any = None, state: str | None = None, **kwargs: Any) -> None:
+    if getattr(sender.request, "is_eager", False):
+        return
+    if state == states.SUCCESS:
+        close_old_connections()
+    else:
+        for connection in connections.all(initialized_only=True):
+            connection.close()
 
 
 @signals.celeryd_after_setup.connect

@@ -10,6 +10,7 @@ Rules it keeps (contract sections 1 and 6):
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import socket
@@ -321,19 +322,26 @@ class _VettingAdapter(HTTPAdapter):
     """requests' adapter, with connection classes that check every address they connect to."""
 
     def __init__(self, *, allowed_hosts: frozenset[str], plain_http_loopback_only: bool, **kwargs: Any) -> None:
-        vetted = {"allowed_hosts": allowed_hosts}
-        plain = {**vetted, "loopback_only": plain_http_loopback_only}
-        http = type("VettedHTTPConnection", (_VettedConnectionMixin, HTTPConnection), plain)
-        https = type("VettedHTTPSConnection", (_VettedConnectionMixin, HTTPSConnection), vetted)
-        self._pool_classes = {
-            "http": type("VettedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("VettedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
-        }
+        self._pool_classes = _vetted_pool_classes(allowed_hosts, plain_http_loopback_only)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+
+@functools.cache
+def _vetted_pool_classes(allowed_hosts: frozenset[str], plain_http_loopback_only: bool) -> dict[str, type]:
+    """urllib3's pool classes whose connections vet their addresses. Built once per setting, not per
+    client: every rent and poll makes a client, and making classes costs more than the rest of it."""
+    vetted = {"allowed_hosts": allowed_hosts}
+    plain = {**vetted, "loopback_only": plain_http_loopback_only}
+    http = type("VettedHTTPConnection", (_VettedConnectionMixin, HTTPConnection), plain)
+    https = type("VettedHTTPSConnection", (_VettedConnectionMixin, HTTPSConnection), vetted)
+    return {
+        "http": type("VettedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+        "https": type("VettedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+    }
 
 
 def _read_capped(response: requests.Response) -> bytes:

@@ -26,7 +26,8 @@ RECHECK_WITH_REDIS = 5.0
 RECHECK_WITHOUT_REDIS = 1.0
 
 
-def _channel(rental_id: int) -> str:
+def arrival_channel(rental_id: int) -> str:
+    """The Redis channel told of each SMS recorded for the rental, once committed."""
     return f"rentdesk:sms-arrived:{rental_id}"
 
 
@@ -39,7 +40,7 @@ def _redis(url: str) -> redis.Redis:
 def sms_announce(rental_id: int) -> None:
     """Wake the requests waiting for this rental's next SMS (best effort: they also read on their own)."""
     try:
-        _redis(settings.REDIS_URL).publish(_channel(rental_id), b"1")
+        _redis(settings.REDIS_URL).publish(arrival_channel(rental_id), b"1")
     except redis.RedisError as error:
         logger.debug("SMS arrival of rental %s not announced: %s", rental_id, error)
 
@@ -73,7 +74,7 @@ def _listen(rental_id: int) -> redis.client.PubSub | None:
     """Subscribed before the first read, so an SMS recorded in between is not missed."""
     try:
         listener = _redis(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-        listener.subscribe(_channel(rental_id))
+        listener.subscribe(arrival_channel(rental_id))
     except redis.RedisError as error:
         logger.info("waiting for SMS without Redis (%s): reading the database every second", error)
         return None

@@ -121,8 +121,10 @@ def account_set_budget(*, account: ProviderAccount, monthly_budget: str | Decima
 
 def rent_price(*, service: Service | None, country: Country | None, hours: int) -> Decimal | None:
     """The catalog's price for renting (from the last catalog sync), or None when it is not known."""
-    offer = Offer.objects.filter(service=service, country=country, hours=hours, cost__isnull=False).first()
-    return offer.cost if offer else None
+    # One row at most (unique per service, country and hours): no ORDER BY, which SQLite may answer by
+    # walking the table in id order instead of using that index.
+    costs = Offer.objects.filter(service=service, country=country, hours=hours, cost__isnull=False)
+    return next(iter(costs.values_list("cost", flat=True)[:1]), None)
 
 
 def _catalog_cost(service: str, country: str) -> Subquery:
@@ -166,31 +168,42 @@ def budget_check(
     Call it inside the transaction that then records the attempt: it locks the budgets it reads, so
     the attempt is counted before anyone else is checked.
     """
+    return budget_refusal(budgets_locked(account=account, person=person, now=now), price)
+
+
+def budgets_locked(*, account: ProviderAccount, person: AbstractBaseUser | None, now: datetime) -> list[Budget]:
+    """The budgets that apply to a spend now, their rows locked until the transaction ends. ``account``
+    is read afresh under its lock (its state too, for the caller's checks).
+
+    A caller that needs a price only when a budget applies (the rent: a catalog read) asks for the
+    budgets first, then ``budget_refusal``.
+    """
     if not connection.in_atomic_block:
-        raise RuntimeError("budget_check must run in the transaction that records the attempt.")
-    since = month_start(now)
-    for budget in _budgets_locked(account=account, person=person, since=since):
-        if price is None:
-            return Refusal(Token.PRICE_UNKNOWN, budget, None)
-        if budget.spent + price > budget.cap:
-            return Refusal(Token.BUDGET_EXCEEDED, budget, price)
-    return None
-
-
-def _budgets_locked(*, account: ProviderAccount, person: AbstractBaseUser | None, since: datetime) -> list[Budget]:
+        raise RuntimeError("budgets must be checked in the transaction that records the attempt.")
     # Always the account first, then the person: one order, so two checks never wait on each other.
+    since = month_start(now)
     month = since.date()
     budgets = []
-    cap = ProviderAccount.objects.select_for_update().filter(pk=account.pk).values_list("monthly_budget", flat=True)
-    if (account_cap := cap.first()) is not None:
+    account.refresh_from_db(from_queryset=ProviderAccount.objects.select_for_update())
+    if account.monthly_budget is not None:
         spent = budget_spent(since=since, account=account)
-        budgets.append(Budget("account", account.pk, account.name, account_cap, spent, month))
+        budgets.append(Budget("account", account.pk, account.name, account.monthly_budget, spent, month))
     if person is not None:
         row = PersonBudget.objects.select_for_update().filter(user=person).first()
         if row is not None:
             spent = budget_spent(since=since, person=person)
             budgets.append(Budget("person", person.pk, str(person), row.monthly_budget, spent, month))
     return budgets
+
+
+def budget_refusal(budgets: list[Budget], price: Decimal | None) -> Refusal | None:
+    """The first budget that ``price`` would carry past its cap, or that cannot be checked (no price)."""
+    for budget in budgets:
+        if price is None:
+            return Refusal(Token.PRICE_UNKNOWN, budget, None)
+        if budget.spent + price > budget.cap:
+            return Refusal(Token.BUDGET_EXCEEDED, budget, price)
+    return None
 
 
 def budgets_of(*, account_id: int | None, person_id: int | None, now: datetime) -> list[Budget]:

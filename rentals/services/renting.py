@@ -36,7 +36,7 @@ from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
-from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
+from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import reconcile_soon
 from .managing import extension_outcome_for
 
@@ -71,7 +71,7 @@ def rental_rent(
     """
     if connection.in_atomic_block:
         raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
-    attempt, created, refusal = _attempt_claim(
+    attempt, created, refusal, budgeted = _attempt_claim(
         nonce=nonce,
         account=account,
         service=service,
@@ -90,7 +90,7 @@ def rental_rent(
         budget_alert_soon(account=account, person=requested_by, refusal=refusal)
         return rent_outcome_for(attempt, facts=refusal.facts())
 
-    account.refresh_from_db()
+    # The claim read the account afresh under its lock.
     blocking_token = account.spending_block(timezone.now())
     if blocking_token:
         detail = f"Not sent: account {account.name} {account.state_sentence}."
@@ -105,34 +105,36 @@ def rental_rent(
     outcome = _attempt_send(attempt, client=client, account=account)
     if outcome.state == AttemptState.UNKNOWN:
         reconcile_soon(account)
-    if outcome.ok:
+    if outcome.ok and budgeted:
         budget_alert_soon(account=account, person=requested_by)
     return outcome
 
 
-def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: Any) -> tuple[RentAttempt, bool, Refusal | None]:
-    """The attempt, committed; created False when this nonce was seen before (double click, refresh, a
-    second tab, an API retry): the first wins. A budget refusal is recorded as a failed attempt."""
+def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: Any) -> tuple[RentAttempt, bool, Refusal | None, bool]:
+    """The attempt, committed, and whether a budget applied to it; created False when this nonce was seen
+    before (double click, refresh, a second tab, an API retry): the first wins. A budget refusal is
+    recorded as a failed attempt. The account (``fields["account"]``) is read afresh under its lock."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
         with transaction.atomic():
-            existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
-            if existing is not None:
-                return existing, False, None
-            price = rent_price(service=fields["service"], country=fields["country"], hours=fields["hours"])
             now = timezone.now()
-            refusal = budget_check(account=fields["account"], person=fields["requested_by"], price=price, now=now)
+            budgets = budgets_locked(account=fields["account"], person=fields["requested_by"], now=now)
+            price = None
+            if budgets:  # the catalog is read only when a budget needs the price (most rents have none)
+                price = rent_price(service=fields["service"], country=fields["country"], hours=fields["hours"])
+            refusal = budget_refusal(budgets, price)
             refused = {} if refusal is None else {
                 "state": AttemptState.FAILED, "error_token": refusal.token, "error_detail": refusal.detail(),
                 "finished_at": now,
             }  # fmt: skip
+            # A nonce seen before fails the insert (it is unique): the first attempt is read below.
             attempt = RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields, **refused)
-            return attempt, True, refusal
+            return attempt, True, refusal, bool(budgets)
     except IntegrityError:
         existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
         if existing is None:
             raise
-        return existing, False, None
+        return existing, False, None, False
 
 
 def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: ProviderAccount) -> Outcome:

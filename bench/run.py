@@ -86,7 +86,7 @@ def write_results(rows: list[dict[str, str]], databases: list[str], skipped: lis
     text = [
         "# Benchmark results",
         "",
-        f"`make bench` on {now}, on {machine()}. Other work shared the machine: every figure is a ratio",
+        f"`make bench` on {now}, on {machine()}. Machines like it are shared and noisy: every figure is a ratio",
         "against a floor measured in the same run (each script in bench/ says what its floor is).",
         "",
         table(rows, databases),

@@ -102,9 +102,11 @@ def test_claim_filter_and_export(live_server, simulator, account, catalog, page)
     page.goto(f"{live_server.url}/admin/rentals/rental/")
     page.check(f"input[name=_selected_action][value='{mine.pk}']")
     page.select_option("select[name=action]", "claim")
-    page.click("button[name=index]")
+    with page.expect_navigation():  # read the page the action leads to, not the one it leaves
+        page.click("button[name=index]")
     assert "You now take care of 1 more rental" in page.inner_text(".messagelist")
-    page.click("text=Assigned to me")
+    with page.expect_navigation():
+        page.click("text=Assigned to me")
     rows = page.inner_text("#result_list tbody")
     assert "+380671234567" in rows and "+380679999999" not in rows
     page.click("a.export_link")
@@ -181,7 +183,8 @@ def test_the_inventory_and_the_attempts_fit_1400_pixels(live_server, simulator, 
         )
         assert widths[0] <= widths[1] and widths[2] <= widths[3], (path, widths)
     page.goto(f"{live_server.url}/admin/rentals/rental/")
-    page.click("#columns-toggle")
+    with page.expect_navigation():
+        page.click("#columns-toggle")
     headers = page.inner_text("#result_list thead")
     assert "ACCOUNT" in headers.upper() and "COST" in headers.upper()  # the rest, one click away
 

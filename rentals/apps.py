@@ -8,6 +8,7 @@ class RentalsConfig(AppConfig):
     verbose_name = _("Rentals")
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deployment checks)
         from .roles import roles_install
         from .schedule import schedule_install
 

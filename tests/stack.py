@@ -27,6 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
@@ -312,24 +313,33 @@ class Stack:
             cursor = connection.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
-    def session(self) -> requests.Session:
-        """A browser's way in: over HTTPS, trusting the stack's certificate."""
+    def session(self, *, from_address: str = "") -> requests.Session:
+        """A browser's way in: over HTTPS, trusting the stack's certificate; from another loopback
+        address (127.0.0.2, ...) when given, as a second person would come from another machine."""
         session = requests.Session()
         session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the stack's certificate
         session.verify = self.certificate
+        if from_address:
+            session.mount("https://", _FromAddress(from_address))
         return session
+
+    def log_in(
+        self, session: requests.Session, username: str, password: str, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        """The admin's login form, filled in and sent; the page it leads to."""
+        login = session.get(f"{self.url}/admin/login/", timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        return session.post(
+            f"{self.url}/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+            headers={"Referer": f"{self.url}/admin/login/", **(headers or {})},
+            timeout=30,
+        )
 
     def logged_in(self) -> requests.Session:
         """A session of the superuser, logged in through the admin's login form."""
         session = self.session()
-        login = session.get(f"{self.url}/admin/login/", timeout=30)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-        response = session.post(
-            f"{self.url}/admin/login/?next=/admin/",
-            data={"csrfmiddlewaretoken": token, "username": "boss", "password": BOSS_PASSWORD},
-            headers={"Referer": f"{self.url}/admin/login/"},
-            timeout=30,
-        )
+        response = self.log_in(session, "boss", BOSS_PASSWORD)
         assert response.status_code == 200 and "Log out" in response.text, response.text[-2000:]
         return session
 
@@ -367,6 +377,17 @@ class Stack:
             with psycopg.connect(self.postgres_server + "/postgres", autocommit=True) as admin:
                 for name in self.databases:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class _FromAddress(requests.adapters.HTTPAdapter):
+    """Connections that leave from one local address."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
 
 
 def _listens(port: int) -> bool:

@@ -96,6 +96,21 @@ def test_x_forwarded_proto_is_believed_only_when_a_proxy_is_said_to_set_it(
     assert result.stdout.strip() == answer, result.stderr[-2000:]
 
 
+def test_check_deploy_names_a_trusted_proxy_whose_addresses_are_not_believed(production_env_file, tmp_path):
+    """An environment file written before DJANGO_TRUST_X_FORWARDED_FOR existed: `make check-deploy`
+    fails, naming it; the file written now passes."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+                   "RENTDESK_ENV_FILE": str(production_env_file),
+                   "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}  # fmt: skip
+    check = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    written_now = subprocess.run(check, cwd=PROJECT, capture_output=True, text=True, timeout=120, env=environment)
+    assert written_now.returncode == 0, written_now.stderr[-2000:]
+    older = {**environment, "DJANGO_TRUST_X_FORWARDED_FOR": "false"}
+    written_before = subprocess.run(check, cwd=PROJECT, capture_output=True, text=True, timeout=120, env=older)
+    assert written_before.returncode != 0
+    assert "rentals.W001" in written_before.stderr and "DJANGO_TRUST_X_FORWARDED_FOR=true" in written_before.stderr
+
+
 def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--check-config", "--config", "config/gunicorn.py"],

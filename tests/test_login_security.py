@@ -29,9 +29,9 @@ def staff(username: str, group: str | None = None, **extra) -> User:
     return user
 
 
-def log_in(client, username: str, password: str = PASSWORD, code: str = ""):
+def log_in(client, username: str, password: str = PASSWORD, code: str = "", **headers: str):
     return client.post(LOGIN_URL, {"username": username, "password": password, "otp_token": code,
-                                   "next": "/admin/"})  # fmt: skip
+                                   "next": "/admin/"}, **headers)  # fmt: skip
 
 
 def code_for(device: TOTPDevice) -> str:
@@ -53,6 +53,43 @@ def test_repeated_failures_lock_the_username_out_and_the_admin_lists_it(client, 
     listing = client.get(reverse("admin:axes_accessattempt_changelist") + "?locked_out=yes").content.decode()
     assert "olena" in listing
     assert re.search(r'id="locked-out-logins">1<', client.get(reverse("admin:index")).content.decode())
+
+
+def failures_then_sign_in(client, *, forwarded_for: list[str], settings) -> list[int]:
+    """The limit's worth of wrong passwords for olena, each from the next X-Forwarded-For in turn
+    (all through one proxy at 127.0.0.1); then the right password from the last. The status codes."""
+    statuses = []
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        header = forwarded_for[n % len(forwarded_for)]
+        statuses.append(log_in(client, "olena", "wrong", HTTP_X_FORWARDED_FOR=header).status_code)
+    return [*statuses, log_in(client, "olena", HTTP_X_FORWARDED_FOR=forwarded_for[-1]).status_code]
+
+
+def test_behind_the_proxy_a_lockout_holds_the_guessing_address_not_the_person(client, settings):
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
+    staff("olena", "Viewer")
+    # What the client wrote before the proxy's own entry changes nothing: the proxy saw 203.0.113.5.
+    forged = ["203.0.113.5", "198.51.100.1, 203.0.113.5", "10.0.0.1, 198.51.100.2, 203.0.113.5"]
+    statuses = failures_then_sign_in(client, forwarded_for=forged, settings=settings)
+    assert statuses[-2:] == [429, 429]  # the last failure locks; the right password is refused too
+    colleague = log_in(client, "olena", HTTP_X_FORWARDED_FOR="198.51.100.7")  # olena herself, from the office
+    assert colleague.status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forwarded_for_header_is_not_believed(client, settings):
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = False
+    staff("olena", "Viewer")
+    rotating = [f"203.0.113.{n}" for n in range(1, settings.AXES_FAILURE_LIMIT + 1)]
+    statuses = failures_then_sign_in(client, forwarded_for=rotating, settings=settings)
+    assert statuses[-2:] == [429, 429]  # one address (REMOTE_ADDR) however the header changes
+
+
+def test_a_forwarded_for_that_does_not_end_in_an_address_counts_as_the_proxy(client, settings):
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
+    staff("olena", "Viewer")
+    garbage = ["unknown", "203.0.113.5, <script>", "", "203.0.113.5,", "2001:db8::1, nonsense"]
+    statuses = failures_then_sign_in(client, forwarded_for=garbage, settings=settings)
+    assert statuses[-2:] == [429, 429]
 
 
 def test_a_lockout_ends_after_its_time(client, settings):

@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 CONCURRENT_WEBHOOKS = 200
+LOGIN_FAILURE_LIMIT = 5  # RENTDESK_LOGIN_FAILURE_LIMIT's default
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,21 @@ def test_the_login_page_and_its_css_are_served_over_https(stack):
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert css.headers["Content-Encoding"] == "gzip" and "immutable" in css.headers["Cache-Control"]
     assert "body" in css.text
+
+
+def test_failed_logins_lock_out_the_address_nginx_saw_not_the_person(stack):
+    """Every request reaches gunicorn from nginx: the lockout must count by the address nginx saw
+    (DJANGO_TRUST_X_FORWARDED_FOR, set by the environment file), or anyone could lock anyone out."""
+    stack.manage(["createsuperuser", "--no-input", "--username", "olena", "--email", "olena@example.test"])
+    guesser, olena = stack.session(from_address="127.0.0.2"), stack.session(from_address="127.0.0.3")
+    forged = {"X-Forwarded-For": "198.51.100.9"}  # nginx appends 127.0.0.2, the address it saw
+    failures = [stack.log_in(guesser, "olena", "wrong", forged).status_code for _ in range(LOGIN_FAILURE_LIMIT)]
+    assert failures == [200] * (LOGIN_FAILURE_LIMIT - 1) + [429]  # the form again, then locked out
+    assert stack.log_in(guesser, "olena", BOSS_PASSWORD).status_code == 429  # the right password too
+    signed_in = stack.log_in(olena, "olena", BOSS_PASSWORD)  # olena herself, from her own machine
+    assert signed_in.status_code == 200 and "Log out" in signed_in.text
+    locked = "SELECT ip_address FROM axes_accessattempt WHERE username = %s AND failures_since_start >= %s"
+    assert [str(address) for (address,) in stack.sql(locked, "olena", LOGIN_FAILURE_LIMIT)] == ["127.0.0.2"]
 
 
 def test_plain_http_is_sent_to_https(stack):

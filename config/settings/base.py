@@ -112,8 +112,9 @@ STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".local"
 
 # --- Logins ----------------------------------------------------------------------------------
 # After this many failed logins for one username from one address, that pair is locked out for a
-# while (django-axes; Access attempts in the admin lists lockouts, and deleting one lifts it). The
-# pair, not the address alone: behind a proxy every address is the proxy's.
+# while (django-axes; Access attempts in the admin lists lockouts, and deleting one lifts it): a
+# colleague signing in from elsewhere is not locked out with the one guessing. Behind a proxy the
+# address is the one the proxy saw (rentals/client_address.py, DJANGO_TRUST_X_FORWARDED_FOR).
 AXES_FAILURE_LIMIT = readers.whole_number(env, "RENTDESK_LOGIN_FAILURE_LIMIT", default=5, maximum=100)
 AXES_COOLOFF_TIME = timedelta(
     minutes=readers.whole_number(env, "RENTDESK_LOGIN_LOCKOUT_MINUTES", default=15, maximum=7 * 24 * 60)
@@ -122,6 +123,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
+AXES_CLIENT_IP_CALLABLE = "rentals.client_address.client_address"
+RENTDESK_TRUST_X_FORWARDED_FOR = False  # production reads it from the environment
 # Two-factor sign-in (TOTP) for staff who may rent, extend or change keys: on by default in
 # production; anyone can turn it on for themselves from the admin header.
 RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=False)

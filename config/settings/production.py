@@ -52,6 +52,9 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whose failed logins count together (django-axes): the address the proxy appended to
+# X-Forwarded-For, rather than the proxy's own (rentals/client_address.py).
+RENTDESK_TRUST_X_FORWARDED_FOR = env.bool("DJANGO_TRUST_X_FORWARDED_FOR", default=False)
 
 # --- Static files: collected once (collectstatic), served by gunicorn through WhiteNoise ----------
 # Hashed names let browsers cache them for ever; the compressed copies are made at collectstatic.

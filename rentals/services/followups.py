@@ -1,5 +1,5 @@
-"""Work queued for later: checks after an unknown outcome, fresh provider data when it is missing, and
-the processing of stored webhook deliveries."""
+"""Work queued for later: checks after an unknown outcome, fresh provider data when it is missing, the
+processing of stored webhook deliveries, and claiming rows whose task was lost for one more queueing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ..models import Offer, ProviderAccount
 
@@ -99,3 +100,14 @@ def _queue_flags(broker_url: str) -> redis.Redis | None:
     if not broker_url.startswith(("redis://", "rediss://", "unix://")):
         return None
     return redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def claimed_for_requeue(stale: QuerySet, *, oldest_first_by: str, stamp: dict[str, object]) -> list[int]:
+    """The ids of ``stale``'s rows (at most 500, oldest first), each claimed by an update that checks
+    ``stale``'s conditions again and sets ``stamp``, which takes the row out of ``stale`` for a while:
+    a backlog is queued once rather than every cycle, and two cycles at once never queue a row twice."""
+    claimed = []
+    for row_id in stale.order_by(oldest_first_by).values_list("pk", flat=True)[:500]:
+        if stale.filter(pk=row_id).update(**stamp):
+            claimed.append(row_id)
+    return claimed

@@ -25,6 +25,7 @@ from django.urls import reverse
 from ..chat import destination_key, masked, parse_chat_urls, plain, post_plain
 from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
 from .arrivals import sms_announce
+from .followups import claimed_for_requeue
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,7 @@ def forwards_to_requeue(*, now: datetime) -> list[int]:
         next_attempt_at__lt=now - REQUEUE_AFTER
     )
     stale = SmsForward.objects.filter(free, due, state=ForwardState.PENDING)
-    claimed = []
-    for sms_id in stale.order_by("created_at").values_list("pk", flat=True)[:500]:
-        if SmsForward.objects.filter(free, due, pk=sms_id, state=ForwardState.PENDING).update(next_attempt_at=now):
-            claimed.append(sms_id)
-    return claimed
+    return claimed_for_requeue(stale, oldest_first_by="created_at", stamp={"next_attempt_at": now})
 
 
 def forward_text(message: SmsMessage) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from .. import selectors
 from ..models import Rental, RentalExtension, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.parsing import UnreadableWebhook, parse_webhook
-from .followups import webhooks_process_soon, webhooks_run_started
+from .followups import claimed_for_requeue, webhooks_process_soon, webhooks_run_started
 from .sms import provider_tz, sms_record
 
 logger = logging.getLogger(__name__)
@@ -158,10 +158,4 @@ def webhook_ids_to_requeue(*, now: datetime) -> list[int]:
     """Deliveries whose processing has not run for a while (see REQUEUE_AFTER): claimed for one more
     queueing each, so a backlog is never queued again every cycle."""
     stale = WebhookDelivery.objects.filter(processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER)
-    claimed = []
-    for delivery_id in stale.order_by("received_at").values_list("pk", flat=True)[:500]:
-        if WebhookDelivery.objects.filter(
-            pk=delivery_id, processed_at__isnull=True, enqueued_at__lt=now - REQUEUE_AFTER
-        ).update(enqueued_at=now):
-            claimed.append(delivery_id)
-    return claimed
+    return claimed_for_requeue(stale, oldest_first_by="received_at", stamp={"enqueued_at": now})

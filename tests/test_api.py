@@ -295,7 +295,9 @@ def test_requests_are_limited_per_token(client, db, settings):
 def test_the_openapi_schema_and_its_page_are_served(client, db):
     schema = client.get("/api/openapi.json").json()
     assert {"/api/rentals", "/api/rentals/{rental_id}", "/api/rentals/{rental_id}/sms/next",
-            "/api/rentals/{rental_id}/extend"} <= set(schema["paths"])  # fmt: skip
+            "/api/rentals/{rental_id}/extend", "/api/rentals/{rental_id}/extension-price"} <= set(
+        schema["paths"]
+    )  # fmt: skip
     assert "Idempotency-Key" in json.dumps(schema["paths"]["/api/rentals"]["post"])
     page = client.get("/api/docs").content.decode()
     assert "swagger" in page.lower() and "cdn.jsdelivr" not in page
@@ -363,6 +365,35 @@ def test_waiting_requests_beyond_the_slots_are_turned_away_at_once(live, setting
     busy = wait_for_code(base_url, script, rental, timeout=3)
     holding.join()
     assert (busy.status_code, busy.json()["error"], busy.headers["Retry-After"]) == (503, "WAIT_SLOTS_BUSY", "1")
+
+
+def test_a_script_asks_the_extension_price_then_extends_at_it(client, simulator, rental):
+    script = Script(client, person("Operator"))
+    quoted = script.get(f"rentals/{rental.pk}/extension-price", hours=72)
+    assert quoted.status_code == 200, quoted.content
+    price = Decimal(quoted.json()["price"])
+    assert quoted.json()["hours"] == 72 and price > 0
+    asked = simulator.requests("continueRentInfo")
+    assert [(r["id"], r["hours"]) for r in asked] == [(rental.provider_rent_id, "72")]
+    assert not simulator.requests("continueRentNumber")  # a price spends nothing
+    extended = script.post(f"rentals/{rental.pk}/extend", {"hours": 72, "price": str(price)}, key="at-that-price")
+    assert extended.status_code == 200 and extended.json()["ok"]
+    assert rental.extensions.get().price_quoted == price
+
+
+def test_no_extension_price_says_why_and_whether_to_ask_again(client, simulator, rental):
+    script = Script(client, person("Operator"))
+    simulator.force(action="continueRentInfo", token="MAX_HOURS_EXCEED", wire="json_message")
+    refused = script.get(f"rentals/{rental.pk}/extension-price", hours=2160)
+    assert refused.status_code == 422 and refused.json()["error"] == "MAX_HOURS_EXCEED"
+    simulator.force(action="continueRentInfo", body="<html>Bad gateway</html>", status=502, content_type="text/html")
+    unavailable = script.get(f"rentals/{rental.pk}/extension-price", hours=24)
+    assert unavailable.status_code == 502 and "safe to try again" in unavailable.json()["message"]
+    bad = script.get(f"rentals/{rental.pk}/extension-price", hours=5)
+    assert bad.status_code == 400 and list(bad.json()["fields"]) == ["hours"]
+    viewer = Script(client, person("Viewer"))
+    assert viewer.get(f"rentals/{rental.pk}/extension-price").json()["error"] == "PERMISSION_DENIED"
+    assert len(simulator.requests("continueRentInfo")) == 2  # neither the bad hours nor the viewer asked
 
 
 def test_a_rentals_cost_is_what_was_paid_for_it(client, simulator, rental):

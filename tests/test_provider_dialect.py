@@ -85,8 +85,8 @@ def test_the_extend_page_gets_a_price_from_a_provider_that_knows_one_name(
 def test_the_fallback_costs_one_request_once_per_account(simulator, rental):
     simulator.dialect(unknown_actions=["continueRentInfo"])
     for hours in (4, 24, 72):
-        price, problem = services.rental_extension_quote(rental=rental, hours=hours)
-        assert price is not None and problem == ""
+        quote = services.rental_extension_quote(rental=rental, hours=hours)
+        assert quote.price is not None and quote.problem == ""
     assert len(simulator.requests("continueRentInfo")) == 1
     assert len(simulator.requests("getContinueRentPriceNumber")) == 3
     account = ProviderAccount.objects.get(pk=rental.account_id)
@@ -95,8 +95,8 @@ def test_the_fallback_costs_one_request_once_per_account(simulator, rental):
 
 def test_a_provider_that_knows_neither_name_is_explained(simulator, rental):
     simulator.dialect(unknown_actions=["continueRentInfo", "getContinueRentPriceNumber"])
-    price, problem = services.rental_extension_quote(rental=rental, hours=4)
-    assert price is None and "did not recognise the request" in problem
+    quote = services.rental_extension_quote(rental=rental, hours=4)
+    assert quote.price is None and "did not recognise the request" in quote.problem
 
 
 @pytest.mark.parametrize("unknown", [["continueRentInfo"], ["getContinueRentPriceNumber"]])
@@ -215,7 +215,7 @@ def test_the_whole_journey_in_the_text_dialect_too(simulator, account, catalog, 
     assert services.rental_poll(rental=rental).state == "active"  # STATUS_WAIT_CODE in that form
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 5150", "webhook": False})
     assert services.rental_poll(rental=rental).new_messages == 1
-    assert services.rental_extension_quote(rental=rental, hours=4)[0] == Decimal("0.3000")
+    assert services.rental_extension_quote(rental=rental, hours=4).price == Decimal("0.3000")
     assert services.rental_finish(rental=rental).ok
     rental.refresh_from_db()
     assert rental.status == RentalStatus.FINISHED and rental.last_sms_code == "5150"

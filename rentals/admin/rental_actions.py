@@ -135,15 +135,15 @@ class RentalActionsMixin:
             outcome = services.rental_extend(rental=rental, **form.extend_arguments(), requested_by=request.user)
             return self._report(request, rental, outcome)
         hours = ExtendForm.hours_or_default(request.POST if request.method == "POST" else request.GET)
-        price, why_no_price = services.rental_extension_quote(rental=rental, hours=hours)
+        quote = services.rental_extension_quote(rental=rental, hours=hours)
         return self._confirm(
             request,
             rental,
             title=_("Extend +%(number)s") % {"number": rental.number},
             action="extend",
             hours=hours,
-            price=price,
-            why_no_price=why_no_price,
+            price=quote.price,
+            why_no_price=quote.problem,
             nonce=uuid.uuid4(),
             hour_choices=hour_choices(),
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),

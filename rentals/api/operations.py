@@ -1,4 +1,5 @@
-"""What scripts do to rentals: rent (with an Idempotency-Key), extend, finish and cancel.
+"""What scripts do to rentals: rent (with an Idempotency-Key), extend (its price first, if wanted),
+finish and cancel.
 
 Each endpoint checks the same permission as the admin, reads its input with the same form as the
 admin and the CLI, and calls the same service; the outcome comes back as its token, state and facts.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
@@ -21,7 +23,7 @@ from ..sentences import describe
 from ..services.renting import outcome_when_settled
 from .common import END, ERRORS, EXTEND, READ_SMS, RENT, rental_data, rental_or_404, require, router
 from .errors import ApiError
-from .schemas import ExtendIn, OutcomeOut, RentIn
+from .schemas import ErrorOut, ExtendIn, ExtensionPriceOut, OutcomeOut, RentIn
 
 OUTCOMES = {status: OutcomeOut for status in (200, 201, 409, 422, 502)}
 # The same key from the same person names the same request, for ever: a retry never spends again.
@@ -64,6 +66,24 @@ def _same_rent(outcome: Outcome, arguments: dict[str, Any]) -> bool:
     made = (attempt.account_id, attempt.service_id, attempt.country_id, attempt.operator, attempt.hours,
             attempt.label, attempt.webhook_token is not None)  # fmt: skip
     return asked == made
+
+
+@router.get("/{int:rental_id}/extension-price", summary="The price of extending a rental (spends nothing)",
+            response={200: ExtensionPriceOut, 422: ErrorOut, 502: ErrorOut, **ERRORS})  # fmt: skip
+def extension_price(request: HttpRequest, rental_id: int, hours: int | str = 24) -> dict[str, Any]:
+    """SMS.online's price now, as the admin shows it before an extension is confirmed; pass it to extend
+    as ``price`` to keep it with the extension. 422: SMS.online refused (the error says why, e.g. the most
+    hours it still allows); 502: it gave no price this time (unreachable, busy or unreadable): ask again."""
+    rental = rental_or_404(request, rental_id)
+    require(request, EXTEND)
+    try:
+        hours = ExtendForm.base_fields["hours"].clean(hours)
+    except forms.ValidationError as problem:
+        raise ApiError(400, Token.BAD_ARGUMENTS, fields={"hours": list(problem.messages)}) from None
+    quote = services.rental_extension_quote(rental=rental, hours=hours)
+    if quote.price is None:
+        raise ApiError(502 if quote.ask_again_later else 422, quote.token, message=quote.problem)
+    return {"hours": hours, "price": quote.price}
 
 
 @router.post("/{int:rental_id}/extend", response={**OUTCOMES, **ERRORS}, summary="Extend a rental (spends money)")

@@ -87,6 +87,11 @@ class ExtendIn(Schema):
     price: Decimal | None = Field(None, description="The price you were shown, kept with the extension.")
 
 
+class ExtensionPriceOut(Schema):
+    hours: int
+    price: Decimal = Field(description="What SMS.online asks for extending by these hours now, in USD.")
+
+
 class OutcomeOut(Schema):
     ok: bool
     state: str = Field(description="succeeded; failed (nothing charged); unknown (may have charged: do not "

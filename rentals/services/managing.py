@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from ..explanations import explain
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
 from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
-from ..provider.errors import ProviderError
+from ..provider.errors import IntegrationError, ProviderError, ProviderUnreachable, RateLimited, UnknownOutcome
 from ..sentences import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
@@ -76,15 +77,32 @@ def _mark(rental: Rental, status: str) -> None:
             rental.save(update_fields=["status", "ended_at"])
 
 
-def rental_extension_quote(*, rental: Rental, hours: int) -> tuple[Decimal | None, str]:
-    """The provider's price for extending by ``hours``, or None and why there is none."""
+class ExtensionQuote(NamedTuple):
+    """SMS.online's price for an extension; or None, with why (a token and a sentence), and whether
+    asking again later may bring a price (SMS.online could not be reached, or answered unreadably)."""
+
+    price: Decimal | None
+    token: str = ""
+    problem: str = ""
+    ask_again_later: bool = False
+
+
+# SMS.online did not refuse: it could not be reached, was busy, or said something unreadable.
+_PASSING_ERRORS = (ProviderUnreachable, RateLimited, UnknownOutcome, IntegrationError)
+
+
+def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
+    """The provider's price for extending by ``hours`` (asks, spends nothing)."""
     try:
         price = provider_client_for(rental.account).get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ApiKeyUnreadable:
-        return None, explain(Token.API_KEY_UNREADABLE)
+        return ExtensionQuote(None, Token.API_KEY_UNREADABLE, explain(Token.API_KEY_UNREADABLE))
     except ProviderError as error:
-        return None, extension_problem(error.token, error.detail, may_have_charged=False)
-    return price, "" if price is not None else _("SMS.online answered without a price.")
+        problem = extension_problem(error.token, error.detail, may_have_charged=False)
+        return ExtensionQuote(None, error.token, problem, ask_again_later=isinstance(error, _PASSING_ERRORS))
+    if price is None:
+        return ExtensionQuote(None, Token.PRICE_UNKNOWN, _("SMS.online answered without a price."), True)
+    return ExtensionQuote(price)
 
 
 def rental_extend(

@@ -125,9 +125,16 @@ def webhooks_process(*, first_id: int | None = None) -> int:
     return len(delivery_ids) + (first_id is not None)
 
 
+# What processing reads of a delivery and its rental (sms_record and forward_destinations): every SMS by
+# webhook passes here, and building and reading all of a rental's columns took longer than the rest of
+# the lookup (bench/webhook_to_screen.py). Any other rental field read later costs a query of its own.
+_PROCESSING_FIELDS = ("body", "content_type", "processed_at", "rental__sms_chat_urls", "rental__assignee_id")
+
+
 def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     """Turn a stored delivery into its SMS row. Idempotent: a second run finds the row there."""
-    delivery = WebhookDelivery.objects.select_related("rental").filter(pk=delivery_id).first()
+    deliveries = WebhookDelivery.objects.filter(pk=delivery_id).select_related("rental").only(*_PROCESSING_FIELDS)
+    delivery = next(iter(deliveries.order_by()[:1]), None)  # one row by its key: no ORDER BY
     if delivery is None:
         logger.info("webhook delivery %s no longer exists (its rental was deleted)", delivery_id)
         return None

@@ -115,7 +115,8 @@ EXPLANATIONS = {
     "RENTAL_ENDED": _("The rental has already ended (finished, cancelled or revoked). Nothing was sent."),
     "EXTENSION_OPEN": _(
         "An earlier extension of this rental is still in progress or has an unknown outcome: SMS.online may have "
-        "charged for it. Reconciliation checks it within minutes; extend again once it is resolved."
+        "charged for it. Reconciliation settles it within minutes when SMS.online's list shows the extension; "
+        "if SMS.online shows it was not extended, mark it so under Extensions, then extend again."
     ),
     "RENTAL_CHANGED": _("The rental was extended meanwhile; nothing was sent."),
     "PENDING": _("This request is already being carried out; wait for its result."),

@@ -103,6 +103,46 @@ def test_extend_shows_the_price_first_then_extends_once(boss, simulator, rental)
     assert not RentalReminder.objects.filter(rental=rental).exists()  # the new end date gets new reminders
 
 
+def test_an_unknown_extension_that_did_not_happen_is_settled_by_hand_and_the_rental_extends_again(
+    client, simulator, rental
+):
+    """Reconciliation settles an unknown extension only when SMS.online's list shows it; one that never
+    happened stays unknown and blocks every further extension until someone checks and says so."""
+    operator = User.objects.create_user("operator", password="pw", is_staff=True)
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    for user, codenames in ((operator, ["view_rental", "view_rentalextension", "extend_rental"]),
+                            (viewer, ["view_rental", "view_rentalextension"])):  # fmt: skip
+        user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(operator)
+    simulator.force(action="continueRentNumber", body="<html>Gateway Timeout</html>", status=504,
+                    content_type="text/html")  # fmt: skip
+    client.post(url("extend", rental), {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""})
+    unknown = RentalExtension.objects.get()
+    assert unknown.state == AttemptState.UNKNOWN
+    services.account_reconcile(account_id=rental.account_id, now=unknown.sent_at + timedelta(minutes=30))
+    unknown.refresh_from_db()
+    assert unknown.state == AttemptState.UNKNOWN  # the list shows the rent as it was: nothing to settle
+    blocked = client.post(url("extend", rental), {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""}, follow=True)
+    assert "mark it so under Extensions" in page_text(blocked)
+    rental_page = client.get(url("change", rental)).content.decode()
+    settle = re.search(r'<a class="unknown-extension" href="([^"]+)"', rental_page).group(1).replace("&amp;", "&")
+    listed = client.get(settle).content.decode()  # the Extensions list, showing this one alone
+    assert re.findall(r'name="_selected_action" value="(\d+)"', listed) == [str(unknown.pk)]
+    changelist = reverse("admin:rentals_rentalextension_changelist")
+    client.force_login(viewer)
+    client.post(changelist, {"action": "mark_not_charged", "_selected_action": [unknown.pk]})
+    unknown.refresh_from_db()
+    assert unknown.state == AttemptState.UNKNOWN  # not without the extend permission
+    client.force_login(operator)
+    marked = client.post(changelist, {"action": "mark_not_charged", "_selected_action": [unknown.pk]}, follow=True)
+    unknown.refresh_from_db()
+    assert unknown.state == AttemptState.FAILED and "not charged" in unknown.error_detail
+    assert "1 unknown extension(s) marked as not charged" in page_text(marked)
+    old_end = Rental.objects.get(pk=rental.pk).end_date
+    client.post(url("extend", rental), {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""})
+    assert Rental.objects.get(pk=rental.pk).end_date == old_end + timedelta(hours=24)
+
+
 def test_an_expired_rent_extended_under_a_new_id_is_followed(boss, simulator, rental):
     simulator._post_json("advance", {"seconds": 25 * 3600})
     old_id = rental.provider_rent_id

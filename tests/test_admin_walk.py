@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, SolarSchedule
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from rentals.models import AttemptState, RentAttempt, SmsMessage
+from rentals.models import AttemptState, RentalExtension, RentAttempt, SmsMessage
 from rentals.roles import ROLES
 
 from .factories import RentalFactory
@@ -41,6 +41,7 @@ ACTIONS = {
     ("rentals.provideraccount", "check_balance"): "rentals.change_provideraccount",
     ("rentals.provideraccount", "reset_state"): "rentals.change_provideraccount",
     ("rentals.rentattempt", "mark_not_charged"): "rentals.rent_number",
+    ("rentals.rentalextension", "mark_not_charged"): "rentals.extend_rental",
     ("django_celery_beat.periodictask", "enable_tasks"): "django_celery_beat.change_periodictask",
     ("django_celery_beat.periodictask", "disable_tasks"): "django_celery_beat.change_periodictask",
     ("django_celery_beat.periodictask", "toggle_tasks"): "django_celery_beat.change_periodictask",
@@ -134,6 +135,8 @@ def world(simulator, account, catalog):
                               dedupe_key="k", source="poll")  # fmt: skip
     RentAttempt.objects.create(account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24,
                                via="admin", state=AttemptState.UNKNOWN)  # fmt: skip
+    RentalExtension.objects.create(rental=rental, hours=24, old_rent_id=rental.provider_rent_id,
+                                   state=AttemptState.UNKNOWN, sent_at=timezone.now())  # fmt: skip
     ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1))
     SolarSchedule.objects.create(event="sunrise", latitude=50.45, longitude=30.52)
     CrontabSchedule.objects.get_or_create(minute="0", hour="3")

@@ -221,3 +221,33 @@ def test_extend_asks_the_price_of_the_period_on_screen(live_server, simulator, a
     page.wait_for_selector(".messagelist .success")
     rental.refresh_from_db()
     assert rental.hours == 24 + 168
+
+
+def test_an_unknown_extension_is_settled_from_the_rental_page(
+    live_server, simulator, account, catalog, settings, boss_page
+):
+    """SMS.online never answered an extension: the rental page says where to settle it; once checked on
+    SMS.online and marked, the rental extends again."""
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    page, rental_url = boss_page, f"{live_server.url}/admin/rentals/rental/{rental.pk}"
+
+    def extend_by_a_day() -> str:
+        page.goto(f"{rental_url}/extend/?hours=24")
+        with page.expect_navigation():
+            page.click("#confirm-action-button")
+        return page.inner_text(".messagelist")
+
+    simulator.force(action="continueRentNumber", body="<html>Gateway Timeout</html>", status=504,
+                    content_type="text/html")  # fmt: skip
+    assert "may have charged" in extend_by_a_day()
+    page.goto(f"{rental_url}/change/")
+    with page.expect_navigation():
+        page.click("a.unknown-extension")
+    page.check("input[name=_selected_action]")
+    page.select_option("select[name=action]", "mark_not_charged")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    assert "1 unknown extension(s) marked as not charged" in page.inner_text(".messagelist")
+    assert "extended by 24 h" in extend_by_a_day()
+    rental.refresh_from_db()
+    assert rental.hours == 48

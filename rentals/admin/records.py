@@ -15,12 +15,15 @@ from ..models import (
     Country,
     ErrorEvent,
     Operator,
+    RentalExtension,
     RentAttempt,
     Service,
     SmsMessage,
 )
 from ..sentences import describe
 from .common import CompactColumnsMixin, RecordAdmin, can_rent
+
+EXTEND_PERMISSION = "rentals.extend_rental"
 
 
 @admin.register(RentAttempt)
@@ -73,6 +76,35 @@ class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
     @admin.display(description=_("What it means"))
     def explanation(self, obj: RentAttempt) -> str:
         return describe(services.rent_outcome_for(obj)) if obj.state != AttemptState.PENDING else _("Pending")
+
+
+@admin.register(RentalExtension)
+class RentalExtensionAdmin(RecordAdmin):
+    """Every extension request, as attempts are for rents: an unknown one is settled here by hand when
+    SMS.online shows it did not happen (reconciliation settles only those that did)."""
+
+    list_display = ["created_at", "rental", "hours", "state", "error_token", "price_quoted", "cost",
+                    "new_end_date", "requested_by"]  # fmt: skip
+    list_filter = ["state", "error_token", "rental__account"]
+    list_select_related = ["rental", "requested_by"]
+    date_hierarchy = "created_at"
+    search_fields = ["rental__number", "rental__label"]
+    readonly_fields = ["explanation"]
+    actions = ["mark_not_charged"]
+
+    def has_extend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXTEND_PERMISSION)
+
+    @admin.action(
+        description=_("Unknown, but checked on SMS.online: not extended (not charged)"), permissions=["extend"]
+    )
+    def mark_not_charged(self, request: HttpRequest, queryset: QuerySet[RentalExtension]) -> None:
+        resolved = services.extensions_mark_not_charged(extensions=queryset, user=request.user)
+        self.message_user(request, _("%(count)s unknown extension(s) marked as not charged.") % {"count": resolved})
+
+    @admin.display(description=_("What it means"))
+    def explanation(self, obj: RentalExtension) -> str:
+        return describe(services.extension_outcome_for(obj)) if obj.state != AttemptState.PENDING else _("Pending")
 
 
 @admin.register(ErrorEvent)

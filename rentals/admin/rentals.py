@@ -78,9 +78,19 @@ class RentalExtensionInline(ReadOnlyInline):
     model = RentalExtension
     fk_name = "rental"
     fields = ["created_at", "hours", "state", "error_token", "price_quoted", "old_rent_id", "new_rent_id",
-              "new_end_date", "requested_by"]  # fmt: skip
+              "new_end_date", "requested_by", "what_now"]  # fmt: skip
     readonly_fields = fields
     verbose_name_plural = _("Extensions")
+
+    @admin.display(description="")
+    def what_now(self, obj: RentalExtension) -> str:
+        """An unknown extension keeps the rental from being extended until it is settled: say where."""
+        if obj.state != AttemptState.UNKNOWN:
+            return ""
+        url = reverse("admin:rentals_rentalextension_changelist") + f"?state__exact=unknown&rental={obj.rental_id}"
+        return format_html(
+            '<a class="unknown-extension" href="{}">{}</a>', url, _("Outcome unknown: check SMS.online, then settle it")
+        )
 
 
 class RentalReminderInline(ReadOnlyInline):

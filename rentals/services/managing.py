@@ -242,6 +242,21 @@ def extension_outcome_for(
                    repeated=repeated or state == AttemptState.PENDING, facts=facts or {})  # fmt: skip
 
 
+def extensions_mark_not_charged(*, extensions: Iterable[RentalExtension], user: AbstractBaseUser) -> int:
+    """Staff checked SMS.online and found these unknown extensions did not happen: they failed, uncharged.
+
+    Reconciliation settles an unknown extension only when SMS.online's list shows it went through, so
+    one that did not would otherwise stay unknown, and keep its rental from being extended again (one
+    open extension per rental) and from renewing by itself."""
+    resolved = 0
+    for extension in extensions:
+        note = f"{extension.error_detail} Checked by {user}: not extended on SMS.online, not charged.".strip()
+        resolved += RentalExtension.objects.filter(pk=extension.pk, state=AttemptState.UNKNOWN).update(
+            state=AttemptState.FAILED, error_detail=note, finished_at=timezone.now()
+        )
+    return resolved
+
+
 def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """``user`` takes care of these rentals from now on."""
     return _assign(rentals, user, reason="claimed")

@@ -10,9 +10,9 @@ from django.core.checks import Tags, Warning, register
 
 @register(Tags.security, deploy=True)
 def proxy_addresses_believed(**kwargs: Any) -> list[Warning]:
-    """A server whose proxy is trusted for the scheme but not for the address counts every failed login
-    as the proxy's: five wrong passwords from anywhere then lock a username out for everyone. An
-    environment file written before DJANGO_TRUST_X_FORWARDED_FOR existed lacks it."""
+    """The proxy is trusted for both the scheme and the client's address, or for neither. Trusted for the
+    scheme alone, every failed login counts as the proxy's (an environment file written before
+    DJANGO_TRUST_X_FORWARDED_FOR existed is like that); for the address alone, as the client wrote it."""
     behind_proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None) is not None
     if behind_proxy and not settings.RENTDESK_TRUST_X_FORWARDED_FOR:
         return [
@@ -23,6 +23,17 @@ def proxy_addresses_believed(**kwargs: Any) -> list[Warning]:
                 hint="Set DJANGO_TRUST_X_FORWARDED_FOR=true when the proxy appends the address it saw to "
                 "X-Forwarded-For, as deploy/nginx/rentdesk.conf does (docs/deploy.md).",
                 id="rentals.W001",
+            )
+        ]
+    if settings.RENTDESK_TRUST_X_FORWARDED_FOR and not behind_proxy:
+        # With no proxy in front, the header is whatever the client wrote: a new address per guess.
+        return [
+            Warning(
+                "DJANGO_TRUST_X_FORWARDED_FOR is true but DJANGO_TRUST_X_FORWARDED_PROTO is not: with no proxy "
+                "in front, anyone can write X-Forwarded-For, and a new address per wrong password escapes the "
+                "login lockout.",
+                hint="Believe both only behind a proxy that is the only way in (docs/deploy.md).",
+                id="rentals.W002",
             )
         ]
     return []

@@ -96,9 +96,10 @@ def test_x_forwarded_proto_is_believed_only_when_a_proxy_is_said_to_set_it(
     assert result.stdout.strip() == answer, result.stderr[-2000:]
 
 
-def test_check_deploy_names_a_trusted_proxy_whose_addresses_are_not_believed(production_env_file, tmp_path):
+def test_check_deploy_wants_the_proxy_believed_for_both_scheme_and_address(production_env_file, tmp_path):
     """An environment file written before DJANGO_TRUST_X_FORWARDED_FOR existed: `make check-deploy`
-    fails, naming it; the file written now passes."""
+    fails, naming it; so does one believing the address with no proxy in front; the file written now
+    passes."""
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
                    "RENTDESK_ENV_FILE": str(production_env_file),
                    "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}  # fmt: skip
@@ -109,6 +110,9 @@ def test_check_deploy_names_a_trusted_proxy_whose_addresses_are_not_believed(pro
     written_before = subprocess.run(check, cwd=PROJECT, capture_output=True, text=True, timeout=120, env=older)
     assert written_before.returncode != 0
     assert "rentals.W001" in written_before.stderr and "DJANGO_TRUST_X_FORWARDED_FOR=true" in written_before.stderr
+    no_proxy = {**environment, "DJANGO_TRUST_X_FORWARDED_PROTO": "false"}
+    header_believed = subprocess.run(check, cwd=PROJECT, capture_output=True, text=True, timeout=120, env=no_proxy)
+    assert header_believed.returncode != 0 and "rentals.W002" in header_believed.stderr
 
 
 def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():

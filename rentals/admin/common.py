@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 RENT_PERMISSION = "rentals.rent_number"
+EXTEND_PERMISSION = "rentals.extend_rental"
 
 
 def can_rent(request: HttpRequest) -> bool:

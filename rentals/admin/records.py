@@ -21,9 +21,7 @@ from ..models import (
     SmsMessage,
 )
 from ..sentences import describe
-from .common import CompactColumnsMixin, RecordAdmin, can_rent
-
-EXTEND_PERMISSION = "rentals.extend_rental"
+from .common import EXTEND_PERMISSION, CompactColumnsMixin, RecordAdmin, can_rent
 
 
 @admin.register(RentAttempt)

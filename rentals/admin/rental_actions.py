@@ -25,9 +25,9 @@ from ..models import Rental, RentalStatus
 from ..outcomes import Outcome
 from ..provider.errors import ProviderError
 from ..sentences import describe
+from .common import EXTEND_PERMISSION
 
 END_PERMISSION = "rentals.end_rental"
-EXTEND_PERMISSION = "rentals.extend_rental"
 # Checking for SMS calls the provider and stores what it says: it takes both.
 CHECK_SMS_PERMISSIONS = ("rentals.view_smsmessage", "rentals.poll_rental")
 

@@ -24,7 +24,7 @@ from ..forms import RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
-from .common import CompactColumnsMixin, ReadOnlyInline, can_rent
+from .common import EXTEND_PERMISSION, CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
 from .forwarding import forwarding_summary
 from .history import ReadableHistoryMixin
@@ -165,7 +165,7 @@ class RentalAdmin(
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.has_perm("rentals.extend_rental"):  # auto-renew spends money
+        if not request.user.has_perm(EXTEND_PERMISSION):  # auto-renew spends money
             readonly += AUTO_RENEW_FIELDS
         return readonly
 

@@ -19,7 +19,7 @@ from ..explanations import explain
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
 from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
-from ..provider.errors import IntegrationError, ProviderError, ProviderUnreachable, RateLimited, UnknownOutcome
+from ..provider.errors import ProviderError
 from ..sentences import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
@@ -87,10 +87,6 @@ class ExtensionQuote(NamedTuple):
     ask_again_later: bool = False
 
 
-# SMS.online did not refuse: it could not be reached, was busy, or said something unreadable.
-_PASSING_ERRORS = (ProviderUnreachable, RateLimited, UnknownOutcome, IntegrationError)
-
-
 def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
     """The provider's price for extending by ``hours`` (asks, spends nothing)."""
     try:
@@ -99,7 +95,8 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
         return ExtensionQuote(None, Token.API_KEY_UNREADABLE, explain(Token.API_KEY_UNREADABLE))
     except ProviderError as error:
         problem = extension_problem(error.token, error.detail, may_have_charged=False)
-        return ExtensionQuote(None, error.token, problem, ask_again_later=isinstance(error, _PASSING_ERRORS))
+        # Not refused: SMS.online could not be reached, was busy, or answered unreadably.
+        return ExtensionQuote(None, error.token, problem, ask_again_later=error.kind in ("transient", "unknown"))
     if price is None:
         return ExtensionQuote(None, Token.PRICE_UNKNOWN, _("SMS.online answered without a price."), True)
     return ExtensionQuote(price)

@@ -5,11 +5,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core import mail
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import Rental, RentalExtension
+from rentals.models import AttemptState, PersonBudget, Rental, RentalExtension
 
 from .conftest import SANDBOX_KEY
 from .factories import UserFactory
@@ -68,3 +71,106 @@ def test_an_unknown_outcome_alarms_that_it_may_have_charged(simulator, rental, s
     assert services.rental_auto_renew(rental_id=rental.pk) == "failed"
     assert len(simulator.requests("continueRentNumber")) == 1
     assert "may have charged" in mail.outbox[0].body
+
+
+# --- on whose behalf it renews ----------------------------------------------------------------------
+
+
+def operator(username):
+    user = User.objects.create_user(username, email=f"{username}@example.test", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Operator"))
+    return user
+
+
+def save_rental_page(client, rental, **changes):
+    """The rental's page saved as a person would: what it shows, with ``changes`` typed in."""
+    rental.refresh_from_db()
+    form = {
+        "label": rental.label, "notes": rental.notes, "assignee": "", "reminders_enabled": "on",
+        "sms_chat_urls": "", "auto_renew_hours": rental.auto_renew_hours,
+        "auto_renew_before_hours": rental.auto_renew_before_hours,
+        "auto_renew_max_price": rental.auto_renew_max_price or "",
+        **({"auto_renew": "on"} if rental.auto_renew else {}),
+        "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0", "extensions-TOTAL_FORMS": "0",
+        "extensions-INITIAL_FORMS": "0", "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0",
+        **changes,
+    }  # fmt: skip
+    if form.get("auto_renew") is None:
+        form.pop("auto_renew")
+    response = client.post(reverse("admin:rentals_rental_change", args=[rental.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rental.refresh_from_db()
+
+
+def test_whoever_turns_auto_renew_on_or_changes_it_is_the_one_it_renews_for(client, rental):
+    Rental.objects.filter(pk=rental.pk).update(auto_renew=False, auto_renew_max_price=None)
+    taras, olena = operator("taras"), operator("olena-ops")
+    client.force_login(taras)
+    save_rental_page(client, rental, auto_renew="on", auto_renew_max_price="3.00")
+    assert rental.auto_renew and rental.auto_renew_by == taras
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert "Auto-renew set by" in page and "taras" in page
+    client.force_login(olena)
+    save_rental_page(client, rental, label="Payments, EU")  # not an auto-renew setting
+    assert rental.auto_renew_by == taras
+    save_rental_page(client, rental, auto_renew_max_price="4.00")  # a higher ceiling is olena's to answer for
+    assert rental.auto_renew_by == olena
+    save_rental_page(client, rental, auto_renew=None)
+    assert not rental.auto_renew and rental.auto_renew_by is None
+
+
+def test_a_renewal_is_refused_by_the_personal_budget_of_whoever_set_it(simulator, rental):
+    taras = operator("taras")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    PersonBudget.objects.create(user=taras, monthly_budget=Decimal("2.00"))  # the ceiling is 3.00
+    simulator.reset()
+    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert simulator.requests() == []  # no price asked, no balance read, nothing extended
+    refused = RentalExtension.objects.get()
+    assert (refused.error_token, refused.requested_by, refused.automatic) == ("BUDGET_EXCEEDED", taras, True)
+    alarm = next(message for message in mail.outbox if "ACTION NEEDED" in message.subject)
+    assert "Budget of person taras" in alarm.body and "taras@example.test" in alarm.to
+
+
+def test_a_renewal_counts_in_the_month_of_whoever_set_it(simulator, rental):
+    taras = operator("taras")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    PersonBudget.objects.create(user=taras, monthly_budget=Decimal("10.00"))
+    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    renewal = RentalExtension.objects.get()
+    assert (renewal.state, renewal.requested_by, renewal.automatic) == (AttemptState.SUCCEEDED, taras, True)
+    spent = services.budget_spent(since=services.month_start(timezone.now()), person=taras)
+    assert spent == renewal.cost > 0
+
+
+def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simulator, rental):
+    taras = operator("taras")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    User.objects.filter(pk=taras.pk).update(is_active=False)  # left the team
+    simulator.reset()
+    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert simulator.requests() == []
+    (alarm,) = mail.outbox
+    assert "set by taras, who may no longer extend rentals" in alarm.body and "olena@example.test" in alarm.to
+
+
+def test_rentals_renewing_before_the_upgrade_are_renewed_for_whoever_last_set_them(rental):
+    from django.db.migrations.executor import MigrationExecutor
+
+    taras, olena = operator("taras"), operator("olena-ops")
+    for who, change in ((taras, {"auto_renew_max_price": Decimal("3.50")}), (olena, {"label": "EU payments"})):
+        rental.refresh_from_db()
+        for field, value in change.items():
+            setattr(rental, field, value)
+        rental._history_user = who  # as the admin's save records it
+        rental.save()
+    by_hand = RentalExtension.objects.create(rental=rental, hours=24, old_rent_id="1", requested_by=olena,
+                                             state=AttemptState.SUCCEEDED)  # fmt: skip
+    renewed = RentalExtension.objects.create(rental=rental, hours=72, old_rent_id="1", state=AttemptState.SUCCEEDED)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rentals", "0023_account_request_pacing")])  # before Rentdesk recorded who set it
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert Rental.objects.get(pk=rental.pk).auto_renew_by == taras  # the last to change a setting, not a label
+    assert not RentalExtension.objects.get(pk=by_hand.pk).automatic
+    assert RentalExtension.objects.get(pk=renewed.pk).automatic

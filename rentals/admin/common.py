@@ -12,8 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+# Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
+from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
+
 RENT_PERMISSION = "rentals.rent_number"
-EXTEND_PERMISSION = "rentals.extend_rental"
 
 
 def can_rent(request: HttpRequest) -> bool:

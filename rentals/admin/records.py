@@ -82,8 +82,8 @@ class RentalExtensionAdmin(RecordAdmin):
     SMS.online shows it did not happen (reconciliation settles only those that did)."""
 
     list_display = ["created_at", "rental", "hours", "state", "error_token", "price_quoted", "cost",
-                    "new_end_date", "requested_by"]  # fmt: skip
-    list_filter = ["state", "error_token", "rental__account"]
+                    "new_end_date", "requested_by", "automatic"]  # fmt: skip
+    list_filter = ["state", "error_token", "automatic", "rental__account"]
     list_select_related = ["rental", "requested_by"]
     date_hierarchy = "created_at"
     search_fields = ["rental__number", "rental__label"]

@@ -78,7 +78,7 @@ class RentalExtensionInline(ReadOnlyInline):
     model = RentalExtension
     fk_name = "rental"
     fields = ["created_at", "hours", "state", "error_token", "price_quoted", "old_rent_id", "new_rent_id",
-              "new_end_date", "requested_by", "what_now"]  # fmt: skip
+              "new_end_date", "requested_by", "automatic", "what_now"]  # fmt: skip
     readonly_fields = fields
     verbose_name_plural = _("Extensions")
 
@@ -98,9 +98,6 @@ class RentalReminderInline(ReadOnlyInline):
     fields = ["threshold_hours", "claimed_at", "sent_at", "recipients"]
     readonly_fields = fields
     verbose_name_plural = _("Expiry reminders sent")
-
-
-AUTO_RENEW_FIELDS = ["auto_renew", "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price"]
 
 
 @admin.register(Rental)
@@ -142,13 +139,14 @@ class RentalAdmin(
     import_export_change_list_template = None
     fields = [
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
-        "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "provider_rent_id", "account",
+        "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "auto_renew_by", "provider_rent_id",
+        "account",
         "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
         "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
-        "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link",
+        "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link", "auto_renew_by",
     ]  # fmt: skip
     inlines = [SmsMessageInline, RentalExtensionInline, RentalReminderInline]
 
@@ -166,8 +164,12 @@ class RentalAdmin(
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.has_perm(EXTEND_PERMISSION):  # auto-renew spends money
-            readonly += AUTO_RENEW_FIELDS
+            readonly += services.AUTO_RENEW_SETTINGS
         return readonly
+
+    def save_model(self, request: HttpRequest, obj: Rental, form: Any, change: bool) -> None:
+        services.auto_renew_settings_changed(rental=obj, changed=form.changed_data, by=request.user)
+        super().save_model(request, obj, form, change)
 
     def get_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         shown = list(super().get_fields(request, obj))

@@ -126,6 +126,17 @@ class Rental(models.Model):
         null=True,
         blank=True,
     )
+    # Renewals spend on this person's behalf: their personal budget applies, and their spend counts them.
+    auto_renew_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auto-renew set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text=_("Who last turned auto-renew on or changed it: renewals count against their personal budget."),
+    )
     # May hold a chat service's secret (a bot token): kept out of the history, shown to SMS readers only.
     sms_chat_urls = models.TextField(
         _("forward SMS to"),
@@ -351,6 +362,9 @@ class RentalExtension(models.Model):
         null=True,
         blank=True,
         related_name="+",
+    )
+    automatic = models.BooleanField(
+        _("auto-renew"), default=False, help_text=_("Asked for by auto-renew, on behalf of the person who set it.")
     )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

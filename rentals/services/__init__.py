@@ -34,7 +34,13 @@ from .managing import (
     rentals_release,
 )
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
-from .renewing import renewal_nonce, rental_auto_renew, rentals_due_for_renewal
+from .renewing import (
+    AUTO_RENEW_SETTINGS,
+    auto_renew_settings_changed,
+    renewal_nonce,
+    rental_auto_renew,
+    rentals_due_for_renewal,
+)
 from .renting import (
     attempts_mark_not_charged,
     attempts_resolve_stale,
@@ -59,6 +65,7 @@ from .webhooks import (
 )
 
 __all__ = [
+    "AUTO_RENEW_SETTINGS",
     "CANCEL_WINDOW",
     "Budget",
     "ChatUnavailable",
@@ -79,6 +86,7 @@ __all__ = [
     "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",
+    "auto_renew_settings_changed",
     "budget_spent",
     "budgets_alert",
     "budgets_usage",

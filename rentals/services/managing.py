@@ -27,6 +27,8 @@ from .followups import reconcile_soon
 
 logger = logging.getLogger(__name__)
 
+# Who may extend a rental, by hand or by setting it to renew itself (auto-renew spends in their name).
+EXTEND_PERMISSION = "rentals.extend_rental"
 # SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
 CANCEL_WINDOW = timedelta(minutes=20)
 # A rental in these states is over: it cannot be finished or cancelled again.
@@ -104,17 +106,18 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
 
 def rental_extend(
     *, rental: Rental, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
-    price_quoted: Decimal | None, expect_end_date: datetime | None = None,
+    price_quoted: Decimal | None, expect_end_date: datetime | None = None, automatic: bool = False,
 ) -> Outcome:  # fmt: skip
     """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money), and
     checked against the monthly budgets in the transaction that records it.
 
     ``expect_end_date``: extend only if the rental still ends then (auto-renew decided on that date;
-    a manual extension meanwhile would otherwise be paid twice).
+    a manual extension meanwhile would otherwise be paid twice). ``automatic``: auto-renew asks, on
+    behalf of ``requested_by``.
     """
     if rental.status == RentalStatus.CANCELLED:
         return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
-    claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by,
+    claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by, automatic=automatic,
                                price_quoted=price_quoted, expect_end_date=expect_end_date)  # fmt: skip
     if isinstance(claimed, Outcome):
         return claimed
@@ -135,7 +138,7 @@ def rental_extend(
 
 
 def _extension_claim(
-    rental: Rental, *, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
+    rental: Rental, *, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None, automatic: bool,
     price_quoted: Decimal | None, expect_end_date: datetime | None,
 ) -> Outcome | tuple[RentalExtension, Refusal | None]:  # fmt: skip
     """The extension, committed (a budget refusal recorded as failed), or the outcome that stops it."""
@@ -156,7 +159,7 @@ def _extension_claim(
             }  # fmt: skip
             extension = RentalExtension.objects.create(
                 nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
-                old_rent_id=rental.provider_rent_id, **refused,
+                automatic=automatic, old_rent_id=rental.provider_rent_id, **refused,
             )  # fmt: skip
             return extension, refusal
     except IntegrityError:

@@ -1,20 +1,23 @@
 """Auto-renew: extend chosen rentals before they end, within a price ceiling, once per end date.
 
-It spends money without anyone clicking, so it is careful: the monthly budget (against the ceiling),
-the price and the balance are checked first, each end date is renewed at most once (the extension's
-nonce is derived from the rental and its end date, so a second beat or a redelivered task cannot
-extend again), nothing is retried, and every failure is announced loudly to the people concerned, for
-a person to act before the number lapses.
+It spends money without anyone clicking, so it is careful. It spends on behalf of the person who set
+it (``Rental.auto_renew_by``), who must still be allowed to extend. The monthly budgets (the account's
+and that person's, against the ceiling), the price and the balance are checked first. Each end date
+is renewed at most once (the extension's nonce is derived from the rental and its end date, so a
+second beat or a redelivered task cannot extend again), nothing is retried, and every failure is
+announced loudly to the people concerned, for a person to act before the number lapses.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -28,11 +31,21 @@ from ..provider.errors import ProviderError
 from ..sentences import describe
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
-from .managing import rental_extend
+from .managing import EXTEND_PERMISSION, rental_extend
 
 logger = logging.getLogger(__name__)
 
 _NONCE_NAMESPACE = uuid.UUID("4b1d7a8e-5b7e-4d8e-9a51-7a0c6f3e2d11")
+# A rental's auto-renew settings: whoever changes one answers for the renewals that follow.
+AUTO_RENEW_SETTINGS = ("auto_renew", "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price")
+
+
+def auto_renew_settings_changed(*, rental: Rental, changed: Iterable[str], by: AbstractBaseUser) -> None:
+    """Before saving ``rental`` with the fields ``changed``: the person who turns auto-renew on, or changes
+    its hours, timing or ceiling, is the one it renews for (their personal budget applies, their spend
+    counts it); switched off, it is nobody's."""
+    if set(changed) & set(AUTO_RENEW_SETTINGS):
+        rental.auto_renew_by = by if rental.auto_renew else None
 
 
 def renewal_nonce(rental: Rental) -> uuid.UUID:
@@ -59,7 +72,8 @@ def _is_due(rental: Rental, now: datetime) -> bool:
 
 def rental_auto_renew(*, rental_id: int) -> str:
     """Renew one rental if it is due and within its limits; returns what happened, in a word."""
-    rental = Rental.objects.select_related("account", "rented_by", "assignee").filter(pk=rental_id).first()
+    people = ("rented_by", "assignee", "auto_renew_by")
+    rental = Rental.objects.select_related("account", *people).filter(pk=rental_id).first()
     if rental is None:
         logger.info("auto-renew: rental %s no longer exists", rental_id)
         return "gone"
@@ -76,8 +90,10 @@ def rental_auto_renew(*, rental_id: int) -> str:
         if _record_refusal(rental, nonce, problem, token=token or REFUSED):
             _alarm(rental, f"Auto-renew did not run: {problem}")
         return "refused"
-    outcome = rental_extend(rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=None,
-                            price_quoted=price, expect_end_date=rental.end_date)  # fmt: skip
+    outcome = rental_extend(
+        rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=rental.auto_renew_by, automatic=True,
+        price_quoted=price, expect_end_date=rental.end_date,
+    )  # fmt: skip
     if not outcome.ok and not outcome.repeated and outcome.token != Token.RENTAL_CHANGED:
         _alarm(rental, f"Auto-renew failed: {describe(outcome)}")
         return "failed"
@@ -90,17 +106,25 @@ REFUSED = "AUTO_RENEW_REFUSED"
 def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
     """What stops the renewal before anything is asked of SMS.online, and its token; empty if nothing.
 
-    The budget is checked against the rental's price ceiling, the most this renewal may cost."""
+    The budgets are checked against the rental's price ceiling, the most this renewal may cost. A rental
+    set to renew before Rentdesk recorded who set it, with no history saying so, has nobody's budget to
+    check but the account's."""
     open_states = [AttemptState.PENDING, AttemptState.UNKNOWN]
     if RentalExtension.objects.filter(rental=rental, state__in=open_states).exists():
         return "another extension of this rental is in progress or has an unknown outcome.", REFUSED
     if rental.auto_renew_max_price is None:
         return "no price ceiling is set on the rental.", REFUSED
+    person = rental.auto_renew_by
+    if person is not None and not (person.is_active and person.has_perm(EXTEND_PERMISSION)):
+        return (
+            f"it was set by {person}, who may no longer extend rentals; someone who may should turn it on again.",
+            REFUSED,
+        )
     with transaction.atomic():
-        refusal = budget_check(account=rental.account, person=None, price=rental.auto_renew_max_price,
+        refusal = budget_check(account=rental.account, person=person, price=rental.auto_renew_max_price,
                                now=timezone.now())  # fmt: skip
     if refusal is not None:
-        budget_alert_soon(account=rental.account, person=None, refusal=refusal)
+        budget_alert_soon(account=rental.account, person=person, refusal=refusal)
         return f"{explain(refusal.token)} {refusal.detail()}", refusal.token
     return "", ""
 
@@ -131,7 +155,7 @@ def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str, *, token: st
             RentalExtension.objects.create(
                 nonce=nonce, rental=rental, hours=rental.auto_renew_hours, state=AttemptState.FAILED,
                 error_token=token, error_detail=problem[:1000], old_rent_id=rental.provider_rent_id,
-                finished_at=timezone.now(),
+                finished_at=timezone.now(), requested_by=rental.auto_renew_by, automatic=True,
             )  # fmt: skip
     except IntegrityError:
         return False
@@ -145,7 +169,8 @@ def _alarm(rental: Rental, what: str) -> None:
     )
     end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
     url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
-    owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
+    people = (rental.rented_by, rental.assignee, rental.auto_renew_by)
+    owners = list(dict.fromkeys(user.email for user in people if user is not None and user.email))
     try:
         notify(
             subject=f"[Rentdesk] ACTION NEEDED: +{rental.number} was not renewed and ends {end}",

@@ -251,3 +251,33 @@ def test_an_unknown_extension_is_settled_from_the_rental_page(
     assert "extended by 24 h" in extend_by_a_day()
     rental.refresh_from_db()
     assert rental.hours == 48
+
+
+def test_auto_renew_is_set_on_the_rental_page_and_renews_in_the_name_of_who_set_it(
+    live_server, simulator, account, catalog, settings, page
+):
+    from decimal import Decimal
+
+    from django.contrib.auth.models import Group
+
+    from rentals.models import PersonBudget
+
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    taras = User.objects.create_user("taras", "taras@example.test", "correct-horse-battery", is_staff=True)
+    taras.groups.add(Group.objects.get(name="Operator"))
+    PersonBudget.objects.create(user=taras, monthly_budget=Decimal("10.00"))
+    log_in(page, live_server.url, "taras", "correct-horse-battery")
+    page.goto(f"{live_server.url}/admin/rentals/rental/{rental.pk}/change/")
+    page.check("#id_auto_renew")
+    page.select_option("#id_auto_renew_hours", "72")
+    page.fill("#id_auto_renew_before_hours", "25")  # the rental ends within a day: due at once
+    page.fill("#id_auto_renew_max_price", "3.00")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
+    assert "taras" in page.inner_text(".field-auto_renew_by")
+    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    page.reload()
+    renewal = page.inner_text("#extensions-group tbody tr")
+    assert "taras" in renewal and page.locator("#extensions-group tbody tr img[alt=True]").count() == 1
+    page.goto(f"{live_server.url}/admin/rentals/rental/costs/")  # the renewal is in taras's month
+    assert "Person taras\t10.00\t2.20\t22%\t7.80" in page.inner_text("#budget-table")

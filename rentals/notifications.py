@@ -9,16 +9,18 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from .chat import masked, post_plain
+from .notices import Notice
 
 logger = logging.getLogger(__name__)
 
 
-def notify(*, subject: str, body: str, recipients: Iterable[str | None]) -> list[str]:
-    """Email ``recipients`` plus the team address, and post to every chat channel.
+def notify(notice: Notice, *, recipients: Iterable[str | None]) -> list[str]:
+    """Email ``recipients`` plus the team address, and post to every chat channel (notices words it).
 
     Returns the addresses emailed. An email failure raises (the caller keeps the work to redo);
     a chat failure is logged, since the email already carries the message.
     """
+    subject, body = notice.subject, notice.body
     addresses = sorted({address for address in (*recipients, settings.RENTDESK_TEAM_EMAIL) if address})
     mail_error = None
     if addresses:

@@ -6,7 +6,7 @@ made here, once, in the active language.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +21,18 @@ REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
 
 def local_time(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_time_left(left: timedelta) -> str:
+    """ "2 d 3 h", "5 h 10 min", "7 min", in the active language."""
+    minutes = max(int(left.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return _("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+    if hours:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)s min") % {"minutes": minutes}
 
 
 def describe(outcome: Outcome) -> str:

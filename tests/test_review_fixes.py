@@ -75,13 +75,14 @@ def test_auto_renew_with_another_extension_open_alarms_once(simulator, account):
 
 
 def test_chat_hears_of_it_when_mail_fails(settings, chat_server):
+    from rentals.notices import Notice
     from rentals.notifications import notify
 
     settings.RENTDESK_CHAT_URLS = [chat_server.apprise_url]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1
     with pytest.raises(OSError):
-        notify(subject="Rental ends", body="soon", recipients=["a@example.test"])
+        notify(Notice("Rental ends", "soon"), recipients=["a@example.test"])
     assert chat_server.received and chat_server.received[0]["title"] == "Rental ends"
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import RentalReminder, RentalStatus
+from rentals.sentences import format_time_left
 
 from .conftest import run_concurrently
 from .factories import RentalFactory, UserFactory
@@ -155,4 +156,4 @@ def test_expiry_marks_rentals_past_their_end_once():
      (timedelta(minutes=42), "42 min"), (timedelta(seconds=-5), "0 min")],
 )  # fmt: skip
 def test_time_left_reads_naturally(left, text):
-    assert services.format_time_left(left) == text
+    assert format_time_left(left) == text

@@ -89,6 +89,7 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("RENTDESK_REMINDER_HOURS", "72,soon"),
         ("RENTDESK_LOGIN_FAILURE_LIMIT", "0"),
         ("RENTDESK_LOGIN_LOCKOUT_MINUTES", "2.5"),
+        ("RENTDESK_LANGUAGE", "ukrainian"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
         ("SMSONLINE_API_URL", "http://api.sms.online/stubs/handler_api.php"),  # the key would travel in clear
     ],
@@ -116,3 +117,9 @@ def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
     )
     assert "handler_api.php?api_key=[REDACTED]" in result.stderr
     assert "SECRET123abc" not in result.stdout + result.stderr
+
+
+def test_the_team_language_is_read_from_the_environment():
+    shown = check("config.settings.production", {**GOOD, "RENTDESK_LANGUAGE": "UK"},
+                  ("shell", "-c", "from django.conf import settings; print(settings.LANGUAGE_CODE)"))  # fmt: skip
+    assert shown.stdout.strip().splitlines()[-1] == "uk", shown.stderr

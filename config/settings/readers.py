@@ -47,6 +47,14 @@ def http_url(env: environ.Env, name: str, default: str | None = None, *, base_on
     return raw
 
 
+def language(env: environ.Env, name: str, default: str, languages: list[tuple[str, str]]) -> str:
+    value = env.str(name, default=default).strip().lower()
+    codes = [code for code, _ in languages]
+    if value not in codes:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of Rentdesk's languages: {', '.join(codes)}.")
+    return value
+
+
 def timezone_name(env: environ.Env, name: str, default: str) -> str:
     value = env.str(name, default=default)
     try:

@@ -18,7 +18,7 @@ from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
 from ..models import Rental, RentalStatus
-from ..services import format_time_left
+from ..sentences import format_time_left
 
 EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
 

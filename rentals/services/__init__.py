@@ -20,7 +20,7 @@ from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, bu
 from .catalog import catalog_sync
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
-from .lifecycle import format_time_left, nearest_threshold, reminders_send_due, rentals_expire
+from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
     cancel_deadline,
@@ -95,7 +95,6 @@ __all__ = [
     "extension_outcome_for",
     "extensions_mark_not_charged",
     "extract_code",
-    "format_time_left",
     "forward_destinations",
     "forwards_to_requeue",
     "key_needed_for",

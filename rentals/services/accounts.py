@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import notices
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notifications import notify
@@ -220,12 +221,7 @@ def _alert_low_balance_once(*, account: ProviderAccount, balance: Decimal) -> No
 
 
 def _send_low_balance_alert(account: ProviderAccount, balance: Decimal, threshold: Decimal) -> None:
-    notify(
-        subject=f"[Rentdesk] Low balance on {account.name}: {balance} USD",
-        body=f"The SMS.online account {account.name} has {balance} USD left, below its threshold of "
-        f"{threshold} USD. Top it up before renting or extending fails.",
-        recipients=[],
-    )
+    notify(notices.low_balance(account, balance=balance, threshold=threshold), recipients=[])
 
 
 def accounts_clear_expired_bans(*, now: datetime) -> int:

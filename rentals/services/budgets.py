@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .. import notices
 from ..models import (
     AttemptState,
     BudgetAlert,
@@ -95,10 +95,14 @@ class Refusal:
 
     def detail(self) -> str:
         """For the attempt's record: the numbers as they were when it was refused."""
-        price = f"{self.price:.2f} USD" if self.price is not None else "an unknown price"
+        budget = self.budget
+        owner = _("Budget of account %(name)s") if budget.scope == "account" else _("Budget of person %(name)s")
+        price = _("%(price)s USD") % {"price": f"{self.price:.2f}"} if self.price is not None else _("an unknown price")
+        facts = {"owner": owner % {"name": budget.name}, "spent": f"{budget.spent:.2f}", "cap": f"{budget.cap:.2f}",
+                 "month": f"{budget.month:%Y-%m}", "price": price}  # fmt: skip
         return (
-            f"Budget of {self.budget.scope} {self.budget.name}: {self.budget.spent:.2f} of {self.budget.cap:.2f} "
-            f"USD spent or committed in {self.budget.month:%Y-%m}; this costs {price}. Not sent."
+            _("%(owner)s: %(spent)s of %(cap)s USD spent or committed in %(month)s; this costs %(price)s. Not sent.")
+            % facts
         )
 
 
@@ -283,14 +287,7 @@ def _alert_claim(budget: Budget, percent: int, now: datetime) -> bool:
 
 
 def _alert_send(budget: Budget, percent: int, person_id: int | None) -> None:
-    owner = f"{'Account' if budget.scope == 'account' else 'Person'} {budget.name}"
-    state = "has reached its monthly budget" if percent >= 100 else f"has used {budget.percent}% of its monthly budget"
-    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_costs")
     person = PersonBudget.objects.filter(user_id=person_id).select_related("user").first() if person_id else None
-    notify(
-        subject=f"[Rentdesk] Budget: {owner} {state}",
-        body=f"{owner}: {budget.spent:.2f} of {budget.cap:.2f} USD spent or committed in {budget.month:%Y-%m} "
-        f"({budget.percent}%). A rent or extension that would pass the budget is refused before anything is "
-        f"sent to SMS.online, until next month or until a manager raises the budget.\n{url}\n",
-        recipients=[person.user.email] if person and budget.scope == "person" else [],
-    )
+    notice = notices.budget_alert(scope=budget.scope, name=budget.name, cap=budget.cap, spent=budget.spent,
+                                  percent=budget.percent, reached=percent >= 100, month=budget.month)  # fmt: skip
+    notify(notice, recipients=[person.user.email] if person and budget.scope == "person" else [])

@@ -20,9 +20,9 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.urls import reverse
 
-from ..chat import destination_key, masked, parse_chat_urls, plain, post_plain
+from .. import notices
+from ..chat import destination_key, masked, parse_chat_urls, post_plain
 from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
 from .arrivals import sms_announce
 from .followups import claimed_for_requeue
@@ -90,12 +90,12 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
         return "not claimed"  # done, given up, or another worker is posting it now
     forward = SmsForward.objects.select_related("sms__rental__assignee").get(pk=sms_id)
     destinations = forward_destinations(forward.sms.rental)
-    title, body = forward_text(forward.sms)
+    forwarded = notices.forwarded_sms(forward.sms)
     delivered, problems = set(forward.delivered), []
     for url in destinations:
         if destination_key(url) in delivered:
             continue
-        problem = post_plain(url, title=title, body=body)
+        problem = post_plain(url, title=forwarded.subject, body=forwarded.body)
         if problem:
             problems.append(f"{masked(url)}: {problem}")
         else:
@@ -131,21 +131,3 @@ def forwards_to_requeue(*, now: datetime) -> list[int]:
     )
     stale = SmsForward.objects.filter(free, due, state=ForwardState.PENDING)
     return claimed_for_requeue(stale, oldest_first_by="created_at", stamp={"next_attempt_at": now})
-
-
-def forward_text(message: SmsMessage) -> tuple[str, str]:
-    """The title and plain-text body of a forwarded SMS: number, label, sender, code, text, link."""
-    rental = message.rental
-    number = f"+{rental.number}"
-    label = plain(rental.label, limit=200)
-    who = f"{number} ({label})" if label else number
-    title = f"Code {message.code} for {who}" if message.code else f"SMS for {who}"
-    lines = [f"Number: {number}"]
-    if label:
-        lines.append(f"Used for: {label}")
-    lines.append(f"From: {plain(message.sender, limit=64)}")
-    if message.code:
-        lines.append(f"Code: {message.code}")
-    lines += [f"Text: {plain(message.text)}", settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change",
-                                                                                  args=[rental.pk])]  # fmt: skip
-    return title, "\n".join(lines)

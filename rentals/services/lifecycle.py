@@ -7,12 +7,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
 
-from .. import selectors
+from .. import notices, selectors
 from ..models import Rental, RentalReminder, RentalStatus
 from ..notifications import notify
 
@@ -71,37 +68,12 @@ def _reminder_claim(*, rental: Rental, threshold: int, now: datetime) -> RentalR
 
 
 def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
-    with translation.override(settings.LANGUAGE_CODE):  # the team's language, whoever triggered it
-        return _reminder_compose_and_send(reminder=reminder, rental=rental, now=now)
-
-
-def _reminder_compose_and_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
-    context = {
-        "rental": rental,
-        "time_left": format_time_left(rental.end_date - now),
-        "end": timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z"),
-        "url": settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk]),
-    }
-    subject = f"[Rentdesk] +{rental.number} ends in {context['time_left']}"
-    body = render_to_string("rentals/email/expiry_reminder.txt", context)
     owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
     try:
-        recipients = notify(subject=subject, body=body, recipients=owners)
+        recipients = notify(notices.expiry_reminder(rental, now=now), recipients=owners)
     except Exception:
         # Mail server down or refusing: leave the claim unsent; it is taken over after the lease.
         logger.exception("expiry reminder for rental %s not sent", rental.pk)
         return False
     RentalReminder.objects.filter(pk=reminder.pk).update(sent_at=timezone.now(), recipients=", ".join(recipients))
     return True
-
-
-def format_time_left(left: timedelta) -> str:
-    """ "2 d 3 h", "5 h 10 min", "7 min", in the active language."""
-    minutes = max(int(left.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
-    if hours:
-        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
-    return gettext("%(minutes)s min") % {"minutes": minutes}

@@ -19,9 +19,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from .. import notices
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
@@ -71,7 +72,14 @@ def _is_due(rental: Rental, now: datetime) -> bool:
 
 
 def rental_auto_renew(*, rental_id: int) -> str:
-    """Renew one rental if it is due and within its limits; returns what happened, in a word."""
+    """Renew one rental if it is due and within its limits; returns what happened, in a word.
+
+    Nobody is at a screen: what it records and says is in the team's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _auto_renew(rental_id)
+
+
+def _auto_renew(rental_id: int) -> str:
     people = ("rented_by", "assignee", "auto_renew_by")
     rental = Rental.objects.select_related("account", *people).filter(pk=rental_id).first()
     if rental is None:
@@ -88,14 +96,14 @@ def rental_auto_renew(*, rental_id: int) -> str:
         price, problem = _precheck(rental)
     if problem:
         if _record_refusal(rental, nonce, problem, token=token or REFUSED):
-            _alarm(rental, f"Auto-renew did not run: {problem}")
+            _alarm(rental, _("Auto-renew did not run: %(problem)s") % {"problem": problem})
         return "refused"
     outcome = rental_extend(
         rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=rental.auto_renew_by, automatic=True,
         price_quoted=price, expect_end_date=rental.end_date,
     )  # fmt: skip
     if not outcome.ok and not outcome.repeated and outcome.token != Token.RENTAL_CHANGED:
-        _alarm(rental, f"Auto-renew failed: {describe(outcome)}")
+        _alarm(rental, _("Auto-renew failed: %(problem)s") % {"problem": describe(outcome)})
         return "failed"
     return "renewed" if outcome.ok else "already handled"
 
@@ -111,15 +119,14 @@ def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
     check but the account's."""
     open_states = [AttemptState.PENDING, AttemptState.UNKNOWN]
     if RentalExtension.objects.filter(rental=rental, state__in=open_states).exists():
-        return "another extension of this rental is in progress or has an unknown outcome.", REFUSED
+        return _("another extension of this rental is in progress or has an unknown outcome."), REFUSED
     if rental.auto_renew_max_price is None:
-        return "no price ceiling is set on the rental.", REFUSED
+        return _("no price ceiling is set on the rental."), REFUSED
     person = rental.auto_renew_by
     if person is not None and not (person.is_active and person.has_perm(EXTEND_PERMISSION)):
-        return (
-            f"it was set by {person}, who may no longer extend rentals; someone who may should turn it on again.",
-            REFUSED,
-        )
+        no_longer = _("it was set by %(person)s, who may no longer extend rentals; someone who may should turn it on "
+                      "again.")  # fmt: skip
+        return no_longer % {"person": person}, REFUSED
     with transaction.atomic():
         refusal = budget_check(account=rental.account, person=person, price=rental.auto_renew_max_price,
                                now=timezone.now())  # fmt: skip
@@ -140,11 +147,12 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
     except ProviderError as error:
         return None, f"{error.token}: {explain(error.token)}"
     if price is None:
-        return None, "SMS.online gave no price, so the ceiling cannot be checked."
+        return None, _("SMS.online gave no price, so the ceiling cannot be checked.")
+    figures = {"price": f"{price:.2f}", "balance": f"{balance:.2f}", "ceiling": f"{rental.auto_renew_max_price:.2f}"}
     if price > rental.auto_renew_max_price:
-        return None, f"the price, {price:.2f} USD, is above the ceiling of {rental.auto_renew_max_price:.2f} USD."
+        return None, _("the price, %(price)s USD, is above the ceiling of %(ceiling)s USD.") % figures
     if balance < price:
-        return None, f"the account's balance, {balance:.2f} USD, does not cover the price of {price:.2f} USD."
+        return None, _("the account's balance, %(balance)s USD, does not cover the price of %(price)s USD.") % figures
     return price, ""
 
 
@@ -167,16 +175,9 @@ def _alarm(rental: Rental, what: str) -> None:
     ErrorEvent.objects.create(
         account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"+{rental.number}: {what}"
     )
-    end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
     people = (rental.rented_by, rental.assignee, rental.auto_renew_by)
     owners = list(dict.fromkeys(user.email for user in people if user is not None and user.email))
     try:
-        notify(
-            subject=f"[Rentdesk] ACTION NEEDED: +{rental.number} was not renewed and ends {end}",
-            body=f"{what}\n\nNumber: +{rental.number} ({rental.label or 'no label'})\nEnds: {end}\n"
-            f"Extend it by hand before then: {url}\n",
-            recipients=owners,
-        )
+        notify(notices.auto_renew_alarm(rental, what=what), recipients=owners)
     except Exception:
         logger.exception("auto-renew alarm for rental %s could not be sent", rental.pk)

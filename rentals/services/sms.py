@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Value, When
-from django.urls import reverse
 from django.utils import timezone
 
+from .. import notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
 from ..notifications import notify
 from ..provider.client import SmsOnlineClient
@@ -138,24 +138,9 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
     return True
 
 
-ENDED_BY_PROVIDER = {
-    RentalStatus.FINISHED: "finished",
-    RentalStatus.CANCELLED: "cancelled",
-    RentalStatus.REVOKED: "took back",
-}
-
-
 def _alert_ended_early(rental: Rental) -> None:
-    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
-    end = timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M %Z")
-    did = ENDED_BY_PROVIDER.get(RentalStatus(rental.status), "ended")
     try:
-        notify(
-            subject=f"[Rentdesk] SMS.online {did} +{rental.number} before its end date",
-            body=f"SMS.online {did} the rent of +{rental.number} ({rental.label or 'no label'}), which was to last "
-            f"until {end}. No more SMS will reach it: rent another number if it is still needed.\n{url}\n",
-            recipients=[user.email for user in (rental.rented_by, rental.assignee) if user is not None],
-        )
+        notify(notices.ended_early(rental), recipients=_people_of(rental))
     except Exception:
         # The rental's history and the dashboard still say it.
         logger.exception("alert about rental %s ended by the provider could not be sent", rental.pk)
@@ -177,15 +162,13 @@ def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) ->
     return True
 
 
+def _people_of(rental: Rental) -> list[str]:
+    return [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
+
+
 def _alert_lost(rental: Rental, token: str) -> None:
-    url = settings.PUBLIC_BASE_URL + reverse("admin:rentals_rental_change", args=[rental.pk])
     try:
-        notify(
-            subject=f"[Rentdesk] SMS.online no longer knows +{rental.number}",
-            body=f"SMS.online answered {token} for the rent of +{rental.number} ({rental.label or 'no label'}): "
-            f"Rentdesk cannot read its SMS any more. Check the number in the SMS.online panel.\n{url}\n",
-            recipients=[user.email for user in (rental.rented_by, rental.assignee) if user is not None],
-        )
+        notify(notices.lost(rental, token=token), recipients=_people_of(rental))
     except Exception:
         # The rental and the dashboard still say it; the mail is not worth losing the poll over.
         logger.exception("alert about lost rental %s could not be sent", rental.pk)

@@ -17,12 +17,11 @@ from typing import ParamSpec
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .chat import plain
 from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
-from .sentences import format_time_left, local_time
+from .sentences import format_time_left, local_time, team_language
 
 Arguments = ParamSpec("Arguments")
 
@@ -36,7 +35,7 @@ class Notice:
 def in_team_language(build: Callable[Arguments, Notice]) -> Callable[Arguments, Notice]:
     @functools.wraps(build)
     def built(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Notice:
-        with translation.override(settings.LANGUAGE_CODE):
+        with team_language():
             return build(*args, **kwargs)
 
     return built

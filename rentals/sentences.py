@@ -6,9 +6,11 @@ made here, once, in the active language.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .explanations import MAY_HAVE_CHARGED, explain
@@ -17,6 +19,12 @@ from .outcomes import Operation, Outcome, Token
 
 # The tokens Rentdesk refuses with on an account's behalf, without sending anything.
 REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
+
+
+def team_language() -> AbstractContextManager[None]:
+    """For words Rentdesk sends or writes down (notices, a rental's history reasons and attention notes):
+    the team's language (``RENTDESK_LANGUAGE``), whoever's request or which worker wrote them."""
+    return translation.override(settings.LANGUAGE_CODE)
 
 
 def local_time(moment: datetime) -> str:

@@ -125,3 +125,30 @@ def test_the_team_language_is_english_unless_set(rental):
     with translation.override("uk"):  # a person whose admin speaks Ukrainian set it off
         assert services.reminders_send_due(now=timezone.now()) == 1
     assert "ends in 1 h 29 min" in mail.outbox[0].subject
+
+
+# --- what Rentdesk writes down on a rental ------------------------------------------------------------
+
+
+def test_history_reasons_and_attention_notes_are_written_in_the_team_language(team_speaks_ukrainian, rental):
+    error = RentLifecycleError("INVALID_PHONE")
+    assert rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
+    services.rentals_claim(rentals=[rental], user=rental.rented_by)
+    assert services.rental_mark_ended(rental=rental, status=RentalStatus.REVOKED, polled_id=rental.provider_rent_id)
+    rental.refresh_from_db()
+    assert_ukrainian(rental.attention, says="SMS.online більше не знає цієї оренди (INVALID_PHONE)")
+    reasons = list(rental.history.order_by("history_id").values_list("history_change_reason", flat=True))[1:]
+    assert reasons == [
+        f"SMS.online відповів INVALID_PHONE для оренди {rental.provider_rent_id}",
+        "взято на себе",  # noqa: RUF001 (Ukrainian)
+        "відкликано на боці SMS.online до дати закінчення",
+    ]
+
+
+def test_a_rent_found_only_on_sms_online_is_noted_in_the_team_language(team_speaks_ukrainian, simulator, account):
+    import requests
+
+    params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "wa", "country": "1", "rent_time": "72"}
+    requests.get(simulator.api_url, params=params, timeout=5)
+    services.account_reconcile(account_id=account.pk, now=timezone.now())
+    assert_ukrainian(Rental.objects.get().attention, says="Орендовано поза Rentdesk")

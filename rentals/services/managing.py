@@ -20,7 +20,7 @@ from ..models import AttemptState, Rental, RentalExtension, RentalReminder, Rent
 from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
-from ..sentences import extension_problem
+from ..sentences import extension_problem, team_language
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
 from .followups import reconcile_soon
@@ -75,7 +75,9 @@ def _mark(rental: Rental, status: str) -> None:
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         if rental.status != status:
             rental.status, rental.ended_at = status, timezone.now()
-            rental._change_reason = f"{status} on SMS.online"  # the history says why
+            with team_language():  # the history says why
+                finished = status == RentalStatus.FINISHED
+                rental._change_reason = _("finished on SMS.online") if finished else _("cancelled on SMS.online")
             rental.save(update_fields=["status", "ended_at"])
 
 
@@ -194,7 +196,8 @@ def _extension_send(
         rental.hours += extension.hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
         rental.ended_by_provider = False
-        rental._change_reason = f"extended by {extension.hours} h"
+        with team_language():
+            rental._change_reason = _("extended by %(hours)s h") % {"hours": extension.hours}
         rental.save(
             update_fields=[
                 "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
@@ -259,12 +262,16 @@ def extensions_mark_not_charged(*, extensions: Iterable[RentalExtension], user: 
 
 def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """``user`` takes care of these rentals from now on."""
-    return _assign(rentals, user, reason="claimed")
+    with team_language():
+        reason = _("claimed")
+    return _assign(rentals, user, reason=reason)
 
 
 def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """Nobody in particular takes care of these rentals any more."""
-    return _assign(rentals, None, reason=f"released by {user}")
+    with team_language():
+        reason = _("released by %(person)s") % {"person": user}
+    return _assign(rentals, None, reason=reason)
 
 
 def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, reason: str) -> int:

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
+from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW
 from .pacing import AccountPacing
@@ -43,7 +45,13 @@ class ReconcileResult:
 def account_reconcile(*, account_id: int, now: datetime) -> ReconcileResult:
     """Match the provider's rent list against Rentdesk's records. An account that cannot read its list
     now (banned, bad key, rate limited…) is noted where ops look and tried again next cycle; only an
-    unreachable provider is raised, for the task to retry."""
+    unreachable provider is raised, for the task to retry. What it writes down on rentals and attempts
+    is in the team's language."""
+    with team_language():
+        return _reconcile(account_id, now)
+
+
+def _reconcile(account_id: int, now: datetime) -> ReconcileResult:
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         logger.info("reconciliation: account %s no longer exists", account_id)
@@ -142,19 +150,20 @@ def _resolve_extensions(
             new_id, end_date = rental.provider_rent_id, rental.end_date + timedelta(hours=extension.hours)
         else:
             continue
+        resolved = _("Resolved by reconciliation.")
         with transaction.atomic():
             listed_price = (moved or same).price if (moved or same) else None
             claimed = RentalExtension.objects.filter(pk=extension.pk, state=AttemptState.UNKNOWN).update(
                 state=AttemptState.SUCCEEDED, new_rent_id=new_id, new_end_date=end_date, finished_at=now,
                 cost=listed_price if moved is not None else None,
-                error_detail=f"{extension.error_detail} Resolved by reconciliation.".strip(),
+                error_detail=f"{extension.error_detail} {resolved}".strip(),
             )  # fmt: skip
             if claimed:
                 rental.provider_rent_id, rental.end_date = new_id, end_date
                 rental.hours += extension.hours
                 rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
                 rental.ended_by_provider = False
-                rental._change_reason = "extension confirmed by reconciliation"
+                rental._change_reason = _("extension confirmed by reconciliation")
                 rental.save(update_fields=[
                     "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
                 ])  # fmt: skip
@@ -198,7 +207,8 @@ def _rental_for_attempt(
 ) -> Rental:
     note = _duplicate_warning(account, attempt, now)
     if ambiguous:
-        note = f"Matched to the oldest unknown attempt with the same rent time: check its service. {note}".strip()
+        matched = _("Matched to the oldest unknown attempt with the same rent time: check its service.")
+        note = f"{matched} {note}".strip()
     rental = Rental.objects.create(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
         country=attempt.country, operator=attempt.operator, hours=attempt.hours,
@@ -207,7 +217,8 @@ def _rental_for_attempt(
         rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
         attention=note[:300],
     )  # fmt: skip
-    resolved = f"{attempt.error_detail} Resolved by reconciliation: SMS.online had rented +{entry.number}."
+    rented = _("Resolved by reconciliation: SMS.online had rented +%(number)s.") % {"number": entry.number}
+    resolved = f"{attempt.error_detail} {rented}"
     RentAttempt.objects.filter(pk=attempt.pk).update(
         state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip()
     )
@@ -226,12 +237,12 @@ def _duplicate_warning(account: ProviderAccount, attempt: RentAttempt, now: date
     if retry is None:
         return ""
     minutes_left = int((attempt.sent_at + CANCEL_WINDOW - now).total_seconds() // 60)
-    refund = (
-        f"cancel within {minutes_left} min for a refund if one is enough"
-        if minutes_left > 0
-        else ("the refund window has passed; finish it if one is enough")
-    )
-    return f"Possibly a duplicate of +{retry.number}, rented after this rent's answer was lost: {refund}."
+    if minutes_left > 0:
+        refund = _("cancel within %(minutes)s min for a refund if one is enough") % {"minutes": minutes_left}
+    else:
+        refund = _("the refund window has passed; finish it if one is enough")
+    duplicate = _("Possibly a duplicate of +%(number)s, rented after this rent's answer was lost: %(refund)s.")
+    return duplicate % {"number": retry.number, "refund": refund}
 
 
 def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datetime) -> Rental:
@@ -240,8 +251,10 @@ def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datet
     return Rental.objects.create(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=None, country=None,
         hours=hours, end_date=now + timedelta(hours=hours), cost=entry.price,
-        attention="Rented outside Rentdesk (found in SMS.online's rent list): service and country unknown, "
-        "end date estimated.",
+        attention=_(
+            "Rented outside Rentdesk (found in SMS.online's rent list): service and country unknown, end date "
+            "estimated."
+        ),
     )  # fmt: skip
 
 

@@ -46,9 +46,13 @@ def provider_data_refresh_soon(account: ProviderAccount) -> None:
         try:
             check_account_balance.delay(account.pk)
             sync_catalog.delay()
-        except Exception:
+        except Exception as error:
             # The schedules catch up; saving the account must not fail because the broker is away.
-            logger.warning("could not queue the first balance check and catalog sync of account %s", account.pk)
+            logger.warning(
+                "could not queue the first balance check and catalog sync of account %s (%s): a worker that "
+                "starts, or the schedule, reads them",
+                account.pk, type(error).__name__,
+            )  # fmt: skip
 
     transaction.on_commit(enqueue)
 

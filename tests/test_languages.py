@@ -38,6 +38,15 @@ def test_a_ukrainian_browser_gets_a_ukrainian_admin(boss):
     assert "Орендувати номер" in page and "Витрати" in page and 'lang="uk"' in page
 
 
+def test_the_admin_index_names_every_app_and_model_in_ukrainian(boss):
+    page = boss.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    captions = re.findall(r'<caption>\s*<a [^>]*class="section"[^>]*>([^<]+)</a>', page)
+    models = re.findall(r'<th scope="row" id="[^"]+">\s*<a [^>]*>([^<]+)</a>', page)
+    assert "Безпека входу" in captions and "Застосунки-автентифікатори" in models
+    latin_only = [name for name in captions + models if not re.search("[а-яіїєґ]", name, re.I)]
+    assert latin_only == ["SMS"]
+
+
 def test_a_user_can_choose_the_language(boss):
     boss.post(reverse("set_language"), {"language": "uk", "next": "/admin/"})
     page = boss.get(reverse("admin:rentals_rental_rent"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -37,9 +37,9 @@ INSTALLED_APPS = [
     "simple_history",
     "import_export",
     "rangefilter",
-    "axes",
+    "config.apps.LoginSecurityConfig",  # django-axes, named in the reader's language
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "config.apps.AuthenticatorsConfig",  # django_otp.plugins.otp_totp, likewise
     "ninja",  # serves the API's documentation page from its own static files, nothing from a CDN
     "rentals",
 ]

@@ -124,8 +124,10 @@ def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
         return _("no price ceiling is set on the rental."), REFUSED
     person = rental.auto_renew_by
     if person is not None and not (person.is_active and person.has_perm(EXTEND_PERMISSION)):
-        no_longer = _("it was set by %(person)s, who may no longer extend rentals; someone who may should turn it on "
-                      "again.")  # fmt: skip
+        no_longer = _(
+            "it was set by %(person)s, who may no longer extend rentals. Extend this one by hand; for the renewals "
+            "after it, someone who may extend should save its auto-renew settings again."
+        )
         return no_longer % {"person": person}, REFUSED
     with transaction.atomic():
         refusal = budget_check(account=rental.account, person=person, price=rental.auto_renew_max_price,

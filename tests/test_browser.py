@@ -166,15 +166,20 @@ def test_a_code_appears_on_an_open_rental_page_and_in_the_list_without_reload(
 
 
 def test_the_inventory_and_the_attempts_fit_1400_pixels(live_server, simulator, account, catalog, settings, boss_page):
+    from rentals.models import AttemptState, RentalExtension
+
     for _ in range(3):
         rental = rent_for_the_browser(account, catalog, settings, live_server)
+        RentalExtension.objects.create(rental=rental, hours=720, old_rent_id=rental.provider_rent_id,
+                                       state=AttemptState.FAILED, error_token="AUTO_RENEW_REFUSED",
+                                       requested_by=User.objects.get(), automatic=True)  # fmt: skip
         Rental.objects.filter(pk=rental.pk).update(
             label="A label of a usual length", last_sms_code="123456", last_sms_at=timezone.now(),
             last_sms_text="Your verification code is 123456. Do not share it with anyone.",
         )  # fmt: skip
     page = boss_page
     page.set_viewport_size({"width": 1400, "height": 900})
-    for path in ("rental", "rentattempt"):
+    for path in ("rental", "rentattempt", "rentalextension"):
         page.goto(f"{live_server.url}/admin/rentals/{path}/")
         widths = page.evaluate(
             "[document.documentElement.scrollWidth, innerWidth,"

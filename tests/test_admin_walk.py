@@ -69,6 +69,7 @@ CUSTOM_URLS = {
     ),
     "rentals_rental_columns": (["rentals.view_rental"], "changelist", 'id="columns-toggle"'),
     "rentals_rentattempt_columns": (["rentals.view_rentattempt"], None, None),
+    "rentals_rentalextension_columns": (["rentals.view_rentalextension"], None, None),
     "auth_user_password_change": (["auth.change_user"], None, None),
     "otp_totp_totpdevice_config": (["otp_totp.change_totpdevice"], None, None),
     "otp_totp_totpdevice_qrcode": (["otp_totp.change_totpdevice"], None, None),
@@ -260,7 +261,12 @@ def custom_url(name: str, rental) -> str:
         return reverse(f"admin:{name}", args=[User.objects.order_by("pk").first().pk])
     if name.startswith("otp_totp_"):
         return reverse(f"admin:{name}", args=[TOTPDevice.objects.get().pk])
-    if name in ("rentals_rental_rent", "rentals_rental_costs", "rentals_rental_export", "rentals_rental_live_list",
-                "rentals_rental_columns", "rentals_rentattempt_columns"):  # fmt: skip
+    without_a_rental = (
+        "rentals_rental_rent",
+        "rentals_rental_costs",
+        "rentals_rental_export",
+        "rentals_rental_live_list",
+    )
+    if name in without_a_rental or name.endswith("_columns"):
         return reverse(f"admin:{name}")
     return reverse(f"admin:{name}", args=[rental.pk])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -175,3 +176,19 @@ class ExtendForm(forms.Form):
             return cls.base_fields["hours"].clean(data.get("hours"))
         except forms.ValidationError:
             return DEFAULT_HOURS
+
+
+class AutoRenewForm(forms.Form):
+    """Auto-renew for several rentals at once (the inventory's action): a ceiling is required, since a
+    renewal without one is refused anyway."""
+
+    hours = forms.TypedChoiceField(
+        label=_("Renew for (hours)"), choices=lambda: hour_choices(), coerce=int, initial=DEFAULT_HOURS
+    )
+    before_hours = forms.IntegerField(
+        label=_("Renew this many hours before the end"), min_value=1, max_value=max(RENT_HOURS), initial=24
+    )
+    max_price = forms.DecimalField(
+        label=_("Renew only up to this price (USD)"), min_value=Decimal("0.01"), max_digits=14, decimal_places=4,
+        help_text=_("The most one renewal of one rental may cost."),
+    )  # fmt: skip

@@ -33,10 +33,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WALKED_ROLES = ["anonymous", "staff without groups", "Viewer", "Operator", "Manager", "may view everything"]
 VIEW_EVERYTHING = "may view everything"
 
-# (model, action) -> the permission it needs. delete_selected needs the model's delete permission.
+# (model, action) -> the permission it needs, or all of several. delete_selected needs the model's delete
+# permission.
 ACTIONS = {
     ("rentals.rental", "claim"): "rentals.change_rental",
     ("rentals.rental", "release"): "rentals.change_rental",
+    ("rentals.rental", "set_auto_renew"): ("rentals.change_rental", "rentals.extend_rental"),
+    ("rentals.rental", "stop_auto_renew"): ("rentals.change_rental", "rentals.extend_rental"),
     ("rentals.provideraccount", "rent_with_account"): "rentals.rent_number",
     ("rentals.provideraccount", "check_balance"): "rentals.change_provideraccount",
     ("rentals.provideraccount", "reset_state"): "rentals.change_provideraccount",
@@ -105,14 +108,16 @@ def every_action() -> list[tuple[str, str]]:
     ]
 
 
-def needed_for_action(model_label: str, action: str) -> str:
+def needed_for_action(model_label: str, action: str) -> str | tuple[str, ...]:
     if action == "delete_selected":
         app_label, model_name = model_label.split(".")
         return f"{app_label}.delete_{model_name}"
     return ACTIONS[(model_label, action)]
 
 
-def holds(role: str, permission: str) -> bool:
+def holds(role: str, permission: str | tuple[str, ...]) -> bool:
+    if isinstance(permission, tuple):
+        return all(holds(role, each) for each in permission)
     if role == "anonymous":
         return False
     if permission == "":  # open to any staff member

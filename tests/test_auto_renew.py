@@ -174,3 +174,49 @@ def test_rentals_renewing_before_the_upgrade_are_renewed_for_whoever_last_set_th
     assert Rental.objects.get(pk=rental.pk).auto_renew_by == taras  # the last to change a setting, not a label
     assert not RentalExtension.objects.get(pk=by_hand.pk).automatic
     assert RentalExtension.objects.get(pk=renewed.pk).automatic
+
+
+# --- several rentals at once, from the inventory ------------------------------------------------------
+
+
+def test_the_inventory_sets_many_rentals_to_renew_in_the_name_of_who_chose_it(client):
+    from .factories import RentalFactory
+
+    active = [RentalFactory(label=f"Shop {n}") for n in range(2)]
+    ended = RentalFactory(status="finished")
+    taras = operator("taras")
+    client.force_login(taras)
+    changelist = reverse("admin:rentals_rental_changelist")
+    chosen = {"action": "set_auto_renew", "_selected_action": [r.pk for r in [*active, ended]]}
+    page = client.post(changelist, {**chosen, "index": "0"}).content.decode()
+    assert f"+{active[0].number}" in page and 'name="max_price"' in page  # asks how, before changing anything
+    page = client.post(changelist, {**chosen, "apply": "1", "hours": "72", "before_hours": "24"}).content.decode()
+    assert "This field is required" in page and not Rental.objects.filter(auto_renew=True).exists()
+    settings = {"hours": "72", "before_hours": "30", "max_price": "3.50"}
+    response = client.post(changelist, {**chosen, "apply": "1", **settings}, follow=True)
+    assert "2 rental(s) now renew themselves." in response.content.decode()
+    for rental in active:
+        rental.refresh_from_db()
+        assert (rental.auto_renew, rental.auto_renew_hours, rental.auto_renew_before_hours) == (True, 72, 30)
+        assert rental.auto_renew_max_price == Decimal("3.50") and rental.auto_renew_by == taras
+        assert rental.history.first().history_user == taras
+    ended.refresh_from_db()
+    assert not ended.auto_renew  # an ended rental cannot renew
+    client.post(changelist, {**chosen, "action": "stop_auto_renew", "index": "0"})
+    assert not Rental.objects.filter(auto_renew=True).exists()
+    assert not Rental.objects.filter(auto_renew_by__isnull=False).exists()
+
+
+def test_only_those_who_may_extend_set_rentals_to_renew(client):
+    from .factories import RentalFactory
+
+    rental = RentalFactory()
+    viewer = User.objects.create_user("vira", password="pw", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="Viewer"))
+    client.force_login(viewer)
+    changelist = reverse("admin:rentals_rental_changelist")
+    assert "set_auto_renew" not in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "set_auto_renew", "_selected_action": [rental.pk], "apply": "1",
+                             "hours": "72", "before_hours": "24", "max_price": "3.00"})  # fmt: skip
+    rental.refresh_from_db()
+    assert not rental.auto_renew

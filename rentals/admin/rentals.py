@@ -20,7 +20,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
-from ..forms import RentNumberForm
+from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
@@ -131,7 +131,7 @@ class RentalAdmin(
     # No second, unfiltered count on every filtered page: it would read the whole table.
     show_full_result_count = False
     list_per_page = 50
-    actions = ["claim", "release"]
+    actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
     # One template of our own (rent and export buttons), not import-export's layered ones.
@@ -223,6 +223,26 @@ class RentalAdmin(
     def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_release(rentals=queryset, user=request.user)
         self.message_user(request, _("Released %(count)s rental(s).") % {"count": changed})
+
+    def has_auto_renew_permission(self, request: HttpRequest) -> bool:
+        # Auto-renew spends money: the rental's page lets only those who may extend change it, too.
+        return self.has_change_permission(request) and request.user.has_perm(EXTEND_PERMISSION)
+
+    @admin.action(description=_("Auto-renew the selected rentals…"), permissions=["auto_renew"])
+    def set_auto_renew(self, request: HttpRequest, queryset: QuerySet[Rental]) -> TemplateResponse | None:
+        form = AutoRenewForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                       "rentals": queryset, "title": _("Auto-renew the selected rentals")}  # fmt: skip
+            return TemplateResponse(request, "admin/rentals/rental/auto_renew_action.html", context)
+        changed = services.rentals_set_auto_renew(rentals=queryset, by=request.user, **form.cleaned_data)
+        self.message_user(request, _("%(count)s rental(s) now renew themselves.") % {"count": changed})
+        return None
+
+    @admin.action(description=_("Stop auto-renew for the selected rentals"), permissions=["auto_renew"])
+    def stop_auto_renew(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_set_auto_renew(rentals=queryset, by=request.user, hours=None)
+        self.message_user(request, _("%(count)s rental(s) no longer renew themselves.") % {"count": changed})
 
     @admin.display(description=_("Last SMS"), ordering="last_sms_at")
     def last_sms(self, obj: Rental) -> str:

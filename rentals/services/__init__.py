@@ -40,6 +40,7 @@ from .renewing import (
     renewal_nonce,
     rental_auto_renew,
     rentals_due_for_renewal,
+    rentals_set_auto_renew,
 )
 from .renting import (
     attempts_mark_not_charged,
@@ -117,6 +118,7 @@ __all__ = [
     "rentals_due_for_renewal",
     "rentals_expire",
     "rentals_release",
+    "rentals_set_auto_renew",
     "sms_forward",
     "sms_record",
     "stale_provider_data",

@@ -49,6 +49,30 @@ def auto_renew_settings_changed(*, rental: Rental, changed: Iterable[str], by: A
         rental.auto_renew_by = by if rental.auto_renew else None
 
 
+def rentals_set_auto_renew(
+    *, rentals: Iterable[Rental], by: AbstractBaseUser, hours: int | None, before_hours: int = 24,
+    max_price: Decimal | None = None,
+) -> int:  # fmt: skip
+    """Set the active ``rentals`` to renew by ``hours`` (None: not to renew), ``before_hours`` before
+    their end, up to ``max_price``, on behalf of ``by``. Each change is saved, so the rental's history
+    says who changed what. Returns how many rentals changed; an ended one is left as it is."""
+    wanted = {"auto_renew": False} if hours is None else {
+        "auto_renew": True, "auto_renew_hours": hours, "auto_renew_before_hours": before_hours,
+        "auto_renew_max_price": max_price,
+    }  # fmt: skip
+    changed = 0
+    for rental in rentals:
+        differing = [name for name, value in wanted.items() if getattr(rental, name) != value]
+        if rental.status != RentalStatus.ACTIVE or not differing:
+            continue
+        for name in differing:
+            setattr(rental, name, wanted[name])
+        auto_renew_settings_changed(rental=rental, changed=differing, by=by)
+        rental.save(update_fields=[*differing, "auto_renew_by"])
+        changed += 1
+    return changed
+
+
 def renewal_nonce(rental: Rental) -> uuid.UUID:
     """The same rental and end date give the same nonce: one renewal per end date, however often asked."""
     return uuid.uuid5(_NONCE_NAMESPACE, f"{rental.pk}:{rental.end_date.isoformat()}")

@@ -140,9 +140,8 @@ class RentalAdmin(
     fields = [
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
         "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "auto_renew_by", "provider_rent_id",
-        "account",
-        "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at", "ended_at",
-        "paid", "rented_by", "created_at", "attempt_link",
+        "account", "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at",
+        "ended_at", "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",

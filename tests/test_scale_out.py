@@ -32,6 +32,13 @@ def queue(redis_url: str, tasks: list[tuple[str, list]]) -> None:
     sender.close()
 
 
+def purge(redis_url: str) -> None:
+    """Empty the queue of what earlier tests left in the shared Redis: the counts below are this test's."""
+    app = Celery("purger", broker=redis_url, set_as_current=False)
+    app.control.purge()
+    app.close()
+
+
 def tasks_done(log_text: str) -> int:
     return log_text.count(" succeeded in ")
 
@@ -56,6 +63,7 @@ def test_two_workers_running_the_same_jobs_at_once_do_each_thing_once(redis_url,
     ]
     outbox = tmp_path / "outbox"
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
+    purge(redis_url)
     workers = [
         start_celery(["worker", "--concurrency", "2", "--hostname", f"{name}@%h"], redis_url=redis_url,
                      outbox=outbox, log=log)

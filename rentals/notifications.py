@@ -6,12 +6,20 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 
 from .chat import masked, post_plain
+from .models import Rental
 from .notices import Notice
 
 logger = logging.getLogger(__name__)
+
+
+def rental_people(rental: Rental, *others: AbstractBaseUser | None) -> list[str]:
+    """The addresses a rental's notices go to: who rented it, its assignee, and ``others`` (notify adds
+    the team address, and leaves out nobody's and the same address twice)."""
+    return [user.email for user in (rental.rented_by, rental.assignee, *others) if user is not None]
 
 
 def notify(notice: Notice, *, recipients: Iterable[str | None]) -> list[str]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import notices, selectors
 from ..models import Rental, RentalReminder, RentalStatus
-from ..notifications import notify
+from ..notifications import notify, rental_people
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,8 @@ def _reminder_claim(*, rental: Rental, threshold: int, now: datetime) -> RentalR
 
 
 def _reminder_send(*, reminder: RentalReminder, rental: Rental, now: datetime) -> bool:
-    owners = [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
     try:
-        recipients = notify(notices.expiry_reminder(rental, now=now), recipients=owners)
+        recipients = notify(notices.expiry_reminder(rental, now=now), recipients=rental_people(rental))
     except Exception:
         # Mail server down or refusing: leave the claim unsent; it is taken over after the lease.
         logger.exception("expiry reminder for rental %s not sent", rental.pk)

@@ -16,20 +16,19 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import notices
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
-from ..notifications import notify
+from ..notifications import notify, rental_people
 from ..outcomes import Token
 from ..provider.errors import ProviderError
-from ..sentences import describe
+from ..sentences import describe, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
 from .managing import EXTEND_PERMISSION, rental_extend
@@ -99,7 +98,7 @@ def rental_auto_renew(*, rental_id: int) -> str:
     """Renew one rental if it is due and within its limits; returns what happened, in a word.
 
     Nobody is at a screen: what it records and says is in the team's language."""
-    with translation.override(settings.LANGUAGE_CODE):
+    with team_language():
         return _auto_renew(rental_id)
 
 
@@ -201,9 +200,7 @@ def _alarm(rental: Rental, what: str) -> None:
     ErrorEvent.objects.create(
         account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"+{rental.number}: {what}"
     )
-    people = (rental.rented_by, rental.assignee, rental.auto_renew_by)
-    owners = list(dict.fromkeys(user.email for user in people if user is not None and user.email))
     try:
-        notify(notices.auto_renew_alarm(rental, what=what), recipients=owners)
+        notify(notices.auto_renew_alarm(rental, what=what), recipients=rental_people(rental, rental.auto_renew_by))
     except Exception:
         logger.exception("auto-renew alarm for rental %s could not be sent", rental.pk)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from .. import notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
-from ..notifications import notify
+from ..notifications import notify, rental_people
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms
@@ -161,7 +161,7 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
 
 def _alert_ended_early(rental: Rental) -> None:
     try:
-        notify(notices.ended_early(rental), recipients=_people_of(rental))
+        notify(notices.ended_early(rental), recipients=rental_people(rental))
     except Exception:
         # The rental's history and the dashboard still say it.
         logger.exception("alert about rental %s ended by the provider could not be sent", rental.pk)
@@ -186,13 +186,9 @@ def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) ->
     return True
 
 
-def _people_of(rental: Rental) -> list[str]:
-    return [user.email for user in (rental.rented_by, rental.assignee) if user is not None]
-
-
 def _alert_lost(rental: Rental, token: str) -> None:
     try:
-        notify(notices.lost(rental, token=token), recipients=_people_of(rental))
+        notify(notices.lost(rental, token=token), recipients=rental_people(rental))
     except Exception:
         # The rental and the dashboard still say it; the mail is not worth losing the poll over.
         logger.exception("alert about lost rental %s could not be sent", rental.pk)

@@ -45,11 +45,6 @@ def running_stack(database_url: str, units: Collection[str]) -> Iterator[Any]:
         stack.stop()
 
 
-def plain_http(stack: Any) -> str:
-    """gunicorn's address: plain http, as a proxy in front reaches it."""
-    return f"http://127.0.0.1:{stack.ports['web']}"
-
-
 def celery_client(stack: Any) -> Any:
     """A Celery client on the stack's Redis that hears task results back (bench.settings stores them)."""
     from celery import Celery

@@ -32,6 +32,7 @@ from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
 from .forwarding import sms_arrived
 from .pacing import AccountPacing
+from .statements import rental_last_sms_moved, row_inserted
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +64,18 @@ def sms_dedupe_key(sms: IncomingSms, occurrence: int = 0) -> str:
 
 def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int = 0) -> SmsMessage | None:
     """Store the SMS once; returns None when it was already there."""
+    now = timezone.now()
+    message = SmsMessage(
+        rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text),
+        # A date the provider wrote unreadably becomes the time Rentdesk first saw the SMS.
+        received_at=sms.received_at or now, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
+    )  # fmt: skip
     try:
         with transaction.atomic():
-            # A date the provider wrote unreadably becomes the time Rentdesk first saw the SMS.
-            received_at = sms.received_at or timezone.now()
-            message = SmsMessage.objects.create(
-                rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text),
-                received_at=received_at, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
-            )  # fmt: skip
-            # Only a newer SMS replaces the one the inventory shows.
-            newer = Q(last_sms_at__isnull=True) | Q(last_sms_at__lte=received_at)
-            Rental.objects.filter(newer, pk=rental.pk).update(
-                last_sms_at=received_at, last_sms_text=sms.text[:500], last_sms_code=message.code
+            # Every SMS passes here: two statements of our own, not the ORM's (see statements.py).
+            row_inserted(message)
+            rental_last_sms_moved(
+                rental_id=rental.pk, received_at=message.received_at, text=sms.text[:500], code=message.code
             )
             sms_arrived(message)  # forwarded to chat and announced to waiting scripts, once committed
     except IntegrityError:

@@ -21,6 +21,7 @@ from ..models import Rental, RentalExtension, SmsMessage, SmsSource, WebhookDeli
 from ..provider.parsing import UnreadableWebhook, parse_webhook
 from .followups import claimed_for_requeue, webhooks_process_soon, webhooks_run_started
 from .sms import provider_tz, sms_record
+from .statements import delivery_processed, delivery_to_process
 
 logger = logging.getLogger(__name__)
 
@@ -125,20 +126,11 @@ def webhooks_process(*, first_id: int | None = None) -> int:
     return len(delivery_ids) + (first_id is not None)
 
 
-# What processing reads of a delivery and its rental (sms_record and forward_destinations): every SMS by
-# webhook passes here, and building and reading all of a rental's columns took longer than the rest of
-# the lookup (bench/webhook_to_screen.py). Any other rental field read later costs a query of its own.
-_PROCESSING_FIELDS = ("body", "content_type", "processed_at", "rental__sms_chat_urls", "rental__assignee_id")
-
-
 def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     """Turn a stored delivery into its SMS row. Idempotent: a second run finds the row there."""
-    deliveries = WebhookDelivery.objects.filter(pk=delivery_id).select_related("rental").only(*_PROCESSING_FIELDS)
-    delivery = next(iter(deliveries.order_by()[:1]), None)  # one row by its key: no ORDER BY
+    delivery = delivery_to_process(delivery_id)
     if delivery is None:
-        logger.info("webhook delivery %s no longer exists (its rental was deleted)", delivery_id)
-        return None
-    if delivery.processed_at is not None:
+        logger.debug("webhook delivery %s: processed already, or gone with its rental", delivery_id)
         return None
     try:
         delivered = parse_webhook(bytes(delivery.body), content_type=delivery.content_type, provider_tz=provider_tz())
@@ -147,9 +139,7 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     else:
         message = sms_record(rental=delivery.rental, sms=delivered.sms, source=SmsSource.WEBHOOK)
         outcome = "recorded" if message else "already recorded"
-    WebhookDelivery.objects.filter(pk=delivery.pk, processed_at__isnull=True).update(
-        processed_at=timezone.now(), outcome=outcome
-    )
+    delivery_processed(delivery_id=delivery_id, outcome=outcome, now=timezone.now())
     return message
 
 

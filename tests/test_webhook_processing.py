@@ -2,6 +2,7 @@
 delivery, so a burst queues a handful of tasks rather than one per SMS (bench/webhook_ingest.py)."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from django.utils import timezone
 from rentals import services, tasks
 from rentals.models import RentalExtension, SmsMessage, WebhookDelivery
 from rentals.services.followups import WEBHOOK_RUN_QUEUED
+from rentals.services.statements import delivery_to_process
 
 from .factories import RentalFactory
 
@@ -82,3 +84,72 @@ def test_an_sms_sent_before_an_extension_reordered_the_rent_is_still_taken(clien
     assert post(client, rental, sms_body(rental, "Code 77", rent_id="1001")).status_code == 200  # again: kept once
     assert post(client, rental, sms_body(rental, "Code 78", rent_id="3003")).status_code == 400
     assert WebhookDelivery.objects.count() == 1
+
+
+def dated_body(rental, text: str, date: str) -> bytes:
+    return json.dumps({"rentId": rental.provider_rent_id,
+                       "sms": {"phoneFrom": "Bank", "text": text, "date": date}}).encode()  # fmt: skip
+
+
+def stored(rental, body: bytes) -> int:
+    return services.webhook_store(token=rental.webhook_token, body=body, content_type="application/json")
+
+
+def test_processing_records_an_sms_as_the_orm_would_and_only_a_newer_one_becomes_the_rentals_last(settings):
+    settings.PROVIDER_TIMEZONE = "UTC"
+    rental = RentalFactory(webhook_token="statements")
+    newer = stored(rental, dated_body(rental, "Your code 123-456", "2030-01-01 12:00:00"))
+    older = stored(rental, dated_body(rental, "Your code 9999", "2030-01-01 11:00:00"))
+    before = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        message = services.webhook_process(delivery_id=newer)
+    # The read, the SMS and the rental (one transaction), the delivery marked processed.
+    statements = [query["sql"].split()[0] for query in queries]
+    assert [word for word in statements if word in ("SELECT", "INSERT", "UPDATE")] == [
+        "SELECT", "INSERT", "UPDATE", "UPDATE"
+    ]  # fmt: skip
+    assert services.webhook_process(delivery_id=older) is not None
+    by_hand = SmsMessage.objects.get(pk=message.pk)
+    assert (by_hand.rental, by_hand.sender, by_hand.text, by_hand.code, by_hand.source) == (
+        rental, "Bank", "Your code 123-456", "123456", "webhook"
+    )  # fmt: skip
+    assert by_hand.received_at == datetime(2030, 1, 1, 12, tzinfo=UTC) and before <= by_hand.created_at
+    assert (message.pk, message.received_at, message.code) == (by_hand.pk, by_hand.received_at, by_hand.code)
+    rental.refresh_from_db()
+    assert (rental.last_sms_text, rental.last_sms_code) == ("Your code 123-456", "123456")  # not the older one
+    # Times written by hand and by the ORM sort together (SQLite keeps them as text).
+    by_orm = SmsMessage.objects.create(rental=rental, sender="x", text="later", received_at=by_hand.received_at,
+                                       dedupe_key="by the orm", source="poll")  # fmt: skip
+    assert list(SmsMessage.objects.order_by("created_at")) == [by_hand, SmsMessage.objects.get(text="Your code 9999"),
+                                                               by_orm]  # fmt: skip
+    assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"recorded"}
+    assert WebhookDelivery.objects.filter(processed_at__lt=before).count() == 0
+
+
+def test_a_delivery_is_processed_once_and_an_unreadable_one_is_kept_with_the_reason():
+    rental = RentalFactory(webhook_token="once")
+    delivery_id = stored(rental, dated_body(rental, "Code 4321", "2030-01-01 12:00:00"))
+    assert services.webhook_process(delivery_id=delivery_id) is not None
+    processed_at = WebhookDelivery.objects.get(pk=delivery_id).processed_at
+    assert services.webhook_process(delivery_id=delivery_id) is None  # a second run finds it done
+    assert WebhookDelivery.objects.get(pk=delivery_id).processed_at == processed_at
+    # Stored as it came when the store could not read it (the store checks; a body stored earlier may not be).
+    unreadable = WebhookDelivery.objects.create(rental=rental, body_hash="bad", body=b"\x00{not json",
+                                                content_type="application/json")  # fmt: skip
+    assert services.webhook_process(delivery_id=unreadable.pk) is None
+    unreadable.refresh_from_db()
+    assert unreadable.outcome.startswith("unreadable: ") and unreadable.processed_at is not None
+    assert SmsMessage.objects.count() == 1
+
+
+def test_the_delivery_read_for_processing_loads_any_other_field_when_asked():
+    rental = RentalFactory(webhook_token="deferred", label="Shop A", sms_chat_urls="none")
+    delivery_id = stored(rental, dated_body(rental, "Code 1", "2030-01-01 12:00:00"))
+    delivery = delivery_to_process(delivery_id)
+    assert delivery.rental.sms_chat_urls == "none" and bytes(delivery.body).startswith(b"{")
+    with CaptureQueriesContext(connection) as queries:
+        assert (delivery.rental.label, delivery.rental.number) == ("Shop A", rental.number)
+        assert delivery.received_at == WebhookDelivery.objects.get(pk=delivery_id).received_at
+    assert len(queries) == 4  # deferred, as with only(): each field read costs a query, never a wrong value
+    rental.delete()
+    assert delivery_to_process(delivery_id) is None

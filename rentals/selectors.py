@@ -25,6 +25,7 @@ from .models import (
     SmsMessage,
 )
 from .schedule import POLL_CYCLE
+from .statements import newest_sms_with_forwarding
 
 
 def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
@@ -230,9 +231,10 @@ LIVE_LIST_MAX_IDS = 200
 
 
 def live_sms_of(*, rental_id: int) -> list[SmsMessage]:
-    """The rental's newest SMS. The whole short list each time rather than "what came after id N": an SMS
-    committed late with a lower id (webhook and polling racing) would otherwise be skipped."""
-    return list(SmsMessage.objects.filter(rental_id=rental_id).order_by("-received_at", "-pk")[:LIVE_SMS_SHOWN])
+    """The rental's newest SMS, with how each was forwarded. The whole short list each time rather than
+    "what came after id N": an SMS committed late with a lower id (webhook and polling racing) would
+    otherwise be skipped, and a forwarding that went through since the last look would not show."""
+    return newest_sms_with_forwarding(rental_id=rental_id, limit=LIVE_SMS_SHOWN)
 
 
 def live_last_sms(*, rental_ids: list[int]) -> list[Rental]:

@@ -205,10 +205,11 @@ def test_every_staff_action_leaves_a_history_row_with_who_and_why(boss, simulato
     assert rows[1:] == [("~", "extended by 24 h", "boss"), ("~", "cancelled on SMS.online", "boss")]
 
 
-def test_a_rental_page_lists_its_newest_sms_and_links_to_them_all(boss):
+def test_a_rental_page_lists_its_newest_sms_once_with_their_forwarding_and_links_to_them_all(boss):
     from django.utils import timezone
 
-    from rentals.admin.rentals import SMS_ON_RENTAL_PAGE
+    from rentals.models import ForwardState, SmsForward
+    from rentals.selectors import LIVE_SMS_SHOWN
 
     from .factories import RentalFactory
 
@@ -217,11 +218,15 @@ def test_a_rental_page_lists_its_newest_sms_and_links_to_them_all(boss):
     SmsMessage.objects.bulk_create(
         SmsMessage(rental=rental, sender="Bank", text=f"Your code is {n:04d}", received_at=now - timedelta(minutes=n),
                    dedupe_key=str(n), source="webhook")
-        for n in range(SMS_ON_RENTAL_PAGE + 5)
+        for n in range(LIVE_SMS_SHOWN + 5)
     )  # fmt: skip
+    newest = SmsMessage.objects.get(text="Your code is 0000")
+    SmsForward.objects.create(sms=newest, state=ForwardState.SENT, destinations="tgram://…/ops", sent_at=now)
     page = page_text(boss.get(url("change", rental)))
-    assert "Your code is 0000" in page and f"Your code is {SMS_ON_RENTAL_PAGE - 1:04d}" in page
-    assert f"Your code is {SMS_ON_RENTAL_PAGE:04d}" not in page  # older: on the SMS list
-    assert f"All {SMS_ON_RENTAL_PAGE + 5} SMS of this rental" in page
-    every_sms = boss.get(reverse("admin:rentals_smsmessage_changelist"), {"rental__id__exact": rental.pk})
-    assert every_sms.status_code == 200 and f"Your code is {SMS_ON_RENTAL_PAGE + 4:04d}" in page_text(every_sms)
+    assert page.count('class="live-sms-row"') == LIVE_SMS_SHOWN and page.count(">Your code is 0000<") == 1  # one list
+    assert f"Your code is {LIVE_SMS_SHOWN - 1:04d}" in page
+    assert f"Your code is {LIVE_SMS_SHOWN:04d}" not in page  # older: on the SMS list
+    assert "to tgram://…/ops at" in page and "not forwarded (no chat chosen)" in page
+    assert "All SMS of this rental" in page
+    every_sms = page_text(boss.get(reverse("admin:rentals_smsmessage_changelist"), {"rental__id__exact": rental.pk}))
+    assert f"Your code is {LIVE_SMS_SHOWN + 4:04d}" in every_sms and "to tgram://…/ops at" in every_sms

@@ -13,7 +13,7 @@ from django.db import connections
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import Country, Rental
+from rentals.models import Country, ForwardState, Rental, SmsForward, SmsMessage
 
 CHROMIUM = shutil.which(os.environ.get("CHROMIUM", "chromium"))
 # Keeps chromium off the network: this machine reaches nothing but loopback.
@@ -150,6 +150,12 @@ def test_a_code_appears_on_an_open_rental_page_and_in_the_list_without_reload(
     assert "Your code is 731904" in row and __import__("re").search(r"\d\d:\d\d:\d\d", row)  # to the second
     page.click("#live-sms .copy-code")
     assert page.evaluate("navigator.clipboard.readText()") == "731904"
+    assert page.inner_text("#live-sms .live-sms-forwarded") == "not forwarded (no chat chosen)"
+    assert page.get_by_text("Your code is 731904").count() == 1  # one list of SMS on the page, not two
+    # Where it was forwarded shows as it changes, without a reload.
+    SmsForward.objects.create(sms=SmsMessage.objects.get(text="Your code is 731904"), state=ForwardState.SENT,
+                              destinations="tgram://…/ops", sent_at=timezone.now())  # fmt: skip
+    page.wait_for_selector("#live-sms .live-sms-forwarded:has-text('to tgram://…/ops at')", timeout=10_000)
 
     # The server goes away for a while (a restart): the page says so, and picks up again by itself.
     page.route("**/sms.json", lambda route: route.abort())

@@ -110,3 +110,20 @@ def test_a_cycle_stops_when_the_next_one_begins(simulator, account, catalog):
     assert simulator.requests("getRentStatus") == []
     rental.refresh_from_db()
     assert rental.last_polled_at is None  # still due: the next cycle polls it
+
+
+def test_extension_prices_asked_again_and_again_keep_the_account_rate(simulator, account, catalog, settings):
+    """A page reloaded or a script asking in a loop: the quotes take their turns with the account's
+    other requests, so SMS.online's limit (whose 429 would stop the account's rents too) is not hit."""
+    import uuid
+
+    settings.SMSONLINE_POLL_RATE = 5  # a moment every 0.2 s
+    rented = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    )  # fmt: skip
+    for _ in range(6):
+        assert services.rental_extension_quote(rental=rented.rental, hours=24).price is not None
+    asked = sorted(request["at"] for request in simulator.requests("continueRentInfo"))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(asked)]
+    assert len(asked) == 6 and min(gaps) > 0.2 * 0.9

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rentals import services, tasks
 from rentals.models import RentalExtension, SmsMessage, WebhookDelivery
 from rentals.services.followups import WEBHOOK_RUN_QUEUED
-from rentals.services.statements import delivery_to_process
+from rentals.statements import delivery_to_process
 
 from .factories import RentalFactory
 
@@ -153,3 +153,33 @@ def test_the_delivery_read_for_processing_loads_any_other_field_when_asked():
     assert len(queries) == 4  # deferred, as with only(): each field read costs a query, never a wrong value
     rental.delete()
     assert delivery_to_process(delivery_id) is None
+
+
+def test_the_newest_sms_a_page_reads_are_the_orms_with_their_forwarding():
+    from rentals.models import ForwardState, SmsForward
+    from rentals.selectors import LIVE_SMS_SHOWN, live_sms_of
+
+    rental, other = RentalFactory(), RentalFactory()
+    now = timezone.now()
+    for n in range(LIVE_SMS_SHOWN + 2):
+        SmsMessage.objects.create(rental=rental, sender="Bank", text=f"Code {n}", code=str(n), dedupe_key=str(n),
+                                  received_at=now.replace(second=n % 3), source="poll")  # fmt: skip
+    SmsMessage.objects.create(
+        rental=other, sender="x", text="elsewhere", received_at=now, dedupe_key="x", source="poll"
+    )
+    sent = SmsMessage.objects.get(text="Code 2")
+    SmsForward.objects.create(sms=sent, state=ForwardState.SENT, destinations="tgram://…/ops", sent_at=now,
+                              attempts=1, delivered=["tgram"])  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        newest = live_sms_of(rental_id=rental.pk)
+        forwards = {sms.pk: getattr(sms, "forward", None) for sms in newest}
+    assert len(queries) == 1
+    by_orm = list(SmsMessage.objects.filter(rental=rental).order_by("-received_at", "-pk")[:LIVE_SMS_SHOWN])
+    fields = [field.attname for field in SmsMessage._meta.concrete_fields]
+    assert [[getattr(sms, name) for name in fields] for sms in newest] == [
+        [getattr(sms, name) for name in fields] for sms in by_orm
+    ]  # fmt: skip
+    assert {pk for pk, forward in forwards.items() if forward is not None} == {sent.pk}
+    forward = forwards[sent.pk]
+    assert (forward.state, forward.destinations, forward.sent_at, forward.attempts) == ("sent", "tgram://…/ops", now, 1)
+    assert forward.delivered == ["tgram"]  # not read with the page: loaded when asked, as with only()

@@ -17,6 +17,7 @@ from django.utils.text import Truncator
 
 from .. import selectors
 from ..models import Rental, RentalStatus, SmsMessage
+from .forwarding import forwarding_summary
 
 READ_SMS_PERMISSION = "rentals.view_smsmessage"
 
@@ -30,7 +31,10 @@ def moment(value: datetime | None) -> str:
 
 
 def sms_json(sms: SmsMessage) -> dict[str, Any]:
-    return {"id": sms.pk, "sender": sms.sender, "text": sms.text, "code": sms.code, "received": moment(sms.received_at)}
+    return {
+        "id": sms.pk, "sender": sms.sender, "text": sms.text, "code": sms.code, "received": moment(sms.received_at),
+        "forwarded": forwarding_summary(getattr(sms, "forward", None)),
+    }  # fmt: skip
 
 
 def _uncached(payload: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -54,7 +58,8 @@ class LiveSmsMixin:
         """What the rental's page shows before its script takes over; None for users who may not read SMS."""
         if not self.may_read_sms(request):
             return None
-        return {"messages": selectors.live_sms_of(rental_id=rental.pk), "active": rental.status == RentalStatus.ACTIVE}
+        messages = [sms_json(sms) for sms in selectors.live_sms_of(rental_id=rental.pk)]
+        return {"messages": messages, "active": rental.status == RentalStatus.ACTIVE}
 
     def live_sms_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         rental = Rental.objects.filter(pk=pk).only("pk", "status").first()

@@ -22,6 +22,7 @@ from ..models import (
 )
 from ..sentences import describe
 from .common import EXTEND_PERMISSION, CompactColumnsMixin, RecordAdmin, can_rent
+from .forwarding import forwarding_summary
 
 
 @admin.register(RentAttempt)
@@ -122,14 +123,18 @@ class ErrorEventAdmin(RecordAdmin):
 
 @admin.register(SmsMessage)
 class SmsMessageAdmin(RecordAdmin):
-    """Every SMS, also those of a rental with more than its page lists (it links here)."""
+    """Every SMS, with how each came and where it was forwarded; a rental's page links to its own."""
 
-    list_display = ["received_at", "rental", "sender", "text", "code", "source"]
+    list_display = ["received_at", "rental", "sender", "text", "code", "source", "forwarding"]
     list_filter = ["source"]
-    list_select_related = ["rental"]
+    list_select_related = ["rental", "forward"]
     search_fields = ["text", "sender", "rental__number"]
     # No second, unfiltered count on every page: it would read every SMS.
     show_full_result_count = False
+
+    @admin.display(description=_("Forwarded"))
+    def forwarding(self, obj: SmsMessage) -> str:
+        return forwarding_summary(getattr(obj, "forward", None))
 
 
 class OperatorInline(admin.TabularInline):

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,12 +20,11 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..forms import AutoRenewForm, RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt, SmsMessage
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
 from .common import EXTEND_PERMISSION, CompactColumnsMixin, ReadOnlyInline, can_rent
 from .costs import CostsMixin
-from .forwarding import forwarding_summary
 from .history import ReadableHistoryMixin
 from .inventory import (
     ExpiringFilter,
@@ -39,39 +37,6 @@ from .inventory import (
 )
 from .live import LiveSmsMixin, moment
 from .rental_actions import RentalActionsMixin
-
-# A rental polled for months can hold thousands of SMS: its page lists the newest and links to them all,
-# so it costs the same whatever their number.
-SMS_ON_RENTAL_PAGE = 20
-
-
-class NewestSmsFormSet(BaseInlineFormSet):
-    def get_queryset(self) -> QuerySet[SmsMessage]:
-        if not hasattr(self, "_newest"):
-            self._newest = super().get_queryset()[:SMS_ON_RENTAL_PAGE]
-        return self._newest
-
-    def sms_total(self) -> int | None:
-        """How many SMS the rental has, when the page lists only the newest; None when it lists them all."""
-        if len(self.get_queryset()) < SMS_ON_RENTAL_PAGE:
-            return None
-        return self.instance.messages.count()
-
-
-class SmsMessageInline(ReadOnlyInline):
-    model = SmsMessage
-    formset = NewestSmsFormSet
-    template = "admin/rentals/rental/sms_inline.html"
-    fields = ["received_at", "sender", "text", "code", "source", "forwarding"]
-    readonly_fields = fields
-    verbose_name_plural = _("SMS (newest first)")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SmsMessage]:
-        return super().get_queryset(request).select_related("forward")
-
-    @admin.display(description=_("Forwarded"))
-    def forwarding(self, obj: SmsMessage) -> str:
-        return forwarding_summary(getattr(obj, "forward", None))
 
 
 class RentalExtensionInline(ReadOnlyInline):
@@ -147,7 +112,8 @@ class RentalAdmin(
         "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
         "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link", "auto_renew_by",
     ]  # fmt: skip
-    inlines = [SmsMessageInline, RentalExtensionInline, RentalReminderInline]
+    # Its SMS are the live list at the top of the page (change_form.html), not an inline.
+    inlines = [RentalExtensionInline, RentalReminderInline]
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")

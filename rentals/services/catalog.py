@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 
 from ..crypto import ApiKeyUnreadable
 from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
 from ..provider.errors import AccountError, ProviderError, RateLimited
 from .accounts import account_record_error, provider_client_for
-from .pacing import AccountPacing
+from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def catalog_sync(*, now: datetime) -> int:
         logger.warning("catalog sync skipped: the API key of account %s cannot be decrypted", account.pk)
         return 0
     # Shared with the account's polling: rentals awaiting a code go first.
-    pacing = AccountPacing(account.pk, per_second=settings.SMSONLINE_POLL_RATE)
+    pacing = account_pacing(account.pk)
     written = 0
     for country in Country.objects.filter(is_active=True):
         for hours in RENT_HOURS:

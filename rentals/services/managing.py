@@ -24,6 +24,7 @@ from ..sentences import extension_problem, team_language
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
 from .followups import reconcile_soon
+from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,16 @@ class ExtensionQuote(NamedTuple):
 
 
 def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
-    """The provider's price for extending by ``hours`` (asks, spends nothing)."""
+    """The provider's price for extending by ``hours`` (asks, spends nothing).
+
+    Paced with the account's other status and price requests: quotes asked for again and again (a page
+    reloaded, a script) must not push the account over SMS.online's limit, whose 429 would stop its
+    rents too. A person is waiting, so the quote goes before the requests already waiting.
+    """
     try:
-        price = provider_client_for(rental.account).get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
+        client = provider_client_for(rental.account)
+        account_pacing(rental.account_id).wait(urgent=True)
+        price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ApiKeyUnreadable:
         return ExtensionQuote(None, Token.API_KEY_UNREADABLE, explain(Token.API_KEY_UNREADABLE))
     except ProviderError as error:

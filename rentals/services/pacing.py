@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +49,11 @@ class AccountPacing:
         unchanged = Q(next_request_at__isnull=True) if expected is None else Q(next_request_at=expected)
         booked = ProviderAccount.objects.filter(unchanged, pk=self.account_id)
         return bool(booked.update(next_request_at=moment + self.interval))
+
+
+def account_pacing(account_id: int) -> AccountPacing:
+    """The pacing every status and price request of the account shares (SMSONLINE_POLL_RATE)."""
+    return AccountPacing(account_id, per_second=settings.SMSONLINE_POLL_RATE)
 
 
 def _sleep_until(moment: datetime) -> None:

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -23,7 +22,7 @@ from ..provider.parsing import ListedRent
 from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW
-from .pacing import AccountPacing
+from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ def _further_pages(
     unknown_rents = len(seen - _known_rent_ids(account, list(seen)))
     further: list[ListedRent] = []
     # The account's request rate, shared with its polling and the catalog sync.
-    pacing = AccountPacing(account.pk, per_second=settings.SMSONLINE_POLL_RATE)
+    pacing = account_pacing(account.pk)
     pacing.wait()  # for the first page, just asked for
     for page in range(1, MAX_LIST_PAGES):
         if unknown_rents >= open_attempts:

@@ -32,6 +32,7 @@ from ..sentences import describe, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
 from .managing import EXTEND_PERMISSION, rental_extend
+from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,11 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
     """SMS.online's price, within the ceiling and the balance, or why not (asks, spends nothing)."""
     try:
         client = provider_client_for(rental.account)
+        # Paced with the account's polling (a renewal is rare, and its end date near: it goes first).
+        pacing = account_pacing(rental.account_id)
+        pacing.wait(urgent=True)
         price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=rental.auto_renew_hours)
+        pacing.wait(urgent=True)
         balance = client.get_balance()
     except ApiKeyUnreadable:
         return None, explain("API_KEY_UNREADABLE")

@@ -29,10 +29,10 @@ from ..provider.parsing import IncomingSms
 from ..schedule import POLL_CYCLE
 from ..selectors import awaiting_a_code
 from ..sentences import team_language
+from ..statements import rental_last_sms_moved, row_inserted
 from .accounts import account_record_error, provider_client_for
 from .forwarding import sms_arrived
-from .pacing import AccountPacing
-from .statements import rental_last_sms_moved, row_inserted
+from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
     lease = PollLease.take(account_id, wait=LEASE_WAIT)
     if lease is None:
         return 0
-    pacing = AccountPacing(account_id, per_second=settings.SMSONLINE_POLL_RATE)
+    pacing = account_pacing(account_id)
 
     def before_request(*, urgent: bool) -> None:
         lease.renew()

@@ -19,9 +19,9 @@ from django.utils import timezone
 from .. import selectors
 from ..models import Rental, RentalExtension, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.parsing import UnreadableWebhook, parse_webhook
+from ..statements import delivery_processed, delivery_to_process
 from .followups import claimed_for_requeue, webhooks_process_soon, webhooks_run_started
 from .sms import provider_tz, sms_record
-from .statements import delivery_processed, delivery_to_process
 
 logger = logging.getLogger(__name__)
 

@@ -102,16 +102,20 @@
     var ended = panel.querySelector(".live-sms-ended");
     var trouble = panel.querySelector(".live-sms-trouble");
     var copyLabel = panel.getAttribute("data-copy-label");
-    var shown = panel.getAttribute("data-shown") || "";
+    // What the rows show (forwarding included), as the page drew them: redrawn only when it changes.
+    var first = JSON.parse(document.getElementById("live-sms-first").textContent);
+    var drawn = JSON.stringify(first);
+    var shown = first.map(function (sms) { return String(sms.id); });
 
     function render(data) {
-      var ids = data.messages.map(function (sms) { return sms.id; }).join(",");
       waiting.hidden = !(data.active && data.messages.length === 0);
       ended.hidden = data.active;
       ended.textContent = panel.getAttribute("data-ended-label") + " " + data.status;
-      if (ids === shown) return;
-      var before = shown.split(",");
-      shown = ids;
+      var now = JSON.stringify(data.messages);
+      if (now === drawn) return;
+      drawn = now;
+      var before = shown;
+      shown = data.messages.map(function (sms) { return String(sms.id); });
       list.textContent = "";
       data.messages.forEach(function (sms) {
         var row = element("tr", "live-sms-row");
@@ -122,6 +126,7 @@
         row.appendChild(codeCell);
         row.appendChild(element("td", "live-sms-sender", sms.sender));
         row.appendChild(element("td", "live-sms-text", sms.text));
+        row.appendChild(element("td", "live-sms-forwarded", sms.forwarded));
         if (before.indexOf(String(sms.id)) === -1) markNew(row);
         list.appendChild(row);
       });

@@ -218,10 +218,10 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     browsing = Load(pages, per_second=4).start()
     webhooks.sleep_until(seconds / 6)
     rig.signal("web", signal.SIGHUP)  # systemctl reload rentdesk-web: new workers, the old ones finish
-    roll_worker(rig, "worker", "worker-2")
+    stopping = [roll_worker(rig, "worker", "worker-2")]
     webhooks.sleep_until(seconds / 2)
     rig.signal("web", signal.SIGHUP)
-    roll_worker(rig, "worker-2", "worker")
+    stopping.append(roll_worker(rig, "worker-2", "worker"))
     answers, page_answers = webhooks.wait(), browsing.wait()
     ended = time.time()
     stored = wait_until(lambda: all_stored(rig, deliveries, "S6"), seconds=RECOVERY_TARGET, every=1)
@@ -233,6 +233,8 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
         f"{len(deliveries)} webhooks at {RATE // 2}/s and {len(pages)} admin pages at 4/s for {seconds} s; gunicorn "
         "reloaded (SIGHUP) twice; each worker replaced by a new one, the old one stopped with SIGTERM",
         f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
+        # A warm stop waits for the old worker's running tasks: a slow one makes a deploy slow.
+        "the old workers took " + " and ".join(f"{took:.0f} s" for took in stopping) + " to stop",
         "recovery: from the end of the load until every SMS was stored",
     ]
     figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
@@ -240,12 +242,15 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     return figures
 
 
-def roll_worker(rig: Rig, old: str, new: str) -> None:
-    """Start ``new``, and once it consumes, stop ``old`` warmly: its running tasks finish first."""
+def roll_worker(rig: Rig, old: str, new: str) -> float:
+    """Start ``new``, and once it consumes, stop ``old`` warmly: its running tasks finish first. How
+    long ``old`` took to stop, in seconds."""
     logged = rig.log_size(new)
     rig.start(new)
     rig.wait_for_log(new, " ready.", after=logged)
+    started = time.monotonic()
     rig.stop(old)
+    return time.monotonic() - started
 
 
 def page_call(rig: Rig, cookies: dict[str, str]) -> Callable[[], requests.Response]:

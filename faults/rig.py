@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -112,6 +113,14 @@ class Rig:
         ended = sum(1 for line in lines if " succeeded in " in line or " raised " in line)
         return 0 < received == ended
 
+    def unfinished_tasks(self, name: str) -> list[str]:
+        """The tasks ``name``'s log shows received and no worker's log shows finished: what a worker
+        still runs (or holds) now. Redelivered tasks keep their id, so one finished elsewhere is not counted."""
+        logs = [path.read_text() for path in self.stack.directory.glob("worker*.log")]
+        finished = {match.group(1) for text in logs for match in _FINISHED.finditer(text)}
+        received = _RECEIVED.findall(self.stack.log(name))
+        return [task for task, task_id in received if task_id not in finished]
+
     def log_size(self, name: str) -> int:
         log = self.stack.directory / f"{name}.log"
         return len(log.read_text()) if log.exists() else 0
@@ -152,6 +161,11 @@ class Rig:
 
     def provider_requests(self, action: str, since: float) -> list[dict]:
         return [r for r in self.simulator("requests") if r.get("action") == action and r["at"] >= since]
+
+
+# Celery's worker log at INFO: "Task <name>[<id>] received", "... succeeded in 0.01s", "... raised ...".
+_RECEIVED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]+)\] received")
+_FINISHED = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded in|raised)")
 
 
 def _unit_of(name: str) -> str:

@@ -11,7 +11,9 @@ import contextlib
 import signal
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import psycopg
 import requests
@@ -234,7 +236,7 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
         "reloaded (SIGHUP) twice; each worker replaced by a new one, the old one stopped with SIGTERM",
         f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
         # A warm stop waits for the old worker's running tasks: a slow one makes a deploy slow.
-        "the old workers took " + " and ".join(f"{took:.0f} s" for took in stopping) + " to stop",
+        "the old workers took " + " and ".join(str(stop) for stop in stopping) + " to stop",
         "recovery: from the end of the load until every SMS was stored",
     ]
     figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
@@ -242,15 +244,27 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     return figures
 
 
-def roll_worker(rig: Rig, old: str, new: str) -> float:
+@dataclass(frozen=True)
+class WorkerStop:
+    seconds: float
+    running: list[str]  # the tasks the old worker had received and not finished when told to stop
+
+    def __str__(self) -> str:
+        held = Counter(task.rsplit(".", 1)[-1] for task in self.running)
+        running = ", ".join(f"{task} x{n}" if n > 1 else task for task, n in sorted(held.items()))
+        return f"{self.seconds:.0f} s" + (f" (running {running})" if running else "")
+
+
+def roll_worker(rig: Rig, old: str, new: str) -> WorkerStop:
     """Start ``new``, and once it consumes, stop ``old`` warmly: its running tasks finish first. How
-    long ``old`` took to stop, in seconds."""
+    long ``old`` took to stop, and what it was running."""
     logged = rig.log_size(new)
     rig.start(new)
     rig.wait_for_log(new, " ready.", after=logged)
+    running = rig.unfinished_tasks(old)
     started = time.monotonic()
     rig.stop(old)
-    return time.monotonic() - started
+    return WorkerStop(time.monotonic() - started, running)
 
 
 def page_call(rig: Rig, cookies: dict[str, str]) -> Callable[[], requests.Response]:

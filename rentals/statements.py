@@ -1,12 +1,13 @@
 """Single SQL statements for the paths every SMS takes, built from the models' own fields.
 
-Every SMS is one SmsMessage row and one update of its rental; every SMS by webhook is also one read
-of its stored delivery and one update marking it processed; every open rental page reads its newest
-SMS every 1.5 s. Through the ORM, building these statements took longer than the database took to
-run them: on PostgreSQL, more than half of an SMS's time from its webhook to the rental's page
-(bench/webhook_to_screen.py). The statements here are the ones the ORM would send, with the columns,
-the quoting and the conversion of each value taken from the models, so a migration that renames or
-adds a column changes them too; what they read comes back converted and deferred as the ORM's would.
+Every SMS is one SmsMessage row and one update of its rental; every SMS by webhook is also its
+delivery's row, stored before the webhook's 200, one read of that delivery and one update marking it
+processed; every open rental page reads its newest SMS every 1.5 s. Through the ORM, building these
+statements took longer than the database took to run them: on PostgreSQL, more than half of an SMS's
+time from its webhook to the rental's page (bench/webhook_to_screen.py). The statements here are the
+ones the ORM would send, with the columns, the quoting and the conversion of each value taken from the
+models, so a migration that renames or adds a column changes them too; what they read comes back
+converted and deferred as the ORM's would.
 """
 
 from __future__ import annotations
@@ -21,24 +22,38 @@ from django.db.models import Field, Model
 from .models import Rental, SmsForward, SmsMessage, WebhookDelivery
 
 
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[Model], name: str) -> str:
+    """The quoted column of the field ``name`` ("pk": the primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return connection.ops.quote_name(field.column)
+
+
+def _prepared(model: type[Model], name: str, value: object) -> object:
+    """``value`` as the field ``name`` saves it (e.g. a datetime as SQLite's text)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
 def row_inserted(instance: Model) -> None:
     """INSERT ``instance`` as ``save(force_insert=True)`` would, and set its primary key.
 
     No model signals are sent: only for models nothing listens to (no history, no receivers).
     """
-    meta = instance._meta
+    model = type(instance)
     if not connection.features.can_return_columns_from_insert:  # a database without INSERT ... RETURNING
         instance.save(force_insert=True)
         return
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(_column(model, field.name) for field in fields)
     # pre_save as the ORM calls it: auto_now_add fields take the time now.
     values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
     # Quoted identifiers from the model; every value goes as a parameter.
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(meta.pk.column)}"
+        f"INSERT INTO {_table(model)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {_column(model, 'pk')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
@@ -47,14 +62,39 @@ def row_inserted(instance: Model) -> None:
     instance._state.db = connection.alias
 
 
+def delivery_stored_for_current_rent(*, token: str, rent_id: str, row: dict[str, object], now: datetime) -> int | None:
+    """The delivery's row, for the rental of the webhook ``token`` when ``rent_id`` is its current rent:
+    finding the rental and inserting the row in one INSERT ... SELECT, one round trip instead of two.
+
+    ``row``: the delivery's other fields by name. Returns its id; None when no rental matched, or
+    on a database without INSERT ... RETURNING (nothing is stored then). An IntegrityError (the same
+    body again) propagates.
+    """
+    if not connection.features.can_return_columns_from_insert:
+        return None
+    values = {**row, "received_at": now, "enqueued_at": now, "outcome": ""}
+    columns = ", ".join(_column(WebhookDelivery, name) for name in ["rental", *values])
+    prepared = [_prepared(WebhookDelivery, name, value) for name, value in values.items()]
+    # Quoted identifiers from the models; every value goes as a parameter.
+    sql = (
+        f"INSERT INTO {_table(WebhookDelivery)} ({columns}) "  # noqa: S608
+        f"SELECT {_column(Rental, 'pk')}, {', '.join(['%s'] * len(values))} FROM {_table(Rental)} "
+        f"WHERE {_column(Rental, 'webhook_token')} = %s AND {_column(Rental, 'provider_rent_id')} = %s "
+        f"RETURNING {_column(WebhookDelivery, 'pk')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prepared, token, rent_id])
+        stored = cursor.fetchone()
+    return stored[0] if stored else None
+
+
 def rental_last_sms_moved(*, rental_id: int, received_at: datetime, text: str, code: str) -> None:
     """The rental's last SMS (the inventory's column) becomes this one, unless it shows a newer one."""
-    field, quote = Rental._meta.get_field, connection.ops.quote_name
-    at, last_text, last_code = (quote(field(name).column) for name in ("last_sms_at", "last_sms_text", "last_sms_code"))
-    received = field("last_sms_at").get_db_prep_save(received_at, connection)
+    at, last_text, last_code = (_column(Rental, name) for name in ("last_sms_at", "last_sms_text", "last_sms_code"))
+    received = _prepared(Rental, "last_sms_at", received_at)
     sql = (
-        f"UPDATE {quote(Rental._meta.db_table)} SET {at} = %s, {last_text} = %s, {last_code} = %s "  # noqa: S608
-        f"WHERE {quote(Rental._meta.pk.column)} = %s AND ({at} IS NULL OR {at} <= %s)"
+        f"UPDATE {_table(Rental)} SET {at} = %s, {last_text} = %s, {last_code} = %s "  # noqa: S608
+        f"WHERE {_column(Rental, 'pk')} = %s AND ({at} IS NULL OR {at} <= %s)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [received, text, code, rental_id, received])
@@ -74,16 +114,13 @@ def delivery_to_process(delivery_id: int) -> WebhookDelivery | None:
     """
     delivery_fields = _fields_in_model_order(WebhookDelivery, _DELIVERY_READ)
     rental_fields = _fields_in_model_order(Rental, _RENTAL_READ)
-    quote = connection.ops.quote_name
-    columns = [f"d.{quote(field.column)}" for field in delivery_fields]
-    columns += [f"r.{quote(field.column)}" for field in rental_fields]
-    rental_key = quote(WebhookDelivery._meta.get_field("rental").column)
-    processed_at = quote(WebhookDelivery._meta.get_field("processed_at").column)
+    columns = [f"d.{_column(WebhookDelivery, field.name)}" for field in delivery_fields]
+    columns += [f"r.{_column(Rental, field.name)}" for field in rental_fields]
     # Quoted identifiers from the models; the id goes as a parameter.
     sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(WebhookDelivery._meta.db_table)} d "  # noqa: S608
-        f"INNER JOIN {quote(Rental._meta.db_table)} r ON r.{quote(Rental._meta.pk.column)} = d.{rental_key} "
-        f"WHERE d.{quote(WebhookDelivery._meta.pk.column)} = %s AND d.{processed_at} IS NULL"
+        f"SELECT {', '.join(columns)} FROM {_table(WebhookDelivery)} d "  # noqa: S608
+        f"INNER JOIN {_table(Rental)} r ON r.{_column(Rental, 'pk')} = d.{_column(WebhookDelivery, 'rental')} "
+        f"WHERE d.{_column(WebhookDelivery, 'pk')} = %s AND d.{_column(WebhookDelivery, 'processed_at')} IS NULL"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [delivery_id])
@@ -98,14 +135,13 @@ def delivery_to_process(delivery_id: int) -> WebhookDelivery | None:
 
 def delivery_processed(*, delivery_id: int, outcome: str, now: datetime) -> None:
     """Mark the delivery processed, with what came of it, unless another run did first."""
-    field, quote = WebhookDelivery._meta.get_field, connection.ops.quote_name
-    processed_at, outcome_column = quote(field("processed_at").column), quote(field("outcome").column)
+    processed_at, outcome_column = _column(WebhookDelivery, "processed_at"), _column(WebhookDelivery, "outcome")
     sql = (
-        f"UPDATE {quote(WebhookDelivery._meta.db_table)} SET {processed_at} = %s, {outcome_column} = %s "  # noqa: S608
-        f"WHERE {quote(WebhookDelivery._meta.pk.column)} = %s AND {processed_at} IS NULL"
+        f"UPDATE {_table(WebhookDelivery)} SET {processed_at} = %s, {outcome_column} = %s "  # noqa: S608
+        f"WHERE {_column(WebhookDelivery, 'pk')} = %s AND {processed_at} IS NULL"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [field("processed_at").get_db_prep_save(now, connection), outcome, delivery_id])
+        cursor.execute(sql, [_prepared(WebhookDelivery, "processed_at", now), outcome, delivery_id])
 
 
 def _fields_in_model_order(model: type[Model], attnames: tuple[str, ...]) -> list[Field]:
@@ -126,18 +162,15 @@ def newest_sms_with_forwarding(*, rental_id: int, limit: int) -> list[SmsMessage
     """
     sms_fields = list(SmsMessage._meta.concrete_fields)
     forward_fields = _fields_in_model_order(SmsForward, _FORWARD_READ)
-    quote = connection.ops.quote_name
-    columns = [f"s.{quote(field.column)}" for field in sms_fields]
-    columns += [f"f.{quote(field.column)}" for field in forward_fields]
-    sms_column = SmsMessage._meta.get_field
-    sms_key = quote(SmsMessage._meta.pk.column)
-    forward_key = quote(SmsForward._meta.get_field("sms").column)
+    columns = [f"s.{_column(SmsMessage, field.name)}" for field in sms_fields]
+    columns += [f"f.{_column(SmsForward, field.name)}" for field in forward_fields]
+    sms_key = _column(SmsMessage, "pk")
     # Quoted identifiers from the models; the rental and the limit go as parameters.
     sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(SmsMessage._meta.db_table)} s "  # noqa: S608
-        f"LEFT OUTER JOIN {quote(SmsForward._meta.db_table)} f ON f.{forward_key} = s.{sms_key} "
-        f"WHERE s.{quote(sms_column('rental').column)} = %s "
-        f"ORDER BY s.{quote(sms_column('received_at').column)} DESC, s.{sms_key} DESC LIMIT %s"
+        f"SELECT {', '.join(columns)} FROM {_table(SmsMessage)} s "  # noqa: S608
+        f"LEFT OUTER JOIN {_table(SmsForward)} f ON f.{_column(SmsForward, 'sms')} = s.{sms_key} "
+        f"WHERE s.{_column(SmsMessage, 'rental')} = %s "
+        f"ORDER BY s.{_column(SmsMessage, 'received_at')} DESC, s.{sms_key} DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [rental_id, limit])

@@ -119,6 +119,10 @@ EXPLANATIONS = {
         "if SMS.online shows it was not extended, mark it so under Extensions, then extend again."
     ),
     "RENTAL_CHANGED": _("The rental was extended meanwhile; nothing was sent."),
+    "ANOTHER_PERSONS_FORM": _(
+        "This form was already sent by another person, so nothing was sent. Open the form anew to make your own "
+        "request."
+    ),
     "PENDING": _("This request is already being carried out; wait for its result."),
     "BAD_ARGUMENTS": _("The request is not valid: see the fields named. Nothing was sent."),
     "NOT_AUTHENTICATED": _("Give a valid API token: Authorization: Bearer <token>. Tokens are made in the admin."),

@@ -28,6 +28,8 @@ class Token(StrEnum):
     RENTAL_ENDED = "RENTAL_ENDED"
     EXTENSION_OPEN = "EXTENSION_OPEN"
     RENTAL_CHANGED = "RENTAL_CHANGED"
+    # A form another person sent already (its one-time nonce is theirs): their outcome is not shown.
+    ANOTHER_PERSONS_FORM = "ANOTHER_PERSONS_FORM"
     BAD_ARGUMENTS = "BAD_ARGUMENTS"
     # The same request again while the first is still at the provider.
     PENDING = "PENDING"

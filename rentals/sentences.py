@@ -90,6 +90,8 @@ _SUCCESS = {
 
 def _rent_failure(outcome: Outcome) -> str:
     attempt = outcome.attempt
+    if attempt is None:  # refused before an attempt was recorded
+        return explain(outcome.token)
     banned_until = attempt.account.banned_until if outcome.token == "BANNED" else None
     message = explain(outcome.token, banned_until=local_time(banned_until) if banned_until else None, spending=True)
     if attempt.sent_at is None and outcome.token in REFUSAL_TOKENS:

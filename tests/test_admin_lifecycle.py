@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.urls import reverse
 
 from rentals import services
@@ -101,6 +102,21 @@ def test_extend_shows_the_price_first_then_extends_once(boss, simulator, rental)
     assert rental.end_date == old_end + timedelta(hours=72) and rental.hours == 96
     assert len(simulator.requests("continueRentNumber")) == 1 and RentalExtension.objects.count() == 1
     assert not RentalReminder.objects.filter(rental=rental).exists()  # the new end date gets new reminders
+
+
+def test_another_persons_extension_form_sent_again_extends_nothing(boss, simulator, rental):
+    page = boss.get(url("extend", rental) + "?hours=72")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.content.decode()).group(1)
+    form = {"hours": "72", "nonce": nonce, "price": "2.2000"}
+    boss.post(url("extend", rental), form)
+    colleague = User.objects.create_user("colleague", password="pw", is_staff=True)
+    colleague.user_permissions.add(*Permission.objects.filter(codename__in=["view_rental", "extend_rental"]))
+    client = Client()  # from their own browser
+    client.force_login(colleague)
+    response = client.post(url("extend", rental), form, follow=True)
+    text = page_text(response)
+    assert "already sent by another person, so nothing was sent" in text and "extended by 72 h" not in text
+    assert len(simulator.requests("continueRentNumber")) == 1 and RentalExtension.objects.count() == 1
 
 
 def test_an_unknown_extension_that_did_not_happen_is_settled_by_hand_and_the_rental_extends_again(

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.urls import reverse
 
 from rentals.models import AttemptState, ProviderAccount, Rental, RentAttempt
@@ -87,6 +88,25 @@ def test_the_same_form_posted_twice_rents_once(operator_client, simulator, accou
     again = operator_client.post(RENT_URL, data, follow=True)
     assert "already carried out" in page_text(again)
     assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 1
+
+
+def test_another_persons_form_sent_again_rents_nothing_and_tells_nothing_of_theirs(
+    operator_client, simulator, account, catalog
+):
+    data = rent_form(account, catalog)
+    operator_client.post(RENT_URL, data)
+    rented = Rental.objects.get()
+    client = Client()  # a copy of the operator's page, sent by someone else from their own browser
+    client.force_login(staff("colleague", "rent_number"))
+    response = client.post(RENT_URL, data, follow=True)
+    text = page_text(response)
+    assert "already sent by another person, so nothing was sent" in text
+    assert rented.number not in text and "already carried out" not in text
+    assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 1
+    new_nonce = re.search(r'name="nonce" value="([^"]+)"', response.content.decode()).group(1)
+    assert new_nonce != data["nonce"]  # a fresh form of their own, filled in as they sent it
+    assert client.post(RENT_URL, {**data, "nonce": new_nonce}).status_code == 302
+    assert Rental.objects.filter(rented_by__username="colleague").count() == 1
 
 
 @pytest.mark.parametrize(("token", "words"), PLAIN_WORDS.items())

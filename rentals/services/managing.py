@@ -156,7 +156,7 @@ def _extension_claim(
         with transaction.atomic():
             existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()
             if existing is not None:
-                return extension_outcome_for(existing, repeated=True)
+                return _repeated_extension_outcome(existing, rental=rental, requested_by=requested_by)
             now = timezone.now()
             price = price_quoted if price_quoted is not None else _catalog_price(rental, hours)
             refusal = budget_check(account=rental.account, person=requested_by, price=price, now=now)
@@ -175,8 +175,16 @@ def _extension_claim(
     except IntegrityError:
         existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()
         if existing is not None:
-            return extension_outcome_for(existing, repeated=True)
+            return _repeated_extension_outcome(existing, rental=rental, requested_by=requested_by)
         return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.EXTENSION_OPEN, rental=rental)
+
+
+def _repeated_extension_outcome(
+    existing: RentalExtension, *, rental: Rental, requested_by: AbstractBaseUser | None
+) -> Outcome:
+    if not requested_by_same(existing.requested_by_id, requested_by):
+        return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.ANOTHER_PERSONS_FORM, rental=rental)
+    return extension_outcome_for(existing, repeated=True)
 
 
 def _catalog_price(rental: Rental, hours: int) -> Decimal | None:
@@ -241,6 +249,12 @@ def _finish(extension: RentalExtension, state: str, **fields: object) -> Outcome
     RentalExtension.objects.filter(pk=extension.pk).update(state=state, finished_at=timezone.now(), **fields)
     extension.refresh_from_db()
     return extension_outcome_for(extension)
+
+
+def requested_by_same(first_person_id: int | None, person: AbstractBaseUser | None) -> bool:
+    """Whether a request sent again (its nonce seen before) comes from the person who sent it first. A
+    form's nonce is its sender's: another person holding a copy of the page is not told what came of it."""
+    return first_person_id == (person.pk if person is not None else None)
 
 
 def extension_outcome_for(

@@ -38,7 +38,7 @@ from .accounts import account_change_state, account_record_error, account_record
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import reconcile_soon
-from .managing import extension_outcome_for
+from .managing import extension_outcome_for, requested_by_same
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def rental_rent(
         label=label,
     )
     if not created:
+        if not requested_by_same(attempt.requested_by_id, requested_by):
+            return Outcome(Operation.RENT, AttemptState.FAILED, Token.ANOTHER_PERSONS_FORM)
         return rent_outcome_for(attempt, repeated=True)
     if refusal is not None:
         account_record_refusal(account=account, token=refusal.token, detail=refusal.detail(), attempt=attempt)

@@ -19,6 +19,7 @@ from rentals.services.api_tokens import api_token_create
 
 from .conftest import run_concurrently
 from .factories import RentalFactory
+from .servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -290,6 +291,20 @@ def test_requests_are_limited_per_token(client, db, settings):
     refused = busy.get("rentals")
     assert refused.json()["error"] == "TOO_MANY_REQUESTS" and int(refused["Retry-After"]) > 0
     assert other.get("rentals").status_code == 200
+
+
+def test_while_redis_is_away_each_process_still_limits_requests_per_token(client, db, settings, caplog):
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: connection refused
+    settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                                  "LOCATION": unreachable}}  # fmt: skip
+    settings.RENTDESK_API_REQUESTS_PER_MINUTE = 3
+    caches["api-process"].clear()
+    busy, other = Script(client, person("Viewer")), Script(client, person("Operator"))
+    statuses = [busy.get("rentals").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert int(busy.get("rentals")["Retry-After"]) > 0
+    assert other.get("rentals").status_code == 200
+    assert "counted by this process alone" in caplog.text
 
 
 def test_the_openapi_schema_and_its_page_are_served(client, db):

@@ -198,12 +198,14 @@ CELERY_BROKER_URL = REDIS_URL
 RENTDESK_REFRESH_ON_WORKER_START = env.bool("RENTDESK_REFRESH_ON_WORKER_START", default=True)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # The API's request counts. Short timeouts: when Redis is away, a request is let through, not held.
+    # The API's request counts, shared by every process. Short timeouts: when Redis is away, a request is
+    # counted by its own process ("api-process"), not held (rentals/api/security.py).
     "api": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     },
+    "api-process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-process"},
 }
 # A task not acknowledged within this time is handed to another worker: every time limit below
 # must stay under it, or a long task would run twice. It is also how long the tasks a dead worker

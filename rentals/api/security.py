@@ -28,14 +28,21 @@ class TokenAuth(HttpBearer):
 
 
 class TokenRateThrottle(SimpleRateThrottle):
-    """At most RENTDESK_API_REQUESTS_PER_MINUTE requests a minute per token (a sliding minute)."""
+    """At most RENTDESK_API_REQUESTS_PER_MINUTE requests a minute per token (a sliding minute).
+
+    Counted in Redis, so every server process shares one count. While Redis is away, each process
+    counts on its own: the limit is looser (it holds per process), but a script in a loop is still
+    stopped, and scripts keep working (the limit protects the service, it is not the service).
+    """
+
+    cache_alias = "api"
 
     def __init__(self) -> None:
         super().__init__(rate="1/min")  # the real rate is read per request: settings may change
 
     @property
     def cache(self):  # type: ignore[override]
-        return caches["api"]
+        return caches[self.cache_alias]
 
     def get_cache_key(self, request: HttpRequest) -> str | None:
         token = getattr(request, "auth", None)
@@ -46,6 +53,18 @@ class TokenRateThrottle(SimpleRateThrottle):
         try:
             return super().allow_request(request)
         except Exception as error:
-            # Counting needs Redis; without it, scripts still work (the limit protects, it is not the service).
-            logger.warning("API request counting unavailable, request let through: %s", error)
-            return True
+            logger.warning("API request counting in Redis unavailable (%s): counted by this process alone", error)
+        here = _CountedByThisProcess()
+        here.num_requests, here.duration = self.num_requests, self.duration
+        allowed = here.allow_request(request)
+        self.history, self.now = here.history, here.now  # what wait() reads for Retry-After
+        return allowed
+
+
+class _CountedByThisProcess(TokenRateThrottle):
+    """The count each server process keeps while Redis is away (CACHES["api-process"], in memory)."""
+
+    cache_alias = "api-process"
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        return SimpleRateThrottle.allow_request(self, request)

@@ -278,7 +278,7 @@ def test_a_resubmission_while_the_first_is_in_flight_offers_no_new_form(operator
     data = rent_form(account, catalog)
     RentAttempt.objects.create(
         nonce=data["nonce"], account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24,
-        via="admin",
+        via="admin", requested_by=User.objects.get(username="operator"),
     )  # fmt: skip
     response = operator_client.post(RENT_URL, data, follow=True)
     assert response.redirect_chain[-1][0] == reverse("admin:rentals_rentattempt_changelist")

@@ -142,10 +142,10 @@ def test_a_code_appears_on_an_open_rental_page_and_in_the_list_without_reload(
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     rental = rent_for_the_browser(account, catalog, settings, live_server)
     page.goto(f"{live_server.url}/admin/rentals/rental/{rental.pk}/change/")
-    assert page.is_visible("#live-sms .live-sms-waiting")
+    assert page.is_visible("#live-sms .live-sms-waiting") and page.is_hidden("#live-sms table")  # no empty headings
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 731904"})
     page.wait_for_selector("#live-sms .live-sms-row .copy-code", timeout=10_000)  # no reload
-    assert page.is_hidden("#live-sms .live-sms-waiting")
+    assert page.is_hidden("#live-sms .live-sms-waiting") and page.is_visible("#live-sms table")
     row = page.inner_text("#live-sms .live-sms-row")
     assert "Your code is 731904" in row and __import__("re").search(r"\d\d:\d\d:\d\d", row)  # to the second
     page.click("#live-sms .copy-code")

@@ -101,6 +101,7 @@
     var waiting = panel.querySelector(".live-sms-waiting");
     var ended = panel.querySelector(".live-sms-ended");
     var trouble = panel.querySelector(".live-sms-trouble");
+    var table = panel.querySelector("table");
     var copyLabel = panel.getAttribute("data-copy-label");
     // What the rows show (forwarding included), as the page drew them: redrawn only when it changes.
     var first = JSON.parse(document.getElementById("live-sms-first").textContent);
@@ -109,6 +110,7 @@
 
     function render(data) {
       waiting.hidden = !(data.active && data.messages.length === 0);
+      table.hidden = data.messages.length === 0;  // column headings over no SMS read as a broken list
       ended.hidden = data.active;
       ended.textContent = panel.getAttribute("data-ended-label") + " " + data.status;
       var now = JSON.stringify(data.messages);

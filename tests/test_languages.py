@@ -47,6 +47,12 @@ def test_the_admin_index_names_every_app_and_model_in_ukrainian(boss):
     assert latin_only == ["SMS"]
 
 
+def test_an_apps_page_is_titled_as_a_ukrainian_phrase(boss):
+    # Django's own "Адміністрування Оренда номерів" reads as a broken phrase; ours quotes the app's name.
+    page = boss.get(reverse("admin:app_list", args=["rentals"]), HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    assert "<h1>Адміністрування «Оренда номерів»</h1>" in page
+
+
 def test_a_user_can_choose_the_language(boss):
     boss.post(reverse("set_language"), {"language": "uk", "next": "/admin/"})
     page = boss.get(reverse("admin:rentals_rental_rent"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -10,10 +10,13 @@ import pytest
 import requests
 from django.contrib.auth.models import Group, User
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
+from rentals.api import api
 from rentals.models import ApiToken, Offer, ProviderAccount, Rental, RentAttempt, SmsMessage
 from rentals.services.api_tokens import api_token_create
 
@@ -305,6 +308,45 @@ def test_while_redis_is_away_each_process_still_limits_requests_per_token(client
     assert int(busy.get("rentals")["Retry-After"]) > 0
     assert other.get("rentals").status_code == 200
     assert "counted by this process alone" in caplog.text
+
+
+class PausingCache(LocMemCache):
+    """A cache whose read of ``pause_key`` waits until ``go`` is set: one request's count held half
+    done while another thread of the same server process counts its own, as gthread threads can."""
+
+    pause_key: str | None = None
+    paused = threading.Event()
+    go = threading.Event()
+
+    def get(self, key, default=None, version=None):
+        if key == PausingCache.pause_key:
+            PausingCache.paused.set()
+            assert PausingCache.go.wait(10)
+        return super().get(key, default, version)
+
+
+def test_two_tokens_counted_at_once_in_one_process_each_keep_their_own_count(db, settings):
+    settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "tests.test_api.PausingCache", "LOCATION": "pausing"}}
+    settings.RENTDESK_API_REQUESTS_PER_MINUTE = 1
+    (throttle,) = api.throttle  # the one object django-ninja asks for every request, in every thread
+    first, second = HttpRequest(), HttpRequest()
+    first.auth = api_token_create(user=person("Viewer"), name="first")[0]
+    second.auth = api_token_create(user=person("Operator"), name="second")[0]
+    PausingCache.pause_key = f"rentdesk-api-token-{first.auth.pk}"
+    PausingCache.paused.clear()
+    PausingCache.go.clear()
+    answers = {}
+    counting = threading.Thread(target=lambda: answers.update(first=throttle.allow_request(first)))
+    counting.start()
+    assert PausingCache.paused.wait(10)  # the first request is reading its count
+    answers["second"] = throttle.allow_request(second)
+    PausingCache.go.set()
+    counting.join(10)
+    PausingCache.pause_key = None
+    assert answers == {"first": True, "second": True}
+    # Each token has had its one request: both are refused now, with a wait to tell.
+    assert throttle.allow_request(first) is False and throttle.wait() > 0
+    assert throttle.allow_request(second) is False
 
 
 def test_the_openapi_schema_and_its_page_are_served(client, db):

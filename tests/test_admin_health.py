@@ -4,14 +4,19 @@ import re
 from datetime import timedelta
 
 import pytest
+from celery import Celery
+from django.contrib import admin
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
+import rentals.tasks  # noqa: F401  (its shared tasks join every Celery app made after, as the one below)
 from rentals import services
 from rentals.models import AccountState, ErrorEvent
 
 from .factories import AccountFactory, RentalFactory
+from .servers import free_port
 from .test_admin_rent import page_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,3 +84,16 @@ def test_staff_who_may_see_nothing_get_no_dashboard(client):
     client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
     response = client.get(reverse("admin:index"))
     assert response.status_code == 200 and "rentdesk-dashboard" not in response.content.decode()
+
+
+def test_running_a_scheduled_job_while_redis_is_away_says_so(boss, monkeypatch):
+    # The app the admin queues jobs with, on a Redis nobody listens on (the test settings' broker is
+    # in memory, which is never away).
+    away = Celery("rentdesk", broker=f"redis://127.0.0.1:{free_port()}/0")
+    away.conf.broker_connection_timeout = 1
+    monkeypatch.setattr(admin.site._registry[PeriodicTask], "celery_app", away)
+    job = PeriodicTask.objects.get(task="rentals.tasks.poll_sms")
+    url = reverse("admin:django_celery_beat_periodictask_changelist")
+    response = boss.post(url, {"action": "run_tasks", "_selected_action": [job.pk]}, follow=True)
+    assert response.status_code == 200
+    assert "could not be queued: Redis cannot be reached" in page_text(response)

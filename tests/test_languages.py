@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from .factories import RentalFactory
+
 LOCALE = Path(__file__).resolve().parent.parent / "locale" / "uk" / "LC_MESSAGES"
 
 
@@ -51,6 +53,13 @@ def test_an_apps_page_is_titled_as_a_ukrainian_phrase(boss):
     # Django's own "Адміністрування Оренда номерів" reads as a broken phrase; ours quotes the app's name.
     page = boss.get(reverse("admin:app_list", args=["rentals"]), HTTP_ACCEPT_LANGUAGE="uk").content.decode()
     assert "<h1>Адміністрування «Оренда номерів»</h1>" in page
+
+
+def test_the_auto_renew_period_is_offered_in_ukrainian(boss):
+    rental = RentalFactory()
+    page = boss.get(reverse("admin:rentals_rental_change", args=[rental.pk]), HTTP_ACCEPT_LANGUAGE="uk")
+    select = re.search(r'<select name="auto_renew_hours".*?</select>', page.content.decode(), re.S).group(0)
+    assert "1 день (24 год)" in select and " h<" not in select
 
 
 def test_a_user_can_choose_the_language(boss):

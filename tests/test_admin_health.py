@@ -89,7 +89,8 @@ def test_staff_who_may_see_nothing_get_no_dashboard(client):
 def test_running_a_scheduled_job_while_redis_is_away_says_so(boss, monkeypatch):
     # The app the admin queues jobs with, on a Redis nobody listens on (the test settings' broker is
     # in memory, which is never away).
-    away = Celery("rentdesk", broker=f"redis://127.0.0.1:{free_port()}/0")
+    # Not the current app: the shared tasks of the tests that follow must still find the real one.
+    away = Celery("rentdesk", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
     away.conf.broker_connection_timeout = 1
     monkeypatch.setattr(admin.site._registry[PeriodicTask], "celery_app", away)
     job = PeriodicTask.objects.get(task="rentals.tasks.poll_sms")

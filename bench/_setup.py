@@ -12,6 +12,7 @@ import atexit
 import json
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -38,7 +39,9 @@ def scratch_database_url() -> str:
     """A new, empty database for this run: a SQLite file, or a database on BENCH_DATABASE_URL's server."""
     server = os.environ.get("BENCH_DATABASE_URL", "").rsplit("/", 1)[0]
     if not server:
-        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='rentdesk-bench-')) / 'bench.sqlite3'}"
+        directory = Path(tempfile.mkdtemp(prefix="rentdesk-bench-"))
+        atexit.register(_remove_scratch_directory, directory)  # its database grows to hundreds of megabytes
+        return f"sqlite:///{directory / 'bench.sqlite3'}"
     import psycopg
 
     name = f"rentdesk_bench_{secrets.token_hex(4)}"
@@ -46,6 +49,13 @@ def scratch_database_url() -> str:
         admin.execute(f'CREATE DATABASE "{name}"')
     atexit.register(_drop_database, server, name)
     return f"{server}/{name}"
+
+
+def _remove_scratch_directory(directory: Path) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _drop_database(server: str, name: str) -> None:

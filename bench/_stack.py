@@ -4,6 +4,7 @@ on the benchmark's scratch database, with bench.settings (the floors and a resul
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Collection, Iterator
@@ -33,16 +34,19 @@ def running_stack(database_url: str, units: Collection[str]) -> Iterator[Any]:
     # A desk renting in one country: the catalog sync a new account asks for is 9 price requests
     # rather than 72, and the benchmark starts sooner.
     Country.objects.exclude(provider_id=1).update(is_active=False)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="rentdesk-bench-stack-")), postgres_server="", nginx=False,
-                  overrides=BENCH_ENVIRONMENT, units=tuple(units), database=database_url)  # fmt: skip
+    directory = Path(tempfile.mkdtemp(prefix="rentdesk-bench-stack-"))
+    stack = Stack(directory, postgres_server="", nginx=False, overrides=BENCH_ENVIRONMENT, units=tuple(units),
+                  database=database_url)  # fmt: skip
     try:
         stack.start()
         yield stack
     except BaseException:
         print(stack.log_tail())
-        raise
-    finally:
+        print(f"The stack's logs and files are kept in {directory}")
         stack.stop()
+        raise
+    stack.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def celery_client(stack: Any) -> Any:

@@ -107,6 +107,10 @@ def test_people_see_and_revoke_only_their_own_tokens_and_managers_everyones(clie
     client.force_login(boss)
     client.post(reverse("admin:rentals_apitoken_changelist"), {"action": "revoke", "_selected_action": [theirs.pk]})
     assert ApiToken.objects.get(pk=theirs.pk).revoked_at is not None
+    revoked = client.get(reverse("admin:rentals_apitoken_changelist"), {"state": "revoked"}).content.decode()
+    in_use = client.get(reverse("admin:rentals_apitoken_changelist"), {"state": "in_use"}).content.decode()
+    assert "taras&#x27;s" in revoked and "olena&#x27;s" not in revoked
+    assert "olena&#x27;s" in in_use and "taras&#x27;s" not in in_use
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer rdk_not-a-token", "Token abc", "Bearer " + "x" * 5000])

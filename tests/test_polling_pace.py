@@ -71,6 +71,31 @@ def test_a_request_for_a_rental_awaiting_its_code_goes_before_those_already_wait
     assert finished == ["awaiting a code", "catalog sync"]
 
 
+def test_requests_that_are_not_urgent_still_go_while_urgent_ones_take_every_moment():
+    """More rentals awaiting a code than the rate polls book every moment; reconciliation (or the
+    catalog sync) still gets its turn, after giving way for a while, and does not wait them all out."""
+    account = AccountFactory()
+    pacing = AccountPacing(account.pk, per_second=20)  # a moment every 0.05 s
+    urgent_requests = 60  # 3 s of every moment booked
+    urgent_sent: list[float] = []
+
+    def awaiting_codes() -> None:
+        try:
+            for _ in range(urgent_requests):
+                pacing.wait(urgent=True)
+                urgent_sent.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    polling = threading.Thread(target=awaiting_codes)
+    polling.start()
+    time.sleep(0.2)  # the urgent requests book every moment
+    pacing.wait()  # reconciliation's getRentList
+    reconciled_while_urgent_sent = len(urgent_sent)
+    polling.join()
+    assert 0 < reconciled_while_urgent_sent < urgent_requests // 2
+
+
 def test_rentals_awaiting_a_code_come_first_then_the_longest_unpolled():
     now = timezone.now()
     account = AccountFactory()

@@ -16,13 +16,20 @@ from django.utils import timezone
 
 from ..models import ProviderAccount
 
+# A request that is not urgent waits for a free moment, but no longer than this many moments: while
+# more rentals await a code than the rate can poll, urgent requests book every moment there is, and
+# reconciliation (inside the provider's refund window), the catalog sync or a balance check would
+# otherwise wait until the soft time limit ends them, holding up every worker stop meanwhile.
+GIVES_WAY_AT_MOST = 10
+
 
 class AccountPacing:
     """At most ``per_second`` requests per second for one account, however many processes send them.
 
     An urgent request (a rental awaiting its code) books the first moment after those already
-    booked; any other takes a moment only when one is free. So urgent requests go first and never
-    wait behind the catalog sync or idle rentals, while the rest share what is left.
+    booked; any other takes a moment when one is free, or, once it has given way for
+    GIVES_WAY_AT_MOST moments, books the next one as urgent requests do. So urgent requests go first
+    and never wait behind the catalog sync or idle rentals, and the rest are never starved by them.
     """
 
     def __init__(self, account_id: int, *, per_second: float) -> None:
@@ -30,14 +37,15 @@ class AccountPacing:
         self.interval = timedelta(seconds=1 / per_second)
 
     def wait(self, *, urgent: bool = False) -> None:
+        gives_way_until = timezone.now() + GIVES_WAY_AT_MOST * self.interval
         while True:
             now = timezone.now()
             booked = ProviderAccount.objects.filter(pk=self.account_id).values_list("next_request_at", flat=True)
             if not booked:
                 return  # the account is gone: nothing to pace
             (next_free,) = booked
-            if next_free is not None and next_free > now and not urgent:
-                _sleep_until(next_free)
+            if next_free is not None and next_free > now and not urgent and now < gives_way_until:
+                _sleep_until(min(next_free, gives_way_until))
                 continue
             moment = max(next_free or now, now)
             if self._book(moment, expected=next_free):

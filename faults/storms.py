@@ -241,7 +241,14 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     ]
     figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
     figures.expect("0 failed requests", not failed)
+    figures.expect(f"each old worker stopped within {WORKER_STOP_TARGET:.0f} s",
+                   all(stop.seconds <= WORKER_STOP_TARGET for stop in stopping))  # fmt: skip
     return figures
+
+
+# A deploy replaces each worker within this: its running tasks finish first (a poll cycle is 15 s),
+# and a task must not wait on the provider's rate for minutes while rentals awaiting a code take it all.
+WORKER_STOP_TARGET = 90.0
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ class AccountPacing:
 
     An urgent request (a rental awaiting its code) books the first moment after those already
     booked; any other takes a moment when one is free, or, once it has given way for
-    GIVES_WAY_AT_MOST moments, books the next one as urgent requests do. So urgent requests go first
-    and never wait behind the catalog sync or idle rentals, and the rest are never starved by them.
+    GIVES_WAY_AT_MOST moments, books the next one as urgent requests do. So urgent requests go first,
+    waiting at most for the odd moment such a request takes, and the rest are never starved by them.
     """
 
     def __init__(self, account_id: int, *, per_second: float) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from _setup import django_on_scratch_database, finish, make_rentals, report, sized
+from _setup import django_on_scratch_database, finish, make_rentals, planner_statistics_refreshed, report, sized
 
 SMALL, LARGE = 10_000, sized(1_000_000, 50_000)
 DUE = 100
@@ -40,8 +40,10 @@ def scan_seconds() -> float:
 def main() -> None:
     django_on_scratch_database()
     make_rentals(SMALL - DUE, due_within_hours=1, due=DUE)
+    planner_statistics_refreshed()
     small = scan_seconds()
     make_rentals(LARGE - SMALL)
+    planner_statistics_refreshed()
     large = scan_seconds()
     report(
         f"reminders and expiry scan: {LARGE // 1000}k rentals vs {SMALL // 1000}k, {DUE} due",

@@ -9,26 +9,18 @@ from django.db.models import Case, QuerySet, Value, When
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import ANY_OPERATOR, RENT_HOURS, AccountState, Country, Operator, ProviderAccount, Service
+from .models import (
+    ANY_OPERATOR,
+    RENT_HOUR_CHOICES,
+    RENT_HOURS,
+    AccountState,
+    Country,
+    Operator,
+    ProviderAccount,
+    Service,
+)
 
-HOURS_LABELS = {
-    4: _("4 hours"),
-    8: _("8 hours"),
-    12: _("12 hours"),
-    24: _("1 day"),
-    72: _("3 days"),
-    168: _("1 week"),
-    360: _("15 days"),
-    720: _("30 days"),
-    2160: _("90 days"),
-}
 DEFAULT_HOURS = 24
-
-
-def hour_choices() -> list[tuple[int, str]]:
-    """The rent times, "1 day (24 h)", in the active language."""
-    return [(hours, gettext("%(label)s (%(hours)s h)") % {"label": HOURS_LABELS[hours], "hours": hours})
-            for hours in RENT_HOURS]  # fmt: skip
 
 
 class CountryChoiceField(forms.ModelChoiceField):
@@ -67,7 +59,7 @@ class RentForm(forms.Form):
     )
     hours = forms.TypedChoiceField(
         label=_("Rent time"),
-        choices=lambda: hour_choices(),  # built when shown, in the reader's language
+        choices=RENT_HOUR_CHOICES,
         coerce=int,
         initial=DEFAULT_HOURS,
     )
@@ -158,9 +150,7 @@ class ExtendForm(forms.Form):
     """One extension request: the admin's confirmation page and the API check it alike. The nonce makes
     it extend at most once; the price is the one shown to the person who confirmed, if any."""
 
-    hours = forms.TypedChoiceField(
-        label=_("Extend by"), choices=lambda: hour_choices(), coerce=int, initial=DEFAULT_HOURS
-    )
+    hours = forms.TypedChoiceField(label=_("Extend by"), choices=RENT_HOUR_CHOICES, coerce=int, initial=DEFAULT_HOURS)
     nonce = forms.UUIDField(widget=forms.HiddenInput)
     price = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=4, widget=forms.HiddenInput)
 
@@ -183,7 +173,7 @@ class AutoRenewForm(forms.Form):
     renewal without one is refused anyway."""
 
     hours = forms.TypedChoiceField(
-        label=_("Renew for (hours)"), choices=lambda: hour_choices(), coerce=int, initial=DEFAULT_HOURS
+        label=_("Renew for (hours)"), choices=RENT_HOUR_CHOICES, coerce=int, initial=DEFAULT_HOURS
     )
     before_hours = forms.IntegerField(
         label=_("Renew this many hours before the end"), min_value=1, max_value=max(RENT_HOURS), initial=24

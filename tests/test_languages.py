@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polib
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from .factories import RentalFactory
@@ -60,6 +60,16 @@ def test_the_auto_renew_period_is_offered_in_ukrainian(boss):
     page = boss.get(reverse("admin:rentals_rental_change", args=[rental.pk]), HTTP_ACCEPT_LANGUAGE="uk")
     select = re.search(r'<select name="auto_renew_hours".*?</select>', page.content.decode(), re.S).group(0)
     assert "1 день (24 год)" in select and " h<" not in select
+
+
+def test_the_auto_renew_period_reads_in_ukrainian_to_whoever_may_only_view_it(client, db):
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="Viewer"))  # may not change auto-renew: shown as text
+    client.force_login(viewer)
+    rental = RentalFactory(auto_renew_hours=72)
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk]), HTTP_ACCEPT_LANGUAGE="uk")
+    field = re.search(r'field-auto_renew_hours.*?<div class="readonly">(.*?)</div>', page.content.decode(), re.S)
+    assert field.group(1) == "3 дні (72 год)"
 
 
 def test_a_user_can_choose_the_language(boss):

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
-from ..forms import ExtendForm, hour_choices
-from ..models import Rental, RentalStatus
+from ..forms import ExtendForm
+from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
 from ..provider.errors import ProviderError
 from ..sentences import describe
@@ -145,7 +145,7 @@ class RentalActionsMixin:
             price=quote.price,
             why_no_price=quote.problem,
             nonce=uuid.uuid4(),
-            hour_choices=hour_choices(),
+            hour_choices=RENT_HOUR_CHOICES,
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )
 

@@ -19,7 +19,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
-from ..forms import AutoRenewForm, RentNumberForm, hour_choices
+from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
@@ -125,11 +125,6 @@ class RentalAdmin(
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "auto_renew_hours":
-            kwargs["choices"] = hour_choices()  # "1 day (24 h)" in the reader's language, as the rent form says
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))

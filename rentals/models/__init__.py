@@ -8,6 +8,7 @@ from .forwarding import ForwardingPreference, ForwardState, SmsForward
 from .records import ErrorEvent
 from .rentals import (
     ANY_OPERATOR,
+    RENT_HOUR_CHOICES,
     RENT_HOURS,
     AttemptState,
     Rental,
@@ -24,6 +25,7 @@ __all__ = [
     "ANY_OPERATOR",
     "RATE_LIMITED_TOKEN",
     "RENT_HOURS",
+    "RENT_HOUR_CHOICES",
     "STATE_TOKENS",
     "AccountEvent",
     "AccountState",

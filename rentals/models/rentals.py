@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -19,7 +20,27 @@ from .accounts import ProviderAccount
 from .catalog import Country, Service
 
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
+RENT_HOURS_NAMES = {
+    4: _("4 hours"),
+    8: _("8 hours"),
+    12: _("12 hours"),
+    24: _("1 day"),
+    72: _("3 days"),
+    168: _("1 week"),
+    360: _("15 days"),
+    720: _("30 days"),
+    2160: _("90 days"),
+}
 ANY_OPERATOR = "any"
+
+
+def _rent_time_label(hours: int) -> str:
+    return gettext("%(label)s (%(hours)s h)") % {"label": RENT_HOURS_NAMES[hours], "hours": hours}
+
+
+# "1 day (24 h)", in the reader's language wherever a rent time is offered or shown: the rent form,
+# Extend, auto-renew. Lazy, so each page is in its own reader's language.
+RENT_HOUR_CHOICES = [(hours, lazy(_rent_time_label, str)(hours)) for hours in RENT_HOURS]
 
 
 # Readings that change on every poll, and secrets: none belongs in the history people browse.
@@ -115,9 +136,7 @@ class Rental(models.Model):
         default=False,
         help_text=_("Extend automatically before the end, after checking the balance and the price."),
     )
-    auto_renew_hours = models.PositiveSmallIntegerField(
-        _("renew for (hours)"), default=24, choices=[(h, f"{h} h") for h in RENT_HOURS]
-    )
+    auto_renew_hours = models.PositiveSmallIntegerField(_("renew for (hours)"), default=24, choices=RENT_HOUR_CHOICES)
     auto_renew_before_hours = models.PositiveSmallIntegerField(_("renew this many hours before the end"), default=24)
     auto_renew_max_price = models.DecimalField(
         _("renew only up to this price (USD)"),

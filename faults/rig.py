@@ -37,6 +37,7 @@ class Rig:
     restarts: list[Restart] = field(default_factory=list)
     _stopping: set[str] = field(default_factory=set)
     _due: dict[str, float] = field(default_factory=dict)  # name -> when it is started again
+    _log_starts: dict[str, int] = field(default_factory=dict)  # name -> where its current process's log begins
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: bool = True
 
@@ -56,13 +57,17 @@ class Rig:
                 for name, due in list(self._due.items()):
                     if time.monotonic() >= due:
                         del self._due[name]
-                        self.stack.start_unit(name, _unit_of(name))
+                        self._start_unit(name)
             time.sleep(0.2)
 
     def start(self, name: str) -> None:
         with self._lock:
             self._stopping.discard(name)
-            self.stack.start_unit(name, _unit_of(name))
+            self._start_unit(name)
+
+    def _start_unit(self, name: str) -> None:
+        self._log_starts[name] = self.log_size(name)
+        self.stack.start_unit(name, _unit_of(name))
 
     def pid(self, name: str) -> int | None:
         with self._lock:
@@ -114,11 +119,12 @@ class Rig:
         return 0 < received == ended
 
     def unfinished_tasks(self, name: str) -> list[str]:
-        """The tasks ``name``'s log shows received and no worker's log shows finished: what a worker
-        still runs (or holds) now. Redelivered tasks keep their id, so one finished elsewhere is not counted."""
+        """The tasks ``name``'s current process received and no worker's log shows finished: what it
+        still runs (or holds) now. Redelivered tasks keep their id, so one finished elsewhere is not counted;
+        what an earlier process of ``name`` received before it was killed is not this one's."""
         logs = [path.read_text() for path in self.stack.directory.glob("worker*.log")]
         finished = {match.group(1) for text in logs for match in _FINISHED.finditer(text)}
-        received = _RECEIVED.findall(self.stack.log(name))
+        received = _RECEIVED.findall(self.stack.log(name)[self._log_starts.get(name, 0) :])
         return [task for task, task_id in received if task_id not in finished]
 
     def log_size(self, name: str) -> int:

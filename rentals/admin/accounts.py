@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
-from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import (
     AccountEvent,
@@ -179,8 +178,6 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 balance = services.account_check_balance(account=account)
             except ProviderError as error:
                 self.message_user(request, f"{account.name}: {error.token}. {explain(error.token)}", messages.ERROR)
-            except ApiKeyUnreadable:
-                self.message_user(request, f"{account.name}: {explain('API_KEY_UNREADABLE')}", messages.ERROR)
             else:
                 checked = _("%(account)s: balance %(balance)s (%(state)s).")
                 self.message_user(

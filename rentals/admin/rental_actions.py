@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
@@ -78,8 +77,6 @@ class RentalActionsMixin:
             result = services.rental_poll(rental=rental)
         except ProviderError as error:
             self.message_user(request, f"{error.token}: {explain(error.token)}", messages.ERROR)
-        except ApiKeyUnreadable:
-            self.message_user(request, explain("API_KEY_UNREADABLE"), messages.ERROR)
         else:
             text = _("%(count)s new SMS.") % {"count": result.new_messages}
             if result.state != "active":

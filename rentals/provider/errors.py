@@ -16,6 +16,7 @@ from typing import ClassVar
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
 PROVIDER_UNREACHABLE = "PROVIDER_UNREACHABLE"
 RATE_LIMITED = "RATE_LIMITED"
+API_KEY_UNREADABLE = "API_KEY_UNREADABLE"
 
 
 class ProviderError(Exception):
@@ -135,7 +136,7 @@ class AccountError(ProviderError):
     """The token describes the account, not the request: spending on it is pointless for now."""
 
     kind = "account"
-    account_state: ClassVar[str]
+    account_state: ClassVar[str | None]  # the state it puts the account in; None leaves the state as it is
 
 
 class BadKey(AccountError):
@@ -147,6 +148,19 @@ class KeyNotForThisUrl(BadKey):
     key is not sent there until someone enters it again. Nothing was sent."""
 
     default_token = "API_KEY_NOT_FOR_URL"
+
+    @property
+    def was_sent(self) -> bool:
+        return False
+
+
+class KeyUnreadable(AccountError):
+    """The account's stored API key cannot be decrypted with API_KEY_ENCRYPTION_KEYS (``rentals.crypto``):
+    no request of the account can go until that key is restored or the API key is entered again.
+    Nothing was sent. The account's state stays as it is: the fault is Rentdesk's, SMS.online said nothing."""
+
+    default_token = API_KEY_UNREADABLE
+    account_state = None
 
     @property
     def was_sent(self) -> bool:

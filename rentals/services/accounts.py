@@ -18,14 +18,15 @@ from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, Re
 from ..notifications import notify
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.destinations import destination_refusal, normalised_hosts, url_origin
-from ..provider.errors import AccountBanned, AccountError, ProviderError, ProviderUnreachable
+from ..provider.errors import AccountBanned, AccountError, KeyUnreadable, ProviderError, ProviderUnreachable
 from .followups import provider_data_refresh_soon
 
 logger = logging.getLogger(__name__)
 
 
 def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
-    """A client for the account. Raises ``ApiKeyUnreadable`` when the key cannot be decrypted."""
+    """A client for the account. Raises ``KeyUnreadable``, a ``ProviderError`` like any other request's
+    (nothing sent), when the stored key cannot be decrypted."""
     config = ClientConfig(
         api_url=account.api_url,
         connect_timeout=settings.SMSONLINE_CONNECT_TIMEOUT,
@@ -35,7 +36,11 @@ def provider_client_for(account: ProviderAccount) -> SmsOnlineClient:
         allowed_hosts=normalised_hosts(settings.SMSONLINE_ALLOWED_HOSTS),
         require_https=settings.SMSONLINE_REQUIRE_HTTPS,
     )
-    return SmsOnlineClient(api_key=account.reveal_api_key(), config=config, memory=_SavedMemory(account))
+    try:
+        api_key = account.reveal_api_key()
+    except ApiKeyUnreadable as unreadable:
+        raise KeyUnreadable(detail=str(unreadable)) from None
+    return SmsOnlineClient(api_key=api_key, config=config, memory=_SavedMemory(account))
 
 
 class _SavedMemory(AccountMemory):
@@ -123,7 +128,7 @@ def account_record_error(
     now = timezone.now()
     account.last_error_token, account.last_error_detail, account.last_error_at = error.token, error.detail, now
     fields = ["last_error_token", "last_error_detail", "last_error_at", "updated_at"]
-    if isinstance(error, AccountError):
+    if isinstance(error, AccountError) and error.account_state is not None:
         banned_until = error.banned_until if isinstance(error, AccountBanned) else None
         cause = f"{error.token} from {operation}"
         fields += _transition(account, state=error.account_state, banned_until=banned_until, cause=cause)
@@ -169,7 +174,7 @@ def _transition(account: ProviderAccount, *, state: str, cause: str, banned_unti
 
 
 def account_check_balance(*, account: ProviderAccount) -> Decimal:
-    """Ask getBalance and record what it says. Raises ``ProviderError`` or ``ApiKeyUnreadable``."""
+    """Ask getBalance and record what it says. Raises ``ProviderError``."""
     try:
         balance = provider_client_for(account).get_balance()
     except ProviderError as error:
@@ -248,5 +253,3 @@ def account_refresh_health(*, account_id: int) -> None:
         raise
     except ProviderError as error:
         logger.info("balance check of account %s: %s", account.pk, error.token)
-    except ApiKeyUnreadable:
-        logger.warning("balance check of account %s: the stored API key cannot be decrypted", account.pk)

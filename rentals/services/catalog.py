@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.db import transaction
 
-from ..crypto import ApiKeyUnreadable
 from ..models import RENT_HOURS, AccountState, Country, Offer, ProviderAccount, Service
 from ..provider.errors import AccountError, ProviderError, RateLimited
 from .accounts import account_record_error, provider_client_for
@@ -26,11 +25,7 @@ def catalog_sync(*, now: datetime) -> int:
     if account is None:
         logger.info("catalog sync skipped: no account can talk to the provider")
         return 0
-    try:
-        client = provider_client_for(account)
-    except ApiKeyUnreadable:
-        logger.warning("catalog sync skipped: the API key of account %s cannot be decrypted", account.pk)
-        return 0
+    client = None
     # Shared with the account's polling: rentals awaiting a code go first.
     pacing = account_pacing(account.pk)
     written = 0
@@ -38,9 +33,12 @@ def catalog_sync(*, now: datetime) -> int:
         for hours in RENT_HOURS:
             pacing.wait()
             try:
+                client = client or provider_client_for(account)
                 offers = client.get_rent_prices(country=country.provider_id, hours=hours)
             except (AccountError, RateLimited) as error:
-                # Every further request would meet the same refusal: the next scheduled sync tries again.
+                # Every further request would meet the same refusal (or none can go, as when the stored
+                # key cannot be read): the next scheduled sync tries again.
+                logger.info("catalog sync stopped: account %s: %s", account.pk, error.token)
                 if error.was_sent:
                     account_record_error(account=account, error=error, operation="getRentPrices")
                 return written

@@ -14,8 +14,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..crypto import ApiKeyUnreadable
-from ..explanations import explain
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
 from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
@@ -56,8 +54,6 @@ def _set_status(*, rental: Rental, operation: Operation) -> Outcome:
     finish = operation == Operation.FINISH
     try:
         provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
-    except ApiKeyUnreadable:
-        return Outcome(operation, AttemptState.FAILED, Token.API_KEY_UNREADABLE, rental=rental)
     except ProviderError as error:
         with transaction.atomic():
             account_record_error(account=rental.account, error=error, operation="setRentStatus")
@@ -103,8 +99,6 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
         client = provider_client_for(rental.account)
         account_pacing(rental.account_id).wait(urgent=True)
         price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
-    except ApiKeyUnreadable:
-        return ExtensionQuote(None, Token.API_KEY_UNREADABLE, explain(Token.API_KEY_UNREADABLE))
     except ProviderError as error:
         problem = extension_problem(error.token, error.detail, may_have_charged=False)
         # Not refused: SMS.online could not be reached, was busy, or answered unreadably.
@@ -142,8 +136,8 @@ def rental_extend(
         return _finish(extension, AttemptState.FAILED, token=blocking, detail="Not sent: the account cannot spend now.")
     try:
         client = provider_client_for(rental.account)
-    except ApiKeyUnreadable:
-        return _finish(extension, AttemptState.FAILED, token=Token.API_KEY_UNREADABLE)
+    except ProviderError as error:  # nothing is sent: the stored key cannot be read
+        return _extension_failed(extension, rental=rental, error=error)
     return _extension_send(extension, rental=rental, client=client, requested_by=requested_by)
 
 
@@ -198,13 +192,7 @@ def _extension_send(
     try:
         phone = client.continue_rent(rent_id=rental.provider_rent_id, hours=extension.hours)
     except ProviderError as error:
-        state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
-        with transaction.atomic():
-            account_record_error(account=rental.account, error=error, operation="continueRentNumber")
-            outcome = _finish(extension, state, token=error.token, detail=error.detail)
-        if state == AttemptState.UNKNOWN:
-            reconcile_soon(rental.account)
-        return outcome
+        return _extension_failed(extension, rental=rental, error=error)
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         _absorb_adopted_placeholder(rental, phone.rent_id)
@@ -224,6 +212,18 @@ def _extension_send(
         outcome = _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id,
                           new_end_date=phone.end_date, cost=phone.cost)  # fmt: skip
     budget_alert_soon(account=rental.account, person=requested_by)
+    return outcome
+
+
+def _extension_failed(extension: RentalExtension, *, rental: Rental, error: ProviderError) -> Outcome:
+    """The extension ends with the error, kept on the account too; one that may have charged is
+    reconciled soon."""
+    state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
+    with transaction.atomic():
+        account_record_error(account=rental.account, error=error, operation="continueRentNumber")
+        outcome = _finish(extension, state, token=error.token, detail=error.detail)
+    if state == AttemptState.UNKNOWN:
+        reconcile_soon(rental.account)
     return outcome
 
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ..crypto import ApiKeyUnreadable
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
@@ -64,9 +63,6 @@ def _reconcile(account_id: int, now: datetime) -> ReconcileResult:
         if error.was_sent:
             account_record_error(account=account, error=error, operation="getRentList")
         logger.info("reconciliation of account %s: %s", account.pk, error.token)
-        return ReconcileResult()
-    except ApiKeyUnreadable:
-        logger.warning("reconciliation of account %s: the stored API key cannot be decrypted", account.pk)
         return ReconcileResult()
     first_page = {entry.rent_id for entry in listed}
     listed += _further_pages(client, account=account, listed=listed, now=now)

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import notices
-from ..crypto import ApiKeyUnreadable
 from ..explanations import explain
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notifications import notify, rental_people
@@ -172,8 +171,6 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
         price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=rental.auto_renew_hours)
         pacing.wait(urgent=True)
         balance = client.get_balance()
-    except ApiKeyUnreadable:
-        return None, explain("API_KEY_UNREADABLE")
     except ProviderError as error:
         return None, f"{error.token}: {explain(error.token)}"
     if price is None:

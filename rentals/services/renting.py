@@ -17,7 +17,6 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from ..crypto import ApiKeyUnreadable
 from ..models import (
     RATE_LIMITED_TOKEN,
     AccountState,
@@ -102,8 +101,8 @@ def rental_rent(
         return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
     try:
         client = provider_client_for(account)
-    except ApiKeyUnreadable as exc:
-        return _attempt_fail(attempt, token=Token.API_KEY_UNREADABLE, detail=str(exc), account=account)
+    except ProviderError as error:  # nothing is sent: the stored key cannot be read
+        return _attempt_record_error(attempt, error=error, account=account, started=None)
     outcome = _attempt_send(attempt, client=client, account=account)
     if outcome.state == AttemptState.UNKNOWN:
         reconcile_soon(account)
@@ -222,7 +221,7 @@ def _adopted_meanwhile(account: ProviderAccount, rent_id: str) -> Rental | None:
 
 
 def _attempt_record_error(
-    attempt: RentAttempt, *, error: ProviderError, account: ProviderAccount, started: float
+    attempt: RentAttempt, *, error: ProviderError, account: ProviderAccount, started: float | None
 ) -> Outcome:
     state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
     with transaction.atomic():

@@ -310,13 +310,14 @@ def _poll_rentals(
         ).update(last_polled_at=timezone.now())
         if not claimed:
             continue
-        client = client or provider_client_for(rental.account)
         try:
+            client = client or provider_client_for(rental.account)
             new += rental_poll(
                 rental=rental, client=client, before_request=partial(before_request, urgent=rental.awaiting)
             ).new_messages
         except (AccountError, RateLimited) as error:
-            # The account cannot be used now: its other rentals would fail the same way.
+            # The account cannot be used now (or its stored key cannot be read): its other rentals would
+            # fail the same way.
             if error.was_sent:
                 account_record_error(account=rental.account, error=error, operation="getRentStatus")
             return new

@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rentals import services
-from rentals.crypto import ApiKeyUnreadable
 from rentals.explanations import explain
 from rentals.models import ProviderAccount, api_key_problem
 from rentals.provider.errors import ProviderError
@@ -96,8 +95,6 @@ class Command(BaseCommand):
         except ProviderError as error:
             account.refresh_from_db()
             self.stdout.write(f"State: {account.state_summary} ({error.token}). {explain(error.token)}")
-        except ApiKeyUnreadable:
-            self.stdout.write(explain("API_KEY_UNREADABLE"))
         else:
             self.stdout.write(f"State: {account.state_summary}. Balance: {balance}.")
 

@@ -292,3 +292,25 @@ def test_auto_renew_is_set_on_the_rental_page_and_renews_in_the_name_of_who_set_
     assert "taras" in renewal and page.locator("#extensions-group tbody tr img[alt=True]").count() == 1
     page.goto(f"{live_server.url}/admin/rentals/rental/costs/")  # the renewal is in taras's month
     assert "Person taras\t10.00\t2.20\t22%\t7.80" in page.inner_text("#budget-table")
+
+
+def test_a_phone_reads_the_front_page_and_a_code_without_scrolling_sideways(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    page = boss_page
+    page.context.add_cookies([{"name": "django_language", "value": "uk", "url": live_server.url}])
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Ваш код 731904, нікому не кажіть"})
+    page.set_viewport_size({"width": 390, "height": 844})
+    fits = "document.documentElement.scrollWidth <= innerWidth"
+
+    page.goto(f"{live_server.url}/admin/")
+    assert page.evaluate(fits)
+    names = page.locator("#rentdesk-health th")
+    assert names.count() == 3 and all(box["height"] < 30 for box in (names.nth(i).bounding_box() for i in range(3)))
+
+    page.goto(f"{live_server.url}/admin/rentals/rental/{rental.pk}/change/")
+    text = page.locator("#live-sms .live-sms-text")
+    assert text.inner_text() == "Ваш код 731904, нікому не кажіть"
+    assert page.evaluate(fits) and text.bounding_box()["x"] + text.bounding_box()["width"] <= 390
+    assert page.locator("#live-sms .copy-code").bounding_box()["x"] + 100 <= 390

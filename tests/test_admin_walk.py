@@ -275,3 +275,14 @@ def custom_url(name: str, rental) -> str:
     if name in without_a_rental or name.endswith("_columns"):
         return reverse(f"admin:{name}")
     return reverse(f"admin:{name}", args=[rental.pk])
+
+
+def test_no_template_comment_runs_over_a_line():
+    """Django's {# … #} ends on its own line; one that runs on is shown to every reader as text."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    unclosed = [f"{path.name}:{number}" for path in templates.rglob("*.html")
+                for number, line in enumerate(path.read_text().splitlines(), 1)
+                if "{#" in line and "#}" not in line.split("{#", 1)[1]]  # fmt: skip
+    assert unclosed == []

@@ -314,3 +314,9 @@ def test_a_phone_reads_the_front_page_and_a_code_without_scrolling_sideways(
     assert text.inner_text() == "Ваш код 731904, нікому не кажіть"
     assert page.evaluate(fits) and text.bounding_box()["x"] + text.bounding_box()["width"] <= 390
     assert page.locator("#live-sms .copy-code").bounding_box()["x"] + 100 <= 390
+
+    page.goto(f"{live_server.url}/admin/rentals/rental/costs/")  # the chart scrolls in its own box,
+    bar = page.locator("#spend-chart rect")  # opened at this month's bar
+    assert (
+        page.evaluate(fits) and bar.count() == 1 and 0 <= bar.bounding_box()["x"] <= 390 - bar.bounding_box()["width"]
+    )

@@ -56,6 +56,21 @@ def test_the_chart_is_drawn_locally_and_the_committed_spend_is_shown(boss):
     assert re.search(r"Active rentals: <strong>1</strong>.*?<strong>3.00 USD</strong>", html, re.S)
 
 
+def test_the_chart_has_a_slot_for_each_of_the_last_12_months_and_a_bar_where_something_was_paid(boss):
+    RentalFactory(cost=Decimal("3.00"))  # a team's first month
+    html = boss.get(URL).content.decode()
+    months = re.findall(r'class="bar-month">([^<]+)<', html)
+    now = timezone.localtime()
+    counted = [int(month[:4]) * 12 + int(month[5:]) - 1 for month in months]
+    assert counted == list(range(now.year * 12 + now.month - 12, now.year * 12 + now.month))
+    assert html.count("<rect") == 1 and "Nothing paid" not in html and "{#" not in html
+
+
+def test_the_chart_says_when_nothing_was_paid(boss):
+    html = boss.get(URL).content.decode()
+    assert "Nothing paid in the last 12 months." in html and "<rect" not in html
+
+
 def test_the_costs_page_needs_the_inventory_permission(client):
     client.force_login(User.objects.create_user("nobody", password="pw", is_staff=True))
     assert client.get(URL).status_code == 403

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,8 @@ class CostsMixin:
         if not self.has_view_permission(request):
             raise PermissionDenied
         now = timezone.now()
-        since = (now - timedelta(days=31 * (MONTHS - 1))).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        months = _months_up_to(now, MONTHS)
+        since = timezone.make_aware(datetime.strptime(months[0], "%Y-%m"))  # its first day, in the reader's timezone
         group = request.GET.get("by") if request.GET.get("by") in selectors.SPEND_GROUPS else "account"
         rows = selectors.spend_by_month(group=group, since=since)
         context = {
@@ -40,7 +41,7 @@ class CostsMixin:
             "group": group,
             "groups": [(key, GROUP_LABELS[key]) for key in selectors.SPEND_GROUPS],
             "table": _table(rows),
-            "chart": _chart(rows),
+            "chart": _chart(rows, months),
             "committed": selectors.committed_spend(now=now),
             "budgets": services.budgets_usage(now=now),
         }
@@ -59,19 +60,28 @@ def _table(rows: list[selectors.SpendRow]) -> dict[str, Any]:
     return {"names": names, "lines": lines}
 
 
-def _chart(rows: list[selectors.SpendRow]) -> list[dict[str, Any]]:
-    """Bars of the monthly totals, as numbers an inline SVG draws: no script, no outside server."""
+def _months_up_to(now: datetime, count: int) -> list[str]:
+    """The ``count`` calendar months up to and including now's, oldest first, as "2026-11": in the reader's
+    timezone, as the spend is grouped."""
+    local = timezone.localtime(now)
+    last = local.year * 12 + local.month - 1
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(last - count + 1, last + 1)]
+
+
+def _chart(rows: list[selectors.SpendRow], months: list[str]) -> list[dict[str, Any]]:
+    """A slot for each of ``months``, with a bar where something was paid, as numbers an inline SVG draws:
+    no script, no outside server. Every month has its slot, so a team's first month is one narrow bar
+    of twelve, not one bar across the whole chart."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
         totals[row.month] += row.amount
-    months = sorted(totals)[-MONTHS:]
     highest = max(totals.values(), default=Decimal(0)) or Decimal(1)
-    step = CHART_WIDTH / max(len(months), 1)
-    bars = []
+    step = CHART_WIDTH / len(months)
+    slots = []
     for index, month in enumerate(months):
         height = float(totals[month] / highest) * (CHART_HEIGHT - CHART_TOP - CHART_BOTTOM)
         top = CHART_HEIGHT - CHART_BOTTOM - height
-        bars.append({"x": round(index * step + 4, 1), "width": round(step - 8, 1), "height": round(height, 1),
-                     "y": round(top, 1), "value_y": round(top - 4, 1), "label": month, "amount": totals[month],
-                     "label_x": round(index * step + step / 2, 1)})  # fmt: skip
-    return bars
+        slots.append({"x": round(index * step + 4, 1), "width": round(step - 8, 1), "height": round(height, 1),
+                      "y": round(top, 1), "value_y": round(top - 4, 1), "label": month, "amount": totals[month],
+                      "label_x": round(index * step + step / 2, 1)})  # fmt: skip
+    return slots

@@ -10,9 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import AccountState, AttemptState, ErrorEvent, RentalExtension, RentalStatus
-
-from .factories import RentalFactory
+from rentals.models import AccountState, AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,9 +79,7 @@ def test_the_scheduled_jobs_skip_the_account_without_failing(simulator, unreadab
 
 
 def test_auto_renew_is_refused_with_the_reason(simulator, unreadable):
-    RentalFactory._meta.model.objects.filter(pk=unreadable.pk).update(
-        auto_renew=True, auto_renew_before_hours=25, auto_renew_max_price=10
-    )
+    Rental.objects.filter(pk=unreadable.pk).update(auto_renew=True, auto_renew_before_hours=25, auto_renew_max_price=10)
     assert services.rental_auto_renew(rental_id=unreadable.pk) == "refused"
     assert "cannot be decrypted" in RentalExtension.objects.get().error_detail
     assert nothing_sent_since_the_rent(simulator)

@@ -215,6 +215,8 @@ def test_the_costs_chart_draws_its_bars_in_ukrainian(live_server, account, boss_
     assert page.get_attribute("html", "lang") == "uk"
     bars = page.evaluate("Array.from(document.querySelectorAll('#spend-chart rect')).map(r => r.getBBox().height)")
     assert bars and all(height > 10 for height in bars)
+    chart, heading = page.locator("#spend-chart").bounding_box(), page.locator("#content h2").first.bounding_box()
+    assert chart["x"] == heading["x"]  # at the left of the page, under its heading
     value = page.evaluate("document.querySelector('#spend-chart .bar-value').getBBox().y")
     assert value >= 0  # the amount above the bar is inside the chart
 

@@ -317,6 +317,12 @@ def test_a_phone_reads_the_front_page_and_a_code_without_scrolling_sideways(
     assert page.evaluate(fits) and text.bounding_box()["x"] + text.bounding_box()["width"] <= 390
     assert page.locator("#live-sms .copy-code").bounding_box()["x"] + 100 <= 390
 
+    page.goto(f"{live_server.url}/admin/rentals/rental/")  # the list: number, label, time left and code
+    code = page.locator("#result_list .copy-code")
+    assert code.inner_text().startswith("731904") and code.bounding_box()["x"] + code.bounding_box()["width"] <= 390
+    assert page.is_hidden("#result_list td.field-service") and page.is_visible("#result_list td.field-time_left")
+    assert page.evaluate(fits)
+
     page.goto(f"{live_server.url}/admin/rentals/rental/costs/")  # the chart scrolls in its own box,
     bar = page.locator("#spend-chart rect")  # opened at this month's bar
     assert (

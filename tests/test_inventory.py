@@ -95,6 +95,12 @@ def test_search_by_number_in_any_spelling_and_by_notes(operator, inventory, term
     assert listed_numbers(operator.get(LIST_URL, {"q": term})) == [inventory["in_10h"].number]
 
 
+def test_the_latest_code_is_a_copy_button_from_the_first_load(operator, inventory):
+    Rental.objects.filter(pk=inventory["in_1h"].pk).update(last_sms_text="Code 8080", last_sms_code="8080")
+    page = operator.get(LIST_URL).content.decode()
+    assert re.search(r'<td class="field-code_to_copy"><button type="button" class="copy-code" data-code="8080"', page)
+
+
 def test_search_by_label_and_by_sms_text_only_for_those_who_may_read_sms(operator, client, inventory):
     SmsMessage.objects.create(rental=inventory["in_50h"], sender="Bank", text="Your login code 9911",
                               received_at=timezone.now(), dedupe_key="k", source="poll")  # fmt: skip

@@ -77,11 +77,11 @@ class RentalAdmin(
 ):
     # What a 1400-pixel screen shows at once; "All columns" adds operator, status, end date, cost, account.
     compact_list_display = [
-        "phone_number", "label", "service", "country", "time_left", "last_sms", "last_sms_code", "assignee",
+        "phone_number", "label", "service", "country", "time_left", "last_sms", "code_to_copy", "assignee",
     ]  # fmt: skip
     list_display = [
         "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
-        "last_sms_code", "assignee", "paid", "account",
+        "code_to_copy", "assignee", "paid", "account",
     ]  # fmt: skip
     list_filter = [
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
@@ -145,7 +145,7 @@ class RentalAdmin(
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))
         if not request.user.has_perm("rentals.view_smsmessage"):  # SMS text has its own permission
-            shown = [name for name in shown if name not in ("last_sms", "last_sms_code")]
+            shown = [name for name in shown if name not in ("last_sms", "code_to_copy")]
         return shown
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
@@ -219,8 +219,9 @@ class RentalAdmin(
             '<span class="live-last-sms" data-received="{}" title="{}">{}</span>', received, received, text
         )
 
+    # Not named last_sms_code: a column named as a model field shows the field's bare value, not this.
     @admin.display(description=_("Code"), ordering="last_sms_code")
-    def last_sms_code(self, obj: Rental) -> str:
+    def code_to_copy(self, obj: Rental) -> str:
         if not obj.last_sms_code:
             return ""
         title = gettext("Copy the code")

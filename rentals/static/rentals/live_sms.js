@@ -159,7 +159,7 @@
         var fresh = data.rentals[node.getAttribute("data-rental-id")];
         var row = node.closest("tr");
         var textCell = row.querySelector("td.field-last_sms");
-        var codeCell = row.querySelector("td.field-last_sms_code");
+        var codeCell = row.querySelector("td.field-code_to_copy");
         if (!fresh || !fresh.received || !textCell || !codeCell) return;
         var shown = textCell.querySelector(".live-last-sms");
         if (shown && shown.getAttribute("data-received") === fresh.received) return;

@@ -68,13 +68,15 @@ def _drop_database(server: str, name: str) -> None:
 
 
 def django_on_scratch_database() -> str:
-    """Django (test settings: fast hashing, no mail) migrated on a scratch database; its URL."""
+    """Django (test settings: fast hashing, no mail; DEBUG off) migrated on a scratch database; its URL."""
     sys.path.insert(0, str(PROJECT))
     url = scratch_database_url()
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ["RENTDESK_ENV_FILE"] = "/nonexistent"
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
+    # As in production: with DEBUG on, Django keeps and logs every statement, a cost no server pays.
+    os.environ["DJANGO_DEBUG"] = "false"
     import django
     from django.core.management import call_command
 

@@ -18,6 +18,7 @@ from .models import (
     Operator,
     ProviderAccount,
     Service,
+    auto_renew_window_problem,
 )
 
 DEFAULT_HOURS = 24
@@ -182,3 +183,10 @@ class AutoRenewForm(forms.Form):
         label=_("Renew only up to this price (USD)"), min_value=Decimal("0.01"), max_digits=14, decimal_places=4,
         help_text=_("The most one renewal of one rental may cost."),
     )  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        hours, before_hours = data.get("hours"), data.get("before_hours")
+        if hours and before_hours and (problem := auto_renew_window_problem(hours, before_hours)):
+            self.add_error("before_hours", problem)
+        return data

@@ -44,6 +44,43 @@ def test_a_due_rental_is_renewed_once(simulator, rental):
     assert services.rentals_due_for_renewal(now=timezone.now()) == []  # the new end is far away
 
 
+def test_a_renewal_shorter_than_its_time_before_the_end_is_not_repeated_at_once(simulator, account, catalog):
+    """Set before the forms refused it: renew by 4 hours, 24 hours before the end, on a rent of 4 hours.
+    One renewal still leaves the end within 24 hours; beat after beat must not renew it again and again."""
+    rental = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=4,
+        webhook=False, nonce=uuid.uuid4(), requested_by=UserFactory(), via="cli",
+    ).rental  # fmt: skip
+    Rental.objects.filter(pk=rental.pk).update(
+        auto_renew=True, auto_renew_hours=4, auto_renew_before_hours=24, auto_renew_max_price=Decimal("3.00")
+    )
+    for _ in range(8):  # beats, each queuing whatever is due
+        for rental_id in services.rentals_due_for_renewal(now=timezone.now()):
+            services.rental_auto_renew(rental_id=rental_id)
+    assert len(simulator.requests("continueRentNumber")) == 1
+    rental.refresh_from_db()
+    assert rental.end_date > timezone.now() + timedelta(hours=7)
+
+
+def test_the_forms_refuse_renewing_earlier_than_one_renewal_adds(client, rental):
+    from rentals.forms import AutoRenewForm
+
+    form = AutoRenewForm({"hours": "4", "before_hours": "24", "max_price": "3.00"})
+    assert not form.is_valid() and "Renew at most 4 hours before the end" in form.errors["before_hours"][0]
+    assert AutoRenewForm({"hours": "24", "before_hours": "24", "max_price": "3.00"}).is_valid()
+    client.force_login(operator("taras"))
+    inlines = ("messages", "extensions", "reminders")
+    no_inlines = {f"{inline}-{n}_FORMS": "0" for inline in inlines for n in ("TOTAL", "INITIAL")}
+    page = client.post(
+        reverse("admin:rentals_rental_change", args=[rental.pk]),
+        {"label": rental.label, "reminders_enabled": "on", "auto_renew": "on", "auto_renew_hours": "4",
+         "auto_renew_before_hours": "24", "auto_renew_max_price": "3.00", **no_inlines},
+    ).content.decode()  # fmt: skip
+    assert "Renew at most 4 hours before the end" in page
+    rental.refresh_from_db()
+    assert rental.auto_renew_hours == 72  # unchanged
+
+
 def test_not_due_before_its_renewal_time(rental):
     Rental.objects.filter(pk=rental.pk).update(auto_renew_before_hours=2)
     assert services.rentals_due_for_renewal(now=timezone.now()) == []

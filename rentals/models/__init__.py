@@ -19,6 +19,7 @@ from .rentals import (
     SmsMessage,
     SmsSource,
     WebhookDelivery,
+    auto_renew_window_problem,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "SmsSource",
     "WebhookDelivery",
     "api_key_problem",
+    "auto_renew_window_problem",
 ]

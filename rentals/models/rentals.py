@@ -6,6 +6,8 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -41,6 +43,18 @@ def _rent_time_label(hours: int) -> str:
 # "1 day (24 h)", in the reader's language wherever a rent time is offered or shown: the rent form,
 # Extend, auto-renew. Lazy, so each page is in its own reader's language.
 RENT_HOUR_CHOICES = [(hours, lazy(_rent_time_label, str)(hours)) for hours in RENT_HOURS]
+
+
+def auto_renew_window_problem(hours: int, before_hours: int) -> str | None:
+    """Why these auto-renew settings cannot stand, or None. A renewal must carry the rental's end out
+    of the time before the end it renews in: if it does not, the rental is still due after renewing,
+    and each renewal sets off the next at once."""
+    if before_hours > hours:
+        return gettext(
+            "Renew at most %(hours)s hours before the end, as long as one renewal adds: renewing earlier"
+            " would leave the rental due again, and it would renew again at once."
+        ) % {"hours": hours}
+    return None
 
 
 # Readings that change on every poll, and secrets: none belongs in the history people browse.
@@ -137,7 +151,9 @@ class Rental(models.Model):
         help_text=_("Extend automatically before the end, after checking the balance and the price."),
     )
     auto_renew_hours = models.PositiveSmallIntegerField(_("renew for (hours)"), default=24, choices=RENT_HOUR_CHOICES)
-    auto_renew_before_hours = models.PositiveSmallIntegerField(_("renew this many hours before the end"), default=24)
+    auto_renew_before_hours = models.PositiveSmallIntegerField(
+        _("renew this many hours before the end"), default=24, validators=[MaxValueValidator(max(RENT_HOURS))]
+    )
     auto_renew_max_price = models.DecimalField(
         _("renew only up to this price (USD)"),
         max_digits=14,
@@ -215,6 +231,12 @@ class Rental(models.Model):
 
     def __str__(self) -> str:
         return f"+{self.number}"
+
+    def clean(self) -> None:
+        super().clean()
+        problem = auto_renew_window_problem(self.auto_renew_hours, self.auto_renew_before_hours)
+        if self.auto_renew and problem:
+            raise ValidationError({"auto_renew_before_hours": problem})
 
 
 class AttemptState(models.TextChoices):

@@ -83,15 +83,15 @@ def rentals_due_for_renewal(*, now: datetime) -> list[int]:
     return [rental.pk for rental in candidates.only(*_DUE_FIELDS) if _is_due(rental, now)]
 
 
-_DUE_FIELDS = ("pk", "auto_renew", "status", "end_date", "auto_renew_before_hours")
+_DUE_FIELDS = ("pk", "auto_renew", "status", "end_date", "auto_renew_hours", "auto_renew_before_hours")
 
 
 def _is_due(rental: Rental, now: datetime) -> bool:
-    return (
-        rental.auto_renew
-        and rental.status == RentalStatus.ACTIVE
-        and now < rental.end_date <= now + timedelta(hours=rental.auto_renew_before_hours)
-    )
+    # Never earlier than one renewal adds: a rental renewed while still that close to its end would
+    # be due again, and renewed again, at once. The forms refuse such settings
+    # (``auto_renew_window_problem``); this holds for rentals set before they did.
+    window = timedelta(hours=min(rental.auto_renew_before_hours, rental.auto_renew_hours))
+    return rental.auto_renew and rental.status == RentalStatus.ACTIVE and now < rental.end_date <= now + window
 
 
 def rental_auto_renew(*, rental_id: int) -> str:

@@ -1,6 +1,7 @@
 """Reconciliation against the simulator's rent list: lost answers, outside rents, duplicates."""
 
 import json
+import threading
 import uuid
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from rentals.models import AttemptState, Rental, RentAttempt
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
+from .servers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,6 +111,56 @@ def test_a_rent_in_flight_is_not_adopted_as_made_elsewhere(simulator, account, c
     params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "tg", "country": "1", "rent_time": "24"}
     requests.get(simulator.api_url, params=params, timeout=5)
     assert reconcile(account).adopted_rentals == [] and Rental.objects.count() == 0
+
+
+def test_a_rent_in_flight_is_not_given_to_an_older_unknown_attempt(simulator, account, catalog):
+    """The first attempt's answer was lost and it rented nothing; a second is at SMS.online when
+    reconciliation reads the list. The listed rent is the second's, whatever the first was."""
+    given_up = RentAttempt.objects.create(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24, via="admin",
+        sent_at=timezone.now() - timedelta(minutes=1), state=AttemptState.UNKNOWN,
+    )  # fmt: skip
+    RentAttempt.objects.create(account=account, service=catalog["telegram"], country=catalog["ukraine"], hours=24,
+                               via="admin", sent_at=timezone.now())  # fmt: skip
+    params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "tg", "country": "1", "rent_time": "24"}
+    requests.get(simulator.api_url, params=params, timeout=5)
+    assert reconcile(account).resolved_attempts == [] and Rental.objects.count() == 0
+    given_up.refresh_from_db()
+    assert given_up.state == AttemptState.UNKNOWN and given_up.rental is None
+
+
+def answered_late(call, simulator, action):
+    """Run ``call`` in a thread while SMS.online carries ``action`` out at once and answers 3 s late; wait
+    until it has acted, and return the thread with the call's outcome in ``thread.outcome``."""
+    simulator.force(delay=3.0, action=action)
+    thread = threading.Thread(target=lambda: setattr(thread, "outcome", call()))
+    thread.start()
+    assert wait_until(lambda: simulator.requests(action), seconds=10)
+    return thread
+
+
+def test_an_answer_after_its_attempt_was_given_up_and_reconciled_keeps_the_rental(simulator, account, catalog):
+    """The call outlasted the time after which an attempt is given up as unknown (a slow DNS lookup, a
+    body trickling in), and reconciliation found its rent meanwhile. Then the answer comes."""
+    call = answered_late(lambda: rent(account, catalog), simulator, "getRentNumber")
+    assert services.attempts_resolve_stale(now=timezone.now() + timedelta(hours=1)) == 1
+    assert len(reconcile(account).resolved_attempts) == 1
+    call.join()
+    attempt, rental = RentAttempt.objects.get(), Rental.objects.get()
+    assert call.outcome.ok and attempt.state == AttemptState.SUCCEEDED and attempt.rental == rental
+
+
+def test_an_extension_answered_after_reconciliation_settled_it_counts_its_hours_once(simulator, account, catalog):
+    rental = rent(account, catalog).rental
+    extend = lambda: services.rental_extend(  # noqa: E731
+        rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None
+    )
+    call = answered_late(extend, simulator, "continueRentNumber")
+    assert services.attempts_resolve_stale(now=timezone.now() + timedelta(hours=1)) == 1
+    assert len(reconcile(account).resolved_extensions) == 1
+    call.join()
+    rental.refresh_from_db()
+    assert call.outcome.ok and rental.hours == 48
 
 
 def test_an_answer_arriving_after_reconciliation_adopted_its_rent_completes_that_rental(simulator, account, catalog):

@@ -196,8 +196,12 @@ def _extension_send(
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         _absorb_adopted_placeholder(rental, phone.rent_id)
+        # Given up as unknown while the answer was on its way, and settled by reconciliation meanwhile:
+        # its hours are counted already; the answer's end date is the provider's own.
+        settled = RentalExtension.objects.filter(pk=extension.pk, state=AttemptState.SUCCEEDED).exists()
         rental.provider_rent_id, rental.end_date = phone.rent_id, phone.end_date
-        rental.hours += extension.hours
+        if not settled:
+            rental.hours += extension.hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
         rental.ended_by_provider = False
         with team_language():

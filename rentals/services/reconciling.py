@@ -69,9 +69,12 @@ def _reconcile(account_id: int, now: datetime) -> ReconcileResult:
     known = _known_rent_ids(account, [entry.rent_id for entry in listed])
     result = ReconcileResult()
     known |= _resolve_extensions(account=account, listed=listed, known=known, now=now, result=result)
-    # A rent whose getRentNumber is still in flight shows in the list before its answer arrives:
-    # it is not "made elsewhere" while any attempt of the account is pending.
-    in_flight = RentAttempt.objects.filter(account=account, state=AttemptState.PENDING).exists()
+    if RentAttempt.objects.filter(account=account, state=AttemptState.PENDING).exists():
+        # A rent whose getRentNumber is still in flight shows in the list before its answer arrives.
+        # Until that answer is in, a rent Rentdesk does not know may be that attempt's: it is neither
+        # given to an older unknown attempt nor adopted as made elsewhere. The next cycle looks again.
+        logger.info("reconciliation of account %s: a rent is in flight, unknown rents wait", account.pk)
+        return result
     # An extension in flight may re-order its rent under a new id that the list shows first.
     extending = set(
         RentalExtension.objects.filter(rental__account=account, state=AttemptState.PENDING).values_list(
@@ -82,7 +85,7 @@ def _reconcile(account_id: int, now: datetime) -> ReconcileResult:
     # A rent nobody here asked for is adopted from the first page only, as it always was.
     for entry in reversed(listed):
         if entry.rent_id not in known and entry.number not in extending:
-            outside_allowed = not in_flight and entry.rent_id in first_page
+            outside_allowed = entry.rent_id in first_page
             _adopt(account=account, entry=entry, now=now, result=result, outside_allowed=outside_allowed)
     return result
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -192,7 +193,7 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
             rental = Rental.objects.create(account=account, provider_rent_id=phone.rent_id, **details)
             _attempt_link(attempt, rental, account, started)
     except IntegrityError:
-        rental = _adopted_meanwhile(account, phone.rent_id)
+        rental = _adopted_meanwhile(account, phone.rent_id, attempt)
         if rental is None:
             logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
             return _attempt_finish(
@@ -215,9 +216,12 @@ def _attempt_link(attempt: RentAttempt, rental: Rental, account: ProviderAccount
         account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
 
 
-def _adopted_meanwhile(account: ProviderAccount, rent_id: str) -> Rental | None:
-    """The rental reconciliation created for this rent id from the provider's list, with no attempt yet."""
-    return Rental.objects.filter(account=account, provider_rent_id=rent_id, attempt__isnull=True).first()
+def _adopted_meanwhile(account: ProviderAccount, rent_id: str, attempt: RentAttempt) -> Rental | None:
+    """The rental reconciliation created for this rent id from the provider's list before its answer
+    came: as made elsewhere (no attempt), or for this very attempt, given up as unknown while its
+    answer was still on its way (``attempts_resolve_stale``)."""
+    rentals = Rental.objects.filter(account=account, provider_rent_id=rent_id)
+    return rentals.filter(Q(attempt__isnull=True) | Q(attempt=attempt)).first()
 
 
 def _attempt_record_error(

@@ -82,6 +82,20 @@ def test_private_addresses_are_refused_unless_allowed(boss, account, simulator, 
     assert account.api_url == simulator.api_url
 
 
+@pytest.mark.parametrize("extra", ["?api_key=planted-key-0123", "?action=getBalance", "#x"])
+def test_a_url_carrying_a_query_or_a_user_is_refused(boss, account, simulator, capsys, monkeypatch, extra):
+    """The family's docs write the key in the URL's query: there it would be stored and shown in clear."""
+    for url in (simulator.api_url + extra, simulator.api_url.replace("http://", "http://planted-key-0123@")):
+        response = save_account(boss, account, url, api_key=SANDBOX_KEY)
+        assert response.status_code == 200 and "the API key goes in its own field" in response.content.decode()
+    account.refresh_from_db()
+    assert account.api_url == simulator.api_url
+    assert not account.history.filter(api_url__contains="planted").exists()
+    monkeypatch.setenv("SMSONLINE_API_KEY", "another-key-000000")
+    status, _, err = manage("add_account", "Keyed", "--api-url", simulator.api_url + extra, capsys=capsys)
+    assert status == 2 and "its own field" in err and not ProviderAccount.objects.filter(name="Keyed").exists()
+
+
 def test_an_allowed_host_may_resolve_to_loopback(boss, account, simulator, settings):
     settings.SMSONLINE_ALLOWED_HOSTS = ["LOCALHOST"]
     moved = simulator.api_url.replace("127.0.0.1", "localhost")

@@ -40,6 +40,10 @@ def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozense
         return "it is not a valid URL"
     if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
         return "it is not an http:// or https:// URL with a host"
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        # The family's docs show the key in the URL's query: kept there, it would be stored and shown
+        # in clear text. The key has its own field (encrypted); a user name or password has no use.
+        return "it carries a query string or a user name: the API key goes in its own field, not in the URL"
     if require_https and parts.scheme.lower() != "https" and not is_allowed_host(parts.hostname, allowed_hosts):
         return "API keys are sent only over https:// here"
     return None

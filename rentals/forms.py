@@ -154,11 +154,15 @@ class ExtendForm(forms.Form):
     hours = forms.TypedChoiceField(label=_("Extend by"), choices=RENT_HOUR_CHOICES, coerce=int, initial=DEFAULT_HOURS)
     nonce = forms.UUIDField(widget=forms.HiddenInput)
     price = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=4, widget=forms.HiddenInput)
+    # The end date the person saw: a page left open while a colleague (or auto-renew) extended the
+    # rental would otherwise pay for a second extension nobody asked for on the new end date.
+    end_date = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
     def extend_arguments(self) -> dict[str, Any]:
         """The keyword arguments of ``services.rental_extend``, but the rental and who asked."""
         data = self.cleaned_data
-        return {"hours": data["hours"], "nonce": data["nonce"], "price_quoted": data["price"]}
+        return {"hours": data["hours"], "nonce": data["nonce"], "price_quoted": data["price"],
+                "expect_end_date": data.get("end_date")}  # fmt: skip
 
     @classmethod
     def hours_or_default(cls, data: Any) -> int:

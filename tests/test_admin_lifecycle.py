@@ -104,6 +104,17 @@ def test_extend_shows_the_price_first_then_extends_once(boss, simulator, rental)
     assert not RentalReminder.objects.filter(rental=rental).exists()  # the new end date gets new reminders
 
 
+def test_a_confirmation_left_open_while_a_colleague_extended_extends_nothing(boss, simulator, rental):
+    page = boss.get(url("extend", rental) + "?hours=72").content.decode()
+    shown = ("nonce", "price", "end_date")
+    form = {name: re.search(rf'name="{name}" value="([^"]*)"', page).group(1) for name in shown}
+    services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    response = boss.post(url("extend", rental), {**form, "hours": "72"}, follow=True)
+    assert "The rental was extended meanwhile; nothing was sent." in page_text(response)
+    rental.refresh_from_db()
+    assert rental.hours == 48 and len(simulator.requests("continueRentNumber")) == 1
+
+
 def test_another_persons_extension_form_sent_again_extends_nothing(boss, simulator, rental):
     page = boss.get(url("extend", rental) + "?hours=72")
     nonce = re.search(r'name="nonce" value="([^"]+)"', page.content.decode()).group(1)

@@ -5,7 +5,6 @@ made here, once, in the active language.
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from .explanations import MAY_HAVE_CHARGED, explain
 from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
 from .outcomes import Operation, Outcome, Token
+from .provider.errors import ExtensionTooLong
 
 # The tokens Rentdesk refuses with on an account's behalf, without sending anything.
 REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
@@ -111,9 +111,10 @@ def _extension_failure(outcome: Outcome) -> str:
 def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str:
     """Why an extension (or its price) did not come: the most hours SMS.online allows, when it said."""
     if token == "MAX_HOURS_EXCEED":
-        most = re.search(r"[0-9]+", detail)
-        limit = _("The most it can still be extended by is %(hours)s hours.") % {"hours": most.group(0)} if most else ""
-        return f"{explain(token)} {limit}".strip()
+        most = ExtensionTooLong.max_hours_in(detail)
+        if most is None:
+            return explain(token)
+        return f"{explain(token)} " + _("The most it can still be extended by is %(hours)s hours.") % {"hours": most}
     if may_have_charged:
         unreadable = _("no readable answer about the extension.")
         return f"{token}: {unreadable} {MAY_HAVE_CHARGED}"

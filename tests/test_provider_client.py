@@ -16,7 +16,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})  # where the simulator l
 
 # The eleven errors of the seed page, with the class each must become (contract section 3).
 SEED_ERRORS = [
-    ("BAD_ACTION", errors.IntegrationError),
+    ("BAD_ACTION", errors.UnknownAction),
     ("BAD_KEY", errors.BadKey),
     ("ERROR_SQL", errors.UnknownOutcome),
     ("BANNED:'2025-5-10 12-34-56'", errors.AccountBanned),

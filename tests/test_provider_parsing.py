@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rentals.provider import errors
-from rentals.provider.parsing import Balance, Success, parse_rented_phone, parse_reply
+from rentals.provider.parsing import Balance, Success, parse_rent_list, parse_rented_phone, parse_reply
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -104,9 +104,59 @@ def test_an_unknown_token_is_kept_verbatim_as_an_unknown_outcome():
 
 def test_json_error_keeps_error_msg_and_info_in_the_detail():
     with pytest.raises(errors.ProviderError) as raised:
-        parse('{"status":"error","message":"MAX_HOURS_EXCEED","info":{"max":1440},"errorMsg":"too long"}')
-    assert raised.value.token == "MAX_HOURS_EXCEED"
-    assert "too long" in raised.value.detail and "1440" in raised.value.detail
+        parse('{"status":"error","message":"RENT_DIE","info":"rent 42","errorMsg":"too late"}')
+    assert (raised.value.token, raised.value.detail) == ("RENT_DIE", "too late rent 42")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"status":"error","message":"MAX_HOURS_EXCEED","errorMsg":"Maximum rent time exceeded!","info":{"max":720}}',
+        '{"status":"error","message":"MAX_HOURS_EXCEED","errorMsg":"Max hours: 8760","info":{"max":"720"}}',
+        '{"status":"error","message":"MAX_HOURS_EXCEED","errorMsg":"max 720 h/rent","info":{"max":720}}',
+        "MAX_HOURS_EXCEED:720",
+    ],
+)
+def test_the_most_hours_an_extension_may_add_are_read_from_info_max_not_from_the_words(body):
+    """The provider's words may hold other numbers, or be too odd to show: the limit is info.max."""
+    from rentals.sentences import extension_problem
+
+    with pytest.raises(errors.ExtensionTooLong) as raised:
+        parse(body)
+    assert (raised.value.max_hours, raised.value.detail) == (720, "max 720 h")
+    said = extension_problem(raised.value.token, raised.value.detail, may_have_charged=False)
+    assert said.endswith("The most it can still be extended by is 720 hours.")
+
+
+def test_an_extension_limit_the_provider_did_not_give_is_not_made_up():
+    from rentals.sentences import extension_problem
+
+    with pytest.raises(errors.ExtensionTooLong) as raised:
+        parse('{"status":"error","message":"MAX_HOURS_EXCEED","errorMsg":"Maximum rent time exceeded!"}')
+    assert raised.value.max_hours is None
+    assert "The most" not in extension_problem("MAX_HOURS_EXCEED", raised.value.detail, may_have_charged=False)
+
+
+def test_a_ban_date_in_info_is_read_beside_an_error_msg():
+    with pytest.raises(errors.AccountBanned) as raised:
+        parse('{"status":"error","message":"BANNED","errorMsg":"Account banned","info":"2030-5-10 12-34-56"}')
+    assert raised.value.banned_until == datetime(2030, 5, 10, 12, 34, 56, tzinfo=UTC)
+
+
+def test_a_gzip_body_cut_short_is_an_unknown_outcome():
+    """Inflated as far as it goes, ACCESS_BALANCE:123456.78 cut short reads as a smaller balance."""
+    whole = gzip.compress(b"ACCESS_BALANCE:123456.78")
+    for cut in range(11, len(whole)):
+        with pytest.raises(errors.UnknownOutcome):
+            parse(whole[:cut])
+    assert parse(whole) == Balance(Decimal("123456.78"))
+
+
+@pytest.mark.parametrize("token", ["STATUS_FINISH", "STATUS_REVOKE", "STATUS_WAIT_CODE"])
+def test_a_rent_status_on_a_server_error_page_is_an_unknown_outcome(token):
+    with pytest.raises(errors.ProviderError) as raised:
+        parse(json.dumps({"status": "error", "message": token}), status=500)
+    assert type(raised.value) is errors.UnknownOutcome and raised.value.token == token
 
 
 def test_gzip_body_without_a_header_is_read():
@@ -135,6 +185,7 @@ def test_rent_id_as_int_or_string(rent_id):
         ("2025-05-10 12:34:56", datetime(2025, 5, 10, 12, 34, 56, tzinfo=KYIV)),
         ("2025-05-10T12:34:56+00:00", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
         ("2025-05-10T12:34:56Z", datetime(2025, 5, 10, 12, 34, 56, tzinfo=UTC)),
+        ("2025-5-9 12:34:56", datetime(2025, 5, 9, 12, 34, 56, tzinfo=KYIV)),  # PHP's Y-n-j, as in SMS dates
     ],
 )
 def test_end_date_with_and_without_offset(end_date, expected):
@@ -245,10 +296,10 @@ def test_sms_dates_in_every_form_the_family_uses(date, expected):
     ("token", "error_class", "kind"),
     [
         ("INVALID_PHONE", errors.RentUnknown, "request"),
-        ("NO_ID_RENT", errors.RentUnknown, "request"),
+        ("NO_ID_RENT", errors.IntegrationError, "integration"),
         ("EARLY_CANCEL_DENIED", errors.CancelTooEarly, "transient"),
         ("RENT_DIE", errors.RentLifecycleError, "request"),
-        ("MAX_HOURS_EXCEED", errors.RentLifecycleError, "request"),
+        ("MAX_HOURS_EXCEED", errors.ExtensionTooLong, "request"),
         ("CANT_CANCEL", errors.RentLifecycleError, "request"),
         ("STATUS_WAIT_CODE", errors.RentStatusReply, "unknown"),
     ],
@@ -287,3 +338,16 @@ def test_extension_prices_from_both_names(payload):
     from rentals.provider.parsing import parse_price
 
     assert parse_price(parse(json.dumps(payload))) == Decimal("6.3300")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "success", "values": {"0": {"id": "12345", "phone": "79180001122", "price": "1.5", "hours": "4"}}},
+        {"status": "success", "values": [{"id": "12345", "phone": "79180001122", "price": "1.5", "hours": "4"}]},
+        [{"id": "12345", "phone": "79180001122", "price": "1.5", "hours": "4"}],  # a JSON array is the payload
+    ],
+)
+def test_the_rent_list_in_every_form(body):
+    (listed,) = parse_rent_list(parse(json.dumps(body)))
+    assert (listed.rent_id, listed.number, listed.hours, listed.price) == ("12345", "79180001122", 4, Decimal("1.5"))

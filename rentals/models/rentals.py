@@ -191,8 +191,8 @@ class Rental(models.Model):
     last_sms_at = models.DateTimeField(_("last SMS at"), null=True, blank=True, editable=False)
     last_sms_text = models.TextField(_("last SMS"), blank=True, editable=False)
     last_sms_code = models.CharField(_("code"), max_length=16, blank=True, editable=False)
-    # Set when SMS.online answered that it does not know the rent (INVALID_PHONE, or NO_ID_RENT for an
-    # id Rentdesk sent): its SMS cannot be read any more. Cleared if the provider knows it again.
+    # Set when SMS.online answered that it does not know the rent (INVALID_PHONE): its SMS cannot be
+    # read any more. Cleared if the provider knows it again.
     provider_lost_at = models.DateTimeField(_("lost by SMS.online at"), null=True, blank=True, editable=False)
     attention = models.CharField(
         _("attention"),

@@ -33,13 +33,13 @@ from urllib3.util import connection as urllib3_connection
 from .destinations import refusal_as_written, refusal_for_addresses, resolve, url_origin
 from .errors import (
     DestinationRefused,
-    IntegrationError,
     KeyNotForThisUrl,
     NoNumbers,
     ProviderError,
     ProviderUnreachable,
     RateLimited,
     RentStatusReply,
+    UnknownAction,
     UnknownOutcome,
 )
 from .parsing import (
@@ -171,11 +171,12 @@ class SmsOnlineClient:
     def get_continue_price(self, *, rent_id: str, hours: int) -> Decimal | None:
         """What extending by ``hours`` would cost; None when a success names no price.
 
-        ``continueRentInfo`` (``hours``), or the older ``getContinueRentPriceNumber`` (``rent_time``).
+        ``continueRentInfo`` (``hours``), or the older ``getContinueRentPriceNumber`` (``rent_time`` and
+        ``time``, as every rent action sends them).
         """
         params = {
             "continueRentInfo": {"id": rent_id, "hours": hours},
-            "getContinueRentPriceNumber": {"id": rent_id, "rent_time": hours},
+            "getContinueRentPriceNumber": {"id": rent_id, "rent_time": hours, "time": hours},
         }
         return parse_price(self._call_either("extension_price", params))
 
@@ -212,7 +213,7 @@ class SmsOnlineClient:
         for action in earlier:
             try:
                 reply = self._call(action, params[action])
-            except IntegrationError:
+            except UnknownAction:
                 logger.info("%s is unknown to the provider: trying the next name", action)
                 continue
             break
@@ -260,7 +261,10 @@ class SmsOnlineClient:
                 body = b"" if response.status_code == 429 else _read_capped(response)
                 return response.status_code, response.headers.get("Retry-After"), body
         except requests.RequestException as exc:
-            raise self._transport_error(action, exc) from None
+            failure = self._transport_error(action, exc)
+        # Raised here, not in the except block: the library's exception, whose message quotes the URL
+        # and its key, must not ride along as the error's __context__ (``from None`` only hides it).
+        raise failure
 
     def _check_destination(self) -> None:
         """Refuse, before anything leaves, a URL the key was not entered for or may not go to (the
@@ -380,7 +384,7 @@ def _retry_until(retry_after: str | None, *, now: datetime) -> datetime:
     """When a 429's ``Retry-After`` (seconds, or an HTTP date) lets the account ask again."""
     wait = DEFAULT_RETRY_AFTER
     text = (retry_after or "").strip()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):  # ASCII digits: str.isdigit() also takes "²", which int() refuses
         wait = timedelta(seconds=int(text[:7]))
     elif text:
         try:

@@ -81,9 +81,15 @@ class RequestRejected(ProviderError):
 
 
 class IntegrationError(ProviderError):
-    """``BAD_ACTION``: the provider does not know the action we sent."""
+    """A request the provider could not read as sent: a bug on one side, not the rent's or the account's
+    fault. ``NO_ID_RENT``: it saw no rent id in a request that carried one."""
 
     kind = "integration"
+
+
+class UnknownAction(IntegrationError):
+    """``BAD_ACTION``: the provider does not know the action we sent (an older member may know it by
+    another name: see the client's ``ACTION_NAMES``)."""
 
 
 class NoNumbers(ProviderError):
@@ -219,8 +225,26 @@ class RentLifecycleError(ProviderError):
 
 
 class RentUnknown(RentLifecycleError):
-    """``INVALID_PHONE`` (the id is not this key's rent, or no longer known) or ``NO_ID_RENT`` (the
-    provider saw no id): for a rent id Rentdesk sent, the provider has lost the rent."""
+    """``INVALID_PHONE``: the id is not this key's rent, or no longer known. For a rent id Rentdesk
+    sent, the provider has lost the rent."""
+
+
+class ExtensionTooLong(RentLifecycleError):
+    """``MAX_HOURS_EXCEED``: the rent cannot be extended by that much; ``max_hours`` is the most it can
+    (the JSON form's ``info.max``, or a bare number after the token), None when the provider did not
+    say. The detail then reads ``max N h``, Rentdesk's own words, whatever the provider wrote."""
+
+    def __init__(self, *args: object, max_hours: int | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.max_hours = max_hours
+        if max_hours is not None:
+            self.detail = f"max {max_hours} h"
+
+    @staticmethod
+    def max_hours_in(detail: str) -> int | None:
+        """The most hours, from a detail this class wrote (a stored extension's, say)."""
+        match = re.fullmatch(r"max ([0-9]{1,9}) h", detail)
+        return int(match.group(1)) if match else None
 
 
 class CancelTooEarly(RentLifecycleError):
@@ -230,7 +254,7 @@ class CancelTooEarly(RentLifecycleError):
 
 
 TOKEN_CLASSES: dict[str, type[ProviderError]] = {
-    "BAD_ACTION": IntegrationError,
+    "BAD_ACTION": UnknownAction,
     "BAD_KEY": BadKey,
     "NO_KEY": BadKey,
     "NOT_AUTHORIZED": BadKey,
@@ -244,11 +268,11 @@ TOKEN_CLASSES: dict[str, type[ProviderError]] = {
     "WRONG_OPERATOR": RequestRejected,
     "NO_BALANCE": NoBalance,
     "NO_NUMBERS": NoNumbers,
-    "NO_ID_RENT": RentUnknown,
+    "NO_ID_RENT": IntegrationError,
     "INVALID_PHONE": RentUnknown,
     "EARLY_CANCEL_DENIED": CancelTooEarly,
     "RENT_DIE": RentLifecycleError,
-    "MAX_HOURS_EXCEED": RentLifecycleError,
+    "MAX_HOURS_EXCEED": ExtensionTooLong,
     "CANT_CANCEL": RentLifecycleError,
     "ALREADY_FINISH": RentLifecycleError,
     "ALREADY_CANCEL": RentLifecycleError,
@@ -265,6 +289,7 @@ def error_for_token(
     detail: str = "",
     *,
     banned_until: datetime | None = None,
+    max_hours: int | None = None,
     http_status: int | None = None,
     raw_body: str = "",
 ) -> ProviderError:
@@ -274,5 +299,7 @@ def error_for_token(
         if banned_until is not None:
             return AccountBanned(token, detail, banned_until=banned_until, **extra)
         return AccountBlocked(token, detail, **extra)
+    if token == "MAX_HOURS_EXCEED":
+        return ExtensionTooLong(token, detail, max_hours=max_hours, **extra)
     error_class = TOKEN_CLASSES.get(token, UnknownOutcome)
     return error_class(token, detail, **extra)

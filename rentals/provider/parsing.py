@@ -85,8 +85,9 @@ def parse_reply(
     try:
         return _parse_text(text, context, provider_tz)
     except ProviderError as error:
-        if http_status >= 500 and not error.is_unknown_outcome:
-            # A server error may have come after the work was done: whatever the body says.
+        if http_status >= 500 and not isinstance(error, UnknownOutcome):
+            # A server error may have come after the work was done: whatever the body says (a rent's
+            # status too: a STATUS_FINISH on an error page ends no rental).
             raise UnknownOutcome(error.token, f"HTTP {http_status}: {error.detail}".strip(), **context) from None
         raise
 
@@ -100,6 +101,8 @@ def _decode(body: bytes, context: dict[str, Any]) -> str:
             raise UnknownOutcome(detail="an undecodable gzip body", **context) from None
         if len(body) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
             raise UnknownOutcome(detail=f"a gzip body larger than {MAX_DECODED_BYTES} bytes", **context)
+        if not inflater.eof:  # cut short: what was inflated may read as a different answer (a smaller balance)
+            raise UnknownOutcome(detail="a truncated gzip body", **context)
     return body.decode("utf-8", errors="replace").strip().lstrip("\ufeff").strip()
 
 
@@ -143,11 +146,18 @@ def _parse_json(text: str, context: dict[str, Any], provider_tz: tzinfo) -> Succ
     )
     if status != "error" or raw_token is None:
         raise UnknownOutcome(detail=f"JSON reply with status {provider_detail(status)!r} and no error token", **context)
-    extra = " ".join(str(data[key]) for key in ("errorMsg", "info") if data.get(key))
-    raise _token_error(raw_token, context, provider_tz, extra_detail=extra[:_RAW_BODY_KEEP])
+    info = data.get("info")
+    extras = [str(data[key])[:_RAW_BODY_KEEP] for key in ("errorMsg", "info") if data.get(key)]
+    max_hours = _count(info.get("max")) if isinstance(info, dict) else None
+    raise _token_error(raw_token, context, provider_tz, extras=extras, max_hours=max_hours)
 
 
-def _token_error(raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extra_detail: str = "") -> ProviderError:
+def _token_error(
+    raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extras: list[str] | None = None,
+    max_hours: int | None = None,
+) -> ProviderError:  # fmt: skip
+    """The error a token stands for. ``extras``: what the JSON form adds (``errorMsg``, ``info``), each
+    read on its own (a ban date may be in either); ``max_hours``: its ``info.max``."""
     name, _, detail = raw.strip().partition(":")
     token = name.strip().strip("'\"").upper()
     token = TOKEN_ALIASES.get(token, token)
@@ -155,11 +165,14 @@ def _token_error(raw: str, context: dict[str, Any], provider_tz: tzinfo, *, extr
     if not _TOKEN_SHAPE.fullmatch(token):
         # No token, so nothing in it is the provider's word: its text is not kept where staff read.
         return UnknownOutcome(detail=f"an unreadable reply of {len(raw.strip())} characters", **context)
+    texts = [detail, *(extras or [])]
     banned_until = None
     if token == "BANNED":
-        banned_until = parse_ban_date(detail, provider_tz) or parse_ban_date(extra_detail, provider_tz)
-    full_detail = provider_detail(f"{detail} {extra_detail}".strip())
-    return error_for_token(token, full_detail, banned_until=banned_until, **context)
+        banned_until = next(filter(None, (parse_ban_date(text, provider_tz) for text in texts)), None)
+    if token == "MAX_HOURS_EXCEED" and max_hours is None:
+        max_hours = _count(detail.strip("'\" "))  # the text form: MAX_HOURS_EXCEED:720
+    full_detail = provider_detail(" ".join(texts).strip())
+    return error_for_token(token, full_detail, banned_until=banned_until, max_hours=max_hours, **context)
 
 
 def parse_ban_date(detail: str, provider_tz: tzinfo) -> datetime | None:
@@ -213,8 +226,7 @@ def _phone_number(value: object) -> str:
 def _end_date(value: object, provider_tz: tzinfo) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"endDate {str(value)[:40]!r}")
-    parsed = datetime.fromisoformat(value.strip())
-    return _plausible(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=provider_tz))
+    return _written_date(value.strip(), provider_tz)
 
 
 def _plausible(moment: datetime) -> datetime:
@@ -352,7 +364,12 @@ def _sms_date(value: object, provider_tz: tzinfo) -> datetime:
         return datetime.fromtimestamp(value, tz=UTC)
     if not isinstance(value, str):
         raise ValueError("no date")
-    text = value.strip()
+    return _written_date(value.strip(), provider_tz)
+
+
+def _written_date(text: str, provider_tz: tzinfo) -> datetime:
+    """A date as the family writes it: ISO 8601, or PHP's unpadded ``Y-n-j H:i:s`` and its kin; a
+    naive one is in the provider's timezone. Raises ``ValueError`` for anything else."""
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -370,9 +387,11 @@ def _strptime(text: str, date_format: str) -> datetime | None:
 
 
 def parse_rent_list(reply: Success | Balance) -> list[ListedRent]:
-    payload = reply.payload if isinstance(reply, Success) and isinstance(reply.payload, dict) else {}
+    """getRentList's rents, newest first: ``values`` keyed "0", "1", ... or an array, or the whole
+    reply an array (contract section 2: a JSON array is a success payload)."""
+    payload = reply.payload if isinstance(reply, Success) else {}
     listed = []
-    for entry in _entries(payload.get("values")):
+    for entry in _entries(payload if isinstance(payload, list) else payload.get("values")):
         try:
             rent_id, number = _identifier(entry.get("id")), _phone_number(entry.get("phone", entry.get("number")))
         except ValueError:

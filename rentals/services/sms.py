@@ -169,9 +169,9 @@ def _alert_ended_early(rental: Rental) -> None:
 
 
 def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) -> bool:
-    """SMS.online answered that it does not know the rent ``polled_id`` (``INVALID_PHONE``, or
-    ``NO_ID_RENT`` for the id Rentdesk sent): no SMS can be read for it. Said on the rental and to its
-    people once; from then on it is only checked now and then (see selectors)."""
+    """SMS.online answered that it does not know the rent ``polled_id`` (``INVALID_PHONE``): no SMS can
+    be read for it. Said on the rental and to its people once; from then on it is only checked now and
+    then (see selectors)."""
     with team_language():
         note = _("SMS.online no longer knows this rent (%(token)s): its SMS cannot be read. Check it on SMS.online.")
         note %= {"token": error.token}

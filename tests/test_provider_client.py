@@ -109,6 +109,22 @@ def test_a_refused_connection_never_reached_the_provider():
     assert raised.value.token == "PROVIDER_UNREACHABLE" and not raised.value.is_unknown_outcome
 
 
+@pytest.mark.parametrize("failure", ["refused", "timeout"])
+def test_a_transport_error_keeps_no_library_exception_quoting_the_keyed_url(simulator, failure):
+    """A reporter that walks __context__ (or ignores __suppress_context__) would print the URL, key included."""
+    import traceback
+
+    if failure == "refused":
+        client, expected = make_client("http://127.0.0.1:9/stubs/handler_api.php"), errors.ProviderUnreachable
+    else:
+        simulator.force(delay=2.0)
+        client, expected = make_client(simulator.api_url, read_timeout=0.5), errors.UnknownOutcome
+    with pytest.raises(expected) as raised:
+        client.get_balance()
+    assert raised.value.__context__ is None and raised.value.__cause__ is None
+    assert SECRET not in "".join(traceback.format_exception(raised.value, chain=True))
+
+
 def test_the_api_key_is_in_no_log_record_and_no_error_message(simulator, caplog):
     caplog.set_level(logging.DEBUG)
     messages = []

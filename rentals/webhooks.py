@@ -25,13 +25,15 @@ MAX_WEBHOOK_BYTES = 16 * 1024
 @require_POST
 def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > MAX_WEBHOOK_BYTES:
+    if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_WEBHOOK_BYTES:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
     body = request.read(MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
     try:
-        delivery_id = services.webhook_store(token=token, body=body, content_type=request.content_type or "")
+        # The whole header, its charset too: the body is read (now and if processed again) in that charset.
+        content_type = request.META.get("CONTENT_TYPE", "")
+        delivery_id = services.webhook_store(token=token, body=body, content_type=content_type)
     except services.UnknownWebhookToken:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
     except UnreadableWebhook as problem:

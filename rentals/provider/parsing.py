@@ -7,6 +7,7 @@ on fits where Rentdesk stores it (amounts, dates, ids, text).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import zlib
@@ -440,15 +441,18 @@ class WebhookSms:
 
 
 def parse_webhook(body: bytes, *, content_type: str, provider_tz: tzinfo) -> WebhookSms:
-    """The rent webhook (contract section 5): JSON, or form-encoded with ``sms[...]`` fields."""
-    text = body.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    """The rent webhook (contract section 5): JSON, or form-encoded with ``sms[...]`` fields, in the
+    charset its Content-Type declares (UTF-8 when it declares none, or one Python does not know)."""
+    charset = _declared_charset(content_type)
+    text = body.decode(charset, errors="replace").strip().lstrip("\ufeff")
     if "json" in content_type or text.startswith("{"):
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
             raise UnreadableWebhook("malformed JSON") from None
     else:
-        form = dict(parse_qsl(text, keep_blank_values=True))
+        # Percent-escapes stand for bytes in the declared charset: "%C2%E0%F8" is "Ваш" in windows-1251.
+        form = dict(parse_qsl(text, keep_blank_values=True, encoding=charset, errors="replace"))
         data = {"rentId": form.get("rentId"), "sms": {k[4:-1]: v for k, v in form.items() if k.startswith("sms[")}}
     if not isinstance(data, dict) or not isinstance(data.get("sms"), dict):
         raise UnreadableWebhook("no sms object")
@@ -460,3 +464,15 @@ def parse_webhook(body: bytes, *, content_type: str, provider_tz: tzinfo) -> Web
     if sms is None:
         raise UnreadableWebhook("the sms object has no text")
     return WebhookSms(rent_id=rent_id, sms=sms)
+
+
+def _declared_charset(content_type: str) -> str:
+    """The ``charset`` parameter of a Content-Type header, if Python has that codec; else UTF-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            try:
+                return codecs.lookup(value.strip().strip('"')).name
+            except (LookupError, ValueError):
+                break
+    return "utf-8"

@@ -18,7 +18,7 @@ environ.Env.read_env(os.environ.get("RENTDESK_ENV_FILE", str(Path(__file__).reso
 def whole_number(name: str, default: int, maximum: int) -> int:
     """A count from the environment; anything else stops gunicorn with a sentence naming the variable."""
     raw = os.environ.get(name, str(default))
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or not 1 <= int(raw) <= maximum:
         raise SystemExit(f"{name} must be a whole number from 1 to {maximum}, not {raw!r}.")
     return int(raw)
 

@@ -133,6 +133,7 @@ EXPLANATIONS = {
     "IDEMPOTENCY_KEY_REUSED": _(
         "This Idempotency-Key was used for a different request. Use a new key for a new request. Nothing was sent."
     ),
+    "BODY_TOO_LARGE": _("The request's body is larger than Rentdesk reads. Nothing was sent."),
     "INTERNAL_ERROR": _(
         "Rentdesk met an internal error (it is logged). Check the rental or the rent attempts before trying again."
     ),

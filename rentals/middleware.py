@@ -1,12 +1,18 @@
-"""Times in each user's own timezone: the browser names it in a cookie (set by admin/base_site.html)."""
+"""Times in each user's own timezone (the browser names it in a cookie set by admin/base_site.html),
+and input no database column can hold answered as a bad request rather than a server error."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 TIMEZONE_COOKIE = "rentdesk_tz"
 
@@ -32,3 +38,37 @@ def browser_timezone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+class UnstorableInputMiddleware:
+    """A NUL character in a filter, a search, an id or a form field, or a number past what a column or a
+    date holds, made a query fail as a server error (PostgreSQL refuses NUL in text; SQLite and Python's
+    dates overflow). No field Rentdesk takes can hold either, so such a request is answered 400.
+
+    Form bodies are checked only where CSRF protection reads them anyway: a view exempt from it (the
+    SMS webhook, the API) reads its own body, and the webhook keeps whatever bytes it is sent.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, args: Any, kwargs: Any) -> HttpResponse | None:
+        forms = [request.GET]
+        if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
+            forms.append(request.POST)
+        if any(_holds_nul(form) for form in forms) or "\x00" in request.path:
+            return HttpResponseBadRequest(_("A NUL character is not accepted here."), content_type="text/plain")
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OverflowError):  # e.g. Django's date drill-down asked for the day after 9999-12-31
+            logger.warning("%s %s: a number out of range", request.method, request.path, exc_info=exception)
+            return HttpResponseBadRequest(_("A number in this request is out of range."), content_type="text/plain")
+        return None
+
+
+def _holds_nul(form: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in form.lists())

@@ -187,6 +187,14 @@ def test_a_missing_id_is_no_id_rent_and_an_unknown_or_foreign_one_invalid_phone(
     assert call(simulator, **params).json() == envelope("NO_ID_RENT")
     assert call(simulator, id="99", **params).json() == envelope("INVALID_PHONE")
     assert call(simulator, id=str(foreign), **params).json() == envelope("INVALID_PHONE")
+    assert call(simulator, id="\u00b2", **params).json() == envelope("INVALID_PHONE")  # a digit to isdigit()
+
+
+def test_odd_digits_in_numbers_are_answered_not_crashed_on(simulator):
+    rent_id = rent(simulator).json()["phone"]["id"]
+    status = call(simulator, action="getRentStatus", id=str(rent_id), page="\u00b2", size="\u00b9")
+    assert status.json() == envelope("STATUS_WAIT_CODE")  # as page 0 of the default size
+    assert call(simulator, action="getRentNumber", service="tg", country="\u00b9", rent_time="4").status_code == 200
 
 
 def test_a_blocked_key_still_reads_but_cannot_spend(simulator):

@@ -18,6 +18,12 @@ from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
 RENT_PERMISSION = "rentals.rent_number"
 
 
+def row_id(text: str) -> int | None:
+    """An id from a URL or a query string, or None: ASCII digits only (``str.isdigit`` also takes "²",
+    which ``int`` refuses) and few enough for a 64-bit column (SQLite overflows on more)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def can_rent(request: HttpRequest) -> bool:
     return request.user.has_perm(RENT_PERMISSION)
 

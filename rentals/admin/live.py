@@ -17,6 +17,7 @@ from django.utils.text import Truncator
 
 from .. import selectors
 from ..models import Rental, RentalStatus, SmsMessage
+from .common import row_id
 from .forwarding import forwarding_summary
 
 READ_SMS_PERMISSION = "rentals.view_smsmessage"
@@ -75,7 +76,7 @@ class LiveSmsMixin:
     def live_list_view(self, request: HttpRequest) -> JsonResponse:
         if not self.has_view_permission(request) or not self.may_read_sms(request):
             return _uncached({"error": "forbidden"}, status=403)
-        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
+        ids = [pk for part in request.GET.get("ids", "").split(",") if (pk := row_id(part)) is not None]
         rentals = selectors.live_last_sms(rental_ids=ids)
         return _uncached({
             "rentals": {

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -23,7 +23,7 @@ from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
-from .common import EXTEND_PERMISSION, CompactColumnsMixin, ReadOnlyInline, can_rent
+from .common import EXTEND_PERMISSION, CompactColumnsMixin, ReadOnlyInline, can_rent, row_id
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
@@ -124,6 +124,8 @@ class RentalAdmin(
         # History is a record to read: its form would otherwise save an old version over the rental.
         if request.method == "POST":
             raise PermissionDenied
+        if row_id(object_id) is None or row_id(version_id) is None:  # the library's view raises on "abc"
+            raise Http404
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
@@ -149,7 +151,8 @@ class RentalAdmin(
         return shown
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
-        rental = Rental.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        pk = row_id(object_id)
+        rental = Rental.objects.filter(pk=pk).first() if pk is not None else None
         tools = self.rental_tools(request, rental) if rental else {}
         live_sms = self.live_sms_context(request, rental) if rental else None
         context = {**(extra_context or {}), "tools": tools, "live_sms": live_sms}

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django import forms
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -79,6 +80,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
         return answer(request, 404, Token.NOT_FOUND)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+        # Past DATA_UPLOAD_MAX_MEMORY_SIZE (nginx refuses it sooner; gunicorn alone does not).
+        return answer(request, 413, Token.BODY_TOO_LARGE)
 
     @api.exception_handler(Exception)
     def internal(request: HttpRequest, error: Exception) -> HttpResponse:

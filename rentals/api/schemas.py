@@ -64,7 +64,7 @@ class RentalFilters(Schema):
     ending_within_hours: int | None = Field(None, ge=1, le=2160, description="Active and ending within this.")
     number: str | None = Field(None, max_length=30, description="Part of the number, in any spelling.")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=10**9)  # more overflowed the database's integer: a server error
 
 
 class WaitOut(Schema):

@@ -30,7 +30,7 @@ def _own_rent(state: SimulatorState, api_key: str, params: dict[str, str]) -> Si
     rent_id = params.get("id", "").strip()
     if not rent_id:
         return state.dialect.rent_error("NO_ID_RENT")
-    rent = state.rents.get(int(rent_id)) if rent_id.isdigit() else None
+    rent = state.rents.get(int(rent_id)) if rent_id.isascii() and rent_id.isdigit() else None
     if rent is None or rent.api_key != api_key:
         return state.dialect.rent_error("INVALID_PHONE")
     return rent
@@ -45,8 +45,8 @@ def get_rent_status(state: SimulatorState, api_key: str, params: dict[str, str])
         return state.dialect.rent_error(ENDED_TOKENS[status])
     if not rent.sms:
         return state.dialect.rent_error("STATUS_WAIT_CODE")
-    page = int(params["page"]) if params.get("page", "").isdigit() else 0
-    size = int(params["size"]) if params.get("size", "").isdigit() and int(params["size"]) > 0 else 10
+    page = int(params["page"]) if _digits(params.get("page", "")) else 0
+    size = int(params["size"]) if _digits(params.get("size", "")) and int(params["size"]) > 0 else 10
     newest_first = list(reversed(rent.sms))[page * size : (page + 1) * size]
     values = [
         {"phoneFrom": sms.sender, "text": sms.text, "service": rent.service, "date": state.wall_clock(sms.date)}
@@ -87,7 +87,7 @@ def _refund(state: SimulatorState, rent: SimRent, new_state: str) -> None:
 def get_rent_list(state: SimulatorState, api_key: str, params: dict[str, str]) -> Reply:
     """The key's rents, newest first, ten a page (``page``, 0-based); past the last page, NO_NUMBERS."""
     mine = [rent for rent in state.rents.values() if rent.api_key == api_key]
-    page = int(params["page"]) if params.get("page", "").isdigit() else 0
+    page = int(params["page"]) if _digits(params.get("page", "")) else 0
     newest_first = sorted(mine, key=lambda rent: rent.id, reverse=True)
     latest = newest_first[page * RENT_LIST_LENGTH : (page + 1) * RENT_LIST_LENGTH]
     if not latest:
@@ -238,3 +238,8 @@ def revoke(state: SimulatorState, rent_id: int) -> None:
     rent = state.rents[rent_id]
     if rent.state_at(state.now()) == "active":
         _refund(state, rent, "revoked")
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()

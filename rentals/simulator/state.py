@@ -229,7 +229,7 @@ def country_and_hours(
 ) -> tuple[int, int] | Reply:
     """The request's country and rent time (4 hours when none is named), or the error that refuses them."""
     text = params.get("country", "")
-    country = int(text) if text.isdigit() and int(text) in COUNTRIES else None
+    country = int(text) if text.isascii() and text.isdigit() and int(text) in COUNTRIES else None
     if not text and default_country is not None:
         country = default_country
     if country is None:
@@ -246,7 +246,7 @@ def hours_param(params: dict[str, str], *, default: int | None = None) -> int | 
     text = params.get("rent_time") or params.get("time") or params.get("hours") or ""
     if not text:
         return default
-    return int(text) if text.isdigit() and int(text) in RENT_HOURS else None
+    return int(text) if text.isascii() and text.isdigit() and int(text) in RENT_HOURS else None
 
 
 def price_of(service: str, hours: int) -> Decimal:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         # A new code each time, so two test SMS in a row are told apart on screen.
         text = text or f"Your verification code is {secrets.randbelow(900_000) + 100_000}"
         found = self._find(rental)
-        if not found.provider_rent_id.isdigit():
+        if not (found.provider_rent_id.isascii() and found.provider_rent_id.isdigit()):
             raise CommandError("That rental's provider id is not a simulator rent id.", returncode=2)
         try:
             result = send(found.account.api_url, "sms", {
@@ -35,9 +35,9 @@ class Command(BaseCommand):
         self.stdout.write(f"SMS sent to +{found.number} ({how}).")
 
     def _find(self, reference: str) -> Rental:
-        digits = "".join(ch for ch in reference if ch.isdigit())
+        digits = "".join(ch for ch in reference if ch in "0123456789")
         rental = Rental.objects.filter(number=digits).order_by("-created_at").first() if digits else None
-        if rental is None and reference.isdigit():
+        if rental is None and reference.isascii() and reference.isdigit() and len(reference) <= 18:
             rental = Rental.objects.filter(pk=int(reference)).first()
         if rental is None:
             raise CommandError(f"No rental with id or number {reference!r}.", returncode=2)

@@ -132,6 +132,21 @@ def test_200_webhooks_at_once_are_all_answered_200_and_all_stored(stack):
     assert _sms_count_reaches(stack, rental["id"], CONCURRENT_WEBHOOKS), stack.log("worker")[-3000:]
 
 
+def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(stack):
+    """A body sent in chunks has no Content-Length: nginx passes it on whole, gunicorn alone does not."""
+    rental = rent_by_cli(stack)
+    path = simulator_rent(stack, rental["provider_id"])["webhook_url"].removeprefix(stack.url)
+    targets = [(stack.url, {}), (stack.gunicorn_url, {"Host": "127.0.0.1", "X-Forwarded-Proto": "https"})]
+    for n, (base, headers) in enumerate(targets):
+        sms = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Code 90{n}0",
+                                                         "date": "2030-01-01 12:00:00"}}  # fmt: skip
+        chunks = iter([json.dumps(sms)[:20].encode(), json.dumps(sms)[20:].encode()])  # a generator: chunked
+        answer = requests.post(base + path, data=chunks, timeout=30, verify=stack.certificate,
+                               headers={"Content-Type": "application/json", **headers})  # fmt: skip
+        assert answer.status_code == 200, (base, answer.status_code, answer.text[:200])
+    assert _sms_count_reaches(stack, rental["id"], 2), stack.log("worker")[-3000:]
+
+
 def _sms_count_reaches(stack: Stack, rental_id: int, count: int) -> bool:
     query = "SELECT count(*) FROM rentals_smsmessage WHERE rental_id = %s"
     return wait_until(lambda: stack.sql(query, rental_id) == [(count,)], seconds=120, every=0.5)

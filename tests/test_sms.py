@@ -297,6 +297,17 @@ def test_an_sms_with_an_unreadable_date_or_sender_is_kept_once(client, rental):
     assert (message.code, message.sender) == ("6060", "unknown") and message.received_at is not None
 
 
+def test_a_code_only_sms_sent_as_a_json_number_is_kept(client, rental, simulator):
+    """PHP's JSON_NUMERIC_CHECK writes the text "5150" as the number 5150."""
+    sms = {"phoneFrom": "Bank", "text": 5150, "date": "2030-01-01 12:00:00"}
+    body = {"rentId": rental.provider_rent_id, "sms": sms}
+    assert client.post(hook_url(rental), json.dumps(body), content_type="application/json").status_code == 200
+    page = {"status": "success", "quantity": 1, "values": [{"phoneFrom": "Shop", "text": 7070, "date": 1900000000}]}
+    simulator.force(action="getRentStatus", body=json.dumps(page), content_type="application/json")
+    services.rental_poll(rental=rental)
+    assert sorted(SmsMessage.objects.values_list("text", "code")) == [("5150", "5150"), ("7070", "7070")]
+
+
 def test_a_webhook_without_text_is_refused(client, rental):
     body = json.dumps({"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "date": "2030-01-01 12:00:00"}})
     assert client.post(hook_url(rental), body, content_type="application/json").status_code == 400

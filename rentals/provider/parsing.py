@@ -329,10 +329,13 @@ def parse_rent_status(reply: Success | Balance, *, provider_tz: tzinfo) -> RentS
 def incoming_sms(entry: dict[str, Any], provider_tz: tzinfo) -> IncomingSms | None:
     """One SMS from getRentStatus or a webhook body: ``phoneFrom``, ``text``, ``date``.
 
-    Only an entry without text is no SMS. A sender or a date that cannot be read still gives one:
-    an SMS is never dropped for its envelope (the caller stamps an unreadable date on arrival).
+    Only an entry without text is no SMS (a whole number is its digits). A sender or a date that cannot
+    be read still gives one: an SMS is never dropped for its envelope (the caller stamps an unreadable
+    date on arrival).
     """
     sender, text, date = entry.get("phoneFrom"), entry.get("text"), entry.get("date")
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)  # a code-only SMS, made a number by PHP's JSON_NUMERIC_CHECK
     if not isinstance(text, str):
         return None
     readable_sender = isinstance(sender, (str, int)) and not isinstance(sender, bool) and str(sender).strip()

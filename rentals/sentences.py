@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from .explanations import MAY_HAVE_CHARGED, explain
 from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
 from .outcomes import Operation, Outcome, Token
+from .provider.destinations import UrlRefusal
 from .provider.errors import ExtensionTooLong
 
 # The tokens Rentdesk refuses with on an account's behalf, without sending anything.
@@ -134,3 +135,20 @@ def _budget_refusal(outcome: Outcome) -> str:
     if "price" in facts:
         numbers += " " + _("This would cost %(price)s USD.") % {"price": facts["price"]}
     return f"{explain(outcome.token)} {numbers}"
+
+
+def url_refusal(refusal: UrlRefusal) -> str:
+    """Why Rentdesk will not send an API key to a URL, in the reader's language."""
+    sentences = {
+        "invalid": _("it is not a valid URL"),
+        "not_http": _("it is not an http:// or https:// URL with a host"),
+        "carries_credentials": _(
+            "it carries a query string or a user name: the API key goes in its own field, not in the URL"
+        ),
+        "https_only": _("API keys are sent only over https:// here"),
+        "plain_http_elsewhere": _("plain http:// goes only to this machine here, and %(host)s resolves to %(address)s"),
+        "not_public": _(
+            "%(host)s resolves to %(address)s, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"
+        ),
+    }
+    return sentences[refusal.reason] % {"host": refusal.host, "address": refusal.address}

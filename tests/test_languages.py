@@ -72,6 +72,38 @@ def test_the_auto_renew_period_reads_in_ukrainian_to_whoever_may_only_view_it(cl
     assert field.group(1) == "3 дні (72 год)"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_extension_confirmed_in_ukrainian_extends(simulator, account, catalog):
+    """The page shows the price as "0,90"; the form it sends back must read "0.9000"."""
+    import uuid
+
+    from django.test import Client
+
+    from rentals import services
+
+    rental = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    ).rental  # fmt: skip
+    client = Client(HTTP_ACCEPT_LANGUAGE="uk")
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    url = reverse("admin:rentals_rental_extend", args=[rental.pk])
+    page = client.get(url + "?hours=24").content.decode()
+    assert "0,90 USD" in page
+    form = dict(re.findall(r'<input type="hidden" name="(hours|nonce|price|end_date)" value="([^"]*)"', page))
+    client.post(url, form)
+    rental.refresh_from_db()
+    assert rental.hours == 48
+
+
+def test_a_refused_api_url_is_explained_in_ukrainian(boss, account, simulator):
+    url = reverse("admin:rentals_provideraccount_change", args=[account.pk])
+    form = {"name": account.name, "api_url": simulator.api_url + "?api_key=x", "api_key": "",
+            "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}  # fmt: skip
+    page = boss.post(url, form, HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    assert "API-ключ вводиться в окреме поле" in page and "its own field" not in page
+
+
 def test_a_user_can_choose_the_language(boss):
     boss.post(reverse("set_language"), {"language": "uk", "next": "/admin/"})
     page = boss.get(reverse("admin:rentals_rental_rent"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -21,6 +21,7 @@ from ..models import (
     api_key_problem,
 )
 from ..provider.errors import ProviderError
+from ..sentences import url_refusal
 from .common import ReadOnlyInline, can_rent
 
 
@@ -66,7 +67,7 @@ class ProviderAccountForm(forms.ModelForm):
         url = self.cleaned_data["api_url"]
         if problem := services.api_url_problem(url):
             raise forms.ValidationError(
-                _("Rentdesk does not send API keys to this URL: %(problem)s."), params={"problem": problem}
+                _("Rentdesk does not send API keys to this URL: %(problem)s."), params={"problem": url_refusal(problem)}
             )
         return url
 

@@ -274,7 +274,7 @@ class SmsOnlineClient:
             raise KeyNotForThisUrl(detail=f"the key was entered for {key_origin or 'another URL'}")
         allowed = self._config.allowed_hosts
         if problem := refusal_as_written(url, require_https=self._config.require_https, allowed_hosts=allowed):
-            raise DestinationRefused(detail=problem)
+            raise DestinationRefused(detail=str(problem))
 
     def _transport_error(self, action: str, exc: requests.RequestException) -> ProviderError:
         # Library messages quote the whole URL: drop its query (key, webhook token) altogether.
@@ -307,7 +307,7 @@ class _VettedConnectionMixin:
             raise NameResolutionError(self.host, self, e) from e
         vetting = {"allowed_hosts": self.allowed_hosts, "loopback_only": self.loopback_only}
         if problem := refusal_for_addresses(self.host, addresses, **vetting):
-            raise DestinationRefused(detail=problem)
+            raise DestinationRefused(detail=str(problem))
         error: OSError | None = None
         for address in addresses:
             try:

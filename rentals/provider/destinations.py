@@ -11,9 +11,35 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Why a URL is refused, in English, for error details and logs; rentals.sentences.url_refusal says it
+# in the reader's language.
+REFUSAL_REASONS = {
+    "invalid": "it is not a valid URL",
+    "not_http": "it is not an http:// or https:// URL with a host",
+    "carries_credentials": (
+        "it carries a query string or a user name: the API key goes in its own field, not in the URL"
+    ),
+    "https_only": "API keys are sent only over https:// here",
+    "plain_http_elsewhere": "plain http:// goes only to this machine here, and {host} resolves to {address}",
+    "not_public": ("{host} resolves to {address}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"),
+}
+
+
+@dataclass(frozen=True)
+class UrlRefusal:
+    """Why an API key may not go to a URL: one of ``REFUSAL_REASONS``, and the host and address it is about."""
+
+    reason: str
+    host: str = ""
+    address: str = ""
+
+    def __str__(self) -> str:
+        return REFUSAL_REASONS[self.reason].format(host=self.host, address=self.address)
 
 
 def url_origin(url: str) -> str:
@@ -27,7 +53,7 @@ def url_origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}:{port}"
 
 
-def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozenset[str]) -> str | None:
+def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozenset[str]) -> UrlRefusal | None:
     """Why ``url`` is no API URL Rentdesk may call, judging by its text alone; None when it may be.
 
     Where https is required, plain http is left only for an allowed host, and only if it resolves to
@@ -37,15 +63,15 @@ def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozense
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
-        return "it is not a valid URL"
+        return UrlRefusal("invalid")
     if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        return "it is not an http:// or https:// URL with a host"
+        return UrlRefusal("not_http")
     if parts.query or parts.fragment or "@" in parts.netloc:
         # The family's docs show the key in the URL's query: kept there, it would be stored and shown
         # in clear text. The key has its own field (encrypted); a user name or password has no use.
-        return "it carries a query string or a user name: the API key goes in its own field, not in the URL"
+        return UrlRefusal("carries_credentials")
     if require_https and parts.scheme.lower() != "https" and not is_allowed_host(parts.hostname, allowed_hosts):
-        return "API keys are sent only over https:// here"
+        return UrlRefusal("https_only")
     return None
 
 
@@ -61,7 +87,7 @@ def is_allowed_host(host: str, allowed_hosts: frozenset[str]) -> bool:
 
 def refusal_for_addresses(
     host: str, addresses: list[str], *, allowed_hosts: frozenset[str], loopback_only: bool = False
-) -> str | None:
+) -> UrlRefusal | None:
     """Why ``host`` may not receive an API key at these addresses, or None.
 
     Only public (globally routable) addresses are accepted: that leaves out loopback, private,
@@ -72,9 +98,9 @@ def refusal_for_addresses(
     for text in addresses:
         address = _address(text)
         if loopback_only and not address.is_loopback:
-            return f"plain http:// goes only to this machine here, and {host} resolves to {text}"
+            return UrlRefusal("plain_http_elsewhere", host, text)
         if not address.is_global and not is_allowed_host(host, allowed_hosts):
-            return f"{host} resolves to {text}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"
+            return UrlRefusal("not_public", host, text)
     return None
 
 
@@ -84,7 +110,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return mapped or address
 
 
-def destination_refusal(url: str, *, allowed_hosts: frozenset[str], require_https: bool) -> str | None:
+def destination_refusal(url: str, *, allowed_hosts: frozenset[str], require_https: bool) -> UrlRefusal | None:
     """Why an API URL may not be saved, or None. A host that does not resolve now is accepted: it
     cannot be judged, and every connection checks again (so nothing is sent to a bad address)."""
     problem = refusal_as_written(url, require_https=require_https, allowed_hosts=allowed_hosts)

@@ -17,8 +17,9 @@ from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notifications import notify
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
-from ..provider.destinations import destination_refusal, normalised_hosts, url_origin
+from ..provider.destinations import UrlRefusal, destination_refusal, normalised_hosts, url_origin
 from ..provider.errors import AccountBanned, AccountError, KeyUnreadable, ProviderError, ProviderUnreachable
+from ..sentences import url_refusal
 from .followups import provider_data_refresh_soon
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,9 @@ class _SavedMemory(AccountMemory):
         self._account.rate_limited_until = until
 
 
-def api_url_problem(api_url: str) -> str | None:
-    """Why an account may not send its key to ``api_url``, or None. Shared by the admin and the CLI;
-    the client checks again before every request."""
+def api_url_problem(api_url: str) -> UrlRefusal | None:
+    """Why an account may not send its key to ``api_url``, or None (``sentences.url_refusal`` words it).
+    Shared by the admin and the CLI; the client checks again before every request."""
     return destination_refusal(
         api_url,
         allowed_hosts=normalised_hosts(settings.SMSONLINE_ALLOWED_HOSTS),
@@ -85,7 +86,7 @@ def account_create(
 ) -> ProviderAccount:
     """Raises ``ValidationError`` for a bad name, URL or budget, including a URL the key may not be sent to."""
     if problem := api_url_problem(api_url):
-        raise ValidationError({"api_url": [problem]})
+        raise ValidationError({"api_url": [url_refusal(problem)]})
     account = ProviderAccount(name=name, api_url=api_url, monthly_budget=monthly_budget)
     account.set_api_key(api_key)
     account.full_clean()
@@ -101,7 +102,7 @@ def account_set_api_key(*, account: ProviderAccount, api_key: str, api_url: str 
     fields = ["api_key_ciphertext", "api_key_hint", "api_key_changed_at", "api_key_origin", "updated_at"]
     if api_url is not None and api_url != account.api_url:
         if problem := api_url_problem(api_url):
-            raise ValidationError({"api_url": [problem]})
+            raise ValidationError({"api_url": [url_refusal(problem)]})
         account.api_url = api_url
         fields.append("api_url")
     account.set_api_key(api_key)

@@ -104,6 +104,13 @@ def test_a_refused_api_url_is_explained_in_ukrainian(boss, account, simulator):
     assert "API-ключ вводиться в окреме поле" in page and "its own field" not in page
 
 
+def test_an_accounts_page_names_its_sections_and_key_in_ukrainian(boss, account):
+    page = visible_text(boss.get(reverse("admin:rentals_provideraccount_change", args=[account.pk]),
+                                 HTTP_ACCEPT_LANGUAGE="uk").content.decode())  # fmt: skip
+    assert "Справність" in page and "задано (…" in page
+    assert "Health" not in page and "set (…" not in page
+
+
 def test_a_user_can_choose_the_language(boss):
     boss.post(reverse("set_language"), {"language": "uk", "next": "/admin/"})
     page = boss.get(reverse("admin:rentals_rental_rent"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

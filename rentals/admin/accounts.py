@@ -109,7 +109,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "api_url", "masked_api_key", "api_key"]}),
         (
-            "Health",
+            _("Health"),
             {
                 "fields": [
                     "state",

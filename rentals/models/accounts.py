@@ -140,8 +140,10 @@ class ProviderAccount(models.Model):
     @property
     def masked_api_key(self) -> str:
         if not self.api_key_ciphertext:
-            return "not set"
-        return f"set (…{self.api_key_hint})" if self.api_key_hint else "set"
+            return gettext("not set")
+        if self.api_key_hint:
+            return gettext("set (…%(last_four)s)") % {"last_four": self.api_key_hint}
+        return gettext("set")
 
     @property
     def state_summary(self) -> str:

@@ -60,17 +60,13 @@ class UnstorableInputMiddleware:
         if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
             forms.append(request.POST)
         if any(_holds_nul(form) for form in forms) or "\x00" in request.path:
-            return HttpResponseBadRequest(
-                _("A NUL character is not accepted here."), content_type="text/plain; charset=utf-8"
-            )
+            return _bad_request(_("A NUL character is not accepted here."))
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OverflowError):  # e.g. Django's date drill-down asked for the day after 9999-12-31
             logger.warning("%s %s: a number out of range", request.method, request.path, exc_info=exception)
-            return HttpResponseBadRequest(
-                _("A number in this request is out of range."), content_type="text/plain; charset=utf-8"
-            )
+            return _bad_request(_("A number in this request is out of range."))
         return None
 
 

@@ -26,7 +26,7 @@ REFUSAL_REASONS = {
     ),
     "https_only": "API keys are sent only over https:// here",
     "plain_http_elsewhere": "plain http:// goes only to this machine here, and {host} resolves to {address}",
-    "not_public": ("{host} resolves to {address}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"),
+    "not_public": "{host} resolves to {address}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)",
 }
 
 

@@ -88,6 +88,18 @@ def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalo
     assert f"+{rental.number}" in page.inner_text("#content")
 
 
+def test_the_rent_form_writes_its_price_as_a_ukrainian_page_does(live_server, account, catalog, boss_page):
+    Country.objects.exclude(pk__in=[catalog["ukraine"].pk]).update(is_active=False)
+    services.catalog_sync(now=timezone.now())
+    page = boss_page
+    page.context.add_cookies([{"name": "django_language", "value": "uk", "url": live_server.url}])
+    page.goto(f"{live_server.url}/admin/rentals/rental/rent/")
+    page.select_option("#id_service", value=str(catalog["telegram"].pk))
+    page.select_option("#id_country", value=str(catalog["ukraine"].pk))
+    page.select_option("#id_hours", value="72")
+    assert page.inner_text("#rent-offer").startswith("2,20 USD, доступно номерів: 50")
+
+
 def test_claim_filter_and_export(live_server, simulator, account, catalog, page):
     from django.contrib.auth.models import Group
 

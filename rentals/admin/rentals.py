@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext
@@ -299,6 +300,8 @@ class RentalAdmin(
                 "no_stock": gettext("stock unknown"),
                 "available": gettext("%s numbers available"),
                 "as_of": gettext("as of %s"),
+                # Prices are written as the rest of the page writes them: "6,60 USD" in Ukrainian.
+                "decimal_separator": get_format("DECIMAL_SEPARATOR"),
             },
         }
         return TemplateResponse(request, "admin/rentals/rental/rent_number.html", context)

@@ -55,8 +55,9 @@ def webhook_storm_with_a_worker_killed(rig: Rig, rentals: Sequence[Rental], *, c
         f"{len({d.sms.text for d in deliveries})} SMS in {len(deliveries)} POSTs at {RATE}/s, {DUPLICATES:.0%} of "
         "them a repeat (the same body, or the same SMS form-encoded)",
         f"the worker and its pool SIGKILLed {load.seconds / 4:.0f} s in, holding {describe(held)}",
-        f"recovery: from the kill until the {len(waiting)} {'delivery' if len(waiting) == 1 else 'deliveries'} "
-        f"then unprocessed were processed ({len(held_waiting)} of them held by the killed worker)",
+        f"recovery: from the kill until the {len(waiting)} "
+        + ("delivery then unprocessed was" if len(waiting) == 1 else "deliveries then unprocessed were")
+        + f" processed ({len(held_waiting)} of them held by the killed worker)",
     ]
     if any(task == POLL_ACCOUNT for task, _ in held):
         # It held its account's polling lease: polling resumes once the lease lapses.

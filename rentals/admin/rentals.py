@@ -273,8 +273,12 @@ class RentalAdmin(
             # The first submission is still at the provider: a new ready form would invite a second rent.
             self.message_user(request, describe(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
-        level = messages.WARNING if outcome.state == AttemptState.UNKNOWN else messages.ERROR
-        self.message_user(request, f"{outcome.token}: {describe(outcome)}", level)
+        if outcome.state == AttemptState.UNKNOWN:
+            # Maybe charged, and reconciliation will say within minutes: the attempt's own page, where
+            # that shows, rather than a ready form that rents a second number with one click.
+            self.message_user(request, f"{outcome.token}: {describe(outcome)}", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:rentals_rentattempt_change", args=[outcome.attempt.pk]))
+        self.message_user(request, f"{outcome.token}: {describe(outcome)}", messages.ERROR)
         retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
         return self._render_rent_form(request, retry)
 

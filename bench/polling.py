@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/polling.py   (BENCH_DATABASE_URL=postgres://... for 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import random
@@ -107,6 +108,9 @@ def main() -> None:
         celery = celery_client(stack)
         wait_for_idle_worker(celery)  # a worker that starts reads prices and balances first
         started, due = run_cycles(stack, celery, cycle)
+        # The sent tasks' results are held in reference cycles: freed at exit, after the stack's Redis
+        # has stopped, each would retry it for 20 s and print a traceback. Free them while it runs.
+        gc.collect()
         received = requests.get(stack.simulator_url + "/_control/requests", timeout=30).json()
     ended = started + CYCLES * cycle
     received = [r for r in received if started <= r["at"] < ended and r["action"] in RATE_LIMITED_ACTIONS]

@@ -92,6 +92,26 @@ def test_an_extension_over_budget_is_refused_before_sending(simulator, account, 
     assert RentalExtension.objects.get().state == AttemptState.FAILED
 
 
+def test_an_extension_quoted_below_the_catalog_counts_at_the_catalog_price(simulator, account, priced, short_timeouts):
+    """The quote comes back from the page or the script: a smaller one cannot slip past a budget, nor
+    make an extension of unknown outcome count for less."""
+    rental = rent(account, priced).rental  # 0.90 spent
+    budget(account, "3.00")
+
+    def extend():
+        return services.rental_extend(rental=rental, hours=72, nonce=uuid.uuid4(), requested_by=None,
+                                      price_quoted=Decimal("0.01"))  # fmt: skip
+
+    refused = extend()
+    assert refused.token == "BUDGET_EXCEEDED" and "would cost 2.20 USD" in describe(refused)
+    assert simulator.requests("continueRentNumber") == []
+    budget(account, "10.00")
+    simulator.force(delay=2)
+    assert extend().state == AttemptState.UNKNOWN  # SMS.online may have charged the catalog's 2.20
+    month = services.month_start(timezone.now())
+    assert services.budget_spent(since=month, account=account) == Decimal("3.10")
+
+
 def test_auto_renew_over_budget_is_refused_before_asking_the_provider_anything(simulator, account, priced):
     owner = UserFactory(username="olena")
     rental = rent(account, priced, by=owner).rental

@@ -84,7 +84,11 @@ class RentIn(Schema):
 
 class ExtendIn(Schema):
     hours: int | str = Field(24, description="4, 8, 12, 24, 72, 168, 360, 720 or 2160.")
-    price: Decimal | None = Field(None, description="The price you were shown, kept with the extension.")
+    price: Decimal | None = Field(
+        None,
+        description="The price you were shown, kept with the extension. A budget counts the catalog's price "
+        "instead when that is higher.",
+    )
 
 
 class ExtensionPriceOut(Schema):

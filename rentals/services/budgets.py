@@ -21,7 +21,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,10 +157,13 @@ def budget_spent(
     if person is not None:
         rents, attempts = rents.filter(rented_by=person), attempts.filter(requested_by=person)
         extensions = extensions.filter(requested_by=person)
+    # An extension's quote came back from a page or a script: it counts only where the catalog knows
+    # no higher price. (Greatest is NULL on SQLite when either is; the fallbacks cover that.)
+    quoted, catalog = F("price_quoted"), _catalog_cost("rental__service", "rental__country")
     return (
         _total(rents, F("cost"), _catalog_cost("service", "country"))
         + _total(attempts, _catalog_cost("service", "country"))
-        + _total(extensions, F("cost"), F("price_quoted"), _catalog_cost("rental__service", "rental__country"))
+        + _total(extensions, F("cost"), Greatest(quoted, catalog), quoted, catalog)
     )
 
 

@@ -20,7 +20,7 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
 from ..sentences import extension_problem, team_language
 from .accounts import account_record_error, account_record_refusal, provider_client_for
-from .budgets import Refusal, budget_alert_soon, budget_check, rent_price
+from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import reconcile_soon
 from .pacing import account_pacing
 
@@ -152,8 +152,9 @@ def _extension_claim(
             if existing is not None:
                 return _repeated_extension_outcome(existing, rental=rental, requested_by=requested_by)
             now = timezone.now()
-            price = price_quoted if price_quoted is not None else _catalog_price(rental, hours)
-            refusal = budget_check(account=rental.account, person=requested_by, price=price, now=now)
+            budgets = budgets_locked(account=rental.account, person=requested_by, now=now)
+            price = _price_counted(rental, hours, price_quoted) if budgets else None
+            refusal = budget_refusal(budgets, price)
             locked = Rental.objects.select_for_update().get(pk=rental.pk)
             if expect_end_date is not None and locked.end_date != expect_end_date:
                 return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_CHANGED, rental=rental)
@@ -181,8 +182,13 @@ def _repeated_extension_outcome(
     return extension_outcome_for(existing, repeated=True)
 
 
-def _catalog_price(rental: Rental, hours: int) -> Decimal | None:
-    return rent_price(service=rental.service, country=rental.country, hours=hours)
+def _price_counted(rental: Rental, hours: int, price_quoted: Decimal | None) -> Decimal | None:
+    """The price a budget counts for an extension: the one quoted, but never less than the catalog's.
+    The quote comes back from the confirmation page or a script, so a budget must not take a smaller
+    one on its word; the catalog's is the server's own."""
+    known = [price for price in (price_quoted, rent_price(service=rental.service, country=rental.country,
+                                                          hours=hours)) if price is not None]  # fmt: skip
+    return max(known, default=None)
 
 
 def _extension_send(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -113,6 +114,13 @@ def test_a_confirmation_left_open_while_a_colleague_extended_extends_nothing(bos
     assert "The rental was extended meanwhile; nothing was sent." in page_text(response)
     rental.refresh_from_db()
     assert rental.hours == 48 and len(simulator.requests("continueRentNumber")) == 1
+
+
+def test_extending_inside_a_transaction_is_refused(simulator, rental):
+    """Inside a transaction the extension's row would reach the database only after the money was spent."""
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside a transaction"):
+        services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    assert RentalExtension.objects.count() == 0 and simulator.requests("continueRentNumber") == []
 
 
 def test_another_persons_extension_form_sent_again_extends_nothing(boss, simulator, rental):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -119,6 +119,8 @@ def rental_extend(
     a manual extension meanwhile would otherwise be paid twice). ``automatic``: auto-renew asks, on
     behalf of ``requested_by``.
     """
+    if connection.in_atomic_block:
+        raise RuntimeError("rental_extend must run outside a transaction: its extension must be committed first.")
     if rental.status == RentalStatus.CANCELLED:
         return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
     claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by, automatic=automatic,

@@ -84,3 +84,38 @@ def test_the_permission_matrix(setup, role):
     client.post(url, {"name": "Renamed", "api_url": setup["account"].api_url, "api_key": "",
                       "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})  # fmt: skip
     assert (ProviderAccount.objects.get(pk=setup["account"].pk).name == "Renamed") is allowed["manage_accounts"]
+
+
+def test_a_list_cannot_be_filtered_on_what_it_does_not_show(setup):
+    """A Viewer may not read SMS: filtering the inventory on the last code (?last_sms_code__startswith=8,
+    then 80...) would read it out a digit at a time, and webhook tokens the same way (with a token,
+    anyone can post SMS to the rental). Such filters are refused; the ones the list offers still work."""
+    client, rental = setup["client"], setup["rental"]
+    login(client, "Viewer")
+    rentals = reverse("admin:rentals_rental_changelist")
+    token = Rental.objects.filter(pk=rental.pk).values_list("webhook_token", flat=True).get() or "x"
+    for probe in ("last_sms_code__startswith=80", "last_sms_text__icontains=secret",
+                  f"webhook_token__startswith={token[:2]}", "sms_chat_urls__contains=tgram"):  # fmt: skip
+        assert client.get(f"{rentals}?{probe}").status_code == 400, probe
+        assert client.get(f"{reverse('admin:rentals_rental_export')}?{probe}").status_code == 400, probe
+    attempts = reverse("admin:rentals_rentattempt_changelist")
+    assert client.get(f"{attempts}?webhook_token__regex=.").status_code == 400
+    accounts = reverse("admin:rentals_provideraccount_changelist")
+    assert client.get(f"{accounts}?api_key_ciphertext__startswith=g").status_code == 400
+    offered = client.get(f"{rentals}?status__exact=active&expiring=72h&account__id__exact={setup['account'].pk}")
+    assert offered.status_code == 200 and rental.number in offered.content.decode()
+
+
+def test_every_list_refuses_filters_on_columns_it_does_not_offer(rf, admin_user):
+    """Every list of Rentdesk's, and any added later: no column of its own beyond its filters."""
+    from django.contrib import admin
+
+    request = rf.get("/")
+    request.user = admin_user
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "rentals":
+            continue
+        offered = model_admin._offered_filters(request)
+        hidden = [f.name for f in model._meta.concrete_fields if not f.is_relation and f.name not in offered]
+        for name in hidden:
+            assert not model_admin.lookup_allowed(f"{name}__startswith", "a", request), (model, name)

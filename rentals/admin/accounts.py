@@ -22,7 +22,7 @@ from ..models import (
 )
 from ..provider.errors import ProviderError
 from ..sentences import url_refusal
-from .common import ReadOnlyInline, can_rent
+from .common import OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -88,7 +88,7 @@ class AccountEventInline(ReadOnlyInline):
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(admin.ModelAdmin):
+class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     form = ProviderAccountForm
     list_display = ["name", "state_display", "balance", "balance_checked_at", "last_error_token", "last_error_at"]
     list_filter = ["state"]

@@ -8,10 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import PersonBudget
+from .common import OfferedFiltersOnlyMixin
 
 
 @admin.register(PersonBudget)
-class PersonBudgetAdmin(admin.ModelAdmin):
+class PersonBudgetAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "monthly_budget", "spent_this_month"]
     list_select_related = ["user"]
     search_fields = ["user__username"]

@@ -9,8 +9,10 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from .common import OfferedFiltersOnlyMixin
 
-class OwnRowsAdmin(admin.ModelAdmin):
+
+class OwnRowsAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     """Rows with a ``user``: a person works with their own, the ``user`` being them."""
 
     # A permission a person needs to have rows here at all (None: every active staff member).

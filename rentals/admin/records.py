@@ -21,12 +21,12 @@ from ..models import (
     SmsMessage,
 )
 from ..sentences import describe
-from .common import EXTEND_PERMISSION, CompactColumnsMixin, RecordAdmin, can_rent
+from .common import EXTEND_PERMISSION, CompactColumnsMixin, OfferedFiltersOnlyMixin, RecordAdmin, can_rent
 from .forwarding import forwarding_summary
 
 
 @admin.register(RentAttempt)
-class RentAttemptAdmin(CompactColumnsMixin, admin.ModelAdmin):
+class RentAttemptAdmin(CompactColumnsMixin, OfferedFiltersOnlyMixin, admin.ModelAdmin):
     # What a 1400-pixel screen shows at once; "All columns" adds operator, hours, duration, via.
     compact_list_display = ["created_at", "account", "service", "country", "state", "error_token", "requested_by",
                             "rental"]  # fmt: skip
@@ -143,14 +143,14 @@ class OperatorInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     list_display = ["code", "name", "is_active"]
     list_editable = ["is_active"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Country)
-class CountryAdmin(admin.ModelAdmin):
+class CountryAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     list_display = ["provider_id", "name", "is_active"]
     list_editable = ["is_active"]
     search_fields = ["name"]
@@ -158,7 +158,7 @@ class CountryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Operator)
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     list_display = ["code", "name", "country", "is_active"]
     list_filter = ["country"]
     list_select_related = ["country"]

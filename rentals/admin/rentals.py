@@ -24,7 +24,7 @@ from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
 from ..sentences import describe
 from ..services.forwarding import SMS_PERMISSION
-from .common import EXTEND_PERMISSION, CompactColumnsMixin, ReadOnlyInline, can_rent, row_id
+from .common import EXTEND_PERMISSION, CompactColumnsMixin, OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent, row_id
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
@@ -73,6 +73,7 @@ class RentalAdmin(
     CostsMixin,
     CompactColumnsMixin,
     ReadableHistoryMixin,
+    OfferedFiltersOnlyMixin,
     ExportMixin,
     SimpleHistoryAdmin,
 ):

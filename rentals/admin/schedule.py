@@ -17,14 +17,14 @@ from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError
 
-from .common import needs_permission
+from .common import OfferedFiltersOnlyMixin, needs_permission
 
 logger = logging.getLogger(__name__)
 
 Library = beat_admin.PeriodicTaskAdmin
 
 
-class PeriodicTaskAdmin(Library):
+class PeriodicTaskAdmin(OfferedFiltersOnlyMixin, Library):
     enable_tasks = needs_permission("change", Library.enable_tasks)
     disable_tasks = needs_permission("change", Library.disable_tasks)
     toggle_tasks = needs_permission("change", Library.toggle_tasks)

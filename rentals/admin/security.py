@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ..two_factor import StaffLoginForm
-from .common import needs_permission
+from .common import OfferedFiltersOnlyMixin, needs_permission
 
 admin.site.login_form = StaffLoginForm
 admin.site.login_template = "admin/rentdesk_login.html"
@@ -30,7 +30,7 @@ def _cleanup_expired_attempts(model_admin: Library, request: HttpRequest, querys
     return Library.cleanup_expired_attempts(model_admin, request, queryset)
 
 
-class AccessAttemptAdmin(Library):
+class AccessAttemptAdmin(OfferedFiltersOnlyMixin, Library):
     # It deletes attempt records: the right to view them is not enough.
     cleanup_expired_attempts = needs_permission(
         "delete", functools.wraps(Library.cleanup_expired_attempts)(_cleanup_expired_attempts)

@@ -68,6 +68,25 @@ def test_polling_reads_every_page(simulator, rental):
     assert services.rental_poll(rental=rental).new_messages == 0
 
 
+def test_an_sms_arriving_between_two_pages_does_not_store_another_twice(simulator, rental):
+    """Pages list the newest first: an SMS arriving while a poll reads them pushes the last one read
+    onto the next page. Read twice, it would be stored and forwarded twice."""
+    for index in range(12):
+        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+    requests_made = []
+
+    def arrives_after_the_first_page():
+        requests_made.append(1)
+        if len(requests_made) == 2:
+            inject(simulator, rental, "message 12", webhook=False, sender="S12")
+
+    services.rental_poll(rental=rental, before_request=arrives_after_the_first_page)
+    texts = list(SmsMessage.objects.values_list("text", flat=True))
+    assert len(texts) == len(set(texts)) == 12 and "message 12" not in texts
+    services.rental_poll(rental=rental)  # the newcomer, on the first page now
+    assert sorted(SmsMessage.objects.values_list("text", flat=True)) == sorted(f"message {i}" for i in range(13))
+
+
 @pytest.mark.parametrize(
     ("control", "status"),
     [("revoke", RentalStatus.REVOKED), ("advance", RentalStatus.FINISHED)],

@@ -83,6 +83,17 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     return message
 
 
+def _past_the_overlap(read: list[IncomingSms], page: list[IncomingSms], *, arrived: int) -> list[IncomingSms]:
+    """A later page without the SMS an earlier page already showed. Pages list the newest first, so
+    SMS that ``arrived`` between the requests push as many of the last ones read onto this page;
+    counted again, each would become a second row (its occurrence one higher) and a second forward.
+    The newcomers themselves are on page 0, for the next poll (or their webhook)."""
+    shifted = min(max(arrived, 0), len(read), len(page))
+    if shifted and page[:shifted] == read[-shifted:]:
+        return page[shifted:]
+    return page
+
+
 def provider_tz() -> ZoneInfo:
     return ZoneInfo(settings.PROVIDER_TIMEZONE)
 
@@ -103,11 +114,16 @@ def rental_poll(
     client = client or provider_client_for(rental.account)
     polled_id = rental.provider_rent_id
     messages: list[IncomingSms] = []
+    first_total = last_total = None
     for page in range(MAX_STATUS_PAGES):
         before_request()
         status = client.get_rent_status(rent_id=polled_id, page=page)
-        messages += status.messages
-        if status.state != "active" or not status.messages or len(messages) >= status.total:
+        arrived = 0 if last_total is None else status.total - last_total
+        messages += _past_the_overlap(messages, status.messages, arrived=arrived)
+        first_total = status.total if first_total is None else first_total
+        last_total = status.total
+        # Done once every SMS there was at the first page is read (later ones are on page 0 now).
+        if status.state != "active" or not status.messages or len(messages) >= first_total:
             break
     new = 0
     occurrences: Counter[str] = Counter()

@@ -110,6 +110,36 @@ def test_an_unknown_outcome_alarms_that_it_may_have_charged(simulator, rental, s
     assert "may have charged" in mail.outbox[0].body
 
 
+@pytest.mark.parametrize(("sent", "words"), [(False, "nothing was charged"), (True, "may have extended it")])
+def test_a_renewal_whose_process_stopped_alarms_once(simulator, rental, sent, words):
+    """The worker was killed mid-renewal: its extension stays pending, and its nonce is spent, so no
+    later run renews the rental for this end date. Someone must hear."""
+    RentalExtension.objects.create(
+        rental=rental,
+        hours=72,
+        old_rent_id=rental.provider_rent_id,
+        automatic=True,
+        nonce=services.renewal_nonce(rental),
+        sent_at=timezone.now() if sent else None,
+    )
+    later = timezone.now() + timedelta(hours=1)
+    assert services.attempts_resolve_stale(now=later) == 1
+    assert services.attempts_resolve_stale(now=later) == 0
+    (alarm,) = mail.outbox
+    assert "ACTION NEEDED" in alarm.subject and words in alarm.body and "olena@example.test" in alarm.to
+    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert simulator.requests("continueRentNumber") == [] and len(mail.outbox) == 1
+
+
+def test_the_renewal_nonce_cannot_be_worked_out_from_the_page(rental, settings):
+    """The extension page takes any nonce: a renewal's, worked out from the rental's id and end date
+    (both on the page), would stop that renewal for good. It is keyed with the secret key."""
+    nonce = services.renewal_nonce(rental)
+    assert services.renewal_nonce(Rental.objects.get(pk=rental.pk)) == nonce  # one renewal per end date
+    settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-0123456789"
+    assert services.renewal_nonce(rental) != nonce
+
+
 # --- on whose behalf it renews ----------------------------------------------------------------------
 
 

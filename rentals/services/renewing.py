@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from .. import notices
@@ -35,7 +36,6 @@ from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
 
-_NONCE_NAMESPACE = uuid.UUID("4b1d7a8e-5b7e-4d8e-9a51-7a0c6f3e2d11")
 # A rental's auto-renew settings: whoever changes one answers for the renewals that follow.
 AUTO_RENEW_SETTINGS = ("auto_renew", "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price")
 
@@ -73,8 +73,11 @@ def rentals_set_auto_renew(
 
 
 def renewal_nonce(rental: Rental) -> uuid.UUID:
-    """The same rental and end date give the same nonce: one renewal per end date, however often asked."""
-    return uuid.uuid5(_NONCE_NAMESPACE, f"{rental.pk}:{rental.end_date.isoformat()}")
+    """The same rental and end date give the same nonce: one renewal per end date, however often asked.
+    Keyed with the secret key: the extension page takes any nonce, so one worked out from the rental
+    and its end date could be posted first, and the renewal would then never run."""
+    key = f"{rental.pk}:{rental.end_date.isoformat()}"
+    return uuid.UUID(bytes=salted_hmac("rentals.renewal_nonce", key, algorithm="sha256").digest()[:16])
 
 
 def rentals_due_for_renewal(*, now: datetime) -> list[int]:
@@ -195,6 +198,21 @@ def _record_refusal(rental: Rental, nonce: uuid.UUID, problem: str, *, token: st
     except IntegrityError:
         return False
     return True
+
+
+def auto_renew_cut_short(rental: Rental, *, sent: bool) -> None:
+    """An auto-renewal whose process stopped part-way (``attempts_resolve_stale``). Its nonce is spent, so
+    no later run renews the rental for this end date: its people must hear."""
+    with team_language():
+        if sent:
+            what = _(
+                "Auto-renew stopped after asking SMS.online to extend the rental (the process stopped). SMS.online "
+                "may have extended it and charged: reconciliation will then move the end date on the rental's page. "
+                "If it has not moved, extend the rental by hand."
+            )
+        else:
+            what = _("Auto-renew stopped before anything was sent (the process stopped); nothing was charged.")
+        _alarm(rental, what)
 
 
 def _alarm(rental: Rental, what: str) -> None:

@@ -39,6 +39,7 @@ from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import reconcile_soon
 from .managing import extension_outcome_for, requested_by_same
+from .renewing import auto_renew_cut_short
 
 logger = logging.getLogger(__name__)
 
@@ -288,42 +289,44 @@ NOT_SENT = Token.NOT_SENT
 
 
 def attempts_resolve_stale(*, now: datetime) -> int:
-    """Attempts left pending by a process that stopped: sent ones become unknown, unsent ones failed.
-
-    A pending attempt normally lasts one provider call; long after that, nobody is finishing it.
+    """Attempts and extensions left pending by a process that stopped: sent ones become unknown
+    (reconciliation settles them), unsent ones failed, each noted where ops look. A pending one normally
+    lasts one provider call; long after that, nobody is finishing it, and an extension left pending
+    would block every further extension of its rental.
     """
     call_limit = timedelta(seconds=settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 60)
-    stale = RentAttempt.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
     resolved = 0
-    for attempt in stale.select_related("account"):
-        sent = attempt.sent_at is not None
-        state, token = (AttemptState.UNKNOWN, UNKNOWN_OUTCOME) if sent else (AttemptState.FAILED, NOT_SENT)
-        detail = "No outcome was recorded after sending (the process stopped)." if sent else "Stopped before sending."
-        with transaction.atomic():
-            claimed = RentAttempt.objects.filter(pk=attempt.pk, state=AttemptState.PENDING).update(
-                state=state, error_token=token, error_detail=detail, finished_at=now
-            )
-            if claimed:
-                ErrorEvent.objects.create(
-                    account=attempt.account, operation="getRentNumber", token=token, detail=detail, sent=sent,
-                    attempt=attempt,
-                )  # fmt: skip
-                resolved += 1
-    return resolved + _extensions_resolve_stale(now=now, call_limit=call_limit)
+    attempts = RentAttempt.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
+    for attempt in attempts.select_related("account"):
+        resolved += _stale_resolved(attempt, account=attempt.account, operation="getRentNumber", now=now)
+    extensions = RentalExtension.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
+    for extension in extensions.select_related("rental__account"):
+        rental = extension.rental
+        if _stale_resolved(extension, account=rental.account, operation="continueRentNumber", now=now):
+            resolved += 1
+            if extension.automatic:  # its nonce is spent: nothing renews the rental for this end date
+                auto_renew_cut_short(rental, sent=extension.sent_at is not None)
+    return resolved
 
 
-def _extensions_resolve_stale(*, now: datetime, call_limit: timedelta) -> int:
-    """Extensions left pending by a stopped process: sent ones unknown (reconciliation settles them),
-    unsent ones failed. Until then they would block every further extension of their rental."""
-    stale = RentalExtension.objects.filter(state=AttemptState.PENDING, created_at__lt=now - call_limit)
-    sent = stale.filter(sent_at__isnull=False).update(
-        state=AttemptState.UNKNOWN, error_token=UNKNOWN_OUTCOME, finished_at=now,
-        error_detail="No outcome was recorded after sending (the process stopped).",
-    )  # fmt: skip
-    unsent = stale.filter(sent_at__isnull=True).update(
-        state=AttemptState.FAILED, error_token=NOT_SENT, error_detail="Stopped before sending.", finished_at=now
-    )
-    return sent + unsent
+def _stale_resolved(
+    record: RentAttempt | RentalExtension, *, account: ProviderAccount, operation: str, now: datetime
+) -> bool:
+    sent = record.sent_at is not None
+    state, token = (AttemptState.UNKNOWN, UNKNOWN_OUTCOME) if sent else (AttemptState.FAILED, NOT_SENT)
+    detail = "No outcome was recorded after sending (the process stopped)." if sent else "Stopped before sending."
+    with transaction.atomic():
+        claimed = (
+            type(record)
+            .objects.filter(pk=record.pk, state=AttemptState.PENDING)
+            .update(state=state, error_token=token, error_detail=detail, finished_at=now)
+        )
+        if claimed:
+            attempt = record if isinstance(record, RentAttempt) else None
+            about = f"+{record.rental.number}: " if isinstance(record, RentalExtension) else ""
+            ErrorEvent.objects.create(account=account, operation=operation, token=token, detail=about + detail,
+                                      sent=sent, attempt=attempt)  # fmt: skip
+    return bool(claimed)
 
 
 def attempts_mark_not_charged(*, attempts: Iterable[RentAttempt], user: AbstractBaseUser) -> int:

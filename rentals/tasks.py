@@ -60,8 +60,13 @@ def forward_sms(self, sms_id: int) -> str:
 
 
 @shared_task(name="rentals.tasks.check_budgets")
-def check_budgets(account_id: int | None, person_id: int | None, refused: str | None = None) -> int:
-    return services.budgets_alert(account_id=account_id, person_id=person_id, now=timezone.now(), refused=refused)
+def check_budgets(
+    account_id: int | None, person_id: int | None, refused: str | None = None, spent_at: str | None = None
+) -> int:
+    return services.budgets_alert(
+        account_id=account_id, person_id=person_id, now=timezone.now(), refused=refused,
+        spent_at=datetime.fromisoformat(spent_at) if spent_at else None,
+    )  # fmt: skip
 
 
 @shared_task(name="rentals.tasks.process_webhook")

@@ -1,7 +1,7 @@
 """Monthly budgets against the simulator: refused before any provider call, safe under races, alerted once."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import AttemptState, ErrorEvent, Offer, PersonBudget, ProviderAccount, Rental, RentalExtension
+from rentals.models import (
+    AttemptState,
+    BudgetAlert,
+    ErrorEvent,
+    Offer,
+    PersonBudget,
+    ProviderAccount,
+    Rental,
+    RentalExtension,
+)
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY, manage, run_concurrently
@@ -142,6 +151,35 @@ def test_the_team_hears_once_at_80_and_once_at_100_percent(simulator, account, p
     assert rent(account, priced).token == "BUDGET_EXCEEDED"
     assert [m.subject for m in mail.outbox][1:] == ["[Rentdesk] Budget: Account Sandbox has reached its monthly budget"]
     assert "1.80 of 2.00 USD" in mail.outbox[1].body and mail.outbox[1].to == ["team@rentdesk.example.test"]
+
+
+def test_a_check_that_runs_after_midnight_on_the_first_alerts_for_the_month_of_the_spend(simulator, account, priced):
+    """The rent that took the budget to 90% came at 23:59 on 31 January; its check ran after midnight
+    (a busy or restarted worker). It is January's 90%: February's alerts are still to come."""
+    import time_machine
+    from celery.signals import before_task_publish
+
+    from rentals import tasks
+
+    queued = []
+
+    def keep(sender=None, body=None, **kwargs):
+        if sender == "rentals.tasks.check_budgets":
+            queued.append(body[0])
+
+    budget(account, "2.00")
+    before_task_publish.connect(keep)
+    try:
+        with time_machine.travel(datetime(2027, 1, 31, 23, 59, 50, tzinfo=UTC)):
+            assert rent(account, priced).ok and rent(account, priced).ok
+    finally:
+        before_task_publish.disconnect(keep)
+    with time_machine.travel(datetime(2027, 2, 1, 0, 0, 30, tzinfo=UTC)):
+        for arguments in queued:
+            tasks.check_budgets(*arguments)
+    (alert,) = mail.outbox
+    assert "used 90%" in alert.subject and "1.80 of 2.00 USD spent or committed in 2027-01" in alert.body
+    assert list(BudgetAlert.objects.values_list("month", flat=True).distinct()) == [date(2027, 1, 1)]
 
 
 def test_a_personal_budget_alerts_its_person_and_leaves_the_account_alone(simulator, account, priced, eager_tasks):

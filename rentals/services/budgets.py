@@ -250,21 +250,26 @@ def budget_alert_soon(
         return
     refused = refusal.budget.key if refusal is not None and refusal.token == Token.BUDGET_EXCEEDED else None
     try:
-        check_budgets.delay_on_commit(account.pk, person_id, refused)
+        # With the moment of the spend: a check that runs after midnight on the 1st is still about its month.
+        check_budgets.delay_on_commit(account.pk, person_id, refused, timezone.now().isoformat())
     except Exception:
         # The next rent or extension checks again; the budget itself holds either way.
         logger.warning("could not queue the budget check of account %s", account.pk)
 
 
-def budgets_alert(*, account_id: int | None, person_id: int | None, now: datetime, refused: str | None = None) -> int:
+def budgets_alert(
+    *, account_id: int | None, person_id: int | None, now: datetime, refused: str | None = None,
+    spent_at: datetime | None = None,
+) -> int:  # fmt: skip
     """Tell the team once per budget and month when it reaches 80% and 100%, or when it refused a rent
-    or an extension (``refused`` names that budget: it is as good as reached).
+    or an extension (``refused`` names that budget: it is as good as reached). The month is that of
+    ``spent_at``, the spend or refusal that asked for the check, when given.
 
     Returns how many alerts went out. Each is claimed by a unique row before it is sent; a send that
     fails gives its claim back, so the next check tries again.
     """
     sent = 0
-    for budget in budgets_of(account_id=account_id, person_id=person_id, now=now):
+    for budget in budgets_of(account_id=account_id, person_id=person_id, now=spent_at or now):
         reached = ALERT_PERCENTS if budget.key == refused else [p for p in ALERT_PERCENTS if budget.percent >= p > 0]
         claimed = [percent for percent in reached if _alert_claim(budget, percent, now)]
         if not claimed:

@@ -157,18 +157,25 @@ class ChatServer:
     """Receives what apprise posts to a json:// URL, as a Slack or Telegram endpoint would.
 
     ``refuse_next(n)`` makes it answer the next n posts with HTTP 500, as a chat service that is down;
+    ``hold_next()`` keeps the next post waiting (``holding`` is set meanwhile) until ``release`` is set;
     ``received`` holds the posts it accepted, ``refused`` counts the others."""
 
     def __init__(self) -> None:
         import json
+        import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         received = self.received = []
         chat = self
         self.refused = self._to_refuse = 0
+        self._to_hold, self.holding, self.release = False, threading.Event(), threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                if chat._to_hold:
+                    chat._to_hold = False
+                    chat.holding.set()
+                    chat.release.wait(timeout=30)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 refuse = chat._to_refuse > 0
                 if refuse:
@@ -188,6 +195,9 @@ class ChatServer:
 
     def refuse_next(self, posts: int) -> None:
         self._to_refuse = posts
+
+    def hold_next(self) -> None:
+        self._to_hold = True
 
 
 @pytest.fixture

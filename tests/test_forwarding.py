@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -108,6 +109,33 @@ def test_a_chat_down_for_good_is_given_up_on_with_the_error_kept(simulator, rent
     assert (forward.state, forward.attempts, team_chat.received) == (ForwardState.FAILED, 3, [])
     assert "json://" in forward.last_error
     assert services.forwards_to_requeue(now=forward.created_at + services.forwarding.REQUEUE_AFTER * 5) == []
+
+
+def test_a_forwarding_that_stalls_on_one_chat_is_not_posted_again_to_the_others(
+    simulator, account, catalog, settings, chat_server
+):
+    """A worker stalls posting to the second chat (or dies there) and its lease runs out: the next
+    one posts only where the SMS has not gone. Each chat that took it is recorded as it does."""
+    stalled_chat = ChatServer()
+    threading.Thread(target=stalled_chat.server.serve_forever, daemon=True).start()
+    settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url, stalled_chat.apprise_url]
+    rental = rent(account, catalog).rental
+    inject(simulator, rental, "Code 4242", webhook=False)
+    services.rental_poll(rental=rental)  # stored; its forwarding task queued, not run
+    forward_id = SmsForward.objects.get().pk
+    stalled_chat.hold_next()
+    first = threading.Thread(target=lambda: services.sms_forward(sms_id=forward_id, now=timezone.now()))
+    try:
+        first.start()
+        assert stalled_chat.holding.wait(timeout=10)
+        after_the_lease = timezone.now() + services.forwarding.FORWARD_LEASE + timedelta(seconds=1)
+        assert services.sms_forward(sms_id=forward_id, now=after_the_lease) == ForwardState.SENT
+    finally:
+        stalled_chat.release.set()
+        first.join(timeout=30)
+        stalled_chat.server.shutdown()
+        stalled_chat.server.server_close()
+    assert len(chat_server.received) == 1
 
 
 def test_sms_text_arrives_as_plain_text(simulator, rental, team_chat):

@@ -100,6 +100,9 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
             problems.append(f"{masked(url)}: {problem}")
         else:
             delivered.add(destination_key(url))
+            # Kept at once: should this worker stall or die on the next chat, the one that takes the
+            # forwarding over after the lease skips this chat.
+            SmsForward.objects.filter(pk=sms_id).update(delivered=sorted(delivered))
     record = {"destinations": "\n".join(masked(url) for url in destinations), "delivered": sorted(delivered),
               "claimed_until": None}  # fmt: skip
     if not problems:

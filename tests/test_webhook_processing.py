@@ -43,7 +43,7 @@ def queued_runs(settings, redis_url):
         if sender == "rentals.tasks.process_webhooks":
             published.append(headers)
 
-    before_task_publish.connect(count)
+    before_task_publish.connect(count, weak=False)  # see test_budgets: a dead weak receiver hides later ones
     yield published
     before_task_publish.disconnect(count)
 

@@ -240,9 +240,11 @@ def budgets_usage(*, now: datetime) -> list[Budget]:
 
 
 def budget_alert_soon(
-    *, account: ProviderAccount, person: AbstractBaseUser | None, refusal: Refusal | None = None
-) -> None:
-    """After the spend changed (or a budget refused), check the alerts in a task, once committed."""
+    *, account: ProviderAccount, person: AbstractBaseUser | None, refusal: Refusal | None = None,
+    spent_at: datetime | None = None,
+) -> None:  # fmt: skip
+    """After the spend changed (or a budget refused), check the alerts in a task, once committed:
+    those of the month of ``spent_at``, the moment the spend counts from (by default now)."""
     from ..tasks import check_budgets  # tasks import services: import here, at call time
 
     person_id = person.pk if person is not None else None
@@ -251,7 +253,7 @@ def budget_alert_soon(
     refused = refusal.budget.key if refusal is not None and refusal.token == Token.BUDGET_EXCEEDED else None
     try:
         # With the moment of the spend: a check that runs after midnight on the 1st is still about its month.
-        check_budgets.delay_on_commit(account.pk, person_id, refused, timezone.now().isoformat())
+        check_budgets.delay_on_commit(account.pk, person_id, refused, (spent_at or timezone.now()).isoformat())
     except Exception:
         # The next rent or extension checks again; the budget itself holds either way.
         logger.warning("could not queue the budget check of account %s", account.pk)

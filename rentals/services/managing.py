@@ -155,7 +155,7 @@ def _extension_claim(
                 return _repeated_extension_outcome(existing, rental=rental, requested_by=requested_by)
             now = timezone.now()
             budgets = budgets_locked(account=rental.account, person=requested_by, now=now)
-            price = _price_counted(rental, hours, price_quoted) if budgets else None
+            price = _price_counted(rental, hours, price_quoted, automatic=automatic) if budgets else None
             refusal = budget_refusal(budgets, price)
             locked = Rental.objects.select_for_update().get(pk=rental.pk)
             if expect_end_date is not None and locked.end_date != expect_end_date:
@@ -184,13 +184,15 @@ def _repeated_extension_outcome(
     return extension_outcome_for(existing, repeated=True)
 
 
-def _price_counted(rental: Rental, hours: int, price_quoted: Decimal | None) -> Decimal | None:
-    """The price a budget counts for an extension: the one quoted, but never less than the catalog's.
-    The quote comes back from the confirmation page or a script, so a budget must not take a smaller
-    one on its word; the catalog's is the server's own."""
-    known = [price for price in (price_quoted, rent_price(service=rental.service, country=rental.country,
-                                                          hours=hours)) if price is not None]  # fmt: skip
-    return max(known, default=None)
+def _price_counted(rental: Rental, hours: int, price_quoted: Decimal | None, *, automatic: bool) -> Decimal | None:
+    """The price a budget counts for an extension: the quote, but never less than the catalog's.
+    Auto-renew asked SMS.online for its quote itself. Any other came back from the confirmation page
+    or a script, and a budget takes it on nobody's word: without a catalog price to hold it against,
+    the price is unknown (and the extension refused, as a rent would be)."""
+    catalog = rent_price(service=rental.service, country=rental.country, hours=hours)
+    if catalog is None:
+        return price_quoted if automatic else None
+    return catalog if price_quoted is None else max(catalog, price_quoted)
 
 
 def _extension_send(
@@ -223,7 +225,8 @@ def _extension_send(
         RentalReminder.objects.filter(rental=rental).delete()
         outcome = _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id,
                           new_end_date=phone.end_date, cost=phone.cost)  # fmt: skip
-    budget_alert_soon(account=rental.account, person=requested_by)
+    # Counted in the month the extension was recorded, before the call (a rent, by its rental's row).
+    budget_alert_soon(account=rental.account, person=requested_by, spent_at=extension.created_at)
     return outcome
 
 

@@ -114,17 +114,19 @@ def test_a_chat_down_for_good_is_given_up_on_with_the_error_kept(simulator, rent
 def test_a_forwarding_that_stalls_on_one_chat_is_not_posted_again_to_the_others(
     simulator, account, catalog, settings, chat_server
 ):
-    """A worker stalls posting to the second chat (or dies there) and its lease runs out: the next
-    one posts only where the SMS has not gone. Each chat that took it is recorded as it does."""
-    stalled_chat = ChatServer()
-    threading.Thread(target=stalled_chat.server.serve_forever, daemon=True).start()
-    settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url, stalled_chat.apprise_url]
+    """A worker stalls posting to the second of three chats (or dies there) and its lease runs out: the
+    next one posts only where the SMS has not gone, and the stalled one, when it wakes, stops there."""
+    stalled_chat, third_chat = ChatServer(), ChatServer()
+    for chat in (stalled_chat, third_chat):
+        threading.Thread(target=chat.server.serve_forever, daemon=True).start()
+    settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url, stalled_chat.apprise_url, third_chat.apprise_url]
     rental = rent(account, catalog).rental
     inject(simulator, rental, "Code 4242", webhook=False)
     services.rental_poll(rental=rental)  # stored; its forwarding task queued, not run
     forward_id = SmsForward.objects.get().pk
     stalled_chat.hold_next()
-    first = threading.Thread(target=lambda: services.sms_forward(sms_id=forward_id, now=timezone.now()))
+    stalled = []
+    first = threading.Thread(target=lambda: stalled.append(services.sms_forward(sms_id=forward_id, now=timezone.now())))
     try:
         first.start()
         assert stalled_chat.holding.wait(timeout=10)
@@ -133,9 +135,13 @@ def test_a_forwarding_that_stalls_on_one_chat_is_not_posted_again_to_the_others(
     finally:
         stalled_chat.release.set()
         first.join(timeout=30)
-        stalled_chat.server.shutdown()
-        stalled_chat.server.server_close()
-    assert len(chat_server.received) == 1
+        for chat in (stalled_chat, third_chat):
+            chat.server.shutdown()
+            chat.server.server_close()
+    assert stalled == ["lease lost"]
+    assert (len(chat_server.received), len(third_chat.received)) == (1, 1)
+    forward = SmsForward.objects.get()
+    assert forward.state == ForwardState.SENT and len(forward.delivered) == 3
 
 
 def test_sms_text_arrives_as_plain_text(simulator, rental, team_chat):

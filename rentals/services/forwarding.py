@@ -19,7 +19,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from .. import notices
 from ..chat import destination_key, masked, parse_chat_urls, post_plain
@@ -83,8 +84,9 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
     """Post one SMS to its destinations; returns what happened in a word. Raises ``ChatUnavailable``
     when a destination did not take it and it should be tried again."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    lease = now + FORWARD_LEASE
     claimed = SmsForward.objects.filter(free, pk=sms_id, state=ForwardState.PENDING).update(
-        claimed_until=now + FORWARD_LEASE, attempts=F("attempts") + 1
+        claimed_until=lease, attempts=F("attempts") + 1
     )
     if not claimed:
         return "not claimed"  # done, given up, or another worker is posting it now
@@ -95,6 +97,10 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
     for url in destinations:
         if destination_key(url) in delivered:
             continue
+        # Still this worker's to post? One that stalled past its lease stops here: another has taken over.
+        lease = _lease_renewed(sms_id, lease)
+        if lease is None:
+            return "lease lost"
         problem = post_plain(url, title=forwarded.subject, body=forwarded.body)
         if problem:
             problems.append(f"{masked(url)}: {problem}")
@@ -102,26 +108,35 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
             delivered.add(destination_key(url))
             # Kept at once: should this worker stall or die on the next chat, the one that takes the
             # forwarding over after the lease skips this chat.
-            SmsForward.objects.filter(pk=sms_id).update(delivered=sorted(delivered))
+            SmsForward.objects.filter(pk=sms_id, claimed_until=lease).update(delivered=sorted(delivered))
+    mine = SmsForward.objects.filter(pk=sms_id, claimed_until=lease)
     record = {"destinations": "\n".join(masked(url) for url in destinations), "delivered": sorted(delivered),
               "claimed_until": None}  # fmt: skip
     if not problems:
         state = ForwardState.SENT if destinations else ForwardState.NOT_FORWARDED
-        SmsForward.objects.filter(pk=sms_id).update(state=state, sent_at=now, last_error="", **record)
-        return state
-    return _forward_failed(forward, problems, now=now, record=record)
+        return state if mine.update(state=state, sent_at=now, last_error="", **record) else "lease lost"
+    return _forward_failed(forward, mine, problems, now=now, record=record)
 
 
-def _forward_failed(forward: SmsForward, problems: list[str], *, now: datetime, record: dict) -> str:
+def _lease_renewed(sms_id: int, lease: datetime) -> datetime | None:
+    """The forwarding's lease, renewed for one more post if this worker still holds it; else None."""
+    renewed = max(lease, timezone.now() + FORWARD_LEASE)
+    held = SmsForward.objects.filter(pk=sms_id, claimed_until=lease).update(claimed_until=renewed)
+    return renewed if held else None
+
+
+def _forward_failed(
+    forward: SmsForward, mine: QuerySet[SmsForward], problems: list[str], *, now: datetime, record: dict
+) -> str:
     error = "; ".join(problems)[:2000]
     if forward.attempts >= settings.RENTDESK_SMS_FORWARD_ATTEMPTS:
-        SmsForward.objects.filter(pk=forward.pk).update(state=ForwardState.FAILED, last_error=error, **record)
+        if not mine.update(state=ForwardState.FAILED, last_error=error, **record):
+            return "lease lost"
         logger.warning("SMS %s not forwarded after %s attempts: %s", forward.pk, forward.attempts, error)
         return ForwardState.FAILED
     retry_in = min(settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS * 2 ** (forward.attempts - 1), MAX_RETRY_DELAY)
-    SmsForward.objects.filter(pk=forward.pk).update(
-        last_error=error, next_attempt_at=now + timedelta(seconds=retry_in), **record
-    )
+    if not mine.update(last_error=error, next_attempt_at=now + timedelta(seconds=retry_in), **record):
+        return "lease lost"
     raise ChatUnavailable(error, retry_in=round(retry_in))
 
 

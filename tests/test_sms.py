@@ -87,6 +87,23 @@ def test_an_sms_arriving_between_two_pages_does_not_store_another_twice(simulato
     assert sorted(SmsMessage.objects.values_list("text", flat=True)) == sorted(f"message {i}" for i in range(13))
 
 
+def test_more_sms_arriving_between_two_pages_than_a_page_holds_are_read_by_the_next_poll(simulator, rental):
+    for index in range(12):
+        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+    requests_made = []
+
+    def many_arrive_after_the_first_page():
+        requests_made.append(1)
+        if len(requests_made) == 2:
+            for index in range(12, 23):
+                inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+
+    services.rental_poll(rental=rental, before_request=many_arrive_after_the_first_page)
+    services.rental_poll(rental=rental)
+    texts = list(SmsMessage.objects.values_list("text", flat=True))
+    assert len(texts) == len(set(texts)) == 23
+
+
 @pytest.mark.parametrize(
     ("control", "status"),
     [("revoke", RentalStatus.REVOKED), ("advance", RentalStatus.FINISHED)],

@@ -83,15 +83,16 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     return message
 
 
-def _past_the_overlap(read: list[IncomingSms], page: list[IncomingSms], *, arrived: int) -> list[IncomingSms]:
+def _past_the_overlap(read: list[IncomingSms], page: list[IncomingSms], *, arrived: int) -> list[IncomingSms] | None:
     """A later page without the SMS an earlier page already showed. Pages list the newest first, so
     SMS that ``arrived`` between the requests push as many of the last ones read onto this page;
     counted again, each would become a second row (its occurrence one higher) and a second forward.
-    The newcomers themselves are on page 0, for the next poll (or their webhook)."""
-    shifted = min(max(arrived, 0), len(read), len(page))
-    if shifted and page[:shifted] == read[-shifted:]:
-        return page[shifted:]
-    return page
+    The newcomers themselves are on page 0, for the next poll (or their webhook). None when the page
+    does not start with the last ones read (more arrived than a page holds)."""
+    if arrived <= 0:
+        return page
+    shifted = min(arrived, len(read))
+    return page[shifted:] if page[:shifted] == read[-shifted:] else None
 
 
 def provider_tz() -> ZoneInfo:
@@ -119,7 +120,10 @@ def rental_poll(
         before_request()
         status = client.get_rent_status(rent_id=polled_id, page=page)
         arrived = 0 if last_total is None else status.total - last_total
-        messages += _past_the_overlap(messages, status.messages, arrived=arrived)
+        fresh = _past_the_overlap(messages, status.messages, arrived=arrived)
+        if fresh is None:
+            break  # more arrived than a page holds: the next poll reads the pages afresh
+        messages += fresh
         first_total = status.total if first_total is None else first_total
         last_total = status.total
         # Done once every SMS there was at the first page is read (later ones are on page 0 now).

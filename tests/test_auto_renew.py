@@ -140,6 +140,15 @@ def test_the_renewal_nonce_cannot_be_worked_out_from_the_page(rental, settings):
     assert services.renewal_nonce(rental) != nonce
 
 
+def test_a_renewal_handled_before_the_secret_key_was_rotated_stays_handled(simulator, rental, settings):
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_max_price=Decimal("0.10"))
+    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-0123456789"
+    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert len(mail.outbox) == 1 and RentalExtension.objects.count() == 1
+
+
 # --- on whose behalf it renews ----------------------------------------------------------------------
 
 

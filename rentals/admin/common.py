@@ -56,7 +56,9 @@ class OfferedFiltersOnlyMixin:
     """A list filters on the columns its filters offer (and on related rows, which Django checks
     itself), not on any column of its model. Django takes ``?webhook_token__startswith=a`` on any
     column by default, which would read out, a character at a time and through the export as well,
-    what a page never shows its reader: webhook tokens, chat URLs, SMS codes, key ciphertexts."""
+    what a page never shows its reader: webhook tokens, chat URLs, SMS codes, key ciphertexts.
+    (Django's exemption for a raw-id popup's ``limit_choices_to`` is not kept: none points at these
+    models; one that does would need its column among the target's filters.)"""
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         name = lookup.split(LOOKUP_SEP, 1)[0]

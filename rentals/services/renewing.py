@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -72,12 +73,19 @@ def rentals_set_auto_renew(
     return changed
 
 
-def renewal_nonce(rental: Rental) -> uuid.UUID:
+def renewal_nonce(rental: Rental, secret: str | None = None) -> uuid.UUID:
     """The same rental and end date give the same nonce: one renewal per end date, however often asked.
     Keyed with the secret key: the extension page takes any nonce, so one worked out from the rental
     and its end date could be posted first, and the renewal would then never run."""
     key = f"{rental.pk}:{rental.end_date.isoformat()}"
-    return uuid.UUID(bytes=salted_hmac("rentals.renewal_nonce", key, algorithm="sha256").digest()[:16])
+    digest = salted_hmac("rentals.renewal_nonce", key, secret=secret, algorithm="sha256").digest()
+    return uuid.UUID(bytes=digest[:16])
+
+
+def _renewal_nonces(rental: Rental) -> list[uuid.UUID]:
+    """The nonce and those made with the keys a rotation left in SECRET_KEY_FALLBACKS: a renewal
+    handled before the rotation stays handled."""
+    return [renewal_nonce(rental), *(renewal_nonce(rental, old) for old in settings.SECRET_KEY_FALLBACKS)]
 
 
 def rentals_due_for_renewal(*, now: datetime) -> list[int]:
@@ -114,7 +122,7 @@ def _auto_renew(rental_id: int) -> str:
     if not _is_due(rental, timezone.now()):
         return "not due"  # renewed meanwhile, switched off, or ended
     nonce = renewal_nonce(rental)
-    if RentalExtension.objects.filter(nonce=nonce).exists():
+    if RentalExtension.objects.filter(nonce__in=_renewal_nonces(rental)).exists():
         return "already handled"
     problem, token = _refusal_before_asking(rental)
     price = None
@@ -207,8 +215,9 @@ def auto_renew_cut_short(rental: Rental, *, sent: bool) -> None:
         if sent:
             what = _(
                 "Auto-renew stopped after asking SMS.online to extend the rental (the process stopped). SMS.online "
-                "may have extended it and charged: reconciliation will then move the end date on the rental's page. "
-                "If it has not moved, extend the rental by hand."
+                "may have extended it and charged: reconciliation then moves the end date on the rental's page "
+                "within minutes. If SMS.online shows it was not extended, mark the extension so under Extensions, "
+                "then extend the rental by hand."
             )
         else:
             what = _("Auto-renew stopped before anything was sent (the process stopped); nothing was charged.")

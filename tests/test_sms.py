@@ -68,40 +68,39 @@ def test_polling_reads_every_page(simulator, rental):
     assert services.rental_poll(rental=rental).new_messages == 0
 
 
+def poll_while_sms_arrive(simulator, rental, *, waiting: int, arriving: int) -> None:
+    """One poll of a rental with ``waiting`` SMS, ``arriving`` more of them coming in between the
+    requests for its first and second pages."""
+    for index in range(waiting):
+        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+    requests_made = []
+
+    def arrive_after_the_first_page():
+        requests_made.append(1)
+        if len(requests_made) == 2:
+            for index in range(waiting, waiting + arriving):
+                inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
+
+    services.rental_poll(rental=rental, before_request=arrive_after_the_first_page)
+
+
+def stored_texts() -> list[str]:
+    return list(SmsMessage.objects.values_list("text", flat=True))
+
+
 def test_an_sms_arriving_between_two_pages_does_not_store_another_twice(simulator, rental):
     """Pages list the newest first: an SMS arriving while a poll reads them pushes the last one read
     onto the next page. Read twice, it would be stored and forwarded twice."""
-    for index in range(12):
-        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
-    requests_made = []
-
-    def arrives_after_the_first_page():
-        requests_made.append(1)
-        if len(requests_made) == 2:
-            inject(simulator, rental, "message 12", webhook=False, sender="S12")
-
-    services.rental_poll(rental=rental, before_request=arrives_after_the_first_page)
-    texts = list(SmsMessage.objects.values_list("text", flat=True))
-    assert len(texts) == len(set(texts)) == 12 and "message 12" not in texts
+    poll_while_sms_arrive(simulator, rental, waiting=12, arriving=1)
+    assert len(stored_texts()) == len(set(stored_texts())) == 12 and "message 12" not in stored_texts()
     services.rental_poll(rental=rental)  # the newcomer, on the first page now
-    assert sorted(SmsMessage.objects.values_list("text", flat=True)) == sorted(f"message {i}" for i in range(13))
+    assert sorted(stored_texts()) == sorted(f"message {i}" for i in range(13))
 
 
 def test_more_sms_arriving_between_two_pages_than_a_page_holds_are_read_by_the_next_poll(simulator, rental):
-    for index in range(12):
-        inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
-    requests_made = []
-
-    def many_arrive_after_the_first_page():
-        requests_made.append(1)
-        if len(requests_made) == 2:
-            for index in range(12, 23):
-                inject(simulator, rental, f"message {index}", webhook=False, sender=f"S{index}")
-
-    services.rental_poll(rental=rental, before_request=many_arrive_after_the_first_page)
+    poll_while_sms_arrive(simulator, rental, waiting=12, arriving=11)
     services.rental_poll(rental=rental)
-    texts = list(SmsMessage.objects.values_list("text", flat=True))
-    assert len(texts) == len(set(texts)) == 23
+    assert sorted(stored_texts()) == sorted(f"message {i}" for i in range(23))
 
 
 @pytest.mark.parametrize(

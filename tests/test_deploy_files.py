@@ -32,9 +32,11 @@ def make_recipe(target: str) -> list[str]:
 
 
 def test_the_units_run_what_procfile_production_runs():
-    assert set(procfile()) == set(UNITS)
-    for process, unit in UNITS.items():
-        assert [command.replace(SERVER_ROOT, "") for command in unit_commands(unit, "ExecStart")] == [
+    """The web process is `make serve`: migrate and collectstatic before gunicorn, as the unit's
+    ExecStartPre lines do (a bare gunicorn served a new database's pages as 500s, without CSS)."""
+    assert set(procfile()) == set(UNITS) and procfile()["web"] == "make serve"
+    for process in ("worker", "beat"):
+        assert [command.replace(SERVER_ROOT, "") for command in unit_commands(UNITS[process], "ExecStart")] == [
             procfile()[process]
         ]
 
@@ -67,6 +69,19 @@ def test_the_documented_production_environment_passes_check_deploy_with_no_warni
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
     assert (production_env_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_manage_py_takes_its_settings_from_the_environment_file(production_env_file):
+    """On a server, `RENTDESK_ENV_FILE=/etc/rentdesk/rentdesk.env manage.py add_account …` runs the
+    production settings the file names, not the local ones against the server's database."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SMSONLINE_", "DATABASE_", "REDIS_"))}
+    shown = "from django.conf import settings; print(settings.SETTINGS_MODULE)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", shown],
+        cwd=PROJECT, env={**clean, "RENTDESK_ENV_FILE": str(production_env_file)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == "config.settings.production", result.stderr
 
 
 def test_the_environment_file_is_never_overwritten(production_env_file):

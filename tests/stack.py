@@ -158,6 +158,11 @@ class Stack:
         return str(self.directory / "cert.pem")
 
     @property
+    def nginx_access_log(self) -> Path:
+        """The access log the site's own log format writes (the server's one, elsewhere)."""
+        return self.directory / "rentdesk-access.log"
+
+    @property
     def key(self) -> str:
         return str(self.directory / "key.pem")
 
@@ -256,6 +261,7 @@ class Stack:
             .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")
             .replace("/etc/letsencrypt/live/rentdesk.example.com/fullchain.pem", self.certificate)
             .replace("/etc/letsencrypt/live/rentdesk.example.com/privkey.pem", self.key)
+            .replace("/var/log/nginx/rentdesk-access.log", str(self.nginx_access_log))
         )
         (self.directory / "site.conf").write_text(site)
         temp = self.directory / "nginx-temp"

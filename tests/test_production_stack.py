@@ -145,6 +145,10 @@ def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(st
                                headers={"Content-Type": "application/json", **headers})  # fmt: skip
         assert answer.status_code == 200, (base, answer.status_code, answer.text[:200])
     assert _sms_count_reaches(stack, rental["id"], 2), stack.log("worker")[-3000:]
+    # The token is the rental's secret: nginx's access log keeps the request, not the token.
+    token = path.removeprefix("/hooks/sms/").strip("/")
+    logged = stack.nginx_access_log.read_text()
+    assert "POST /hooks/sms/[token]/ " in logged and token not in logged
 
 
 def _sms_count_reaches(stack: Stack, rental_id: int, count: int) -> bool:

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import Country, Offer, Service
+from rentals.models import Country, Offer, ProviderAccount, Service
+from rentals.provider.destinations import url_origin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,6 +40,20 @@ def test_sync_stores_price_and_stock_per_service_country_and_time(simulator, acc
     added = Service.objects.get(code="full")
     assert added.is_active is False  # new services wait for staff to switch them on
     assert services.catalog_sync(now=timezone.now()) == written and Offer.objects.count() == written
+
+
+def test_an_account_that_cannot_reach_sms_online_gives_the_catalog_to_the_next(simulator, account, catalog):
+    """The first account's URL has a typo (or its host is down): the next account reads the catalog,
+    after one request to the first, not one per country and rent time."""
+    from .conftest import SANDBOX_KEY
+    from .factories import AccountFactory
+
+    typo = "http://127.0.0.1:9/stubs/handler_api.php"
+    ProviderAccount.objects.filter(pk=account.pk).update(api_url=typo, api_key_origin=url_origin(typo))
+    AccountFactory(name="Second", api_url=simulator.api_url, api_key=SANDBOX_KEY)
+    assert services.catalog_sync(now=timezone.now()) > 0
+    assert Offer.objects.filter(service=catalog["telegram"], country=catalog["ukraine"], hours=24).exists()
+    assert len(simulator.requests("getRentPrices")) == 2 * 9
 
 
 def test_sync_falls_back_when_prices_are_not_offered_and_remembers_it(simulator, account, catalog):

@@ -145,7 +145,10 @@ def url_refusal(refusal: UrlRefusal) -> str:
         "carries_credentials": _(
             "it carries a query string or a user name: the API key goes in its own field, not in the URL"
         ),
-        "https_only": _("API keys are sent only over https:// here"),
+        "https_only": _(
+            "API keys are sent only over https:// here (plain http only to a loopback host named in "
+            "SMSONLINE_ALLOWED_HOSTS, such as the simulator's)"
+        ),
         "plain_http_elsewhere": _("plain http:// goes only to this machine here, and %(host)s resolves to %(address)s"),
         "not_public": _(
             "%(host)s resolves to %(address)s, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)"

@@ -114,6 +114,7 @@ def test_production_sends_keys_over_https_only(boss, account, simulator, setting
     settings.SMSONLINE_REQUIRE_HTTPS, settings.SMSONLINE_ALLOWED_HOSTS = True, []
     response = save_account(boss, account, simulator.api_url, api_key=SANDBOX_KEY)
     assert response.status_code == 200 and "only over https://" in response.content.decode()
+    assert "SMSONLINE_ALLOWED_HOSTS" in response.content.decode()  # how to reach the simulator anyway
     with pytest.raises(errors.DestinationRefused):
         services.account_check_balance(account=account)
     assert simulator.requests() == []

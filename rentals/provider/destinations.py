@@ -24,7 +24,10 @@ REFUSAL_REASONS = {
     "carries_credentials": (
         "it carries a query string or a user name: the API key goes in its own field, not in the URL"
     ),
-    "https_only": "API keys are sent only over https:// here",
+    "https_only": (
+        "API keys are sent only over https:// here (plain http only to a loopback host named in "
+        "SMSONLINE_ALLOWED_HOSTS, such as the simulator's)"
+    ),
     "plain_http_elsewhere": "plain http:// goes only to this machine here, and {host} resolves to {address}",
     "not_public": "{host} resolves to {address}, which is not a public address (allow it in SMSONLINE_ALLOWED_HOSTS)",
 }

@@ -73,7 +73,7 @@ def django_on_scratch_database() -> str:
     url = scratch_database_url()
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["RENTDESK_ENV_FILE"] = "/nonexistent"
+    os.environ["RENTDESK_ENV_FILE"] = os.devnull
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
     # As in production: with DEBUG on, Django keeps and logs every statement, a cost no server pays.
     os.environ["DJANGO_DEBUG"] = "false"

@@ -270,7 +270,7 @@ def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Pat
         "DATABASE_URL": database_url_of_this_test(),
         "REDIS_URL": redis_url,
         "EMAIL_URL": f"filemail:///{outbox}",
-        "RENTDESK_ENV_FILE": "/nonexistent",
+        "RENTDESK_ENV_FILE": os.devnull,
     }
     with log.open("w") as output:
         return subprocess.Popen(

@@ -235,7 +235,7 @@ class Stack:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
-            "RENTDESK_ENV_FILE": "/nonexistent",  # as under systemd: the environment file is in env
+            "RENTDESK_ENV_FILE": os.devnull,  # as under systemd: the environment file is in env
             "DJANGO_SUPERUSER_PASSWORD": BOSS_PASSWORD,
             "SMSONLINE_API_KEY": "stack-key-" + secrets.token_hex(8),
             "SSL_CERT_FILE": self.certificate,  # the simulator's webhooks reach nginx over HTTPS

@@ -134,7 +134,7 @@ def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--check-config", "--config", "config/gunicorn.py"],
         cwd=PROJECT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "WEB_THREADS": "many", "RENTDESK_ENV_FILE": "/nonexistent"},
+        env={**os.environ, "WEB_THREADS": "many", "RENTDESK_ENV_FILE": os.devnull},
     )  # fmt: skip
     assert result.returncode != 0
     assert "WEB_THREADS must be a whole number from 1 to 256, not 'many'." in result.stderr

@@ -26,7 +26,7 @@ def check(
     return subprocess.run(
         [sys.executable, "manage.py", *command],
         cwd=PROJECT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, "RENTDESK_ENV_FILE": "/nonexistent", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, "RENTDESK_ENV_FILE": os.devnull, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -110,13 +110,20 @@ def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=PROJECT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": "/nonexistent"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert "handler_api.php?api_key=[REDACTED]" in result.stderr
     assert "SECRET123abc" not in result.stdout + result.stderr
+
+
+def test_an_environment_file_that_is_not_there_is_named():
+    """A typo in RENTDESK_ENV_FILE used to show as the first required setting the file held."""
+    result = check("config.settings.production", {**GOOD, "RENTDESK_ENV_FILE": "/etc/rentdesk/nope.env"})
+    assert result.returncode != 0
+    assert "RENTDESK_ENV_FILE names /etc/rentdesk/nope.env, which does not exist." in result.stderr
 
 
 def test_the_team_language_is_read_from_the_environment():

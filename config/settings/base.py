@@ -8,14 +8,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from . import readers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-# Variables already in the environment win over the file; RENTDESK_ENV_FILE points elsewhere.
-environ.Env.read_env(env.str("RENTDESK_ENV_FILE", default=str(BASE_DIR / ".env")))
+# Variables already in the environment win over the file; RENTDESK_ENV_FILE points elsewhere (/dev/null:
+# no file, as under systemd, whose EnvironmentFile sets the variables).
+ENV_FILE = env.str("RENTDESK_ENV_FILE", default="")
+if ENV_FILE and not Path(ENV_FILE).exists():
+    # A typo would otherwise show as whichever required setting the file holds ("Set DJANGO_SECRET_KEY").
+    raise ImproperlyConfigured(f"RENTDESK_ENV_FILE names {ENV_FILE}, which does not exist.")
+environ.Env.read_env(ENV_FILE or str(BASE_DIR / ".env"))
 
 # Development-only secrets: public, so production rejects them (see production.py).
 INSECURE_DEV_SECRET_KEY = "django-insecure-rentdesk-local-development-only"

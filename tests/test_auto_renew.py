@@ -230,6 +230,24 @@ def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simul
     assert "set by taras, who may no longer extend rentals" in alarm.body and "olena@example.test" in alarm.to
 
 
+def test_deleting_the_person_who_set_auto_renew_switches_it_off_and_says_so(simulator, rental, client):
+    """Deleted, rather than deactivated: the renewals would otherwise go on in nobody's name, with no
+    personal budget to hold them."""
+    taras = operator("taras")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    client.force_login(User.objects.create_superuser("boss", "boss@example.test", "pw"))
+    deleted = client.post(reverse("admin:auth_user_delete", args=[taras.pk]), {"post": "yes"})
+    assert deleted.status_code == 302 and not User.objects.filter(pk=taras.pk).exists()
+    rental.refresh_from_db()
+    assert (rental.auto_renew, rental.auto_renew_by) == (False, None)
+    assert "taras, who set it, was deleted" in rental.history.first().history_change_reason
+    simulator.reset()
+    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+    (alarm,) = mail.outbox
+    assert "Auto-renew was switched off: taras, who set it, was deleted" in alarm.body
+    assert {"olena@example.test", "taras@example.test"} <= set(alarm.to)
+
+
 def test_rentals_renewing_before_the_upgrade_are_renewed_for_whoever_last_set_them(rental):
     from django.db.migrations.executor import MigrationExecutor
 

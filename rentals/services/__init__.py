@@ -36,6 +36,7 @@ from .managing import (
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import (
     AUTO_RENEW_SETTINGS,
+    auto_renew_owner_leaving,
     auto_renew_settings_changed,
     renewal_nonce,
     rental_auto_renew,
@@ -87,6 +88,7 @@ __all__ = [
     "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",
+    "auto_renew_owner_leaving",
     "auto_renew_settings_changed",
     "budget_spent",
     "budgets_alert",

@@ -49,6 +49,29 @@ def auto_renew_settings_changed(*, rental: Rental, changed: Iterable[str], by: A
         rental.auto_renew_by = by if rental.auto_renew else None
 
 
+def auto_renew_owner_leaving(person: AbstractBaseUser) -> int:
+    """``person`` is being deleted: the active rentals set to renew on their behalf would otherwise go
+    on renewing on nobody's, with no personal budget to hold them. Their auto-renew is switched off
+    (the history says why) and their people are told to extend by hand or set it again. Returns how
+    many rentals were switched off."""
+    rentals = Rental.objects.filter(auto_renew_by=person, auto_renew=True, status=RentalStatus.ACTIVE)
+    switched = 0
+    with team_language():
+        for rental in rentals.select_related("account", "rented_by", "assignee", "auto_renew_by"):
+            rental.auto_renew, rental.auto_renew_by = False, None
+            rental._change_reason = _("auto-renew switched off: %(person)s, who set it, was deleted") % {
+                "person": person
+            }
+            rental.save(update_fields=["auto_renew", "auto_renew_by"])
+            what = _(
+                "Auto-renew was switched off: %(person)s, who set it, was deleted. Extend the rental by hand, "
+                "or set its auto-renew again."
+            ) % {"person": person}
+            _alarm(rental, what, also=person)
+            switched += 1
+    return switched
+
+
 def rentals_set_auto_renew(
     *, rentals: Iterable[Rental], by: AbstractBaseUser, hours: int | None, before_hours: int = 24,
     max_price: Decimal | None = None,
@@ -224,12 +247,13 @@ def auto_renew_cut_short(rental: Rental, *, sent: bool) -> None:
         _alarm(rental, what)
 
 
-def _alarm(rental: Rental, what: str) -> None:
+def _alarm(rental: Rental, what: str, *, also: AbstractBaseUser | None = None) -> None:
     """Tell people, and keep it where ops look (Error events, the dashboard) should mail fail."""
     ErrorEvent.objects.create(
         account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"+{rental.number}: {what}"
     )
+    recipients = rental_people(rental, rental.auto_renew_by or also)
     try:
-        notify(notices.auto_renew_alarm(rental, what=what), recipients=rental_people(rental, rental.auto_renew_by))
+        notify(notices.auto_renew_alarm(rental, what=what), recipients=recipients)
     except Exception:
         logger.exception("auto-renew alarm for rental %s could not be sent", rental.pk)

@@ -1,15 +1,18 @@
-"""Run the whole suite: lint, then pytest on SQLite, then on PostgreSQL when one is given, then the
-production stack (nginx, gunicorn, PostgreSQL, Redis, worker, beat) where the machine has it.
+"""Run the whole suite: lint, then pytest on SQLite and, when one is given, on PostgreSQL, side by side,
+then the production stack (nginx, gunicorn, PostgreSQL, Redis, worker, beat) where the machine has it.
 
 TEST_POSTGRES_URL (a postgres:// URL whose user may create databases) turns on the PostgreSQL run
 and the stack; .ci/run starts a server and sets it. Whatever is skipped is said at the end, with
 the reason.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 VENV_BIN = os.path.join(".venv", "bin")
 # The production stack boots once, in its own stage, not in each database's run.
@@ -19,6 +22,37 @@ PYTEST = [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"]
 def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bool:
     print(f"\n=== {title} ===", flush=True)
     return subprocess.run(command, env={**os.environ, **(env or {})}).returncode == 0
+
+
+def run_side_by_side(runs: list[tuple[str, list[str], dict[str, str]]]) -> list[bool]:
+    """pytest runs at once (the two databases' suites: most of their time is spent waiting on servers,
+    and this keeps CI's time down as the suite grows), each printed whole when it is done, each with
+    a temporary directory of its own."""
+    with contextlib.ExitStack() as scratch:
+        started = []
+        for title, command, env in runs:
+            output = scratch.enter_context(tempfile.TemporaryFile())
+            basetemp = os.path.join(scratch.enter_context(tempfile.TemporaryDirectory(prefix="rentdesk-")), "pytest")
+            process = subprocess.Popen([*command, "--basetemp", basetemp], env={**os.environ, **env},
+                                       stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+            started.append((title, process, output))
+        results = []
+        for title, process, output in started:
+            results.append(process.wait() == 0)
+            print(f"\n=== {title} ===", flush=True)
+            output.seek(0)
+            sys.stdout.buffer.write(output.read())
+            sys.stdout.flush()
+    return results
+
+
+def own_redis_database(env: dict[str, str], number: int) -> dict[str, str]:
+    """``env`` with TEST_REDIS_URL moved to database ``number`` of the same server, when one is given:
+    each suite empties its Redis database as it starts, and its workers must not take the other's tasks."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if not given:
+        return env  # each suite starts a Redis server of its own
+    return {**env, "TEST_REDIS_URL": urlunsplit(urlsplit(given)._replace(path=f"/{number}"))}
 
 
 # tests/stack.py says what the stack needs; asked here only to say why it is skipped.
@@ -45,24 +79,14 @@ def main() -> int:
         run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."]),
         run("ruff format", [os.path.join(VENV_BIN, "ruff"), "format", "--check", "."]),
     ]
-    results.append(
-        run(
-            "pytest on SQLite",
-            [*PYTEST, "-m", "not stack"],
-            {"DATABASE_URL": "sqlite:///.local/db.sqlite3"},
-        )
-    )
+    suites = [("pytest on SQLite", {"DATABASE_URL": "sqlite:///.local/db.sqlite3"})]
     postgres_url = os.environ.get("TEST_POSTGRES_URL")
     if postgres_url:
-        results.append(
-            run(
-                "pytest on PostgreSQL",
-                [*PYTEST, "-m", "not stack"],
-                {"DATABASE_URL": postgres_url},
-            )
-        )
+        suites.append(("pytest on PostgreSQL", {"DATABASE_URL": postgres_url}))
     else:
         skipped.append("the PostgreSQL run: TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
+    runs = [(title, [*PYTEST, "-m", "not stack"], own_redis_database(env, n)) for n, (title, env) in enumerate(suites)]
+    results += run_side_by_side(runs)
     results.append(production_stack(skipped))
     if not shutil.which(os.environ.get("CHROMIUM", "chromium")):
         skipped.append("the browser tests: no chromium on PATH (Debian package 'chromium'; .ci/run installs it)")

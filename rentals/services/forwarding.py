@@ -97,18 +97,14 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
     for url in destinations:
         if destination_key(url) in delivered:
             continue
-        # Still this worker's to post? One that stalled past its lease stops here: another has taken over.
-        lease = _lease_renewed(sms_id, lease)
-        if lease is None:
-            return "lease lost"
         problem = post_plain(url, title=forwarded.subject, body=forwarded.body)
         if problem:
             problems.append(f"{masked(url)}: {problem}")
         else:
             delivered.add(destination_key(url))
-            # Kept at once: should this worker stall or die on the next chat, the one that takes the
-            # forwarding over after the lease skips this chat.
-            SmsForward.objects.filter(pk=sms_id, claimed_until=lease).update(delivered=sorted(delivered))
+        lease = _lease_kept(sms_id, lease, delivered)
+        if lease is None:
+            return "lease lost"
     mine = SmsForward.objects.filter(pk=sms_id, claimed_until=lease)
     record = {"destinations": "\n".join(masked(url) for url in destinations), "delivered": sorted(delivered),
               "claimed_until": None}  # fmt: skip
@@ -118,10 +114,14 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
     return _forward_failed(forward, mine, problems, now=now, record=record)
 
 
-def _lease_renewed(sms_id: int, lease: datetime) -> datetime | None:
-    """The forwarding's lease, renewed for one more post if this worker still holds it; else None."""
+def _lease_kept(sms_id: int, lease: datetime, delivered: set[str]) -> datetime | None:
+    """After each chat: the chats that have the SMS recorded at once, and the lease renewed for the next
+    post, if this worker still holds it; else None. So a worker that stalled or died mid-way leaves
+    what it did, and the one that took over skips those chats; the stalled one, waking, stops here."""
     renewed = max(lease, timezone.now() + FORWARD_LEASE)
-    held = SmsForward.objects.filter(pk=sms_id, claimed_until=lease).update(claimed_until=renewed)
+    held = SmsForward.objects.filter(pk=sms_id, claimed_until=lease).update(
+        claimed_until=renewed, delivered=sorted(delivered)
+    )
     return renewed if held else None
 
 

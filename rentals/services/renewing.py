@@ -144,8 +144,8 @@ def _auto_renew(rental_id: int) -> str:
         return "gone"
     if not _is_due(rental, timezone.now()):
         return "not due"  # renewed meanwhile, switched off, or ended
-    nonce = renewal_nonce(rental)
-    if RentalExtension.objects.filter(nonce__in=_renewal_nonces(rental)).exists():
+    nonce, *before_rotation = _renewal_nonces(rental)
+    if RentalExtension.objects.filter(nonce__in=[nonce, *before_rotation]).exists():
         return "already handled"
     problem, token = _refusal_before_asking(rental)
     price = None

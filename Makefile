@@ -35,7 +35,7 @@ install-runtime: $(RUNTIME_STAMP)
 	$(PY) scripts/write_local_env.py .env
 
 # With REDIS_URL set, that Redis is used; without it, a local one is started (see Procfile).
-PROCESSES := web simulator worker beat $(if $(REDIS_URL),,redis)
+PROCESSES := web simulator worker-urgent worker-background beat $(if $(REDIS_URL),,redis)
 
 run: install .env
 	$(PY) manage.py migrate --no-input

@@ -103,7 +103,7 @@ def main() -> None:
 
     rate = settings.SMSONLINE_POLL_RATE
     cycle = POLL_CYCLE.total_seconds()
-    with running_stack(database_url, units=["worker"]) as stack:
+    with running_stack(database_url, units=["worker-urgent", "worker-background"]) as stack:
         awaiting = rentals_for(rent_on_the_simulator(stack, RENTALS))
         celery = celery_client(stack)
         wait_for_idle_worker(celery)  # a worker that starts reads prices and balances first

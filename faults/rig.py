@@ -175,6 +175,7 @@ _FINISHED = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded in|raised)")
 
 
 def _unit_of(name: str) -> str:
-    """Its unit in deploy/systemd/ ("worker-2" is a second rentdesk-worker); empty for the servers."""
-    role = name.split("-")[0]
-    return f"rentdesk-{role}.service" if role in ("web", "worker", "beat") else ""
+    """Its unit in deploy/systemd/ ("worker-urgent-2" is a second rentdesk-worker-urgent); empty for the
+    servers."""
+    role = re.sub(r"-[0-9]+$", "", name)
+    return f"rentdesk-{role}.service" if role in ("web", "worker-urgent", "worker-background", "beat") else ""

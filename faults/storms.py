@@ -33,7 +33,8 @@ DATABASE_DOWN_SECONDS = 5.0
 RESENDS = 5  # how often the provider (here, the suite) sends again what was not acknowledged
 # A webhook queues a processing run; polling queues a single delivery whose run never came.
 PROCESSING_TASKS = ("rentals.tasks.process_webhooks", "rentals.tasks.process_webhook")
-POLL_ACCOUNT = "rentals.tasks.poll_account_sms"
+# The urgent worker's polls: those of rentals awaiting a code.
+POLL_ACCOUNT = "rentals.tasks.poll_awaiting_sms"
 
 
 # --- S1 ----------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def kill_the_worker_holding(
         time.sleep(0.005)
     # Taken before the signal: the supervisor may see the worker gone before this thread runs again.
     killed_at = time.time()
-    rig.signal("worker", signal.SIGKILL, group=True)
+    rig.signal("worker-urgent", signal.SIGKILL, group=True)
     return rig.held_tasks(), killed_at
 
 
@@ -221,10 +222,10 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     browsing = Load(pages, per_second=4).start()
     webhooks.sleep_until(seconds / 6)
     rig.signal("web", signal.SIGHUP)  # systemctl reload rentdesk-web: new workers, the old ones finish
-    stopping = [roll_worker(rig, "worker", "worker-2")]
+    stopping = [roll_worker(rig, f"worker-{queue}", f"worker-{queue}-2") for queue in ("urgent", "background")]
     webhooks.sleep_until(seconds / 2)
     rig.signal("web", signal.SIGHUP)
-    stopping.append(roll_worker(rig, "worker-2", "worker"))
+    stopping += [roll_worker(rig, f"worker-{queue}-2", f"worker-{queue}") for queue in ("urgent", "background")]
     answers, page_answers = webhooks.wait(), browsing.wait()
     ended = time.time()
     stored = wait_until(lambda: all_stored(rig, deliveries, "S6"), seconds=RECOVERY_TARGET, every=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -70,9 +71,16 @@ def awaiting_a_code(now: datetime) -> Q:
     )
 
 
-def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
-    """Active rentals whose SMS this cycle should poll, as rental ids per account id, most urgent first:
-    those awaiting a code, then the longest unpolled.
+class DuePolls(NamedTuple):
+    """One account's rentals due for a poll this cycle, each list most urgent first."""
+
+    awaiting: list[int]  # a code is likely to come soon: someone may be waiting for it
+    idle: list[int]
+
+
+def rentals_due_for_poll(*, now: datetime) -> dict[int, DuePolls]:
+    """Active rentals whose SMS this cycle should poll, per account id: those awaiting a code, and the
+    rest, the longest unpolled first.
 
     A cycle may take until it ends to reach a rental, so a rental is due when the next cycle could
     reach it too late: polled on the last cycle that surely reaches it in time, it is never late.
@@ -94,11 +102,12 @@ def rentals_due_for_poll(*, now: datetime) -> dict[int, list[int]]:
         # SMS.online asked this account to wait (HTTP 429, Retry-After).
         .exclude(account__rate_limited_until__gt=now)
         .annotate(idle=Case(When(awaiting_a_code(now), then=Value(False)), default=Value(True)))
-        .values_list("account_id", "pk")
+        .values_list("account_id", "pk", "idle")
     )
-    per_account: dict[int, list[int]] = {}
-    for account_id, rental_id in rows.order_by("account_id", "idle", F("last_polled_at").asc(nulls_first=True), "pk"):
-        per_account.setdefault(account_id, []).append(rental_id)
+    per_account: dict[int, DuePolls] = {}
+    for account_id, rental_id, idle in rows.order_by("account_id", F("last_polled_at").asc(nulls_first=True), "pk"):
+        due_polls = per_account.setdefault(account_id, DuePolls(awaiting=[], idle=[]))
+        (due_polls.idle if idle else due_polls.awaiting).append(rental_id)
     return per_account
 
 

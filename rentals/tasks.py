@@ -82,18 +82,22 @@ def process_webhooks(first_delivery_id: int | None = None) -> int:
 
 @shared_task(name="rentals.tasks.poll_sms")
 def poll_sms() -> int:
-    """Enqueue one polling task per account with due rentals, the most urgent its rate allows this cycle
-    (the rest stay due for the next); catch up on unprocessed webhooks. Returns the rentals due."""
+    """Plan this polling cycle: per account with due rentals, one poll of those awaiting a code on the
+    urgent queue and one of the rest on the background queue, the most its rate allows (the rest stay due
+    for the next cycle); catch up on unprocessed webhooks. Returns the rentals due."""
     now = timezone.now()
     for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)
     for sms_id in services.forwards_to_requeue(now=now):
         forward_sms.delay(sms_id)
     due = selectors.rentals_due_for_poll(now=now)
-    per_cycle = services.polls_per_cycle()
-    for account_id, rental_ids in due.items():
-        poll_account_sms.delay(account_id, rental_ids[:per_cycle], now.isoformat())
-    return sum(len(ids) for ids in due.values())
+    for account_id, due_polls in due.items():
+        awaiting, others = services.polls_split(due_polls)
+        if awaiting:
+            poll_awaiting_sms.delay(account_id, awaiting, now.isoformat())
+        if others:
+            poll_account_sms.delay(account_id, others, now.isoformat())
+    return sum(len(awaiting) + len(idle) for awaiting, idle in due.values())
 
 
 # getRentStatus spends nothing; a connection that never opened is simply tried again.
@@ -104,6 +108,15 @@ def poll_account_sms(account_id: int, rental_ids: list[int], cycle_started: str)
     return services.account_poll(
         account_id=account_id, rental_ids=rental_ids, cycle_started=datetime.fromisoformat(cycle_started)
     )
+
+
+# Rentals awaiting a code, on the urgent queue. Not retried: its rentals are due again at the next cycle.
+@shared_task(name="rentals.tasks.poll_awaiting_sms")
+def poll_awaiting_sms(account_id: int, rental_ids: list[int], cycle_started: str) -> int:
+    return services.account_poll(
+        account_id=account_id, rental_ids=rental_ids, cycle_started=datetime.fromisoformat(cycle_started),
+        awaiting=True,
+    )  # fmt: skip
 
 
 @shared_task(name="rentals.tasks.reconcile_accounts")

@@ -1,5 +1,5 @@
 """Run the whole suite: lint, then pytest on SQLite and, when one is given, on PostgreSQL, side by side,
-then the production stack (nginx, gunicorn, PostgreSQL, Redis, worker, beat) where the machine has it.
+then the production stack (nginx, gunicorn, PostgreSQL, Redis, both workers, beat) where the machine has it.
 
 TEST_POSTGRES_URL (a postgres:// URL whose user may create databases) turns on the PostgreSQL run
 and the stack; .ci/run starts a server and sets it. Whatever is skipped is said at the end, with
@@ -70,7 +70,7 @@ def production_stack(skipped: list[str]) -> bool:
     if missing.returncode != 0 or missing.stdout.strip():
         skipped.append(f"the production stack tests: {missing.stdout.strip() or missing.stderr.strip()[-300:]}")
         return missing.returncode == 0
-    return run("production stack: nginx, gunicorn, PostgreSQL, Redis, worker, beat", [*PYTEST, "-m", "stack"])
+    return run("production stack: nginx, gunicorn, PostgreSQL, Redis, both workers, beat", [*PYTEST, "-m", "stack"])
 
 
 def main() -> int:

@@ -262,8 +262,11 @@ def database_url_of_this_test() -> str:
 def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Path) -> subprocess.Popen:
     """A real Celery process (worker or beat) on this test's database and ``redis_url``.
 
-    Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs.
+    A worker consumes every queue unless the arguments name some (``--queues``), as the test's work
+    may go to either. Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs.
     """
+    if arguments[0] == "worker" and "--queues" not in arguments:
+        arguments = [*arguments, "--queues", "urgent,background"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -277,6 +280,18 @@ def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Pat
             [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel", "INFO"],
             cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
+
+
+def task_sender(redis_url: str) -> Any:
+    """A Celery app that sends tasks by name to ``redis_url``'s queues, routed as Rentdesk routes them
+    (as beat and the web do); the tests' own app stays the current one."""
+    from celery import Celery
+    from django.conf import settings
+
+    sender = Celery("sender", broker=redis_url, set_as_current=False)
+    sender.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    sender.conf.task_routes = settings.CELERY_TASK_ROUTES
+    return sender
 
 
 def sent_messages(outbox: Path) -> list[str]:

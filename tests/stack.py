@@ -56,7 +56,8 @@ def missing_parts() -> list[str]:
 def unit_commands(unit: str, key: str) -> list[str]:
     """The ``key`` lines (ExecStart, ExecStartPre) of a shipped unit, as run from this checkout."""
     lines = (PROJECT / "deploy" / "systemd" / unit).read_text().splitlines()
-    return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
+    # systemd reads "%%" as "%" ("%h" alone would be the user's home directory).
+    return [line.split("=", 1)[1].replace("%%", "%") for line in lines if line.startswith(f"{key}=")]
 
 
 def as_local(command: str) -> list[str]:
@@ -133,7 +134,7 @@ class Stack:
     overrides: dict[str, str] = field(default_factory=dict)
     # Which of the units to start (the benchmarks in bench/ start only what they measure), and an
     # existing database to run on instead of a new one (a benchmark's, with its data).
-    units: tuple[str, ...] = ("web", "worker", "beat")
+    units: tuple[str, ...] = ("web", "worker-urgent", "worker-background", "beat")
     database: str = ""
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -196,7 +197,8 @@ class Stack:
         if "beat" in self.units:
             return self.answers("/healthz")
         web_listens = "web" not in self.units or _listens(self.ports["web"])
-        return web_listens and ("worker" not in self.units or " ready." in self.log("worker"))
+        workers = [name for name in self.units if name.startswith("worker")]
+        return web_listens and all(" ready." in self.log(name) for name in workers)
 
     def start_unit(self, name: str, unit: str) -> None:
         """The ExecStart command of a shipped unit, as process ``name`` (e.g. a second worker)."""

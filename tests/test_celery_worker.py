@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 import redis
-from celery import Celery
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from rentals.models import RentalReminder
 
-from .conftest import free_port, redis_binary, sent_messages, start_celery, wait_until
+from .conftest import free_port, redis_binary, sent_messages, start_celery, task_sender, wait_until
 from .factories import RentalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +59,7 @@ def test_a_worker_outlives_a_redis_restart_in_the_middle_of_a_task(simulator, ac
     assert wait_until(lambda: answers(url), seconds=10)
     log = tmp_path / "worker.log"
     worker = start_celery(["worker", "--concurrency", "2"], redis_url=url, outbox=tmp_path / "outbox", log=log)
-    client = Celery(broker=url, set_as_current=False)  # the tests' own app stays the current one
+    client = task_sender(url)
     try:
         assert wait_until(lambda: " ready." in log.read_text(), seconds=60), log.read_text()[-3000:]
         for _ in range(2):  # SMS.online is slow: both tasks are still running when Redis goes

@@ -10,7 +10,12 @@ import pytest
 from .conftest import PROJECT
 from .stack import SERVER_ROOT, unit_commands
 
-UNITS = {"web": "rentdesk-web.service", "worker": "rentdesk-worker.service", "beat": "rentdesk-beat.service"}
+UNITS = {
+    "web": "rentdesk-web.service",
+    "worker-urgent": "rentdesk-worker-urgent.service",
+    "worker-background": "rentdesk-worker-background.service",
+    "beat": "rentdesk-beat.service",
+}
 
 
 def procfile() -> dict[str, str]:
@@ -35,7 +40,7 @@ def test_the_units_run_what_procfile_production_runs():
     """The web process is `make serve`: migrate and collectstatic before gunicorn, as the unit's
     ExecStartPre lines do (a bare gunicorn served a new database's pages as 500s, without CSS)."""
     assert set(procfile()) == set(UNITS) and procfile()["web"] == "make serve"
-    for process in ("worker", "beat"):
+    for process in ("worker-urgent", "worker-background", "beat"):
         assert [command.replace(SERVER_ROOT, "") for command in unit_commands(UNITS[process], "ExecStart")] == [
             procfile()[process]
         ]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rentals import services
 from rentals.models import ProviderAccount, Rental
 from rentals.schedule import POLL_CYCLE
-from rentals.selectors import POLL_IDLE_EVERY, rentals_due_for_poll
+from rentals.selectors import POLL_IDLE_EVERY, DuePolls, rentals_due_for_poll
 from rentals.services.pacing import AccountPacing
 
 from .factories import AccountFactory, RentalFactory
@@ -104,7 +104,7 @@ def test_rentals_awaiting_a_code_come_first_then_the_longest_unpolled():
     Rental.objects.filter(pk=idle.pk).update(last_polled_at=now - timedelta(hours=1), last_sms_at=now)
     awaiting = RentalFactory(account=account, rented_at=now - timedelta(minutes=5))
     Rental.objects.filter(pk=awaiting.pk).update(last_polled_at=now - timedelta(seconds=10))
-    assert rentals_due_for_poll(now=now) == {account.pk: [awaiting.pk, idle.pk]}
+    assert rentals_due_for_poll(now=now) == {account.pk: DuePolls(awaiting=[awaiting.pk], idle=[idle.pk])}
 
 
 def test_a_rental_is_due_on_the_last_cycle_that_surely_reaches_it_within_its_interval():
@@ -117,10 +117,10 @@ def test_a_rental_is_due_on_the_last_cycle_that_surely_reaches_it_within_its_int
     )
     assert rentals_due_for_poll(now=now) == {}  # the next cycle still reaches it in time
     Rental.objects.filter(pk=idle.pk).update(last_polled_at=now - last_safe_cycle - timedelta(seconds=1))
-    assert rentals_due_for_poll(now=now) == {idle.account_id: [idle.pk]}  # the next might be late
+    assert rentals_due_for_poll(now=now) == {idle.account_id: DuePolls([], [idle.pk])}  # the next might be late
     awaiting = RentalFactory(rented_at=now - timedelta(minutes=5))
     Rental.objects.filter(pk=awaiting.pk).update(last_polled_at=now - timedelta(seconds=1))
-    assert rentals_due_for_poll(now=now)[awaiting.account_id] == [awaiting.pk]  # every 20 s: at every cycle
+    assert rentals_due_for_poll(now=now)[awaiting.account_id].awaiting == [awaiting.pk]  # every 20 s: every cycle
 
 
 def test_a_cycle_polls_no_more_than_the_account_rate_allows_in_it(settings):

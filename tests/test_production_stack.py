@@ -1,5 +1,6 @@
 """The production stack on loopback: nginx (TLS) -> gunicorn with production settings, PostgreSQL,
-Redis, one Celery worker, beat, and the SMS.online simulator, all started as a server starts them.
+Redis, the urgent and the background Celery worker, beat, and the SMS.online simulator, all started as
+a server starts them.
 
 Needs PostgreSQL (TEST_POSTGRES_URL), nginx and redis-server; skipped, with the reason, elsewhere.
 `make test` runs these once, in their own stage (`-m stack`).
@@ -129,7 +130,7 @@ def test_200_webhooks_at_once_are_all_answered_200_and_all_stored(stack):
     assert answers == [200] * CONCURRENT_WEBHOOKS, [a for a in answers if a != 200][:5]
     stored = stack.sql("SELECT count(*) FROM rentals_webhookdelivery WHERE rental_id = %s", rental["id"])
     assert stored == [(CONCURRENT_WEBHOOKS,)]  # stored before each 200
-    assert _sms_count_reaches(stack, rental["id"], CONCURRENT_WEBHOOKS), stack.log("worker")[-3000:]
+    assert _sms_count_reaches(stack, rental["id"], CONCURRENT_WEBHOOKS), stack.log("worker-urgent")[-3000:]
 
 
 def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(stack):
@@ -144,7 +145,7 @@ def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(st
         answer = requests.post(base + path, data=chunks, timeout=30, verify=stack.certificate,
                                headers={"Content-Type": "application/json", **headers})  # fmt: skip
         assert answer.status_code == 200, (base, answer.status_code, answer.text[:200])
-    assert _sms_count_reaches(stack, rental["id"], 2), stack.log("worker")[-3000:]
+    assert _sms_count_reaches(stack, rental["id"], 2), stack.log("worker-urgent")[-3000:]
     # The token is the rental's secret: nginx's access log keeps the request, not the token.
     token = path.removeprefix("/hooks/sms/").strip("/")
     logged = stack.nginx_access_log.read_text()
@@ -184,7 +185,7 @@ def test_a_rent_through_the_admin_and_its_sms_in_a_browser(stack):
                 page.goto(rental_page)
                 return "731904" in page.inner_text("#content")
 
-            assert wait_until(sms_shown, seconds=60, every=0.5), stack.log("worker")[-3000:]
+            assert wait_until(sms_shown, seconds=60, every=0.5), stack.log("worker-urgent")[-3000:]
         finally:
             browser.close()
 

@@ -9,14 +9,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from celery import Celery
+import redis
+from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from rentals import services
 from rentals.models import RentalReminder, RentalStatus, SmsMessage, WebhookDelivery
 
-from .conftest import sent_messages, start_celery, wait_until
+from .conftest import sent_messages, start_celery, task_sender, wait_until
 from .factories import RentalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,17 +27,15 @@ TIMES_EACH = 6  # each job is queued this many times
 
 def queue(redis_url: str, tasks: list[tuple[str, list]]) -> None:
     """Queue tasks by name on the shared Redis, as beat or the web app does."""
-    sender = Celery("sender", broker=redis_url, set_as_current=False)  # the tests' own app stays current
+    sender = task_sender(redis_url)
     for name, args in tasks:
         sender.send_task(name, args=args)
     sender.close()
 
 
 def purge(redis_url: str) -> None:
-    """Empty the queue of what earlier tests left in the shared Redis: the counts below are this test's."""
-    app = Celery("purger", broker=redis_url, set_as_current=False)
-    app.control.purge()
-    app.close()
+    """Empty the queues of what earlier tests left in the shared Redis: the counts below are this test's."""
+    redis.Redis.from_url(redis_url).delete(settings.CELERY_TASK_DEFAULT_QUEUE, settings.RENTDESK_URGENT_QUEUE)
 
 
 def tasks_done(log_text: str) -> int:
@@ -96,8 +95,8 @@ def test_two_workers_running_the_same_jobs_at_once_do_each_thing_once(redis_url,
     }
     assert SmsMessage.objects.count() == len(deliveries)
     assert not WebhookDelivery.objects.filter(processed_at__isnull=True).exists()
-    for output in outputs:
-        assert f"Rentdesk worker starting: settings config.settings.test, broker {redis_url}, queues celery" in output
+    started = f"Rentdesk worker starting: settings config.settings.test, broker {redis_url}, queues background, urgent"
+    assert all(started in output for output in outputs)
 
 
 def test_of_two_beats_one_sends_and_the_other_takes_over_when_it_stops(redis_url, tmp_path):
@@ -122,6 +121,6 @@ def test_of_two_beats_one_sends_and_the_other_takes_over_when_it_stops(redis_url
                 beat.terminate()
                 beat.wait(timeout=30)
     assert "holds the beat lock" in logs[1].read_text()
-    assert f"Rentdesk beat starting: settings config.settings.test, broker {redis_url}, queues celery" in (
+    assert f"Rentdesk beat starting: settings config.settings.test, broker {redis_url}, queues background, urgent" in (
         logs[0].read_text()
     )

@@ -175,10 +175,10 @@ def test_a_delivery_that_cannot_be_stored_is_not_acknowledged(client, rental):
 def test_polling_cadence_follows_freshness(rental):
     from django.utils import timezone
 
-    from rentals.selectors import rentals_due_for_poll
+    from rentals.selectors import DuePolls, rentals_due_for_poll
 
     now = timezone.now()
-    assert rentals_due_for_poll(now=now) == {rental.account_id: [rental.pk]}  # never polled
+    assert rentals_due_for_poll(now=now) == {rental.account_id: DuePolls([rental.pk], [])}  # never polled, fresh
     Rental.objects.filter(pk=rental.pk).update(last_polled_at=now)
     assert rentals_due_for_poll(now=now) == {}  # polled in this cycle
     assert rentals_due_for_poll(now=now + timedelta(seconds=15)) != {}  # fresh: every 20 s, so every cycle

@@ -48,8 +48,8 @@ def api_key_problem(key: str) -> str | None:
 
 UNTRACKED_FIELDS = [
     "api_key_ciphertext", "api_key_origin", "balance", "balance_checked_at", "updated_at", "low_balance_alerted_at",
-    "polling_until", "last_error_token", "last_error_detail", "last_error_at", "provider_actions", "rate_limited_until",
-    "next_request_at",
+    "polling_until", "awaiting_polling_until", "last_error_token", "last_error_detail", "last_error_at",
+    "provider_actions", "rate_limited_until", "next_request_at",
 ]  # fmt: skip
 
 
@@ -92,8 +92,12 @@ class ProviderAccount(models.Model):
     # Set when the low-balance alert went out, cleared when the balance is back above the threshold:
     # one alert per crossing, however often the balance is checked.
     low_balance_alerted_at = models.DateTimeField(_("low balance alerted at"), null=True, blank=True, editable=False)
-    # A lease: while set and in the future, one task is polling this account's SMS and no other starts.
+    # Leases: while set and in the future, one task is polling this account's SMS and no other starts;
+    # one for the rentals awaiting a code (the urgent queue), one for the rest (services/sms.py).
     polling_until = models.DateTimeField(_("polling until"), null=True, blank=True, editable=False)
+    awaiting_polling_until = models.DateTimeField(
+        _("polling rentals awaiting a code until"), null=True, blank=True, editable=False
+    )
     # Which of the family's names for an operation this provider answers ({"extension_price":
     # "getContinueRentPriceNumber"}), learned from BAD_ACTION replies so the fallback costs one request once.
     provider_actions = models.JSONField(_("provider actions"), default=dict, blank=True, editable=False)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,7 +27,7 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms
 from ..schedule import POLL_CYCLE
-from ..selectors import awaiting_a_code
+from ..selectors import DuePolls, awaiting_a_code
 from ..sentences import team_language
 from ..statements import rental_last_sms_moved, row_inserted
 from .accounts import account_record_error, provider_client_for
@@ -231,18 +231,36 @@ def polls_per_cycle() -> int:
     return max(1, int(settings.SMSONLINE_POLL_RATE * POLL_CYCLE.total_seconds()))
 
 
+# The poll of rentals awaiting a code runs on the urgent queue, beside webhook processing: it takes no
+# more rentals than the account's rate lets SMS.online answer in this many seconds, and stops once it
+# has run twice as long (a slow provider), so it never holds an urgent worker's slot for long. What it
+# leaves goes first in the account's other poll, or waits for the next cycle.
+AWAITING_POLL_SECONDS = 2
+
+
+def polls_split(due: DuePolls) -> tuple[list[int], list[int]]:
+    """The rentals the urgent poll takes this cycle, and those the background poll takes, most urgent
+    first; together no more than the account's rate can poll in a cycle."""
+    urgent_at_most = max(1, int(settings.SMSONLINE_POLL_RATE * AWAITING_POLL_SECONDS))
+    urgent = due.awaiting[:urgent_at_most]
+    rest = (due.awaiting[urgent_at_most:] + due.idle)[: max(0, polls_per_cycle() - len(urgent))]
+    return urgent, rest
+
+
 # A cycle's task stops before the next cycle begins, so the next one waits at most this for the lease.
 LEASE_WAIT = POLL_CYCLE / 3
 
 
-def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime) -> int:
+def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datetime, awaiting: bool = False) -> int:
     """Poll the account's due rentals in the order given (most urgent first) until the next cycle
     begins, within its rate. Returns new SMS.
 
-    One task at a time polls an account (a lease on the account); each rental is also claimed, so a
-    redelivered task never polls it twice. What this cycle leaves is still due at the next one.
+    One task at a time polls an account's rentals awaiting a code (``awaiting``), and one its others,
+    each under a lease on the account; each rental is also claimed, so a redelivered task never polls it
+    twice. What this cycle leaves is still due at the next one. The awaiting poll never waits for its
+    lease: it runs in an urgent worker's slot, and its rentals are due again in 15 seconds.
     """
-    lease = PollLease.take(account_id, wait=LEASE_WAIT)
+    lease = PollLease.take(account_id, wait=timedelta(0) if awaiting else LEASE_WAIT, awaiting=awaiting)
     if lease is None:
         return 0
     pacing = account_pacing(account_id)
@@ -253,6 +271,8 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
 
     # The next cycle polls what this one has not reached: stopping before it keeps two from overlapping.
     stop_at = cycle_started + POLL_CYCLE - pacing.interval
+    if awaiting:
+        stop_at = min(stop_at, timezone.now() + timedelta(seconds=2 * AWAITING_POLL_SECONDS))
     try:
         return _poll_rentals(account_id, rental_ids, cycle_started, before_request, stop_at=stop_at)
     except PollLeaseLost:
@@ -268,13 +288,14 @@ class PollLeaseLost(Exception):
 
 @dataclass
 class PollLease:
-    """An account's polling lease, renewed before each request, so it only has to outlast one request:
-    the account of a poll cut short (its worker killed) is free again within about a minute, not
-    after the longest poll there could be. Its end time is its token: only its holder renews or
-    releases it."""
+    """An account's polling lease (of its rentals awaiting a code, or of the others), renewed before
+    each request, so it only has to outlast one request: the account of a poll cut short (its worker
+    killed) is free again within about a minute, not after the longest poll there could be. Its end
+    time is its token: only its holder renews or releases it."""
 
     account_id: int
     until: datetime
+    awaiting: bool = False
 
     @staticmethod
     def length() -> timedelta:
@@ -282,28 +303,36 @@ class PollLease:
         return timedelta(seconds=settings.SMSONLINE_CONNECT_TIMEOUT + settings.SMSONLINE_TIMEOUT + 30)
 
     @classmethod
-    def take(cls, account_id: int, *, wait: timedelta = timedelta(0)) -> PollLease | None:
+    def take(cls, account_id: int, *, wait: timedelta = timedelta(0), awaiting: bool = False) -> PollLease | None:
         """The lease, or None when another poll holds it for longer than ``wait`` (the previous cycle's
         task may be finishing its last request)."""
+        field = cls.field_for(awaiting)
         give_up_at = time.monotonic() + wait.total_seconds()
         while True:
             now = timezone.now()
-            free = Q(polling_until__isnull=True) | Q(polling_until__lt=now)
+            free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
             until = now + cls.length()
-            if ProviderAccount.objects.filter(free, pk=account_id).update(polling_until=until):
-                return cls(account_id, until)
+            if ProviderAccount.objects.filter(free, pk=account_id).update(**{field: until}):
+                return cls(account_id, until, awaiting)
             if time.monotonic() >= give_up_at:
                 return None
             time.sleep(0.2)
 
+    @staticmethod
+    def field_for(awaiting: bool) -> str:
+        return "awaiting_polling_until" if awaiting else "polling_until"
+
     def renew(self) -> None:
         until = timezone.now() + self.length()
-        if not ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=until):
+        if not self._held().update(**{self.field_for(self.awaiting): until}):
             raise PollLeaseLost
         self.until = until
 
     def release(self) -> None:
-        ProviderAccount.objects.filter(pk=self.account_id, polling_until=self.until).update(polling_until=None)
+        self._held().update(**{self.field_for(self.awaiting): None})
+
+    def _held(self) -> QuerySet[ProviderAccount]:
+        return ProviderAccount.objects.filter(pk=self.account_id, **{self.field_for(self.awaiting): self.until})
 
 
 def _poll_rentals(

@@ -74,8 +74,10 @@ def log_beat_start(sender: Any, **kwargs: Any) -> None:
 
 @signals.worker_ready.connect
 def refresh_stale_provider_data(sender: object, **kwargs: object) -> None:
-    """A worker that starts asks for whatever provider data is stale (prices, stock, balances)."""
+    """A background worker that starts asks for whatever provider data is stale (prices, stock,
+    balances): that work is its own, and the urgent worker, started beside it, would only ask twice."""
     from django.conf import settings
 
-    if settings.RENTDESK_REFRESH_ON_WORKER_START:
+    background = app.conf.task_default_queue in app.amqp.queues.consume_from
+    if settings.RENTDESK_REFRESH_ON_WORKER_START and background:
         app.send_task("rentals.tasks.refresh_stale_provider_data")

@@ -259,16 +259,20 @@ def database_url_of_this_test() -> str:
     return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_celery(arguments: list[str], *, redis_url: str, outbox: Path, log: Path) -> subprocess.Popen:
+def start_celery(
+    arguments: list[str], *, redis_url: str, outbox: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """A real Celery process (worker or beat) on this test's database and ``redis_url``.
 
     A worker consumes every queue unless the arguments name some (``--queues``), as the test's work
-    may go to either. Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs.
+    may go to either. Its mail goes to files in ``outbox``; its output to ``log``, readable while it runs;
+    ``env``: more environment (settings the test settings read).
     """
     if arguments[0] == "worker" and "--queues" not in arguments:
         arguments = [*arguments, "--queues", "urgent,background"]
     env = {
         **os.environ,
+        **(env or {}),
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url_of_this_test(),
         "REDIS_URL": redis_url,

@@ -2,6 +2,7 @@
 own; the provider's long jobs run on the background queue and never take an urgent worker's slot."""
 
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -126,3 +127,32 @@ def test_the_urgent_poll_takes_a_few_seconds_of_requests_and_the_background_poll
     assert urgent == [1, 2, 3, 4]
     assert rest[:2] == [5, 6]  # awaiting rentals the urgent poll could not take go first in the other
     assert len(urgent) + len(rest) == 30
+
+
+def test_only_a_background_worker_that_starts_asks_for_stale_provider_data(redis_url, empty_queues, tmp_path):
+    """Both workers start together on a deploy: the catalog sync and balance checks are asked for once,
+    by the worker whose work they are."""
+    logs = {queue: tmp_path / f"{queue}.log" for queue in ("urgent", "background")}
+    workers = [
+        start_celery(["worker", "--queues", queue, "--concurrency", "1"], redis_url=redis_url, outbox=tmp_path,
+                     log=log, env={"RENTDESK_REFRESH_ON_WORKER_START": "true"})
+        for queue, log in logs.items()
+    ]  # fmt: skip
+    try:
+        assert wait_until(lambda: all(" ready." in log.read_text() for log in logs.values()), seconds=60)
+        assert wait_until(lambda: asked_for_refresh(logs["background"]) >= 1, seconds=30)
+        time.sleep(1)  # a second request, if the urgent worker sent one, would be taken by now
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+    assert asked_for_refresh(logs["background"]) == 1
+    assert asked_for_refresh(logs["urgent"]) == 0
+
+
+def asked_for_refresh(log) -> int:
+    lines = log.read_text().splitlines()
+    return sum(
+        "Task rentals.tasks.refresh_stale_provider_data[" in line and line.endswith(" received") for line in lines
+    )

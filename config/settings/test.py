@@ -26,4 +26,4 @@ CACHES["api"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LO
 
 # Workers a test starts do the test's work only: no catalog sync of their own on start (it runs for
 # half a minute and would hold their shutdown). tests/test_daily_use.py runs that task directly.
-RENTDESK_REFRESH_ON_WORKER_START = False
+RENTDESK_REFRESH_ON_WORKER_START = env.bool("RENTDESK_REFRESH_ON_WORKER_START", default=False)

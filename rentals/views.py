@@ -1,5 +1,6 @@
 """Pages outside the admin that are not the provider's webhook."""
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -17,7 +18,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     if health.beat is not None:
         checks["beat"]["seconds_since_tick"] = round(health.beat.seconds_since_tick)
-    body: dict[str, object] = {"status": "ok" if health.ok else "unavailable", "checks": checks}
+    body: dict[str, object] = {
+        "status": "ok" if health.ok else "unavailable",
+        "version": settings.RENTDESK_VERSION,
+        "checks": checks,
+    }
     if not health.ok:
         body["down"] = health.down
     return JsonResponse(body, status=200 if health.ok else 503)

@@ -1,13 +1,17 @@
 """/healthz and the dashboard's health block, against a real Redis and a real beat scheduler tick."""
 
+import re
+import tomllib
+
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from config.celery import app, broker_location
 from rentals.beat import SingleBeatScheduler
 from rentals.health import BEAT_LOCK_KEY, broker_redis
 
-from .conftest import free_port
+from .conftest import PROJECT, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,3 +98,12 @@ def test_the_dashboard_names_the_beat_that_runs(client, beat):
 def test_processes_log_the_broker_without_its_password():
     assert broker_location("redis://:hunter2@redis.internal:6380/1") == "redis://redis.internal:6380/1"
     assert broker_location("rediss://rentdesk:hunter2@10.0.0.5/0") == "rediss://10.0.0.5/0"
+
+
+def test_healthz_and_the_admin_say_which_release_runs_as_the_changelog_names_it(client, beat):
+    version = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    newest = re.search(r"^## \[([^\]]+)\]", (PROJECT / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert newest is not None and newest.group(1) == version
+    assert client.get("/healthz").json()["version"] == version
+    client.force_login(User.objects.create_superuser("olena", password="pw"))
+    assert f"Rentdesk {version}" in client.get("/admin/").content.decode()

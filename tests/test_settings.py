@@ -130,3 +130,28 @@ def test_the_team_language_is_read_from_the_environment():
     shown = check("config.settings.production", {**GOOD, "RENTDESK_LANGUAGE": "UK"},
                   ("shell", "-c", "from django.conf import settings; print(settings.LANGUAGE_CODE)"))  # fmt: skip
     assert shown.stdout.strip().splitlines()[-1] == "uk", shown.stderr
+
+
+def test_old_secret_keys_are_read_from_the_environment_and_must_have_been_real_ones():
+    old = "o" * 50
+    shown = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    result = check("config.settings.production", {**GOOD, "DJANGO_SECRET_KEY_FALLBACKS": old}, ("shell", "-c", shown))
+    assert result.stdout.strip().splitlines()[-1] == repr([old]), result.stderr
+    refused = check("config.settings.production", {**GOOD, "DJANGO_SECRET_KEY_FALLBACKS": "short"})
+    assert refused.returncode != 0 and "DJANGO_SECRET_KEY_FALLBACKS" in refused.stderr
+
+
+@pytest.mark.django_db
+def test_people_stay_signed_in_across_a_secret_key_rotation_while_the_old_key_is_kept(settings):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    olena = User.objects.create_superuser("olena", password="pw")
+    kept, dropped = Client(), Client()
+    kept.force_login(olena)
+    dropped.force_login(olena)
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "n" * 50
+    assert dropped.get("/admin/").status_code == 302  # without the old key: signed out
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert kept.get("/admin/").status_code == 200

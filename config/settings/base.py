@@ -4,6 +4,7 @@ Local use needs no variables at all: every setting has a development default her
 ``config.settings.production`` refuses to start where a default would be unsafe.
 """
 
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,12 @@ INSECURE_DEV_SECRET_KEY = "django-insecure-rentdesk-local-development-only"
 INSECURE_DEV_ENCRYPTION_KEY = "cmVudGRlc2stbG9jYWwtZGV2LW9ubHkta2V5LTMyYiE="
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
+# Old keys after a rotation (docs/deploy.md, "Rotating the keys"): what was signed with them (sessions,
+# password-reset links, auto-renew's nonces) stays valid until they are removed from the list.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# This release (pyproject.toml; CHANGELOG.md says what each one changed): on /healthz and in the admin.
+with (BASE_DIR / "pyproject.toml").open("rb") as _project:
+    RENTDESK_VERSION = tomllib.load(_project)["project"]["version"]
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

@@ -11,7 +11,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from . import readers
 from .base import *  # noqa: F403
-from .base import INSECURE_DEV_ENCRYPTION_KEY, INSECURE_DEV_SECRET_KEY, MIDDLEWARE, SMSONLINE_ALLOWED_HOSTS, env
+from .base import (
+    INSECURE_DEV_ENCRYPTION_KEY,
+    INSECURE_DEV_SECRET_KEY,
+    MIDDLEWARE,
+    SECRET_KEY_FALLBACKS,
+    SMSONLINE_ALLOWED_HOSTS,
+    env,
+)
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -27,6 +34,9 @@ SMSONLINE_API_URL = readers.http_url(env, "SMSONLINE_API_URL", default="https://
 
 if SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of 50+ characters.")
+if any(old == INSECURE_DEV_SECRET_KEY or len(old) < 50 for old in SECRET_KEY_FALLBACKS):
+    # An old key still signs in whoever holds a session made with it: it must have been a real one.
+    raise ImproperlyConfigured("Each of DJANGO_SECRET_KEY_FALLBACKS must be a former key of 50+ random characters.")
 if not PUBLIC_BASE_URL.startswith("https://"):
     # Webhook URLs carry each rental's secret token: never over plain http.
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an https:// URL in production.")

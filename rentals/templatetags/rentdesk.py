@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
 from .. import explanations, selectors
@@ -33,3 +34,9 @@ def person(user: object) -> str:
     from ..admin.inventory import person as person_name
 
     return person_name(user)
+
+
+@register.simple_tag
+def rentdesk_version() -> str:
+    """This release's version (pyproject.toml), for the admin's footer: what to quote when reporting."""
+    return settings.RENTDESK_VERSION

@@ -1,6 +1,6 @@
 # Two commands: `make run` (the whole app, locally) and `make test` (the whole suite).
 # Both set up what they need first and are safe to run again.
-# For a server: `make serve` and `make check-deploy` (see docs/deploy.md).
+# For a server: `make serve`, `make reload` and `make check-deploy` (see docs/deploy.md).
 # `make faults`: the production stack on loopback, hurt on purpose; a table of what was lost.
 # `make bench`: each path's cost beside its floor (bench/RESULTS.md); `make bench-quick` is CI's.
 
@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint faults bench bench-quick install install-runtime serve check-deploy clean
+.PHONY: run test lint faults bench bench-quick install install-runtime serve reload check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,21 @@ run: install .env
 
 # Production, configured by the environment (or the file RENTDESK_ENV_FILE names). The same
 # commands as deploy/systemd/rentdesk-web.service: migrate before the new code serves, then gunicorn.
-serve check-deploy: export DJANGO_SETTINGS_MODULE ?= config.settings.production
+serve reload check-deploy: export DJANGO_SETTINGS_MODULE ?= config.settings.production
 
 serve: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input
 	exec $(VENV)/bin/gunicorn --config config/gunicorn.py
+
+# On a running server, the release on disk in service with no moment of not answering (docs/deploy.md,
+# "Upgrading"): new runtime requirements, migrations (the old code serves meanwhile: a release's
+# migrations must work under the previous release's code), static files, then gunicorn replaces its
+# workers (WEB_PIDFILE). The same commands as rentdesk-web.service's ExecReload, after the install.
+reload: $(RUNTIME_STAMP)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input
+	$(PY) scripts/reload_web.py
 
 check-deploy: $(RUNTIME_STAMP)
 	$(PY) manage.py check --deploy --fail-level WARNING

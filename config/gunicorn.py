@@ -48,6 +48,8 @@ forwarded_allow_ips = ""
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "rentdesk-web"
+# Where the master's pid is kept, for `make reload` (scripts/reload_web.py); unset: not written.
+pidfile = os.environ.get("WEB_PIDFILE") or None
 # gunicorn's runtime control socket sits at one path per user: several gunicorns on a host (web
 # processes, tests) would take it from each other, and nothing here uses it.
 control_socket_disable = True

@@ -222,6 +222,7 @@ class Stack:
             "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "PUBLIC_BASE_URL": self.url,
             "WEB_BIND": f"127.0.0.1:{self.ports['web']}",
+            "WEB_PIDFILE": str(self.directory / "web.pid"),
             "DJANGO_STATIC_ROOT": str(self.directory / "static"),
             "SMSONLINE_API_URL": self.simulator_url + "/stubs/handler_api.php",
             "EMAIL_URL": f"filemail:///{self.directory / 'outbox'}",

@@ -51,6 +51,15 @@ def test_make_serve_runs_what_the_web_unit_runs():
     assert make_recipe("serve") == [command.replace(SERVER_ROOT, "") for command in web]
 
 
+def test_make_reload_runs_what_systemctl_reload_runs_after_installing_requirements():
+    """Both take a new release into service: migrate and collect static files first (else pages that
+    name a new static file fail), then gunicorn's workers are replaced."""
+    reload = [command.replace(SERVER_ROOT, "").replace(" --pid $MAINPID", "")
+              for command in unit_commands(UNITS["web"], "ExecReload")]  # fmt: skip
+    assert make_recipe("reload") == reload
+    assert reload[-1].endswith("scripts/reload_web.py")
+
+
 def write_production_env(target, host: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "scripts/write_production_env.py", str(target), "--host", host],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -11,6 +11,8 @@ import re
 import signal
 import subprocess
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -150,6 +152,42 @@ def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(st
     token = path.removeprefix("/hooks/sms/").strip("/")
     logged = stack.nginx_access_log.read_text()
     assert "POST /hooks/sms/[token]/ " in logged and token not in logged
+
+
+def test_make_reload_takes_the_release_on_disk_into_service_while_every_webhook_is_answered(stack):
+    """The documented upgrade: `make reload` migrates, collects static files and has gunicorn replace
+    its workers, while webhooks keep coming (SMS.online never sends one again) and people browse."""
+    rental = rent_by_cli(stack)
+    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    master = int((stack.directory / "web.pid").read_text())
+    workers_before = _children(master)
+    session, answers, reloading = stack.logged_in(), [], threading.Event()
+
+    def keep_sending() -> None:
+        n = 0
+        while not reloading.is_set() or n < 10:  # at 20 a second, before and throughout the reload
+            body = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Reload {n:04d}",
+                                                              "date": "2030-01-01 12:00:00"}}  # fmt: skip
+            answers.append(requests.post(webhook_url, json=body, timeout=30, verify=stack.certificate).status_code)
+            answers.append(session.get(f"{stack.url}/admin/rentals/rental/", timeout=30).status_code)
+            n += 1
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=keep_sending)
+    sender.start()
+    try:
+        output = stack.run(["make", "reload"])
+    finally:
+        reloading.set()
+        sender.join(timeout=120)
+    assert "worker(s) replaced" in output, output
+    assert workers_before and _children(master).isdisjoint(workers_before)  # the same master, new workers
+    assert answers and set(answers) == {200}, [a for a in answers if a != 200][:5]
+    assert _sms_count_reaches(stack, rental["id"], len(answers) // 2), stack.log("worker-urgent")[-3000:]
+
+
+def _children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
 def _sms_count_reaches(stack: Stack, rental_id: int, count: int) -> bool:

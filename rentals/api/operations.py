@@ -78,7 +78,9 @@ def _same_rent(outcome: Outcome, arguments: dict[str, Any]) -> bool:
 def extension_price(request: HttpRequest, rental_id: int, hours: int | str = 24) -> dict[str, Any]:
     """SMS.online's price now, as the admin shows it before an extension is confirmed; pass it to extend
     as ``price`` to keep it with the extension. 422: SMS.online refused (the error says why, e.g. the most
-    hours it still allows); 502: it gave no price this time (unreachable, busy or unreadable): ask again."""
+    hours it still allows); 502: it gave no price this time (unreachable, busy or unreadable): ask again;
+    429 PROVIDER_BUSY: not asked, the account's next request slot is further off than a second (or this
+    server has no place at SMS.online free): ask again after Retry-After."""
     rental = rental_or_404(request, rental_id)
     require(request, EXTEND)
     try:

@@ -123,13 +123,20 @@ EXPLANATIONS = {
         "This form was already sent by another person, so nothing was sent. Open the form anew to make your own "
         "request."
     ),
-    "PENDING": _("This request is already being carried out; wait for its result."),
+    "PENDING": _(
+        "This request is still at SMS.online. Send it again with the same Idempotency-Key after the seconds in "
+        "Retry-After for its outcome; nothing more is spent."
+    ),
     "BAD_ARGUMENTS": _("The request is not valid: see the fields named. Nothing was sent."),
     "NOT_AUTHENTICATED": _("Give a valid API token: Authorization: Bearer <token>. Tokens are made in the admin."),
     "PERMISSION_DENIED": _("Your account does not have the permission this needs."),
     "NOT_FOUND": _("There is nothing here, or not for your account."),
     "TOO_MANY_REQUESTS": _("Too many requests with this token; wait the seconds in Retry-After and try again."),
     "WAIT_SLOTS_BUSY": _("Too many scripts are waiting for SMS on this server right now; try again in a second."),
+    "PROVIDER_BUSY": _(
+        "SMS.online was not asked: this account's requests to it are paced, or this server already has as many "
+        "requests at it as it lets wait. Nothing was recorded or sent; try again after the seconds in Retry-After."
+    ),
     "IDEMPOTENCY_KEY_REUSED": _(
         "This Idempotency-Key was used for a different request. Use a new key for a new request. Nothing was sent."
     ),

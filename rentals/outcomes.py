@@ -42,6 +42,8 @@ class Token(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     WAIT_SLOTS_BUSY = "WAIT_SLOTS_BUSY"
+    # SMS.online not asked now (the account's pace, or this web process's calls to it): nothing recorded.
+    PROVIDER_BUSY = "PROVIDER_BUSY"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     INTERNAL_ERROR = "INTERNAL_ERROR"

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .explanations import MAY_HAVE_CHARGED, explain
 from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
@@ -42,6 +43,23 @@ def format_time_left(left: timedelta) -> str:
     if hours:
         return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
     return _("%(minutes)s min") % {"minutes": minutes}
+
+
+def provider_busy(seconds: int, *, account_paced: bool) -> str:
+    """What a person is told when SMS.online was not asked now (``services.ProviderBusy``)."""
+    if account_paced:
+        text = ngettext(
+            "SMS.online is busy for this account; try again in %(seconds)s second.",
+            "SMS.online is busy for this account; try again in %(seconds)s seconds.",
+            seconds,
+        )
+    else:
+        text = ngettext(
+            "Rentdesk is busy with other requests to SMS.online; try again in %(seconds)s second.",
+            "Rentdesk is busy with other requests to SMS.online; try again in %(seconds)s seconds.",
+            seconds,
+        )
+    return (text % {"seconds": seconds}) + " " + _("Nothing was sent.")
 
 
 def describe(outcome: Outcome) -> str:

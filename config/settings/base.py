@@ -203,6 +203,11 @@ RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUE
 # Requests each web process lets wait for an SMS at once (each holds a thread while it waits): the
 # other threads stay free for webhooks and pages. Size it below gunicorn's threads per process.
 RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)
+# Requests from the admin and the API each web process lets be at SMS.online at once (a quote, a rent,
+# an extension, finish, cancel, "Check for SMS now"); the others are answered "busy, try again in N s"
+# at once. With the wait slots above, keep it below gunicorn's threads per process (WEB_THREADS, 4):
+# 2 + 1 leaves a thread for webhooks whatever scripts and people do.
+RENTDESK_WEB_PROVIDER_CALLS = readers.positive_int(env, "RENTDESK_WEB_PROVIDER_CALLS", default=1, maximum=1000)
 
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).

@@ -1,12 +1,15 @@
 """What can be done to one rental from its page: check for SMS, finish, cancel, extend.
 
 Each action is a view behind its own permission with a confirmation page; the work is one service
-call, and the result comes back as a message on the rental's page.
+call, and the result comes back as a message on the rental's page. When SMS.online cannot be asked at
+once (``services.ProviderBusy``), nothing was done: the page the person was on comes back as it was,
+saying when to try again.
 """
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -23,7 +26,7 @@ from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
 from ..provider.errors import ProviderError
-from ..sentences import describe
+from ..sentences import describe, provider_busy
 from .common import EXTEND_PERMISSION
 
 END_PERMISSION = "rentals.end_rental"
@@ -74,7 +77,9 @@ class RentalActionsMixin:
         if request.method != "POST":
             return self._back(rental)
         try:
-            result = services.rental_poll(rental=rental)
+            result = services.rental_check_sms(rental=rental)
+        except services.ProviderBusy as busy:
+            return self._busy(request, busy, again=self._back(rental))
         except ProviderError as error:
             self.message_user(request, f"{error.token}: {explain(error.token)}", messages.ERROR)
         else:
@@ -96,7 +101,11 @@ class RentalActionsMixin:
                 action="finish",
                 explanation=_("The number is released now. Nothing is refunded."),
             )
-        return self._report(request, rental, services.rental_finish(rental=rental))
+        try:
+            outcome = services.rental_finish(rental=rental, web=True)
+        except services.ProviderBusy as busy:
+            return self._busy(request, busy, again=HttpResponseRedirect(request.path))
+        return self._report(request, rental, outcome)
 
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
@@ -115,7 +124,11 @@ class RentalActionsMixin:
                 explanation=_("SMS.online refunds a rent cancelled within 20 minutes: %(left)s min left.")
                 % {"left": left},
             )
-        return self._report(request, rental, services.rental_cancel(rental=rental, now=timezone.now()))
+        try:
+            outcome = services.rental_cancel(rental=rental, now=timezone.now(), web=True)
+        except services.ProviderBusy as busy:
+            return self._busy(request, busy, again=HttpResponseRedirect(request.path))
+        return self._report(request, rental, outcome)
 
     def extend_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
@@ -129,22 +142,44 @@ class RentalActionsMixin:
                     request, _("This form had expired. Check the price and submit it again."), messages.ERROR
                 )
                 return HttpResponseRedirect(f"{request.path}?hours={hours}")
-            outcome = services.rental_extend(rental=rental, **form.extend_arguments(), requested_by=request.user)
+            try:
+                outcome = services.rental_extend(
+                    rental=rental, **form.extend_arguments(), requested_by=request.user, web=True
+                )
+            except services.ProviderBusy as busy:
+                # Nothing was recorded under this nonce: the same confirmation, to send again.
+                data = form.cleaned_data
+                page = self._extend_page(request, rental, data["hours"], price=data["price"], nonce=data["nonce"])
+                return self._busy(request, busy, again=page)
             return self._report(request, rental, outcome)
         hours = ExtendForm.hours_or_default(request.POST if request.method == "POST" else request.GET)
-        quote = services.rental_extension_quote(rental=rental, hours=hours)
+        try:
+            quote = services.rental_extension_quote(rental=rental, hours=hours)
+        except services.ProviderBusy as busy:
+            return self._busy(request, busy, again=self._extend_page(request, rental, hours, price=None))
+        return self._extend_page(request, rental, hours, price=quote.price, why_no_price=quote.problem)
+
+    def _extend_page(
+        self, request: HttpRequest, rental: Rental, hours: int, *, price: Decimal | None, why_no_price: str = "",
+        nonce: uuid.UUID | None = None,
+    ) -> TemplateResponse:  # fmt: skip
         return self._confirm(
             request,
             rental,
             title=_("Extend +%(number)s") % {"number": rental.number},
             action="extend",
             hours=hours,
-            price=quote.price,
-            why_no_price=quote.problem,
-            nonce=uuid.uuid4(),
+            price=price,
+            why_no_price=why_no_price,
+            nonce=nonce or uuid.uuid4(),
             hour_choices=RENT_HOUR_CHOICES,
             explanation=_("Extending spends money on the rental's account. Each confirmation extends at most once."),
         )
+
+    def _busy(self, request: HttpRequest, busy: services.ProviderBusy, *, again: HttpResponse) -> HttpResponse:
+        """``again``, the page the person was on as it was, saying when to try again."""
+        self.message_user(request, provider_busy(busy.seconds, account_paced=busy.account_paced), messages.WARNING)
+        return again
 
     def _report(self, request: HttpRequest, rental: Rental, outcome: Outcome) -> HttpResponse:
         text = describe(outcome) if outcome.ok or not outcome.token else f"{outcome.token}: {describe(outcome)}"

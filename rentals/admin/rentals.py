@@ -22,7 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
-from ..sentences import describe
+from ..sentences import describe, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import EXTEND_PERMISSION, CompactColumnsMixin, OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent, row_id
 from .costs import CostsMixin
@@ -266,7 +266,12 @@ class RentalAdmin(
         form = RentNumberForm(request.POST)
         if not form.is_valid():
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
-        outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin")
+        try:
+            outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin", web=True)
+        except services.ProviderBusy as busy:
+            # Nothing was recorded under the form's nonce: the same form, filled in, to send again.
+            self.message_user(request, provider_busy(busy.seconds, account_paced=busy.account_paced), messages.WARNING)
+            return self._render_rent_form(request, form)
         if outcome.ok:
             self.message_user(request, describe(outcome), messages.SUCCESS)
             return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))

@@ -16,6 +16,8 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from ..explanations import explain
 from ..outcomes import Token
+from ..sentences import provider_busy
+from ..services.turns import ProviderBusy
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Throttled)
     def throttled(request: HttpRequest, error: Throttled) -> HttpResponse:
         return answer(request, 429, Token.TOO_MANY_REQUESTS)  # ninja adds Retry-After
+
+    @api.exception_handler(ProviderBusy)
+    def busy(request: HttpRequest, error: ProviderBusy) -> HttpResponse:
+        # Answered at once rather than waited out in a thread the webhooks need (services/turns.py).
+        message = provider_busy(error.seconds, account_paced=error.account_paced)
+        response = answer(request, 429, Token.PROVIDER_BUSY, message=message, retry_after=error.seconds)
+        response["Retry-After"] = str(error.seconds)
+        return response
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:

@@ -114,3 +114,6 @@ class ErrorOut(Schema):
     error: str
     message: str
     fields: dict[str, list[str]] | None = None
+    retry_after: int | None = Field(
+        default=None, description="PROVIDER_BUSY: seconds until asking again may be answered."
+    )

@@ -27,6 +27,7 @@ from .managing import (
     extension_outcome_for,
     extensions_mark_not_charged,
     rental_cancel,
+    rental_check_sms,
     rental_extend,
     rental_extension_quote,
     rental_finish,
@@ -59,6 +60,7 @@ from .sms import (
     rental_poll,
     sms_record,
 )
+from .turns import ProviderBusy
 from .webhooks import (
     UnknownWebhookToken,
     webhook_ids_to_requeue,
@@ -72,6 +74,7 @@ __all__ = [
     "CANCEL_WINDOW",
     "Budget",
     "ChatUnavailable",
+    "ProviderBusy",
     "ReconcileResult",
     "UnknownWebhookToken",
     "account_change_state",
@@ -112,6 +115,7 @@ __all__ = [
     "rent_outcome_for",
     "rental_auto_renew",
     "rental_cancel",
+    "rental_check_sms",
     "rental_extend",
     "rental_extension_quote",
     "rental_finish",

@@ -1,10 +1,14 @@
-"""What staff do to a rental once it exists: finish, cancel (with refund) and extend."""
+"""What staff do to a rental once it exists: finish, cancel (with refund), extend, check for SMS now.
+
+``web=True`` (the admin, the API): the request holds one of this process's slots for calls to
+SMS.online, or is answered ``ProviderBusy`` at once, before anything is recorded (see turns.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
@@ -22,7 +26,8 @@ from ..sentences import extension_problem, team_language
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import reconcile_soon
-from .pacing import account_pacing
+from .sms import PollResult, rental_poll
+from .turns import ProviderCallSlot, turn_at_once
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +43,24 @@ def cancel_deadline(rental: Rental) -> datetime:
     return rental.created_at + CANCEL_WINDOW
 
 
-def rental_finish(*, rental: Rental) -> Outcome:
-    return _set_status(rental=rental, operation=Operation.FINISH)
+def rental_finish(*, rental: Rental, web: bool = False) -> Outcome:
+    return _set_status(rental=rental, operation=Operation.FINISH, web=web)
 
 
-def rental_cancel(*, rental: Rental, now: datetime) -> Outcome:
+def rental_cancel(*, rental: Rental, now: datetime, web: bool = False) -> Outcome:
     if rental.status not in ENDED and now >= cancel_deadline(rental):
         return Outcome(Operation.CANCEL, AttemptState.FAILED, "CANT_CANCEL", rental=rental)
-    return _set_status(rental=rental, operation=Operation.CANCEL)
+    return _set_status(rental=rental, operation=Operation.CANCEL, web=web)
 
 
-def _set_status(*, rental: Rental, operation: Operation) -> Outcome:
+def _set_status(*, rental: Rental, operation: Operation, web: bool) -> Outcome:
     if rental.status in ENDED:
         return Outcome(operation, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
     finish = operation == Operation.FINISH
     try:
-        provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
+        with ProviderCallSlot(web=web) as slot:
+            slot.take()
+            provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
     except ProviderError as error:
         with transaction.atomic():
             account_record_error(account=rental.account, error=error, operation="setRentStatus")
@@ -78,6 +85,15 @@ def _mark(rental: Rental, status: str) -> None:
             rental.save(update_fields=["status", "ended_at"])
 
 
+def rental_check_sms(*, rental: Rental) -> PollResult:
+    """The rental's SMS read from SMS.online now, for a person waiting ("Check for SMS now"): each page
+    at the account's pace with its polling, or ProviderBusy (pages read before are not stored: the next
+    check or poll reads them)."""
+    with ProviderCallSlot(web=True) as slot:
+        slot.take()
+        return rental_poll(rental=rental, before_request=lambda: turn_at_once(rental.account_id))
+
+
 class ExtensionQuote(NamedTuple):
     """SMS.online's price for an extension; or None, with why (a token and a sentence), and whether
     asking again later may bring a price (SMS.online could not be reached, or answered unreadably)."""
@@ -89,16 +105,20 @@ class ExtensionQuote(NamedTuple):
 
 
 def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
-    """The provider's price for extending by ``hours`` (asks, spends nothing).
+    """The provider's price for extending by ``hours`` (asks, spends nothing), for a person or a
+    script waiting in a web request.
 
     Paced with the account's other status and price requests: quotes asked for again and again (a page
     reloaded, a script) must not push the account over SMS.online's limit, whose 429 would stop its
-    rents too. A person is waiting, so the quote goes before the requests already waiting.
+    rents too. The quote goes before the requests already waiting, but only if its turn comes at once:
+    else, as when this process has no slot free for it, ProviderBusy says when to ask again.
     """
     try:
         client = provider_client_for(rental.account)
-        account_pacing(rental.account_id).wait(urgent=True)
-        price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
+        with ProviderCallSlot(web=True) as slot:
+            slot.take()
+            turn_at_once(rental.account_id)
+            price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ProviderError as error:
         problem = extension_problem(error.token, error.detail, may_have_charged=False)
         # Not refused: SMS.online could not be reached, was busy, or answered unreadably.
@@ -111,20 +131,31 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
 def rental_extend(
     *, rental: Rental, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None,
     price_quoted: Decimal | None, expect_end_date: datetime | None = None, automatic: bool = False,
+    web: bool = False,
 ) -> Outcome:  # fmt: skip
     """Extend once per ``nonce``: recorded before it is sent, never sent twice (it spends money), and
     checked against the monthly budgets in the transaction that records it.
 
     ``expect_end_date``: extend only if the rental still ends then (auto-renew decided on that date;
     a manual extension meanwhile would otherwise be paid twice). ``automatic``: auto-renew asks, on
-    behalf of ``requested_by``.
+    behalf of ``requested_by``. ``web``: with no slot free, ProviderBusy, and no extension recorded (the
+    same nonce again, already recorded, is answered without one).
     """
     if connection.in_atomic_block:
         raise RuntimeError("rental_extend must run outside a transaction: its extension must be committed first.")
     if rental.status == RentalStatus.CANCELLED:
         return Outcome(Operation.EXTEND, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
-    claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by, automatic=automatic,
-                               price_quoted=price_quoted, expect_end_date=expect_end_date)  # fmt: skip
+    with ProviderCallSlot(web=web) as slot:
+        claimed = _extension_claim(rental, hours=hours, nonce=nonce, requested_by=requested_by, automatic=automatic,
+                                   price_quoted=price_quoted, expect_end_date=expect_end_date,
+                                   before_commit=slot.take)  # fmt: skip
+        return _extension_carry_out(claimed, rental=rental, requested_by=requested_by)
+
+
+def _extension_carry_out(
+    claimed: Outcome | tuple[RentalExtension, Refusal | None], *, rental: Rental, requested_by: AbstractBaseUser | None
+) -> Outcome:
+    """The claimed extension sent, or refused (a budget, a blocked account, an unreadable key)."""
     if isinstance(claimed, Outcome):
         return claimed
     extension, refusal = claimed
@@ -145,9 +176,10 @@ def rental_extend(
 
 def _extension_claim(
     rental: Rental, *, hours: int, nonce: uuid.UUID, requested_by: AbstractBaseUser | None, automatic: bool,
-    price_quoted: Decimal | None, expect_end_date: datetime | None,
+    price_quoted: Decimal | None, expect_end_date: datetime | None, before_commit: Callable[[], None],
 ) -> Outcome | tuple[RentalExtension, Refusal | None]:  # fmt: skip
-    """The extension, committed (a budget refusal recorded as failed), or the outcome that stops it."""
+    """The extension, committed (a budget refusal recorded as failed), or the outcome that stops it.
+    ``before_commit`` runs before an extension to be sent is committed; what it raises undoes it."""
     try:
         with transaction.atomic():
             existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()
@@ -168,6 +200,8 @@ def _extension_claim(
                 nonce=nonce, rental=rental, hours=hours, price_quoted=price_quoted, requested_by=requested_by,
                 automatic=automatic, old_rent_id=rental.provider_rent_id, **refused,
             )  # fmt: skip
+            if refusal is None:
+                before_commit()
             return extension, refusal
     except IntegrityError:
         existing = RentalExtension.objects.filter(nonce=nonce).select_related("rental").first()

@@ -52,6 +52,25 @@ class AccountPacing:
                 _sleep_until(moment)
                 return
 
+    def take_turn(self, *, within: float) -> float:
+        """For a request a web thread makes (it must not wait on the account's pace): the first free
+        moment, booked and slept until, when it is at most ``within`` seconds away (0.0 is returned);
+        else the seconds until the account is free, booking nothing. Goes before waiting requests, as
+        an urgent one does."""
+        while True:
+            now = timezone.now()
+            booked = ProviderAccount.objects.filter(pk=self.account_id).values_list("next_request_at", flat=True)
+            if not booked:
+                return 0.0  # the account is gone: nothing to pace
+            (next_free,) = booked
+            moment = max(next_free or now, now)
+            until_free = (moment - now).total_seconds()
+            if until_free > within:
+                return until_free
+            if self._book(moment, expected=next_free):
+                _sleep_until(moment)
+                return 0.0
+
     def _book(self, moment: datetime, *, expected: datetime | None) -> bool:
         """Take ``moment`` unless another process booked since ``expected`` was read."""
         unchanged = Q(next_request_at__isnull=True) if expected is None else Q(next_request_at=expected)

@@ -40,6 +40,7 @@ from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked,
 from .followups import reconcile_soon
 from .managing import extension_outcome_for, requested_by_same
 from .renewing import auto_renew_cut_short
+from .turns import ProviderCallSlot
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def rental_rent(
     requested_by: AbstractBaseUser | None,
     via: str,
     label: str = "",
+    web: bool = False,
 ) -> Outcome:
     """Rent one number, at most once per ``nonce``.
 
@@ -69,21 +71,36 @@ def rental_rent(
     2. an account in a blocking state is refused here, without calling the provider;
     3. the provider is called exactly once: no retry, whatever happens;
     4. the outcome is recorded on the attempt, and account-level tokens on the account.
+
+    ``web`` (the admin, the API): the rent holds one of this process's slots for calls to SMS.online,
+    taken in the transaction that records the attempt; with none free, ProviderBusy is raised and no
+    attempt is left (the same nonce again, already recorded, is answered without a slot).
     """
     if connection.in_atomic_block:
         raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
-    attempt, created, refusal, budgeted = _attempt_claim(
-        nonce=nonce,
-        account=account,
-        service=service,
-        country=country,
-        operator=operator,
-        hours=hours,
-        webhook=webhook,
-        requested_by=requested_by,
-        via=via,
-        label=label,
-    )
+    with ProviderCallSlot(web=web) as slot:
+        claim = _attempt_claim(
+            nonce=nonce,
+            account=account,
+            service=service,
+            country=country,
+            operator=operator,
+            hours=hours,
+            webhook=webhook,
+            requested_by=requested_by,
+            via=via,
+            label=label,
+            before_commit=slot.take,
+        )
+        return _rent_carry_out(*claim, account=account, requested_by=requested_by)
+
+
+def _rent_carry_out(
+    attempt: RentAttempt, created: bool, refusal: Refusal | None, budgeted: bool, *,
+    account: ProviderAccount, requested_by: AbstractBaseUser | None,
+) -> Outcome:  # fmt: skip
+    """The claimed attempt sent, refused (a budget, a blocked account, an unreadable key), or, seen
+    before, answered with the first one's outcome."""
     if not created:
         if not requested_by_same(attempt.requested_by_id, requested_by):
             return Outcome(Operation.RENT, AttemptState.FAILED, Token.ANOTHER_PERSONS_FORM)
@@ -113,10 +130,14 @@ def rental_rent(
     return outcome
 
 
-def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: Any) -> tuple[RentAttempt, bool, Refusal | None, bool]:
+def _attempt_claim(
+    *, nonce: uuid.UUID, webhook: bool, before_commit: Callable[[], None], **fields: Any
+) -> tuple[RentAttempt, bool, Refusal | None, bool]:
     """The attempt, committed, and whether a budget applied to it; created False when this nonce was seen
     before (double click, refresh, a second tab, an API retry): the first wins. A budget refusal is
-    recorded as a failed attempt. The account (``fields["account"]``) is read afresh under its lock."""
+    recorded as a failed attempt. The account (``fields["account"]``) is read afresh under its lock.
+    ``before_commit`` runs before an attempt to be sent is committed; what it raises undoes it (another
+    request with the same nonce waits on the insert meanwhile, and then finds none, or the first)."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
         with transaction.atomic():
@@ -132,6 +153,8 @@ def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, **fields: Any) -> tuple[R
             }  # fmt: skip
             # A nonce seen before fails the insert (it is unique): the first attempt is read below.
             attempt = RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields, **refused)
+            if refusal is None:
+                before_commit()
             return attempt, True, refusal, bool(budgets)
     except IntegrityError:
         existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()

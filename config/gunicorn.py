@@ -26,7 +26,7 @@ def whole_number(name: str, default: int, maximum: int) -> int:
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000").split(",")
 workers = whole_number("WEB_CONCURRENCY", 2, maximum=64)
-threads = whole_number("WEB_THREADS", 4, maximum=256)
+threads = whole_number("WEB_THREADS", 8, maximum=256)
 worker_class = "gthread"
 # Connections waiting for a free thread queue here rather than being refused: a burst of webhooks
 # waits a moment instead of being reset (SMS.online never sends one again).

@@ -37,3 +37,24 @@ def proxy_addresses_believed(**kwargs: Any) -> list[Warning]:
             )
         ]
     return []
+
+
+# A webhook and a page each need a thread however many requests wait for an SMS or sit at SMS.online.
+THREADS_KEPT_FREE = 2
+
+
+@register(deploy=True)
+def threads_left_for_webhooks(**kwargs: Any) -> list[Warning]:
+    """SMS.online sends each webhook once: one that finds every gunicorn thread taken waits in the
+    backlog, and past SMS.online's 10 s it is lost to polling."""
+    held = settings.RENTDESK_API_WAIT_SLOTS + settings.RENTDESK_WEB_PROVIDER_CALLS
+    if held <= settings.RENTDESK_WEB_THREADS - THREADS_KEPT_FREE:
+        return []
+    return [
+        Warning(
+            f"RENTDESK_API_WAIT_SLOTS + RENTDESK_WEB_PROVIDER_CALLS ({held}) leave fewer than {THREADS_KEPT_FREE} "
+            f"of WEB_THREADS ({settings.RENTDESK_WEB_THREADS}) for webhooks and pages.",
+            hint="Raise WEB_THREADS or lower the other two (README, Settings).",
+            id="rentals.W003",
+        )
+    ]

@@ -155,3 +155,11 @@ def test_people_stay_signed_in_across_a_secret_key_rotation_while_the_old_key_is
     assert dropped.get("/admin/").status_code == 302  # without the old key: signed out
     settings.SECRET_KEY_FALLBACKS = [old]
     assert kept.get("/admin/").status_code == 200
+
+
+def test_check_deploy_fails_when_waiting_requests_could_take_the_threads_webhooks_need():
+    deploy = ("check", "--deploy", "--fail-level", "WARNING")
+    fine = check("config.settings.production", GOOD, deploy)
+    assert "rentals.W003" not in fine.stdout + fine.stderr
+    crowded = check("config.settings.production", {**GOOD, "WEB_THREADS": "4"}, deploy)
+    assert crowded.returncode != 0 and "rentals.W003" in crowded.stderr, crowded.stdout + crowded.stderr

@@ -205,9 +205,11 @@ RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUE
 RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)
 # Requests from the admin and the API each web process lets be at SMS.online at once (a quote, a rent,
 # an extension, finish, cancel, "Check for SMS now"); the others are answered "busy, try again in N s"
-# at once. With the wait slots above, keep it below gunicorn's threads per process (WEB_THREADS, 4):
-# 2 + 1 leaves a thread for webhooks whatever scripts and people do.
-RENTDESK_WEB_PROVIDER_CALLS = readers.positive_int(env, "RENTDESK_WEB_PROVIDER_CALLS", default=1, maximum=1000)
+# at once. With the wait slots above, keep it two below gunicorn's threads per process, so that a
+# webhook and a page always find a thread whatever scripts and people do (check --deploy says so).
+RENTDESK_WEB_PROVIDER_CALLS = readers.positive_int(env, "RENTDESK_WEB_PROVIDER_CALLS", default=3, maximum=1000)
+# gunicorn's threads per process (config/gunicorn.py reads the same variable), for that check.
+RENTDESK_WEB_THREADS = readers.positive_int(env, "WEB_THREADS", default=8, maximum=256)
 
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).

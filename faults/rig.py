@@ -175,7 +175,9 @@ _FINISHED = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded in|raised)")
 
 
 def _unit_of(name: str) -> str:
-    """Its unit in deploy/systemd/ ("worker-urgent-2" is a second rentdesk-worker-urgent); empty for the
-    servers."""
-    role = re.sub(r"-[0-9]+$", "", name)
-    return f"rentdesk-{role}.service" if role in ("web", "worker-urgent", "worker-background", "beat") else ""
+    """Its unit in deploy/systemd/ ("worker-urgent-2" is rentdesk-worker-urgent@2, a second one on the
+    host, with a name of its own); empty for the servers."""
+    role, second = re.fullmatch(r"(.+?)(?:-([0-9]+))?", name).groups()
+    if role not in ("web", "worker-urgent", "worker-background", "beat"):
+        return ""
+    return f"rentdesk-{role}@{second}.service" if second else f"rentdesk-{role}.service"

@@ -1,7 +1,7 @@
 """Have the running gunicorn serve the code on disk, with no moment of not answering.
 
-    .venv/bin/python scripts/reload_web.py            # the master whose pid WEB_PIDFILE holds
-    .venv/bin/python scripts/reload_web.py --pid 1234 # systemd's ExecReload passes $MAINPID
+    .venv/bin/python scripts/reload_web.py            # WEB_PIDFILE's gunicorn, then every web-*.pid beside it
+    .venv/bin/python scripts/reload_web.py --pid 1234 # that one alone (systemd's ExecReload passes $MAINPID)
 
 SIGHUP makes gunicorn's master start new workers, which load the code and the static files'
 manifest as they are now, and stop the old ones once their requests are done; the listening socket
@@ -79,9 +79,17 @@ def main() -> int:
     environ.Env.read_env(os.environ.get("RENTDESK_ENV_FILE", str(PROJECT / ".env")))
     if args.pid is None and not os.environ.get("WEB_PIDFILE"):
         parser.error("WEB_PIDFILE is not set (docs/deploy.md, section 3), and no --pid was given")
-    master = args.pid if args.pid is not None else master_from(os.environ["WEB_PIDFILE"])
+    masters = [args.pid] if args.pid is not None else masters_on_this_host(Path(os.environ["WEB_PIDFILE"]))
     graceful = os.environ.get("WEB_GRACEFUL_TIMEOUT", "45")
-    return reload(master, seconds=(int(graceful) if graceful.isdigit() else 45) + BOOT_SECONDS)
+    seconds = (int(graceful) if graceful.isdigit() else 45) + BOOT_SECONDS
+    # One after the other: while one gunicorn boots its new workers, the others answer as before.
+    return max(reload(master, seconds=seconds) for master in masters)
+
+
+def masters_on_this_host(pidfile: Path) -> list[int]:
+    """The gunicorn of WEB_PIDFILE, and those of rentdesk-web@ instances (web-PORT.pid beside it)."""
+    others = sorted(pidfile.parent.glob("web-*.pid")) if pidfile.parent.is_dir() else []
+    return [master_from(str(path)) for path in [pidfile, *others]]
 
 
 if __name__ == "__main__":

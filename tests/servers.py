@@ -42,3 +42,9 @@ def wait_until(condition: Callable[[], object], *, seconds: float, every: float 
             return True
         time.sleep(every)
     return bool(condition())
+
+
+def child_processes(pid: int) -> set[int]:
+    """The process's children (a gunicorn master's workers), from Linux's /proc; none once it is gone."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(child) for child in children.read_text().split()} if children.exists() else set()

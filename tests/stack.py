@@ -54,10 +54,17 @@ def missing_parts() -> list[str]:
 
 
 def unit_commands(unit: str, key: str) -> list[str]:
-    """The ``key`` lines (ExecStart, ExecStartPre) of a shipped unit, as run from this checkout."""
-    lines = (PROJECT / "deploy" / "systemd" / unit).read_text().splitlines()
+    """The ``key`` lines (ExecStart, ExecStartPre) of a shipped unit, as run from this checkout. A
+    template's instance (``rentdesk-worker-urgent@2.service``) stands for its ``%i``, as in systemd."""
+    name, _, instance = unit.removesuffix(".service").partition("@")
+    template = f"{name}@.service" if instance else unit
+    lines = (PROJECT / "deploy" / "systemd" / template).read_text().splitlines()
     # systemd reads "%%" as "%" ("%h" alone would be the user's home directory).
-    return [line.split("=", 1)[1].replace("%%", "%") for line in lines if line.startswith(f"{key}=")]
+    return [
+        line.split("=", 1)[1].replace("%%", "\0").replace("%i", instance).replace("\0", "%")
+        for line in lines
+        if line.startswith(f"{key}=")
+    ]
 
 
 def as_local(command: str) -> list[str]:

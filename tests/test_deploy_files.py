@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from .conftest import PROJECT
+from .conftest import PROJECT, free_port, wait_until
+from .servers import child_processes as workers_of
 from .stack import SERVER_ROOT, unit_commands
 
 UNITS = {
@@ -153,3 +154,44 @@ def test_gunicorn_names_a_bad_setting_instead_of_a_traceback():
     assert result.returncode != 0
     assert "WEB_THREADS must be a whole number from 1 to 256, not 'many'." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("queue", ["urgent", "background"])
+def test_a_second_worker_on_a_host_runs_the_same_command_under_a_name_of_its_own(queue):
+    (first,) = unit_commands(f"rentdesk-worker-{queue}.service", "ExecStart")
+    (second,) = unit_commands(f"rentdesk-worker-{queue}@2.service", "ExecStart")
+    assert second == first.replace(f"--hostname {queue}@%h", f"--hostname {queue}-2@%h") and second != first
+
+
+def test_a_second_web_on_a_host_serves_its_own_port_and_is_reloaded_with_the_first():
+    (first,) = unit_commands(UNITS["web"], "ExecStart")
+    (second,) = unit_commands("rentdesk-web@8001.service", "ExecStart")
+    assert second == first + " --bind 127.0.0.1:8001 --pid /run/rentdesk/web-8001.pid"
+    # make reload finds it beside WEB_PIDFILE (the file the documented environment names).
+    documented = (PROJECT / "deploy" / "rentdesk.env.example").read_text()
+    assert "WEB_PIDFILE=/run/rentdesk/web.pid" in documented
+
+
+def test_reload_replaces_the_workers_of_every_gunicorn_on_the_host(tmp_path):
+    """rentdesk-web's and a rentdesk-web@ instance's, found by their pid files, one after the other."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "RENTDESK_ENV_FILE": os.devnull,
+           "WEB_CONCURRENCY": "1", "WEB_THREADS": "2", "WEB_PIDFILE": str(tmp_path / "web.pid")}  # fmt: skip
+    pidfiles = [tmp_path / "web.pid", tmp_path / "web-8001.pid"]
+    gunicorns = [
+        subprocess.Popen([".venv/bin/gunicorn", "--config", "config/gunicorn.py", "--bind", f"127.0.0.1:{free_port()}",
+                          "--pid", str(pidfile)], cwd=PROJECT, env=env, stderr=subprocess.DEVNULL)
+        for pidfile in pidfiles
+    ]  # fmt: skip
+    try:
+        assert wait_until(lambda: all(p.exists() and workers_of(int(p.read_text())) for p in pidfiles), seconds=60)
+        masters = [int(pidfile.read_text()) for pidfile in pidfiles]
+        before = {master: workers_of(master) for master in masters}
+        result = subprocess.run([sys.executable, "scripts/reload_web.py"], cwd=PROJECT, env=env, capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("replaced") == 2
+        assert all(workers_of(master) and workers_of(master).isdisjoint(before[master]) for master in masters)
+    finally:
+        for gunicorn in gunicorns:
+            gunicorn.terminate()
+            gunicorn.wait(timeout=60)

@@ -12,13 +12,13 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
 from .conftest import PROJECT, wait_until
+from .servers import child_processes
 from .stack import BOSS_PASSWORD, Stack, as_local, missing_parts, rent_form_fields, unit_commands
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, choose_telegram_in_ukraine, log_in
 
@@ -160,7 +160,7 @@ def test_make_reload_takes_the_release_on_disk_into_service_while_every_webhook_
     rental = rent_by_cli(stack)
     webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
     master = int((stack.directory / "web.pid").read_text())
-    workers_before = _children(master)
+    workers_before = child_processes(master)
     session, answers, reloading = stack.logged_in(), [], threading.Event()
 
     def keep_sending() -> None:
@@ -181,13 +181,9 @@ def test_make_reload_takes_the_release_on_disk_into_service_while_every_webhook_
         reloading.set()
         sender.join(timeout=120)
     assert "worker(s) replaced" in output, output
-    assert workers_before and _children(master).isdisjoint(workers_before)  # the same master, new workers
+    assert workers_before and child_processes(master).isdisjoint(workers_before)  # the same master, new workers
     assert answers and set(answers) == {200}, [a for a in answers if a != 200][:5]
     assert _sms_count_reaches(stack, rental["id"], len(answers) // 2), stack.log("worker-urgent")[-3000:]
-
-
-def _children(pid: int) -> set[int]:
-    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
 def _sms_count_reaches(stack: Stack, rental_id: int, count: int) -> bool:

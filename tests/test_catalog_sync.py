@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from celery import Celery
 from celery.signals import task_prerun
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +16,7 @@ from rentals import services, tasks
 from rentals.models import RENT_HOURS, AccountState, CatalogSync, Country, Offer, ProviderAccount
 from rentals.services.catalog import CHUNK_REQUESTS, RUN_LEASE
 
-from .conftest import wait_until
+from .conftest import start_celery, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,6 +116,32 @@ def test_a_pass_runs_as_short_tasks_each_queueing_the_next(simulator, account, e
     assert ran["rentals.tasks.sync_catalog"] == 1
     assert ran["rentals.tasks.sync_catalog_chunk"] >= -(-12 * 9 // CHUNK_REQUESTS)  # no step asks more than its share
     assert CatalogSync.objects.get().last_pass_requests == 12 * 9 and not catalog_stale()
+
+
+def test_a_worker_reads_a_pass_in_tasks_that_queue_each_other_and_runs_one_sync_at_a_time(
+    simulator, account, redis_url, tmp_path, monkeypatch
+):
+    ids = simulator.offer_countries(12)
+    offered(*ids)
+    monkeypatch.setenv("SMSONLINE_POLL_RATE", "100")  # the most the setting takes
+    log = tmp_path / "worker.log"
+    worker = start_celery(["worker", "--concurrency", "1"], redis_url=redis_url, outbox=tmp_path / "outbox", log=log)
+    client = Celery(broker=redis_url, set_as_current=False)  # the tests' own app stays the current one
+    try:
+        assert wait_until(lambda: " ready." in log.read_text(), seconds=60), log.read_text()[-3000:]
+        for _ in range(2):  # the schedule and a worker that starts, say
+            client.send_task("rentals.tasks.sync_catalog")
+        finished = wait_until(lambda: not catalog_stale(), seconds=120)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    output = log.read_text()
+    assert finished, output[-3000:]
+    pairs = asked(simulator)
+    assert len(pairs) == 12 * 9 and set(pairs) == every_pair(*ids), output[-3000:]
+    assert "'a catalog sync is running: nothing to do'" in output
+    steps = [line for line in output.splitlines() if "sync_catalog_chunk[" in line and " succeeded " in line]
+    assert len(steps) >= -(-12 * 9 // CHUNK_REQUESTS), output[-3000:]
 
 
 def test_a_pass_over_an_unchanged_catalog_writes_no_offer(simulator, account):

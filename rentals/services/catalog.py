@@ -56,7 +56,9 @@ class CatalogChunk:
 
 def catalog_sync(*, now: datetime) -> int:
     """A whole pass in this process, step after step (the shell, tests); workers run the same steps as
-    short tasks (``rentals.tasks.sync_catalog``). Returns the offers written; 0 when a run holds the sync."""
+    short tasks (``rentals.tasks.sync_catalog``). Returns the offers written; 0 when a run holds the sync.
+    Every step takes ``now`` as its time: a pass here that outlasts RUN_LEASE may be taken over by a
+    worker's sync, and then stops where it is (one sync at a time still)."""
     run = catalog_sync_start(now=now)
     written, more = 0, run is not None
     while more:

@@ -99,8 +99,10 @@ def run(rig: Rig, chosen: list[str], size: Size) -> list[Figures]:
     rig.stack.start()
     rig.supervise()
     rentals = renting.rentals_labelled(rig, "faults webhook", count=size.rentals)
-    # A new install reads the whole catalog first (a minute of getRentPrices): start from the steady state.
-    wait_until(lambda: rig.ran("rentals.tasks.sync_catalog"), seconds=300, every=1)
+    # A new install reads the whole catalog first (a minute of getRentPrices, in short tasks): start from
+    # the steady state, once a pass has finished.
+    finished = "SELECT count(*) FROM rentals_catalogsync WHERE last_pass_finished_at IS NOT NULL"
+    wait_until(lambda: rig.value(finished), seconds=300, every=1)
     say(f"Stack up, {len(rentals)} rentals taking webhooks, in {time.monotonic() - began:.0f} s.")
     rows = []
     for code in chosen:

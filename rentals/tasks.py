@@ -5,6 +5,7 @@ deployments refer to them, so they are spelled out rather than derived from the 
 """
 
 from datetime import datetime
+from uuid import UUID
 
 from celery import shared_task
 from django.utils import timezone
@@ -136,8 +137,22 @@ def reconcile_account(account_id: int) -> int:
 
 
 @shared_task(name="rentals.tasks.sync_catalog")
-def sync_catalog() -> int:
-    return services.catalog_sync(now=timezone.now())
+def sync_catalog() -> str:
+    """Go on with the catalog pass under way, or begin one, in short steps; nothing while a sync runs."""
+    run = services.catalog_sync_start(now=timezone.now())
+    if run is None:
+        return "a catalog sync is running: nothing to do"
+    sync_catalog_chunk.delay_on_commit(str(run))
+    return f"run {run} started"
+
+
+# A few seconds of getRentPrices, then the next step is queued: no step holds a worker for long.
+@shared_task(name="rentals.tasks.sync_catalog_chunk")
+def sync_catalog_chunk(run: str) -> int:
+    step = services.catalog_sync_chunk(run=UUID(run), now=timezone.now())
+    if step.more:
+        sync_catalog_chunk.delay_on_commit(run)
+    return step.requests
 
 
 @shared_task(name="rentals.tasks.refresh_stale_provider_data")

@@ -55,6 +55,10 @@ class SimulatorControl:
     def set_stock(self, **spec: Any) -> None:
         self._post("stock", spec)
 
+    def offer_countries(self, count: int) -> list[int]:
+        """Offer ``count`` countries, as a provider-sized catalog does, until the next reset; their ids."""
+        return self._post_json("countries", {"count": count})["countries"]
+
     def requests(self, action: str | None = None) -> list[dict[str, Any]]:
         received = requests.get(self._control + "requests", timeout=5).json()
         return [r for r in received if action is None or r.get("action") == action]

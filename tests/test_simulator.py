@@ -300,3 +300,16 @@ def test_a_forced_429_carries_its_retry_after(simulator):
 def test_a_bad_dialect_is_refused_with_its_reason(simulator, spec):
     response = requests.post(simulator.server.base_url + "/_control/dialect", json=spec, timeout=5)
     assert response.status_code == 400 and response.json()["error"]
+
+
+def test_a_provider_sized_catalog_answers_for_every_country_it_offers_until_a_reset(simulator):
+    from rentals.simulator.state import SERVICES
+
+    countries = simulator.offer_countries(180)
+    assert len(countries) == 180 and {0, 1, 187} <= set(countries)  # the contract's named ones among them
+    generated = max(set(countries) - {187})
+    prices = call(simulator, action="getRentPrices", country=str(generated), rent_time="24").json()
+    assert set(prices["values"][str(generated)]) == set(SERVICES)
+    assert rent(simulator, country=str(generated)).json()["status"] == "success"
+    simulator.reset()
+    assert call(simulator, action="getRentPrices", country=str(generated)).json() == envelope("BAD_COUNTRY")

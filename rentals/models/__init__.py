@@ -3,7 +3,7 @@
 from .accounts import RATE_LIMITED_TOKEN, STATE_TOKENS, AccountEvent, AccountState, ProviderAccount, api_key_problem
 from .api import ApiToken
 from .budgets import BudgetAlert, PersonBudget
-from .catalog import Country, Offer, Operator, Service
+from .catalog import CatalogSync, Country, Offer, Operator, Service
 from .forwarding import ForwardingPreference, ForwardState, SmsForward
 from .records import ErrorEvent
 from .rentals import (
@@ -33,6 +33,7 @@ __all__ = [
     "ApiToken",
     "AttemptState",
     "BudgetAlert",
+    "CatalogSync",
     "Country",
     "ErrorEvent",
     "ForwardState",

@@ -86,3 +86,37 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} in {self.country}, {self.hours} h"
+
+
+class CatalogSync(models.Model):
+    """How far the catalog sync has read (one row): the pass under way, the run that holds it, the last
+    pass finished. A pass reads every active country at every rent time, in the order of the provider's
+    country ids, over many short tasks (services/catalog.py)."""
+
+    # The run (a chain of short tasks) that holds the sync while ``leased_until`` is in the future. Each
+    # of its steps renews the lease; a run whose worker died loses it when it lapses, and the next sync
+    # asked for takes over where that run stopped.
+    run = models.UUIDField(_("run"), null=True, blank=True)
+    leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    pass_started_at = models.DateTimeField(_("pass started at"), null=True, blank=True)  # None between passes
+    # The last country (its provider id) and rent time this pass has read: the next step goes on after them.
+    reached_country = models.PositiveIntegerField(_("reached country"), null=True, blank=True)
+    reached_hours = models.PositiveSmallIntegerField(_("reached hours"), null=True, blank=True)
+    # The account that read last: the next step asks it first, not again one that gave way.
+    reader = models.ForeignKey(
+        "ProviderAccount", verbose_name=_("read by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    offers_written = models.PositiveIntegerField(_("offers written"), default=0)  # added, or price or stock changed
+    last_pass_started_at = models.DateTimeField(_("last pass started at"), null=True, blank=True)
+    last_pass_finished_at = models.DateTimeField(_("last pass finished at"), null=True, blank=True)
+    last_pass_requests = models.PositiveIntegerField(_("last pass requests"), default=0)
+    last_pass_offers_written = models.PositiveIntegerField(_("last pass offers written"), default=0)
+
+    class Meta:
+        verbose_name = _("catalog sync")
+        verbose_name_plural = _("catalog sync")
+
+    def __str__(self) -> str:
+        return gettext("catalog sync")

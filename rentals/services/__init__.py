@@ -17,7 +17,7 @@ from .accounts import (
     provider_client_for,
 )
 from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
-from .catalog import catalog_sync
+from .catalog import CatalogChunk, catalog_sync, catalog_sync_chunk, catalog_sync_start
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
 from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
@@ -73,6 +73,7 @@ __all__ = [
     "AUTO_RENEW_SETTINGS",
     "CANCEL_WINDOW",
     "Budget",
+    "CatalogChunk",
     "ChatUnavailable",
     "ProviderBusy",
     "ReconcileResult",
@@ -99,6 +100,8 @@ __all__ = [
     "budgets_usage",
     "cancel_deadline",
     "catalog_sync",
+    "catalog_sync_chunk",
+    "catalog_sync_start",
     "extension_outcome_for",
     "extensions_mark_not_charged",
     "extract_code",

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from ..models import Offer, ProviderAccount
+from ..models import CatalogSync, ProviderAccount
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ def provider_data_refresh_soon(account: ProviderAccount) -> None:
 
 
 def stale_provider_data(*, now: datetime) -> tuple[bool, list[int]]:
-    """Whether the catalog needs reading, and which accounts' balances do (never read, or long ago)."""
-    newest_offer = Offer.objects.order_by("-checked_at").values_list("checked_at", flat=True).first()
-    catalog_stale = newest_offer is None or newest_offer < now - CATALOG_FRESH_FOR
+    """Whether the catalog needs reading (no pass finished lately: a pass cut off is stale until the
+    next sync completes it), and which accounts' balances do (never read, or long ago)."""
+    catalog_stale = not CatalogSync.objects.filter(last_pass_finished_at__gte=now - CATALOG_FRESH_FOR).exists()
     accounts = ProviderAccount.objects.exclude(balance_checked_at__gte=now - BALANCE_FRESH_FOR)
     return catalog_stale, list(accounts.order_by("pk").values_list("pk", flat=True))
 

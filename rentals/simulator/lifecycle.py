@@ -171,7 +171,7 @@ def continue_rent_number(state: SimulatorState, api_key: str, params: dict[str, 
 def get_rent_prices(state: SimulatorState, api_key: str, params: dict[str, str]) -> Reply:
     from .state import SERVICES, country_and_hours, price_of
 
-    where = country_and_hours(state.dialect, params)
+    where = country_and_hours(state, params)
     if isinstance(where, Reply):
         return where
     country, hours = where
@@ -186,7 +186,7 @@ def get_rent_services_and_countries(state: SimulatorState, api_key: str, params:
     ``country``); country 0 when none is named."""
     from .state import OPERATORS, SERVICES, country_and_hours, price_of
 
-    where = country_and_hours(state.dialect, params, default_country=0)
+    where = country_and_hours(state, params, default_country=0)
     if isinstance(where, Reply):
         return where
     country, hours = where

@@ -16,6 +16,9 @@ Control plane (JSON in, JSON out; never under handler_api.php):
   "values": "array", "early_cancel_denied_seconds": 120}``.
 - ``POST /_control/accounts``: ``{"api_key", "balance", "banned_until" (ISO), "inactive", "blocked"}``.
 - ``POST /_control/stock``: ``{"country": 1, "service": "tg", "operator": "any", "count": 0}``.
+- ``POST /_control/countries``: ``{"count": 180}``: offer that many countries, as SMS.online's catalog
+  does (the contract's named ones and generated ids after them), until the next reset; answers
+  ``{"status": "ok", "countries": [0, 1, 2, ...]}``. ``runsimulator --countries`` sets the default.
 - ``GET /_control/requests``: what handler_api.php received (API keys left out), each with ``at``,
   when it arrived (Unix seconds).
 - ``GET /_control/rents``: the rents made so far.
@@ -44,7 +47,7 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from . import lifecycle
-from .state import SimulatorState, forced_reply_from_spec
+from .state import COUNTRIES, SimulatorState, countries_offered, forced_reply_from_spec
 from .webhooks import post_sms_webhook
 from .wire import Reply, json_reply
 
@@ -57,6 +60,9 @@ MAX_REQUEST_BYTES = 64 * 1024
 class SimulatorHandler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK, 40 ms a request on a kept-alive connection (a catalog pass is 1,600 of them).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -114,7 +120,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             if command == "reset":
-                self.server.state = SimulatorState(timezone=self.server.provider_tz)
+                self.server.state = self.server.new_state()
             elif command == "timezone":  # until the next reset
                 state.timezone = ZoneInfo(str(spec["name"]))
             elif command == "dialect":
@@ -123,6 +129,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 state.forced.append(forced_reply_from_spec(spec))
             elif command == "accounts":
                 _set_account(state, spec)
+            elif command == "countries":  # until the next reset
+                state.countries = countries_offered(int(spec["count"]))
+                return json_reply({"status": "ok", "countries": list(state.countries)})
             elif command == "stock":
                 key = (int(spec["country"]), str(spec["service"]), str(spec.get("operator", "any")))
                 state.stock[key] = int(spec["count"])
@@ -190,10 +199,15 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], *, provider_tz: tzinfo = UTC) -> None:
+    def __init__(self, address: tuple[str, int], *, provider_tz: tzinfo = UTC, countries: int = len(COUNTRIES)) -> None:
         super().__init__(address, SimulatorHandler)
         self.provider_tz = provider_tz
-        self.state = SimulatorState(timezone=provider_tz)
+        self.countries = countries_offered(countries)
+        self.state = self.new_state()
+
+    def new_state(self) -> SimulatorState:
+        """A fresh provider, as at start and after a reset."""
+        return SimulatorState(timezone=self.provider_tz, countries=dict(self.countries))
 
     @property
     def base_url(self) -> str:

@@ -27,6 +27,8 @@ MAX_LOGGED_REQUESTS = 10_000
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 SERVICES = {"tg": "Telegram", "wa": "WhatsApp", "vk": "VKontakte", "go": "Google", "full": "Any sender", "ot": "Other"}
 COUNTRIES = {0: "7", 1: "380", 2: "77", 6: "62", 16: "44", 22: "91", 43: "49", 187: "1"}  # id -> dialling code
+# About as many countries as SMS.online's catalog holds (``/_control/countries``, ``runsimulator --countries``).
+PROVIDER_SIZED_COUNTRIES = 180
 OPERATORS = {0: {"mts", "tele2", "beeline", "megafon"}, 1: {"kyivstar", "life", "vodafone"}}
 # Price in USD by rent time; "full" (any sender) costs three times as much.
 PRICES = {
@@ -113,6 +115,8 @@ class SimulatorState:
     next_rent_id: int = field(default_factory=lambda: _rent_id_base())
     rng: random.Random = field(default_factory=random.Random)
     dialect: Dialect = field(default_factory=Dialect)
+    # The countries it offers (id -> dialling code): the contract's named ones unless told otherwise.
+    countries: dict[int, str] = field(default_factory=lambda: dict(COUNTRIES))
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -177,7 +181,7 @@ class SimulatorState:
         service = params.get("service", "")
         if service not in SERVICES:
             return self.dialect.rent_error("BAD_SERVICE")
-        where = country_and_hours(self.dialect, params)
+        where = country_and_hours(self, params)
         if isinstance(where, Reply):
             return where
         country, hours = where
@@ -203,7 +207,7 @@ class SimulatorState:
         self, api_key: str, service: str, country: int, operator: str, hours: int, cost: Decimal, url: str | None
     ) -> SimRent:
         now = self.now().replace(microsecond=0)
-        prefix = COUNTRIES[country]
+        prefix = self.countries[country]
         number = prefix + "".join(str(self.rng.randrange(10)) for _ in range(12 - len(prefix)))
         rent = SimRent(
             id=self.next_rent_id,
@@ -224,19 +228,32 @@ class SimulatorState:
         return rent
 
 
+def countries_offered(count: int) -> dict[int, str]:
+    """``count`` countries, as a provider-sized catalog has them: the contract's named ones (their
+    ids and dialling codes) and the lowest free ids after them, each with a made-up dialling code."""
+    if not len(COUNTRIES) <= count <= 1000:
+        raise ValueError(f"count must be between {len(COUNTRIES)} and 1000")
+    offered = dict(COUNTRIES)
+    free_ids = (country for country in range(count * 2) if country not in offered)
+    while len(offered) < count:
+        country = next(free_ids)
+        offered[country] = str(100 + country)
+    return dict(sorted(offered.items()))
+
+
 def country_and_hours(
-    dialect: Dialect, params: dict[str, str], *, default_country: int | None = None
+    state: SimulatorState, params: dict[str, str], *, default_country: int | None = None
 ) -> tuple[int, int] | Reply:
     """The request's country and rent time (4 hours when none is named), or the error that refuses them."""
     text = params.get("country", "")
-    country = int(text) if text.isascii() and text.isdigit() and int(text) in COUNTRIES else None
+    country = int(text) if text.isascii() and text.isdigit() and int(text) in state.countries else None
     if not text and default_country is not None:
         country = default_country
     if country is None:
-        return dialect.rent_error("BAD_COUNTRY")
+        return state.dialect.rent_error("BAD_COUNTRY")
     hours = hours_param(params, default=4)
     if hours is None:
-        return dialect.rent_error("INVALID_TIME")
+        return state.dialect.rent_error("INVALID_TIME")
     return country, hours
 
 

@@ -80,10 +80,17 @@ def process_webhooks(first_delivery_id: int | None = None) -> int:
     return services.webhooks_process(first_id=first_delivery_id)
 
 
+@shared_task(name="rentals.tasks.store_kept_webhooks")
+def store_kept_webhooks() -> int:
+    """Store the webhook deliveries kept in Redis while the database was away, then process them."""
+    return services.kept_webhooks_store()
+
+
 @shared_task(name="rentals.tasks.poll_sms")
 def poll_sms() -> int:
     """Enqueue one polling task per account with due rentals, the most urgent its rate allows this cycle
     (the rest stay due for the next); catch up on unprocessed webhooks. Returns the rentals due."""
+    services.kept_webhooks_store_soon()  # webhooks kept in Redis while the database was away
     now = timezone.now()
     for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)

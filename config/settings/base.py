@@ -197,6 +197,15 @@ RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUE
 # other threads stay free for webhooks and pages. Size it below gunicorn's threads per process.
 RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)
 
+# --- Webhooks while the database is away ---------------------------------------------------------
+# SMS.online sends each SMS once: a webhook the database cannot store is kept in the broker's Redis,
+# answered 200 and stored once the database can (rentals.tasks.store_kept_webhooks). Its token cannot
+# be checked meanwhile, so at most this many deliveries and megabytes are kept; past either, 503.
+RENTDESK_WEBHOOK_SPOOL_ENTRIES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_ENTRIES", default=50_000,
+                                                      maximum=10_000_000)  # fmt: skip
+RENTDESK_WEBHOOK_SPOOL_MEGABYTES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_MEGABYTES", default=64,
+                                                        maximum=100_000)  # fmt: skip
+
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")

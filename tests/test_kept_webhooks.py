@@ -221,3 +221,14 @@ def test_staff_see_how_many_webhooks_are_kept(client, kept):
     client.force_login(User.objects.create_user("viewer", password="pw", is_staff=True))
     html = client.get(reverse("admin:index")).content.decode()
     assert "it keeps 3 SMS webhooks that the database could not store" in html
+
+
+def test_a_run_takes_a_batch_and_queues_the_next_for_the_rest(client, kept, published):
+    rental = RentalFactory(webhook_token="batches")
+    with database_away():
+        for n in range(3):
+            assert post(client, "batches", sms_body(rental, f"Code {n}")).status_code == 200
+    assert kept_webhooks.kept_webhooks_store(at_most=2) == 2
+    assert published.count(STORE_TASK) == 1 and kept.llen(kept_webhooks.KEPT) == 1
+    assert kept_webhooks.kept_webhooks_store(at_most=2) == 1
+    assert published.count(STORE_TASK) == 1 and SmsMessage.objects.count() == 3

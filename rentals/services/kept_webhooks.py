@@ -34,7 +34,7 @@ from ..health import WEBHOOKS_DROPPED_KEY, WEBHOOKS_KEPT_KEY
 from ..provider.parsing import UnreadableWebhook, parse_webhook
 from .followups import broker_client
 from .sms import provider_tz
-from .webhooks import RUN_AT_MOST, UnknownWebhookToken, webhook_process, webhook_store
+from .webhooks import RUN_AT_MOST, UnknownWebhookToken, webhook_store, webhooks_process
 
 logger = logging.getLogger(__name__)
 
@@ -113,24 +113,23 @@ def kept_webhooks_store_soon(*, kept_here_only: bool = False) -> bool:
 
 def kept_webhooks_store(*, at_most: int = RUN_AT_MOST) -> int:
     """Store the kept deliveries (at most ``at_most``, oldest first), each as received when it was kept,
-    and process them; how many were stored. A database error propagates and leaves the rest kept; a
-    run that took ``at_most`` queues the next."""
+    then process every delivery waiting; how many were stored. A database error propagates and leaves
+    the rest kept; a run that took ``at_most`` queues the next."""
     client = broker_client()
     if client is None:
         return 0
     entries = client.lrange(KEPT, 0, at_most - 1)
-    stored = []
+    stored = 0
     for raw in entries:
-        delivery_id = _stored(raw)
+        stored += _stored(raw) is not None
         # Only once its row is committed (at once here, in autocommit; after the commit in a transaction).
         transaction.on_commit(partial(client.eval, _REMOVE, 2, KEPT, KEPT_BYTES, raw))
-        if delivery_id is not None:
-            stored.append(delivery_id)
-    for delivery_id in stored:
-        webhook_process(delivery_id=delivery_id)
+    if stored:
+        # A run takes every delivery not processed yet: these, and those whose run the outage cut short.
+        webhooks_process()
     if len(entries) == at_most:
         kept_webhooks_store_soon()
-    return len(stored)
+    return stored
 
 
 def _stored(raw: bytes) -> int | None:

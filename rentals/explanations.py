@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import health
@@ -182,6 +182,12 @@ def health_lines(report: health.SystemHealth) -> list[tuple[str, bool, str]]:
                 "seconds": round(report.beat.seconds_since_tick),
                 "holder": report.beat.holder,
             }
+        elif part.name == "broker" and report.webhooks_kept:
+            words = ngettext(
+                "OK; it keeps %(count)s SMS webhook that the database could not store, until it can.",
+                "OK; it keeps %(count)s SMS webhooks that the database could not store, until it can.",
+                report.webhooks_kept,
+            ) % {"count": report.webhooks_kept}
         else:
             words = gettext("OK")
         lines.append((str(HEALTH_PARTS[part.name]), part.ok, words))

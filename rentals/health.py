@@ -38,6 +38,19 @@ def beat_lock_read(client: redis.Redis) -> BeatLock | None:
     return BeatLock(holder.decode(), max(0.0, BEAT_LOCK_SECONDS - milliseconds_left / 1000))
 
 
+# Webhook deliveries kept while the database could not store them (services/kept_webhooks.py): a list
+# of entries, oldest first, and how many kept ones were dropped on moving in.
+WEBHOOKS_KEPT_KEY = "rentdesk:webhooks-kept"
+WEBHOOKS_DROPPED_KEY = "rentdesk:webhooks-kept:dropped"
+
+
+def kept_webhooks_count(client: redis.Redis) -> tuple[int, int]:
+    """How many deliveries Redis keeps now, and how many kept ones were dropped since Redis started."""
+    with client.pipeline(transaction=False) as pipe:
+        kept, dropped = pipe.llen(WEBHOOKS_KEPT_KEY).get(WEBHOOKS_DROPPED_KEY).execute()
+    return kept, int(dropped or 0)
+
+
 # What a part that is not fine has: it does not answer, or (beat) it has not ticked lately, or it
 # cannot be checked because what it is checked through (the broker) does not answer.
 UNREACHABLE = "unreachable"
@@ -59,6 +72,10 @@ class PartHealth:
 class SystemHealth:
     parts: list[PartHealth]
     beat: BeatLock | None  # who runs beat and when it last ticked, when one did recently
+    # Webhook deliveries kept in Redis while the database could not store them, waiting to be stored;
+    # and kept ones dropped on moving in (no rental had their token) since Redis started. None: unknown.
+    webhooks_kept: int | None = None
+    webhooks_dropped: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,11 +89,13 @@ class SystemHealth:
 def system_health() -> SystemHealth:
     database = PartHealth("database", "" if _database_answers() else UNREACHABLE)
     try:
-        beat = beat_lock_read(broker_redis())
+        client = broker_redis()
+        beat = beat_lock_read(client)
+        kept, dropped = kept_webhooks_count(client)
     except (redis.RedisError, ValueError):  # ValueError: a broker URL that is not Redis's
         return SystemHealth([database, PartHealth("broker", UNREACHABLE), PartHealth("beat", UNKNOWN)], None)
     beat_part = PartHealth("beat", "" if beat else NO_RECENT_TICK)
-    return SystemHealth([database, PartHealth("broker"), beat_part], beat)
+    return SystemHealth([database, PartHealth("broker"), beat_part], beat, kept, dropped)
 
 
 def _database_answers() -> bool:

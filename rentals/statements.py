@@ -62,17 +62,20 @@ def row_inserted(instance: Model) -> None:
     instance._state.db = connection.alias
 
 
-def delivery_stored_for_current_rent(*, token: str, rent_id: str, row: dict[str, object], now: datetime) -> int | None:
+def delivery_stored_for_current_rent(
+    *, token: str, rent_id: str, row: dict[str, object], now: datetime, received_at: datetime | None = None
+) -> int | None:
     """The delivery's row, for the rental of the webhook ``token`` when ``rent_id`` is its current rent:
     finding the rental and inserting the row in one INSERT ... SELECT, one round trip instead of two.
 
-    ``row``: the delivery's other fields by name. Returns its id; None when no rental matched, or
-    on a database without INSERT ... RETURNING (nothing is stored then). An IntegrityError (the same
-    body again) propagates.
+    ``row``: the delivery's other fields by name; ``received_at``: when it arrived, if not ``now`` (a
+    delivery kept while the database was away). Returns its id; None when no rental matched, or on a
+    database without INSERT ... RETURNING (nothing is stored then). An IntegrityError (the same body
+    again) propagates.
     """
     if not connection.features.can_return_columns_from_insert:
         return None
-    values = {**row, "received_at": now, "enqueued_at": now, "outcome": ""}
+    values = {**row, "received_at": received_at or now, "enqueued_at": now, "outcome": ""}
     columns = ", ".join(_column(WebhookDelivery, name) for name in ["rental", *values])
     prepared = [_prepared(WebhookDelivery, name, value) for name, value in values.items()]
     # Quoted identifiers from the models; every value goes as a parameter.

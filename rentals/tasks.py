@@ -81,11 +81,18 @@ def process_webhooks(first_delivery_id: int | None = None) -> int:
     return services.webhooks_process(first_id=first_delivery_id)
 
 
+@shared_task(name="rentals.tasks.store_kept_webhooks")
+def store_kept_webhooks() -> int:
+    """Store the webhook deliveries kept in Redis while the database was away, then process them."""
+    return services.kept_webhooks_store()
+
+
 @shared_task(name="rentals.tasks.poll_sms")
 def poll_sms() -> int:
     """Plan this polling cycle: per account with due rentals, one poll of those awaiting a code on the
     urgent queue and one of the rest on the background queue, the most its rate allows (the rest stay due
     for the next cycle); catch up on unprocessed webhooks. Returns the rentals due."""
+    services.kept_webhooks_store_soon()  # webhooks kept in Redis while the database was away
     now = timezone.now()
     for delivery_id in services.webhook_ids_to_requeue(now=now):
         process_webhook.delay(delivery_id)

@@ -18,6 +18,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     if health.beat is not None:
         checks["beat"]["seconds_since_tick"] = round(health.beat.seconds_since_tick)
+    if health.webhooks_kept is not None:
+        # Kept in Redis while the database could not store them; a backlog that stays says it still cannot.
+        checks["broker"] |= {"webhooks_kept": health.webhooks_kept, "webhooks_dropped": health.webhooks_dropped}
     body: dict[str, object] = {
         "status": "ok" if health.ok else "unavailable",
         "version": settings.RENTDESK_VERSION,

@@ -1,8 +1,9 @@
 """SMS.online's rent webhook: check the token, store the body, acknowledge, process in a task's run.
 
-SMS.online sends each SMS once and never retries, so the body is stored before the 200; a store
-that fails answers 503, so nothing is acknowledged and then lost. Bad input is answered 4xx,
-never 500.
+SMS.online sends each SMS once and never retries, so the body is stored before the 200. When the
+database cannot store it, it is kept in Redis and stored once the database can
+(services/kept_webhooks.py); only when nothing can keep it is it answered 503, so nothing is
+acknowledged and then lost. Bad input is answered 4xx, never 500.
 """
 
 import logging
@@ -10,6 +11,7 @@ from functools import partial
 
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -39,25 +41,45 @@ def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
     body = _body(request)
     if len(body) > MAX_WEBHOOK_BYTES:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    arrived = timezone.now()
+    # The whole header, its charset too: the body is read (now and if processed again) in that charset.
+    content_type = request.META.get("CONTENT_TYPE", "")
     try:
-        # The whole header, its charset too: the body is read (now and if processed again) in that charset.
-        content_type = request.META.get("CONTENT_TYPE", "")
         delivery_id = services.webhook_store(token=token, body=body, content_type=content_type)
     except services.UnknownWebhookToken:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
     except UnreadableWebhook as problem:
-        return HttpResponse(f"Unreadable SMS notification: {problem}.", status=400, content_type="text/plain")
-    except DatabaseError:
-        logger.exception("webhook delivery could not be stored")
-        return HttpResponse("Try again later.", status=503, content_type="text/plain")
+        return _unreadable(problem)
+    except DatabaseError as error:
+        delivery = {"token": token, "body": body, "content_type": content_type, "received_at": arrived}
+        return _kept_or_refused(delivery, why=type(error).__name__)
     # Once committed (at once, outside a transaction): the run must find the delivery stored.
     transaction.on_commit(partial(_processing_queued, delivery_id))
     return HttpResponse("OK", content_type="text/plain")
 
 
+def _kept_or_refused(delivery: dict, *, why: str) -> HttpResponse:
+    """The database could not store it: kept in Redis, and acknowledged, or 503 when nothing keeps it.
+    No query here: Django's connection would try the database again (on_commit too)."""
+    try:
+        kept = services.webhook_keep(**delivery, why=why)
+    except UnreadableWebhook as problem:  # never kept: the token cannot be told apart, the body can
+        return _unreadable(problem)
+    if not kept:
+        logger.error("webhook delivery could not be stored (%s), nor kept in Redis: answered 503", why)
+        return HttpResponse("Try again later.", status=503, content_type="text/plain")
+    return HttpResponse("OK", content_type="text/plain")
+
+
+def _unreadable(problem: UnreadableWebhook) -> HttpResponse:
+    return HttpResponse(f"Unreadable SMS notification: {problem}.", status=400, content_type="text/plain")
+
+
 def _processing_queued(delivery_id: int) -> None:
     try:
         services.webhooks_process_soon(first_id=delivery_id)
+        # Stored again after the database was away: what this process kept meanwhile is moved in now.
+        services.kept_webhooks_store_soon(kept_here_only=True)
     except Exception:
         # Stored is what matters: the polling cycle processes deliveries whose task never ran.
         logger.warning("webhook delivery %s stored; its processing could not be queued", delivery_id)

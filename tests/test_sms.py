@@ -159,6 +159,7 @@ def test_oversized_and_non_post_requests_are_refused(client, rental):
 
 
 def test_a_delivery_that_cannot_be_stored_is_not_acknowledged(client, rental):
+    # Nothing keeps it either: the tests' broker is not Redis (tests/test_kept_webhooks.py has one that is).
     body = json.dumps(
         {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "x", "text": "y", "date": "2030-01-01 12:00:00"}}
     )

@@ -211,6 +211,15 @@ RENTDESK_WEB_PROVIDER_CALLS = readers.positive_int(env, "RENTDESK_WEB_PROVIDER_C
 # gunicorn's threads per process (config/gunicorn.py reads the same variable), for that check.
 RENTDESK_WEB_THREADS = readers.positive_int(env, "WEB_THREADS", default=8, maximum=256)
 
+# --- Webhooks while the database is away ---------------------------------------------------------
+# SMS.online sends each SMS once: a webhook the database cannot store is kept in the broker's Redis,
+# answered 200 and stored once the database can (rentals.tasks.store_kept_webhooks). Its token cannot
+# be checked meanwhile, so at most this many deliveries and megabytes are kept; past either, 503.
+RENTDESK_WEBHOOK_SPOOL_ENTRIES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_ENTRIES", default=50_000,
+                                                      maximum=10_000_000)  # fmt: skip
+RENTDESK_WEBHOOK_SPOOL_MEGABYTES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_MEGABYTES", default=64,
+                                                        maximum=100_000)  # fmt: skip
+
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")
@@ -255,6 +264,7 @@ RENTDESK_URGENT_TASKS = (
     "rentals.tasks.process_webhook",
     "rentals.tasks.process_webhooks",
     "rentals.tasks.forward_sms",
+    "rentals.tasks.store_kept_webhooks",  # webhooks kept in Redis while the database was away
 )
 CELERY_TASK_ROUTES = {name: {"queue": RENTDESK_URGENT_QUEUE} for name in RENTDESK_URGENT_TASKS}
 CELERY_TASK_SERIALIZER = "json"

@@ -20,6 +20,7 @@ from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, bu
 from .catalog import CatalogChunk, catalog_sync, catalog_sync_chunk, catalog_sync_start
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
+from .kept_webhooks import kept_webhooks_store, kept_webhooks_store_soon, webhook_keep
 from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -107,6 +108,8 @@ __all__ = [
     "extract_code",
     "forward_destinations",
     "forwards_to_requeue",
+    "kept_webhooks_store",
+    "kept_webhooks_store_soon",
     "key_needed_for",
     "month_start",
     "nearest_threshold",
@@ -134,6 +137,7 @@ __all__ = [
     "sms_record",
     "stale_provider_data",
     "webhook_ids_to_requeue",
+    "webhook_keep",
     "webhook_process",
     "webhook_store",
     "webhook_url_for",

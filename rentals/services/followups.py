@@ -97,6 +97,11 @@ def webhooks_run_started() -> None:
             flags.delete(WEBHOOK_RUN_QUEUED)
 
 
+def broker_client() -> redis.Redis | None:
+    """The broker's Redis (short timeouts: a webhook waits on it); None for a broker that is not Redis."""
+    return _queue_flags(settings.CELERY_BROKER_URL)
+
+
 @lru_cache(maxsize=2)
 def _queue_flags(broker_url: str) -> redis.Redis | None:
     """The broker's Redis, where the flag sits beside the queue it is about; None for a broker that is

@@ -33,11 +33,12 @@ class UnknownWebhookToken(Exception):
     """No rental has this webhook token."""
 
 
-def webhook_store(*, token: str, body: bytes, content_type: str) -> int:
-    """Check and keep a webhook delivery; its id. The same body twice is kept once.
+def webhook_store(*, token: str, body: bytes, content_type: str, received_at: datetime | None = None) -> int:
+    """Check and keep a webhook delivery; its id. The same body twice is kept once. ``received_at``:
+    when it arrived, if not now (a delivery kept in Redis while the database was away).
 
     Raises ``UnknownWebhookToken`` (answer 404) or ``UnreadableWebhook`` (answer 400). Database
-    errors propagate: the view answers 503 so that nothing is acknowledged and then lost.
+    errors propagate: the view keeps the delivery in Redis, or answers 503 when nothing can keep it.
     """
     if not token:
         raise UnknownWebhookToken
@@ -49,11 +50,14 @@ def webhook_store(*, token: str, body: bytes, content_type: str) -> int:
         raise
     # The bytes as they arrived (a NUL and all): the row keeps them, not a decoding of them.
     row = {"body_hash": hashlib.sha256(body).hexdigest(), "body": body, "content_type": content_type[:100]}
-    stored = _store_for_current_rent(token=token, rent_id=delivered.rent_id, row=row)
-    return stored if stored is not None else _store_checked(token=token, rent_id=delivered.rent_id, row=row)
+    found = {"token": token, "rent_id": delivered.rent_id, "row": row, "received_at": received_at}
+    stored = _store_for_current_rent(**found)
+    return stored if stored is not None else _store_checked(**found)
 
 
-def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, object]) -> int | None:
+def _store_for_current_rent(
+    *, token: str, rent_id: str, row: dict[str, object], received_at: datetime | None
+) -> int | None:
     """The common case in one statement: the row for the rental of ``token`` when ``rent_id`` is its current
     rent. None when nothing was stored (an unknown token, an earlier rent id, the same body again): the
     checks then say which.
@@ -63,12 +67,14 @@ def _store_for_current_rent(*, token: str, rent_id: str, row: dict[str, object])
     """
     try:
         with _savepoint_if_in_transaction():
-            return delivery_stored_for_current_rent(token=token, rent_id=rent_id, row=row, now=timezone.now())
+            return delivery_stored_for_current_rent(
+                token=token, rent_id=rent_id, row=row, now=timezone.now(), received_at=received_at
+            )
     except IntegrityError:
         return None  # the same body again: _store_checked finds the first one
 
 
-def _store_checked(*, token: str, rent_id: str, row: dict[str, object]) -> int:
+def _store_checked(*, token: str, rent_id: str, row: dict[str, object], received_at: datetime | None) -> int:
     found = selectors.rental_for_webhook(token=token)
     if found is None:
         raise UnknownWebhookToken
@@ -78,9 +84,12 @@ def _store_checked(*, token: str, rent_id: str, row: dict[str, object]) -> int:
         raise UnreadableWebhook("rentId does not belong to this rental")
     try:
         with _savepoint_if_in_transaction():
-            return WebhookDelivery.objects.create(rental_id=rental_id, **row).pk
-    except IntegrityError:
+            delivery_id = WebhookDelivery.objects.create(rental_id=rental_id, **row).pk
+    except IntegrityError:  # the same body again: the first one's row, and the time it arrived
         return WebhookDelivery.objects.get(rental_id=rental_id, body_hash=row["body_hash"]).pk
+    if received_at is not None:  # auto_now_add wrote the time now; a kept delivery arrived earlier
+        WebhookDelivery.objects.filter(pk=delivery_id).update(received_at=received_at)
+    return delivery_id
 
 
 def _earlier_rent_ids(rental_id: int) -> set[str]:

@@ -6,7 +6,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from celery import Celery
 from celery.signals import task_prerun
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +15,7 @@ from rentals import services, tasks
 from rentals.models import RENT_HOURS, AccountState, CatalogSync, Country, Offer, ProviderAccount
 from rentals.services.catalog import CHUNK_REQUESTS, RUN_LEASE
 
-from .conftest import start_celery, wait_until
+from .conftest import start_celery, task_sender, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,7 +125,7 @@ def test_a_worker_reads_a_pass_in_tasks_that_queue_each_other_and_runs_one_sync_
     monkeypatch.setenv("SMSONLINE_POLL_RATE", "100")  # the most the setting takes
     log = tmp_path / "worker.log"
     worker = start_celery(["worker", "--concurrency", "1"], redis_url=redis_url, outbox=tmp_path / "outbox", log=log)
-    client = Celery(broker=redis_url, set_as_current=False)  # the tests' own app stays the current one
+    client = task_sender(redis_url)
     try:
         assert wait_until(lambda: " ready." in log.read_text(), seconds=60), log.read_text()[-3000:]
         for _ in range(2):  # the schedule and a worker that starts, say

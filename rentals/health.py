@@ -41,6 +41,7 @@ def beat_lock_read(client: redis.Redis) -> BeatLock | None:
 # Webhook deliveries kept while the database could not store them (services/kept_webhooks.py): a list
 # of entries, oldest first, and how many kept ones were dropped on moving in.
 WEBHOOKS_KEPT_KEY = "rentdesk:webhooks-kept"
+WEBHOOKS_KEPT_BYTES_KEY = "rentdesk:webhooks-kept:bytes"  # the entries' size together, which the bound checks
 WEBHOOKS_DROPPED_KEY = "rentdesk:webhooks-kept:dropped"
 
 
@@ -105,3 +106,31 @@ def _database_answers() -> bool:
         return True
     except DatabaseError:
         return False
+
+
+@dataclass(frozen=True)
+class WebReadiness:
+    """Whether this web process can take a webhook now: store it in the database, or keep it in Redis
+    until the database is back (services/kept_webhooks.py). What a load balancer asks (/readyz): a web
+    that can do neither would answer SMS.online 503, and the SMS would wait for polling."""
+
+    database: bool
+    webhook_spool: bool
+
+    @property
+    def ready(self) -> bool:
+        return self.database or self.webhook_spool
+
+
+def web_readiness() -> WebReadiness:
+    return WebReadiness(database=_database_answers(), webhook_spool=_webhook_spool_has_room())
+
+
+def _webhook_spool_has_room() -> bool:
+    try:
+        with broker_redis().pipeline(transaction=False) as pipe:
+            entries, size = pipe.llen(WEBHOOKS_KEPT_KEY).get(WEBHOOKS_KEPT_BYTES_KEY).execute()
+    except (redis.RedisError, ValueError):  # ValueError: a broker URL that is not Redis's
+        return False
+    most_bytes = settings.RENTDESK_WEBHOOK_SPOOL_MEGABYTES * 1024 * 1024
+    return entries < settings.RENTDESK_WEBHOOK_SPOOL_ENTRIES and int(size or 0) < most_bytes

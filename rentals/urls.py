@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import healthz
+from .views import healthz, livez, readyz
 from .webhooks import sms_webhook
 
 
@@ -23,6 +23,10 @@ app_name = "rentals"
 urlpatterns = [
     # The path is part of every webhook URL already registered with the provider: never change it.
     path("hooks/sms/<webhook_token:token>/", sms_webhook, name="sms_webhook"),
-    # Probes ask for it by this path (and production settings exempt it from the HTTPS redirect).
+    # Probes ask for them by these paths (and production settings exempt them from the HTTPS redirect):
+    # the whole stack for monitoring and people, this process for a supervisor, this web's readiness to
+    # take a webhook for a load balancer (docs/deploy.md, "Health").
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
 ]

@@ -1,11 +1,11 @@
 """Pages outside the admin that are not the provider's webhook."""
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from .health import system_health
+from .health import system_health, web_readiness
 
 
 @never_cache
@@ -29,3 +29,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if not health.ok:
         body["down"] = health.down
     return JsonResponse(body, status=200 if health.ok else 503)
+
+
+@never_cache
+@require_safe
+def livez(request: HttpRequest) -> HttpResponse:
+    """For a supervisor: this process answers. Asks nothing else, so a database or Redis restart never
+    has a healthy web process killed."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """For a load balancer: this web can take a webhook now, into the database or, while the database is
+    away, into Redis. A beat restart or a Redis restart alone does not take it out (that is /healthz's)."""
+    readiness = web_readiness()
+    body = {
+        "status": "ready" if readiness.ready else "unavailable",
+        "checks": {"database": {"ok": readiness.database}, "webhook_spool": {"ok": readiness.webhook_spool}},
+    }
+    return JsonResponse(body, status=200 if readiness.ready else 503)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +308,36 @@ def task_sender(redis_url: str) -> Any:
 def sent_messages(outbox: Path) -> list[str]:
     """The mails a worker wrote with Django's file backend."""
     return [m for f in sorted(outbox.glob("*.log")) for m in f.read_text().split("\n" + "-" * 79 + "\n") if m.strip()]
+
+
+@contextlib.contextmanager
+def database_away() -> Iterator[None]:
+    """The database does not answer this process, as when its server is down or locked by another."""
+    from django.db import connection
+
+    saved = connection.settings_dict.copy()
+    connection.close()
+    try:
+        if connection.vendor == "sqlite":
+            with _sqlite_locked(saved["NAME"]):
+                # Every writer waits for the lock (20 s): a test need not wait as long to see it refused.
+                connection.settings_dict["OPTIONS"] = {**saved["OPTIONS"], "timeout": 0.1}
+                yield
+        else:
+            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))  # nothing listens there
+            yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+@contextlib.contextmanager
+def _sqlite_locked(path: str) -> Iterator[None]:
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()

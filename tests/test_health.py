@@ -5,13 +5,14 @@ import tomllib
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.urls import reverse
 
 from config.celery import app, broker_location
 from rentals.beat import SingleBeatScheduler
-from rentals.health import BEAT_LOCK_KEY, broker_redis
+from rentals.health import BEAT_LOCK_KEY, WEBHOOKS_KEPT_KEY, broker_redis
 
-from .conftest import PROJECT, free_port
+from .conftest import PROJECT, database_away, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,3 +108,45 @@ def test_healthz_and_the_admin_say_which_release_runs_as_the_changelog_names_it(
     assert client.get("/healthz").json()["version"] == version
     client.force_login(User.objects.create_superuser("olena", password="pw"))
     assert f"Rentdesk {version}" in client.get("/admin/").content.decode()
+
+
+def test_livez_answers_while_neither_the_database_nor_redis_does(client, settings):
+    """A supervisor restarting web processes on it would restart every one during a database restart."""
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
+    with database_away():
+        response = client.get("/livez")
+    assert response.status_code == 200 and response.content == b"ok"
+
+
+def test_readyz_stays_ready_through_a_beat_or_redis_restart_that_healthz_reports(client, settings, broker):
+    """A load balancer pointed at /readyz keeps a web that still stores webhooks (/healthz says 503 here)."""
+    assert client.get("/healthz").status_code == 503  # no beat ticked
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == {"ok": True}
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # Redis restarting
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_stays_ready_while_the_database_is_away_and_redis_keeps_webhooks(client, broker):
+    skip_on_sqlite()
+    with database_away():
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": {"ok": False}, "webhook_spool": {"ok": True}}
+
+
+def test_readyz_is_503_when_a_webhook_could_be_neither_stored_nor_kept(client, settings, broker):
+    skip_on_sqlite()
+    settings.RENTDESK_WEBHOOK_SPOOL_ENTRIES = 1
+    broker.rpush(WEBHOOKS_KEPT_KEY, "{}")  # the spool is full
+    try:
+        with database_away():
+            response = client.get("/readyz")
+    finally:
+        broker.delete(WEBHOOKS_KEPT_KEY)
+    assert response.status_code == 503 and response.json()["status"] == "unavailable"
+
+
+def skip_on_sqlite() -> None:
+    if connection.vendor == "sqlite":
+        pytest.skip("a SQLite file answers reads while another connection holds it: it is never away here")

@@ -9,17 +9,14 @@ the write lock), through the whole middleware stack, with a real Redis keeping w
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
-import sqlite3
 from collections.abc import Iterator
 
 import pytest
 import redis
 from celery.signals import before_task_publish
 from django.contrib.auth.models import User
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +24,7 @@ from rentals import tasks
 from rentals.models import RentalExtension, SmsMessage, WebhookDelivery
 from rentals.services import kept_webhooks
 
-from .conftest import free_port, run_concurrently
+from .conftest import database_away, free_port, run_concurrently
 from .factories import RentalFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,37 +56,6 @@ def published() -> Iterator[list[str]]:
     before_task_publish.connect(count, weak=False)
     yield names
     before_task_publish.disconnect(count)
-
-
-@contextlib.contextmanager
-def database_away() -> Iterator[None]:
-    """The database does not answer this process, as when its server is down or locked by another."""
-    saved = connection.settings_dict.copy()
-    connection.close()
-    try:
-        if connection.vendor == "sqlite":
-            with _sqlite_locked(saved["NAME"]):
-                # Every writer waits for the lock (20 s): a test need not wait as long to see it refused.
-                connection.settings_dict["OPTIONS"] = {**saved["OPTIONS"], "timeout": 0.1}
-                yield
-        else:
-            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))  # nothing listens there
-            yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
-
-
-@contextlib.contextmanager
-def _sqlite_locked(path: str) -> Iterator[None]:
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
 
 
 def sms_body(rental, text: str, *, rent_id: str = "", extra: str = "") -> str:

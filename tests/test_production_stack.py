@@ -90,7 +90,7 @@ def test_plain_http_is_sent_to_https(stack):
     assert direct.status_code == 301 and direct.headers["Location"] == "https://127.0.0.1/admin/login/"
 
 
-def test_healthz_answers_200_and_503_naming_redis_while_it_is_stopped(stack):
+def test_healthz_answers_503_naming_redis_while_it_is_stopped_and_readyz_keeps_the_web_in(stack):
     healthy = stack.session().get(f"{stack.url}/healthz", timeout=10)
     assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
     # Probes on the host ask gunicorn directly, over plain http.
@@ -100,6 +100,10 @@ def test_healthz_answers_200_and_503_naming_redis_while_it_is_stopped(stack):
     try:
         down = stack.session().get(f"{stack.url}/healthz", timeout=30)
         assert down.status_code == 503 and "broker" in down.json()["down"]
+        # A load balancer asks /readyz: this web still stores webhooks, and /livez: it answers.
+        for probe in ("readyz", "livez"):
+            plain = requests.get(f"{stack.gunicorn_url}/{probe}", headers={"Host": "127.0.0.1"}, timeout=10)
+            assert plain.status_code == 200, (probe, plain.text)
         dashboard = admin.get(f"{stack.url}/admin/", timeout=30)
         assert dashboard.status_code == 200 and "Does not answer." in dashboard.text
     finally:

@@ -52,7 +52,7 @@ if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
 # --- HTTPS behind a proxy ------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Probes on the host itself (systemd, monitoring) ask gunicorn over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 # The directive alone commits nothing: a domain enters browsers' preload list only when its owner

@@ -30,7 +30,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
-from ..health import WEBHOOKS_DROPPED_KEY, WEBHOOKS_KEPT_KEY
+from ..health import WEBHOOKS_DROPPED_KEY, WEBHOOKS_KEPT_BYTES_KEY, WEBHOOKS_KEPT_KEY
 from ..provider.parsing import UnreadableWebhook, parse_webhook
 from .followups import broker_client
 from .sms import provider_tz
@@ -39,7 +39,7 @@ from .webhooks import RUN_AT_MOST, UnknownWebhookToken, webhook_store, webhooks_
 logger = logging.getLogger(__name__)
 
 KEPT = WEBHOOKS_KEPT_KEY  # a list of entries (JSON), oldest first
-KEPT_BYTES = "rentdesk:webhooks-kept:bytes"  # the entries' size together, which the bound checks
+KEPT_BYTES = WEBHOOKS_KEPT_BYTES_KEY
 DROPPED = WEBHOOKS_DROPPED_KEY  # entries dropped when moved in (no rental has their token...)
 STORE_TASK = "rentals.tasks.store_kept_webhooks"
 

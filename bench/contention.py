@@ -410,8 +410,7 @@ def fresh_start(bench: Bench) -> list[Sent]:
     still = provider_requests(bench.stack, PRICE_ACTIONS, since=time.time() - 5)
     ended = catalog_sync_stopped(bench.stack, bench.celery, catalog)
     note(f"contention (a) {TITLES['a']}",
-         f"{catalog.countries} active countries x 9 rent times, the simulator prices {catalog.known_to_the_simulator} "
-         f"of them (the rest: BAD_COUNTRY); {asked} price requests during the case; "
+         f"{catalog}; {asked} price requests during the case; "
          + ("still syncing at its end, then stopped" if still else "the sync had ended")
          + f" ({ended} task(s))")  # fmt: skip
     return sent

@@ -54,13 +54,19 @@ class FreshCatalog:
     countries: int
     known_to_the_simulator: int  # of them, how many the simulator answers with prices (else BAD_COUNTRY)
 
+    def __str__(self) -> str:
+        priced = f"the simulator prices {self.known_to_the_simulator}"
+        if self.known_to_the_simulator < self.countries:
+            priced += " of them, the rest answer BAD_COUNTRY"
+        return f"{self.countries} active countries x 9 rent times ({priced}), no offers yet"
+
 
 def catalog_country_ids(count: int) -> tuple[list[int], int]:
     """``count`` provider country ids, those the simulator knows first; and how many it knows."""
-    from rentals.simulator.state import COUNTRIES
+    from rentals.simulator import state
 
-    known = sorted(COUNTRIES)
-    others = (n for n in range(100_000) if n not in COUNTRIES)
+    known = sorted(getattr(state, "COUNTRIES", {}))
+    others = (n for n in range(100_000) if n not in known)
     ids = (known + [next(others) for _ in range(max(0, count - len(known)))])[:count]
     return ids, min(len(known), count)
 
@@ -171,9 +177,7 @@ def catalog_sync_on_a_fresh_start(rig: Rig, rentals: Sequence[Rental], *, second
     ended = catalog_sync_stopped(rig.stack, celery, catalog)
     figures = contention_figures("S7 catalog sync on a fresh start", rig, deliveries, answers, tag="S7")
     figures.notes.insert(0, f"{len(deliveries)} webhooks at {RATE}/s while the catalog sync of a fresh start "
-                         f"ran: {catalog.countries} active countries (the simulator prices "
-                         f"{catalog.known_to_the_simulator} of them, the rest answer BAD_COUNTRY), no offers, "
-                         f"{len(asked)} price requests meanwhile; "
+                         f"ran: {catalog}; {len(asked)} price requests meanwhile; "
                          + ("still syncing at the end, then stopped" if still_syncing else "the sync ended")
                          + f" ({ended} task(s) ended)")  # fmt: skip
     return figures

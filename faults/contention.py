@@ -61,19 +61,18 @@ class FreshCatalog:
         return f"{self.countries} active countries x 9 rent times ({priced}), no offers yet"
 
 
-def catalog_country_ids(count: int) -> tuple[list[int], int]:
-    """``count`` provider country ids, those the simulator knows first; and how many it knows."""
-    from rentals.simulator import state
-
-    known = sorted(getattr(state, "COUNTRIES", {}))
-    others = (n for n in range(100_000) if n not in known)
-    ids = (known + [next(others) for _ in range(max(0, count - len(known)))])[:count]
-    return ids, min(len(known), count)
+def catalog_country_ids(stack: Stack, count: int) -> tuple[list[int], int]:
+    """``count`` provider country ids, as a provider-sized simulator offers them; and how many it prices."""
+    answer = requests.post(f"{stack.simulator_url}/_control/countries", json={"count": count}, timeout=30)
+    answer.raise_for_status()
+    ids = [int(n) for n in answer.json()["countries"]][:count]
+    return ids, len(ids)
 
 
 def fresh_catalog(stack: Stack, *, countries: int = FRESH_START_COUNTRIES) -> FreshCatalog:
-    """A fresh start: ``countries`` active countries (made where missing) and no offers yet."""
-    ids, known = catalog_country_ids(countries)
+    """A fresh start: ``countries`` active countries (made where missing, offered by the simulator) and
+    no offers yet."""
+    ids, known = catalog_country_ids(stack, countries)
     active_before = [row[0] for row in stack.sql("SELECT provider_id FROM rentals_country WHERE is_active = %s", True)]
     existing = {row[0] for row in stack.sql("SELECT provider_id FROM rentals_country")}
     missing = [n for n in ids if n not in existing]
@@ -119,8 +118,13 @@ def _unqueued(stack: Stack, queue: str, drop: Callable[[str], bool]) -> int:
 def celery_of(stack: Stack) -> Any:
     """A Celery client on the stack's Redis, to send tasks by name and to control the workers."""
     from celery import Celery
+    from django.conf import settings
 
-    return Celery("faults", broker=stack.env["REDIS_URL"])
+    client = Celery("faults", broker=stack.env["REDIS_URL"])
+    # Sent by name, a task goes to the queue the app routes it to (config/settings/base.py).
+    client.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    client.conf.task_routes = settings.CELERY_TASK_ROUTES
+    return client
 
 
 def catalog_sync_started(celery: Any) -> None:

@@ -45,7 +45,7 @@ def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
     # The whole header, its charset too: the body is read (now and if processed again) in that charset.
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
-        delivery_id = services.webhook_store(token=token, body=body, content_type=content_type)
+        delivery_id = services.webhook_store(token=token, body=body, content_type=content_type, briefly=True)
     except services.UnknownWebhookToken:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
     except UnreadableWebhook as problem:

@@ -319,7 +319,7 @@ def database_away() -> Iterator[None]:
     connection.close()
     try:
         if connection.vendor == "sqlite":
-            with _sqlite_locked(saved["NAME"]):
+            with sqlite_locked(saved["NAME"]):
                 # Every writer waits for the lock (20 s): a test need not wait as long to see it refused.
                 connection.settings_dict["OPTIONS"] = {**saved["OPTIONS"], "timeout": 0.1}
                 yield
@@ -333,7 +333,7 @@ def database_away() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sqlite_locked(path: str) -> Iterator[None]:
+def sqlite_locked(path: str) -> Iterator[None]:
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN EXCLUSIVE")

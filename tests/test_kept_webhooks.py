@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
 from celery.signals import before_task_publish
 from django.contrib.auth.models import User
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,7 +26,7 @@ from rentals import tasks
 from rentals.models import RentalExtension, SmsMessage, WebhookDelivery
 from rentals.services import kept_webhooks
 
-from .conftest import database_away, free_port, run_concurrently
+from .conftest import database_away, free_port, run_concurrently, sqlite_locked
 from .factories import RentalFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -198,3 +200,29 @@ def test_a_run_takes_a_batch_and_queues_the_next_for_the_rest(client, kept, publ
     assert published.count(STORE_TASK) == 1 and kept.llen(kept_webhooks.KEPT) == 1
     assert kept_webhooks.kept_webhooks_store(at_most=2) == 1
     assert published.count(STORE_TASK) == 1 and SmsMessage.objects.count() == 3
+
+
+def test_a_webhook_waits_for_a_locked_sqlite_file_a_moment_only_then_is_kept(client, kept):
+    """Another writer holding the file (a long transaction) would keep the webhook's thread, and its code,
+    waiting up to the 20-second lock wait; it waits a second, then is kept and stored once the file is free."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL never makes a writer wait for the whole database")
+    rental = RentalFactory(webhook_token="locked")
+    released = threading.Event()
+
+    def hold_the_file() -> None:  # a writer that takes 3 s: a webhook waiting it out would be stored
+        with sqlite_locked(connection.settings_dict["NAME"]):
+            held.set()
+            released.wait(timeout=3)
+
+    held = threading.Event()
+    holder = threading.Thread(target=hold_the_file)
+    holder.start()
+    held.wait(timeout=10)
+    response = post(client, "locked", sms_body(rental, "Code 4242"))
+    released.set()
+    holder.join()
+    assert response.status_code == 200
+    assert kept.llen(kept_webhooks.KEPT) == 1 and not WebhookDelivery.objects.exists()
+    assert tasks.store_kept_webhooks() == 1
+    assert SmsMessage.objects.get().code == "4242"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -33,9 +34,12 @@ class UnknownWebhookToken(Exception):
     """No rental has this webhook token."""
 
 
-def webhook_store(*, token: str, body: bytes, content_type: str, received_at: datetime | None = None) -> int:
+def webhook_store(
+    *, token: str, body: bytes, content_type: str, received_at: datetime | None = None, briefly: bool = False
+) -> int:
     """Check and keep a webhook delivery; its id. The same body twice is kept once. ``received_at``:
-    when it arrived, if not now (a delivery kept in Redis while the database was away).
+    when it arrived, if not now (a delivery kept in Redis while the database was away). ``briefly``:
+    wait for a locked SQLite file only WEBHOOK_LOCK_WAIT (the view then keeps it in Redis).
 
     Raises ``UnknownWebhookToken`` (answer 404) or ``UnreadableWebhook`` (answer 400). Database
     errors propagate: the view keeps the delivery in Redis, or answers 503 when nothing can keep it.
@@ -51,8 +55,32 @@ def webhook_store(*, token: str, body: bytes, content_type: str, received_at: da
     # The bytes as they arrived (a NUL and all): the row keeps them, not a decoding of them.
     row = {"body_hash": hashlib.sha256(body).hexdigest(), "body": body, "content_type": content_type[:100]}
     found = {"token": token, "rent_id": delivered.rent_id, "row": row, "received_at": received_at}
-    stored = _store_for_current_rent(**found)
-    return stored if stored is not None else _store_checked(**found)
+    with _lock_waited_briefly() if briefly else contextlib.nullcontext():
+        stored = _store_for_current_rent(**found)
+        return stored if stored is not None else _store_checked(**found)
+
+
+# A SQLite file held by another writer (a long transaction, a restore) makes a writer wait for its lock,
+# up to 20 s (config/settings/readers.py). A webhook waits this long only, then is kept in Redis and
+# answered: its code reaches the screen within seconds of the lock's release either way, rather than
+# after the whole wait, and SMS.online's 10-second timeout is never near. PostgreSQL fails at once.
+WEBHOOK_LOCK_WAIT_MS = 1000
+
+
+@contextlib.contextmanager
+def _lock_waited_briefly() -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (usual,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout = {WEBHOOK_LOCK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(usual)}")
 
 
 def _store_for_current_rent(

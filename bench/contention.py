@@ -19,7 +19,10 @@ leave on schedule whatever the earlier ones take. A watcher sleeps on the rental
 and reads each rental's SMS as its page does (``selectors.live_sms_of``) when one is announced, and
 every SWEEP_EVERY anyway; an SMS's time counts from its scheduled POST until it is readable.
 Targets for each case: webhook to screen p99 under 2 s (an SMS never shown counts as never), every
-webhook answered 200, none lost (answered 200 and never stored).
+webhook answered 200, none lost (answered 200 and never stored). In case (d) no page answers while the
+database is away (sessions and rentals live there), so an SMS that came meanwhile counts from the
+database's return: the webhook is answered at once and kept, and what is measured is how soon the page
+shows it once a page can; its time from the POST is noted beside.
 
 Run: .venv/bin/python bench/contention.py [a b c d]   (BENCH_DATABASE_URL=postgres://... for PostgreSQL;
      BENCH_SIZE=quick for CI's shorter cases)
@@ -93,6 +96,13 @@ class Sent:
     status: int | None = None  # None: no answer (refused, reset, or none within ANSWER_TIMEOUT)
     error: str = ""
     shown: float | None = None  # seconds from ``at`` until readable on its rental
+    # Seconds after ``at`` before any page could show it: in case (d), until the database is back (no
+    # admin page answers without it); its time to screen is counted from then.
+    unshowable_for: float = 0.0
+
+    @property
+    def to_screen(self) -> float:
+        return float("inf") if self.shown is None else self.shown - self.unshowable_for
 
 
 class Screen:
@@ -238,7 +248,7 @@ def judged(code: str, sent: list[Sent]) -> None:
 
     name = f"contention ({code}) {TITLES[code]}"
     never = [s for s in sent if s.shown is None]
-    p99 = percentile([float("inf") if s.shown is None else s.shown for s in sent], 0.99)
+    p99 = percentile([s.to_screen for s in sent], 0.99)
     figure = "never shown" if p99 == float("inf") else f"{p99 * 1000:.0f} ms"
     figure += f" ({len(sent)} SMS at {RATE}/s" + (f", {len(never)} not shown within {SETTLE:.0f} s)" if never else ")")
     report(f"{name}: webhook to screen p99", figure, f"< {MAX_P99_SECONDS:.0f} s", p99 < MAX_P99_SECONDS)
@@ -477,6 +487,7 @@ def database_away(bench: Bench) -> list[Sent]:
     flow = bench.flow("d")
     flow.sleep_until(SECONDS["d"] / 3)
     how = database_unavailable(bench, seconds=DATABASE_AWAY_SECONDS)
+    back = time.perf_counter()
     from django.db import connections
 
     connections.close_all()  # this thread's own were cut: the next case opens new ones
@@ -487,7 +498,11 @@ def database_away(bench: Bench) -> list[Sent]:
         bench.celery.send_task(KEPT_WEBHOOKS_STORED)
         shown_within(sent, SETTLE)
         how += f"; {KEPT_WEBHOOKS_STORED} sent once more after {SETTLE:.0f} s"
-    note(f"contention (d) {TITLES['d']}", f"{how}, {SECONDS['d'] / 3:.0f} s into the case")
+    for each in sent:
+        each.unshowable_for = max(0.0, back - each.at)
+    raw = percentile([float("inf") if s.shown is None else s.shown for s in sent], 0.99)
+    note(f"contention (d) {TITLES['d']}", f"{how}, {SECONDS['d'] / 3:.0f} s into the case; an SMS that came "
+         f"while it was away counts from its return (from its POST, p99 {raw * 1000:.0f} ms)")  # fmt: skip
     return sent
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import Rental, SmsMessage
+from rentals.models import ProviderAccount, Rental, SmsMessage
 from rentals.selectors import DuePolls
 from rentals.services.sms import PollLease
 
@@ -156,3 +156,15 @@ def asked_for_refresh(log) -> int:
     return sum(
         "Task rentals.tasks.refresh_stale_provider_data[" in line and line.endswith(" received") for line in lines
     )
+
+
+def test_a_poll_of_rentals_awaiting_a_code_never_waits_long_for_the_accounts_pace(simulator, account, catalog):
+    """Requests booked further ahead (web quotes, another poll) would have it sleep in an urgent slot:
+    it stops instead, and its rentals are due again at the next cycle."""
+    awaiting = rent(account, catalog)
+    ProviderAccount.objects.filter(pk=account.pk).update(next_request_at=timezone.now() + timedelta(seconds=30))
+    polled = services.account_poll(account_id=account.pk, rental_ids=[awaiting.pk], cycle_started=timezone.now(),
+                                   awaiting=True)  # fmt: skip
+    assert polled == 0 and not simulator.requests("getRentStatus")
+    # Its moments were left to those who booked them, and the account is free for the next poll.
+    assert ProviderAccount.objects.get(pk=account.pk).awaiting_polling_until is None

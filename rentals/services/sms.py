@@ -257,8 +257,9 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
 
     One task at a time polls an account's rentals awaiting a code (``awaiting``), and one its others,
     each under a lease on the account; each rental is also claimed, so a redelivered task never polls it
-    twice. What this cycle leaves is still due at the next one. The awaiting poll never waits for its
-    lease: it runs in an urgent worker's slot, and its rentals are due again in 15 seconds.
+    twice. What this cycle leaves is still due at the next one. The awaiting poll runs in an urgent
+    worker's slot, so it never waits for its lease, nor for the account's pace longer than one of its
+    moments (when others booked further ahead, it stops): its rentals are due again in 15 seconds.
     """
     lease = PollLease.take(account_id, wait=timedelta(0) if awaiting else LEASE_WAIT, awaiting=awaiting)
     if lease is None:
@@ -267,7 +268,10 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
 
     def before_request(*, urgent: bool) -> None:
         lease.renew()
-        pacing.wait(urgent=urgent)
+        if not awaiting:
+            pacing.wait(urgent=urgent)
+        elif pacing.take_turn(within=pacing.interval.total_seconds()):
+            raise AccountPaceTaken
 
     # The next cycle polls what this one has not reached: stopping before it keeps two from overlapping.
     stop_at = cycle_started + POLL_CYCLE - pacing.interval
@@ -278,12 +282,19 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
     except PollLeaseLost:
         logger.warning("polling account %s stopped: it stalled past its lease, another poll took over", account_id)
         return 0
+    except AccountPaceTaken:
+        logger.info("polling account %s's rentals awaiting a code stopped: its pace is taken further ahead", account_id)
+        return 0
     finally:
         lease.release()
 
 
 class PollLeaseLost(Exception):
     """The lease ran out and another poll holds the account now."""
+
+
+class AccountPaceTaken(Exception):
+    """The account's next free moment is further off than an urgent worker's slot may wait for."""
 
 
 @dataclass

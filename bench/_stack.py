@@ -13,6 +13,8 @@ from typing import Any
 
 from _setup import skip
 
+from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
+
 # bench.settings (the floors, a result backend); gunicorn on plain http behind no proxy, as nginx
 # would reach it (requests say X-Forwarded-Proto: https, as nginx does); no catalog sync of the
 # worker's own when it starts.
@@ -52,12 +54,12 @@ def running_stack(database_url: str, units: Collection[str]) -> Iterator[Any]:
 def celery_client(stack: Any) -> Any:
     """A Celery client on the stack's Redis that hears task results back (bench.settings stores them)."""
     from celery import Celery
-    from django.conf import settings
+
+    from rentals import queues
 
     client = Celery("bench", broker=stack.env["REDIS_URL"], backend=stack.env["REDIS_URL"])
-    # Sent by name, a task goes to the queue the app routes it to (config/settings/base.py).
-    client.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    client.conf.task_routes = settings.CELERY_TASK_ROUTES
+    # Sent by name, a task goes to the queue the app routes it to.
+    client.conf.task_default_queue, client.conf.task_routes = queues.BACKGROUND_QUEUE, queues.TASK_ROUTES
     return client
 
 
@@ -72,6 +74,6 @@ def wait_for_idle_worker(celery: Any, *, seconds: float = 300) -> None:
         busy = [task for tasks in (inspect.active() or {}).values() for task in tasks]
         busy += [task for tasks in (inspect.reserved() or {}).values() for task in tasks]
         with celery.connection_for_read() as connection:
-            queued = sum(connection.default_channel.client.llen(queue) for queue in ("urgent", "background"))
+            queued = sum(connection.default_channel.client.llen(queue) for queue in (URGENT_QUEUE, BACKGROUND_QUEUE))
         idle_in_a_row = 0 if busy or queued else idle_in_a_row + 1
         time.sleep(0.2)

@@ -118,12 +118,12 @@ def _unqueued(stack: Stack, queue: str, drop: Callable[[str], bool]) -> int:
 def celery_of(stack: Stack) -> Any:
     """A Celery client on the stack's Redis, to send tasks by name and to control the workers."""
     from celery import Celery
-    from django.conf import settings
+
+    from rentals import queues
 
     client = Celery("faults", broker=stack.env["REDIS_URL"])
-    # Sent by name, a task goes to the queue the app routes it to (config/settings/base.py).
-    client.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    client.conf.task_routes = settings.CELERY_TASK_ROUTES
+    # Sent by name, a task goes to the queue the app routes it to.
+    client.conf.task_default_queue, client.conf.task_routes = queues.BACKGROUND_QUEUE, queues.TASK_ROUTES
     return client
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from rentals import queues
+
 from . import readers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -252,21 +254,11 @@ CELERY_DB_REUSE_MAX = 1000  # tasks between two closings by Celery itself; see c
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it for another (tasks are idempotent)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Two queues by urgency, each consumed by its own worker process (Procfile.production, docs/deploy.md):
-# what a person waiting for a code feels, and everything else, the provider's long jobs first. A
-# catalog sync of 180 countries, reconciliation or reminders then never hold up an SMS: they cannot
-# take a slot of the urgent worker. Routed by task name, so a task sent by name goes where it belongs.
-RENTDESK_URGENT_QUEUE = "urgent"
-CELERY_TASK_DEFAULT_QUEUE = "background"
-RENTDESK_URGENT_TASKS = (
-    "rentals.tasks.poll_sms",  # the polling cycle itself: it only plans, in milliseconds
-    "rentals.tasks.poll_awaiting_sms",  # rentals awaiting a code, a few requests each
-    "rentals.tasks.process_webhook",
-    "rentals.tasks.process_webhooks",
-    "rentals.tasks.forward_sms",
-    "rentals.tasks.store_kept_webhooks",  # webhooks kept in Redis while the database was away
-)
-CELERY_TASK_ROUTES = {name: {"queue": RENTDESK_URGENT_QUEUE} for name in RENTDESK_URGENT_TASKS}
+# Two queues by urgency, each consumed by its own worker process (rentals/queues.py says which tasks go
+# where; Procfile.production and docs/deploy.md start both workers).
+RENTDESK_URGENT_QUEUE = queues.URGENT_QUEUE
+CELERY_TASK_DEFAULT_QUEUE = queues.BACKGROUND_QUEUE
+CELERY_TASK_ROUTES = queues.TASK_ROUTES
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

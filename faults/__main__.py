@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.servers import wait_until
 from tests.stack import Stack
 
-from . import beats, contention, renting, storms
+from . import beats, contention, renting, storms, upgrade
 from .parts import choose_parts
 from .report import Figures, details, heading, table
 from .rig import RESTART_AFTER_SECONDS, Rig
@@ -39,13 +39,14 @@ class Size:
     rolling_seconds: int  # S6
     fresh_start_seconds: int  # S7
     slow_quotes_seconds: int  # S8
+    reload_seconds: int  # S9
 
 
 FULL = Size(rentals=10, storm=1000, redis_storm=1000, outage_storm=750, rents=100, beats_seconds=300, reminders=6,
-            rolling_seconds=60, fresh_start_seconds=120, slow_quotes_seconds=60)  # fmt: skip
+            rolling_seconds=60, fresh_start_seconds=120, slow_quotes_seconds=60, reload_seconds=60)  # fmt: skip
 # CI's: fewer messages, shorter runs, the same targets.
 SHORT = Size(rentals=5, storm=300, redis_storm=500, outage_storm=500, rents=30, beats_seconds=75, reminders=3,
-             rolling_seconds=30, fresh_start_seconds=30, slow_quotes_seconds=45)  # fmt: skip
+             rolling_seconds=30, fresh_start_seconds=30, slow_quotes_seconds=45, reload_seconds=30)  # fmt: skip
 
 # The stack's own settings for the suite: a rent that SMS.online answers late costs 3 s, not 30.
 STACK_SETTINGS = {"SMSONLINE_TIMEOUT": str(renting.READ_TIMEOUT)}
@@ -62,6 +63,7 @@ SCENARIOS: dict[str, Scenario] = {
         rig, rentals, seconds=size.fresh_start_seconds
     ),
     "S8": lambda rig, rentals, size: contention.slow_quotes(rig, rentals, seconds=size.slow_quotes_seconds),
+    "S9": lambda rig, rentals, size: upgrade.reload_under_load(rig, rentals, seconds=size.reload_seconds),
 }
 
 

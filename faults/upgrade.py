@@ -1,0 +1,58 @@
+"""An upgrade by the book while SMS arrive (S9): `make reload` on the running stack, as docs/deploy.md's
+upgrade runs it, under webhooks and admin pages through nginx. SMS.online sends each webhook once: a
+single 502 during the reload is an SMS left to polling.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+
+from tests.servers import PROJECT, child_processes, wait_until
+
+from .report import Figures
+from .rig import Rig
+from .storms import RECOVERY_TARGET, all_stored, page_call, statuses, webhook_figures
+from .traffic import Load, Rental, send, sms_storm
+
+WEBHOOKS_PER_SECOND = 20
+PAGES_PER_SECOND = 4
+
+
+def reload_under_load(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Figures:
+    deliveries = sms_storm(rentals, count=seconds * WEBHOOKS_PER_SECOND, duplicates=0, tag="S9")
+    admin = rig.stack.logged_in()
+    pages = [page_call(rig, admin.cookies.get_dict()) for _ in range(seconds * PAGES_PER_SECOND)]
+    master = int((rig.stack.directory / "web.pid").read_text())
+    workers_before = child_processes(master)
+    webhooks = send(rig.stack, deliveries, per_second=WEBHOOKS_PER_SECOND)
+    browsing = Load(pages, per_second=PAGES_PER_SECOND).start()
+    webhooks.sleep_until(seconds / 3)
+    reload_started = time.monotonic()
+    make = shutil.which("make") or "/usr/bin/make"
+    reload = subprocess.run([make, "reload"], cwd=PROJECT, env=rig.stack.env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    reload_seconds = time.monotonic() - reload_started
+    answers, page_answers = webhooks.wait(), browsing.wait()
+    ended = time.time()
+    stored = wait_until(lambda: all_stored(rig, deliveries, "S9"), seconds=RECOVERY_TARGET, every=1)
+    figures = webhook_figures("S9 upgrade by make reload", rig, deliveries, answers + page_answers, tag="S9")
+    figures.sent = f"{len(deliveries)} + {len(pages)} pages"
+    figures.recovery = time.time() - ended if stored else None
+    failed = [a for a in answers + page_answers if not a.ok]
+    replaced = bool(workers_before) and child_processes(master).isdisjoint(workers_before)
+    figures.notes += [
+        f"{len(deliveries)} webhooks at {WEBHOOKS_PER_SECOND}/s and {len(pages)} admin pages at {PAGES_PER_SECOND}/s "
+        f"through nginx for {seconds} s; `make reload` {seconds / 3:.0f} s in, done in {reload_seconds:.0f} s "
+        f"(exit {reload.returncode}): migrate, collectstatic, gunicorn's workers replaced",
+        f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
+        "recovery: from the end of the load until every SMS was stored",
+    ]
+    if reload.returncode != 0:
+        figures.notes.append("make reload said: " + (reload.stderr or reload.stdout).strip()[-300:])
+    figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
+    figures.expect("0 failed requests", not failed)
+    figures.expect("make reload succeeded and replaced every gunicorn worker", reload.returncode == 0 and replaced)
+    return figures

@@ -228,13 +228,7 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     webhooks.sleep_until(seconds / 2)
     rig.signal("web", signal.SIGHUP)
     stopping += [roll_worker(rig, f"worker-{queue}-2", f"worker-{queue}") for queue in ("urgent", "background")]
-    answers, page_answers = webhooks.wait(), browsing.wait()
-    ended = time.time()
-    stored = wait_until(lambda: all_stored(rig, deliveries, "S6"), seconds=RECOVERY_TARGET, every=1)
-    figures = webhook_figures("S6 rolling restart", rig, deliveries, answers + page_answers, tag="S6")
-    figures.sent = f"{len(deliveries)} + {len(pages)} pages"
-    figures.recovery = time.time() - ended if stored else None
-    failed = [a for a in answers + page_answers if not a.ok]
+    figures, failed = webhooks_and_pages_figures("S6 rolling restart", rig, deliveries, webhooks, browsing)
     figures.notes += [
         f"{len(deliveries)} webhooks at {RATE // 2}/s and {len(pages)} admin pages at 4/s for {seconds} s; gunicorn "
         "reloaded (SIGHUP) twice; each worker replaced by a new one, the old one stopped with SIGTERM",
@@ -248,6 +242,21 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     figures.expect(f"each old worker stopped within {WORKER_STOP_TARGET:.0f} s",
                    all(stop.seconds <= WORKER_STOP_TARGET for stop in stopping))  # fmt: skip
     return figures
+
+
+def webhooks_and_pages_figures(
+    name: str, rig: Rig, deliveries: Sequence[Delivery], webhooks: Load, browsing: Load
+) -> tuple[Figures, list[Answer]]:
+    """Once both loads are answered and every SMS is stored (or RECOVERY_TARGET passed): the figures of a
+    scenario that sends webhooks and admin pages through a deploy, and the requests that failed."""
+    answers, page_answers = webhooks.wait(), browsing.wait()
+    ended = time.time()
+    tag = name.split()[0]
+    stored = wait_until(lambda: all_stored(rig, deliveries, tag), seconds=RECOVERY_TARGET, every=1)
+    figures = webhook_figures(name, rig, deliveries, answers + page_answers, tag=tag)
+    figures.sent = f"{len(deliveries)} + {len(browsing.calls)} pages"
+    figures.recovery = time.time() - ended if stored else None
+    return figures, [answer for answer in answers + page_answers if not answer.ok]
 
 
 # A deploy replaces each worker within this: its running tasks finish first (a poll cycle is 15 s),

@@ -10,11 +10,11 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from tests.servers import PROJECT, child_processes, wait_until
+from tests.servers import PROJECT, child_processes
 
 from .report import Figures
 from .rig import Rig
-from .storms import RECOVERY_TARGET, all_stored, page_call, statuses, webhook_figures
+from .storms import page_call, statuses, webhooks_and_pages_figures
 from .traffic import Load, Rental, send, sms_storm
 
 WEBHOOKS_PER_SECOND = 20
@@ -35,13 +35,7 @@ def reload_under_load(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> F
     reload = subprocess.run([make, "reload"], cwd=PROJECT, env=rig.stack.env, capture_output=True, text=True,
                             timeout=300)  # fmt: skip
     reload_seconds = time.monotonic() - reload_started
-    answers, page_answers = webhooks.wait(), browsing.wait()
-    ended = time.time()
-    stored = wait_until(lambda: all_stored(rig, deliveries, "S9"), seconds=RECOVERY_TARGET, every=1)
-    figures = webhook_figures("S9 upgrade by make reload", rig, deliveries, answers + page_answers, tag="S9")
-    figures.sent = f"{len(deliveries)} + {len(pages)} pages"
-    figures.recovery = time.time() - ended if stored else None
-    failed = [a for a in answers + page_answers if not a.ok]
+    figures, failed = webhooks_and_pages_figures("S9 upgrade by make reload", rig, deliveries, webhooks, browsing)
     replaced = bool(workers_before) and child_processes(master).isdisjoint(workers_before)
     figures.notes += [
         f"{len(deliveries)} webhooks at {WEBHOOKS_PER_SECOND}/s and {len(pages)} admin pages at {PAGES_PER_SECOND}/s "

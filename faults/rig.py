@@ -174,10 +174,14 @@ _RECEIVED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]+)\] received")
 _FINISHED = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (?:succeeded in|raised)")
 
 
+# The workers that have template units for a second one on a host, each with a name of its own.
+TEMPLATED = ("worker-urgent", "worker-background")
+
+
 def _unit_of(name: str) -> str:
     """Its unit in deploy/systemd/ ("worker-urgent-2" is rentdesk-worker-urgent@2, a second one on the
-    host, with a name of its own); empty for the servers."""
+    host; "beat-2" is a second rentdesk-beat, as on another host); empty for the servers."""
     role, second = re.fullmatch(r"(.+?)(?:-([0-9]+))?", name).groups()
     if role not in ("web", "worker-urgent", "worker-background", "beat"):
         return ""
-    return f"rentdesk-{role}@{second}.service" if second else f"rentdesk-{role}.service"
+    return f"rentdesk-{role}@{second}.service" if second and role in TEMPLATED else f"rentdesk-{role}.service"

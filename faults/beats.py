@@ -20,8 +20,11 @@ from .rig import Rig
 
 REMINDER_HOURS = 2  # the nearest of RENTDESK_REMINDER_HOURS: a 4-hour rental gets this one only
 TAKEOVER_TARGET = 60.0
-# poll_sms runs every 15 s and polls a fresh rental at most every 20 s (selectors.POLL_EAGER_EVERY).
-MIN_POLL_GAP = 15.0
+# poll_sms runs every 15 s and polls a fresh rental once per cycle (selectors.POLL_EAGER_EVERY). Where
+# two polls of an account share a cycle (the urgent one of rentals awaiting a code and the background
+# one), a rent's place in the cycle moves by a few seconds from one cycle to the next. Two beats sending
+# the cycle twice would poll a rent twice within a second or two.
+MIN_POLL_GAP = 10.0
 # The rate is measured over this window: long enough that counting requests when they arrive rather
 # than when they were sent (a request's latency varies) moves the count by one or two at most.
 RATE_WINDOW = 60

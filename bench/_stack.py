@@ -13,8 +13,6 @@ from typing import Any
 
 from _setup import skip
 
-from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
-
 # bench.settings (the floors, a result backend); gunicorn on plain http behind no proxy, as nginx
 # would reach it (requests say X-Forwarded-Proto: https, as nginx does); no catalog sync of the
 # worker's own when it starts.
@@ -65,6 +63,8 @@ def celery_client(stack: Any) -> Any:
 
 def wait_for_idle_worker(celery: Any, *, seconds: float = 300) -> None:
     """Until the worker has nothing to do: a worker that starts refreshes prices and balances first."""
+    from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
+
     deadline = time.monotonic() + seconds
     idle_in_a_row = 0
     while idle_in_a_row < 2:

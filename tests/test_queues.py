@@ -166,5 +166,7 @@ def test_a_poll_of_rentals_awaiting_a_code_never_waits_long_for_the_accounts_pac
     polled = services.account_poll(account_id=account.pk, rental_ids=[awaiting.pk], cycle_started=timezone.now(),
                                    awaiting=True)  # fmt: skip
     assert polled == 0 and not simulator.requests("getRentStatus")
-    # Its moments were left to those who booked them, and the account is free for the next poll.
+    # Its moments were left to those who booked them, the account is free for the next poll, and the
+    # rental is not counted as polled: the account's other poll, or the next cycle, takes it first.
     assert ProviderAccount.objects.get(pk=account.pk).awaiting_polling_until is None
+    assert Rental.objects.get(pk=awaiting.pk).last_polled_at is None

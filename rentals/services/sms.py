@@ -258,7 +258,7 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
     One task at a time polls an account's rentals awaiting a code (``awaiting``), and one its others,
     each under a lease on the account; each rental is also claimed, so a redelivered task never polls it
     twice. What this cycle leaves is still due at the next one. The awaiting poll runs in an urgent
-    worker's slot, so it never waits for its lease, nor for the account's pace longer than one of its
+    worker's slot, so it never waits for its lease, nor for the account's pace longer than two of its
     moments (when others booked further ahead, it stops): its rentals are due again in 15 seconds.
     """
     lease = PollLease.take(account_id, wait=timedelta(0) if awaiting else LEASE_WAIT, awaiting=awaiting)
@@ -270,7 +270,7 @@ def account_poll(*, account_id: int, rental_ids: list[int], cycle_started: datet
         lease.renew()
         if not awaiting:
             pacing.wait(urgent=urgent)
-        elif pacing.take_turn(within=pacing.interval.total_seconds()):
+        elif pacing.take_turn(within=2 * pacing.interval.total_seconds()):
             raise AccountPaceTaken
 
     # The next cycle polls what this one has not reached: stopping before it keeps two from overlapping.
@@ -294,7 +294,8 @@ class PollLeaseLost(Exception):
 
 
 class AccountPaceTaken(Exception):
-    """The account's next free moment is further off than an urgent worker's slot may wait for."""
+    """The account's next free moment is further off than an urgent worker's slot may wait for (the
+    other poll of the account, web quotes or a catalog sync booked the moments before it)."""
 
 
 @dataclass
@@ -365,9 +366,10 @@ def _poll_rentals(
     for rental in (rentals[pk] for pk in rental_ids if pk in rentals):
         if timezone.now() >= stop_at:
             break  # the next cycle has begun, or is about to, and polls what is left
+        claimed_at = timezone.now()
         claimed = Rental.objects.filter(
             Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=cycle_started), pk=rental.pk
-        ).update(last_polled_at=timezone.now())
+        ).update(last_polled_at=claimed_at)
         if not claimed:
             continue
         try:
@@ -375,6 +377,10 @@ def _poll_rentals(
             new += rental_poll(
                 rental=rental, client=client, before_request=partial(before_request, urgent=rental.awaiting)
             ).new_messages
+        except AccountPaceTaken:
+            # Not polled: claimed as it was, so the account's other poll, or the next cycle, takes it first.
+            Rental.objects.filter(pk=rental.pk, last_polled_at=claimed_at).update(last_polled_at=rental.last_polled_at)
+            raise
         except (AccountError, RateLimited) as error:
             # The account cannot be used now (or its stored key cannot be read): its other rentals would
             # fail the same way.

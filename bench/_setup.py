@@ -9,13 +9,16 @@ Each figure is printed with its target and PASS or FAIL; the script exits non-ze
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -182,3 +185,32 @@ def finish() -> NoReturn:
     """Exit non-zero when any figure missed its target."""
     sys.stdout.flush()
     sys.exit(0 if all(_outcomes) else 1)
+
+
+@contextlib.contextmanager
+def simulator_process(*arguments: str) -> Iterator[str]:
+    """A simulator in its own process, as SMS.online is (``runsimulator`` with ``arguments``), answering
+    its control plane; its base URL."""
+    import requests
+
+    from tests.servers import free_port, wait_until
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(PROJECT / ".venv" / "bin" / "python"), "manage.py", "runsimulator", "--port", str(port), *arguments],
+        cwd=PROJECT, env={**os.environ, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return requests.get(base + "/_control/clock", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        assert wait_until(answers, seconds=30)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
-from _setup import PROJECT, django_on_scratch_database, finish, note, report, sized
+from _setup import django_on_scratch_database, finish, note, report, simulator_process, sized
 
 COUNTRIES = 180
 RENT_TIMES = 9
@@ -42,28 +41,8 @@ API_KEY = "bench-catalog-key-0123456789"
 @contextmanager
 def simulator() -> Iterator[str]:
     """A simulator in its own process offering COUNTRIES countries; its handler_api.php URL."""
-    from tests.servers import free_port, wait_until
-
-    port = free_port()
-    process = subprocess.Popen(
-        [str(PROJECT / ".venv" / "bin" / "python"), "manage.py", "runsimulator", "--port", str(port),
-         "--countries", str(COUNTRIES)],
-        cwd=PROJECT, env={**os.environ, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_until(lambda: _answers(base + "/_control/clock"), seconds=30)
+    with simulator_process("--countries", str(COUNTRIES)) as base:
         yield base + "/stubs/handler_api.php"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 class Worker:

@@ -13,15 +13,13 @@ Run: .venv/bin/python bench/rent_overhead.py   (BENCH_DATABASE_URL=postgres://..
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
-from _setup import PROJECT, django_on_scratch_database, finish, median, note, report, sized
+from _setup import django_on_scratch_database, finish, median, note, report, simulator_process, sized
 
 RENTS = sized(200, 100)
 WARM_UP = 10
@@ -36,29 +34,10 @@ LATE_RENTS = sized(40, 20)
 @contextmanager
 def simulator() -> Iterator[str]:
     """A simulator in its own process, as SMS.online is; its handler_api.php URL."""
-    from tests.servers import free_port, wait_until
-
-    port = free_port()
-    process = subprocess.Popen(
-        [str(PROJECT / ".venv" / "bin" / "python"), "manage.py", "runsimulator", "--port", str(port)],
-        cwd=PROJECT, env={**os.environ, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_until(lambda: _answers(base + "/_control/clock"), seconds=30)
+    with simulator_process() as base:
         requests.post(base + "/_control/accounts", json={"api_key": API_KEY, "balance": 1_000_000}, timeout=10)
         requests.post(base + "/_control/stock", json={"country": 1, "service": "tg", "count": 10 * RENTS}, timeout=10)
         yield base + "/stubs/handler_api.php"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 def rentdesk_rent(api_url: str) -> Callable[[], None]:

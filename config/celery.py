@@ -66,10 +66,10 @@ def log_worker_start(sender: str, instance: Any, **kwargs: Any) -> None:
 
 @signals.beat_init.connect
 def log_beat_start(sender: Any, **kwargs: Any) -> None:
-    from django.conf import settings
+    from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
     # Beat consumes nothing: these are the queues it sends the scheduled tasks to.
-    log_start("beat", [app.conf.task_default_queue, settings.RENTDESK_URGENT_QUEUE])
+    log_start("beat", [BACKGROUND_QUEUE, URGENT_QUEUE])
 
 
 @signals.worker_ready.connect

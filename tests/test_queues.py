@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.conf import settings
 from django.utils import timezone
 
 from rentals import services
 from rentals.models import ProviderAccount, Rental, SmsMessage
+from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 from rentals.selectors import DuePolls
 from rentals.services.sms import PollLease
 
@@ -45,7 +45,7 @@ def send_by_name(redis_url: str, name: str, args: list | None = None) -> None:
 @pytest.fixture
 def empty_queues(redis_url):
     queues = redis.Redis.from_url(redis_url)
-    queues.delete(settings.CELERY_TASK_DEFAULT_QUEUE, settings.RENTDESK_URGENT_QUEUE)
+    queues.delete(BACKGROUND_QUEUE, URGENT_QUEUE)
     return queues
 
 
@@ -76,7 +76,7 @@ def test_a_webhook_sms_is_stored_by_the_urgent_worker_while_the_catalog_sync_wai
     )
     # The sync is left for the background worker: the urgent one never took it.
     assert "Task rentals.tasks.sync_catalog[" not in urgent_worker.read_text()
-    assert empty_queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+    assert empty_queues.llen(BACKGROUND_QUEUE) == 1
     assert not simulator.requests("getRentPrices")
 
 
@@ -93,7 +93,7 @@ def test_the_polling_cycle_polls_rentals_awaiting_a_code_on_the_urgent_queue_and
     polled = {request["id"] for request in simulator.requests("getRentStatus")}
     assert polled == {awaiting.provider_rent_id}
     # The idle rental's poll waits on the background queue, for the background worker.
-    assert empty_queues.llen(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
+    assert empty_queues.llen(BACKGROUND_QUEUE) == 1
     assert "Task rentals.tasks.poll_account_sms[" not in urgent_worker.read_text()
 
 

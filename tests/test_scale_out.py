@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from rentals import services
 from rentals.models import RentalReminder, RentalStatus, SmsMessage, WebhookDelivery
+from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
 from .conftest import sent_messages, start_celery, task_sender, wait_until
 from .factories import RentalFactory, UserFactory
@@ -35,7 +35,7 @@ def queue(redis_url: str, tasks: list[tuple[str, list]]) -> None:
 
 def purge(redis_url: str) -> None:
     """Empty the queues of what earlier tests left in the shared Redis: the counts below are this test's."""
-    redis.Redis.from_url(redis_url).delete(settings.CELERY_TASK_DEFAULT_QUEUE, settings.RENTDESK_URGENT_QUEUE)
+    redis.Redis.from_url(redis_url).delete(BACKGROUND_QUEUE, URGENT_QUEUE)
 
 
 def tasks_done(log_text: str) -> int:

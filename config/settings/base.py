@@ -256,7 +256,6 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Two queues by urgency, each consumed by its own worker process (rentals/queues.py says which tasks go
 # where; Procfile.production and docs/deploy.md start both workers).
-RENTDESK_URGENT_QUEUE = queues.URGENT_QUEUE
 CELERY_TASK_DEFAULT_QUEUE = queues.BACKGROUND_QUEUE
 CELERY_TASK_ROUTES = queues.TASK_ROUTES
 CELERY_TASK_SERIALIZER = "json"

@@ -59,6 +59,14 @@ def close_database_connections_after(sender: Any = None, state: str | None = Non
             connection.close()
 
 
+@signals.before_task_publish.connect
+def stamp_published_at(headers: dict[str, object] | None = None, **kwargs: Any) -> None:
+    """When each task message was sent: /metrics reports how long the oldest in each queue has waited."""
+    from rentals.metrics import message_stamped
+
+    message_stamped(headers)
+
+
 @signals.celeryd_after_setup.connect
 def log_worker_start(sender: str, instance: Any, **kwargs: Any) -> None:
     log_start("worker", list(instance.app.amqp.queues.consume_from))

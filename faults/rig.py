@@ -50,7 +50,7 @@ class Rig:
         while self._running:
             with self._lock:
                 for name, process in list(self.stack.processes.items()):
-                    if _unit_of(name) and name not in self._stopping and process.poll() is not None:
+                    if self.unit_of(name) and name not in self._stopping and process.poll() is not None:
                         self.restarts.append(Restart(name, process.returncode, time.time()))
                         del self.stack.processes[name]
                         self._due[name] = time.monotonic() + RESTART_AFTER_SECONDS
@@ -67,7 +67,11 @@ class Rig:
 
     def _start_unit(self, name: str) -> None:
         self._log_starts[name] = self.log_size(name)
-        self.stack.start_unit(name, _unit_of(name))
+        self.stack.start_unit(name, self.unit_of(name))
+
+    def unit_of(self, name: str) -> str:
+        """Its unit in deploy/systemd/: a second web is the template's instance on its port."""
+        return self.stack.web_unit(name) if name in self.stack.web_names else _unit_of(name)
 
     def pid(self, name: str) -> int | None:
         with self._lock:

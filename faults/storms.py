@@ -1,5 +1,5 @@
 """Webhook storms with a fault in the middle: a worker killed (S1), Redis restarted (S2), the
-database gone for a while (S3), gunicorn and the workers restarted one by one (S6). Each webhook is
+database gone for a while (S3), the webs and the workers restarted one by one (S6). Each webhook is
 sent once, as SMS.online sends it: it never retries one that was not answered 200.
 
 Each SMS text starts with its scenario's tag, so what was stored is counted per scenario. Stored
@@ -222,16 +222,18 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     pages = [page_call(rig, admin.cookies.get_dict()) for _ in range(seconds * 4)]
     webhooks = send(rig.stack, deliveries, per_second=RATE / 2)
     browsing = Load(pages, per_second=4).start()
+    webs = rig.stack.web_names
     webhooks.sleep_until(seconds / 6)
-    rig.signal("web", signal.SIGHUP)  # systemctl reload rentdesk-web: new workers, the old ones finish
+    web_stops = [roll_web(rig, webs[0])]
     stopping = [roll_worker(rig, f"worker-{queue}", f"worker-{queue}-2") for queue in ("urgent", "background")]
     webhooks.sleep_until(seconds / 2)
-    rig.signal("web", signal.SIGHUP)
+    web_stops.append(roll_web(rig, webs[-1]))
     stopping += [roll_worker(rig, f"worker-{queue}-2", f"worker-{queue}") for queue in ("urgent", "background")]
     figures, failed = webhooks_and_pages_figures("S6 rolling restart", rig, deliveries, webhooks, browsing)
     figures.notes += [
-        f"{len(deliveries)} webhooks at {RATE // 2}/s and {len(pages)} admin pages at 4/s for {seconds} s; gunicorn "
-        "reloaded (SIGHUP) twice; each worker replaced by a new one, the old one stopped with SIGTERM",
+        f"{len(deliveries)} webhooks at {RATE // 2}/s and {len(pages)} admin pages at 4/s for {seconds} s; "
+        + _webs_rolled(webs, web_stops)
+        + "; each worker replaced by a new one, the old one stopped with SIGTERM",
         f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
         # A warm stop waits for the old worker's running tasks: a slow one makes a deploy slow.
         "the old workers took " + " and ".join(str(stop) for stop in stopping) + " to stop",
@@ -242,6 +244,30 @@ def rolling_restart(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> Fig
     figures.expect(f"each old worker stopped within {WORKER_STOP_TARGET:.0f} s",
                    all(stop.seconds <= WORKER_STOP_TARGET for stop in stopping))  # fmt: skip
     return figures
+
+
+def roll_web(rig: Rig, name: str) -> float | None:
+    """Restart web ``name`` as `systemctl restart` does (SIGTERM: requests in flight finish; then start it
+    again), while nginx passes requests to the other web; how long it was away. With one web (no nginx
+    in front to pass them on), gunicorn is reloaded instead (SIGHUP: new workers, the old ones finish)."""
+    if len(rig.stack.web_names) == 1:
+        rig.signal(name, signal.SIGHUP)
+        return None
+    started = time.monotonic()
+    rig.stop(name, timeout=120)
+    rig.start(name)
+    assert wait_until(lambda: rig.stack.listens(name), seconds=60, every=0.1), rig.stack.log(name)[-2000:]
+    return time.monotonic() - started
+
+
+def _webs_rolled(webs: list[str], away: list[float | None]) -> str:
+    if len(webs) == 1:
+        return "gunicorn reloaded (SIGHUP) twice (one web: no nginx in front)"
+    return (
+        f"{len(webs)} webs behind nginx, each restarted in turn (away "
+        + " and ".join(f"{seconds:.1f} s" for seconds in away if seconds is not None)
+        + ")"
+    )
 
 
 def webhooks_and_pages_figures(

@@ -25,8 +25,9 @@ def reload_under_load(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> F
     deliveries = sms_storm(rentals, count=seconds * WEBHOOKS_PER_SECOND, duplicates=0, tag="S9")
     admin = rig.stack.logged_in()
     pages = [page_call(rig, admin.cookies.get_dict()) for _ in range(seconds * PAGES_PER_SECOND)]
-    master = int((rig.stack.directory / "web.pid").read_text())
-    workers_before = child_processes(master)
+    # Every web's gunicorn: `make reload` reloads each pid file beside WEB_PIDFILE (web.pid, web-PORT.pid).
+    masters = [int(path.read_text()) for path in sorted(rig.stack.directory.glob("web*.pid"))]
+    workers_before = {master: child_processes(master) for master in masters}
     webhooks = send(rig.stack, deliveries, per_second=WEBHOOKS_PER_SECOND)
     browsing = Load(pages, per_second=PAGES_PER_SECOND).start()
     webhooks.sleep_until(seconds / 3)
@@ -36,11 +37,13 @@ def reload_under_load(rig: Rig, rentals: Sequence[Rental], *, seconds: int) -> F
                             timeout=300)  # fmt: skip
     reload_seconds = time.monotonic() - reload_started
     figures, failed = webhooks_and_pages_figures("S9 upgrade by make reload", rig, deliveries, webhooks, browsing)
-    replaced = bool(workers_before) and child_processes(master).isdisjoint(workers_before)
+    replaced = bool(masters) and all(
+        before and child_processes(master).isdisjoint(before) for master, before in workers_before.items()
+    )
     figures.notes += [
         f"{len(deliveries)} webhooks at {WEBHOOKS_PER_SECOND}/s and {len(pages)} admin pages at {PAGES_PER_SECOND}/s "
         f"through nginx for {seconds} s; `make reload` {seconds / 3:.0f} s in, done in {reload_seconds:.0f} s "
-        f"(exit {reload.returncode}): migrate, collectstatic, gunicorn's workers replaced",
+        f"(exit {reload.returncode}): migrate, collectstatic, the workers of {len(masters)} gunicorn(s) replaced",
         f"failed requests: {len(failed)}" + (f" ({statuses(failed)})" if failed else ""),
         "recovery: from the end of the load until every SMS was stored",
     ]

@@ -58,3 +58,23 @@ def threads_left_for_webhooks(**kwargs: Any) -> list[Warning]:
             id="rentals.W003",
         )
     ]
+
+
+# /metrics names every account and what it spent: its token should be as hard to guess as a password.
+METRICS_TOKEN_LEAST = 32
+
+
+@register(Tags.security, deploy=True)
+def metrics_token_strength(**kwargs: Any) -> list[Warning]:
+    token = settings.RENTDESK_METRICS_TOKEN
+    if not token or len(token) >= METRICS_TOKEN_LEAST:
+        return []
+    return [
+        Warning(
+            f"RENTDESK_METRICS_TOKEN is {len(token)} characters long: anyone who guesses it reads every "
+            "account's spend and balance at /metrics.",
+            hint=f"Use at least {METRICS_TOKEN_LEAST} random characters, e.g. `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'` (docs/deploy.md, Monitoring).",
+            id="rentals.W004",
+        )
+    ]

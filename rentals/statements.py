@@ -75,7 +75,7 @@ def delivery_stored_for_current_rent(
     """
     if not connection.features.can_return_columns_from_insert:
         return None
-    values = {**row, "received_at": received_at or now, "enqueued_at": now, "outcome": ""}
+    values = {**row, "received_at": received_at or now, "stored_at": now, "enqueued_at": now, "outcome": ""}
     columns = ", ".join(_column(WebhookDelivery, name) for name in ["rental", *values])
     prepared = [_prepared(WebhookDelivery, name, value) for name, value in values.items()]
     # Quoted identifiers from the models; every value goes as a parameter.
@@ -105,7 +105,7 @@ def rental_last_sms_moved(*, rental_id: int, received_at: datetime, text: str, c
 
 # What processing reads of a delivery and its rental (sms_record, forward_destinations). Types that
 # need no conversion from the database's own, so the instances hold what the ORM would give them.
-_DELIVERY_READ = ("id", "rental_id", "body", "content_type")
+_DELIVERY_READ = ("id", "rental_id", "body", "content_type", "received_at", "stored_at")
 _RENTAL_READ = ("id", "sms_chat_urls", "assignee_id")
 
 
@@ -131,7 +131,8 @@ def delivery_to_process(delivery_id: int) -> WebhookDelivery | None:
     if row is None:
         return None
     split = len(delivery_fields)
-    delivery = WebhookDelivery.from_db(connection.alias, [f.attname for f in delivery_fields], row[:split])
+    delivery_values = _converter(delivery_fields)(row[:split])  # its times as the ORM reads them
+    delivery = WebhookDelivery.from_db(connection.alias, [f.attname for f in delivery_fields], delivery_values)
     delivery.rental = Rental.from_db(connection.alias, [f.attname for f in rental_fields], row[split:])
     return delivery
 

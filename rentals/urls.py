@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import healthz, livez, readyz
+from .views import healthz, livez, metrics, readyz
 from .webhooks import sms_webhook
 
 
@@ -29,4 +29,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("livez", livez, name="livez"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

@@ -1,10 +1,13 @@
 """Pages outside the admin that are not the provider's webhook."""
 
+import hmac
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from . import metrics as figures
 from .health import system_health, web_readiness
 
 
@@ -50,3 +53,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "checks": {"database": {"ok": readiness.database}, "webhook_spool": {"ok": readiness.webhook_spool}},
     }
     return JsonResponse(body, status=200 if readiness.ready else 503)
+
+
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """For Prometheus: served only with ``Authorization: Bearer $RENTDESK_METRICS_TOKEN``; not at all
+    while the setting is empty (account names and spend are the team's business)."""
+    expected = settings.RENTDESK_METRICS_TOKEN
+    if not expected:
+        raise Http404
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        response = HttpResponse("A bearer token is needed.", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(figures.exposition(), content_type=figures.CONTENT_TYPE)

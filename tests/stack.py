@@ -142,6 +142,9 @@ class Stack:
     # Which of the units to start (the benchmarks in bench/ start only what they measure), and an
     # existing database to run on instead of a new one (a benchmark's, with its data).
     units: tuple[str, ...] = ("web", "worker-urgent", "worker-background", "beat")
+    # gunicorns behind nginx: the first is rentdesk-web, each other ("web-2", ...) rentdesk-web@PORT on a
+    # port of its own, listed in nginx's upstream as docs/deploy.md says. Without nginx, one.
+    webs: int = 1
     database: str = ""
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -181,7 +184,7 @@ class Stack:
     # --- starting ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        for name in ("web", "simulator", "redis", "https", "http"):
+        for name in ("simulator", "redis", "https", "http", *self.web_names):
             self.ports[name] = free_port()
         self_signed_certificate(self.directory)
         self._write_environment(database_url=self.database or self.create_database())
@@ -194,6 +197,8 @@ class Stack:
         self.manage(["add_account", "Sandbox", "--api-url", self.simulator_url + "/stubs/handler_api.php"])
         for name in self.units:
             self.start_unit(name, f"rentdesk-{name}.service")
+        for name in self.web_names[1:] if "web" in self.units else []:
+            self.start_unit(name, self.web_unit(name))
         if self.nginx:
             self.start_nginx()
         assert wait_until(self.ready, seconds=90, every=0.5), self.log_tail()
@@ -203,14 +208,27 @@ class Stack:
         worker's start line."""
         if "beat" in self.units:
             return self.answers("/healthz")
-        web_listens = "web" not in self.units or _listens(self.ports["web"])
+        web_listens = "web" not in self.units or all(_listens(self.ports[name]) for name in self.web_names)
         workers = [name for name in self.units if name.startswith("worker")]
         return web_listens and all(" ready." in self.log(name) for name in workers)
 
     def start_unit(self, name: str, unit: str) -> None:
-        """The ExecStart command of a shipped unit, as process ``name`` (e.g. a second worker)."""
+        """The ExecStart command of a shipped unit, as process ``name`` (e.g. a second worker). systemd's
+        RuntimeDirectory (/run/rentdesk, where the webs keep their pids) is the stack's directory."""
         (command,) = unit_commands(unit, "ExecStart")
-        self.background(name, as_local(command))
+        self.background(name, as_local(command.replace("/run/rentdesk/", f"{self.directory}/")))
+
+    @property
+    def web_names(self) -> list[str]:
+        return ["web"] + [f"web-{n}" for n in range(2, (self.webs if self.nginx else 1) + 1)]
+
+    def listens(self, name: str) -> bool:
+        """Whether web process ``name``'s gunicorn accepts connections."""
+        return _listens(self.ports[name])
+
+    def web_unit(self, name: str) -> str:
+        """The unit of web process ``name``: rentdesk-web, or the template's instance on its port."""
+        return "rentdesk-web.service" if name == "web" else f"rentdesk-web@{self.ports[name]}.service"
 
     def create_database(self) -> str:
         """A new, empty database on the test server (dropped at the end), or a SQLite file; its URL."""
@@ -265,8 +283,10 @@ class Stack:
     def start_nginx(self) -> None:
         site = (PROJECT / "deploy" / "nginx" / "rentdesk.conf").read_text()
         site = "\n".join(line for line in site.splitlines() if "[::]" not in line)  # loopback only
+        upstream = "\n".join(f"    server 127.0.0.1:{self.ports[name]};" for name in self.web_names)
         site = (
-            site.replace("127.0.0.1:8000", f"127.0.0.1:{self.ports['web']}")
+            site.replace("    server 127.0.0.1:8000;", upstream)
+            .replace("127.0.0.1:8000", f"127.0.0.1:{self.ports['web']}")
             .replace("listen 443 ", f"listen 127.0.0.1:{self.ports['https']} ")
             .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")
             .replace("/etc/letsencrypt/live/rentdesk.example.com/fullchain.pem", self.certificate)

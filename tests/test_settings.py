@@ -163,3 +163,12 @@ def test_check_deploy_fails_when_waiting_requests_could_take_the_threads_webhook
     assert "rentals.W003" not in fine.stdout + fine.stderr
     crowded = check("config.settings.production", {**GOOD, "WEB_THREADS": "4"}, deploy)
     assert crowded.returncode != 0 and "rentals.W003" in crowded.stderr, crowded.stdout + crowded.stderr
+
+
+def test_check_deploy_fails_on_a_metrics_token_short_enough_to_guess():
+    deploy = ("check", "--deploy", "--fail-level", "WARNING")
+    strong = check("config.settings.production", {**GOOD, "RENTDESK_METRICS_TOKEN": "t" * 43}, deploy)
+    assert "rentals.W004" not in strong.stdout + strong.stderr
+    weak = check("config.settings.production", {**GOOD, "RENTDESK_METRICS_TOKEN": "hunter2"}, deploy)
+    assert weak.returncode != 0 and "rentals.W004" in weak.stderr, weak.stdout + weak.stderr
+    assert "hunter2" not in weak.stderr  # the token itself is not shown

@@ -147,9 +147,12 @@ def test_the_delivery_read_for_processing_loads_any_other_field_when_asked():
     delivery_id = stored(rental, dated_body(rental, "Code 1", "2030-01-01 12:00:00"))
     delivery = delivery_to_process(delivery_id)
     assert delivery.rental.sms_chat_urls == "none" and bytes(delivery.body).startswith(b"{")
+    as_the_orm_reads = WebhookDelivery.objects.get(pk=delivery_id)
+    # Its times are loaded, converted as the ORM converts them (aware, on SQLite too).
+    assert (delivery.received_at, delivery.stored_at) == (as_the_orm_reads.received_at, as_the_orm_reads.stored_at)
     with CaptureQueriesContext(connection) as queries:
         assert (delivery.rental.label, delivery.rental.number) == ("Shop A", rental.number)
-        assert delivery.received_at == WebhookDelivery.objects.get(pk=delivery_id).received_at
+        assert delivery.enqueued_at == WebhookDelivery.objects.get(pk=delivery_id).enqueued_at
     assert len(queries) == 4  # deferred, as with only(): each field read costs a query, never a wrong value
     rental.delete()
     assert delivery_to_process(delivery_id) is None

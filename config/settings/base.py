@@ -222,6 +222,10 @@ RENTDESK_WEBHOOK_SPOOL_ENTRIES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPO
 RENTDESK_WEBHOOK_SPOOL_MEGABYTES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_MEGABYTES", default=64,
                                                         maximum=100_000)  # fmt: skip
 
+# --- Monitoring ---------------------------------------------------------------------------------
+# /metrics answers Prometheus only with `Authorization: Bearer <this>`; empty: /metrics is not served.
+RENTDESK_METRICS_TOKEN = env.str("RENTDESK_METRICS_TOKEN", default="")
+
 # --- Celery ----------------------------------------------------------------------------------
 # Unset locally: `make run` starts a Redis on REDIS_PORT (scripts/redis_server.py).
 REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{env.int('REDIS_PORT', default=6390)}/0")

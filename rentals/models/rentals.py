@@ -364,6 +364,9 @@ class WebhookDelivery(models.Model):
     body = models.BinaryField(_("body"))
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    # When the database took it: later than received_at for one kept in Redis while the database was
+    # away. Empty on deliveries stored before this was recorded.
+    stored_at = models.DateTimeField(_("stored at"), null=True, blank=True, editable=False)
     # When its processing task was last queued: a delivery is queued again only long after.
     enqueued_at = models.DateTimeField(_("enqueued at"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)

@@ -108,6 +108,10 @@ class AccountMemory:
     def rate_limited(self, until: datetime) -> None:
         self.wait_until = until
 
+    def answered(self, action: str, outcome: str) -> None:
+        """A request that left (or failed to reach the provider) and its outcome: ``OK`` or the error's
+        token. This one forgets it; the services' counts it for monitoring."""
+
 
 class SmsOnlineClient:
     def __init__(self, *, api_key: str, config: ClientConfig, memory: AccountMemory | None = None) -> None:
@@ -224,6 +228,16 @@ class SmsOnlineClient:
         return reply
 
     def _call(self, action: str, params: dict[str, Any]) -> Success | Balance:
+        self._check_sendable()
+        try:
+            reply = self._answer(action, params)
+        except ProviderError as error:
+            self._memory.answered(action, error.token)
+            raise
+        self._memory.answered(action, "OK")
+        return reply
+
+    def _answer(self, action: str, params: dict[str, Any]) -> Success | Balance:
         started = time.monotonic()
         status, retry_after, body = self._send(action, params)
         if status == 429:
@@ -241,12 +255,7 @@ class SmsOnlineClient:
 
     @sensitive_variables("query")
     def _send(self, action: str, params: dict[str, Any]) -> tuple[int, str | None, bytes]:
-        """Status, Retry-After and body. Nothing is sent while an earlier 429's wait runs."""
-        wait_until = self._memory.wait_until
-        if wait_until is not None and wait_until > datetime.now(UTC):
-            detail = f"not sent: SMS.online asked to wait until {wait_until:%H:%M:%S} UTC"
-            raise RateLimited(detail=detail, retry_until=wait_until, sent=False)
-        self._check_destination()
+        """Status, Retry-After and body."""
         query = {"api_key": self._api_key, "action": action, **params}
         try:
             with self._session.get(
@@ -265,6 +274,14 @@ class SmsOnlineClient:
         # Raised here, not in the except block: the library's exception, whose message quotes the URL
         # and its key, must not ride along as the error's __context__ (``from None`` only hides it).
         raise failure
+
+    def _check_sendable(self) -> None:
+        """Refuse before anything leaves: while an earlier 429's wait runs, or to a refused URL."""
+        wait_until = self._memory.wait_until
+        if wait_until is not None and wait_until > datetime.now(UTC):
+            detail = f"not sent: SMS.online asked to wait until {wait_until:%H:%M:%S} UTC"
+            raise RateLimited(detail=detail, retry_until=wait_until, sent=False)
+        self._check_destination()
 
     def _check_destination(self) -> None:
         """Refuse, before anything leaves, a URL the key was not entered for or may not go to (the

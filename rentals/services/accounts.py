@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import notices
+from .. import metrics, notices
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notifications import notify
@@ -64,6 +64,9 @@ class _SavedMemory(AccountMemory):
         super().rate_limited(until)
         ProviderAccount.objects.filter(pk=self._account.pk).update(rate_limited_until=until)
         self._account.rate_limited_until = until
+
+    def answered(self, action: str, outcome: str) -> None:
+        metrics.provider_call_answered(account=self._account.name, action=action, outcome=outcome)
 
 
 def api_url_problem(api_url: str) -> UrlRefusal | None:

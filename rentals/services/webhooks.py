@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import selectors
+from .. import metrics, selectors
 from ..models import RentalExtension, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.parsing import UnreadableWebhook, parse_webhook
 from ..statements import delivery_processed, delivery_stored_for_current_rent, delivery_to_process
@@ -112,7 +112,7 @@ def _store_checked(*, token: str, rent_id: str, row: dict[str, object], received
         raise UnreadableWebhook("rentId does not belong to this rental")
     try:
         with _savepoint_if_in_transaction():
-            delivery_id = WebhookDelivery.objects.create(rental_id=rental_id, **row).pk
+            delivery_id = WebhookDelivery.objects.create(rental_id=rental_id, stored_at=timezone.now(), **row).pk
     except IntegrityError:  # the same body again: the first one's row, and the time it arrived
         return WebhookDelivery.objects.get(rental_id=rental_id, body_hash=row["body_hash"]).pk
     if received_at is not None:  # auto_now_add wrote the time now; a kept delivery arrived earlier
@@ -161,6 +161,10 @@ def webhook_process(*, delivery_id: int) -> SmsMessage | None:
     else:
         message = sms_record(rental=delivery.rental, sms=delivered.sms, source=SmsSource.WEBHOOK)
         outcome = "recorded" if message else "already recorded"
+        if message is not None:
+            metrics.webhook_sms_made(
+                received_at=delivery.received_at, stored_at=delivery.stored_at, made_at=message.created_at
+            )
     delivery_processed(delivery_id=delivery_id, outcome=outcome, now=timezone.now())
     return message
 

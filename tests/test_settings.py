@@ -163,3 +163,12 @@ def test_check_deploy_fails_when_waiting_requests_could_take_the_threads_webhook
     assert "rentals.W003" not in fine.stdout + fine.stderr
     crowded = check("config.settings.production", {**GOOD, "WEB_THREADS": "4"}, deploy)
     assert crowded.returncode != 0 and "rentals.W003" in crowded.stderr, crowded.stdout + crowded.stderr
+
+
+def test_the_chat_servers_a_team_names_are_read_from_the_environment_and_checked():
+    named = {**GOOD, "RENTDESK_CHAT_ALLOWED_HOSTS": "Chat.Corp.Example., 10.8.0.7"}
+    read = "from django.conf import settings; print(settings.RENTDESK_CHAT_ALLOWED_HOSTS)"
+    shown = check("config.settings.production", named, ("shell", "-c", read))
+    assert shown.stdout.strip().splitlines()[-1] == "['chat.corp.example', '10.8.0.7/32']", shown.stderr
+    refused = check("config.settings.production", {**GOOD, "RENTDESK_CHAT_ALLOWED_HOSTS": "chat.corp, http://x/"})
+    assert refused.returncode != 0 and "RENTDESK_CHAT_ALLOWED_HOSTS: 'http://x/' is neither" in refused.stderr

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .chat import plain
+from .chat import one_line, quoted
 from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
 from .sentences import format_time_left, local_time, team_language
 
@@ -49,14 +49,20 @@ def _end(rental: Rental) -> str:
     return local_time(rental.end_date)
 
 
+def _label(rental: Rental) -> str:
+    """The label on one line: whatever a person typed, it cannot start a line of its own in a message."""
+    return one_line(rental.label, limit=200)
+
+
 def _number_and_label(rental: Rental) -> str:
-    return _("%(number)s (%(label)s)") % {"number": f"+{rental.number}", "label": rental.label or _("no label")}
+    return _("%(number)s (%(label)s)") % {"number": f"+{rental.number}", "label": _label(rental) or _("no label")}
 
 
 @in_team_language
 def expiry_reminder(rental: Rental, *, now: datetime) -> Notice:
     time_left = format_time_left(rental.end_date - now)
-    context = {"rental": rental, "time_left": time_left, "end": _end(rental), "url": _rental_url(rental)}
+    context = {"rental": rental, "label": _label(rental), "time_left": time_left, "end": _end(rental),
+               "url": _rental_url(rental)}  # fmt: skip
     return Notice(
         subject=_("[Rentdesk] +%(number)s ends in %(time_left)s") % {"number": rental.number, "time_left": time_left},
         body=render_to_string("rentals/email/expiry_reminder.txt", context),
@@ -131,7 +137,7 @@ def budget_alert(
 @in_team_language
 def auto_renew_alarm(rental: Rental, *, what: str) -> Notice:
     """Auto-renew did not renew the rental: a person must extend it before it ends."""
-    facts = {"number": rental.number, "end": _end(rental), "label": rental.label or _("no label")}
+    facts = {"number": rental.number, "end": _end(rental), "label": _label(rental) or _("no label")}
     details = _("Number: +%(number)s (%(label)s)\nEnds: %(end)s\nExtend it by hand before then: %(url)s") % {
         **facts,
         "url": _rental_url(rental),
@@ -144,20 +150,18 @@ def auto_renew_alarm(rental: Rental, *, what: str) -> Notice:
 
 @in_team_language
 def forwarded_sms(message: SmsMessage) -> Notice:
-    """A forwarded SMS, for a chat: number, label, sender, code, text and link, as plain text."""
+    """A forwarded SMS, for a chat: number, label, sender, code, text and link, as plain text. Each line
+    is Rentdesk's: the label, sender and code are folded onto theirs, and the text's further lines are
+    quoted, so none of them can pass for the code line or the link."""
     rental = message.rental
-    number = f"+{rental.number}"
-    label = plain(rental.label, limit=200)
+    number, label, code = f"+{rental.number}", _label(rental), one_line(message.code, limit=32)
     who = _("%(number)s (%(label)s)") % {"number": number, "label": label} if label else number
-    if message.code:
-        title = _("Code %(code)s for %(who)s") % {"code": message.code, "who": who}
-    else:
-        title = _("SMS for %(who)s") % {"who": who}
+    title = _("Code %(code)s for %(who)s") % {"code": code, "who": who} if code else _("SMS for %(who)s") % {"who": who}
     lines = [_("Number: %(number)s") % {"number": number}]
     if label:
         lines.append(_("Used for: %(label)s") % {"label": label})
-    lines.append(_("From: %(sender)s") % {"sender": plain(message.sender, limit=64)})
-    if message.code:
-        lines.append(_("Code: %(code)s") % {"code": message.code})
-    lines += [_("Text: %(text)s") % {"text": plain(message.text)}, _rental_url(rental)]
+    lines.append(_("From: %(sender)s") % {"sender": one_line(message.sender, limit=64)})
+    if code:
+        lines.append(_("Code: %(code)s") % {"code": code})
+    lines += [_("Text: %(text)s") % {"text": quoted(message.text)}, _rental_url(rental)]
     return Notice(title, "\n".join(lines))

@@ -165,7 +165,8 @@ class ChatServer:
 
     ``refuse_next(n)`` makes it answer the next n posts with HTTP 500, as a chat service that is down;
     ``hold_next()`` keeps the next post waiting (``holding`` is set meanwhile) until ``release`` is set;
-    ``received`` holds the posts it accepted, ``refused`` counts the others."""
+    ``received`` holds the posts it accepted, ``refused`` counts the others; ``requests`` has the method and
+    headers of every request, whatever its method, and ``connections`` counts the connections it accepted."""
 
     def __init__(self) -> None:
         import json
@@ -173,11 +174,25 @@ class ChatServer:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         received = self.received = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
         chat = self
-        self.refused = self._to_refuse = 0
+        self.refused = self._to_refuse = self.connections = 0
         self._to_hold, self.holding, self.release = False, threading.Event(), threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
+            def handle_one_request(self) -> None:
+                self.command = None  # left from the previous request when the client closes the connection
+                super().handle_one_request()
+                if self.command:
+                    chat.requests.append((self.command, dict(self.headers.items())))
+
+            def do_other(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_GET = do_PATCH = do_DELETE = do_other
+
             def do_POST(self) -> None:
                 if chat._to_hold:
                     chat._to_hold = False
@@ -197,7 +212,12 @@ class ChatServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def verify_request(self, request: object, client_address: object) -> bool:
+                chat.connections += 1
+                return True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.apprise_url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def refuse_next(self, posts: int) -> None:
@@ -208,9 +228,11 @@ class ChatServer:
 
 
 @pytest.fixture
-def chat_server():
+def chat_server(settings):
+    """A chat server on loopback, which chat posts may reach only because the team named it."""
     import threading
 
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = ["127.0.0.1"]
     chat = ChatServer()
     threading.Thread(target=chat.server.serve_forever, daemon=True).start()
     yield chat

@@ -1,5 +1,6 @@
 """SMS forwarded to chat: once per SMS however it arrived, plain text, to the chosen chat, through outages."""
 
+import socket
 import threading
 import time
 import uuid
@@ -190,14 +191,18 @@ def test_only_sms_readers_see_and_set_where_a_rentals_sms_go(client, simulator, 
     login(client, "Operator")
     page = client.get(page_url).content.decode()
     assert 'name="sms_chat_urls"' in page and "to json://127.0.0.1:" in page  # how the SMS was forwarded
-    form = {"label": rental.label, "notes": "", "assignee": "", "reminders_enabled": "on", "auto_renew_hours": "24",
+    assert "Not an apprise URL" in client.post(page_url, rental_form(rental, "not-a-chat-url")).content.decode()
+    client.post(page_url, rental_form(rental, "none"))
+    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == "none"
+
+
+def rental_form(rental, sms_chat_urls):
+    """The rental's change form as an Operator sends it, with ``sms_chat_urls`` written in."""
+    return {"label": rental.label, "notes": "", "assignee": "", "reminders_enabled": "on", "auto_renew_hours": "24",
             "auto_renew_before_hours": "24", "auto_renew_max_price": "",
-            "sms_chat_urls": "not-a-chat-url", "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0",
+            "sms_chat_urls": sms_chat_urls, "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0",
             "extensions-TOTAL_FORMS": "0", "extensions-INITIAL_FORMS": "0",
             "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0"}  # fmt: skip
-    assert "Not an apprise URL" in client.post(page_url, form).content.decode()
-    client.post(page_url, {**form, "sms_chat_urls": "none"})
-    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == "none"
 
 
 def test_each_sms_reader_sets_their_own_chat_and_nobody_elses(client, db):
@@ -226,6 +231,7 @@ def test_a_worker_forwards_a_polled_sms_through_a_chat_outage(
     every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.filter(name="Poll SMS").update(interval=every_second)
     monkeypatch.setenv("RENTDESK_SMS_CHAT_URLS", chat.apprise_url)
+    monkeypatch.setenv("RENTDESK_CHAT_ALLOWED_HOSTS", "127.0.0.1")  # the test's chat is on loopback
     monkeypatch.setenv("RENTDESK_SMS_FORWARD_RETRY_SECONDS", "1")
     log = tmp_path / "worker.log"
     worker = start_celery(["worker", "--beat", "--concurrency", "2"], redis_url=redis_url, outbox=tmp_path, log=log)
@@ -240,3 +246,139 @@ def test_a_worker_forwards_a_polled_sms_through_a_chat_outage(
     assert len(chat.received) == 1 and chat.refused == 2, log.read_text()[-3000:]
     assert "Code: 7305" in chat.received[0]["message"]
     assert SmsForward.objects.get().state == ForwardState.SENT
+
+
+# --- Where chat posts may go ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inside_chat(settings):
+    """A chat server on loopback that the team did not name in RENTDESK_CHAT_ALLOWED_HOSTS: an address
+    inside, as a metadata service or a database port would be."""
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = []
+    chat = ChatServer()
+    threading.Thread(target=chat.server.serve_forever, daemon=True).start()
+    yield chat
+    chat.server.shutdown()
+    chat.server.server_close()
+
+
+@pytest.fixture
+def give_up_at_once(eager_retries, settings):
+    settings.RENTDESK_SMS_FORWARD_ATTEMPTS = 1
+
+
+def test_a_chat_url_leading_inside_the_network_is_refused_on_save(client, rental, settings):
+    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+    login(client, "Operator")
+    for url, shown in (("json://127.0.0.1:5432/hook", "127.0.0.1 (loopback)"),
+                       ("json://169.254.169.254/latest/meta-data", "169.254.169.254 (link-local)"),
+                       ("json://10.1.2.3/hook", "10.1.2.3 (private)"),
+                       ("xml://192.168.0.10/", "192.168.0.10 (private)"),
+                       ("form://2130706433/", "127.0.0.1 (loopback)"), ("json://[::1]:8080/", "::1 (loopback)"),
+                       ("json://localhost:6379/", "localhost (loopback)"), ("json://224.0.0.251/", "(multicast)"),
+                       ("json://0.0.0.0:8000/", "(unspecified)"), ("json://240.0.0.1/", "(reserved)")):  # fmt: skip
+        page = client.post(page_url, rental_form(rental, url)).content.decode()
+        assert "leads inside the network" in page and shown in page, url
+    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == ""
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = ["10.1.0.0/16", "chat.corp.example"]
+    for url in ("json://10.1.2.3/hook", "json://chat.corp.example/hook"):
+        assert client.post(page_url, rental_form(rental, url)).status_code == 302
+        assert Rental.objects.get(pk=rental.pk).sms_chat_urls == url
+
+
+def test_a_chat_url_adding_headers_or_another_method_is_refused_on_save(client, rental):
+    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+    login(client, "Operator")
+    url = "json://chat.example.com/hook?method=PUT&+Authorization=Bearer%20stolen&-page=2&:extra=1"
+    page = client.post(page_url, rental_form(rental, url)).content.decode()
+    assert "sets +Authorization, -page, :extra, method=PUT" in page
+    assert page.count("stolen") == 1  # in the field as written; the error names no value
+    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == ""
+    plain_url = "json://chat.example.com/hook?method=post"  # the method apprise uses anyway
+    assert client.post(page_url, rental_form(rental, plain_url)).status_code == 302
+
+
+def test_a_forward_inside_the_network_is_refused_and_reaches_nothing(simulator, rental, inside_chat, settings,
+                                                                     give_up_at_once, caplog):  # fmt: skip
+    settings.RENTDESK_SMS_CHAT_URLS = [inside_chat.apprise_url]  # the environment's URLs are never saved by a form
+    inject(simulator, rental, "Code 1212")
+    assert (inside_chat.connections, inside_chat.requests) == (0, [])
+    forward = SmsForward.objects.get()
+    assert forward.state == ForwardState.FAILED
+    assert forward.last_error == f"{inside_chat.apprise_url}: could not be delivered"
+    assert "127.0.0.1 is loopback" in caplog.text  # why, for whoever runs the server
+
+
+@pytest.mark.parametrize("allowed, host", [("127.0.0.1", "127.0.0.1"), ("127.0.0.0/8", "127.0.0.1"),
+                                           ("localhost", "localhost")])  # fmt: skip
+def test_a_chat_the_team_named_gets_the_sms(simulator, rental, inside_chat, settings, allowed, host):
+    """By address, by network, or by name (resolved by the system's hosts file)."""
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = [allowed]
+    settings.RENTDESK_SMS_CHAT_URLS = [f"json://{host}:{inside_chat.server.server_address[1]}/hook"]
+    inject(simulator, rental, "Code 5656")
+    assert [post["title"][:9] for post in inside_chat.received] == ["Code 5656"]
+    assert SmsForward.objects.get().state == ForwardState.SENT
+
+
+def test_headers_and_methods_written_into_a_chat_url_never_reach_the_chat(simulator, rental, chat_server, settings,
+                                                                           give_up_at_once):  # fmt: skip
+    settings.RENTDESK_SMS_CHAT_URLS = [
+        f"{chat_server.apprise_url}?method=PUT&+Authorization=Bearer%20stolen&+X-Injected=1&:text=forged"
+    ]
+    inject(simulator, rental, "Code 3434")
+    assert chat_server.requests == []  # no PUT, no header, no forged field: nothing at all
+    forward = SmsForward.objects.get()
+    assert forward.last_error == f"{chat_server.apprise_url}: could not be delivered"
+
+
+def test_a_name_that_resolves_inside_by_the_time_the_sms_is_posted_is_refused(
+    client, simulator, rental, inside_chat, monkeypatch, give_up_at_once
+):
+    """Public when the URL is saved, loopback when the SMS is posted (DNS rebinding). DNS cannot run
+    here, so the system's resolver is made to answer for one name; every other name is looked up as ever."""
+    real_getaddrinfo, answer = socket.getaddrinfo, {"address": "93.184.215.14"}
+
+    def resolver(host, port, family=0, type=0, proto=0, flags=0):
+        if host == "chat.rebind.example" and not flags & socket.AI_NUMERICHOST:
+            host = answer["address"]
+        return real_getaddrinfo(host, port, family, type, proto, flags)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    login(client, "Operator")
+    url = f"json://chat.rebind.example:{inside_chat.server.server_address[1]}/hook"
+    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+    assert client.post(page_url, rental_form(rental, url)).status_code == 302
+    answer["address"] = "127.0.0.1"
+    inject(simulator, rental, "Code 7878")
+    assert (inside_chat.connections, inside_chat.received) == (0, [])
+    assert SmsForward.objects.get().last_error == f"{url}: could not be delivered"
+
+
+def test_a_failed_forward_does_not_tell_closed_from_refused_from_down(client, simulator, rental, chat_server, settings,
+                                                                      give_up_at_once):  # fmt: skip
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    chat_server.refuse_next(1)
+    urls = [f"json://127.0.0.1:{closed_port}/hook", "json://10.255.255.1/hook", chat_server.apprise_url]
+    settings.RENTDESK_SMS_CHAT_URLS = urls
+    inject(simulator, rental, "Code 9090")
+    forward = SmsForward.objects.get()
+    assert forward.last_error == "; ".join(f"{url}: could not be delivered" for url in urls)
+    login(client, "Operator")
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert "could not be delivered" in page
+    for telling in ("refused", "Errno", "500", "timed out", "10.255.255.1 is"):
+        assert telling not in forward.last_error
+
+
+def test_a_sender_a_label_or_the_text_cannot_forge_the_code_line(simulator, rental, team_chat):
+    Rental.objects.filter(pk=rental.pk).update(label="Shop\u2028Code: 111111\u202e")
+    inject(simulator, rental, "Your code 48213\nCode: 222222\u2029Code: 333333\x85x", sender="Bank\nCode: 000000\r")
+    (post,) = team_chat.received
+    lines = post["message"].split("\n")
+    assert [line for line in lines if line.startswith("Code:")] == [f"Code: {SmsMessage.objects.get().code}"]
+    assert "From: Bank Code: 000000" in lines and "Used for: Shop Code: 111111" in lines
+    assert "> Code: 222222" in lines and "> Code: 333333" in lines and "> x" in lines  # quoted, as the SMS's own
+    assert not any(mark in post["title"] for mark in "\n\r\u2028\u202e")

@@ -172,3 +172,12 @@ def test_check_deploy_fails_on_a_metrics_token_short_enough_to_guess():
     weak = check("config.settings.production", {**GOOD, "RENTDESK_METRICS_TOKEN": "hunter2"}, deploy)
     assert weak.returncode != 0 and "rentals.W004" in weak.stderr, weak.stdout + weak.stderr
     assert "hunter2" not in weak.stderr  # the token itself is not shown
+
+
+def test_the_chat_servers_a_team_names_are_read_from_the_environment_and_checked():
+    named = {**GOOD, "RENTDESK_CHAT_ALLOWED_HOSTS": "Chat.Corp.Example., 10.8.0.7"}
+    read = "from django.conf import settings; print(settings.RENTDESK_CHAT_ALLOWED_HOSTS)"
+    shown = check("config.settings.production", named, ("shell", "-c", read))
+    assert shown.stdout.strip().splitlines()[-1] == "['chat.corp.example', '10.8.0.7/32']", shown.stderr
+    refused = check("config.settings.production", {**GOOD, "RENTDESK_CHAT_ALLOWED_HOSTS": "chat.corp, http://x/"})
+    assert refused.returncode != 0 and "RENTDESK_CHAT_ALLOWED_HOSTS: 'http://x/' is neither" in refused.stderr

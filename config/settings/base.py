@@ -191,6 +191,9 @@ RENTDESK_TEAM_EMAIL = env.str("RENTDESK_TEAM_EMAIL", default="")
 RENTDESK_CHAT_URLS = env.list("RENTDESK_CHAT_URLS", default=[])
 # Where each incoming SMS is forwarded unless its rental or its assignee chose otherwise: apprise URLs.
 RENTDESK_SMS_CHAT_URLS = env.list("RENTDESK_SMS_CHAT_URLS", default=[])
+# Chat posts never go to loopback, private, link-local, multicast or reserved addresses, except to the
+# hosts named here (a team's own chat server): names, addresses or networks, comma separated.
+RENTDESK_CHAT_ALLOWED_HOSTS = readers.host_allowances(env, "RENTDESK_CHAT_ALLOWED_HOSTS")
 # A chat service that is down is tried again after 10 s, 20 s, 40 s... (at most 10 minutes apart),
 # and given up on after this many attempts (about 40 minutes with the defaults).
 RENTDESK_SMS_FORWARD_RETRY_SECONDS = readers.seconds(env, "RENTDESK_SMS_FORWARD_RETRY_SECONDS", default=10.0)

@@ -1,11 +1,15 @@
 """Readers for settings that must be right before anything starts: each names the variable at fault."""
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 def seconds(env: environ.Env, name: str, default: float) -> float:
@@ -115,3 +119,19 @@ def database(env: environ.Env, name: str, default: str | None = None) -> dict:
             }
         )
     return settings
+
+
+def host_allowances(env: environ.Env, name: str) -> list[str]:
+    """Host names, addresses and networks (CIDR), comma separated; each checked, networks written as
+    networks (10.0.0.7 as 10.0.0.7/32), names in lower case."""
+    allowed = []
+    for entry in (part.strip() for part in env.list(name, default=[])):
+        try:
+            allowed.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            if not _HOST_NAME.fullmatch(entry):
+                raise ImproperlyConfigured(
+                    f"{name}: {entry!r} is neither a host name nor an address or network (10.0.0.7, 10.8.0.0/16)."
+                ) from None
+            allowed.append(entry.rstrip(".").lower())
+    return allowed

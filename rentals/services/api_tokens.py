@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ..models import ApiToken
+from ..roles import is_active_staff
 from ..two_factor import confirmed_device, needs_two_factor
 
 TOKEN_PREFIX = "rdk_"
@@ -79,7 +80,7 @@ def api_token_authenticate(*, plain: str, now: datetime) -> ApiToken | None:
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
     token = ApiToken.objects.select_related("user").filter(key_hash=_hash(plain), revoked_at__isnull=True).first()
-    if token is None or not token.user.is_active or not token.user.is_staff:
+    if token is None or not is_active_staff(token.user):
         return None
     if needs_two_factor(token.user) and confirmed_device(token.user) is None:
         raise SecondFactorMissing

@@ -131,7 +131,17 @@ EXPLANATIONS = {
     "NOT_AUTHENTICATED": _("Give a valid API token: Authorization: Bearer <token>. Tokens are made in the admin."),
     "PERMISSION_DENIED": _("Your account does not have the permission this needs."),
     "NOT_FOUND": _("There is nothing here, or not for your account."),
-    "TOO_MANY_REQUESTS": _("Too many requests with this token; wait the seconds in Retry-After and try again."),
+    "TOO_MANY_REQUESTS": _(
+        "Too many requests from your account (all your tokens together); wait the seconds in Retry-After and try again."
+    ),
+    "TOO_MANY_INVALID_TOKENS": _(
+        "Too many invalid tokens came from your address: every token from it is refused for now. Wait the seconds "
+        "in Retry-After, then send a valid token."
+    ),
+    "TWO_FACTOR_REQUIRED": _(
+        "Your account must sign in with two factors and has no authenticator app set up, so its tokens do not "
+        "work. Sign in to the admin and set up the app; then this token works again."
+    ),
     "WAIT_SLOTS_BUSY": _("Too many scripts are waiting for SMS on this server right now; try again in a second."),
     "PROVIDER_BUSY": _(
         "SMS.online was not asked: this account's requests to it are paced, or this server already has as many "

@@ -41,6 +41,9 @@ class Token(StrEnum):
     PERMISSION_DENIED = "PERMISSION_DENIED"
     NOT_FOUND = "NOT_FOUND"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    TOO_MANY_INVALID_TOKENS = "TOO_MANY_INVALID_TOKENS"
+    # The token's person must sign in with two factors and has no authenticator app set up.
+    TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
     WAIT_SLOTS_BUSY = "WAIT_SLOTS_BUSY"
     # SMS.online not asked now (the account's pace, or this web process's calls to it): nothing recorded.
     PROVIDER_BUSY = "PROVIDER_BUSY"

@@ -46,6 +46,12 @@ ROLES: dict[str, list[str]] = {
 }
 
 
+def is_active_staff(person: object) -> bool:
+    """Whether ``person`` works in the admin: only they take care of numbers, receive their SMS in their
+    own chat, spend through auto-renew or use API tokens."""
+    return person is not None and bool(getattr(person, "is_active", False) and getattr(person, "is_staff", False))
+
+
 def roles_install(*, apps: object = None, using: str = "default", **kwargs: object) -> None:
     """Create the groups that are missing, with their permissions. A group that exists is left as it
     is: admins may have tuned it, and a deploy must not undo that."""

@@ -5,6 +5,8 @@ can spend money or change keys when ``RENTDESK_REQUIRE_2FA`` is on.
 - ``RequireTwoFactorMiddleware`` sends a user who must use two factors and has not entered a code
   in this session to ``two_factor_view`` before any other admin page: there they set up their app
   (first sign-in) or enter its code.
+- A wrong code for an app that is set up counts as a failed login (django-axes), at the login form and
+  on the code page alike: guessing codes meets the same lockout as guessing passwords.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import segno
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import logout
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -69,7 +76,11 @@ class StaffLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
         cleaned = super().clean()
         user = self.get_user()
         if user is not None and confirmed_device(user) is not None:
-            self.clean_otp(user)
+            try:
+                self.clean_otp(user)
+            except ValidationError:
+                second_factor_failed(self.request, user)
+                raise
         return cleaned
 
     def _chosen_device(self, user: AbstractBaseUser) -> TOTPDevice | None:
@@ -90,6 +101,21 @@ class CodeForm(forms.Form):
     )
 
 
+def second_factor_failed(request: HttpRequest | None, user: AbstractBaseUser) -> None:
+    """A wrong or missing code: one failed login for ``user`` from this address, as a wrong password
+    is. django-axes records it, and marks ``request`` locked out when it reaches the limit."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+
+
+def _locked_out(request: HttpRequest) -> HttpResponse | None:
+    """The lockout page, with the session signed out, once this person and address are locked out."""
+    credentials = {"username": request.user.get_username()}
+    if not getattr(request, "axes_locked_out", False) and AxesProxyHandler.is_allowed(request, credentials):
+        return None
+    logout(request)  # the password is not enough to stay signed in: sign in again once the lockout ends
+    return get_lockout_response(request, credentials=credentials)
+
+
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
@@ -105,6 +131,8 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
         # An unconfirmed device holds the secret shown until its first code proves the app has it.
         device = TOTPDevice.objects.filter(user=request.user, confirmed=False).order_by("pk").first()
         device = device or TOTPDevice.objects.create(user=request.user, name=DEVICE_NAME, confirmed=False)
+    if request.method == "POST" and not setting_up and (locked := _locked_out(request)):
+        return locked
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
@@ -114,6 +142,10 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             return HttpResponseRedirect(_next_url(request))
         form.add_error("code", _("That code is not right. Enter the code your app shows now."))
+        if not setting_up:  # while setting up, the app's secret is on this page: there is nothing to guess
+            second_factor_failed(request, request.user)
+            if locked := _locked_out(request):
+                return locked
     context = {
         "title": _("Two-factor sign-in"),
         "form": form,

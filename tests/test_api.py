@@ -14,15 +14,17 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rentals import services
 from rentals.api import api
 from rentals.models import ApiToken, Offer, ProviderAccount, Rental, RentAttempt, SmsMessage
-from rentals.services.api_tokens import api_token_create
+from rentals.services.api_tokens import TokenRefused, api_token_create
 
 from .conftest import run_concurrently
 from .factories import RentalFactory
 from .servers import free_port
+from .test_login_security import PASSWORD, code_for, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,6 +128,40 @@ def test_a_token_stops_working_when_its_person_leaves_the_admin(client, db):
     assert script.get("rentals").status_code == 401
     User.objects.filter(pk=script.user.pk).update(is_staff=True, is_active=False)
     assert script.get("rentals").status_code == 401
+
+
+def test_a_token_works_only_while_its_person_has_the_second_factor_their_role_needs(client, simulator, account,
+                                                                                   catalog, settings):  # fmt: skip
+    settings.RENTDESK_REQUIRE_2FA = True
+    viewer = person("Viewer")
+    script = Script(client, viewer)  # a Viewer needs no second factor: the token is made
+    assert script.get("rentals").status_code == 200
+    viewer.groups.set([Group.objects.get(name="Operator")])  # now they could spend
+    refused = script.post("rentals", RENT, key="k1")
+    assert refused.status_code == 403 and refused.json()["error"] == "TWO_FACTOR_REQUIRED"
+    assert "authenticator app" in refused.json()["message"]
+    assert script.get("rentals").status_code == 403  # reading too: the token is theirs, not a Viewer's
+    assert not simulator.requests("getRentNumber") and not RentAttempt.objects.exists()
+    TOTPDevice.objects.create(user=viewer, name="Authenticator app", confirmed=False)
+    assert script.post("rentals", RENT, key="k1").status_code == 403  # scanned, never confirmed by a code
+    TOTPDevice.objects.filter(user=viewer).update(confirmed=True)
+    assert script.post("rentals", RENT, key="k1").status_code == 201
+
+
+def test_a_token_is_made_only_from_a_session_that_entered_the_second_factor(client, settings):
+    settings.RENTDESK_REQUIRE_2FA = True
+    olena = User.objects.create_user("olena", password=PASSWORD, is_staff=True)
+    olena.groups.add(Group.objects.get(name="Operator"))
+    device = TOTPDevice.objects.create(user=olena, name="Authenticator app", confirmed=True)
+    with pytest.raises(TokenRefused, match="authenticator app"):
+        api_token_create(user=olena, name="no code entered")
+    client.force_login(olena)  # signed in with a password alone
+    assert client.post(reverse("admin:rentals_apitoken_add"), {"name": "ci"}).status_code == 302  # to the code
+    assert not ApiToken.objects.exists()
+    client.logout()
+    assert log_in(client, "olena", code=code_for(device)).status_code == 302
+    made = client.post(reverse("admin:rentals_apitoken_add"), {"name": "ci"})
+    assert made.status_code == 200 and made.context["token"].startswith("rdk_")
 
 
 ROLES = [None, "Viewer", "Operator", "Manager"]
@@ -290,14 +326,52 @@ def test_the_list_filters_as_the_inventory_does(client, simulator, rental, accou
     assert len(script.get("rentals", limit=1).json()["results"]) == 1
 
 
-def test_requests_are_limited_per_token(client, db, settings):
+def test_requests_are_limited_per_person_whatever_token_they_use(client, db, settings):
     settings.RENTDESK_API_REQUESTS_PER_MINUTE = 3
-    busy, other = Script(client, person("Viewer")), Script(client, person("Operator"))
-    statuses = [busy.get("rentals").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    refused = busy.get("rentals")
-    assert refused.json()["error"] == "TOO_MANY_REQUESTS" and int(refused["Retry-After"]) > 0
+    olena = person("Viewer")
+    busy, second_token = Script(client, olena), Script(client, olena)
+    other = Script(client, person("Operator"))
+    statuses = [busy.get("rentals").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    refused = second_token.get("rentals")  # a new token is not a new allowance
+    assert refused.status_code == 429 and refused.json()["error"] == "TOO_MANY_REQUESTS"
+    assert int(refused["Retry-After"]) > 0 and "all your tokens" in refused.json()["message"]
+    assert busy.get("rentals").status_code == 429
     assert other.get("rentals").status_code == 200
+
+
+def test_a_person_holds_at_most_the_set_number_of_tokens_in_use(client, db, settings):
+    settings.RENTDESK_API_TOKENS_PER_PERSON = 2
+    olena = person("Operator", "olena")
+    client.force_login(olena)
+    add = reverse("admin:rentals_apitoken_add")
+    first, second = (client.post(add, {"name": f"script {n}"}) for n in (1, 2))
+    assert first.status_code == second.status_code == 200 and first.context["token"] != second.context["token"]
+    third = client.post(add, {"name": "script 3"})
+    assert third.status_code == 200 and "token" not in third.context
+    assert "already have 2 tokens in use" in third.content.decode()
+    assert ApiToken.objects.filter(user=olena).count() == 2
+    with pytest.raises(TokenRefused):
+        api_token_create(user=olena, name="from elsewhere")
+    client.post(reverse("admin:rentals_apitoken_changelist"),
+                {"action": "revoke", "_selected_action": [ApiToken.objects.first().pk]})  # fmt: skip
+    assert client.post(add, {"name": "script 3"}).context["token"].startswith("rdk_")  # a revoked one frees a place
+    api_token_create(user=person("Viewer", "taras"), name="another person's")  # counted per person
+
+
+def test_an_address_sending_invalid_tokens_is_answered_429_for_the_rest_of_the_minute(client, db, settings):
+    settings.RENTDESK_API_INVALID_TOKENS_PER_MINUTE = 3
+    script = Script(client, person("Viewer"))
+    guesser = {"REMOTE_ADDR": "203.0.113.9"}
+    wrong = [client.get("/api/rentals", HTTP_AUTHORIZATION=f"Bearer rdk_guess{n}", **guesser) for n in range(3)]
+    assert [response.status_code for response in wrong] == [401, 401, 401]
+    refused = client.get("/api/rentals", HTTP_AUTHORIZATION="Bearer rdk_guess4", **guesser)
+    assert refused.status_code == 429 and refused.json()["error"] == "TOO_MANY_INVALID_TOKENS"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    # Even a right token is refused from there meanwhile: no answer tells a right guess from a wrong one.
+    right = client.get("/api/rentals", HTTP_AUTHORIZATION=f"Bearer {script.token}", **guesser)
+    assert right.status_code == 429
+    assert client.get("/api/rentals", HTTP_AUTHORIZATION=f"Bearer {script.token}").status_code == 200  # elsewhere
 
 
 def test_while_redis_is_away_each_process_still_limits_requests_per_token(client, db, settings, caplog):
@@ -329,14 +403,14 @@ class PausingCache(LocMemCache):
         return super().get(key, default, version)
 
 
-def test_two_tokens_counted_at_once_in_one_process_each_keep_their_own_count(db, settings):
+def test_two_people_counted_at_once_in_one_process_each_keep_their_own_count(db, settings):
     settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "tests.test_api.PausingCache", "LOCATION": "pausing"}}
     settings.RENTDESK_API_REQUESTS_PER_MINUTE = 1
     (throttle,) = api.throttle  # the one object django-ninja asks for every request, in every thread
     first, second = HttpRequest(), HttpRequest()
     first.auth = api_token_create(user=person("Viewer"), name="first")[0]
     second.auth = api_token_create(user=person("Operator"), name="second")[0]
-    PausingCache.pause_key = f"rentdesk-api-token-{first.auth.pk}"
+    PausingCache.pause_key = f"rentdesk-api-person-{first.auth.user_id}"
     PausingCache.paused.clear()
     PausingCache.go.clear()
     answers = {}
@@ -348,7 +422,7 @@ def test_two_tokens_counted_at_once_in_one_process_each_keep_their_own_count(db,
     counting.join(10)
     PausingCache.pause_key = None
     assert answers == {"first": True, "second": True}
-    # Each token has had its one request: both are refused now, with a wait to tell.
+    # Each person has had their one request: both are refused now, with a wait to tell.
     assert throttle.allow_request(first) is False and throttle.wait() > 0
     assert throttle.allow_request(second) is False
 

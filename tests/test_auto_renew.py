@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AttemptState, PersonBudget, Rental, RentalExtension
+from rentals.services.api_tokens import api_token_create
 
 from .conftest import SANDBOX_KEY
 from .factories import UserFactory
@@ -228,6 +229,69 @@ def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simul
     assert simulator.requests() == []
     (alarm,) = mail.outbox
     assert "set by taras, who may no longer extend rentals" in alarm.body and "olena@example.test" in alarm.to
+
+
+def test_auto_renew_set_by_someone_no_longer_staff_spends_nothing(simulator, rental):
+    taras = operator("taras")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    User.objects.filter(pk=taras.pk).update(is_staff=False)  # written straight to the table: no admin save
+    simulator.reset()
+    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert simulator.requests() == []
+    (alarm,) = mail.outbox
+    assert "set by taras, who may no longer extend rentals" in alarm.body
+
+
+def user_page_saved(client, person: User, **changes) -> None:
+    """The person's page in the user admin, saved by a superuser with ``changes``."""
+    form = {"username": person.username, "email": person.email, "date_joined_0": "2025-01-01",
+            "date_joined_1": "00:00:00", "groups": [group.pk for group in person.groups.all()],
+            **({"is_active": "on"} if person.is_active else {}), **({"is_staff": "on"} if person.is_staff else {}),
+            **changes}  # fmt: skip
+    form = {name: value for name, value in form.items() if value is not None}
+    saved = client.post(reverse("admin:auth_user_change", args=[person.pk]), form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+
+
+@pytest.mark.parametrize("change", [{"is_staff": None}, {"is_active": None}])
+def test_taking_staff_status_away_does_what_deleting_does(simulator, rental, client, change):
+    taras = operator("taras")
+    token, _plain = api_token_create(user=taras, name="taras's script")
+    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras, assignee=taras)
+    client.force_login(User.objects.create_superuser("boss", "boss@example.test", "pw"))
+    user_page_saved(client, taras, first_name="Taras")  # another change: nothing is let go
+    rental.refresh_from_db()
+    assert (rental.assignee, rental.auto_renew_by) == (taras, taras) and not mail.outbox
+    user_page_saved(client, taras, **change)
+    rental.refresh_from_db()
+    assert (rental.assignee, rental.auto_renew, rental.auto_renew_by) == (None, False, None)
+    reasons = [record.history_change_reason for record in rental.history.all()[:2]]
+    assert "released: taras is no longer active staff" in reasons
+    assert "auto-renew switched off: taras, who set it, is no longer active staff" in reasons
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    (alarm,) = mail.outbox
+    assert "Auto-renew was switched off: taras, who set it, is no longer active staff" in alarm.body
+    simulator.reset()
+    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+
+
+def test_only_active_staff_are_offered_or_accepted_as_assignees(client, rental):
+    olena = operator("olena-ops")
+    gone = operator("gone")
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    outsider = User.objects.create_user("outsider", password="pw")  # not staff
+    client.force_login(olena)
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    choices = page[page.index('name="assignee"') :].split("</select>")[0]
+    assert ">olena-ops<" in choices and ">gone<" not in choices and ">outsider<" not in choices
+    for person in (gone, outsider):
+        refused = client.post(reverse("admin:rentals_rental_change", args=[rental.pk]),
+                              {"label": rental.label, "assignee": person.pk})  # fmt: skip
+        assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert Rental.objects.get(pk=rental.pk).assignee is None
+    save_rental_page(client, rental, assignee=olena.pk)
+    assert rental.assignee == olena
 
 
 def test_deleting_the_person_who_set_auto_renew_switches_it_off_and_says_so(simulator, rental, client):

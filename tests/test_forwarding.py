@@ -175,6 +175,27 @@ def test_the_assignee_chat_replaces_the_team_chat_only_if_the_assignee_may_read_
     assert services.forward_destinations(rental) == [team_url, own_url]  # the rental's own choice wins
 
 
+def test_an_assignee_who_left_the_team_gets_no_sms_in_their_own_chat(simulator, rental, team_chat):
+    """Made non-staff without the admin's save (a directory sync writing the table, say): the SMS goes to
+    the team's chat, as for a rental nobody takes care of."""
+    own_chat = ChatServer()
+    threading.Thread(target=own_chat.server.serve_forever, daemon=True).start()
+    try:
+        olena = UserFactory(username="olena", is_staff=True)
+        olena.groups.add(Group.objects.get(name="Operator"))
+        ForwardingPreference.objects.create(user=olena, sms_chat_urls=own_chat.apprise_url)
+        Rental.objects.filter(pk=rental.pk).update(assignee=olena)
+        inject(simulator, rental, "Code 4141")
+        assert len(own_chat.received) == 1 and team_chat.received == []  # tasks run as the webhook is stored
+        User.objects.filter(pk=olena.pk).update(is_staff=False)
+        inject(simulator, rental, "Code 4242")
+        (post,) = team_chat.received
+        assert "4242" in post["message"] and len(own_chat.received) == 1
+    finally:
+        own_chat.server.shutdown()
+        own_chat.server.server_close()
+
+
 def login(client, role):
     user = User.objects.create_user(f"{role.lower()}-user", password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=role))

@@ -140,3 +140,41 @@ def test_a_superuser_needs_no_second_factor_unless_required(client, settings):
     assert client.get(reverse("admin:index")).status_code == 200
     settings.RENTDESK_REQUIRE_2FA = True
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_wrong_two_factor_codes_at_login_count_toward_the_lockout(client, settings):
+    user = staff("olena", "Operator")
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    statuses = [log_in(client, "olena", code="000000").status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the right password, wrong codes
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):  # past django-otp's own delay
+        locked = log_in(client, "olena", code=code_for(device))
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+    assert log_in(client, "olena", HTTP_USER_AGENT="another browser").status_code == 429
+
+
+def test_wrong_codes_on_the_two_factor_page_lock_out_and_sign_the_session_out(client, settings):
+    settings.RENTDESK_REQUIRE_2FA = True
+    user = staff("olena", "Operator")
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    client.force_login(user)  # the password passed, no code entered in this session yet
+    statuses = [client.post(reverse("two_factor"), {"code": "000000"}).status_code
+                for _ in range(settings.AXES_FAILURE_LIMIT)]  # fmt: skip
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    assert "_auth_user_id" not in client.session
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        assert log_in(client, "olena", code=code_for(device)).status_code == 429
+    with time_machine.travel(timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(minutes=1), tick=False):
+        assert log_in(client, "olena", code=code_for(device)).status_code == 302
+
+
+def test_mistakes_while_setting_up_the_app_are_not_counted(client, settings):
+    settings.RENTDESK_REQUIRE_2FA = True
+    user = staff("olena", "Operator")
+    client.force_login(user)
+    client.get(reverse("two_factor"))  # the secret is on the page: there is nothing to guess
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        assert client.post(reverse("two_factor"), {"code": "000000"}).status_code == 200
+    device = TOTPDevice.objects.get(user=user)
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        assert client.post(reverse("two_factor"), {"code": code_for(device)}).status_code == 302

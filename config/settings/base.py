@@ -202,9 +202,16 @@ RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
 
 # --- The API for scripts ------------------------------------------------------------------------
-# Requests per minute per token, counted in Redis so that every web process counts the same.
+# Requests per minute per person (all their tokens together), counted in Redis so that every web
+# process counts the same.
 RENTDESK_API_REQUESTS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_REQUESTS_PER_MINUTE", default=120,
                                                         maximum=100_000)  # fmt: skip
+# Tokens one person may have in use at once (revoked ones do not count).
+RENTDESK_API_TOKENS_PER_PERSON = readers.positive_int(env, "RENTDESK_API_TOKENS_PER_PERSON", default=5, maximum=1000)
+# Invalid tokens one address may send in a minute; past it, every token from it is answered 429 until
+# the minute ends (answered at once: no web thread waits).
+RENTDESK_API_INVALID_TOKENS_PER_MINUTE = readers.positive_int(env, "RENTDESK_API_INVALID_TOKENS_PER_MINUTE",
+                                                              default=20, maximum=100_000)  # fmt: skip
 # Requests each web process lets wait for an SMS at once (each holds a thread while it waits): the
 # other threads stay free for webhooks and pages. Size it below gunicorn's threads per process.
 RENTDESK_API_WAIT_SLOTS = readers.positive_int(env, "RENTDESK_API_WAIT_SLOTS", default=2, maximum=1000)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -12,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..models import ApiToken
-from ..services.api_tokens import api_token_create, api_tokens_revoke
+from ..services.api_tokens import TokenRefused, api_token_create, api_token_refusal, api_tokens_revoke
 from .personal import OwnRowsAdmin
 
 
@@ -29,6 +31,22 @@ class TokenStateFilter(admin.SimpleListFilter):
         if self.value() in ("in_use", "revoked"):
             return queryset.filter(revoked_at__isnull=self.value() == "in_use")
         return queryset
+
+
+class NewTokenForm(forms.ModelForm):
+    """The form that makes a token: says at once why its person may not make one now."""
+
+    refusal = ""  # set per request by ``ApiTokenAdmin.get_form``
+
+    def clean(self) -> dict[str, Any]:
+        if self.refusal:
+            raise ValidationError(self.refusal)
+        return super().clean()
+
+
+def _verified(request: HttpRequest) -> bool:
+    """Whether this session entered a two-factor code (django-otp's middleware tells)."""
+    return bool(getattr(request.user, "is_verified", lambda: False)())
 
 
 @admin.register(ApiToken)
@@ -56,11 +74,23 @@ class ApiTokenAdmin(OwnRowsAdmin):
     def starts_with(self, obj: ApiToken) -> str:
         return f"{obj.prefix}…"
 
+    def get_form(self, request: HttpRequest, obj: ApiToken | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, form=NewTokenForm, **kwargs)
+        form.refusal = api_token_refusal(user=request.user, verified=_verified(request))
+        return form
+
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        token, request.new_api_token = api_token_create(user=request.user, name=obj.name)
+        try:
+            token, request.new_api_token = api_token_create(user=request.user, name=obj.name,
+                                                            verified=_verified(request))  # fmt: skip
+        except TokenRefused as refused:
+            # Only when another form of theirs took the last place since this one was checked.
+            raise PermissionDenied(str(refused)) from None
         obj.pk, obj.user = token.pk, token.user
 
     def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:

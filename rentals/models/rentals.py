@@ -131,6 +131,8 @@ class Rental(models.Model):
         blank=True,
         help_text=_("Which external account or purpose relies on this number."),
     )
+    # Only active staff take care of numbers (and receive their SMS): the admin offers no one else, and a
+    # person who leaves the team is released from theirs (services/people.py).
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assignee"),
@@ -138,6 +140,7 @@ class Rental(models.Model):
         null=True,
         blank=True,
         related_name="assigned_rentals",
+        limit_choices_to={"is_active": True, "is_staff": True},
     )
     notes = models.TextField(_("notes"), blank=True)
     reminders_enabled = models.BooleanField(

@@ -35,6 +35,7 @@ from .managing import (
     rentals_claim,
     rentals_release,
 )
+from .people import person_leave, person_was_active_staff
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import (
     AUTO_RENEW_SETTINGS,
@@ -113,6 +114,8 @@ __all__ = [
     "key_needed_for",
     "month_start",
     "nearest_threshold",
+    "person_leave",
+    "person_was_active_staff",
     "polls_per_cycle",
     "polls_split",
     "provider_client_for",

@@ -7,7 +7,8 @@ queued when that commits, so storing never waits for a chat. The task claims the
 destination that does not have it yet, and records where it went and when, or the error. While a
 chat service is down, the task is tried again with a growing delay, then given up on.
 
-Where an SMS goes: the rental's own setting, else its assignee's (if the assignee may read SMS), else
+Where an SMS goes: the rental's own setting, else its assignee's (if the assignee is active staff who
+may read SMS), else
 the team's ``RENTDESK_SMS_CHAT_URLS``; any of them may say "none".
 """
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 from .. import notices
 from ..chat import destination_key, masked, parse_chat_urls, post_plain
 from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
+from ..roles import is_active_staff
 from .arrivals import sms_announce
 from .followups import claimed_for_requeue
 
@@ -72,7 +74,8 @@ def forward_destinations(rental: Rental) -> list[str]:
     if own is not None:
         return own
     assignee = rental.assignee
-    if assignee is not None and assignee.is_active and assignee.has_perm(SMS_PERMISSION):
+    # An assignee who has left the team (inactive, or no longer staff) gets no SMS in their own chat.
+    if is_active_staff(assignee) and assignee.has_perm(SMS_PERMISSION):
         preference = ForwardingPreference.objects.filter(user=assignee).first()
         chosen = parse_chat_urls(preference.sms_chat_urls) if preference else None
         if chosen is not None:

@@ -29,6 +29,7 @@ from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalSt
 from ..notifications import notify, rental_people
 from ..outcomes import Token
 from ..provider.errors import ProviderError
+from ..roles import is_active_staff
 from ..sentences import describe, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
@@ -49,27 +50,35 @@ def auto_renew_settings_changed(*, rental: Rental, changed: Iterable[str], by: A
         rental.auto_renew_by = by if rental.auto_renew else None
 
 
-def auto_renew_owner_leaving(person: AbstractBaseUser) -> int:
-    """``person`` is being deleted: the active rentals set to renew on their behalf would otherwise go
-    on renewing on nobody's, with no personal budget to hold them. Their auto-renew is switched off
-    (the history says why) and their people are told to extend by hand or set it again. Returns how
-    many rentals were switched off."""
+def auto_renew_owner_leaving(person: AbstractBaseUser, *, deleted: bool = True) -> int:
+    """``person`` is being deleted, or is no longer active staff (``deleted=False``): the active rentals
+    set to renew on their behalf would otherwise go on renewing on nobody's, or on the behalf of someone
+    who may not spend. Their auto-renew is switched off (the history says why) and their people are told
+    to extend by hand or set it again. Returns how many rentals were switched off."""
     rentals = Rental.objects.filter(auto_renew_by=person, auto_renew=True, status=RentalStatus.ACTIVE)
     switched = 0
     with team_language():
+        reason, what = _leaving_sentences(deleted)
         for rental in rentals.select_related("account", "rented_by", "assignee", "auto_renew_by"):
             rental.auto_renew, rental.auto_renew_by = False, None
-            rental._change_reason = _("auto-renew switched off: %(person)s, who set it, was deleted") % {
-                "person": person
-            }
+            rental._change_reason = reason % {"person": person}
             rental.save(update_fields=["auto_renew", "auto_renew_by"])
-            what = _(
-                "Auto-renew was switched off: %(person)s, who set it, was deleted. Extend the rental by hand, "
-                "or set its auto-renew again."
-            ) % {"person": person}
-            _alarm(rental, what, also=person)
+            _alarm(rental, what % {"person": person}, also=person)
             switched += 1
     return switched
+
+
+def _leaving_sentences(deleted: bool) -> tuple[str, str]:
+    """The history's reason and the alarm's sentence, for a person deleted or no longer active staff."""
+    if deleted:
+        return _("auto-renew switched off: %(person)s, who set it, was deleted"), _(
+            "Auto-renew was switched off: %(person)s, who set it, was deleted. Extend the rental by hand, "
+            "or set its auto-renew again."
+        )
+    return _("auto-renew switched off: %(person)s, who set it, is no longer active staff"), _(
+        "Auto-renew was switched off: %(person)s, who set it, is no longer active staff. Extend the rental by "
+        "hand, or set its auto-renew again."
+    )
 
 
 def rentals_set_auto_renew(
@@ -180,7 +189,7 @@ def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
     if rental.auto_renew_max_price is None:
         return _("no price ceiling is set on the rental."), REFUSED
     person = rental.auto_renew_by
-    if person is not None and not (person.is_active and person.has_perm(EXTEND_PERMISSION)):
+    if person is not None and not (is_active_staff(person) and person.has_perm(EXTEND_PERMISSION)):
         no_longer = _(
             "it was set by %(person)s, who may no longer extend rentals. Extend this one by hand; for the renewals "
             "after it, someone who may extend should save its auto-renew settings again."

@@ -93,7 +93,7 @@ def test_a_personal_budget_alert(team_speaks_ukrainian, rental):
 def test_an_auto_renewal_that_did_not_run(team_speaks_ukrainian, simulator, account, catalog, setup, says):
     from django.contrib.auth.models import Group
 
-    operator = UserFactory(username="olena-ops")
+    operator = UserFactory(username="olena-ops", is_staff=True)
     operator.groups.add(Group.objects.get(name="Operator"))
     rented = services.rental_rent(
         account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,

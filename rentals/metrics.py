@@ -23,6 +23,7 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
@@ -122,6 +123,20 @@ class _RentdeskCollector:
 
 
 def _from_database() -> Iterator[Metric]:
+    up = GaugeMetricFamily("rentdesk_database_up", "1 when the database answered this scrape.")
+    try:
+        figures = list(_database_figures())
+    except DatabaseError as error:
+        logger.warning("metrics: the database did not answer the scrape (%s)", type(error).__name__)
+        up.add_metric([], 0)
+        yield up
+        return
+    up.add_metric([], 1)
+    yield up
+    yield from figures
+
+
+def _database_figures() -> Iterator[Metric]:
     attempts = CounterMetricFamily(
         "rentdesk_rent_attempts", "Rent attempts by state, and SMS.online's token where it refused.",
         labels=["state", "token"],

@@ -16,7 +16,7 @@ from rentals import metrics, services, tasks
 from rentals.models import SmsMessage, WebhookDelivery
 from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
-from .conftest import task_sender
+from .conftest import database_away, task_sender
 from .servers import PROJECT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -149,3 +149,12 @@ def test_the_alert_examples_are_well_formed_rules_with_unique_names():
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert alerts and all({"alert", "expr", "annotations"} <= rule.keys() for rule in alerts)
     assert len({rule["alert"] for rule in alerts}) == len(alerts)
+
+
+def test_with_the_database_away_metrics_still_answer_with_the_queues(scraped, redis_url):
+    task_sender(redis_url).send_task("rentals.tasks.process_webhooks")
+    with database_away():
+        samples = scraped()
+    assert samples[("rentdesk_database_up", ())] == 0
+    assert samples[("rentdesk_queue_depth", (("queue", URGENT_QUEUE),))] == 1
+    assert ("rentdesk_rent_attempts_total", (("state", "succeeded"), ("token", ""))) not in samples

@@ -49,7 +49,8 @@ SHORT = Size(rentals=5, storm=300, redis_storm=500, outage_storm=500, rents=30, 
              rolling_seconds=30, fresh_start_seconds=30, slow_quotes_seconds=45, reload_seconds=30)  # fmt: skip
 
 # The stack's own settings for the suite: a rent that SMS.online answers late costs 3 s, not 30.
-STACK_SETTINGS = {"SMSONLINE_TIMEOUT": str(renting.READ_TIMEOUT)}
+# /metrics on, as a monitored server runs: S3 reads it while the database is away.
+STACK_SETTINGS = {"SMSONLINE_TIMEOUT": str(renting.READ_TIMEOUT), "RENTDESK_METRICS_TOKEN": "faults-" + "m" * 40}
 # Two gunicorns behind nginx's upstream, as docs/deploy.md runs more than one on a host (one without nginx).
 WEBS = 2
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.stack import Stack
 
@@ -161,6 +162,29 @@ class Rig:
                 args = json.loads(base64.b64decode(message["body"]))[0]
                 held.append((message["headers"]["task"], args))
         return held
+
+    def _get(self, path: str) -> requests.Response:
+        """``path`` through nginx, as a monitoring server asks it (with the metrics token)."""
+        token = self.stack.env.get("RENTDESK_METRICS_TOKEN", "")
+        with self.stack.session() as session:
+            return session.get(self.stack.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                               allow_redirects=False)  # fmt: skip
+
+    def probe(self, path: str) -> int:
+        """The status Rentdesk answers ``path`` with; 0: no answer."""
+        try:
+            return self._get(path).status_code
+        except requests.RequestException:
+            return 0
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample of /metrics, as Prometheus reads it (0 when absent)."""
+        text = self._get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
 
     def simulator(self, command: str, payload: dict | None = None) -> object:
         """The simulator's control plane: GET without a payload, POST with one."""

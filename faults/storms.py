@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 import redis
@@ -141,13 +142,21 @@ def database_outage(rig: Rig, rentals: Sequence[Rental], *, count: int) -> Figur
     """Each webhook sent once, as SMS.online sends them (it never retries a refused one): every one
     must be answered 200 and reach the database, kept in Redis while the database is away."""
     deliveries = sms_storm(rentals, count=count, duplicates=0, tag="S3")
+    timed_before = stored_late_by_metrics(rig)
     load = send(rig.stack, deliveries, per_second=RATE)
     load.sleep_until(load.seconds / 3)
     kept: list[int] = []
-    how = database_unavailable(rig, seconds=DATABASE_DOWN_SECONDS, before_back=lambda: kept.append(kept_now(rig)))
+    probed: dict[str, int] = {}
+
+    def while_away() -> None:
+        kept.append(kept_now(rig))
+        probed.update({path: rig.probe(path) for path in ("/livez", "/readyz", "/healthz", "/metrics")})
+
+    how = database_unavailable(rig, seconds=DATABASE_DOWN_SECONDS, before_back=while_away)
     back_at = time.time()
     answers = load.wait()
     stored = wait_until(lambda: all_stored(rig, deliveries, "S3"), seconds=RECOVERY_TARGET * 2, every=1)
+    timed = tuple(after - before for after, before in zip(stored_late_by_metrics(rig), timed_before, strict=True))
     figures = webhook_figures("S3 database down 5 s", rig, deliveries, answers, tag="S3")
     figures.recovery = time.time() - back_at if stored else None
     acknowledged = {d.body_hash for d, a in zip(deliveries, answers, strict=True) if a.status == 200}
@@ -158,13 +167,42 @@ def database_outage(rig: Rig, rentals: Sequence[Rental], *, count: int) -> Figur
         f"answered 200: {len(acknowledged)}" + (f", else {statuses(refused)}" if refused else "")
         + f"; kept in Redis when the database came back: {kept[0] if kept else '?'}; deliveries in the database: "
         f"{len(acknowledged & in_database)} of {len(deliveries)}",
+        "with the database away: " + ", ".join(f"{path} {status}" for path, status in probed.items())
+        + f"; /metrics timed {timed[0]:.0f} webhooks, {timed[1]:.0f} stored more than 1 s after they arrived "
+        f"(the database says {stored_late_by_database(rig, deliveries)})",
         "recovery: from the database back until every SMS was stored",
     ]  # fmt: skip
     figures.expect("every webhook answered 200", not refused)
+    # A load balancer keeps the web in (/readyz), monitoring sees the outage (/healthz), and /metrics
+    # still answers; each kept webhook is counted as stored late.
+    # A SQLite file held by another connection still answers reads: /healthz sees nothing wrong there.
+    health = 503 if rig.stack.postgres_server else 200
+    figures.expect(f"/livez, /readyz and /metrics 200 and /healthz {health} while the database was away",
+                   probed == {"/livez": 200, "/readyz": 200, "/healthz": health, "/metrics": 200})  # fmt: skip
+    figures.expect("/metrics timed each SMS once, and those stored late as the database says",
+                   timed == (len(deliveries), stored_late_by_database(rig, deliveries)) and timed[1] > 0)  # fmt: skip
     figures.expect("every delivery in the database", not {d.body_hash for d in deliveries} - in_database)
     figures.expect_none("lost", "duplicates", "server_errors", "no_answer")
     figures.expect_recovery_under(RECOVERY_TARGET)
     return figures
+
+
+def stored_late_by_metrics(rig: Rig) -> tuple[float, float]:
+    """How many webhooks /metrics has timed from arrival to stored, and how many of them took over 1 s."""
+    count = rig.metric("rentdesk_webhook_stored_seconds_count")
+    return count, count - rig.metric("rentdesk_webhook_stored_seconds_bucket", le="1.0")
+
+
+def stored_late_by_database(rig: Rig, deliveries: Sequence[Delivery]) -> int:
+    """How many of ``deliveries`` the database stored more than 1 s after they arrived."""
+    ours = {delivery.body_hash for delivery in deliveries}
+    rows = rig.sql("SELECT body_hash, received_at, stored_at FROM rentals_webhookdelivery")
+    return sum(1 for body_hash, received, stored in rows
+               if body_hash in ours and (_moment(stored) - _moment(received)).total_seconds() > 1)  # fmt: skip
+
+
+def _moment(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)  # SQLite's text
 
 
 def kept_now(rig: Rig) -> int:

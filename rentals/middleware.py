@@ -1,5 +1,6 @@
 """Times in each user's own timezone (the browser names it in a cookie set by admin/base_site.html),
-and input no database column can hold answered as a bad request rather than a server error."""
+input no database column can hold answered as a bad request rather than a server error, and a
+request in a charset that is not text refused before anything reads it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.utils import timezone
+from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
+
+from .charsets import is_refused_charset, refuses_charset
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,47 @@ def browser_timezone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+class TextCharsetsOnlyMiddleware:
+    """``charset=rot13`` (or zlib, base64, idna...) names a codec Python has, so Django took it as the
+    request's encoding and failed with a server error when the query string, a form or the webhook's
+    body was decoded in it. Such a request is answered 415 before anything reads it; it sits before
+    every middleware that reads a form (CSRF, django-axes) and after LocaleMiddleware, so the answer
+    is in the reader's language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if declares_unreadable_charset(request.META.get("CONTENT_TYPE", "")):
+            return _unreadable_charset(request)
+        return self.get_response(request)
+
+
+def declares_unreadable_charset(content_type: str) -> bool:
+    """Read as a plain split does and as Django does (which decodes charset*=utf-8''rot13)."""
+    _, params = parse_header_parameters(content_type)
+    return refuses_charset(content_type) or is_refused_charset(params.get("charset", ""))
+
+
+class TextCharsetsRequest:
+    """Mixed into Django's request classes (config/wsgi.py, config/asgi.py): Django's own constructor
+    set a declared charset as the encoding and decoded the query string in it at once, a server error
+    before any middleware ran. Built as if no charset were declared; the middleware then refuses it."""
+
+    def _set_content_type_params(self, meta: dict[str, Any]) -> None:
+        content_type = meta.get("CONTENT_TYPE", "")
+        if declares_unreadable_charset(content_type):
+            meta = {"CONTENT_TYPE": content_type.split(";", 1)[0]}
+        super()._set_content_type_params(meta)  # type: ignore[misc]
+
+
+def _unreadable_charset(request: HttpRequest) -> HttpResponse:
+    sentence = _("This request declares a charset that is not text. Send it in UTF-8.")
+    if request.path.startswith(("/api/", "/hooks/")):
+        return JsonResponse({"detail": sentence}, status=415)
+    return HttpResponse(sentence, status=415, content_type="text/plain; charset=utf-8")
 
 
 class UnstorableInputMiddleware:

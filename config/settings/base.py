@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a query string or a form: a charset that is not text is answered 415.
+    "rentals.middleware.TextCharsetsOnlyMiddleware",
     "rentals.middleware.UserTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "rentals.middleware.UnstorableInputMiddleware",

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "rentals.middleware.UserTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "rentals.middleware.UnstorableInputMiddleware",
+    "rentals.middleware.AdminListInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",

@@ -292,5 +292,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # runserver's request lines, through the filter too (Django gives them a handler of their own).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -2,6 +2,7 @@
 documented production environment passes `check --deploy` with no warning."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -234,3 +235,33 @@ def _answers(base: str, certificate: str) -> bool:
     except requests.ConnectionError:
         return False
     return True
+
+
+def test_gunicorn_listens_on_loopback_by_default_or_on_a_unix_socket_for_nginx(tmp_path):
+    """Only the proxy should reach gunicorn: its X-Forwarded-For is believed (RENTDESK_TRUSTED_PROXIES)."""
+    import http.client
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if k != "WEB_BIND"}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.test", "RENTDESK_ENV_FILE": os.devnull}
+    printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "--config", "config/gunicorn.py"],
+                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert re.search(r"^bind += \['127.0.0.1:8000'\]$", printed.stdout, re.MULTILINE), printed.stderr
+    path = tmp_path / "web.sock"
+    env |= {"WEB_BIND": f"unix:{path}", "WEB_CONCURRENCY": "1", "WEB_THREADS": "2"}
+    web = subprocess.Popen([".venv/bin/gunicorn", "--config", "config/gunicorn.py"], cwd=PROJECT, env=env,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(path))
+
+    try:
+        assert wait_until(path.exists, seconds=60)
+        connection = UnixConnection("localhost", timeout=30)
+        connection.request("GET", "/livez", headers={"Host": "localhost"})
+        assert connection.getresponse().status == 200
+    finally:
+        web.terminate()
+        web.wait(timeout=60)

@@ -90,6 +90,7 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("RENTDESK_LOGIN_FAILURE_LIMIT", "0"),
         ("RENTDESK_LOGIN_LOCKOUT_MINUTES", "2.5"),
         ("RENTDESK_LANGUAGE", "ukrainian"),
+        ("RENTDESK_TRUSTED_PROXIES", "127.0.0.1,proxy.example"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
         ("SMSONLINE_API_URL", "http://api.sms.online/stubs/handler_api.php"),  # the key would travel in clear
     ],

@@ -146,6 +146,12 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 AXES_CLIENT_IP_CALLABLE = "rentals.client_address.client_address"
 RENTDESK_TRUST_X_FORWARDED_FOR = False  # production reads it from the environment
+# Whose X-Forwarded-For is believed: the proxy's own address (nginx on this host by default), and
+# "unix" for gunicorn's unix socket, which only local processes reach. A request straight to gunicorn
+# from anywhere else counts by its own address, whatever header it sends.
+RENTDESK_TRUSTED_PROXIES = readers.proxy_addresses(
+    env, "RENTDESK_TRUSTED_PROXIES", default=["127.0.0.1", "::1", "unix"]
+)
 # Two-factor sign-in (TOTP) for staff who may rent, extend or change keys: on by default in
 # production; anyone can turn it on for themselves from the admin header.
 RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=False)

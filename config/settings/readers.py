@@ -1,5 +1,6 @@
 """Readers for settings that must be right before anything starts: each names the variable at fault."""
 
+import ipaddress
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -115,3 +116,19 @@ def database(env: environ.Env, name: str, default: str | None = None) -> dict:
             }
         )
     return settings
+
+
+def proxy_addresses(env: environ.Env, name: str, default: list[str]) -> list[str]:
+    """Addresses or networks (``10.0.0.0/8``), and ``unix`` for gunicorn's unix socket, whose
+    X-Forwarded-For is believed. Each is checked here, so a typo stops the start, named."""
+    entries = [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+    for entry in entries:
+        if entry == "unix":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses, networks (10.0.0.0/8) or unix, not {entry!r}."
+            ) from None
+    return entries

@@ -44,9 +44,27 @@ keepalive = 5  # the proxy reuses its connections to gunicorn
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""
 
-# Errors to stderr (the journal); the proxy keeps the access log.
+# Errors to stderr (the journal); the proxy keeps the access log. gunicorn writes a request's URI when
+# the application fails under it ("Error handling request /hooks/sms/<token>/"): its error log passes
+# through the filter Django's handlers have, which masks webhook tokens and API keys.
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = {
+    "filters": {"redact_secrets": {"()": "rentals.logging.RedactSecretsFilter"}},
+    "handlers": {
+        "error_console": {
+            "class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stderr",
+            "filters": ["redact_secrets"],
+        },
+        "nowhere": {"class": "logging.NullHandler"},
+    },
+    "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+        # With a logging config, gunicorn would log each request here: the proxy's access log does.
+        "gunicorn.access": {"handlers": ["nowhere"], "propagate": False},
+    },
+}  # fmt: skip
 proc_name = "rentdesk-web"
 # Where the master's pid is kept, for `make reload` (scripts/reload_web.py); unset: not written.
 pidfile = os.environ.get("WEB_PIDFILE") or None

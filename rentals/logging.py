@@ -1,25 +1,34 @@
-"""A last line of defence: scrub ``api_key=...`` from every log record before it is written.
+"""A last line of defence: scrub ``api_key=...`` and webhook tokens from every log record before it
+is written.
 
 The provider client never logs the key; this filter catches what a library might (a URL in an
-exception message from urllib3 or requests, say).
+exception message from urllib3 or requests, say). Each rental's webhook URL carries its secret token
+(whoever has it can post SMS to the rental), and Django's request log and its development server
+write the path of a request answered 400, 404, 405 or 500: only ``/hooks/sms/[token]/`` is written.
 """
 
 import logging
 import re
 
 _API_KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+", re.IGNORECASE)
+# A raw request line (the development server's log) may escape the slashes: %2F routes the same.
+_WEBHOOK_TOKEN_IN_TEXT = re.compile(r"(/hooks(?:/|%2f)sms(?:/|%2f))[^/?#\s'\"]+", re.IGNORECASE)
 
 
 def redact_api_key_params(text: str) -> str:
     return _API_KEY_IN_TEXT.sub(r"\1[REDACTED]", text)
 
 
+def redact_secrets(text: str) -> str:
+    return _WEBHOOK_TOKEN_IN_TEXT.sub(r"\1[token]", redact_api_key_params(text))
+
+
 class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = redact_api_key_params(message)
+        redacted = redact_secrets(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact_api_key_params(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
         return True

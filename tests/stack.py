@@ -291,7 +291,7 @@ class Stack:
             .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")
             .replace("/etc/letsencrypt/live/rentdesk.example.com/fullchain.pem", self.certificate)
             .replace("/etc/letsencrypt/live/rentdesk.example.com/privkey.pem", self.key)
-            .replace("/var/log/nginx/rentdesk-access.log", str(self.nginx_access_log))
+            .replace("/var/log/nginx/", f"{self.directory}/")  # the access log and the webhooks' error log
         )
         (self.directory / "site.conf").write_text(site)
         temp = self.directory / "nginx-temp"

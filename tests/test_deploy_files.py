@@ -2,6 +2,7 @@
 documented production environment passes `check --deploy` with no warning."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 
 from .conftest import PROJECT, free_port, wait_until
 from .servers import child_processes as workers_of
-from .stack import SERVER_ROOT, unit_commands
+from .stack import NGINX, SERVER_ROOT, unit_commands
 
 UNITS = {
     "web": "rentdesk-web.service",
@@ -195,3 +196,72 @@ def test_reload_replaces_the_workers_of_every_gunicorn_on_the_host(tmp_path):
         for gunicorn in gunicorns:
             gunicorn.terminate()
             gunicorn.wait(timeout=60)
+
+
+@pytest.mark.skipif(not NGINX, reason="no nginx (Debian package 'nginx')")
+def test_nginx_writes_no_webhook_token_in_any_log_and_no_version(tmp_path):
+    """With gunicorn away (a restart), each webhook's 502 wrote its request line, token and all, into
+    nginx's error log; the access log masked it already. The Server header named nginx's version."""
+    import requests
+
+    from .stack import Stack, self_signed_certificate
+
+    stack = Stack(directory=tmp_path, units=(), env=dict(os.environ))
+    stack.ports.update(web=free_port(), https=free_port(), http=free_port())  # nothing listens on "web"
+    self_signed_certificate(tmp_path)
+    stack.start_nginx()
+    try:
+        base = f"https://127.0.0.1:{stack.ports['https']}"
+        assert wait_until(lambda: _answers(base, stack.certificate), seconds=30)
+        token = "hooksecret0123456789abcdef"
+        hook = requests.post(f"{base}/hooks/sms/{token}/", data=b"{}", verify=stack.certificate, timeout=10)
+        page = requests.get(f"{base}/admin/", verify=stack.certificate, timeout=10)
+        assert hook.status_code == page.status_code == 502
+        assert hook.headers["Server"] == "nginx" and "nginx/" not in hook.text
+    finally:
+        stack.stop()
+    logs = {path.name: path.read_text() for path in tmp_path.glob("*.log")}
+    assert "GET /admin/" in logs["nginx-error.log"]  # the error log works, for pages
+    assert "POST /hooks/sms/[token]/ " in logs["rentdesk-access.log"] and "upstream_status=502" in logs[
+        "rentdesk-access.log"]  # fmt: skip
+    assert not [name for name, text in logs.items() if token in text]
+
+
+def _answers(base: str, certificate: str) -> bool:
+    import requests
+
+    try:
+        requests.get(base, verify=certificate, timeout=2)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
+def test_gunicorn_listens_on_loopback_by_default_or_on_a_unix_socket_for_nginx(tmp_path):
+    """Only the proxy should reach gunicorn: its X-Forwarded-For is believed (RENTDESK_TRUSTED_PROXIES)."""
+    import http.client
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if k != "WEB_BIND"}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.test", "RENTDESK_ENV_FILE": os.devnull}
+    printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "--config", "config/gunicorn.py"],
+                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert re.search(r"^bind += \['127.0.0.1:8000'\]$", printed.stdout, re.MULTILINE), printed.stderr
+    path = tmp_path / "web.sock"
+    env |= {"WEB_BIND": f"unix:{path}", "WEB_CONCURRENCY": "1", "WEB_THREADS": "2"}
+    web = subprocess.Popen([".venv/bin/gunicorn", "--config", "config/gunicorn.py"], cwd=PROJECT, env=env,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(path))
+
+    try:
+        assert wait_until(path.exists, seconds=60)
+        connection = UnixConnection("localhost", timeout=30)
+        connection.request("GET", "/livez", headers={"Host": "localhost"})
+        assert connection.getresponse().status == 200
+    finally:
+        web.terminate()
+        web.wait(timeout=60)

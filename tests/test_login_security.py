@@ -84,6 +84,45 @@ def test_without_a_trusted_proxy_a_forwarded_for_header_is_not_believed(client, 
     assert statuses[-2:] == [429, 429]  # one address (REMOTE_ADDR) however the header changes
 
 
+def test_straight_to_gunicorn_a_rotating_forwarded_for_does_not_defeat_the_lockout(client, settings):
+    """gunicorn reached from another machine (not the proxy): each new X-Forwarded-For was a new
+    address, so no lockout ever held."""
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
+    staff("olena", "Viewer")
+    rotating = [f"203.0.113.{n}" for n in range(1, settings.AXES_FAILURE_LIMIT + 1)]
+    statuses = []
+    for header in rotating:
+        statuses.append(
+            log_in(client, "olena", "wrong", HTTP_X_FORWARDED_FOR=header, REMOTE_ADDR="192.0.2.50").status_code
+        )
+    assert statuses[-1] == 429
+    assert log_in(client, "olena", HTTP_X_FORWARDED_FOR="198.51.100.9", REMOTE_ADDR="192.0.2.50").status_code == 429
+    assert log_in(client, "olena", REMOTE_ADDR="192.0.2.51").status_code == 302  # another address still signs in
+
+
+def test_through_a_chain_of_trusted_proxies_the_first_address_they_did_not_write_counts(client, settings):
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
+    settings.RENTDESK_TRUSTED_PROXIES = ["127.0.0.1", "10.0.0.0/8"]
+    staff("olena", "Viewer")
+    # A load balancer at 10.0.0.3 saw 203.0.113.5; nginx (127.0.0.1) appended 10.0.0.3.
+    forged = [f"198.51.100.{n}, 203.0.113.5, 10.0.0.3" for n in range(settings.AXES_FAILURE_LIMIT)]
+    statuses = failures_then_sign_in(client, forwarded_for=forged, settings=settings)
+    assert statuses[-2:] == [429, 429]
+    assert log_in(client, "olena", HTTP_X_FORWARDED_FOR="203.0.113.6, 10.0.0.3").status_code == 302
+
+
+def test_behind_a_unix_socket_the_proxys_forwarded_for_is_believed(client, settings):
+    """gunicorn on a unix socket (WEB_BIND=unix:...) gives no peer address: only local processes reach it."""
+    settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
+    staff("olena", "Viewer")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "olena", "wrong", HTTP_X_FORWARDED_FOR="203.0.113.5", REMOTE_ADDR="")
+    assert log_in(client, "olena", HTTP_X_FORWARDED_FOR="203.0.113.5", REMOTE_ADDR="").status_code == 429
+    assert log_in(client, "olena", HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="").status_code == 302
+    settings.RENTDESK_TRUSTED_PROXIES = ["127.0.0.1"]  # a socket others can reach: not believed
+    assert log_in(client, "olena", "wrong", HTTP_X_FORWARDED_FOR="198.51.100.8", REMOTE_ADDR="").status_code == 200
+
+
 def test_a_forwarded_for_that_does_not_end_in_an_address_counts_as_the_proxy(client, settings):
     settings.RENTDESK_TRUST_X_FORWARDED_FOR = True
     staff("olena", "Viewer")

@@ -90,6 +90,7 @@ def test_production_refuses_to_start_without_a_secret(missing):
         ("RENTDESK_LOGIN_FAILURE_LIMIT", "0"),
         ("RENTDESK_LOGIN_LOCKOUT_MINUTES", "2.5"),
         ("RENTDESK_LANGUAGE", "ukrainian"),
+        ("RENTDESK_TRUSTED_PROXIES", "127.0.0.1,proxy.example"),
         ("SMSONLINE_API_URL", "ftp://api.sms.online/stubs/handler_api.php"),
         ("SMSONLINE_API_URL", "http://api.sms.online/stubs/handler_api.php"),  # the key would travel in clear
     ],
@@ -117,6 +118,47 @@ def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
     )
     assert "handler_api.php?api_key=[REDACTED]" in result.stderr
     assert "SECRET123abc" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("logger", ["django.request", "django.server", "rentals", "root"])
+def test_every_log_handler_masks_a_webhook_token(logger):
+    """Django wrote /hooks/sms/<token>/ on every 400, 405 and 500 (the request log) and in runserver's
+    request lines; the token lets anyone post SMS to the rental."""
+    lines = [
+        "Method Not Allowed (GET): /hooks/sms/TOKENsecret123/",
+        '"POST /hooks%2Fsms%2FTOKENsecret456/ HTTP/1.1" 400',
+    ]
+    script = (
+        "import django, logging; django.setup(); "
+        f"log = logging.getLogger({logger!r} if {logger!r} != 'root' else None); "
+        + "; ".join(f"log.error({line!r})" for line in lines)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "(GET): /hooks/sms/[token]/" in result.stderr and "/hooks%2Fsms%2F[token]/ " in result.stderr
+    assert "TOKENsecret" not in result.stdout + result.stderr
+
+
+def test_gunicorns_error_log_masks_a_webhook_token():
+    """gunicorn logs the URI of a request the application failed under, in its own logger."""
+    script = (
+        "import runpy; from gunicorn.config import Config; from gunicorn.glogging import Logger; "
+        "settings = runpy.run_path('config/gunicorn.py'); config = Config(); "
+        "config.set('logconfig_dict', settings['logconfig_dict']); log = Logger(config); "
+        "log.error('Error handling request %s', '/hooks/sms/TOKENsecret789/'); "
+        "log.access(type('R', (), {'status': '200 OK', 'headers': []})(), "
+        "type('Q', (), {'headers': [], 'uri': '/hooks/sms/TOKENsecret000/'})(), {}, 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "RENTDESK_ENV_FILE": os.devnull})  # fmt: skip
+    assert "Error handling request /hooks/sms/[token]/" in result.stderr, result.stderr
+    assert "TOKENsecret" not in result.stdout + result.stderr
 
 
 def test_an_environment_file_that_is_not_there_is_named():

@@ -363,9 +363,9 @@ def test_a_provider_in_another_timezone_gives_the_same_moments(simulator, accoun
     assert rental.end_date == datetime.fromisoformat(sim_rent["end_date"])  # the same instant in any zone
     assert rental.end_date.utcoffset() == timedelta(hours=9)  # read as the provider's wall clock
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 1", "webhook": False,
-                                 "date": "2030-01-01T00:00:00+00:00"})  # fmt: skip
+                                 "date": "2025-01-01T00:00:00+00:00"})  # fmt: skip
     services.rental_poll(rental=rental)
-    assert SmsMessage.objects.get().received_at.isoformat() == "2030-01-01T00:00:00+00:00"
+    assert SmsMessage.objects.get().received_at.isoformat() == "2025-01-01T00:00:00+00:00"
 
 
 @pytest.mark.parametrize("date", [1764320000000000000, "1764320000000000000", 1e300, -(10**20), "NaN", {"at": 1}, True])
@@ -398,6 +398,41 @@ def test_a_body_with_any_bytes_is_stored_exactly_and_its_sms_kept(client, rental
     assert client.post(hook_url(rental), body, content_type="application/x-www-form-urlencoded").status_code == 200
     assert bytes(WebhookDelivery.objects.get().body) == body
     assert SmsMessage.objects.get().code == "4545"
+
+
+def test_an_sms_dated_in_the_future_does_not_pin_the_last_sms_or_the_newest_shown(simulator, rental, client):
+    """Dated 2199 (a provider's clock, or a forged body), it became the rental's last SMS and code, and
+    every real SMS after it fell below it and then out of the page's ten newest."""
+    from django.contrib.auth.models import User
+
+    future = {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "Odd", "text": "Code 9999",
+                                                          "date": "2199-01-01 12:00:00"}}  # fmt: skip
+    assert client.post(hook_url(rental), json.dumps(future), content_type="application/json").status_code == 200
+    simulator._post("advance", {"seconds": 2})  # the real ones are sent after it arrived, to the second
+    for index in range(11):
+        assert inject(simulator, rental, f"Your code 10{index:02d}") == 200
+    rental.refresh_from_db()
+    assert rental.last_sms_code == "1010"
+    dated = SmsMessage.objects.get(code="9999")
+    assert dated.provider_date.year == 2199 and dated.received_at.year < 2199  # what the provider said is kept
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    shown = client.get(reverse("admin:rentals_rental_live_sms", args=[rental.pk])).json()["messages"]
+    assert [sms["code"] for sms in shown] == [f"10{index:02d}" for index in range(10, 0, -1)]
+    # Within a few minutes' clock skew, the provider's date is believed as before.
+    near = {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "Near", "text": "Code 8888", "date": "2000-01-01"}}
+    assert client.post(hook_url(rental), json.dumps(near), content_type="application/json").status_code == 200
+    assert SmsMessage.objects.get(code="8888").provider_date is None
+
+
+def test_the_provider_s_future_date_is_shown_on_the_sms(rental, client):
+    from django.contrib.auth.models import User
+
+    future = {"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "Odd", "text": "Code 9999",
+                                                          "date": "2199-01-01 12:00:00"}}  # fmt: skip
+    client.post(hook_url(rental), json.dumps(future), content_type="application/json")
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    [shown] = client.get(reverse("admin:rentals_rental_live_sms", args=[rental.pk])).json()["messages"]
+    assert "SMS.online dated it 2199-01-01" in shown["received"]
 
 
 def test_a_form_body_in_its_declared_charset_is_read_as_the_same_sms_as_in_utf8(client, rental):

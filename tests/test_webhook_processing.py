@@ -98,8 +98,8 @@ def stored(rental, body: bytes) -> int:
 def test_processing_records_an_sms_as_the_orm_would_and_only_a_newer_one_becomes_the_rentals_last(settings):
     settings.PROVIDER_TIMEZONE = "UTC"
     rental = RentalFactory(webhook_token="statements")
-    newer = stored(rental, dated_body(rental, "Your code 123-456", "2030-01-01 12:00:00"))
-    older = stored(rental, dated_body(rental, "Your code 9999", "2030-01-01 11:00:00"))
+    newer = stored(rental, dated_body(rental, "Your code 123-456", "2025-01-01 12:00:00"))
+    older = stored(rental, dated_body(rental, "Your code 9999", "2025-01-01 11:00:00"))
     before = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         message = services.webhook_process(delivery_id=newer)
@@ -113,7 +113,7 @@ def test_processing_records_an_sms_as_the_orm_would_and_only_a_newer_one_becomes
     assert (by_hand.rental, by_hand.sender, by_hand.text, by_hand.code, by_hand.source) == (
         rental, "Bank", "Your code 123-456", "123456", "webhook"
     )  # fmt: skip
-    assert by_hand.received_at == datetime(2030, 1, 1, 12, tzinfo=UTC) and before <= by_hand.created_at
+    assert by_hand.received_at == datetime(2025, 1, 1, 12, tzinfo=UTC) and before <= by_hand.created_at
     assert (message.pk, message.received_at, message.code) == (by_hand.pk, by_hand.received_at, by_hand.code)
     rental.refresh_from_db()
     assert (rental.last_sms_text, rental.last_sms_code) == ("Your code 123-456", "123456")  # not the older one

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES
 from django.core.exceptions import ImproperlyConfigured
 
 from rentals import queues
@@ -56,16 +57,21 @@ INSTALLED_APPS = [
     "django_otp",
     "config.apps.AuthenticatorsConfig",  # django_otp.plugins.otp_totp, likewise
     "ninja",  # serves the API's documentation page from its own static files, nothing from a CDN
+    "csp",
     "rentals",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a query string or a form: a charset that is not text is answered 415.
+    "rentals.middleware.TextCharsetsOnlyMiddleware",
     "rentals.middleware.UserTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "rentals.middleware.UnstorableInputMiddleware",
+    "rentals.middleware.AdminListInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -76,6 +82,28 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it answers a locked-out login attempt itself.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Scripts and stylesheets come from this site's own static files, never from a page: an injected
+# <script>, onclick= or style= runs nowhere. django-admin-rangefilter's date filter writes its
+# script and style inline with the request's nonce (request.csp_nonce), which the header then names;
+# django-import-export's export form carries an onchange handler and two style attributes, each
+# allowed by its hash alone ('unsafe-hashes' allows no other attribute).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # onchange="onSelectToggleChange(event)"
+        "script-src": [SELF, NONCE, UNSAFE_HASHES, "'sha256-wid4zL8fR53ZYy1ljOepzR77Dn6vWUUxuNnnWWBP3I8='"],
+        "style-src": [SELF, NONCE, UNSAFE_HASHES,
+                      "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",  # style="padding: 0;"
+                      "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='"],  # style="font-weight: bold;"
+        "img-src": [SELF, "data:"],  # the admin's and Swagger UI's icons are data: URLs
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}  # fmt: skip
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -143,6 +171,12 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["otp_token"]
 AXES_CLIENT_IP_CALLABLE = "rentals.client_address.client_address"
 RENTDESK_TRUST_X_FORWARDED_FOR = False  # production reads it from the environment
+# Whose X-Forwarded-For is believed: the proxy's own address (nginx on this host by default), and
+# "unix" for gunicorn's unix socket, which only local processes reach. A request straight to gunicorn
+# from anywhere else counts by its own address, whatever header it sends.
+RENTDESK_TRUSTED_PROXIES = readers.proxy_addresses(
+    env, "RENTDESK_TRUSTED_PROXIES", default=["127.0.0.1", "::1", "unix"]
+)
 # Two-factor sign-in (TOTP) for staff who may rent, extend or change keys: on by default in
 # production; anyone can turn it on for themselves from the admin header.
 RENTDESK_REQUIRE_2FA = env.bool("RENTDESK_REQUIRE_2FA", default=False)
@@ -303,5 +337,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # runserver's request lines, through the filter too (Django gives them a handler of their own).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -135,3 +135,19 @@ def host_allowances(env: environ.Env, name: str) -> list[str]:
                 ) from None
             allowed.append(entry.rstrip(".").lower())
     return allowed
+
+
+def proxy_addresses(env: environ.Env, name: str, default: list[str]) -> list[str]:
+    """Addresses or networks (``10.0.0.0/8``), and ``unix`` for gunicorn's unix socket, whose
+    X-Forwarded-For is believed. Each is checked here, so a typo stops the start, named."""
+    entries = [entry.strip() for entry in env.list(name, default=default) if entry.strip()]
+    for entry in entries:
+        if entry == "unix":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses, networks (10.0.0.0/8) or unix, not {entry!r}."
+            ) from None
+    return entries

@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 
 from .. import selectors
 from ..models import Rental, RentalStatus, SmsMessage
@@ -33,8 +34,16 @@ def moment(value: datetime | None) -> str:
 
 def sms_json(sms: SmsMessage) -> dict[str, Any]:
     return {
-        "id": sms.pk, "sender": sms.sender, "text": sms.text, "code": sms.code, "received": moment(sms.received_at),
+        "id": sms.pk, "sender": sms.sender, "text": sms.text, "code": sms.code, "received": received(sms),
         "forwarded": forwarding_summary(getattr(sms, "forward", None)),
+    }  # fmt: skip
+
+
+def received(sms: SmsMessage) -> str:
+    if sms.provider_date is None:
+        return moment(sms.received_at)
+    return _("%(received)s (SMS.online dated it %(provider_date)s)") % {
+        "received": moment(sms.received_at), "provider_date": moment(sms.provider_date)
     }  # fmt: skip
 
 

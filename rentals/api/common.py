@@ -55,7 +55,8 @@ def _money(amount: Decimal | None) -> Decimal | None:
 
 def sms_data(message: SmsMessage) -> dict[str, Any]:
     return {"id": message.pk, "sender": message.sender, "text": message.text, "code": message.code,
-            "received_at": message.received_at, "source": message.source}  # fmt: skip
+            "received_at": message.received_at, "provider_date": message.provider_date,
+            "source": message.source}  # fmt: skip
 
 
 def rental_data(rental: Rental, *, reads_sms: bool, with_messages: bool = False) -> dict[str, Any]:

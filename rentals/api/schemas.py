@@ -19,6 +19,9 @@ class SmsOut(Schema):
     text: str
     code: str = Field(description="The code found in the text, or empty.")
     received_at: datetime
+    provider_date: datetime | None = Field(
+        None, description="The date SMS.online gave it, when that lay in the future; it is ordered by received_at."
+    )
     source: str = Field(description="How it reached Rentdesk first: webhook or poll.")
 
 

@@ -336,6 +336,12 @@ class SmsMessage(models.Model):
     text = models.TextField(_("text"))
     code = models.CharField(_("code"), max_length=16, blank=True, help_text=_("The code found in the text, if any."))
     received_at = models.DateTimeField(_("received at"))
+    # A provider's clock (or a forged webhook) can date an SMS years ahead: such an SMS is ordered by
+    # when it reached Rentdesk, and the date it was given is kept here.
+    provider_date = models.DateTimeField(
+        _("provider's date"), null=True, blank=True,
+        help_text=_("The date SMS.online gave this SMS, when it lay in the future: it is ordered by when it arrived."),
+    )  # fmt: skip
     dedupe_key = models.CharField(_("dedupe key"), max_length=64, editable=False)
     source = models.CharField(
         _("source"), max_length=16, choices=SmsSource.choices, help_text=_("How it reached Rentdesk first.")

@@ -7,7 +7,6 @@ on fits where Rentdesk stores it (amounts, dates, ids, text).
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import zlib
@@ -18,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..charsets import TEXT_CHARSETS, declared_charsets, known_charset
 from .errors import ProviderError, UnknownOutcome, error_for_token, provider_detail, storable_text
 
 TOKEN_ALIASES = {
@@ -470,12 +470,9 @@ def parse_webhook(body: bytes, *, content_type: str, provider_tz: tzinfo) -> Web
 
 
 def _declared_charset(content_type: str) -> str:
-    """The ``charset`` parameter of a Content-Type header, if Python has that codec; else UTF-8."""
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            try:
-                return codecs.lookup(value.strip().strip('"')).name
-            except (LookupError, ValueError):
-                break
-    return "utf-8"
+    """The first ``charset`` parameter of a Content-Type header, if it names a text charset Python
+    has; else UTF-8. A byte transform (zlib, rot13...) cannot decode; requests declaring one are
+    refused before they reach here (TextCharsetsOnlyMiddleware), kept ones are read as UTF-8."""
+    names = declared_charsets(content_type)
+    normalised = known_charset(names[0]) if names else None
+    return normalised if normalised in TEXT_CHARSETS else "utf-8"

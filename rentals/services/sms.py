@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 # "Your code 1234", "G-123456", "123-456", "12 34 56" is not one: a run of 4-8 digits, or 3+3.
 _CODE = re.compile(r"(?<![0-9])([0-9]{3}[- ][0-9]{3}|[0-9]{4,8})(?![0-9])")
 MAX_STATUS_PAGES = 20
+# Clocks differ a little: an SMS dated further ahead than this is ordered by when it arrived, or it
+# would stay the rental's last SMS (and code) and push every real one out of the newest shown.
+FUTURE_DATE_TOLERANCE = timedelta(minutes=5)
 ENDED_STATES = {"finished": RentalStatus.FINISHED, "cancelled": RentalStatus.CANCELLED, "revoked": RentalStatus.REVOKED}
 
 
@@ -64,11 +67,10 @@ def sms_dedupe_key(sms: IncomingSms, occurrence: int = 0) -> str:
 
 def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int = 0) -> SmsMessage | None:
     """Store the SMS once; returns None when it was already there."""
-    now = timezone.now()
+    received_at, provider_date = sms_arrival(sms, now=timezone.now())
     message = SmsMessage(
-        rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text),
-        # A date the provider wrote unreadably becomes the time Rentdesk first saw the SMS.
-        received_at=sms.received_at or now, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
+        rental=rental, sender=sms.sender, text=sms.text, code=extract_code(sms.text), received_at=received_at,
+        provider_date=provider_date, dedupe_key=sms_dedupe_key(sms, occurrence), source=source,
     )  # fmt: skip
     try:
         with transaction.atomic():
@@ -81,6 +83,16 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     except IntegrityError:
         return None
     return message
+
+
+def sms_arrival(sms: IncomingSms, *, now: datetime) -> tuple[datetime, datetime | None]:
+    """When the SMS is ordered as received, and the provider's date when that is not it. A date the
+    provider wrote unreadably, or one in the future, becomes the time Rentdesk first saw the SMS."""
+    if sms.received_at is None:
+        return now, None
+    if sms.received_at > now + FUTURE_DATE_TOLERANCE:
+        return now, sms.received_at
+    return sms.received_at, None
 
 
 def _past_the_overlap(read: list[IncomingSms], page: list[IncomingSms], *, arrived: int) -> list[IncomingSms] | None:

@@ -22,7 +22,7 @@ def order_future_sms_by_arrival(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("rentals", "0028_catalog_sync_progress")]
+    dependencies = [("rentals", "0030_assignee_active_staff")]
 
     operations = [
         migrations.AddField(

@@ -314,3 +314,40 @@ def test_sigterm_lets_the_rent_in_flight_finish(stack):
     assert response.status_code == 302 and "/admin/rentals/rental/" in response.headers["Location"]
     assert stack.sql("SELECT count(*) FROM rentals_rental") == [(rentals_before[0][0] + 1,)]
     assert stack.sql("SELECT label FROM rentals_rental ORDER BY id DESC LIMIT 1") == [("In flight",)]
+
+
+def test_what_the_third_attack_got_through_is_refused_on_the_stack(stack):
+    """The holes an attack on this stack found, tried again the same way through nginx: charsets that
+    are not text, the webhook token in any log, a list or an action given nonsense, and headers that
+    tell too much or guard too little."""
+    rental = rent_by_cli(stack)
+    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    token = webhook_url.rstrip("/").rsplit("/", 1)[1]
+    session, admin = stack.session(), stack.logged_in()
+    rot13 = {"Content-Type": "application/json; charset=rot13"}
+    assert session.post(webhook_url, data=b"{}", headers=rot13, timeout=10).status_code == 415
+    assert session.post(f"{stack.url}/hooks/sms/not-a-token/", data=b"{}", headers=rot13, timeout=10).status_code == 415
+    login = session.post(f"{stack.url}/admin/login/", data=b"username=x", timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=rot13"})  # fmt: skip
+    assert login.status_code == 415
+    api = session.get(f"{stack.url}/api/rentals?x=1", headers={"Content-Type": "text/plain; charset=zlib"}, timeout=10)
+    assert api.status_code == 415
+    # Requests Django refuses on the webhook's address: none may write its token into a log.
+    assert session.get(webhook_url, timeout=10).status_code == 405
+    assert session.post(webhook_url, data=b"not an SMS", timeout=10).status_code == 400
+    assert session.post(webhook_url, data=b"x" * (2 * 1024 * 1024), timeout=10).status_code == 413  # nginx's own
+    logged = {path.name: path.read_text(errors="replace") for path in stack.directory.rglob("*.log")}
+    assert [name for name, text in logged.items() if token in text] == []
+    # A list given a parameter it does not know, an action given ids that are not ids: 400, no traceback.
+    export = admin.get(f"{stack.url}/admin/rentals/rental/export/?foo=1", timeout=10)
+    assert export.status_code == 400 and "Traceback" not in export.text
+    changelist = admin.get(f"{stack.url}/admin/rentals/rental/", timeout=10)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', changelist.text).group(1)
+    action = admin.post(f"{stack.url}/admin/rentals/rental/", timeout=10,
+                        data={"csrfmiddlewaretoken": csrf, "action": "delete_selected", "_selected_action": "abc"},
+                        headers={"Referer": f"{stack.url}/admin/rentals/rental/"})  # fmt: skip
+    assert action.status_code == 400 and "Traceback" not in action.text
+    # No version to look up, and a policy that keeps scripts to Rentdesk's own files.
+    assert changelist.headers["Server"] == "nginx"
+    assert "script-src 'self'" in changelist.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in changelist.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]

@@ -18,6 +18,7 @@ from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
 from .conftest import database_away, task_sender
 from .servers import PROJECT
+from .test_health import skip_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,6 +153,7 @@ def test_the_alert_examples_are_well_formed_rules_with_unique_names():
 
 
 def test_with_the_database_away_metrics_still_answer_with_the_queues(scraped, redis_url):
+    skip_on_sqlite()
     task_sender(redis_url).send_task("rentals.tasks.process_webhooks")
     with database_away():
         samples = scraped()

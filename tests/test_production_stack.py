@@ -280,42 +280,6 @@ def test_a_nightly_backup_restores_with_the_kept_encryption_keys(stack):
     assert refused.returncode != 0 and "cannot be decrypted" in refused.stderr
 
 
-def test_sigterm_lets_the_rent_in_flight_finish(stack):
-    """Last: it stops gunicorn. A deploy restarts gunicorn while someone's rent waits on SMS.online."""
-    session = stack.logged_in()
-    rent_form = f"{stack.url}/admin/rentals/rental/rent/"
-    data = {**rent_form_fields(session.get(rent_form, timeout=10).text), "label": "In flight"}
-    # SMS.online answers this rent 3 seconds late: gunicorn gets its SIGTERM meanwhile.
-    requests.post(f"{stack.simulator_url}/_control/force", json={"action": "getRentNumber", "delay": 3}, timeout=10)
-    rentals_before = stack.sql("SELECT count(*) FROM rentals_rental")
-    requests_before = len(requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json())
-    outcome: dict[str, object] = {}
-
-    def rent() -> None:
-        try:
-            outcome["response"] = session.post(rent_form, data=data, headers={"Referer": rent_form}, timeout=60,
-                                               allow_redirects=False)  # fmt: skip
-        except requests.RequestException as error:
-            outcome["error"] = error
-
-    def rent_reached_the_provider() -> bool:
-        received = requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json()[requests_before:]
-        return any(r.get("action") == "getRentNumber" for r in received)
-
-    in_flight = threading.Thread(target=rent)
-    in_flight.start()
-    assert wait_until(rent_reached_the_provider, seconds=30)
-    gunicorn = stack.processes["web"]
-    gunicorn.send_signal(signal.SIGTERM)
-    in_flight.join(timeout=90)
-    assert gunicorn.wait(timeout=90) == 0
-    assert "error" not in outcome, outcome
-    response = outcome["response"]
-    assert response.status_code == 302 and "/admin/rentals/rental/" in response.headers["Location"]
-    assert stack.sql("SELECT count(*) FROM rentals_rental") == [(rentals_before[0][0] + 1,)]
-    assert stack.sql("SELECT label FROM rentals_rental ORDER BY id DESC LIMIT 1") == [("In flight",)]
-
-
 def test_what_the_third_attack_got_through_is_refused_on_the_stack(stack):
     """The holes an attack on this stack found, tried again the same way through nginx: charsets that
     are not text, the webhook token in any log, a list or an action given nonsense, and headers that
@@ -351,3 +315,39 @@ def test_what_the_third_attack_got_through_is_refused_on_the_stack(stack):
     assert changelist.headers["Server"] == "nginx"
     assert "script-src 'self'" in changelist.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in changelist.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+
+
+def test_sigterm_lets_the_rent_in_flight_finish(stack):
+    """Last: it stops gunicorn. A deploy restarts gunicorn while someone's rent waits on SMS.online."""
+    session = stack.logged_in()
+    rent_form = f"{stack.url}/admin/rentals/rental/rent/"
+    data = {**rent_form_fields(session.get(rent_form, timeout=10).text), "label": "In flight"}
+    # SMS.online answers this rent 3 seconds late: gunicorn gets its SIGTERM meanwhile.
+    requests.post(f"{stack.simulator_url}/_control/force", json={"action": "getRentNumber", "delay": 3}, timeout=10)
+    rentals_before = stack.sql("SELECT count(*) FROM rentals_rental")
+    requests_before = len(requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json())
+    outcome: dict[str, object] = {}
+
+    def rent() -> None:
+        try:
+            outcome["response"] = session.post(rent_form, data=data, headers={"Referer": rent_form}, timeout=60,
+                                               allow_redirects=False)  # fmt: skip
+        except requests.RequestException as error:
+            outcome["error"] = error
+
+    def rent_reached_the_provider() -> bool:
+        received = requests.get(f"{stack.simulator_url}/_control/requests", timeout=10).json()[requests_before:]
+        return any(r.get("action") == "getRentNumber" for r in received)
+
+    in_flight = threading.Thread(target=rent)
+    in_flight.start()
+    assert wait_until(rent_reached_the_provider, seconds=30)
+    gunicorn = stack.processes["web"]
+    gunicorn.send_signal(signal.SIGTERM)
+    in_flight.join(timeout=90)
+    assert gunicorn.wait(timeout=90) == 0
+    assert "error" not in outcome, outcome
+    response = outcome["response"]
+    assert response.status_code == 302 and "/admin/rentals/rental/" in response.headers["Location"]
+    assert stack.sql("SELECT count(*) FROM rentals_rental") == [(rentals_before[0][0] + 1,)]
+    assert stack.sql("SELECT label FROM rentals_rental ORDER BY id DESC LIMIT 1") == [("In flight",)]

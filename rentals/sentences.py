@@ -80,9 +80,11 @@ def describe(outcome: Outcome) -> str:
 
 
 def _rented(outcome: Outcome) -> str:
-    rental = outcome.rental
+    """What the rent made: its own end date, not the rental's now (an extension moves that on)."""
+    rental, attempt = outcome.rental, outcome.attempt
+    end = attempt.end_date if attempt is not None and attempt.end_date is not None else rental.end_date
     return _("Rented +%(number)s until %(end)s on %(account)s.") % {
-        "number": rental.number, "end": local_time(rental.end_date), "account": rental.account.name,
+        "number": rental.number, "end": local_time(end), "account": rental.account.name,
     }  # fmt: skip
 
 

@@ -202,7 +202,7 @@ def test_an_expired_rent_extended_under_a_new_id_is_followed(boss, simulator, re
 def test_extension_errors_are_explained(boss, simulator, rental, setup, words):
     hours = "2160"
     if setup == "cancel":
-        services.rental_cancel(rental=rental, now=rental.created_at)
+        services.rental_cancel(rental=rental, now=rental.created_at, requested_by=None)
     elif setup == "max":
         boss.post(url("extend", rental), {"hours": "2160", "nonce": str(uuid.uuid4()), "price": ""})
         boss.post(url("extend", rental), {"hours": "2160", "nonce": str(uuid.uuid4()), "price": ""})

@@ -7,21 +7,31 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from rentals.models import AccountState, ProviderAccount, Rental, RentAttempt
 
 from .conftest import manage
-from .factories import ServiceFactory
+from .factories import ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def rent_json(capsys, *extra: str) -> tuple[int, dict]:
+@pytest.fixture(autouse=True)
+def renter(db):
+    """The person the command line rents as (--as olena): active staff who may rent."""
+    olena = UserFactory(username="olena", is_staff=True)
+    olena.user_permissions.add(Permission.objects.get(codename="rent_number"))
+    return olena
+
+
+def rent_json(capsys, *extra: str, person: tuple[str, ...] = ("--as", "olena")) -> tuple[int, dict]:
     status, out, _ = manage(
-        "rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--json", *extra, capsys=capsys
-    )
+        "rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--json", *person, *extra,
+        capsys=capsys,
+    )  # fmt: skip
     (line,) = out.strip().splitlines()
     return status, json.loads(line)
 
@@ -49,7 +59,8 @@ def test_rent_number_records_what_the_number_is_used_for(simulator, account, cat
 
 
 def test_rent_number_human_output(simulator, account, catalog, capsys):
-    status, out, _ = manage("rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", capsys=capsys)
+    argv = ["--account", "Sandbox", "--service", "tg", "--country", "1", "--as", "olena"]
+    status, out, _ = manage("rent_number", *argv, capsys=capsys)
     assert status == 0 and out.startswith(f"Rented +{Rental.objects.get().number} until ")
 
 
@@ -105,9 +116,40 @@ def test_a_refusal_carries_the_account_state_token(simulator, account, catalog, 
 )
 def test_unknown_names_are_bad_arguments(simulator, account, catalog, capsys, argv):
     ServiceFactory(code="vk", is_active=False)
-    status, out, _ = manage("rent_number", *argv, "--json", capsys=capsys)
+    status, out, _ = manage("rent_number", *argv, "--as", "olena", "--json", capsys=capsys)
     assert status == 2 and json.loads(out)["error"] == "BAD_ARGUMENTS"
     assert simulator.requests() == [] and RentAttempt.objects.count() == 0
+
+
+def test_rent_number_records_the_person_named_as_its_renter(simulator, account, catalog, capsys, renter):
+    status, _ = rent_json(capsys)
+    assert status == 0 and Rental.objects.get().rented_by == renter
+    assert RentAttempt.objects.get().requested_by == renter
+
+
+@pytest.mark.parametrize(
+    ("person", "said"),
+    [
+        ((), "--as: name the person renting (a username)."),
+        (("--as", "nobody"), "--as: Nobody is named nobody."),
+        (
+            ("--as", "viewer"),
+            "--as: viewer may not do this: their role does not give the permission rentals.rent_number.",
+        ),
+        (("--as", "gone"), "--as: gone is not active staff: only active staff rent, extend or end numbers."),
+    ],
+)
+def test_rent_number_refuses_without_a_person_who_may_rent(simulator, account, catalog, capsys, person, said):
+    UserFactory(username="viewer", is_staff=True)
+    gone = UserFactory(username="gone", is_staff=True, is_active=False)
+    gone.user_permissions.add(Permission.objects.get(codename="rent_number"))
+    status, result = rent_json(capsys, person=person)
+    assert status == 2 and result == {"ok": False, "error": "BAD_ARGUMENTS", "message": said}
+    assert simulator.requests() == [] and RentAttempt.objects.count() == 0
+    status, _, err = manage(
+        "rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", *person, capsys=capsys
+    )
+    assert status == 2 and f"CommandError: BAD_ARGUMENTS: {said}" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def test_a_rentals_cost_counts_its_extensions_and_its_refund(boss, simulator, ac
     listed = Rental.objects.with_paid().get(pk=rental.pk)
     assert listed.paid == Decimal("0.9000") + Decimal("2.2000")  # the rent and its extension
     assert "Cost (USD): 3.10" in words(boss.get(reverse("admin:rentals_rental_change", args=[rental.pk])))
-    assert services.rental_cancel(rental=rental, now=timezone.now()).ok
+    assert services.rental_cancel(rental=rental, now=timezone.now(), requested_by=None).ok
     assert Rental.objects.with_paid().get(pk=rental.pk).paid == 0
     # The costs page agrees with the provider's balance: the cancel refunded the rent and its extension.
     balance = requests.get(simulator.api_url, params={"api_key": SANDBOX_KEY, "action": "getBalance"}, timeout=5)

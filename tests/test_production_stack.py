@@ -45,7 +45,9 @@ def stack(tmp_path_factory):
 
 
 def rent_by_cli(stack: Stack) -> dict:
-    output = stack.manage(["rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--json"])
+    output = stack.manage(
+        ["rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", "--as", "boss", "--json"]
+    )
     result = json.loads(output)
     assert result["ok"], result
     return result["rental"]

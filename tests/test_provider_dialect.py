@@ -227,7 +227,7 @@ def test_the_whole_journey_in_the_text_dialect_too(simulator, account, catalog, 
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 5150", "webhook": False})
     assert services.rental_poll(rental=rental).new_messages == 1
     assert services.rental_extension_quote(rental=rental, hours=4).price == Decimal("0.3000")
-    assert services.rental_finish(rental=rental).ok
+    assert services.rental_finish(rental=rental, requested_by=None).ok
     rental.refresh_from_db()
     assert rental.status == RentalStatus.FINISHED and rental.last_sms_code == "5150"
 

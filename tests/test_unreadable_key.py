@@ -63,7 +63,7 @@ def test_an_extension_and_its_price_are_refused_without_sending(simulator, unrea
 
 
 def test_finishing_is_refused_without_sending_and_the_number_stays_active(simulator, unreadable):
-    outcome = services.rental_finish(rental=unreadable)
+    outcome = services.rental_finish(rental=unreadable, requested_by=None)
     unreadable.refresh_from_db()
     assert (outcome.state, outcome.token, unreadable.status) == (AttemptState.FAILED, TOKEN, RentalStatus.ACTIVE)
     assert_kept_on_the_account_and_nothing_sent(simulator, unreadable, "setRentStatus")

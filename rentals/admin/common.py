@@ -15,8 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 # Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
 from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
-
-RENT_PERMISSION = "rentals.rent_number"
+from ..services.renting import RENT_PERMISSION as RENT_PERMISSION
 
 
 def row_id(text: str) -> int | None:

@@ -47,7 +47,8 @@ class RentAttemptAdmin(CompactColumnsMixin, OfferedFiltersOnlyMixin, admin.Model
     list_filter = ["state", "error_token", "account", "via"]
     list_select_related = ["account", "service", "country", "requested_by", "rental"]
     date_hierarchy = "created_at"
-    readonly_fields = ["explanation"]
+    # The end date this rent was made with: the rental's own moves on with each extension.
+    readonly_fields = ["end_date", "explanation"]
     actions = ["mark_not_charged"]
 
     def get_urls(self) -> list[Any]:

@@ -102,7 +102,7 @@ class RentalActionsMixin:
                 explanation=_("The number is released now. Nothing is refunded."),
             )
         try:
-            outcome = services.rental_finish(rental=rental, web=True)
+            outcome = services.rental_finish(rental=rental, requested_by=request.user, web=True)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=HttpResponseRedirect(request.path))
         return self._report(request, rental, outcome)
@@ -125,7 +125,7 @@ class RentalActionsMixin:
                 % {"left": left},
             )
         try:
-            outcome = services.rental_cancel(rental=rental, now=timezone.now(), web=True)
+            outcome = services.rental_cancel(rental=rental, now=timezone.now(), requested_by=request.user, web=True)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=HttpResponseRedirect(request.path))
         return self._report(request, rental, outcome)

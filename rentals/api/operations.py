@@ -118,7 +118,7 @@ def finish(request: HttpRequest, rental_id: int):
     """Releases the number now; nothing is refunded."""
     rental = rental_or_404(request, rental_id)
     require(request, END)
-    return _answer(request, services.rental_finish(rental=rental, web=True))
+    return _answer(request, services.rental_finish(rental=rental, requested_by=request.user, web=True))
 
 
 @router.post("/{int:rental_id}/cancel", response={**OUTCOMES, **ERRORS}, summary="Cancel a rental with a refund")
@@ -126,7 +126,8 @@ def cancel(request: HttpRequest, rental_id: int):
     """Within 20 minutes of renting, SMS.online refunds the rent; after that, CANT_CANCEL: finish it instead."""
     rental = rental_or_404(request, rental_id)
     require(request, END)
-    return _answer(request, services.rental_cancel(rental=rental, now=timezone.now(), web=True))
+    outcome = services.rental_cancel(rental=rental, now=timezone.now(), requested_by=request.user, web=True)
+    return _answer(request, outcome)
 
 
 _STATUS = {"succeeded": 200, "failed": 422, "unknown": 502, "pending": 409}

@@ -281,6 +281,9 @@ class RentAttempt(models.Model):
     rental = models.OneToOneField(
         Rental, verbose_name=_("rental"), on_delete=models.SET_NULL, null=True, blank=True, related_name="attempt"
     )
+    # The end date this rent was made with (SMS.online's answer, or reconciliation's estimate): the
+    # rental's own end date moves on with each extension, and the attempt must still say what it rented.
+    end_date = models.DateTimeField(_("end date"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 

@@ -35,7 +35,7 @@ from .managing import (
     rentals_claim,
     rentals_release,
 )
-from .people import person_leave, person_was_active_staff
+from .people import PersonRefused, person_allowed, person_leave, person_was_active_staff
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
 from .renewing import (
     AUTO_RENEW_SETTINGS,
@@ -47,6 +47,7 @@ from .renewing import (
     rentals_set_auto_renew,
 )
 from .renting import (
+    RENT_PERMISSION,
     attempts_mark_not_charged,
     attempts_resolve_stale,
     rent_outcome_for,
@@ -74,9 +75,11 @@ from .webhooks import (
 __all__ = [
     "AUTO_RENEW_SETTINGS",
     "CANCEL_WINDOW",
+    "RENT_PERMISSION",
     "Budget",
     "CatalogChunk",
     "ChatUnavailable",
+    "PersonRefused",
     "ProviderBusy",
     "ReconcileResult",
     "UnknownWebhookToken",
@@ -114,6 +117,7 @@ __all__ = [
     "key_needed_for",
     "month_start",
     "nearest_threshold",
+    "person_allowed",
     "person_leave",
     "person_was_active_staff",
     "polls_per_cycle",

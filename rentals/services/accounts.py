@@ -20,7 +20,7 @@ from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.destinations import UrlRefusal, destination_refusal, normalised_hosts, url_origin
 from ..provider.errors import AccountBanned, AccountError, KeyUnreadable, ProviderError, ProviderUnreachable
 from ..sentences import url_refusal
-from .followups import provider_data_refresh_soon
+from .followups import balance_check_started, provider_data_refresh_soon
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,9 @@ def accounts_clear_expired_bans(*, now: datetime) -> int:
 
 
 def account_refresh_health(*, account_id: int) -> None:
-    """The scheduled balance check of one account. Raises ``ProviderUnreachable`` for a retry."""
+    """The balance check of one account, scheduled or after spending. Raises ``ProviderUnreachable`` for a
+    retry."""
+    balance_check_started(account_id)
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         logger.info("balance check: account %s no longer exists", account_id)

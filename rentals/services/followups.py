@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
@@ -55,6 +56,45 @@ def provider_data_refresh_soon(account: ProviderAccount) -> None:
             )  # fmt: skip
 
     transaction.on_commit(enqueue)
+
+
+# A balance check queued after money moved waits this long, so that a burst of rents (a script renting
+# ten numbers) is read by one check, after the last of them.
+BALANCE_CHECK_AFTER_SPENDING_SECONDS = 5
+# Set while such a check is queued and has not started; one lost on its way (a broker restart) keeps
+# the next rents from queueing one no longer than this.
+BALANCE_CHECK_QUEUED = "rentdesk:balance-check-queued:{account_id}"
+BALANCE_CHECK_QUEUED_SECONDS = 60
+BALANCE_CHECK_TASK = "rentals.tasks.check_account_balance"
+
+
+def balance_check_soon(account: ProviderAccount) -> None:
+    """Money moved on this account (a rent, an extension, a refund): its balance is read again in a few
+    seconds rather than at the next scheduled check, unless a check is queued and has not started (it
+    reads what this moved too). Never raises: the rent is recorded either way, and the schedule catches up."""
+    flags = _queue_flags(settings.CELERY_BROKER_URL)
+    flag = BALANCE_CHECK_QUEUED.format(account_id=account.pk)
+    try:
+        if flags is not None and not flags.set(flag, 1, nx=True, ex=BALANCE_CHECK_QUEUED_SECONDS):
+            return
+        current_app.send_task(BALANCE_CHECK_TASK, (account.pk,), countdown=BALANCE_CHECK_AFTER_SPENDING_SECONDS)
+    except Exception as error:
+        logger.warning(
+            "could not queue a balance check of account %s after spending (%s): the schedule reads it",
+            account.pk, type(error).__name__,
+        )  # fmt: skip
+        if flags is not None:
+            with contextlib.suppress(redis.RedisError):  # nothing was queued: the next spending queues one
+                flags.delete(flag)
+
+
+def balance_check_started(account_id: int) -> None:
+    """A balance check has started: money moved from now on may come after its reading, and queues
+    another check."""
+    flags = _queue_flags(settings.CELERY_BROKER_URL)
+    if flags is not None:
+        with contextlib.suppress(redis.RedisError):  # the flag expires by itself
+            flags.delete(BALANCE_CHECK_QUEUED.format(account_id=account_id))
 
 
 def stale_provider_data(*, now: datetime) -> tuple[bool, list[int]]:

@@ -25,7 +25,7 @@ from ..provider.errors import ProviderError
 from ..sentences import extension_problem, team_language
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
-from .followups import reconcile_soon
+from .followups import balance_check_soon, reconcile_soon
 from .sms import PollResult, rental_poll
 from .turns import ProviderCallSlot, turn_at_once
 
@@ -43,17 +43,25 @@ def cancel_deadline(rental: Rental) -> datetime:
     return rental.created_at + CANCEL_WINDOW
 
 
-def rental_finish(*, rental: Rental, web: bool = False) -> Outcome:
-    return _set_status(rental=rental, operation=Operation.FINISH, web=web)
+def recorded_as(rental: Rental, person: AbstractBaseUser | None) -> None:
+    """The rental's next history row names ``person`` (None: Rentdesk itself): the one who asked, also
+    where no request is being answered (a worker, a command) or the answer comes in another's."""
+    rental._history_user = person  # read by django-simple-history before its request's user
 
 
-def rental_cancel(*, rental: Rental, now: datetime, web: bool = False) -> Outcome:
+def rental_finish(*, rental: Rental, requested_by: AbstractBaseUser | None, web: bool = False) -> Outcome:
+    return _set_status(rental=rental, operation=Operation.FINISH, requested_by=requested_by, web=web)
+
+
+def rental_cancel(
+    *, rental: Rental, now: datetime, requested_by: AbstractBaseUser | None, web: bool = False
+) -> Outcome:
     if rental.status not in ENDED and now >= cancel_deadline(rental):
         return Outcome(Operation.CANCEL, AttemptState.FAILED, "CANT_CANCEL", rental=rental)
-    return _set_status(rental=rental, operation=Operation.CANCEL, web=web)
+    return _set_status(rental=rental, operation=Operation.CANCEL, requested_by=requested_by, web=web)
 
 
-def _set_status(*, rental: Rental, operation: Operation, web: bool) -> Outcome:
+def _set_status(*, rental: Rental, operation: Operation, requested_by: AbstractBaseUser | None, web: bool) -> Outcome:
     if rental.status in ENDED:
         return Outcome(operation, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
     finish = operation == Operation.FINISH
@@ -66,15 +74,19 @@ def _set_status(*, rental: Rental, operation: Operation, web: bool) -> Outcome:
             account_record_error(account=rental.account, error=error, operation="setRentStatus")
         already = {"ALREADY_FINISH": RentalStatus.FINISHED, "ALREADY_CANCEL": RentalStatus.CANCELLED}
         if error.token in already:
-            _mark(rental, already[error.token])
+            _mark(rental, already[error.token], requested_by=requested_by)
             return Outcome(operation, AttemptState.SUCCEEDED, error.token, rental=rental)
         state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
+        if state == AttemptState.UNKNOWN and not finish:
+            balance_check_soon(rental.account)  # a cancel that went through refunded
         return Outcome(operation, state, error.token, rental=rental)
-    _mark(rental, RentalStatus.FINISHED if finish else RentalStatus.CANCELLED)
+    _mark(rental, RentalStatus.FINISHED if finish else RentalStatus.CANCELLED, requested_by=requested_by)
+    if not finish:
+        balance_check_soon(rental.account)  # the refund shows in the balance at once, not at the next check
     return Outcome(operation, AttemptState.SUCCEEDED, rental=rental)
 
 
-def _mark(rental: Rental, status: str) -> None:
+def _mark(rental: Rental, status: str, *, requested_by: AbstractBaseUser | None) -> None:
     with transaction.atomic():
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         if rental.status != status:
@@ -82,6 +94,7 @@ def _mark(rental: Rental, status: str) -> None:
             with team_language():  # the history says why
                 finished = status == RentalStatus.FINISHED
                 rental._change_reason = _("finished on SMS.online") if finished else _("cancelled on SMS.online")
+            recorded_as(rental, requested_by)
             rental.save(update_fields=["status", "ended_at"])
 
 
@@ -250,6 +263,7 @@ def _extension_send(
         rental.ended_by_provider = False
         with team_language():
             rental._change_reason = _("extended by %(hours)s h") % {"hours": extension.hours}
+        recorded_as(rental, requested_by)  # auto-renew: the person who set it
         rental.save(
             update_fields=[
                 "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
@@ -261,6 +275,7 @@ def _extension_send(
                           new_end_date=phone.end_date, cost=phone.cost)  # fmt: skip
     # Counted in the month the extension was recorded, before the call (a rent, by its rental's row).
     budget_alert_soon(account=rental.account, person=requested_by, spent_at=extension.created_at)
+    balance_check_soon(rental.account)
     return outcome
 
 
@@ -273,6 +288,7 @@ def _extension_failed(extension: RentalExtension, *, rental: Rental, error: Prov
         outcome = _finish(extension, state, token=error.token, detail=error.detail)
     if state == AttemptState.UNKNOWN:
         reconcile_soon(rental.account)
+        balance_check_soon(rental.account)  # it may have been paid for
     return outcome
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from ..models import ApiToken, Rental
+from ..roles import is_active_staff
 from ..sentences import team_language
 from .api_tokens import api_tokens_revoke
 from .renewing import auto_renew_owner_leaving
@@ -38,6 +40,26 @@ def _assignments_clear(person: AbstractBaseUser, *, deleted: bool) -> int:
         rental.save(update_fields=["assignee"])  # saved one by one: each rental's history says why
         released += 1
     return released
+
+
+class PersonRefused(Exception):
+    """The person named to act (on a command line) does not exist or may not do it; the message says which."""
+
+
+def person_allowed(*, username: str, permission: str) -> AbstractBaseUser:
+    """The person named to act where no one is signed in (a command line): active staff whose role
+    allows ``permission``, as the admin and the API would ask of them. Raises ``PersonRefused``."""
+    person = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+    if person is None:
+        raise PersonRefused(_("Nobody is named %(username)s.") % {"username": username})
+    if not is_active_staff(person):
+        raise PersonRefused(
+            _("%(person)s is not active staff: only active staff rent, extend or end numbers.") % {"person": person}
+        )
+    if not person.has_perm(permission):
+        refused = _("%(person)s may not do this: their role does not give the permission %(permission)s.")
+        raise PersonRefused(refused % {"person": person, "permission": permission})
+    return person
 
 
 def person_was_active_staff(person: AbstractBaseUser) -> bool:

@@ -20,7 +20,7 @@ from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
 from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
-from .managing import CANCEL_WINDOW
+from .managing import CANCEL_WINDOW, recorded_as
 from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
@@ -162,6 +162,7 @@ def _resolve_extensions(
                 rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
                 rental.ended_by_provider = False
                 rental._change_reason = _("extension confirmed by reconciliation")
+                recorded_as(rental, extension.requested_by)  # the person who asked for it, as if answered
                 rental.save(update_fields=[
                     "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
                 ])  # fmt: skip
@@ -207,18 +208,20 @@ def _rental_for_attempt(
     if ambiguous:
         matched = _("Matched to the oldest unknown attempt with the same rent time: check its service.")
         note = f"{matched} {note}".strip()
-    rental = Rental.objects.create(
+    # The provider's list has no end date: the rent started when the attempt was sent.
+    end_date = attempt.sent_at + timedelta(hours=attempt.hours)
+    rental = Rental(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
-        country=attempt.country, operator=attempt.operator, hours=attempt.hours,
-        # The provider's list has no end date: the rent started when the attempt was sent.
-        end_date=attempt.sent_at + timedelta(hours=attempt.hours), cost=entry.price,
-        rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
+        country=attempt.country, operator=attempt.operator, hours=attempt.hours, end_date=end_date,
+        cost=entry.price, rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
         attention=note[:300],
     )  # fmt: skip
+    recorded_as(rental, attempt.requested_by)  # the person who asked for it, not the worker that settled it
+    rental.save(force_insert=True)
     rented = _("Resolved by reconciliation: SMS.online had rented +%(number)s.") % {"number": entry.number}
     resolved = f"{attempt.error_detail} {rented}"
     RentAttempt.objects.filter(pk=attempt.pk).update(
-        state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip()
+        state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip(), end_date=end_date
     )
     return rental
 

@@ -37,12 +37,16 @@ from ..provider.parsing import RentedPhone
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
-from .followups import reconcile_soon
-from .managing import extension_outcome_for, requested_by_same
+from .followups import balance_check_soon, reconcile_soon
+from .managing import extension_outcome_for, recorded_as, requested_by_same
 from .renewing import auto_renew_cut_short
 from .turns import ProviderCallSlot
 
 logger = logging.getLogger(__name__)
+
+
+# Who may rent (it spends money): the admin's button, the API and the command line ask the same.
+RENT_PERMISSION = "rentals.rent_number"
 
 
 def webhook_url_for(token: str) -> str:
@@ -125,6 +129,8 @@ def _rent_carry_out(
     outcome = _attempt_send(attempt, client=client, account=account)
     if outcome.state == AttemptState.UNKNOWN:
         reconcile_soon(account)
+    if outcome.state in (AttemptState.SUCCEEDED, AttemptState.UNKNOWN):  # paid, or maybe paid
+        balance_check_soon(account)
     if outcome.ok and budgeted:
         budget_alert_soon(account=account, person=requested_by)
     return outcome
@@ -214,8 +220,10 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
     }  # fmt: skip
     try:
         with transaction.atomic():
-            rental = Rental.objects.create(account=account, provider_rent_id=phone.rent_id, **details)
-            _attempt_link(attempt, rental, account, started)
+            rental = Rental(account=account, provider_rent_id=phone.rent_id, **details)
+            recorded_as(rental, attempt.requested_by)  # its history says who rented it, whoever runs this
+            rental.save(force_insert=True)
+            _attempt_link(attempt, rental, account, started, end_date=phone.end_date)
     except IntegrityError:
         rental = _adopted_meanwhile(account, phone.rent_id, attempt)
         if rental is None:
@@ -226,15 +234,20 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
                 started=started,
             )  # fmt: skip
         with transaction.atomic():
-            # Reconciliation saw the rent in the provider's list before this answer came: same rent.
-            Rental.objects.filter(pk=rental.pk).update(attention="", **details)
-            rental.refresh_from_db()
-            _attempt_link(attempt, rental, account, started)
+            # Reconciliation saw the rent in the provider's list before this answer came: same rent,
+            # now with the answer's details and the person who asked, in its history too.
+            for name, value in {"attention": "", **details}.items():
+                setattr(rental, name, value)
+            recorded_as(rental, attempt.requested_by)
+            rental.save(update_fields=["attention", *details])
+            _attempt_link(attempt, rental, account, started, end_date=phone.end_date)
     return rent_outcome_for(attempt)
 
 
-def _attempt_link(attempt: RentAttempt, rental: Rental, account: ProviderAccount, started: float) -> None:
-    attempt.rental = rental
+def _attempt_link(
+    attempt: RentAttempt, rental: Rental, account: ProviderAccount, started: float, *, end_date: datetime
+) -> None:
+    attempt.rental, attempt.end_date = rental, end_date
     _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
     if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
         account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
@@ -277,7 +290,9 @@ def _attempt_finish(
     attempt.finished_at = timezone.now()
     if started is not None:
         attempt.duration_ms = round((time.monotonic() - started) * 1000)
-    attempt.save(update_fields=["state", "error_token", "error_detail", "finished_at", "duration_ms", "rental"])
+    attempt.save(
+        update_fields=["state", "error_token", "error_detail", "finished_at", "duration_ms", "rental", "end_date"]
+    )
     return rent_outcome_for(attempt)
 
 

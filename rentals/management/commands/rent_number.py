@@ -6,7 +6,9 @@ import json
 import uuid
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from rentals import services
 from rentals.forms import RentForm
@@ -32,6 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--hours", default="24", help="Rent time: 4, 8, 12, 24, 72, 168, 360, 720 or 2160.")
         parser.add_argument("--label", default="", help="What the number is used for (shown in the inventory).")
         parser.add_argument("--no-webhook", action="store_true", help="Do not register a webhook URL.")
+        parser.add_argument(
+            "--as", dest="as_person", metavar="USERNAME",
+            help="Required: the person renting (active staff allowed to rent), recorded as its renter and in "
+            "its history, and whose personal budget applies.",
+        )  # fmt: skip
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,10 +48,11 @@ class Command(BaseCommand):
             | {"webhook": not options["no_webhook"]},
             by_name=True,
         )
+        person = self._person(options["as_person"])
         if not form.is_valid():
             problems = "; ".join(f"--{field}: {' '.join(errors)}" for field, errors in form.errors.items())
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, problems)
-        outcome = services.rental_rent(**form.rent_arguments(), nonce=uuid.uuid4(), requested_by=None, via="cli")
+        outcome = services.rental_rent(**form.rent_arguments(), nonce=uuid.uuid4(), requested_by=person, via="cli")
         if outcome.ok:
             rental = outcome.rental
             self._print(
@@ -66,6 +74,15 @@ class Command(BaseCommand):
         if outcome.facts:
             extra["facts"] = dict(outcome.facts)
         self._fail(EXIT_PROVIDER_ERROR, outcome.token, describe(outcome), **extra)
+
+    def _person(self, username: str | None) -> AbstractBaseUser:
+        """The person the rent is made for: every rent records who asked, and nobody is signed in here."""
+        if not username:
+            self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, _("--as: name the person renting (a username)."))
+        try:
+            return services.person_allowed(username=username, permission=services.RENT_PERMISSION)
+        except services.PersonRefused as refused:
+            self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, f"--as: {refused}")
 
     def _print(self, payload: dict[str, Any], text: str) -> None:
         self.stdout.write(json.dumps(payload) if self.as_json else text)

@@ -77,7 +77,7 @@ def test_a_low_balance(team_speaks_ukrainian, simulator, account):
     account.refresh_from_db()
     simulator.set_account(SANDBOX_KEY, balance="1.50")
     services.account_check_balance(account=account)
-    assert_ukrainian(only_mail(), says="Низький баланс на Sandbox: 1.50 USD")
+    assert_ukrainian(only_mail(), says="Низький баланс на Sandbox: 1,50 USD")
 
 
 def test_a_personal_budget_alert(team_speaks_ukrainian, rental):

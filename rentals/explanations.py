@@ -153,6 +153,14 @@ EXPLANATIONS = {
         "This Idempotency-Key was used for a different request. Use a new key for a new request. Nothing was sent."
     ),
     "BODY_TOO_LARGE": _("The request's body is larger than Rentdesk reads. Nothing was sent."),
+    # Auto-renew's own, on the extension it did not make and on the error it records (services/renewing.py).
+    "AUTO_RENEW_REFUSED": _(
+        "Auto-renew did not extend the rental: a condition set on it was not met (ceiling, balance, budget or "
+        "who set it). Nothing was charged. Extend it by hand; the extension's details say why."
+    ),
+    "AUTO_RENEW_FAILED": _(
+        "Auto-renew could not extend a rental before its end. Extend it by hand; the error's details say why."
+    ),
     "INTERNAL_ERROR": _(
         "Rentdesk met an internal error (it is logged). Check the rental or the rent attempts before trying again."
     ),

@@ -198,3 +198,18 @@ def test_the_low_balance_mail_writes_money_as_the_team_language_does(settings, a
     notice = notices.low_balance(account, balance=Decimal("0.4500"), threshold=Decimal("5"))
     assert_ukrainian(notice.body, says="0,45 USD")
     assert "5,00 USD" in notice.body
+
+
+def test_auto_renews_own_outcomes_read_as_what_happened_not_as_unknown_answers(account, boss):
+    rental = RentalFactory(account=account)
+    RentalExtension.objects.create(
+        rental=rental, hours=24, state=AttemptState.FAILED, error_token="AUTO_RENEW_REFUSED", automatic=True,
+        error_detail="the price, 0,90 USD, is above the ceiling of 0,50 USD.",
+    )  # fmt: skip
+    ErrorEvent.objects.create(account=account, operation="auto-renew", token="AUTO_RENEW_FAILED")
+    english = reader(boss, "en")
+    extensions = read(english, reverse("admin:rentals_rentalextension_changelist"))
+    assert "Auto-renew did not extend the rental: a condition set on it was not met" in extensions
+    dashboard = read(english, reverse("admin:index"))
+    assert "1 × Auto-renew could not extend a rental before its end. (AUTO_RENEW_FAILED)" in dashboard
+    assert "which Rentdesk does not know" not in extensions + dashboard

@@ -31,7 +31,7 @@ from ..outcomes import Token
 from ..provider.errors import ProviderError
 from ..reasons import reason
 from ..roles import is_active_staff
-from ..sentences import describe, team_language
+from ..sentences import describe, money, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
 from .managing import EXTEND_PERMISSION, rental_extend
@@ -220,7 +220,7 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
         return None, with_token(explain(error.token), error.token)
     if price is None:
         return None, _("SMS.online gave no price, so the ceiling cannot be checked.")
-    figures = {"price": f"{price:.2f}", "balance": f"{balance:.2f}", "ceiling": f"{rental.auto_renew_max_price:.2f}"}
+    figures = {"price": money(price), "balance": money(balance), "ceiling": money(rental.auto_renew_max_price)}
     if price > rental.auto_renew_max_price:
         return None, _("the price, %(price)s USD, is above the ceiling of %(ceiling)s USD.") % figures
     if balance < price:

@@ -16,6 +16,8 @@ SEEDED_CATALOG_NAMES = [
     gettext_noop("Germany"),
     gettext_noop("USA"),
     gettext_noop("Vodafone Ukraine"),
+    gettext_noop("VKontakte"),
+    gettext_noop("MTS"),
 ]
 
 # Django's own Ukrainian puts the model's name in the nominative where Ukrainian needs another case

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -151,6 +153,14 @@ EXPLANATIONS = {
         "This Idempotency-Key was used for a different request. Use a new key for a new request. Nothing was sent."
     ),
     "BODY_TOO_LARGE": _("The request's body is larger than Rentdesk reads. Nothing was sent."),
+    # Auto-renew's own, on the extension it did not make and on the error it records (services/renewing.py).
+    "AUTO_RENEW_REFUSED": _(
+        "Auto-renew did not extend the rental: a condition set on it was not met (ceiling, balance, budget or "
+        "who set it). Nothing was charged. Extend it by hand; the extension's details say why."
+    ),
+    "AUTO_RENEW_FAILED": _(
+        "Auto-renew could not extend a rental before its end. Extend it by hand; the error's details say why."
+    ),
     "INTERNAL_ERROR": _(
         "Rentdesk met an internal error (it is logged). Check the rental or the rent attempts before trying again."
     ),
@@ -169,6 +179,25 @@ def explain(token: str, *, banned_until: str | None = None, spending: bool = Fal
     until = gettext(" until %(date)s") % {"date": banned_until} if banned_until else ""
     sentence = str(text).format(until=until)
     return f"{sentence} {unknown_outcome}" if token in MAY_HAVE_CHARGED_TOKENS else sentence
+
+
+# A sentence ends at a stop followed by a capital: not inside "SMS.online", nor after "see." ("див.").
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def headline(token: str) -> str:
+    """What happened, in a few words, where a list or a count has no room for what to do: the first
+    sentence of the token's explanation, so that each token keeps one wording."""
+    text = explain(token)
+    for end in SENTENCE_END.finditer(text):
+        if text[end.end()].isupper():
+            return text[: end.start()]
+    return text
+
+
+def with_token(sentence: str, token: str) -> str:
+    """A sentence for plain text (messages, mail, chat), SMS.online's token after it for those who look it up."""
+    return f"{sentence} ({token})" if token else sentence
 
 
 HEALTH_PARTS = {"database": _("Database"), "broker": _("Broker (Redis)"), "beat": _("Beat (scheduled jobs)")}

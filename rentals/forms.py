@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.db.models import Case, QuerySet, Value, When
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -26,8 +25,8 @@ DEFAULT_HOURS = 24
 
 class CountryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Country) -> str:
-        # SMS.online's own id beside the name: what its panel and its docs use.
-        return gettext("%(name)s (id %(id)s)") % {"name": obj.display_name, "id": obj.provider_id}
+        # The name people know, in their language; SMS.online's id is for the CLI and the API, which take it.
+        return obj.display_name
 
 
 class AccountChoiceField(forms.ModelChoiceField):

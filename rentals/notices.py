@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from .chat import one_line, quoted
 from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
-from .sentences import format_time_left, local_time, team_language
+from .sentences import format_time_left, local_time, money, team_language
 
 Arguments = ParamSpec("Arguments")
 
@@ -101,7 +101,7 @@ def lost(rental: Rental, *, token: str) -> Notice:
 
 @in_team_language
 def low_balance(account: ProviderAccount, *, balance: Decimal, threshold: Decimal) -> Notice:
-    facts = {"account": account.name, "balance": f"{balance:.2f}", "threshold": f"{threshold:.2f}"}
+    facts = {"account": account.name, "balance": money(balance), "threshold": money(threshold)}
     return Notice(
         _("[Rentdesk] Low balance on %(account)s: %(balance)s USD") % facts,
         _(
@@ -117,7 +117,7 @@ def budget_alert(
     *, scope: str, name: str, cap: Decimal, spent: Decimal, percent: int, reached: bool, month: date
 ) -> Notice:
     """A budget has used ``percent`` of its cap this month; ``reached``: all of it (or it refused a spend)."""
-    facts = {"name": name, "percent": percent, "spent": f"{spent:.2f}", "cap": f"{cap:.2f}", "month": f"{month:%Y-%m}"}
+    facts = {"name": name, "percent": percent, "spent": money(spent), "cap": money(cap), "month": f"{month:%Y-%m}"}
     facts["owner"] = (_("Account %(name)s") if scope == "account" else _("Person %(name)s")) % facts
     if reached:
         subject = _("[Rentdesk] Budget: %(owner)s has reached its monthly budget") % facts

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .explanations import MAY_HAVE_CHARGED, explain
+from .explanations import MAY_HAVE_CHARGED, explain, with_token
 from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
 from .outcomes import Operation, Outcome, Token
 from .provider.destinations import UrlRefusal
@@ -31,6 +34,17 @@ def team_language() -> AbstractContextManager[None]:
 
 def local_time(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+# SMS.online charges in USD, which is written with cents.
+CURRENCY_PLACES = 2
+
+
+def money(amount: Decimal) -> str:
+    """An amount as its currency writes it, in the reader's language: "0,45", "100,00" (columns keep 4 places);
+    more places only where a provider's price truly has them ("0,455")."""
+    places = max(CURRENCY_PLACES, -min(amount.normalize().as_tuple().exponent, 0))
+    return number_format(amount, places, use_l10n=True)
 
 
 def format_time_left(left: timedelta) -> str:
@@ -137,8 +151,8 @@ def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str
             return explain(token)
         return f"{explain(token)} " + _("The most it can still be extended by is %(hours)s hours.") % {"hours": most}
     if may_have_charged:
-        unreadable = _("no readable answer about the extension.")
-        return f"{token}: {unreadable} {MAY_HAVE_CHARGED}"
+        unreadable = capfirst(_("no readable answer about the extension."))
+        return with_token(f"{unreadable} {MAY_HAVE_CHARGED}", token)
     return explain(token)
 
 

@@ -122,7 +122,7 @@ def rent_form_fields(html: str) -> dict[str, str]:
         "nonce": hidden("nonce"),
         "account": account,
         "service": option("service", "Telegram (tg)"),
-        "country": option("country", "Ukraine (id 1)"),
+        "country": option("country", "Ukraine"),
         "operator": "",
         "hours": "24",
         "webhook": "on",

@@ -75,8 +75,9 @@ def test_the_dashboard_shows_what_needs_attention(boss):
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page_text(response)))
     assert "1 rental ends within 24 hours: +" in text and "2 rentals end within 72 hours." in text
     assert "(Support line), Telegram: ends in 2" in text
-    assert "1 account cannot rent: Dry is out of balance (last error NO_BALANCE)." in text
-    assert "2 provider errors in the last 24 hours: NO_BALANCE: 2" in text
+    last_error = "Last error: The SMS.online account has no money left. (NO_BALANCE)"
+    assert f"1 account cannot rent: Dry is out of balance. {last_error}" in text
+    assert "2 provider errors in the last 24 hours: 2 × The SMS.online account has no money left. (NO_BALANCE)" in text  # noqa: RUF001
     assert 'id="dashboard-rent-button"' in html
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from rentals import services, tasks
 from rentals.models import AccountState, Offer, ProviderAccount, Rental, RentalStatus
+from rentals.reasons import reason_words
 
 from .conftest import SANDBOX_KEY
 from .test_admin_rent import page_text
@@ -127,7 +128,9 @@ def test_a_rental_the_provider_revoked_early_is_recorded_announced_and_shown(bos
     services.rental_poll(rental=Rental.objects.get(pk=rental.pk))  # a second look announces nothing more
     rental.refresh_from_db()
     assert rental.status == RentalStatus.REVOKED and rental.ended_by_provider
-    assert rental.history.first().history_change_reason == "revoked on SMS.online's side before its end date"
+    assert (
+        reason_words(rental.history.first().history_change_reason) == "revoked on SMS.online's side before its end date"
+    )
     (alert,) = mail.outbox
     assert alert.subject == f"[Rentdesk] SMS.online took back +{rental.number} before its end date"
     assert "taras@example.test" in alert.to

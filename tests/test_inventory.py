@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals.models import Rental, RentalStatus, SmsMessage
+from rentals.reasons import reason_words
 
 from .factories import AccountFactory, RentalFactory
 
@@ -146,7 +147,10 @@ def test_claim_and_release_are_recorded_in_the_history(operator, inventory):
     operator.post(LIST_URL, {"action": "release", "_selected_action": [rental.pk]})
     rental.refresh_from_db()
     assert rental.assignee is None
-    history = list(rental.history.order_by("history_date").values_list("history_change_reason", "history_user"))
+    history = [
+        (reason_words(why), who)
+        for why, who in rental.history.order_by("history_date").values_list("history_change_reason", "history_user")
+    ]
     assert history[-2:] == [("claimed", operator.user.pk), ("released by olena", operator.user.pk)]
     page = operator.get(reverse("admin:rentals_rental_history", args=[rental.pk])).content.decode()
     assert "claimed" in page and "Revert" not in page

@@ -14,15 +14,15 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
-from ..explanations import explain
+from ..explanations import explain, with_token
 from ..models import (
     AccountEvent,
     ProviderAccount,
     api_key_problem,
 )
 from ..provider.errors import ProviderError
-from ..sentences import url_refusal
-from .common import OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent
+from ..sentences import money, url_refusal
+from .common import OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent, money_column, what_happened
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -90,7 +90,7 @@ class AccountEventInline(ReadOnlyInline):
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     form = ProviderAccountForm
-    list_display = ["name", "state_display", "balance", "balance_checked_at", "last_error_token", "last_error_at"]
+    list_display = ["name", "state_display", "balance_usd", "balance_checked_at", "last_error", "last_error_at"]
     list_filter = ["state"]
     search_fields = ["name"]
     readonly_fields = [
@@ -98,10 +98,10 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
         "state",
         "banned_until",
         "state_changed_at",
-        "last_error_token",
+        "last_error",
         "last_error_detail",
         "last_error_at",
-        "balance",
+        "balance_usd",
         "balance_checked_at",
         "created_at",
         "updated_at",
@@ -115,17 +115,18 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
                     "state",
                     "banned_until",
                     "state_changed_at",
-                    "balance",
+                    "balance_usd",
                     "balance_checked_at",
                     "low_balance_threshold",
                 ]
             },
         ),
         (_("Budget"), {"fields": ["monthly_budget"]}),
-        (_("Last error"), {"fields": ["last_error_token", "last_error_detail", "last_error_at"]}),
+        (_("Last error"), {"fields": ["last_error", "last_error_detail", "last_error_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     actions = ["rent_with_account", "check_balance", "reset_state"]
+    balance_usd = money_column("balance", _("balance"))
     inlines = [AccountEventInline]
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
@@ -146,6 +147,10 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: ProviderAccount | None) -> list[Any]:
         return super().get_inlines(request, obj) if obj is not None else []
+
+    @admin.display(description=_("Last error"), ordering="last_error_token")
+    def last_error(self, obj: ProviderAccount) -> str:
+        return what_happened(obj.last_error_token)
 
     @admin.display(description=_("State"), ordering="state")
     def state_display(self, obj: ProviderAccount) -> str:
@@ -178,12 +183,13 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
             try:
                 balance = services.account_check_balance(account=account)
             except ProviderError as error:
-                self.message_user(request, f"{account.name}: {error.token}. {explain(error.token)}", messages.ERROR)
+                self.message_user(
+                    request, f"{account.name}: {with_token(explain(error.token), error.token)}", messages.ERROR
+                )
             else:
                 checked = _("%(account)s: balance %(balance)s (%(state)s).")
-                self.message_user(
-                    request, checked % {"account": account.name, "balance": balance, "state": account.state_summary}
-                )
+                facts = {"account": account.name, "balance": money(balance), "state": account.state_summary}
+                self.message_user(request, checked % facts)
 
     @admin.action(
         description=_("Reset state to OK (after a top-up, a key fix or a lifted ban)"), permissions=["change"]

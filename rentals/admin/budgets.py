@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import PersonBudget
+from ..sentences import money
 from .common import OfferedFiltersOnlyMixin
 
 
@@ -20,4 +21,4 @@ class PersonBudgetAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     @admin.display(description=_("spent or committed this month (USD)"))
     def spent_this_month(self, obj: PersonBudget) -> str:
         since = services.month_start(timezone.now())
-        return f"{services.budget_spent(since=since, person=obj.user):.2f}"
+        return money(services.budget_spent(since=since, person=obj.user))

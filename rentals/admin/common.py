@@ -11,7 +11,14 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+
+from ..explanations import headline, with_token
+from ..models import ANY_OPERATOR
+from ..sentences import money
 
 # Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
 from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
@@ -128,3 +135,45 @@ class CompactColumnsMixin:
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**(extra_context or {}), "all_columns": self.showing_all_columns(request)}
         return super().changelist_view(request, context)
+
+
+def money_column(name: str, description: Any) -> Callable[[Any, Any], str]:
+    """A list column or a page field showing the amount in ``name`` as its currency writes it."""
+
+    @admin.display(description=description, ordering=name)
+    def column(model_admin: Any, obj: Any) -> str:
+        amount = getattr(obj, name)
+        return "-" if amount is None else money(amount)
+
+    return column
+
+
+def operator_words(code: str) -> str:
+    """A rent's operator: SMS.online's code, or "any operator" in the reader's language."""
+    return gettext("Any operator") if code == ANY_OPERATOR else code
+
+
+def attempt_what_happened(attempt: Any) -> str:
+    """A rent attempt's or an extension's outcome in its list: a succeeded one (reconciled ones too) says
+    nothing more than its state, whatever token its first answer left; the token stays on its page."""
+    return "" if attempt.state == "succeeded" else what_happened(attempt.error_token)
+
+
+def what_happened(token: str, *, sentence: str | None = None) -> SafeString:
+    """An outcome for a page: the sentence (the token's headline unless given) and, muted after it,
+    SMS.online's token for those who look it up."""
+    if not token:
+        return format_html("{}", sentence or "")
+    words = headline(token) if sentence is None else sentence
+    return format_html('{} <small class="quiet" title="{}">({})</small>', words, gettext("SMS.online's code"), token)
+
+
+class OutcomeFilter(admin.AllValuesFieldListFilter):
+    """A filter on SMS.online's tokens whose choices read as what happened, the token after it."""
+
+    def choices(self, changelist: Any) -> Any:
+        tokens = {str(value) for value in self.lookup_choices}
+        for choice in super().choices(changelist):
+            if choice["display"] in tokens:
+                choice = {**choice, "display": with_token(headline(choice["display"]), choice["display"])}
+            yield choice

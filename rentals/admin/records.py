@@ -21,30 +21,41 @@ from ..models import (
     SmsMessage,
 )
 from ..sentences import describe
-from .common import EXTEND_PERMISSION, CompactColumnsMixin, OfferedFiltersOnlyMixin, RecordAdmin, can_rent
+from .common import (
+    EXTEND_PERMISSION,
+    CompactColumnsMixin,
+    OfferedFiltersOnlyMixin,
+    OutcomeFilter,
+    RecordAdmin,
+    attempt_what_happened,
+    can_rent,
+    money_column,
+    operator_words,
+    what_happened,
+)
 from .forwarding import forwarding_summary
 
 
 @admin.register(RentAttempt)
 class RentAttemptAdmin(CompactColumnsMixin, OfferedFiltersOnlyMixin, admin.ModelAdmin):
     # What a 1400-pixel screen shows at once; "All columns" adds operator, hours, duration, via.
-    compact_list_display = ["created_at", "account", "service", "country", "state", "error_token", "requested_by",
-                            "rental"]  # fmt: skip
+    compact_list_display = ["created_at", "account", "service", "country", "state", "what_happened",
+                            "requested_by", "rental"]  # fmt: skip
     list_display = [
         "created_at",
         "account",
         "service",
         "country",
-        "operator",
+        "operator_name",
         "hours",
         "state",
-        "error_token",
+        "what_happened",
         "duration_ms",
         "requested_by",
         "via",
         "rental",
     ]
-    list_filter = ["state", "error_token", "account", "via"]
+    list_filter = ["state", ("error_token", OutcomeFilter), "account", "via"]
     list_select_related = ["account", "service", "country", "requested_by", "rental"]
     date_hierarchy = "created_at"
     # The end date this rent was made with: the rental's own moves on with each extension.
@@ -53,6 +64,14 @@ class RentAttemptAdmin(CompactColumnsMixin, OfferedFiltersOnlyMixin, admin.Model
 
     def get_urls(self) -> list[Any]:
         return [*self.columns_urls(), *super().get_urls()]
+
+    @admin.display(description=_("Operator"), ordering="operator")
+    def operator_name(self, obj: RentAttempt) -> str:
+        return operator_words(obj.operator)
+
+    @admin.display(description=_("What happened"), ordering="error_token")
+    def what_happened(self, obj: RentAttempt) -> str:
+        return attempt_what_happened(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -84,19 +103,27 @@ class RentalExtensionAdmin(CompactColumnsMixin, RecordAdmin):
     SMS.online shows it did not happen (reconciliation settles only those that did)."""
 
     # What a 1400-pixel screen shows at once; "All columns" adds the price quoted and the new end date.
-    compact_list_display = ["created_at", "rental", "hours", "state", "error_token", "cost", "requested_by",
+    compact_list_display = ["created_at", "rental", "hours", "state", "what_happened", "cost_usd", "requested_by",
                             "automatic"]  # fmt: skip
-    list_display = ["created_at", "rental", "hours", "state", "error_token", "price_quoted", "cost",
+    list_display = ["created_at", "rental", "hours", "state", "what_happened", "price_quoted_usd", "cost_usd",
                     "new_end_date", "requested_by", "automatic"]  # fmt: skip
-    list_filter = ["state", "error_token", "automatic", "rental__account"]
+    list_filter = ["state", ("error_token", OutcomeFilter), "automatic", "rental__account"]
     list_select_related = ["rental", "requested_by"]
     date_hierarchy = "created_at"
     search_fields = ["rental__number", "rental__label"]
-    readonly_fields = ["explanation"]
+    # Amounts as USD is written ("0,45"), not as the columns keep them ("0,4500").
+    exclude = ["price_quoted", "cost"]
+    readonly_fields = ["explanation", "price_quoted_usd", "cost_usd"]
+    price_quoted_usd = money_column("price_quoted", _("price quoted"))
+    cost_usd = money_column("cost", _("cost"))
     actions = ["mark_not_charged"]
 
     def get_urls(self) -> list[Any]:
         return [*self.columns_urls(), *super().get_urls()]
+
+    @admin.display(description=_("What happened"), ordering="error_token")
+    def what_happened(self, obj: RentalExtension) -> str:
+        return attempt_what_happened(obj)
 
     def has_extend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXTEND_PERMISSION)
@@ -115,11 +142,15 @@ class RentalExtensionAdmin(CompactColumnsMixin, RecordAdmin):
 
 @admin.register(ErrorEvent)
 class ErrorEventAdmin(RecordAdmin):
-    list_display = ["created_at", "account", "operation", "token", "sent", "detail"]
-    list_filter = ["token", "account", "operation", ("created_at", admin.DateFieldListFilter)]
+    list_display = ["created_at", "account", "operation", "what_happened", "sent", "detail"]
+    list_filter = [("token", OutcomeFilter), "account", "operation", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
     search_fields = ["token", "detail"]
+
+    @admin.display(description=_("What happened"), ordering="token")
+    def what_happened(self, obj: ErrorEvent) -> str:
+        return what_happened(obj.token)
 
 
 @admin.register(SmsMessage)

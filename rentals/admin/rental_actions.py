@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..explanations import explain
+from ..explanations import explain, with_token
 from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
@@ -81,7 +81,7 @@ class RentalActionsMixin:
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._back(rental))
         except ProviderError as error:
-            self.message_user(request, f"{error.token}: {explain(error.token)}", messages.ERROR)
+            self.message_user(request, with_token(explain(error.token), error.token), messages.ERROR)
         else:
             text = _("%(count)s new SMS.") % {"count": result.new_messages}
             if result.state != "active":

@@ -22,9 +22,19 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..forms import AutoRenewForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
-from ..sentences import describe, provider_busy
+from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
-from .common import EXTEND_PERMISSION, CompactColumnsMixin, OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent, row_id
+from .common import (
+    EXTEND_PERMISSION,
+    CompactColumnsMixin,
+    OfferedFiltersOnlyMixin,
+    ReadOnlyInline,
+    attempt_what_happened,
+    can_rent,
+    money_column,
+    operator_words,
+    row_id,
+)
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
@@ -43,10 +53,15 @@ from .rental_actions import RentalActionsMixin
 class RentalExtensionInline(ReadOnlyInline):
     model = RentalExtension
     fk_name = "rental"
-    fields = ["created_at", "hours", "state", "error_token", "price_quoted", "old_rent_id", "new_rent_id",
+    fields = ["created_at", "hours", "state", "what_happened", "price_quoted_usd", "old_rent_id", "new_rent_id",
               "new_end_date", "requested_by", "automatic", "what_now"]  # fmt: skip
     readonly_fields = fields
     verbose_name_plural = _("Extensions")
+    price_quoted_usd = money_column("price_quoted", _("price quoted"))
+
+    @admin.display(description=_("What happened"))
+    def what_happened(self, obj: RentalExtension) -> str:
+        return attempt_what_happened(obj)
 
     @admin.display(description="")
     def what_now(self, obj: RentalExtension) -> str:
@@ -82,7 +97,7 @@ class RentalAdmin(
         "phone_number", "label", "service", "country", "time_left", "last_sms", "code_to_copy", "assignee",
     ]  # fmt: skip
     list_display = [
-        "phone_number", "label", "service", "country", "operator", "status", "end_date", "time_left", "last_sms",
+        "phone_number", "label", "service", "country", "operator_name", "status", "end_date", "time_left", "last_sms",
         "code_to_copy", "assignee", "paid", "account",
     ]  # fmt: skip
     list_filter = [
@@ -107,15 +122,19 @@ class RentalAdmin(
     fields = [
         "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
         "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "auto_renew_by", "provider_rent_id",
-        "account", "service", "country", "operator", "hours", "end_date", "status", "attention", "expired_at",
+        "account", "service", "country", "operator_name", "hours", "end_date", "status", "attention", "expired_at",
         "ended_at", "paid", "rented_by", "created_at", "attempt_link",
     ]  # fmt: skip
     readonly_fields = [
-        "phone_number", "provider_rent_id", "account", "service", "country", "operator", "hours", "end_date",
+        "phone_number", "provider_rent_id", "account", "service", "country", "operator_name", "hours", "end_date",
         "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link", "auto_renew_by",
     ]  # fmt: skip
     # Its SMS are the live list at the top of the page (change_form.html), not an inline.
     inlines = [RentalExtensionInline, RentalReminderInline]
+
+    @admin.display(description=_("Operator"), ordering="operator")
+    def operator_name(self, obj: Rental) -> str:
+        return operator_words(obj.operator)
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
@@ -166,7 +185,7 @@ class RentalAdmin(
     @admin.display(description=_("Cost (USD)"), ordering="paid")
     def paid(self, obj: Rental) -> str:
         """The rent and its paid extensions; nothing once SMS.online refunded them."""
-        return "-" if obj.paid is None else f"{obj.paid:.2f}"
+        return "-" if obj.paid is None else money(obj.paid)
 
     @admin.display(description=_("Time left"), ordering="end_date")
     def time_left(self, obj: Rental) -> str:

@@ -36,6 +36,14 @@ RENT_HOURS_NAMES = {
 ANY_OPERATOR = "any"
 
 
+class RequestVia(models.TextChoices):
+    """Where a rent request came from: stored as the code, shown in words."""
+
+    ADMIN = "admin", _("the admin")
+    CLI = "cli", _("the command line")
+    API = "api", _("the API")
+
+
 def _rent_time_label(hours: int) -> str:
     return gettext("%(label)s (%(hours)s h)") % {"label": RENT_HOURS_NAMES[hours], "hours": hours}
 
@@ -272,7 +280,9 @@ class RentAttempt(models.Model):
         blank=True,
         related_name="+",
     )
-    via = models.CharField(_("via"), max_length=16, help_text=_("Where the request came from: admin, cli or api."))
+    via = models.CharField(
+        _("via"), max_length=16, choices=RequestVia.choices, help_text=_("Where the request came from.")
+    )
     state = models.CharField(_("state"), max_length=16, choices=AttemptState.choices, default=AttemptState.PENDING)
     error_token = models.CharField(_("error token"), max_length=64, blank=True)
     error_detail = models.TextField(_("error detail"), blank=True)

@@ -22,7 +22,8 @@ from ..models import AttemptState, Rental, RentalExtension, RentalReminder, Rent
 from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
-from ..sentences import extension_problem, team_language
+from ..reasons import reason
+from ..sentences import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
@@ -91,9 +92,7 @@ def _mark(rental: Rental, status: str, *, requested_by: AbstractBaseUser | None)
         rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
         if rental.status != status:
             rental.status, rental.ended_at = status, timezone.now()
-            with team_language():  # the history says why
-                finished = status == RentalStatus.FINISHED
-                rental._change_reason = _("finished on SMS.online") if finished else _("cancelled on SMS.online")
+            rental._change_reason = reason("finished" if status == RentalStatus.FINISHED else "cancelled")
             recorded_as(rental, requested_by)
             rental.save(update_fields=["status", "ended_at"])
 
@@ -261,8 +260,7 @@ def _extension_send(
             rental.hours += extension.hours
         rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
         rental.ended_by_provider = False
-        with team_language():
-            rental._change_reason = _("extended by %(hours)s h") % {"hours": extension.hours}
+        rental._change_reason = reason("extended", hours=extension.hours)
         recorded_as(rental, requested_by)  # auto-renew: the person who set it
         rental.save(
             update_fields=[
@@ -349,24 +347,20 @@ def extensions_mark_not_charged(*, extensions: Iterable[RentalExtension], user: 
 
 def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """``user`` takes care of these rentals from now on."""
-    with team_language():
-        reason = _("claimed")
-    return _assign(rentals, user, reason=reason)
+    return _assign(rentals, user, why=reason("claimed"))
 
 
 def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """Nobody in particular takes care of these rentals any more."""
-    with team_language():
-        reason = _("released by %(person)s") % {"person": user}
-    return _assign(rentals, None, reason=reason)
+    return _assign(rentals, None, why=reason("released_by", person=user))
 
 
-def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, reason: str) -> int:
+def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, why: str) -> int:
     changed = 0
     for rental in rentals:
         if rental.assignee_id != (assignee.pk if assignee else None):
             rental.assignee = assignee
-            rental._change_reason = reason
+            rental._change_reason = why
             rental.save(update_fields=["assignee"])
             changed += 1
     return changed

@@ -15,8 +15,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from ..models import ApiToken, Rental
+from ..reasons import reason
 from ..roles import is_active_staff
-from ..sentences import team_language
 from .api_tokens import api_tokens_revoke
 from .renewing import auto_renew_owner_leaving
 
@@ -29,14 +29,10 @@ def person_leave(*, person: AbstractBaseUser, deleted: bool, now: datetime) -> N
 
 
 def _assignments_clear(person: AbstractBaseUser, *, deleted: bool) -> int:
-    with team_language():
-        if deleted:
-            reason = _("released: %(person)s was deleted") % {"person": person}
-        else:
-            reason = _("released: %(person)s is no longer active staff") % {"person": person}
+    why = reason("released_deleted" if deleted else "released_inactive", person=person)
     released = 0
     for rental in Rental.objects.filter(assignee=person):
-        rental.assignee, rental._change_reason = None, reason
+        rental.assignee, rental._change_reason = None, why
         rental.save(update_fields=["assignee"])  # saved one by one: each rental's history says why
         released += 1
     return released

@@ -18,6 +18,7 @@ from ..models import AccountState, AttemptState, ProviderAccount, Rental, Rental
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
+from ..reasons import reason
 from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW, recorded_as
@@ -161,7 +162,7 @@ def _resolve_extensions(
                 rental.hours += extension.hours
                 rental.status, rental.ended_at, rental.expired_at = RentalStatus.ACTIVE, None, None
                 rental.ended_by_provider = False
-                rental._change_reason = _("extension confirmed by reconciliation")
+                rental._change_reason = reason("extension_reconciled")
                 recorded_as(rental, extension.requested_by)  # the person who asked for it, as if answered
                 rental.save(update_fields=[
                     "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",

@@ -24,13 +24,14 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from .. import notices
-from ..explanations import explain
+from ..explanations import explain, with_token
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notifications import notify, rental_people
 from ..outcomes import Token
 from ..provider.errors import ProviderError
+from ..reasons import reason
 from ..roles import is_active_staff
-from ..sentences import describe, team_language
+from ..sentences import describe, money, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
 from .managing import EXTEND_PERMISSION, rental_extend
@@ -58,24 +59,25 @@ def auto_renew_owner_leaving(person: AbstractBaseUser, *, deleted: bool = True) 
     rentals = Rental.objects.filter(auto_renew_by=person, auto_renew=True, status=RentalStatus.ACTIVE)
     switched = 0
     with team_language():
-        reason, what = _leaving_sentences(deleted)
+        what = _leaving_sentence(deleted)
+        why = reason("auto_renew_off_deleted" if deleted else "auto_renew_off_inactive", person=person)
         for rental in rentals.select_related("account", "rented_by", "assignee", "auto_renew_by"):
             rental.auto_renew, rental.auto_renew_by = False, None
-            rental._change_reason = reason % {"person": person}
+            rental._change_reason = why
             rental.save(update_fields=["auto_renew", "auto_renew_by"])
             _alarm(rental, what % {"person": person}, also=person)
             switched += 1
     return switched
 
 
-def _leaving_sentences(deleted: bool) -> tuple[str, str]:
-    """The history's reason and the alarm's sentence, for a person deleted or no longer active staff."""
+def _leaving_sentence(deleted: bool) -> str:
+    """The alarm's sentence, for a person deleted or no longer active staff."""
     if deleted:
-        return _("auto-renew switched off: %(person)s, who set it, was deleted"), _(
+        return _(
             "Auto-renew was switched off: %(person)s, who set it, was deleted. Extend the rental by hand, "
             "or set its auto-renew again."
         )
-    return _("auto-renew switched off: %(person)s, who set it, is no longer active staff"), _(
+    return _(
         "Auto-renew was switched off: %(person)s, who set it, is no longer active staff. Extend the rental by "
         "hand, or set its auto-renew again."
     )
@@ -215,10 +217,10 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
         pacing.wait(urgent=True)
         balance = client.get_balance()
     except ProviderError as error:
-        return None, f"{error.token}: {explain(error.token)}"
+        return None, with_token(explain(error.token), error.token)
     if price is None:
         return None, _("SMS.online gave no price, so the ceiling cannot be checked.")
-    figures = {"price": f"{price:.2f}", "balance": f"{balance:.2f}", "ceiling": f"{rental.auto_renew_max_price:.2f}"}
+    figures = {"price": money(price), "balance": money(balance), "ceiling": money(rental.auto_renew_max_price)}
     if price > rental.auto_renew_max_price:
         return None, _("the price, %(price)s USD, is above the ceiling of %(ceiling)s USD.") % figures
     if balance < price:

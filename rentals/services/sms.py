@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from .. import notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
@@ -26,6 +25,7 @@ from ..notifications import notify, rental_people
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms
+from ..reasons import reason
 from ..schedule import POLL_CYCLE
 from ..selectors import DuePolls, awaiting_a_code
 from ..sentences import team_language
@@ -155,23 +155,6 @@ def rental_poll(
     return PollResult(new_messages=new, state=status.state)
 
 
-# The history's reason when SMS.online ended a rent: at its end date, and before it.
-ENDED_ON_THEIR_SIDE = {
-    RentalStatus.FINISHED: (
-        gettext_lazy("finished on SMS.online's side"),
-        gettext_lazy("finished on SMS.online's side before its end date"),
-    ),
-    RentalStatus.CANCELLED: (
-        gettext_lazy("cancelled on SMS.online's side"),
-        gettext_lazy("cancelled on SMS.online's side before its end date"),
-    ),
-    RentalStatus.REVOKED: (
-        gettext_lazy("revoked on SMS.online's side"),
-        gettext_lazy("revoked on SMS.online's side before its end date"),
-    ),
-}
-
-
 def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
     """The provider says the rent ``polled_id`` is over: record it once, unless the rental has moved on
     to another rent id meanwhile (an extension re-ordered it). Ended before its end date (finished,
@@ -184,8 +167,7 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
             return False
         early = locked.end_date > now
         locked.status, locked.ended_at, locked.ended_by_provider = status, now, True
-        with team_language():
-            locked._change_reason = str(ENDED_ON_THEIR_SIDE[status][early])
+        locked._change_reason = reason(f"{status}_by_provider_early" if early else f"{status}_by_provider")
         locked.save(update_fields=["status", "ended_at", "ended_by_provider"])
     if early:
         _alert_ended_early(locked)
@@ -207,13 +189,12 @@ def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) ->
     with team_language():
         note = _("SMS.online no longer knows this rent (%(token)s): its SMS cannot be read. Check it on SMS.online.")
         note %= {"token": error.token}
-        reason = _("SMS.online answered %(token)s for rent %(rent_id)s") % {"token": error.token, "rent_id": polled_id}
     with transaction.atomic():
         locked = Rental.objects.select_for_update().get(pk=rental.pk)
         if locked.provider_lost_at is not None or locked.provider_rent_id != polled_id:
             return False
         locked.provider_lost_at, locked.attention = timezone.now(), note
-        locked._change_reason = reason
+        locked._change_reason = reason("lost", rent_id=polled_id, token=error.token)
         locked.save(update_fields=["provider_lost_at", "attention"])
     _alert_lost(locked, error.token)
     return True
@@ -233,8 +214,7 @@ def _rental_found_again(rental: Rental, polled_id: str) -> None:
         if locked.provider_lost_at is None or locked.provider_rent_id != polled_id:
             return
         locked.provider_lost_at, locked.attention = None, ""
-        with team_language():
-            locked._change_reason = _("SMS.online knows the rent again")
+        locked._change_reason = reason("found_again")
         locked.save(update_fields=["provider_lost_at", "attention"])
 
 

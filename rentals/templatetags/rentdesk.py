@@ -4,7 +4,7 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
-from .. import explanations, selectors
+from .. import explanations, reasons, selectors
 from ..health import system_health
 
 register = template.Library()
@@ -26,6 +26,20 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
         "can_rent": user.has_perm("rentals.rent_number"),
         "locked_out": locked_out,
     }
+
+
+@register.filter
+def reason_words(stored: str | None) -> str:
+    """A history reason, kept as a code and its facts, in the reader's language."""
+    return reasons.reason_words(stored)
+
+
+@register.filter
+def what_happened(token: str) -> str:
+    """An outcome's sentence, SMS.online's token muted after it."""
+    from ..admin.common import what_happened as sentence_and_token
+
+    return sentence_and_token(token)
 
 
 @register.filter

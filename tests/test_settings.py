@@ -1,6 +1,8 @@
 """Settings: local use needs no variables; production refuses to start without its secrets."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +225,22 @@ def test_the_chat_servers_a_team_names_are_read_from_the_environment_and_checked
     assert shown.stdout.strip().splitlines()[-1] == "['chat.corp.example', '10.8.0.7/32']", shown.stderr
     refused = check("config.settings.production", {**GOOD, "RENTDESK_CHAT_ALLOWED_HOSTS": "chat.corp, http://x/"})
     assert refused.returncode != 0 and "RENTDESK_CHAT_ALLOWED_HOSTS: 'http://x/' is neither" in refused.stderr
+
+
+def test_a_page_naming_a_static_file_the_running_release_lacks_is_served_not_a_500(tmp_path):
+    """Between `git pull` and the end of `make reload`, a running worker renders new templates with the
+    manifest it started with."""
+    from config.static_files import ReleaseTolerantStaticFilesStorage
+
+    manifest = {"paths": {"rentals/known.css": "rentals/known.0123456789ab.css"}, "version": "1.1"}
+    (tmp_path / "staticfiles.json").write_text(json.dumps(manifest))
+    storage = ReleaseTolerantStaticFilesStorage(location=str(tmp_path), base_url="/static/")
+    assert storage.url("rentals/known.css") == "/static/rentals/known.0123456789ab.css"
+    assert storage.url("rentals/added-since.css") == "/static/rentals/added-since.css"  # not collected yet
+    (tmp_path / "rentals").mkdir()
+    (tmp_path / "rentals" / "collected-since.css").write_text("body {}")
+    hashed = storage.url("rentals/collected-since.css")  # collected, not yet in this manifest: hashed from the file
+    assert re.fullmatch(r"/static/rentals/collected-since\.[0-9a-f]{12}\.css", hashed)
+    shown = "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])"
+    used = check("config.settings.production", GOOD, ("shell", "-c", shown))
+    assert used.stdout.strip().splitlines()[-1] == "config.static_files.ReleaseTolerantStaticFilesStorage", used.stderr

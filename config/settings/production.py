@@ -74,7 +74,7 @@ MIDDLEWARE.insert(
 )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.static_files.ReleaseTolerantStaticFilesStorage"},
 }
 
 vars().update(env.email_url("EMAIL_URL"))  # production sends real mail: say where

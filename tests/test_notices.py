@@ -89,7 +89,7 @@ def test_a_personal_budget_alert(team_speaks_ukrainian, rental):
 
 @pytest.mark.parametrize(
     ("setup", "says"),
-    [("ceiling", "вища за граничну ціну 1.00 USD"), ("budget", "Особистий бюджет olena-ops")],
+    [("ceiling", "вища за граничну ціну 1,00 USD"), ("budget", "Особистий бюджет olena-ops")],
 )
 def test_an_auto_renewal_that_did_not_run(team_speaks_ukrainian, simulator, account, catalog, setup, says):
     from django.contrib.auth.models import Group

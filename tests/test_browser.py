@@ -383,3 +383,74 @@ def test_every_main_page_passes_the_content_security_policy(
     page.wait_for_selector("html[lang='uk']")
     assert page.context.cookies()[0]["name"]  # the timezone cookie (rentdesk.js) among them
     assert any(cookie["name"] == "rentdesk_tz" for cookie in page.context.cookies())
+
+
+def test_all_columns_fit_1400_pixels_and_a_copied_code_keeps_its_button(
+    live_server, simulator, account, catalog, settings, boss_page
+):
+    """Every column at 1400 by 900 pixels: nothing to scroll sideways, the code button whole, and "copied"
+    changes neither the button's width nor the row's height."""
+    from decimal import Decimal
+
+    from .factories import RentalFactory
+
+    for index in range(3):
+        RentalFactory(account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar",
+                      number=f"38067123456{index}", label="A label of a usual length for a number",
+                      cost=Decimal("12.3400"), last_sms_code="12345678", last_sms_at=timezone.now(),
+                      last_sms_text="Your verification code is 12345678. Do not share it with anyone.",
+                      assignee=User.objects.get(), rented_by=User.objects.get())  # fmt: skip
+    page = boss_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/admin/rentals/rental/")
+    with page.expect_navigation():
+        page.click("#columns-toggle")
+    assert "ACCOUNT" in page.inner_text("#result_list thead").upper()
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    results = "document.querySelector('#changelist .results')"
+    if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(screenshot_dir) / "all-columns.png"), full_page=True)
+    assert page.evaluate(f"{results}.scrollWidth <= {results}.clientWidth"), "the list scrolls sideways"
+    button = page.locator("#result_list .copy-code").first
+    box = button.bounding_box()
+    assert box["x"] + box["width"] <= page.evaluate(f"{results}.getBoundingClientRect().right")  # not cut
+    row = page.locator("#result_list tbody tr").first
+    height = row.bounding_box()["height"]
+    button.click()
+    page.wait_for_function(  # "copied" shows, whether as the button's text or laid over it
+        "b => (b.textContent + getComputedStyle(b, '::before').content).includes('copied')",
+        arg=button.element_handle(),
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == "12345678"
+    assert button.bounding_box()["width"] == box["width"] and row.bounding_box()["height"] == height
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+
+
+def test_the_rent_form_lists_the_countries_cheapest_first_and_a_click_chooses_one(
+    live_server, simulator, account, catalog, settings, boss_page
+):
+    settings.SMSONLINE_POLL_RATE = 100
+    services.catalog_sync(now=timezone.now())
+    page = boss_page
+    page.goto(f"{live_server.url}/admin/rentals/rental/rent/")
+    assert page.is_hidden("#rent-countries")  # no service chosen: nothing to compare
+    page.select_option("#id_service", label="Telegram (tg)")
+    page.select_option("#id_hours", value="72")
+    rows = page.locator("#rent-countries tbody tr")
+    assert rows.count() >= 2
+    listed = [rows.nth(i).inner_text().split("\t") for i in range(rows.count())]
+    prices = [float(price.split()[0]) for _, price, _ in listed]
+    assert prices == sorted(prices), listed  # cheapest first
+    assert all(stock.endswith("numbers available") for _, _, stock in listed), listed
+    name, price, stock = listed[-1]  # the dearest, to show the click is what chose it
+    country = rows.nth(len(listed) - 1).get_attribute("data-country")
+    rows.nth(len(listed) - 1).click()
+    assert page.input_value("#id_country") == country
+    assert page.inner_text("#rent-offer").startswith(f"{price}, {stock}")
+    assert "chosen" in rows.nth(len(listed) - 1).get_attribute("class")
+    page.click("#rent-number-form input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    rental = Rental.objects.get()
+    assert str(rental.country_id) == country and rental.country.display_name in name and rental.hours == 72
+    assert rental.assignee.username == "boss"  # the renter takes care of it unless the form names someone

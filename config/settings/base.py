@@ -145,6 +145,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates and times written one way on every page (config/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # Anyone who may view the inventory may export what they see.
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"

@@ -213,7 +213,7 @@ def _rental_for_attempt(
         # The provider's list has no end date: the rent started when the attempt was sent.
         end_date=attempt.sent_at + timedelta(hours=attempt.hours), cost=entry.price,
         rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
-        attention=note[:300],
+        assignee=attempt.assignee, attention=note[:300],
     )  # fmt: skip
     rented = _("Resolved by reconciliation: SMS.online had rented +%(number)s.") % {"number": entry.number}
     resolved = f"{attempt.error_detail} {rented}"

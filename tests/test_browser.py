@@ -430,8 +430,16 @@ def test_all_columns_fit_1400_pixels_and_a_copied_code_keeps_its_button(
 def test_the_rent_form_lists_the_countries_cheapest_first_and_a_click_chooses_one(
     live_server, simulator, account, catalog, settings, boss_page
 ):
+    from decimal import Decimal
+
+    from rentals.models import Offer
+
     settings.SMSONLINE_POLL_RATE = 100
     services.catalog_sync(now=timezone.now())
+    # The catalog's prices and stock differ from country to country, and not in the order of their names.
+    offers = list(Offer.objects.filter(service=catalog["telegram"], hours=72).order_by("-country__name"))
+    for index, offer in enumerate(offers):
+        Offer.objects.filter(pk=offer.pk).update(cost=Decimal("1.10") + index, available=7 + index)
     page = boss_page
     page.goto(f"{live_server.url}/admin/rentals/rental/rent/")
     assert page.is_hidden("#rent-countries")  # no service chosen: nothing to compare
@@ -440,12 +448,15 @@ def test_the_rent_form_lists_the_countries_cheapest_first_and_a_click_chooses_on
     rows = page.locator("#rent-countries tbody tr")
     assert rows.count() >= 2
     listed = [rows.nth(i).inner_text().split("\t") for i in range(rows.count())]
-    prices = [float(price.split()[0]) for _, price, _ in listed]
-    assert prices == sorted(prices), listed  # cheapest first
-    assert all(stock.endswith("numbers available") for _, _, stock in listed), listed
+    assert [(price, stock) for _, price, stock in listed] == [
+        (f"{1.10 + index:.2f} USD", f"{7 + index} numbers available") for index in range(len(offers))
+    ]  # cheapest first, each with its stock
+    assert [name.split(" (")[0] for name, _, _ in listed] == [o.country.display_name for o in offers]
     name, price, stock = listed[-1]  # the dearest, to show the click is what chose it
     country = rows.nth(len(listed) - 1).get_attribute("data-country")
     rows.nth(len(listed) - 1).click()
+    if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(screenshot_dir) / "rent-form-countries.png"), full_page=True)
     assert page.input_value("#id_country") == country
     assert page.inner_text("#rent-offer").startswith(f"{price}, {stock}")
     assert "chosen" in rows.nth(len(listed) - 1).get_attribute("class")

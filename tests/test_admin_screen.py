@@ -145,3 +145,23 @@ def test_the_rent_form_offers_the_last_choice_again(client, simulator, account, 
     client.post(RENT_URL, rent_form(account, catalog, **choice))
     form = client.get(RENT_URL).context["form"]
     assert {name: form[name].value() for name in choice} == choice
+
+
+def test_a_rent_settled_by_reconciliation_goes_to_the_assignee_the_form_named(
+    simulator, account, catalog, short_timeouts
+):
+    import uuid
+
+    from django.utils import timezone
+
+    from rentals import services
+
+    renter, colleague = (User.objects.create_user(name, is_staff=True) for name in ("olena", "taras"))
+    simulator.force(delay=2.0)  # SMS.online rents, its answer comes too late: the outcome is unknown
+    services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=False, nonce=uuid.uuid4(), requested_by=renter, via="admin", assignee=colleague,
+    )  # fmt: skip
+    assert not Rental.objects.exists()
+    services.account_reconcile(account_id=account.pk, now=timezone.now())
+    assert Rental.objects.get().assignee == colleague

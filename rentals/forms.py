@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Case, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
@@ -124,13 +125,35 @@ _NAMED_BY = [
 ]
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+# What a person chose last time on the rent form, to offer again (their session).
+REMEMBERED_CHOICE = ("service", "country", "operator", "hours")
+REMEMBERED_CHOICE_KEY = "rentdesk-rent-choice"
+
+
 class RentNumberForm(RentForm):
     """The admin's "Rent number" form: a rent request and the nonce that makes it rent at most once."""
 
+    # Only active staff take care of numbers (as on the rental's page); the person renting by default.
+    assignee = PersonChoiceField(
+        label=_("Assignee"), required=False, empty_label=_("Nobody in particular"),
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username"),
+        help_text=_("Who takes care of the number: its SMS and reminders go to them."),
+    )  # fmt: skip
     nonce = forms.UUIDField(widget=forms.HiddenInput)
 
     def rent_arguments(self) -> dict[str, Any]:
-        return {**super().rent_arguments(), "nonce": self.cleaned_data["nonce"]}
+        data = self.cleaned_data
+        return {**super().rent_arguments(), "nonce": data["nonce"], "assignee": data["assignee"]}
+
+    def choice_to_remember(self) -> dict[str, int | None]:
+        """The service, country, operator and rent time chosen (ids), for the session."""
+        data = self.cleaned_data
+        return {name: getattr(data[name], "pk", data[name]) for name in REMEMBERED_CHOICE}
 
     def with_fresh_nonce_if_invalid(self) -> RentNumberForm:
         """A missing or broken nonce would fail every resubmission: issue a new one, say why."""

@@ -383,3 +383,87 @@ def test_every_main_page_passes_the_content_security_policy(
     page.wait_for_selector("html[lang='uk']")
     assert page.context.cookies()[0]["name"]  # the timezone cookie (rentdesk.js) among them
     assert any(cookie["name"] == "rentdesk_tz" for cookie in page.context.cookies())
+
+
+@pytest.mark.parametrize("language", ["en", "uk"])
+def test_all_columns_fit_1400_pixels_and_a_copied_code_keeps_its_button(
+    live_server, simulator, account, catalog, settings, boss_page, language
+):
+    """Every column at 1400 by 900 pixels: nothing to scroll sideways, the code button whole, and "copied"
+    changes neither the button's width nor the row's height."""
+    from decimal import Decimal
+
+    from .factories import RentalFactory
+
+    for index in range(3):
+        RentalFactory(account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar",
+                      number=f"38067123456{index}", label="A label of a usual length for a number",
+                      cost=Decimal("12.3400"), last_sms_code="12345678", last_sms_at=timezone.now(),
+                      last_sms_text="Your verification code is 12345678. Do not share it with anyone.",
+                      assignee=User.objects.get(), rented_by=User.objects.get())  # fmt: skip
+    page = boss_page
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/admin/rentals/rental/")
+    with page.expect_navigation():
+        page.click("#columns-toggle")
+    assert page.locator("#result_list thead th.column-account").count() == 1
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+    results = "document.querySelector('#changelist .results')"
+    if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(screenshot_dir) / f"all-columns-{language}.png"), full_page=True)
+    assert page.evaluate(f"{results}.scrollWidth <= {results}.clientWidth"), "the list scrolls sideways"
+    button = page.locator("#result_list .copy-code").first
+    box = button.bounding_box()
+    assert box["x"] + box["width"] <= page.evaluate(f"{results}.getBoundingClientRect().right")  # not cut
+    row = page.locator("#result_list tbody tr").first
+    height = row.bounding_box()["height"]
+    button.click()
+    page.wait_for_function(  # "copied" shows, whether as the button's text or laid over it
+        "b => /copied|скопійовано/.test(b.textContent + getComputedStyle(b, '::before').content)",
+        arg=button.element_handle(),
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == "12345678"
+    assert button.bounding_box()["width"] == box["width"] and row.bounding_box()["height"] == height
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+
+
+def test_the_rent_form_lists_the_countries_cheapest_first_and_a_click_chooses_one(
+    live_server, simulator, account, catalog, settings, boss_page
+):
+    from decimal import Decimal
+
+    from rentals.models import Offer
+
+    settings.SMSONLINE_POLL_RATE = 100
+    services.catalog_sync(now=timezone.now())
+    # The catalog's prices and stock differ from country to country, and not in the order of their names.
+    offers = list(Offer.objects.filter(service=catalog["telegram"], hours=72).order_by("-country__name"))
+    for index, offer in enumerate(offers):
+        Offer.objects.filter(pk=offer.pk).update(cost=Decimal("1.10") + index, available=7 + index)
+    page = boss_page
+    page.goto(f"{live_server.url}/admin/rentals/rental/rent/")
+    assert page.is_hidden("#rent-countries")  # no service chosen: nothing to compare
+    page.select_option("#id_service", label="Telegram (tg)")
+    page.select_option("#id_hours", value="72")
+    rows = page.locator("#rent-countries tbody tr")
+    assert rows.count() >= 2
+    listed = [rows.nth(i).inner_text().split("\t") for i in range(rows.count())]
+    assert [(price, stock) for _, price, stock in listed] == [
+        (f"{1.10 + index:.2f} USD", f"{7 + index} numbers available") for index in range(len(offers))
+    ]  # cheapest first, each with its stock
+    assert [name.split(" (")[0] for name, _, _ in listed] == [o.country.display_name for o in offers]
+    name, price, stock = listed[-1]  # the dearest, to show the click is what chose it
+    country = rows.nth(len(listed) - 1).get_attribute("data-country")
+    rows.nth(len(listed) - 1).click()
+    if screenshot_dir := os.environ.get("RENTDESK_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(screenshot_dir) / "rent-form-countries.png"), full_page=True)
+    assert page.input_value("#id_country") == country
+    assert page.inner_text("#rent-offer").startswith(f"{price}, {stock}")
+    assert "chosen" in rows.nth(len(listed) - 1).get_attribute("class")
+    page.click("#rent-number-form input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+    rental = Rental.objects.get()
+    assert str(rental.country_id) == country and rental.country.display_name in name and rental.hours == 72
+    assert rental.assignee.username == "boss"  # the renter takes care of it unless the form names someone

@@ -40,7 +40,9 @@ def operator(client):
 
 def listed_numbers(response) -> list[str]:
     table = re.search(r'<table id="result_list">.*?</table>', response.content.decode(), re.S)
-    return re.findall(r'data-rental-id="\d+">\+(\d+)<', table.group(0)) if table else []
+    # Each number is written in its groups ("+380 67 …"), each in a span: read back as the digits.
+    cells = re.findall(r'data-rental-id="\d+">(.*?)</span></span>', table.group(0)) if table else []
+    return [re.sub(r"<[^>]+>|\+", "", cell) for cell in cells]
 
 
 @pytest.fixture

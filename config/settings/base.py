@@ -142,7 +142,8 @@ LANGUAGES = [("en", "English"), ("uk", "Українська")]
 # the admin speaks it to a browser that asks for neither of the two.
 LANGUAGE_CODE = readers.language(env, "RENTDESK_LANGUAGE", default="en", languages=LANGUAGES)
 LOCALE_PATHS = [BASE_DIR / "locale"]
-# Our corrections to a language's date and number formats (config/formats/<language>/formats.py).
+# Dates and times written one way on every page, and our corrections to a language's formats
+# (config/formats/<language>/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True

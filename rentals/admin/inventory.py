@@ -6,12 +6,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import phonenumbers
 import tablib
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
@@ -73,6 +75,24 @@ def urgency(rental: Rental) -> str:
     )
     words = gettext("%(time)s left") % {"time": format_time_left(left)}
     return format_html('<span class="urgency urgency-{}">{}</span>', level, words)
+
+
+def number_groups(number: str) -> list[str]:
+    """``380671234567`` as people read it: ``["+380", "67", "123", "4567"]`` (the number's country's
+    own grouping, from libphonenumber's metadata); a number it does not know stays in one piece."""
+    try:
+        parsed = phonenumbers.parse(f"+{number}")
+    except phonenumbers.NumberParseException:
+        return [f"+{number}"]
+    return re.split(r"[\s\-]+", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def grouped_number(number: str) -> SafeString:
+    """The groups as spans that CSS spaces apart: the page reads "+380 67 123 4567", and a copy of it
+    gives the digits whole ("+380671234567"), as a form or a search expects them."""
+    head, *rest = number_groups(number)
+    groups = format_html_join("", '<span class="number-group">{}</span>', ((group,) for group in rest))
+    return format_html('<span class="phone-number">{}{}</span>', head, groups)
 
 
 _PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")

@@ -20,8 +20,8 @@ from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
-from ..forms import AutoRenewForm, RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentAttempt
+from ..forms import REMEMBERED_CHOICE_KEY, AutoRenewForm, RentNumberForm
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
 from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import (
@@ -43,6 +43,7 @@ from .inventory import (
     FormulaSafeXLSX,
     MineFilter,
     RentalResource,
+    grouped_number,
     search_number_variants,
     urgency,
 )
@@ -153,7 +154,9 @@ class RentalAdmin(
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.has_perm(EXTEND_PERMISSION):  # auto-renew spends money
             readonly += services.AUTO_RENEW_SETTINGS
-        return readonly
+        if obj is not None and obj.status != RentalStatus.ACTIVE:  # ended: nothing left to remind or renew
+            readonly += ["reminders_enabled", *services.AUTO_RENEW_SETTINGS]
+        return list(dict.fromkeys(readonly))
 
     def save_model(self, request: HttpRequest, obj: Rental, form: Any, change: bool) -> None:
         services.auto_renew_settings_changed(rental=obj, changed=form.changed_data, by=request.user)
@@ -267,7 +270,7 @@ class RentalAdmin(
     @admin.display(description=_("Number"), ordering="number")
     def phone_number(self, obj: Rental) -> str:
         # The row's rental, for the script that brings new SMS into the list.
-        return format_html('<span data-rental-id="{}">+{}</span>', obj.pk, obj.number)
+        return format_html('<span data-rental-id="{}">{}</span>', obj.pk, grouped_number(obj.number))
 
     @admin.display(description=_("Rent attempt"))
     def attempt_link(self, obj: Rental) -> str:
@@ -281,10 +284,11 @@ class RentalAdmin(
         if not can_rent(request):
             raise PermissionDenied
         if request.method != "POST":
-            return self._render_rent_form(request, RentNumberForm.fresh(account=request.GET.get("account")))
+            return self._render_rent_form(request, self._fresh_rent_form(request))
         form = RentNumberForm(request.POST)
         if not form.is_valid():
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
+        request.session[REMEMBERED_CHOICE_KEY] = form.choice_to_remember()  # offered again next time
         try:
             outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin", web=True)
         except services.ProviderBusy as busy:
@@ -306,6 +310,12 @@ class RentalAdmin(
         self.message_user(request, f"{outcome.token}: {describe(outcome)}", messages.ERROR)
         retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
         return self._render_rent_form(request, retry)
+
+    def _fresh_rent_form(self, request: HttpRequest) -> RentNumberForm:
+        """Prefilled with the person's last choice, themselves as the assignee, and the account the
+        accounts' action named."""
+        remembered = request.session.get(REMEMBERED_CHOICE_KEY) or {}
+        return RentNumberForm.fresh(**remembered, assignee=request.user.pk, account=request.GET.get("account"))
 
     def _after_rent_url(self, request: HttpRequest, rental: Rental) -> str:
         if self.has_view_or_change_permission(request, rental):

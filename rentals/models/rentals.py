@@ -280,6 +280,17 @@ class RentAttempt(models.Model):
         blank=True,
         related_name="+",
     )
+    # Who takes care of the number it rents: kept here so that a rent reconciliation settles later
+    # is assigned as the one answered at once.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_active": True, "is_staff": True},
+    )
     via = models.CharField(
         _("via"), max_length=16, choices=RequestVia.choices, help_text=_("Where the request came from.")
     )

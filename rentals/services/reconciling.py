@@ -215,7 +215,7 @@ def _rental_for_attempt(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
         country=attempt.country, operator=attempt.operator, hours=attempt.hours, end_date=end_date,
         cost=entry.price, rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
-        attention=note[:300],
+        assignee=attempt.assignee, attention=note[:300],
     )  # fmt: skip
     recorded_as(rental, attempt.requested_by)  # the person who asked for it, not the worker that settled it
     rental.save(force_insert=True)

@@ -34,6 +34,7 @@ from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
+from ..roles import is_active_staff
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
@@ -47,6 +48,18 @@ logger = logging.getLogger(__name__)
 
 # Who may rent (it spends money): the admin's button, the API and the command line ask the same.
 RENT_PERMISSION = "rentals.rent_number"
+
+
+class Renter:
+    """``rental_rent``'s default assignee: the person renting (``None`` is a choice of its own: nobody)."""
+
+
+RENTER = Renter()
+
+
+def rent_assignee(requested_by: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    """Who takes care of a number nobody was named for: its renter, if they work in the admin."""
+    return requested_by if is_active_staff(requested_by) else None
 
 
 def webhook_url_for(token: str) -> str:
@@ -66,6 +79,7 @@ def rental_rent(
     via: str,
     label: str = "",
     web: bool = False,
+    assignee: AbstractBaseUser | Renter | None = RENTER,
 ) -> Outcome:
     """Rent one number, at most once per ``nonce``.
 
@@ -79,6 +93,8 @@ def rental_rent(
     ``web`` (the admin, the API): the rent holds one of this process's slots for calls to SMS.online,
     taken in the transaction that records the attempt; with none free, ProviderBusy is raised and no
     attempt is left (the same nonce again, already recorded, is answered without a slot).
+
+    ``assignee``: who takes care of the number; by default the person renting, if active staff.
     """
     if connection.in_atomic_block:
         raise RuntimeError("rental_rent must run outside a transaction: its attempt must be committed first.")
@@ -94,6 +110,7 @@ def rental_rent(
             requested_by=requested_by,
             via=via,
             label=label,
+            assignee=rent_assignee(requested_by) if isinstance(assignee, Renter) else assignee,
             before_commit=slot.take,
         )
         return _rent_carry_out(*claim, account=account, requested_by=requested_by)
@@ -217,6 +234,7 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
         "number": phone.number, "service": attempt.service, "country": attempt.country,
         "operator": attempt.operator, "hours": attempt.hours, "end_date": phone.end_date, "cost": phone.cost,
         "rented_by": attempt.requested_by, "webhook_token": attempt.webhook_token, "label": attempt.label,
+        "assignee": attempt.assignee,
     }  # fmt: skip
     try:
         with transaction.atomic():

@@ -87,8 +87,9 @@
     var holder = document.querySelector("[data-copied-label]");
     var done = holder ? holder.getAttribute("data-copied-label") : "Copied";
     copyText(code).then(function () {
-      button.textContent = code + " ✓ " + done;
-      setTimeout(function () { button.textContent = code; }, 2000);
+      button.setAttribute("data-copied", done);  // laid over the code by CSS: the button keeps its size
+      button.classList.add("copied");
+      setTimeout(function () { button.classList.remove("copied"); }, 2000);
     }, function () {
       window.prompt("", code);
     });

@@ -54,7 +54,7 @@ def test_history_reasons_are_worded_in_the_readers_language(simulator, account, 
     rental = rent(account, catalog, boss).rental
     services.rental_extend(rental=rental, hours=8, nonce=uuid.uuid4(), requested_by=boss, price_quoted=None)
     rental.refresh_from_db()
-    assert services.rental_finish(rental=rental).ok
+    assert services.rental_finish(rental=rental, requested_by=boss).ok
     stored = list(rental.history.order_by("history_id").values_list("history_change_reason", flat=True))
     assert stored[1:] == ["extended?hours=8", "finished"]  # the same whichever language wrote them
     url = reverse("admin:rentals_rental_history", args=[rental.pk])

@@ -394,7 +394,10 @@ NOTIFICATIONS_AND_A_HIDDEN_TAB = """
     constructor(title, options) { window.__notifications.push({ title, body: (options || {}).body }); }
     close() {}
     static get permission() { return Real ? Real.permission : "denied"; }
-    static requestPermission() { return Real.requestPermission(); }
+    static requestPermission() {
+      window.__asked = (window.__asked || 0) + 1;
+      return Real.requestPermission();
+    }
   }
   window.Notification = Recorded;
   Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => !!window.__hidden });
@@ -456,3 +459,18 @@ def test_no_desktop_notification_for_who_turned_them_off(
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 8765"})
     wait_for_title(page, "(1) 8765 \u2013 ")  # the title still tells
     assert page.evaluate("window.__notifications") == []
+
+
+def test_the_browser_is_asked_for_notifications_once_at_a_click_not_on_load(live_server, boss_page):
+    page = boss_page
+    page.add_init_script(NOTIFICATIONS_AND_A_HIDDEN_TAB)
+    with page.expect_response(lambda response: "new-sms.json" in response.url):
+        page.goto(f"{live_server.url}/admin/")
+    assert page.evaluate("Notification.permission") == "default"
+    assert page.evaluate("window.__asked || 0") == 0  # not on load
+    page.click("#content h1, #content")
+    assert page.evaluate("window.__asked || 0") == 1
+    with page.expect_response(lambda response: "new-sms.json" in response.url):
+        page.goto(f"{live_server.url}/admin/rentals/rental/")
+    page.click("#content h1, #content")
+    assert page.evaluate("window.__asked || 0") == 0  # once, not on every page

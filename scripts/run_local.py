@@ -33,10 +33,11 @@ LAST = {REDIS, "simulator"}
 REDIS_WAIT_SECONDS = 30
 # A worker's warm shutdown lets its running tasks end (a catalog chunk, a poll): more than honcho's 5 s.
 honcho.manager.KILL_WAIT = 30
-# How each process ends cleanly: a worker warm-shuts down on SIGTERM; the others end on SIGINT as at a
-# terminal. Sent to the process alone: honcho's own way (SIGTERM to the process group) reaches the
-# workers' pool processes too, which then die under their tasks with tracebacks.
-STOP_SIGNALS = {"worker-urgent": signal.SIGTERM, "worker-background": signal.SIGTERM, REDIS: signal.SIGTERM}
+# How each process ends cleanly, sent to the process alone (honcho's own way, SIGTERM to the process
+# group, reaches the workers' pool processes too, which then die under their tasks with tracebacks):
+# SIGTERM, a worker's warm shutdown and a quiet end for the others, even while they are still starting
+# (where a SIGINT would be a KeyboardInterrupt's traceback); beat on SIGINT, which lets go of its lock.
+STOP_SIGNALS = {"beat": signal.SIGINT}
 
 
 class OrderedManager(honcho.manager.Manager):
@@ -51,7 +52,12 @@ class OrderedManager(honcho.manager.Manager):
             self._start_some([REDIS])
             wait_for_redis(int(os.environ.get("REDIS_PORT", "6390")))
         set_up_demo()
-        self._start_some([name for name in names if name != REDIS])
+        rest = [name for name in names if name != REDIS]
+        if self.interrupted:  # a Ctrl-C meanwhile: Redis is stopping, and nothing more starts
+            for name in rest:
+                del self._processes[name]
+            return
+        self._start_some(rest)
 
     def _start_some(self, names: list[str]) -> None:
         for name in names:
@@ -74,25 +80,29 @@ class OrderedManager(honcho.manager.Manager):
         if force:
             super()._killall(force=True)
             return
+        # In a thread: honcho's loop, which learns each process's id and end, must go on meanwhile.
+        threading.Thread(target=self._stop_in_order, daemon=True).start()
+
+    def _stop_in_order(self) -> None:
         for name in self._running(but=LAST):
             self._stop(name)
-        threading.Thread(target=self._stop_the_last_when_alone, daemon=True).start()
-
-    def _running(self, *, but: set[str]) -> list[str]:
-        return [name for name, p in self._processes.items() if name not in but and "returncode" not in p]
-
-    def _stop(self, name: str) -> None:
-        pid = self._processes[name].get("pid")
-        if pid is None:
-            return  # not started yet: the loop's deadline kills it
-        with contextlib.suppress(ProcessLookupError):  # it has just ended
-            os.kill(pid, STOP_SIGNALS.get(name, signal.SIGINT))
-
-    def _stop_the_last_when_alone(self) -> None:
         while self._running(but=LAST):
             time.sleep(0.1)
-        for name in LAST & set(self._running(but=set())):
+        for name in self._running(but=set()):
             self._stop(name)
+
+    def _running(self, *, but: set[str]) -> list[str]:
+        processes = list(self._processes.items())  # a copy: the loop's thread changes them meanwhile
+        return [name for name, p in processes if name not in but and "returncode" not in p]
+
+    def _stop(self, name: str) -> None:
+        process = self._processes.get(name, {})
+        while "pid" not in process:  # started a moment ago: the loop has yet to hear of it
+            if name not in self._processes:
+                return  # never to start (a Ctrl-C while Redis was starting)
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):  # it has just ended
+            os.kill(process["pid"], STOP_SIGNALS.get(name, signal.SIGTERM))
 
 
 def wait_for_redis(port: int) -> None:
@@ -114,7 +124,8 @@ def wait_for_redis(port: int) -> None:
 
 
 def set_up_demo() -> None:
-    subprocess.run([PYTHON, "manage.py", "setup_demo"], check=True, cwd=PROJECT)
+    # In a session of its own: a Ctrl-C meanwhile is this script's to handle, not a traceback of its.
+    subprocess.run([PYTHON, "manage.py", "setup_demo"], check=True, cwd=PROJECT, start_new_session=True)
     web, simulator = os.environ.get("WEB_PORT", "8000"), os.environ.get("SIMULATOR_PORT", "8001")
     print(f"Rentdesk: http://127.0.0.1:{web}/admin/  (SMS.online simulator on port {simulator})")
     print("Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER", flush=True)

@@ -35,14 +35,12 @@ install-runtime: $(RUNTIME_STAMP)
 	$(PY) scripts/write_local_env.py .env
 
 # With REDIS_URL set, that Redis is used; without it, a local one is started (see Procfile).
+# scripts/run_local.py starts them in order (Redis, the demo data, the rest) and stops them on Ctrl-C.
 PROCESSES := web simulator worker-urgent worker-background beat $(if $(REDIS_URL),,redis)
 
 run: install .env
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py setup_demo
-	@echo "Rentdesk: http://127.0.0.1:$${WEB_PORT:-8000}/admin/  (SMS.online simulator on port $${SIMULATOR_PORT:-8001})"
-	@echo "Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER"
-	$(VENV)/bin/honcho start -f Procfile $(PROCESSES)
+	$(PY) scripts/run_local.py $(PROCESSES)
 
 # Production, configured by the environment (or the file RENTDESK_ENV_FILE names). The same
 # commands as deploy/systemd/rentdesk-web.service: migrate before the new code serves, then gunicorn.

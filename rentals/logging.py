@@ -32,3 +32,18 @@ class RedactSecretsFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+# The JSON views open pages poll every few seconds (admin/live.py): "…sms.json" and "…sms.json?ids=…".
+_LIVE_CHECK_REQUEST = re.compile(r"^GET \S*sms\.json(?:\?\S*)? HTTP/")
+
+
+class QuietLiveChecksFilter(logging.Filter):
+    """Leave out of the development server's request log the live checks that succeeded: each open page
+    makes one every 1.5 s, which would bury every other line. Failed ones (4xx, 5xx) are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) >= 400 or not record.args:
+            return True
+        request_line = record.args[0] if isinstance(record.args, tuple) else ""
+        return not _LIVE_CHECK_REQUEST.match(str(request_line))

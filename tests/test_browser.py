@@ -467,3 +467,94 @@ def test_the_rent_form_lists_the_countries_cheapest_first_and_a_click_chooses_on
     rental = Rental.objects.get()
     assert str(rental.country_id) == country and rental.country.display_name in name and rental.hours == 72
     assert rental.assignee.username == "boss"  # the renter takes care of it unless the form names someone
+
+
+# Desktop notifications as the page makes them, recorded; and a tab put in the background on demand.
+NOTIFICATIONS_AND_A_HIDDEN_TAB = """
+(() => {
+  window.__notifications = [];
+  const Real = window.Notification;
+  class Recorded {
+    constructor(title, options) { window.__notifications.push({ title, body: (options || {}).body }); }
+    close() {}
+    static get permission() { return Real ? Real.permission : "denied"; }
+    static requestPermission() {
+      window.__asked = (window.__asked || 0) + 1;
+      return Real.requestPermission();
+    }
+  }
+  window.Notification = Recorded;
+  Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => !!window.__hidden });
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get: () => (window.__hidden ? "hidden" : "visible"),
+  });
+})();
+"""
+
+
+def wait_for_title(page, start: str) -> None:
+    """Until the tab's title starts so (a background tab checks every 10 s); page.wait_for_function
+    would evaluate a string, which the Content-Security-Policy refuses."""
+    for _ in range(150):
+        if page.title().startswith(start):
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the title is still {page.title()!r}")
+
+
+def away_on_the_front_page(page, base_url: str) -> None:
+    """The person's Rentdesk tab on another page, then in the background (they went to another site)."""
+    page.context.grant_permissions(["notifications"], origin=base_url)
+    page.add_init_script(NOTIFICATIONS_AND_A_HIDDEN_TAB)
+    with page.expect_response(lambda response: "new-sms.json" in response.url):  # it knows where it starts
+        page.goto(f"{base_url}/admin/")
+    page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def test_a_code_for_my_rental_finds_me_in_a_background_tab(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    page = boss_page
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    Rental.objects.filter(pk=rental.pk).update(assignee=User.objects.get(username="boss"))
+    away_on_the_front_page(page, live_server.url)
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 4321"})
+    wait_for_title(page, "(1) 4321 \u2013 ")
+    assert page.evaluate("window.__notifications") == [{"title": "4321", "body": f"Code for +{rental.number}"}]
+    # Back in the tab: the title is the page's own again.
+    page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+    assert not page.title().startswith("(")
+
+
+def test_no_desktop_notification_for_who_turned_them_off(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    from rentals.models import ForwardingPreference
+
+    page = boss_page
+    boss = User.objects.get(username="boss")
+    page.goto(f"{live_server.url}/admin/rentals/forwardingpreference/add/")
+    page.uncheck("#id_desktop_notifications")
+    page.click("input[name=_save]")
+    assert ForwardingPreference.objects.get(user=boss).desktop_notifications is False
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    Rental.objects.filter(pk=rental.pk).update(assignee=boss)
+    away_on_the_front_page(page, live_server.url)
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 8765"})
+    wait_for_title(page, "(1) 8765 \u2013 ")  # the title still tells
+    assert page.evaluate("window.__notifications") == []
+
+
+def test_the_browser_is_asked_for_notifications_once_at_a_click_not_on_load(live_server, boss_page):
+    page = boss_page
+    page.add_init_script(NOTIFICATIONS_AND_A_HIDDEN_TAB)
+    with page.expect_response(lambda response: "new-sms.json" in response.url):
+        page.goto(f"{live_server.url}/admin/")
+    assert page.evaluate("Notification.permission") == "default"
+    assert page.evaluate("window.__asked || 0") == 0  # not on load
+    page.click("#content h1, #content")
+    assert page.evaluate("window.__asked || 0") == 1
+    with page.expect_response(lambda response: "new-sms.json" in response.url):
+        page.goto(f"{live_server.url}/admin/rentals/rental/")
+    page.click("#content h1, #content")
+    assert page.evaluate("window.__asked || 0") == 0  # once, not on every page

@@ -55,6 +55,36 @@ def test_the_live_views_give_the_newest_sms_with_their_codes(boss, simulator, ac
     assert list(listed["rentals"]) == [str(rental.pk)] and listed["rentals"][str(rental.pk)]["code"] == "4411"
 
 
+def test_every_tab_learns_of_the_codes_of_my_rentals_and_of_those_i_have_open(boss, simulator, account, catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rentals.models import ForwardingPreference
+
+    me = User.objects.get(username="boss")
+    assigned, rented, opened, others = (rent(account, catalog) for _ in range(4))
+    Rental.objects.filter(pk=assigned.pk).update(assignee=me)
+    Rental.objects.filter(pk=rented.pk).update(rented_by=me)
+    url = reverse("admin:rentals_rental_live_new_codes")
+    start = boss.get(url).json()
+    assert start["codes"] == [] and start["notify"] is True
+    for rental, text in [(assigned, "Code 1111"), (rented, "Code 2222"), (opened, "Code 3333"), (others, "Code 4444")]:
+        simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": text, "webhook": False})
+        services.rental_poll(rental=rental)
+    ForwardingPreference.objects.create(user=me, desktop_notifications=False)
+    with CaptureQueriesContext(connection) as counted:
+        found = boss.get(url, {"after": start["last"], "open": f"{opened.pk},abc"}).json()
+    # The codes of mine and of the rental I have open, not another's; the notifications as I chose.
+    assert [(code["code"], code["number"], code["notify"]) for code in found["codes"]] == [
+        ("1111", f"+{assigned.number}", False), ("2222", f"+{rented.number}", False),
+        ("3333", f"+{opened.number}", False),
+    ]  # fmt: skip
+    # One query per check, besides the session's and the user's that every admin page makes.
+    assert len([query for query in counted.captured_queries if "rentals_" in query["sql"]]) == 1
+    assert boss.get(url, {"after": found["last"]}).json()["codes"] == []  # each told once
+    assert boss.get(url, {"after": "²"}).json()["codes"] == []  # a bad id is a fresh start, not a 500
+
+
 def test_the_live_views_tell_nothing_to_those_who_may_not_read_sms(client, simulator, account, catalog):
     rental = rent(account, catalog)
     viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
@@ -62,6 +92,7 @@ def test_the_live_views_tell_nothing_to_those_who_may_not_read_sms(client, simul
     client.force_login(viewer)
     assert client.get(reverse("admin:rentals_rental_live_sms", args=[rental.pk])).status_code == 404
     assert client.get(reverse("admin:rentals_rental_live_list"), {"ids": rental.pk}).status_code == 403
+    assert client.get(reverse("admin:rentals_rental_live_new_codes")).status_code == 403
     page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
     assert 'id="live-sms"' not in page
 

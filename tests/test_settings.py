@@ -244,3 +244,30 @@ def test_a_page_naming_a_static_file_the_running_release_lacks_is_served_not_a_5
     shown = "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'])"
     used = check("config.settings.production", GOOD, ("shell", "-c", shown))
     assert used.stdout.strip().splitlines()[-1] == "config.static_files.ReleaseTolerantStaticFilesStorage", used.stderr
+
+
+def test_the_web_log_leaves_out_the_live_checks_that_succeeded_and_keeps_the_rest():
+    """Each open page checks for SMS every 1.5 s: a line for each buried the log; a failed one matters."""
+    requests = [
+        ("GET /admin/rentals/rental/7/sms.json HTTP/1.1", "200", "quiet-1"),
+        ("GET /admin/rentals/rental/last-sms.json?ids=1,2 HTTP/1.1", "200", "quiet-2"),
+        ("GET /admin/rentals/rental/new-sms.json?after=9&open= HTTP/1.1", "304", "quiet-3"),
+        ("GET /admin/rentals/rental/new-sms.json?after=9 HTTP/1.1", "500", "kept-1"),
+        ("GET /admin/rentals/rental/ HTTP/1.1", "200", "kept-2"),
+    ]
+    # As runserver's request handler logs each request (django.core.servers.basehttp).
+    script = "import django, logging; django.setup(); log = logging.getLogger('django.server'); " + "; ".join(
+        f"log.log(40 if {code!r} >= '500' else 20, '\"%s\" %s %s', {line!r}, {code!r}, {size!r}, "
+        f"extra={{'status_code': int({code!r})}})"
+        for line, code, size in requests
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "quiet-" not in result.stderr + result.stdout
+    assert "kept-1" in result.stderr and "kept-2" in result.stderr

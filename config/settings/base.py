@@ -323,7 +323,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "rentals.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "rentals.logging.RedactSecretsFilter"},
+        "quiet_live_checks": {"()": "rentals.logging.QuietLiveChecksFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {
@@ -341,6 +344,12 @@ LOGGING = {
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # runserver's request lines, through the filter too (Django gives them a handler of their own).
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Less the open pages' successful live checks, one every 1.5 s per page.
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["quiet_live_checks"],
+        },
     },
 }

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -59,6 +59,7 @@ class LiveSmsMixin:
         return [
             path("<int:pk>/sms.json", wrap(self.live_sms_view), name="rentals_rental_live_sms"),
             path("last-sms.json", wrap(self.live_list_view), name="rentals_rental_live_list"),
+            path("new-sms.json", wrap(self.live_new_codes_view), name="rentals_rental_live_new_codes"),
         ]
 
     def may_read_sms(self, request: HttpRequest) -> bool:
@@ -96,3 +97,25 @@ class LiveSmsMixin:
                 for rental in rentals
             }
         })  # fmt: skip
+
+    def live_new_codes_view(self, request: HttpRequest) -> JsonResponse:
+        """The codes that came after ``after`` (an SMS id) for the person, asked by every open Rentdesk tab
+        (static/rentals/code_finder.js); without ``after``, where to start and whether to notify."""
+        if not self.has_view_permission(request) or not self.may_read_sms(request):
+            return _uncached({"error": "forbidden"}, status=403)
+        after = row_id(request.GET.get("after", ""))
+        if after is None:
+            notify = selectors.desktop_notifications_on(user_id=request.user.pk)
+            return _uncached({"last": selectors.newest_sms_id(), "notify": notify, "codes": []})
+        opened = [pk for part in request.GET.get("open", "").split(",") if (pk := row_id(part)) is not None]
+        codes = selectors.new_codes_for(user_id=request.user.pk, after_id=after, open_rental_ids=opened)
+        return _uncached({"last": max([after, *(sms.pk for sms in codes)]), "codes": [code_json(sms) for sms in codes]})
+
+
+def code_json(sms: SmsMessage) -> dict[str, Any]:
+    number = f"+{sms.rental.number}"
+    return {
+        "id": sms.pk, "code": sms.code, "rental": sms.rental_id, "number": number, "notify": sms.notify,
+        "text": _("Code for %(number)s") % {"number": number},
+        "url": reverse("admin:rentals_rental_change", args=[sms.rental_id]),
+    }  # fmt: skip

@@ -24,6 +24,15 @@ class ForwardingPreference(models.Model):
     sms_chat_urls = models.TextField(
         _("forward SMS to"), blank=True, validators=[validate_chat_urls], help_text=CHAT_URLS_HELP
     )
+    # Read by every open Rentdesk tab (admin/live.py): a code shows in the tab's title either way.
+    desktop_notifications = models.BooleanField(
+        _("show codes as desktop notifications"),
+        default=True,
+        help_text=_(
+            "While a Rentdesk tab is open, a code for a rental you are assigned to, rented or have open "
+            "shows as a notification of your computer (the browser asks once, at your first click)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("my SMS forwarding")

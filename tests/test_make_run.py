@@ -49,9 +49,15 @@ def free_ports(count: int) -> list[int]:
 
 
 def scratch_copy(target: Path) -> None:
-    """The project as a fresh checkout has it, with the installed virtualenv beside it."""
-    leave_out = shutil.ignore_patterns(".git", ".venv", ".local", ".env", "__pycache__", ".pytest_cache")
-    shutil.copytree(PROJECT, target, ignore=leave_out, dirs_exist_ok=True)
+    """The project as a fresh checkout has it (what git tracks, and new files it does not ignore: never a
+    developer's own database or .env), with the installed virtualenv beside it."""
+    listed = subprocess.run([shutil.which("git") or "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=PROJECT,
+                            capture_output=True, check=True).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = PROJECT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
     (target / ".venv").symlink_to((PROJECT / ".venv").resolve())
 
 

@@ -51,8 +51,8 @@ def free_ports(count: int) -> list[int]:
 def scratch_copy(target: Path) -> None:
     """The project as a fresh checkout has it (what git tracks, and new files it does not ignore: never a
     developer's own database or .env), with the installed virtualenv beside it."""
-    listed = subprocess.run([shutil.which("git") or "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=PROJECT,
-                            capture_output=True, check=True).stdout.decode().split("\0")  # fmt: skip
+    git = [shutil.which("git") or "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    listed = subprocess.run(git, cwd=PROJECT, capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         source = PROJECT / name
         if source.is_file():

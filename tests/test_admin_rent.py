@@ -115,6 +115,9 @@ def test_each_seed_error_is_explained_in_plain_words(operator_client, simulator,
     response = operator_client.post(RENT_URL, rent_form(account, catalog), follow=True)
     text = page_text(response)
     assert words in text and token.partition(":")[0] in text, re.findall(r"<ul class=\"messagelist\">.*?</ul>", text)
+    # What happened first, in words; SMS.online's token after it, for those who look it up.
+    (said,) = [str(message) for message in response.context["messages"]]
+    assert not said.startswith(token.partition(":")[0]) and said.endswith(f"({token.partition(':')[0]})"), said
     attempt = RentAttempt.objects.get()
     assert attempt.error_token == token.partition(":")[0]
     attempt_url = reverse("admin:rentals_rentattempt_change", args=[attempt.pk])

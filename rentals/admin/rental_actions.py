@@ -182,6 +182,6 @@ class RentalActionsMixin:
         return again
 
     def _report(self, request: HttpRequest, rental: Rental, outcome: Outcome) -> HttpResponse:
-        text = describe(outcome) if outcome.ok or not outcome.token else f"{outcome.token}: {describe(outcome)}"
+        text = describe(outcome) if outcome.ok else with_token(describe(outcome), outcome.token)
         self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
         return self._back(rental)

@@ -70,6 +70,8 @@ def test_a_url_moved_without_the_key_sends_nothing_there(account, simulator, els
         "http://192.168.0.10/stubs/handler_api.php",
         "http://[::ffff:127.0.0.1]:{port}/stubs/handler_api.php",
         "http://0.0.0.0:{port}/stubs/handler_api.php",
+        "http://224.0.0.251/stubs/handler_api.php",  # multicast, which Python calls global
+        "http://[ff02::1]/stubs/handler_api.php",
     ],
 )
 def test_private_addresses_are_refused_unless_allowed(boss, account, simulator, settings, api_url):

@@ -94,7 +94,7 @@ def refusal_for_addresses(
     """Why ``host`` may not receive an API key at these addresses, or None.
 
     Only public (globally routable) addresses are accepted: that leaves out loopback, private,
-    link-local (169.254.169.254, the cloud metadata service), shared, reserved and unspecified ones,
+    link-local (169.254.169.254, the cloud metadata service), shared, reserved, multicast and unspecified ones,
     and IPv6 forms of them, unless the host is listed in ``allowed_hosts``. ``loopback_only`` (plain
     http where https is required) accepts nothing but this machine's loopback, where no one else hears.
     """
@@ -102,7 +102,9 @@ def refusal_for_addresses(
         address = _address(text)
         if loopback_only and not address.is_loopback:
             return UrlRefusal("plain_http_elsewhere", host, text)
-        if not address.is_global and not is_allowed_host(host, allowed_hosts):
+        # Python counts multicast (224.0.0.0/4, ff00::/8) as global: nobody's one server is there.
+        public = address.is_global and not address.is_multicast
+        if not public and not is_allowed_host(host, allowed_hosts):
             return UrlRefusal("not_public", host, text)
     return None
 

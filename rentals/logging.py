@@ -47,3 +47,18 @@ class QuietLiveChecksFilter(logging.Filter):
             return True
         request_line = record.args[0] if isinstance(record.args, tuple) else ""
         return not _LIVE_CHECK_REQUEST.match(str(request_line))
+
+
+# The addresses whose 503 is their answer, not a failure of the request: monitoring and load balancers
+# ask them every few seconds, and each would be an ERROR line for as long as Redis or beat is away.
+HEALTH_ADDRESSES = frozenset({"/healthz", "/readyz"})
+
+
+class HealthAnswersFilter(logging.Filter):
+    """Log a health address's 503 (Django's "Service Unavailable") at INFO: /healthz says what is down."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if getattr(record, "status_code", None) == 503 and getattr(request, "path", "") in HEALTH_ADDRESSES:
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True

@@ -1,6 +1,9 @@
 """/healthz and the dashboard's health block, against a real Redis and a real beat scheduler tick."""
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -151,3 +154,23 @@ def test_readyz_is_503_when_a_webhook_could_be_neither_stored_nor_kept(client, s
 def skip_on_sqlite() -> None:
     if connection.vendor == "sqlite":
         pytest.skip("a SQLite file answers reads while another connection holds it: it is never away here")
+
+
+def test_a_503_of_healthz_is_logged_as_information_not_as_an_error(tmp_path):
+    """Probes ask every few seconds: an ERROR line for each, while Redis restarts, is noise. Run as a
+    process of its own, so that its log goes where the settings send it."""
+    script = (
+        "import django; django.setup(); from django.test import Client; "
+        "print(Client().get('/healthz', HTTP_HOST='localhost').status_code)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "RENTDESK_ENV_FILE": os.devnull,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.stdout.strip() == "503", result.stderr[-2000:]
+    assert "INFO django.request: Service Unavailable: /healthz" in result.stderr and "ERROR" not in result.stderr

@@ -326,6 +326,7 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "rentals.logging.RedactSecretsFilter"},
         "quiet_live_checks": {"()": "rentals.logging.QuietLiveChecksFilter"},
+        "health_answers": {"()": "rentals.logging.HealthAnswersFilter"},
     },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
@@ -343,6 +344,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # Django's own handlers (its debug console, mail_admins) would bypass the redaction filter.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A health address's 503 is its answer (what is down), not an error of the request.
+        "django.request": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["health_answers"]},
         # runserver's request lines, through the filter too (Django gives them a handler of their own).
         # Less the open pages' successful live checks, one every 1.5 s per page.
         "django.server": {

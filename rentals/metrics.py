@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cache
 
@@ -118,16 +118,23 @@ class _RentdeskCollector:
         info = GaugeMetricFamily("rentdesk_build_info", "The running Rentdesk's version.", labels=["version"])
         info.add_metric([settings.RENTDESK_VERSION], 1)
         yield info
-        yield from _from_database()
-        yield from _from_redis()
+        yield from _part("rentdesk_database_up", "1 when the database answered this scrape.", _database_figures,
+                         failures=(DatabaseError,))  # fmt: skip
+        # ValueError: a broker URL that is not Redis's.
+        yield from _part("rentdesk_redis_up", "1 when Redis (broker and counts) answered this scrape.",
+                         lambda: [*_counts(), *_queues()], failures=(redis.RedisError, ValueError))  # fmt: skip
 
 
-def _from_database() -> Iterator[Metric]:
-    up = GaugeMetricFamily("rentdesk_database_up", "1 when the database answered this scrape.")
+def _part(
+    name: str, documentation: str, read: Callable[[], Iterable[Metric]], *, failures: tuple[type[Exception], ...]
+) -> Iterator[Metric]:
+    """Whether a part answered (gauge ``name``), then what ``read`` read from it: nothing when it did not,
+    so that a database or a Redis away leaves the other's figures served."""
+    up = GaugeMetricFamily(name, documentation)
     try:
-        figures = list(_database_figures())
-    except DatabaseError as error:
-        logger.warning("metrics: the database did not answer the scrape (%s)", type(error).__name__)
+        figures = list(read())
+    except failures as error:
+        logger.warning("metrics: %s is 0: %s", name, type(error).__name__)
         up.add_metric([], 0)
         yield up
         return
@@ -161,20 +168,6 @@ def _database_figures() -> Iterator[Metric]:
         "rentdesk_webhook_deliveries_unprocessed", "Webhook deliveries stored and not yet made into an SMS.",
         value=unprocessed,
     )  # fmt: skip
-
-
-def _from_redis() -> Iterator[Metric]:
-    up = GaugeMetricFamily("rentdesk_redis_up", "1 when Redis (broker and counts) answered this scrape.")
-    try:
-        figures = list(_counts()) + list(_queues())
-    except (redis.RedisError, ValueError) as error:  # ValueError: a broker URL that is not Redis's
-        logger.warning("metrics: Redis did not answer the scrape (%s)", error)
-        up.add_metric([], 0)
-        yield up
-        return
-    up.add_metric([], 1)
-    yield up
-    yield from figures
 
 
 def _counts() -> Iterator[Metric]:

@@ -55,8 +55,9 @@ _quiet_lock = threading.Lock()
 
 @cache
 def _redis(url: str) -> redis.Redis:
-    # Short timeouts: the event being counted matters, its count does not.
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    # Short timeouts, as Rentdesk's other Redis calls on the SMS path: the event being counted matters,
+    # its count does not (and a busy Redis must not silence a process's counts for QUIET_AFTER_FAILURE).
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 def _counted(write: Callable[[redis.client.Pipeline], object]) -> None:

@@ -283,9 +283,9 @@ class Stack:
     def start_nginx(self) -> None:
         site = (PROJECT / "deploy" / "nginx" / "rentdesk.conf").read_text()
         site = "\n".join(line for line in site.splitlines() if "[::]" not in line)  # loopback only
-        upstream = "\n".join(f"    server 127.0.0.1:{self.ports[name]};" for name in self.web_names)
+        upstream = "\n".join(f"    server 127.0.0.1:{self.ports[name]} max_fails=0;" for name in self.web_names)
         site = (
-            site.replace("    server 127.0.0.1:8000;", upstream)
+            site.replace("    server 127.0.0.1:8000 max_fails=0;", upstream)
             .replace("127.0.0.1:8000", f"127.0.0.1:{self.ports['web']}")
             .replace("listen 443 ", f"listen 127.0.0.1:{self.ports['https']} ")
             .replace("listen 80;", f"listen 127.0.0.1:{self.ports['http']};")

@@ -160,3 +160,10 @@ def test_with_the_database_away_metrics_still_answer_with_the_queues(scraped, re
     assert samples[("rentdesk_database_up", ())] == 0
     assert samples[("rentdesk_queue_depth", (("queue", URGENT_QUEUE),))] == 1
     assert ("rentdesk_rent_attempts_total", (("state", "succeeded"), ("token", ""))) not in samples
+
+
+def test_the_fault_suite_waits_as_long_as_a_process_leaves_redis_alone():
+    """S3 reads /metrics after S2 restarted Redis: it must wait until every process counts again."""
+    from faults.storms import METRICS_QUIET_SECONDS
+
+    assert METRICS_QUIET_SECONDS >= metrics.QUIET_AFTER_FAILURE

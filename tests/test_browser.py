@@ -551,16 +551,21 @@ def test_no_desktop_notification_for_who_turned_them_off(
     assert page.evaluate("window.__notifications") == []
 
 
+def watching(page, url: str) -> None:
+    """Open the page and wait until its code finder has read its first answer: it asks again with
+    `?after=` only then, and only from then on does it know whether to offer notifications."""
+    with page.expect_request(lambda request: "new-sms.json?after=" in request.url):
+        page.goto(url)
+
+
 def test_the_browser_is_asked_for_notifications_once_at_a_click_not_on_load(live_server, boss_page):
     page = boss_page
     page.add_init_script(NOTIFICATIONS_AND_A_HIDDEN_TAB)
-    with page.expect_response(lambda response: "new-sms.json" in response.url):
-        page.goto(f"{live_server.url}/admin/")
+    watching(page, f"{live_server.url}/admin/")
     assert page.evaluate("Notification.permission") == "default"
     assert page.evaluate("window.__asked || 0") == 0  # not on load
     page.click("#content h1, #content")
     assert page.evaluate("window.__asked || 0") == 1
-    with page.expect_response(lambda response: "new-sms.json" in response.url):
-        page.goto(f"{live_server.url}/admin/rentals/rental/")
+    watching(page, f"{live_server.url}/admin/rentals/rental/")
     page.click("#content h1, #content")
     assert page.evaluate("window.__asked || 0") == 0  # once, not on every page

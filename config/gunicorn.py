@@ -38,6 +38,10 @@ backlog = whole_number("WEB_BACKLOG", 2048, maximum=65535)
 graceful_timeout = whole_number("WEB_GRACEFUL_TIMEOUT", 45, maximum=3600)
 timeout = 60
 keepalive = 5  # the proxy reuses its connections to gunicorn
+# A unix socket (WEB_BIND=unix:...) is made for the rentdesk user and its group only: nginx joins the
+# group (docs/deploy.md). gunicorn's own default, 0, lets every local user connect, and the socket's
+# requests are believed about the client's address (RENTDESK_TRUSTED_PROXIES' "unix").
+umask = 0o007
 
 # Django alone decides whether a request came over HTTPS (DJANGO_TRUST_X_FORWARDED_PROTO):
 # gunicorn would otherwise believe X-Forwarded-Proto from any local process.

@@ -265,3 +265,21 @@ def test_gunicorn_listens_on_loopback_by_default_or_on_a_unix_socket_for_nginx(t
     finally:
         web.terminate()
         web.wait(timeout=60)
+
+
+def test_a_unix_socket_is_for_the_user_and_its_group_only(tmp_path):
+    """A local user outside rentdesk's group cannot reach gunicorn's socket, whose X-Forwarded-For is believed."""
+    socket_path = tmp_path / "web.sock"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "RENTDESK_ENV_FILE": os.devnull,
+           "WEB_CONCURRENCY": "1", "WEB_THREADS": "2", "WEB_BIND": f"unix:{socket_path}",
+           "WEB_PIDFILE": str(tmp_path / "web.pid")}  # fmt: skip
+    gunicorn = subprocess.Popen([".venv/bin/gunicorn", "--config", "config/gunicorn.py"], cwd=PROJECT, env=env,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert wait_until(socket_path.exists, seconds=60)
+        mode = socket_path.stat().st_mode
+        assert mode & 0o007 == 0, oct(mode)  # nobody else may connect
+        assert mode & 0o060 == 0o060  # nginx, in the group, may
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=60)

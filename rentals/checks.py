@@ -78,3 +78,34 @@ def metrics_token_strength(**kwargs: Any) -> list[Warning]:
             id="rentals.W004",
         )
     ]
+
+
+# Names kept for examples and tests (RFC 2606, RFC 6761): no mail to them ever arrives.
+EXAMPLE_DOMAINS = ("example", "example.com", "example.net", "example.org", "invalid", "test")
+
+
+def is_example_domain(host: str) -> bool:
+    host = host.strip().rstrip(".").lower()
+    return any(host == domain or host.endswith("." + domain) for domain in EXAMPLE_DOMAINS)
+
+
+@register(deploy=True)
+def mail_still_the_example(**kwargs: Any) -> list[Warning]:
+    """The environment file's mail lines are the example's until someone fills them in, and then reminders,
+    budget alerts and the lost-rent alarm go nowhere, with nothing on screen to say so."""
+    addresses = {
+        "EMAIL_URL's host": settings.EMAIL_HOST,
+        "DEFAULT_FROM_EMAIL": settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">"),
+        "RENTDESK_TEAM_EMAIL": settings.RENTDESK_TEAM_EMAIL.rpartition("@")[2],
+    }
+    left = [name for name, host in addresses.items() if host and is_example_domain(host)]
+    if not left:
+        return []
+    return [
+        Warning(
+            f"{', '.join(left)} still name an example domain: reminders, budget alerts and the alarm for a rent "
+            "of unknown outcome would never arrive.",
+            hint="Fill in your mail server and addresses in the environment file (docs/deploy.md, section 3).",
+            id="rentals.W005",
+        )
+    ]

@@ -62,26 +62,46 @@ def test_make_reload_runs_what_systemctl_reload_runs_after_installing_requiremen
     assert reload[-1].endswith("scripts/reload_web.py")
 
 
-def write_production_env(target, host: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "scripts/write_production_env.py", str(target), "--host", host],
+# What docs/deploy.md says to fill in first: the team's own mail.
+OWN_MAIL = ("EMAIL_URL=smtp+tls://desk%40ops-team.net:secret@smtp.ops-team.net:587",
+            "DEFAULT_FROM_EMAIL=Rentdesk <desk@ops-team.net>", "RENTDESK_TEAM_EMAIL=ops@ops-team.net")  # fmt: skip
+
+
+def write_production_env(target, host: str, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "scripts/write_production_env.py", str(target), "--host", host,
+                           *(f"--set={override}" for override in overrides)],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
 @pytest.fixture
 def production_env_file(tmp_path):
     target = tmp_path / "rentdesk.env"
-    assert write_production_env(target, "rentdesk.example.com").returncode == 0
+    assert write_production_env(target, "rentdesk.example.com", *OWN_MAIL).returncode == 0
     return target
 
 
-def test_the_documented_production_environment_passes_check_deploy_with_no_warning(production_env_file):
+def check_deploy(env_file) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SMSONLINE_", "DATABASE_", "REDIS_"))}
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=PROJECT, env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production",
-                          "RENTDESK_ENV_FILE": str(production_env_file)},
+                          "RENTDESK_ENV_FILE": str(env_file)},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def test_check_deploy_fails_while_mail_is_still_the_examples(tmp_path):
+    """Written and not yet filled in, the file's mail goes to smtp.example.com: nothing would ever arrive."""
+    unfilled = tmp_path / "rentdesk.env"
+    assert write_production_env(unfilled, "rentdesk.example.com").returncode == 0
+    result = check_deploy(unfilled)
+    assert result.returncode != 0 and "rentals.W005" in result.stderr, result.stdout + result.stderr
+    assert "EMAIL_URL's host, DEFAULT_FROM_EMAIL, RENTDESK_TEAM_EMAIL" in result.stderr
+    assert "password" not in result.stderr  # the mail login is not shown
+
+
+def test_the_documented_production_environment_passes_check_deploy_with_no_warning(production_env_file):
+    result = check_deploy(production_env_file)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
     assert (production_env_file.stat().st_mode & 0o777) == 0o600

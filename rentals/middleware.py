@@ -140,6 +140,8 @@ class AdminListInputMiddleware:
         model_admin = _changelist_admin(request)
         if request.method != "POST" or model_admin is None or "action" not in request.POST:
             return None
+        if not admin.site.has_permission(request):  # signed out: the admin sends them to its login page
+            return None
         chosen = request.POST.getlist(ACTION_CHECKBOX_NAME)
         index = request.POST.get("index", "0")
         if not (index.isascii() and index.isdigit()) or not all(_is_id(model_admin.model, pk) for pk in chosen):

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 
 from .conftest import manage
@@ -202,6 +203,9 @@ def test_an_action_on_ids_that_are_not_ids_is_a_bad_request_in_every_list(boss):
                 form = {"action": action, "_selected_action": chosen, "index": index}
                 refused = boss.post(changelist, form)
                 assert refused.status_code == 400 and "action" in refused.content.decode(), (changelist, action)
+    signed_out = Client().post(reverse("admin:rentals_rental_changelist"),
+                               {"action": "claim", "_selected_action": ["abc"], "index": "0"})  # fmt: skip
+    assert signed_out.status_code == 302 and "/login/" in signed_out["Location"]  # asked to sign in first
     claimed = boss.post(reverse("admin:rentals_rental_changelist"),
                         {"action": "claim", "_selected_action": [str(rental.pk)], "index": "0"})  # fmt: skip
     assert claimed.status_code == 302

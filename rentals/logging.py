@@ -1,5 +1,5 @@
-"""A last line of defence: scrub ``api_key=...`` and webhook tokens from every log record before it
-is written.
+"""A last line of defence: scrub ``api_key=...``, Telegram bot tokens and webhook tokens from every log
+record before it is written.
 
 The provider client never logs the key; this filter catches what a library might (a URL in an
 exception message from urllib3 or requests, say). Each rental's webhook URL carries its secret token
@@ -15,12 +15,17 @@ _API_KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+", re.IGNORECASE)
 _WEBHOOK_TOKEN_IN_TEXT = re.compile(r"(/hooks(?:/|%2f)sms(?:/|%2f))[^/?#\s'\"]+", re.IGNORECASE)
 
 
+# A Telegram bot token in a Bot API URL's path: https://api.telegram.org/bot123456:ABC.../getMe.
+_BOT_TOKEN_IN_TEXT = re.compile(r"(/bot)[0-9]{1,20}(?::|%3A)[A-Za-z0-9_-]+", re.IGNORECASE)
+
+
 def redact_api_key_params(text: str) -> str:
     return _API_KEY_IN_TEXT.sub(r"\1[REDACTED]", text)
 
 
 def redact_secrets(text: str) -> str:
-    return _WEBHOOK_TOKEN_IN_TEXT.sub(r"\1[token]", redact_api_key_params(text))
+    text = _BOT_TOKEN_IN_TEXT.sub(r"\1[REDACTED]", redact_api_key_params(text))
+    return _WEBHOOK_TOKEN_IN_TEXT.sub(r"\1[token]", text)
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -21,6 +21,7 @@ from .rentals import (
     WebhookDelivery,
     auto_renew_window_problem,
 )
+from .telegram import TelegramLink, TelegramLinkCode, TelegramPoll
 
 __all__ = [
     "ANY_OPERATOR",
@@ -51,6 +52,9 @@ __all__ = [
     "SmsForward",
     "SmsMessage",
     "SmsSource",
+    "TelegramLink",
+    "TelegramLinkCode",
+    "TelegramPoll",
     "WebhookDelivery",
     "api_key_problem",
     "auto_renew_window_problem",

@@ -1,0 +1,330 @@
+"""The team's Telegram bot, against the simulator's stand-in for the Bot API over real HTTP: linking a
+chat in one step, codes pushed once, the bot's answers, and the token kept out of everything."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from rentals import services, tasks
+from rentals.logging import RedactSecretsFilter
+from rentals.models import ForwardingPreference, ForwardState, SmsForward, TelegramLink, TelegramPoll
+from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
+
+from . import test_forwarding
+from .factories import UserFactory
+from .test_forwarding import inject
+
+# A rental whose SMS reach this test's live server by webhook, tasks run as a worker would.
+rental = test_forwarding.rental
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = "7000000001:AAH-test-token-Zq8x1yW2vU3tS4rQ5pO6nM7"
+CHAT, OTHER_CHAT = 5550001, 5550002
+
+
+class TelegramControl:
+    """The stand-in's control plane: a chat writes to the bot, taps a button; what the bot sent."""
+
+    def __init__(self, base_url: str) -> None:
+        self.control = base_url + "/_control/telegram/"
+
+    def write(self, text: str, *, chat_id: int = CHAT, language_code: str = "en") -> None:
+        reply = requests.post(self.control + "message", json={"chat_id": chat_id, "text": text,
+                                                              "language_code": language_code}, timeout=5)  # fmt: skip
+        reply.raise_for_status()
+
+    def sent(self, chat_id: int = CHAT) -> list[dict[str, Any]]:
+        return requests.get(self.control + "sent", params={"chat_id": chat_id}, timeout=5).json()
+
+    def last(self, chat_id: int = CHAT) -> str:
+        return self.sent(chat_id)[-1]["text"]
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        return requests.get(self.control + "calls", params={"method": method}, timeout=5).json()
+
+    def force(self, **spec: Any) -> None:
+        requests.post(self.control + "force", json=spec, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def bot(settings, simulator) -> TelegramControl:
+    settings.TELEGRAM_BOT_TOKEN = TOKEN
+    settings.TELEGRAM_API_URL = simulator.server.base_url
+    requests.post(simulator.server.base_url + "/_control/telegram/bot", json={"token": TOKEN}, timeout=5)
+    cache.clear()  # the bot's name, read once an hour
+    return TelegramControl(simulator.server.base_url)
+
+
+def read_updates() -> int:
+    return services.telegram_updates_read(client=telegram_client(), now=timezone.now())
+
+
+def staff(*permissions: str, username: str = "olena"):
+    person = UserFactory(username=username, is_staff=True)
+    for codename in permissions:
+        person.user_permissions.add(Permission.objects.get(codename=codename))
+    return person
+
+
+def code_from_page(client, person) -> str:
+    client.force_login(person)
+    page = client.get(reverse("telegram_connect")).content.decode()
+    (code,) = re.findall(r'href="https://t\.me/rentdesk_demo_bot\?start=([A-Za-z0-9_-]+)"', page)
+    return code
+
+
+def linked(client, bot, person, *, chat_id: int = CHAT) -> TelegramLink:
+    bot.write(f"/start {code_from_page(client, person)}", chat_id=chat_id)
+    read_updates()
+    return TelegramLink.objects.get(user=person)
+
+
+# --- linking ---------------------------------------------------------------------------------------
+
+
+def test_the_connect_page_shows_the_deep_link_with_its_qr_code_and_every_page_links_to_it(client, bot):
+    person = staff()
+    client.force_login(person)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert 'id="telegram-connect-link"' in index and reverse("telegram_connect") in index
+    page = client.get(reverse("telegram_connect")).content.decode()
+    assert "https://t.me/rentdesk_demo_bot?start=" in page and "<svg" in page
+    assert TOKEN not in page and TOKEN.split(":")[1] not in page
+
+
+def test_without_a_bot_token_nothing_offers_telegram(client, bot, settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+    client.force_login(staff())
+    assert 'id="telegram-connect-link"' not in client.get(reverse("admin:index")).content.decode()
+    assert 'id="telegram-off"' in client.get(reverse("telegram_connect")).content.decode()
+    assert tasks.telegram_read_updates() == 0 and bot.calls("getUpdates") == []
+
+
+def test_start_with_the_code_links_the_chat_and_the_bot_says_so(client, bot):
+    person = staff()
+    link = linked(client, bot, person)
+    assert link.chat_id == CHAT
+    assert "Connected" in bot.last() and "olena" in bot.last()
+    assert 'id="telegram-linked"' in client.get(reverse("telegram_connect")).content.decode()
+
+
+def test_a_code_links_once(client, bot):
+    person = staff()
+    code = code_from_page(client, person)
+    bot.write(f"/start {code}")
+    bot.write(f"/start {code}", chat_id=OTHER_CHAT)
+    assert read_updates() == 2
+    assert TelegramLink.objects.get(user=person).chat_id == CHAT
+    assert "expired or was used" in bot.last(OTHER_CHAT)
+
+
+def test_a_code_older_than_ten_minutes_links_nothing(bot):
+    person = staff()
+    code = services.telegram_link_code_create(user=person, language="en", now=timezone.now() - timedelta(minutes=11))
+    bot.write(f"/start {code}")
+    read_updates()
+    assert not TelegramLink.objects.exists() and "expired or was used" in bot.last()
+
+
+def test_a_wrong_code_links_nothing_and_an_unlinked_chat_is_told_where_to_connect(client, bot):
+    code_from_page(client, staff())
+    bot.write("/start not-the-code")
+    bot.write("/numbers", chat_id=OTHER_CHAT)
+    read_updates()
+    assert not TelegramLink.objects.exists()
+    assert "expired or was used" in bot.last()
+    assert "not connected to Rentdesk" in bot.last(OTHER_CHAT) and "Connect Telegram" in bot.last(OTHER_CHAT)
+
+
+def test_a_newer_code_replaces_the_one_shown_before(client, bot):
+    person = staff()
+    first = code_from_page(client, person)
+    code_from_page(client, person)
+    bot.write(f"/start {first}")
+    read_updates()
+    assert not TelegramLink.objects.exists()
+
+
+def test_stop_in_the_chat_and_disconnect_on_the_page_unlink(client, bot):
+    person = staff()
+    linked(client, bot, person)
+    bot.write("/stop")
+    read_updates()
+    assert not TelegramLink.objects.exists() and "Disconnected" in bot.last()
+    linked(client, bot, person)
+    client.post(reverse("telegram_connect"), {"action": "disconnect"})
+    assert not TelegramLink.objects.exists()
+    bot.write("/numbers")
+    read_updates()
+    assert "not connected" in bot.last()
+
+
+def test_updates_are_answered_once_and_one_reader_at_a_time(client, bot):
+    person = staff()
+    linked(client, bot, person)
+    answers = len(bot.sent())
+    assert read_updates() == 0  # the offset confirmed the /start: it is not answered again
+    assert len(bot.sent()) == answers
+    assert TelegramPoll.objects.get().offset > 0
+    TelegramPoll.objects.update(leased_until=timezone.now() + timedelta(minutes=1))  # another reader
+    bot.write("/help")
+    assert read_updates() == -1 and len(bot.sent()) == answers
+
+
+# --- codes pushed ----------------------------------------------------------------------------------
+
+
+def test_each_sms_of_an_assigned_rental_reaches_the_linked_chat_once_with_the_code_set_apart(
+    client, bot, simulator, rental
+):
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    before = len(bot.sent())
+    assert inject(simulator, rental, "Your Telegram code 48213 <b>&") == 200
+    services.rental_poll(rental=rental)  # polling meets the same SMS
+    (pushed,) = bot.sent()[before:]
+    assert "<code>48213</code>" in pushed["text"] and pushed["parse_mode"] == "HTML"
+    assert "Your Telegram code 48213 &lt;b&gt;&amp;" in pushed["text"]  # the stranger's text, escaped
+    forward = SmsForward.objects.get()
+    assert forward.state == ForwardState.SENT and "Telegram: olena" in forward.destinations
+
+
+def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_not_twice(
+    client, bot, simulator, rental, settings, eager_tasks
+):
+    settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
+    eager_tasks.conf.task_eager_propagates = False  # a retry is not an error to raise in the caller
+    assignee, renter = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
+    linked(client, bot, assignee)
+    linked(client, bot, renter, chat_id=OTHER_CHAT)
+    rental.assignee, rental.rented_by = assignee, renter
+    rental.save()
+    first, other = len(bot.sent()), len(bot.sent(OTHER_CHAT))
+    bot.force(method="sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
+    inject(simulator, rental, "Code 6060")
+    assert [m["text"].count("<code>6060</code>") for m in bot.sent()[first:]] == [1]
+    assert [m["text"].count("<code>6060</code>") for m in bot.sent(OTHER_CHAT)[other:]] == [1]
+    assert (SmsForward.objects.get().state, SmsForward.objects.get().attempts) == (ForwardState.SENT, 2)
+
+
+def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):
+    person = staff()
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    before = len(bot.sent())
+    inject(simulator, rental, "Your code 31337")
+    (pushed,) = bot.sent()[before:]
+    assert "An SMS came to" in pushed["text"] and "31337" not in pushed["text"]
+
+
+def test_a_person_who_turned_telegram_codes_off_gets_none(client, bot, simulator, rental):
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    ForwardingPreference.objects.create(user=person, telegram_codes=False)
+    rental.assignee = person
+    rental.save()
+    before = len(bot.sent())
+    inject(simulator, rental, "Your code 5151")
+    assert bot.sent()[before:] == []
+
+
+# --- the bot's answers -----------------------------------------------------------------------------
+
+
+def test_numbers_lists_the_persons_active_rentals_with_the_time_left(client, bot, rental):
+    person = staff("view_smsmessage", "view_rental")
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    bot.write("/numbers")
+    read_updates()
+    assert f"+{rental.number} (Shop #12 login)" in bot.last() and " left" in bot.last()
+
+
+def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, rental):
+    person = staff("view_smsmessage", "view_rental")
+    linked(client, bot, person)
+    inject(simulator, rental, "Old code 1111")
+    inject(simulator, rental, "New code 2222")
+    bot.write("/code shop #12")
+    bot.write(f"/code +{rental.number}")
+    bot.write("/code nothing-like-it")
+    read_updates()
+    by_label, by_number, missing = [m["text"] for m in bot.sent()[-3:]]
+    assert "<code>2222</code>" in by_label and "1111" not in by_label
+    assert "<code>2222</code>" in by_number
+    assert "No number you may see matches" in missing
+
+
+def test_code_tells_a_person_without_the_sms_permission_only_when_one_came(client, bot, simulator, rental):
+    person = staff("view_rental")
+    linked(client, bot, person)
+    inject(simulator, rental, "Your code 4444")
+    bot.write(f"/code {rental.number}")
+    read_updates()
+    assert "The newest SMS came to" in bot.last() and "4444" not in bot.last()
+
+
+def test_help_and_the_answers_in_the_language_the_person_linked_in(client, bot):
+    person = staff()
+    client.force_login(person)
+    client.post(reverse("set_language"), {"language": "uk"})
+    linked(client, bot, person)
+    assert TelegramLink.objects.get().language == "uk"
+    bot.write("/help")
+    read_updates()
+    assert "/numbers" in bot.last() and "ваші активні номери" in bot.last() and "Бот Rentdesk" in bot.last()
+
+
+def test_a_tap_on_a_button_is_acknowledged(client, bot):
+    person = staff()
+    linked(client, bot, person)
+    message = telegram_client().send_message(chat_id=CHAT, text="Pick", buttons=[[{"text": "A", "callback_data": "a"}]])
+    requests.post(bot.control + "tap", json={"chat_id": CHAT, "message_id": message["message_id"], "data": "a"},
+                  timeout=5).raise_for_status()  # fmt: skip
+    read_updates()
+    state = requests.get(bot.control + "state", timeout=5).json()
+    assert len(state["answered"]) == 1
+
+
+# --- the token -------------------------------------------------------------------------------------
+
+
+def test_the_token_is_in_no_log_error_or_record(client, bot, simulator, rental, caplog, settings):
+    caplog.set_level(logging.DEBUG)
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    bot.force(method="getUpdates", error_code=502, description=f"Bad Gateway for /bot{TOKEN}/getUpdates")
+    assert read_updates() == 0
+    for _ in range(3):
+        bot.force(method="sendMessage", error_code=500, description=f"echo {TOKEN}")
+    inject(simulator, rental, "Code 9999")
+    unreachable = TelegramClient(token=TOKEN, api_url="http://127.0.0.1:9")
+    with pytest.raises(TelegramError) as failure:
+        unreachable.get_me()
+    written = " ".join([caplog.text, str(failure.value), repr(failure.value.__context__),
+                        TelegramPoll.objects.get().last_error, SmsForward.objects.get().last_error])  # fmt: skip
+    assert TelegramPoll.objects.get().last_error and SmsForward.objects.get().last_error
+    assert TOKEN not in written and TOKEN.split(":")[1] not in written
+
+
+def test_the_log_filter_scrubs_a_bot_token_from_a_url():
+    record = logging.LogRecord("x", logging.WARNING, "", 0, "GET https://api.telegram.org/bot%s/getMe", (TOKEN,), None)
+    RedactSecretsFilter().filter(record)
+    assert TOKEN.split(":")[1] not in record.getMessage() and "/bot[REDACTED]/getMe" in record.getMessage()

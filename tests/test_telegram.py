@@ -231,15 +231,19 @@ def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, s
     assert "An SMS came to" in pushed["text"] and "31337" not in pushed["text"]
 
 
-def test_a_person_who_turned_telegram_codes_off_gets_none(client, bot, simulator, rental):
-    person = staff("view_smsmessage")
+def test_a_person_who_turned_telegram_codes_off_gets_none_and_can_turn_them_on_again(client, bot, simulator, rental):
+    person = staff()  # without the SMS permission, "my SMS forwarding" is not theirs: the page says it
     linked(client, bot, person)
-    ForwardingPreference.objects.create(user=person, telegram_codes=False)
+    client.post(reverse("telegram_connect"), {"action": "codes-off"})
+    assert ForwardingPreference.objects.get(user=person).telegram_codes is False
     rental.assignee = person
     rental.save()
     before = len(bot.sent())
     inject(simulator, rental, "Your code 5151")
     assert bot.sent()[before:] == []
+    client.post(reverse("telegram_connect"), {"action": "codes-on"})
+    inject(simulator, rental, "Your code 5252")
+    assert len(bot.sent()[before:]) == 1
 
 
 # --- the bot's answers -----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class ForwardingPreferenceAdmin(OwnRowsAdmin):
 
     needs_permission = SMS_PERMISSION  # nobody receives SMS text who may not read it
     list_display = ["user", "destinations"]
-    fields = ["sms_chat_urls", "desktop_notifications"]
+    fields = ["sms_chat_urls", "desktop_notifications", "telegram_codes"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return (

@@ -22,15 +22,23 @@ from ..telegram.client import TelegramError, bot_enabled, telegram_client
 
 @staff_member_required
 def telegram_connect_view(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and request.POST.get("action") == "disconnect":
-        if services.telegram_unlink(user=request.user):
-            messages.success(request, _("Telegram disconnected: no more codes go to that chat."))
+    if request.method == "POST":
+        _act(request, request.POST.get("action", ""))
         return HttpResponseRedirect(reverse("telegram_connect"))
     link = services.telegram_link_of(user=request.user) if bot_enabled() else None
-    context = {"title": _("Connect Telegram"), "enabled": bot_enabled(), "link": link, "deep_link": "", "problem": ""}
+    context = {"title": _("Connect Telegram"), "enabled": bot_enabled(), "link": link, "deep_link": "", "problem": "",
+               "codes_on": services.telegram_codes_on(user=request.user)}  # fmt: skip
     if bot_enabled() and link is None:
         context.update(_deep_link(request))
     return TemplateResponse(request, "admin/telegram_connect.html", {**admin.site.each_context(request), **context})
+
+
+def _act(request: HttpRequest, action: str) -> None:
+    if action == "disconnect" and services.telegram_unlink(user=request.user):
+        messages.success(request, _("Telegram disconnected: no more codes go to that chat."))
+    elif action in ("codes-on", "codes-off"):
+        services.telegram_codes_set(user=request.user, on=action == "codes-on")
+        messages.success(request, _("Saved."))
 
 
 def _deep_link(request: HttpRequest) -> dict[str, str]:

@@ -67,6 +67,8 @@ from .telegram_bot import telegram_sms_push, telegram_update_answer, telegram_up
 from .telegram_links import (
     LINK_CODE_LIFETIME,
     telegram_bot_name,
+    telegram_codes_on,
+    telegram_codes_set,
     telegram_link_by_code,
     telegram_link_code_create,
     telegram_link_of,
@@ -154,6 +156,8 @@ __all__ = [
     "sms_record",
     "stale_provider_data",
     "telegram_bot_name",
+    "telegram_codes_on",
+    "telegram_codes_set",
     "telegram_link_by_code",
     "telegram_link_code_create",
     "telegram_link_of",

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
 
-from ..models import TelegramLink, TelegramLinkCode
+from ..models import ForwardingPreference, TelegramLink, TelegramLinkCode
 from ..roles import is_active_staff
 from ..telegram.client import TelegramClient
 
@@ -66,6 +66,15 @@ def telegram_unlink(*, user: AbstractBaseUser | None = None, chat_id: int | None
         return False
     links = TelegramLink.objects.filter(user=user) if user is not None else TelegramLink.objects.filter(chat_id=chat_id)
     return links.delete()[0] > 0
+
+
+def telegram_codes_set(*, user: AbstractBaseUser, on: bool) -> None:
+    """Whether the codes of the person's rentals go to their linked chat (the bot answers either way)."""
+    ForwardingPreference.objects.update_or_create(user=user, defaults={"telegram_codes": on})
+
+
+def telegram_codes_on(*, user: AbstractBaseUser) -> bool:
+    return not ForwardingPreference.objects.filter(user=user, telegram_codes=False).exists()
 
 
 def telegram_link_of(*, user: AbstractBaseUser) -> TelegramLink | None:

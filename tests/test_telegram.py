@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import requests
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +23,7 @@ from rentals.models import ForwardingPreference, ForwardState, SmsForward, Teleg
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
+from .conftest import manage
 from .factories import UserFactory
 from .test_forwarding import inject
 
@@ -332,3 +335,33 @@ def test_the_log_filter_scrubs_a_bot_token_from_a_url():
     record = logging.LogRecord("x", logging.WARNING, "", 0, "GET https://api.telegram.org/bot%s/getMe", (TOKEN,), None)
     RedactSecretsFilter().filter(record)
     assert TOKEN.split(":")[1] not in record.getMessage() and "/bot[REDACTED]/getMe" in record.getMessage()
+
+
+# --- make run --------------------------------------------------------------------------------------
+
+
+def test_telegram_chat_writes_to_the_stand_in_and_prints_the_bots_answer(client, bot, capsys):
+    """What a person trying `make run` does: link from the page, then write to the bot from a shell."""
+    code = code_from_page(client, staff())
+    done = threading.Event()
+
+    def bot_reading() -> None:  # the worker's beat-driven reads, while the command waits for the answer
+        while not done.is_set():
+            read_updates()
+        connection.close()
+
+    reader = threading.Thread(target=bot_reading)
+    reader.start()
+    try:
+        status, out, _ = manage("telegram_chat", f"/start {code}", "--chat", str(CHAT), capsys=capsys)
+    finally:
+        done.set()
+        reader.join()
+    assert status == 0 and "bot answered:" in out and "Connected" in out
+    assert TelegramLink.objects.get().chat_id == CHAT
+
+
+def test_telegram_chat_refuses_a_real_telegram(settings, capsys):
+    settings.TELEGRAM_API_URL = "http://127.0.0.1:9"
+    status, _, err = manage("telegram_chat", "/help", capsys=capsys)
+    assert status == 1 and "stand-in" in err and "Traceback" not in err

@@ -199,3 +199,11 @@ def telegram_read_updates() -> int:
     if answered > 0:
         telegram_read_updates.delay()
     return answered
+
+
+# An update Telegram POSTed to the webhook; the offset answers it once, however often it came.
+@shared_task(name="rentals.tasks.telegram_answer_update")
+def telegram_answer_update(update: dict) -> bool:
+    if not bot_enabled():
+        return False
+    return services.telegram_update_answer_once(client=telegram_client(), update=update, now=timezone.now())

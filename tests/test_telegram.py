@@ -365,3 +365,43 @@ def test_telegram_chat_refuses_a_real_telegram(settings, capsys):
     settings.TELEGRAM_API_URL = "http://127.0.0.1:9"
     status, _, err = manage("telegram_chat", "/help", capsys=capsys)
     assert status == 1 and "stand-in" in err and "Traceback" not in err
+
+
+# --- the webhook -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook(bot, settings, live_server, eager_tasks, capsys):
+    settings.PUBLIC_BASE_URL = live_server.url
+    status, out, _ = manage("telegram_webhook", "set", capsys=capsys)
+    assert status == 0 and "/hooks/telegram/…/" in out
+    return requests.get(bot.control + "state", timeout=5).json()["webhook"]
+
+
+def test_with_the_webhook_set_updates_come_by_it_and_are_answered_once(client, bot, webhook):
+    person = staff()
+    code = code_from_page(client, person)
+    bot.write(f"/start {code}")  # the stand-in POSTs it to the webhook, with the secret header
+    assert TelegramLink.objects.get(user=person).chat_id == CHAT and "Connected" in bot.last()
+    update = {"update_id": TelegramPoll.objects.get().offset - 1, "message": {
+        "message_id": 1, "chat": {"id": CHAT, "type": "private"}, "text": "/help"}}  # fmt: skip
+    again = requests.post(webhook["url"], json=update, timeout=5,
+                          headers={"X-Telegram-Bot-Api-Secret-Token": webhook["secret_token"]})  # fmt: skip
+    assert again.status_code == 200 and "Connected" in bot.last()  # delivered again: not answered twice
+    assert read_updates() == 0  # getUpdates is refused while a webhook is set; nothing is lost
+
+
+def test_the_webhook_refuses_a_wrong_secret_and_a_body_that_is_no_update(bot, webhook):
+    headers = {"X-Telegram-Bot-Api-Secret-Token": webhook["secret_token"]}
+    wrong_path = webhook["url"].replace("/hooks/telegram/", "/hooks/telegram/x")
+    assert requests.post(wrong_path, json={"update_id": 1}, headers=headers, timeout=5).status_code == 404
+    wrong_header = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+    assert requests.post(webhook["url"], json={"update_id": 1}, headers=wrong_header, timeout=5).status_code == 404
+    assert requests.post(webhook["url"], data=b"\xff{", headers=headers, timeout=5).status_code == 400
+    assert bot.sent() == []
+
+
+def test_deleting_the_webhook_brings_back_polling(client, bot, webhook, capsys):
+    assert manage("telegram_webhook", "delete", capsys=capsys)[0] == 0
+    bot.write("/help")
+    assert read_updates() == 1 and "not connected" in bot.last()

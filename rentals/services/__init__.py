@@ -74,6 +74,13 @@ from .telegram_links import (
     telegram_link_of,
     telegram_unlink,
 )
+from .telegram_webhook import (
+    telegram_update_answer_once,
+    telegram_webhook_checks,
+    telegram_webhook_delete,
+    telegram_webhook_set,
+    telegram_webhook_url,
+)
 from .turns import ProviderBusy
 from .webhooks import (
     UnknownWebhookToken,
@@ -165,7 +172,12 @@ __all__ = [
     "telegram_sms_push",
     "telegram_unlink",
     "telegram_update_answer",
+    "telegram_update_answer_once",
     "telegram_updates_read",
+    "telegram_webhook_checks",
+    "telegram_webhook_delete",
+    "telegram_webhook_set",
+    "telegram_webhook_url",
     "webhook_ids_to_requeue",
     "webhook_keep",
     "webhook_process",

@@ -48,7 +48,8 @@ def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
         updates = client.get_updates(offset=offset or None, timeout=POLL_SECONDS)
     except TelegramError as error:
         mine.update(leased_until=None, last_error=str(error)[:2000])
-        logger.warning("Telegram updates not read: %s", error)
+        # 409: a webhook is set (manage.py telegram_webhook), and the updates come by it.
+        logger.log(logging.INFO if error.status == 409 else logging.WARNING, "Telegram updates not read: %s", error)
         return 0
     for update in updates:
         _answer_safely(client, update, now=now)

@@ -93,7 +93,8 @@ class TelegramClient:
         self.call("answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text})
 
     def set_webhook(self, *, url: str, secret_token: str) -> None:
-        self.call("setWebhook", {"url": url, "secret_token": secret_token,
+        # One delivery at a time: the stored offset answers each update once, in order.
+        self.call("setWebhook", {"url": url, "secret_token": secret_token, "max_connections": 1,
                                  "allowed_updates": ["message", "callback_query"]})  # fmt: skip
 
     def delete_webhook(self) -> None:

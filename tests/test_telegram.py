@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,16 +17,29 @@ from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rentals import services, tasks
 from rentals.logging import RedactSecretsFilter
-from rentals.models import ForwardingPreference, ForwardState, SmsForward, TelegramLink, TelegramPoll
+from rentals.models import (
+    AttemptState,
+    ForwardingPreference,
+    ForwardState,
+    ProviderAccount,
+    Rental,
+    RentAttempt,
+    SmsForward,
+    TelegramLink,
+    TelegramPoll,
+    TelegramRentOffer,
+)
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
 from .conftest import manage
 from .factories import UserFactory
 from .test_forwarding import inject
+from .test_login_security import code_for
 
 # A rental whose SMS reach this test's live server by webhook, tasks run as a worker would.
 rental = test_forwarding.rental
@@ -405,3 +419,85 @@ def test_deleting_the_webhook_brings_back_polling(client, bot, webhook, capsys):
     assert manage("telegram_webhook", "delete", capsys=capsys)[0] == 0
     bot.write("/help")
     assert read_updates() == 1 and "not connected" in bot.last()
+
+
+# --- renting from the bot --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def renter(client, bot, settings, account, catalog):
+    """A person whose role may rent, linked; renting from the bot turned on by the team."""
+    settings.RENTDESK_TELEGRAM_RENT = True
+    person = staff("rent_number", "view_rental", "view_smsmessage")
+    linked(client, bot, person)
+    return person
+
+
+def tap(bot, message: dict[str, Any], button: int) -> None:
+    data = message["reply_markup"]["inline_keyboard"][0][button]["callback_data"]
+    requests.post(bot.control + "tap", json={"chat_id": CHAT, "message_id": message["message_id"], "data": data},
+                  timeout=5).raise_for_status()  # fmt: skip
+    read_updates()
+
+
+def offered(bot, text: str) -> dict[str, Any]:
+    bot.write(text)
+    read_updates()
+    return bot.sent()[-1]
+
+
+def test_renting_from_the_bot_is_off_unless_the_team_turns_it_on(client, bot, account, catalog):
+    linked(client, bot, staff("rent_number"))
+    assert "off for this team" in offered(bot, "/rent tg 1")["text"]
+    assert not RentAttempt.objects.exists()
+
+
+def test_a_rent_confirmed_with_the_button_is_made_once_in_the_persons_name(renter, bot, simulator):
+    offer = offered(bot, "/rent tg 1 24 Shop #12 login")
+    assert "Rent a Telegram number in Ukraine for 24 h with account Sandbox?" in offer["text"]
+    tap(bot, offer, 0)
+    tap(bot, offer, 0)  # a second tap rents nothing more
+    attempt = RentAttempt.objects.get()
+    assert (attempt.via, attempt.requested_by, attempt.label) == ("telegram", renter, "Shop #12 login")
+    rental = Rental.objects.get()
+    assert rental.rented_by == renter and len(simulator.requests("getRentNumber")) == 1
+    first, second = [m["text"] for m in bot.sent()[-2:]]
+    assert f"Rented +{rental.number}" in first and "expired or was answered" in second
+
+
+def test_cancel_rents_nothing_and_a_person_who_may_not_rent_is_told_so(renter, client, bot, simulator):
+    tap(bot, offered(bot, "/rent tg 1"), 1)
+    assert "Not rented." in bot.last() and not RentAttempt.objects.exists()
+    renter.user_permissions.remove(Permission.objects.get(codename="rent_number"))
+    renter = type(renter).objects.get(pk=renter.pk)  # permissions are cached on the instance
+    assert "may not rent" in offered(bot, "/rent tg 1")["text"] and simulator.requests("getRentNumber") == []
+
+
+def test_a_rent_the_form_refuses_says_why(renter, bot):
+    assert "no active country with id 99" in offered(bot, "/rent tg 99")["text"]
+    assert not RentAttempt.objects.exists()
+
+
+def test_the_budgets_apply_to_a_rent_from_the_bot(renter, bot, simulator, account):
+    ProviderAccount.objects.filter(pk=account.pk).update(monthly_budget=Decimal("100"))  # price unknown: refused
+    tap(bot, offered(bot, "/rent tg 1"), 0)
+    attempt = RentAttempt.objects.get()
+    assert (attempt.state, attempt.error_token, attempt.via) == (AttemptState.FAILED, "PRICE_UNKNOWN", "telegram")
+    assert "Not sent" in bot.last() and simulator.requests("getRentNumber") == []
+
+
+def test_where_two_factors_are_required_the_authenticators_code_confirms_a_rent(renter, bot, settings, simulator):
+    settings.RENTDESK_REQUIRE_2FA = True
+    assert "set up your authenticator app" in offered(bot, "/rent tg 1")["text"]
+    device = TOTPDevice.objects.create(user=renter, name="app", confirmed=True)
+    offer = offered(bot, "/rent tg 1")
+    assert offer["reply_markup"] is None and "/confirm" in offer["text"]
+    offer_id = TelegramRentOffer.objects.latest("pk").pk
+    bot.write(f"/confirm {offer_id} 000000" if code_for(device) != "000000" else f"/confirm {offer_id} 111111")
+    read_updates()
+    assert "not right" in bot.last() and not RentAttempt.objects.exists()
+    TOTPDevice.objects.get(pk=device.pk).throttle_reset()  # django-otp's wait after a wrong code, over
+    offered(bot, "/rent tg 1")
+    bot.write(f"/confirm {TelegramRentOffer.objects.latest('pk').pk} {code_for(device)}")
+    read_updates()
+    assert "Rented +" in bot.last() and RentAttempt.objects.get().requested_by == renter

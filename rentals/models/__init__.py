@@ -21,7 +21,7 @@ from .rentals import (
     WebhookDelivery,
     auto_renew_window_problem,
 )
-from .telegram import TelegramLink, TelegramLinkCode, TelegramPoll
+from .telegram import TelegramLink, TelegramLinkCode, TelegramPoll, TelegramRentOffer
 
 __all__ = [
     "ANY_OPERATOR",
@@ -55,6 +55,7 @@ __all__ = [
     "TelegramLink",
     "TelegramLinkCode",
     "TelegramPoll",
+    "TelegramRentOffer",
     "WebhookDelivery",
     "api_key_problem",
     "auto_renew_window_problem",

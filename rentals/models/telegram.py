@@ -28,24 +28,33 @@ class TelegramLink(models.Model):
         return str(self.user)
 
 
-class TelegramLinkCode(models.Model):
-    """A code shown once on "Connect Telegram": whoever sends it to the bot within its time links their
-    chat to this person. Only its hash is kept (the page shows it once), and it works once."""
+class OneTimeForPerson(models.Model):
+    """Something a person may use once, until it expires (a link code, a rent to confirm)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("person"), on_delete=models.CASCADE, related_name="+"
     )
+    expires_at = models.DateTimeField(_("expires at"))
+    # Set when it is used (or withdrawn): it works once.
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} {self.pk}"
+
+
+class TelegramLinkCode(OneTimeForPerson):
+    """A code shown once on "Connect Telegram": whoever sends it to the bot within its time links their
+    chat to this person. Only its hash is kept (the page shows it once), and it works once."""
+
     code_hash = models.CharField(_("code hash"), max_length=64, unique=True)
     language = models.CharField(_("language"), max_length=8, default="en")
-    expires_at = models.DateTimeField(_("expires at"))
-    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Telegram link code")
         verbose_name_plural = _("Telegram link codes")
-
-    def __str__(self) -> str:
-        return f"Telegram link code of {self.user_id}"
 
 
 class TelegramPoll(models.Model):
@@ -64,3 +73,18 @@ class TelegramPoll(models.Model):
 
     def __str__(self) -> str:
         return f"Telegram updates from {self.offset}"
+
+
+class TelegramRentOffer(OneTimeForPerson):
+    """A rent asked for in the bot (``/rent``) and waiting for the person's confirmation: the button,
+    or ``/confirm`` with their authenticator's code where two-factor sign-in is required. Its nonce is
+    the rent attempt's, so a second tap, or a confirmation read twice, rents once."""
+
+    chat_id = models.BigIntegerField(_("Telegram chat"))
+    nonce = models.UUIDField(_("nonce"), unique=True)
+    # The rent form's fields, by name (account name, service code, country id, hours, label).
+    arguments = models.JSONField(_("arguments"))
+
+    class Meta:
+        verbose_name = _("rent offered in Telegram")
+        verbose_name_plural = _("rents offered in Telegram")

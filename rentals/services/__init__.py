@@ -63,7 +63,7 @@ from .sms import (
     rental_poll,
     sms_record,
 )
-from .telegram_bot import telegram_sms_push, telegram_update_answer, telegram_updates_read
+from .telegram_bot import telegram_update_answer, telegram_updates_read
 from .telegram_links import (
     LINK_CODE_LIFETIME,
     telegram_bot_name,
@@ -74,6 +74,7 @@ from .telegram_links import (
     telegram_link_of,
     telegram_unlink,
 )
+from .telegram_push import telegram_sms_push
 from .telegram_webhook import (
     telegram_update_answer_once,
     telegram_webhook_checks,

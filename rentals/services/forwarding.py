@@ -35,7 +35,7 @@ from ..roles import is_active_staff
 from ..telegram.client import bot_enabled, telegram_client
 from .arrivals import sms_announce
 from .followups import claimed_for_requeue
-from .telegram_bot import telegram_sms_push
+from .telegram_push import telegram_sms_push
 
 logger = logging.getLogger(__name__)
 

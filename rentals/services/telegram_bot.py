@@ -23,6 +23,7 @@ from ..roles import is_active_staff
 from ..telegram import messages
 from ..telegram.client import TelegramClient, TelegramError
 from .telegram_links import telegram_link_by_code, telegram_unlink
+from .telegram_renting import Answer, telegram_rent_answer, telegram_rent_offer
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ def _answer_safely(client: TelegramClient, update: dict[str, Any], *, now: datet
 def telegram_update_answer(*, client: TelegramClient, update: dict[str, Any], now: datetime) -> None:
     """Answer one update: a message (a command) or a tap on a button."""
     if callback := update.get("callback_query"):
-        # No button of ours waits for an answer yet: tell Telegram, so the button stops spinning.
+        # Answered first, whatever the tap was: the button stops spinning.
         client.answer_callback_query(callback_query_id=str(callback.get("id", "")))
+        chat_id = ((callback.get("message") or {}).get("chat") or {}).get("id")
+        if isinstance(chat_id, int) and (reply := _tapped(chat_id, str(callback.get("data", "")), now=now)):
+            client.send_message(chat_id=chat_id, text=reply)
         return
     message = update.get("message") or {}
     chat, text = message.get("chat") or {}, message.get("text")
@@ -80,11 +84,22 @@ def telegram_update_answer(*, client: TelegramClient, update: dict[str, Any], no
         return  # groups, channels, stickers: the bot speaks with people, one to one
     sender_language = str((message.get("from") or {}).get("language_code") or "")
     reply = _reply(chat["id"], text.strip(), sender_language=sender_language, now=now)
-    if reply:
-        client.send_message(chat_id=chat["id"], text=reply)
+    reply = Answer(reply) if isinstance(reply, str) else reply
+    client.send_message(chat_id=chat["id"], text=reply.text, buttons=reply.buttons or None)
 
 
-def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> str:
+def _tapped(chat_id: int, data: str, *, now: datetime) -> str:
+    """A tap on a rent offer's button: "rent:<offer>" or "cancel:<offer>"."""
+    action, _, offer = data.partition(":")
+    link = TelegramLink.objects.select_related("user").filter(chat_id=chat_id).first()
+    if action not in ("rent", "cancel") or not offer.isdigit() or link is None or not is_active_staff(link.user):
+        return ""
+    with translation.override(link.language):
+        return telegram_rent_answer(user=link.user, chat_id=chat_id, offer_id=int(offer), confirmed=action == "rent",
+                                    code=None, now=now)  # fmt: skip
+
+
+def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> str | Answer:
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0].lower()  # "/numbers@rentdesk_bot" in a chat with several bots
     argument = argument.strip()
@@ -103,10 +118,18 @@ def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> s
             return messages.unlinked()
         if not is_active_staff(link.user):
             return messages.not_allowed()
-        return _command(link.user, command, argument, now=now)
+        return _command(link.user, chat_id, command, argument, now=now)
 
 
-def _command(user: AbstractBaseUser, command: str, argument: str, *, now: datetime) -> str:
+def _command(user: AbstractBaseUser, chat_id: int, command: str, argument: str, *, now: datetime) -> str | Answer:
+    if command == "/rent":
+        return telegram_rent_offer(user=user, chat_id=chat_id, argument=argument, now=now)
+    if command == "/confirm":
+        offer, _, code = argument.partition(" ")
+        if not offer.isdigit():
+            return messages.rent_gone()
+        return telegram_rent_answer(user=user, chat_id=chat_id, offer_id=int(offer), confirmed=True,
+                                    code=code.strip(), now=now)  # fmt: skip
     if command in ("/start", "/help"):
         return messages.help_text()
     if command == "/numbers":
@@ -151,14 +174,3 @@ def _language(code: str) -> str:
     ours = {language for language, _ in settings.LANGUAGES}
     short = code.split("-", 1)[0].lower()
     return short if short in ours else settings.LANGUAGE_CODE
-
-
-def telegram_sms_push(*, client: TelegramClient, sms: SmsMessage, link: TelegramLink) -> str:
-    """Send one SMS to a person's chat; "" when Telegram took it, else what went wrong (no token in it)."""
-    with translation.override(link.language):
-        text = messages.sms_pushed(sms, may_read=link.user.has_perm(SMS_PERMISSION))
-    try:
-        client.send_message(chat_id=link.chat_id, text=text)
-    except TelegramError as error:
-        return str(error)
-    return ""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from html import escape
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -18,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from ..chat import one_line, quoted
 from ..models import Rental, SmsMessage
-from ..sentences import format_time_left, local_time
+from ..outcomes import Outcome
+from ..sentences import describe, format_time_left, local_time, money
 
 MAX_LISTED = 20
 
@@ -100,6 +103,8 @@ def help_text() -> str:
         escape(_("Codes of the numbers assigned to you or rented by you come here by themselves.")),
         "/numbers — " + escape(_("your active numbers and the time left")),
         "/code " + escape(_("<number or label>")) + " — " + escape(_("the newest SMS and its code")),
+        *(["/rent " + escape(_("<service> <country> [hours] [what for]")) + " — " + escape(_("rent a number"))]
+          if settings.RENTDESK_TELEGRAM_RENT else []),
         "/stop — " + escape(_("disconnect this chat from Rentdesk")),
         "/help — " + escape(_("this list")),
     ])  # fmt: skip
@@ -130,3 +135,68 @@ def not_allowed() -> str:
 
 def unknown_command() -> str:
     return escape(_("I do not know that command.")) + "\n" + help_text()
+
+
+# --- renting from the bot ---------------------------------------------------------------------------
+
+
+def rent_off() -> str:
+    return escape(_("Renting from the bot is off for this team: rent in Rentdesk."))
+
+
+def rent_not_allowed() -> str:
+    return escape(_("Your role may not rent numbers."))
+
+
+def rent_needs_two_factor() -> str:
+    return escape(_("Renting needs two-factor sign-in: set up your authenticator app in Rentdesk first."))
+
+
+def rent_usage() -> str:
+    return escape(_("Write /rent <service code> <country id> [hours] [what it is for], e.g. /rent tg 1 24 Shop login."))
+
+
+def rent_refused(problems: list[str]) -> str:
+    return _said(_("Not rented: %(problems)s"), problems=" ".join(problems))
+
+
+def rent_offer(chosen: dict[str, Any], *, price: Decimal | None, offer_id: int, with_code: bool) -> str:
+    what = _said(
+        _("Rent a %(service)s number in %(country)s for %(hours)s h with account %(account)s?"),
+        service=chosen["service"].name, country=chosen["country"].name, hours=chosen["hours"],
+        account=chosen["account"].name,
+    )  # fmt: skip
+    lines = [f"<b>{what}</b>"]
+    if chosen["label"]:
+        lines.append(_said(_("Used for: %(label)s"), label=one_line(chosen["label"], limit=200)))
+    lines.append(_said(_("Price: %(price)s USD"), price=money(price)) if price is not None else escape(
+        _("Price: not known yet (the catalog has none)")))  # fmt: skip
+    if with_code:
+        lines.append(_said(_("To rent, send /confirm %(offer)s and the 6-digit code from your authenticator app "
+                             "(within 5 minutes)."), offer=offer_id))  # fmt: skip
+    return "\n".join(lines)
+
+
+def rent_button() -> str:
+    return _("Rent (spends money)")
+
+
+def cancel_button() -> str:
+    return _("Cancel")
+
+
+def rent_gone() -> str:
+    return escape(_("That rent has expired or was answered already: send /rent again."))
+
+
+def rent_withdrawn() -> str:
+    return escape(_("Not rented."))
+
+
+def rent_code_wrong() -> str:
+    return escape(_("That code is not right: nothing was rented. Send /rent again."))
+
+
+def rent_outcome(outcome: Outcome) -> str:
+    text = escape(describe(outcome))
+    return "\n".join([text, _link(outcome.rental)]) if outcome.ok and outcome.rental else text

@@ -36,7 +36,7 @@ from rentals.models import (
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
-from .conftest import manage
+from .conftest import manage, start_celery, wait_until
 from .factories import UserFactory
 from .test_forwarding import inject
 from .test_login_security import code_for
@@ -266,14 +266,21 @@ def test_a_person_who_turned_telegram_codes_off_gets_none_and_can_turn_them_on_a
 # --- the bot's answers -----------------------------------------------------------------------------
 
 
-def test_numbers_lists_the_persons_active_rentals_with_the_time_left(client, bot, rental):
-    person = staff("view_smsmessage", "view_rental")
-    linked(client, bot, person)
-    rental.assignee = person
+def test_numbers_lists_the_persons_active_rentals_with_the_time_left_and_codes_only_to_sms_readers(
+    client, bot, simulator, rental
+):
+    reader, other = staff("view_smsmessage", "view_rental"), staff("view_rental", username="taras")
+    linked(client, bot, reader)
+    linked(client, bot, other, chat_id=OTHER_CHAT)
+    rental.assignee, rental.rented_by = reader, other
     rental.save()
+    inject(simulator, rental, "Your code 8080")
     bot.write("/numbers")
+    bot.write("/numbers", chat_id=OTHER_CHAT)
     read_updates()
     assert f"+{rental.number} (Shop #12 login)" in bot.last() and " left" in bot.last()
+    assert "<code>8080</code>" in bot.last() and "8080" not in bot.last(OTHER_CHAT)
+    assert f"+{rental.number} (Shop #12 login)" in bot.last(OTHER_CHAT)
 
 
 def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, rental):
@@ -501,3 +508,28 @@ def test_where_two_factors_are_required_the_authenticators_code_confirms_a_rent(
     bot.write(f"/confirm {TelegramRentOffer.objects.latest('pk').pk} {code_for(device)}")
     read_updates()
     assert "Rented +" in bot.last() and RentAttempt.objects.get().requested_by == renter
+
+
+# --- a real worker ---------------------------------------------------------------------------------
+
+
+def test_a_worker_with_beat_reads_the_bots_updates_and_answers(bot, simulator, redis_url, tmp_path, monkeypatch):
+    """The path `make run` and production take: beat schedules the read, a worker long-polls and answers."""
+    person = staff()
+    code = services.telegram_link_code_create(user=person, language="en", now=timezone.now())
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_API_URL", simulator.server.base_url)
+    log = tmp_path / "worker.log"
+    worker = start_celery(["worker", "--beat", "--concurrency", "2"], redis_url=redis_url, outbox=tmp_path, log=log)
+    try:
+        bot.write(f"/start {code}")
+        wait_until(lambda: TelegramLink.objects.filter(user=person).exists() or worker.poll() is not None, seconds=60)
+        bot.write("/numbers")
+        wait_until(lambda: len(bot.sent()) >= 2 or worker.poll() is not None, seconds=60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert TelegramLink.objects.get(user=person).chat_id == CHAT, log.read_text()[-3000:]
+    connected, numbers = [message["text"] for message in bot.sent()]
+    assert connected.startswith("Connected") and numbers.startswith("You have no active numbers")
+    assert TOKEN.split(":")[1] not in log.read_text()

@@ -133,7 +133,7 @@ def _command(user: AbstractBaseUser, chat_id: int, command: str, argument: str, 
     if command in ("/start", "/help"):
         return messages.help_text()
     if command == "/numbers":
-        return messages.numbers(_own_active(user, now=now), now=now)
+        return messages.numbers(_own_active(user, now=now), now=now, may_read=user.has_perm(SMS_PERMISSION))
     if command == "/code":
         return _code(user, argument) if argument else messages.code_usage()
     return messages.unknown_command()

@@ -60,7 +60,8 @@ def sms_pushed(message: SmsMessage, *, may_read: bool) -> str:
     return "\n".join(lines)
 
 
-def numbers(rentals: Iterable[Rental], *, now: datetime) -> str:
+def numbers(rentals: Iterable[Rental], *, now: datetime, may_read: bool) -> str:
+    """The person's active rentals with the time left, and their last code for one who may read SMS."""
     listed = list(rentals)[: MAX_LISTED + 1]
     if not listed:
         return escape(_("You have no active numbers (assigned to you or rented by you)."))
@@ -68,7 +69,8 @@ def numbers(rentals: Iterable[Rental], *, now: datetime) -> str:
     lines = [f"<b>{escape(heading)}</b>"]
     for rental in listed[:MAX_LISTED]:
         left = _said(_("%(who)s: %(left)s left"), who=_who(rental), left=format_time_left(rental.end_date - now))
-        lines.append(left + (f" · <code>{escape(rental.last_sms_code)}</code>" if rental.last_sms_code else ""))
+        code = rental.last_sms_code if may_read else ""
+        lines.append(left + (f" · <code>{escape(code)}</code>" if code else ""))
     if len(listed) > MAX_LISTED:
         lines.append(escape(_("…and more: see Rentdesk.")))
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
-from django.utils import translation
+from django.utils import timezone, translation
 
 from ..models import Rental, RentalStatus, SmsMessage, TelegramLink, TelegramPoll
 from ..roles import is_active_staff
@@ -52,11 +52,26 @@ def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
         # 409: a webhook is set (manage.py telegram_webhook), and the updates come by it.
         logger.log(logging.INFO if error.status == 409 else logging.WARNING, "Telegram updates not read: %s", error)
         return 0
-    for update in updates:
-        _answer_safely(client, update, now=now)
-        mine.update(offset=int(update["update_id"]) + 1)
-    mine.update(leased_until=None, last_read_at=now, last_error="")
+    lease = _answer_all(client, updates, lease=lease)
+    if lease is not None:
+        TelegramPoll.objects.filter(pk=POLL_ROW, leased_until=lease).update(
+            leased_until=None, last_read_at=timezone.now(), last_error=""
+        )
     return len(updates)
+
+
+def _answer_all(client: TelegramClient, updates: list[dict[str, Any]], *, lease: datetime) -> datetime | None:
+    """Answer each update, then move the offset past it and renew the lease (a rent confirmed in the
+    bot waits on SMS.online); the lease held at the end, or None when another reader took it over."""
+    for update in updates:
+        _answer_safely(client, update, now=timezone.now())
+        renewed = timezone.now() + READ_LEASE
+        mine = TelegramPoll.objects.filter(pk=POLL_ROW, leased_until=lease)
+        if not mine.update(offset=int(update["update_id"]) + 1, leased_until=renewed):
+            logger.warning("Telegram updates: the lease ran out mid-batch; the next reader goes on from there")
+            return None
+        lease = renewed
+    return lease
 
 
 def _answer_safely(client: TelegramClient, update: dict[str, Any], *, now: datetime) -> None:

@@ -4,7 +4,10 @@ chat in one step, codes pushed once, the bot's answers, and the token kept out o
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -36,7 +39,7 @@ from rentals.models import (
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
-from .conftest import manage, start_celery, wait_until
+from .conftest import PROJECT, manage, start_celery, wait_until
 from .factories import UserFactory
 from .test_forwarding import inject
 from .test_login_security import code_for
@@ -533,3 +536,20 @@ def test_a_worker_with_beat_reads_the_bots_updates_and_answers(bot, simulator, r
     connected, numbers = [message["text"] for message in bot.sent()]
     assert connected.startswith("Connected") and numbers.startswith("You have no active numbers")
     assert TOKEN.split(":")[1] not in log.read_text()
+
+
+def test_production_refuses_a_plain_http_bot_api_url(tmp_path):
+    """The token travels in the Bot API's URL: in production only over https."""
+    from .test_deploy_files import write_production_env
+
+    env_file = tmp_path / "rentdesk.env"
+    assert write_production_env(env_file, "rentdesk.example.com").returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SMSONLINE_", "DATABASE_", "REDIS_"))}
+    env = {**clean, "DJANGO_SETTINGS_MODULE": "config.settings.production", "RENTDESK_ENV_FILE": str(env_file),
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "http://telegram-gateway.example"}  # fmt: skip
+    check = [sys.executable, "manage.py", "check"]
+    refused = subprocess.run(check, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "TELEGRAM_API_URL must be an https:// URL" in refused.stderr
+    assert TOKEN not in refused.stderr
+    env["TELEGRAM_API_URL"] = "https://api.telegram.org"
+    assert subprocess.run(check, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120).returncode == 0

@@ -553,3 +553,11 @@ def test_production_refuses_a_plain_http_bot_api_url(tmp_path):
     assert TOKEN not in refused.stderr
     env["TELEGRAM_API_URL"] = "https://api.telegram.org"
     assert subprocess.run(check, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120).returncode == 0
+
+
+def test_my_sms_forwarding_offers_the_telegram_switch_only_while_there_is_a_bot(client, bot, settings):
+    client.force_login(staff("view_smsmessage", "add_forwardingpreference"))
+    add = reverse("admin:rentals_forwardingpreference_add")
+    assert 'name="telegram_codes"' in client.get(add).content.decode()
+    settings.TELEGRAM_BOT_TOKEN = ""
+    assert 'name="telegram_codes"' not in client.get(add).content.decode()

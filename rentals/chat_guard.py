@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import apprise
 from apprise.utils.parse import parse_url
@@ -62,7 +63,7 @@ class Allowance:
     @classmethod
     def from_settings(cls) -> Allowance:
         names, networks = set(), []
-        for entry in getattr(settings, "RENTDESK_CHAT_ALLOWED_HOSTS", []):
+        for entry in [*getattr(settings, "RENTDESK_CHAT_ALLOWED_HOSTS", []), *_telegram_host()]:
             try:
                 networks.append(ipaddress.ip_network(entry.strip(), strict=False))
             except ValueError:
@@ -74,6 +75,14 @@ class Allowance:
 
     def covers(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
+
+
+def _telegram_host() -> list[str]:
+    """The Bot API's host (TELEGRAM_API_URL) while the bot is on: like RENTDESK_CHAT_ALLOWED_HOSTS, it is
+    the operator's setting, and locally it is the simulator's stand-in on loopback."""
+    if not getattr(settings, "TELEGRAM_BOT_TOKEN", ""):
+        return []
+    return [host] if (host := urlsplit(settings.TELEGRAM_API_URL).hostname) else []
 
 
 def _host_name(host: str | bytes) -> str:

@@ -1,10 +1,11 @@
-"""A last line of defence: scrub ``api_key=...`` and webhook tokens from every log record before it
-is written.
+"""A last line of defence: scrub ``api_key=...``, Telegram bot tokens and webhook tokens from every log
+record before it is written.
 
 The provider client never logs the key; this filter catches what a library might (a URL in an
 exception message from urllib3 or requests, say). Each rental's webhook URL carries its secret token
 (whoever has it can post SMS to the rental), and Django's request log and its development server
-write the path of a request answered 400, 404, 405 or 500: only ``/hooks/sms/[token]/`` is written.
+write the path of a request answered 400, 404, 405 or 500: only ``/hooks/sms/[token]/`` is written
+(and ``/hooks/telegram/[token]/``, the bot's webhook).
 """
 
 import logging
@@ -12,7 +13,11 @@ import re
 
 _API_KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+", re.IGNORECASE)
 # A raw request line (the development server's log) may escape the slashes: %2F routes the same.
-_WEBHOOK_TOKEN_IN_TEXT = re.compile(r"(/hooks(?:/|%2f)sms(?:/|%2f))[^/?#\s'\"]+", re.IGNORECASE)
+_WEBHOOK_TOKEN_IN_TEXT = re.compile(r"(/hooks(?:/|%2f)(?:sms|telegram)(?:/|%2f))[^/?#\s'\"]+", re.IGNORECASE)
+
+
+# A Telegram bot token in a Bot API URL's path: https://api.telegram.org/bot123456:ABC.../getMe.
+_BOT_TOKEN_IN_TEXT = re.compile(r"(/bot)[0-9]{1,20}(?::|%3A)[A-Za-z0-9_-]+", re.IGNORECASE)
 
 
 def redact_api_key_params(text: str) -> str:
@@ -20,7 +25,8 @@ def redact_api_key_params(text: str) -> str:
 
 
 def redact_secrets(text: str) -> str:
-    return _WEBHOOK_TOKEN_IN_TEXT.sub(r"\1[token]", redact_api_key_params(text))
+    text = _BOT_TOKEN_IN_TEXT.sub(r"\1[REDACTED]", redact_api_key_params(text))
+    return _WEBHOOK_TOKEN_IN_TEXT.sub(r"\1[token]", text)
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -63,6 +63,13 @@ SCHEDULE = [
         "Extend rentals set to auto-renew when they come within their renewal time (once per end date).",
     ),
     ScheduledJob(
+        "Read Telegram updates",
+        "rentals.tasks.telegram_read_updates",
+        5,
+        "Answer what people wrote to the team's bot (getUpdates, a poll of 4 s at most); nothing while "
+        "TELEGRAM_BOT_TOKEN is empty.",
+    ),
+    ScheduledJob(
         "Check balances",
         "rentals.tasks.check_balances",
         15 * 60,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import selectors, services
 from .provider.errors import ProviderUnreachable
+from .telegram.client import bot_enabled, telegram_client
 
 
 @shared_task(name="rentals.tasks.send_expiry_reminders")
@@ -186,3 +187,23 @@ def auto_renew() -> int:
 @shared_task(name="rentals.tasks.auto_renew_rental")
 def auto_renew_rental(rental_id: int) -> str:
     return services.rental_auto_renew(rental_id=rental_id)
+
+
+@shared_task(name="rentals.tasks.telegram_read_updates")
+def telegram_read_updates() -> int:
+    """Read and answer what people wrote to the bot (a poll of a few seconds at most; one reader at a
+    time). After answering some, read again at once: a person in a conversation does not wait for beat."""
+    if not bot_enabled():
+        return 0
+    answered = services.telegram_updates_read(client=telegram_client(), now=timezone.now())
+    if answered > 0:
+        telegram_read_updates.delay()
+    return answered
+
+
+# An update Telegram POSTed to the webhook; the offset answers it once, however often it came.
+@shared_task(name="rentals.tasks.telegram_answer_update")
+def telegram_answer_update(update: dict) -> bool:
+    if not bot_enabled():
+        return False
+    return services.telegram_update_answer_once(client=telegram_client(), update=update, now=timezone.now())

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from .views import healthz, livez, metrics, readyz
-from .webhooks import sms_webhook
+from .webhooks import sms_webhook, telegram_webhook
 
 
 class WebhookToken:
@@ -23,6 +23,7 @@ app_name = "rentals"
 urlpatterns = [
     # The path is part of every webhook URL already registered with the provider: never change it.
     path("hooks/sms/<webhook_token:token>/", sms_webhook, name="sms_webhook"),
+    path("hooks/telegram/<webhook_token:secret>/", telegram_webhook, name="telegram_webhook"),
     # Probes ask for them by these paths (and production settings exempt them from the HTTPS redirect):
     # the whole stack for monitoring and people, this process for a supervisor, this web's readiness to
     # take a webhook for a load balancer (docs/deploy.md, "Health").

@@ -6,6 +6,7 @@ database cannot store it, it is kept in Redis and stored once the database can
 acknowledged and then lost. Bad input is answered 4xx, never 500.
 """
 
+import json
 import logging
 from functools import partial
 
@@ -83,3 +84,30 @@ def _processing_queued(delivery_id: int) -> None:
     except Exception:
         # Stored is what matters: the polling cycle processes deliveries whose task never ran.
         logger.warning("webhook delivery %s stored; its processing could not be queued", delivery_id)
+
+
+MAX_TELEGRAM_UPDATE_BYTES = 64 * 1024
+
+
+@csrf_exempt  # Telegram holds no CSRF token: the path's secret and the header's are the check
+@require_POST
+def telegram_webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    """An update from Telegram (services/telegram_webhook.py): checked, queued, 200. When it cannot be
+    queued, 503: Telegram delivers it again."""
+    header = request.META.get("HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN", "")
+    if not services.telegram_webhook_checks(path_secret=secret, header_secret=header):
+        return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
+    try:
+        update = json.loads(request.read(MAX_TELEGRAM_UPDATE_BYTES + 1))
+    except ValueError:
+        update = None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        return HttpResponse("Not a Telegram update.", status=400, content_type="text/plain")
+    from .tasks import telegram_answer_update  # tasks import services: import here, at call time
+
+    try:
+        telegram_answer_update.delay(update)
+    except Exception as error:  # the broker is away: Telegram keeps the update and tries again
+        logger.warning("Telegram update %s not queued (%s): answered 503", update["update_id"], type(error).__name__)
+        return HttpResponse("Try again later.", status=503, content_type="text/plain")
+    return HttpResponse("OK", content_type="text/plain")

@@ -31,6 +31,8 @@ REDIS = "redis"
 # What the others use while they finish (a worker's last task talks to both): stopped after them.
 LAST = {REDIS, "simulator"}
 REDIS_WAIT_SECONDS = 30
+# The simulator's stand-in takes any token of Telegram's shape; this one is known to be no real bot's.
+TELEGRAM_STAND_IN_TOKEN = "1000000000:local-stand-in-not-a-real-bot-token"
 # A worker's warm shutdown lets its running tasks end (a catalog chunk, a poll): more than honcho's 5 s.
 honcho.manager.KILL_WAIT = 30
 # How each process ends cleanly, sent to the process alone (honcho's own way, SIGTERM to the process
@@ -128,7 +130,21 @@ def set_up_demo() -> None:
     subprocess.run([PYTHON, "manage.py", "setup_demo"], check=True, cwd=PROJECT, start_new_session=True)
     web, simulator = os.environ.get("WEB_PORT", "8000"), os.environ.get("SIMULATOR_PORT", "8001")
     print(f"Rentdesk: http://127.0.0.1:{web}/admin/  (SMS.online simulator on port {simulator})")
-    print("Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER", flush=True)
+    print("Send a test SMS to a rented number: .venv/bin/python manage.py send_test_sms +NUMBER")
+    if os.environ.get("TELEGRAM_BOT_TOKEN") == TELEGRAM_STAND_IN_TOKEN:
+        print("Telegram (the simulator stands in): open Connect Telegram at the top of the admin, then write to")
+        print("the bot as your phone would: .venv/bin/python manage.py telegram_chat '/start CODE'")
+    sys.stdout.flush()
+
+
+def offer_telegram_stand_in() -> None:
+    """With no bot of the team's own (no TELEGRAM_BOT_TOKEN at all; an empty one turns Telegram off),
+    the simulator stands in for Telegram: "Connect Telegram", pushed codes and the bot's answers work
+    locally, and `manage.py telegram_chat` writes to the bot as a phone would."""
+    if "TELEGRAM_BOT_TOKEN" in os.environ:
+        return
+    os.environ["TELEGRAM_BOT_TOKEN"] = TELEGRAM_STAND_IN_TOKEN
+    os.environ["TELEGRAM_API_URL"] = f"http://127.0.0.1:{os.environ.get('SIMULATOR_PORT', '8001')}"
 
 
 def main(names: list[str]) -> int:
@@ -137,6 +153,7 @@ def main(names: list[str]) -> int:
     if env_file.exists():
         for key, value in parse(env_file.read_text()).items():
             os.environ.setdefault(key, value)
+    offer_telegram_stand_in()
     commands = parse_procfile((PROJECT / "Procfile").read_text()).processes
     manager = OrderedManager()
     for name in names:

@@ -238,6 +238,16 @@ RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_
 # Hours before the end date at which a reminder goes out.
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
 
+# --- Telegram ------------------------------------------------------------------------------------
+# The team's bot, made with @BotFather (README, "Telegram"); empty: no bot, no "Connect Telegram".
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+# The Bot API's address: Telegram's, or the simulator's stand-in (`make run`, the tests).
+TELEGRAM_API_URL = readers.http_url(env, "TELEGRAM_API_URL", default="https://api.telegram.org", base_only=True).rstrip(
+    "/"
+)
+# Renting from the bot (people with the rent permission, a confirm button, the same budgets and records).
+RENTDESK_TELEGRAM_RENT = env.bool("RENTDESK_TELEGRAM_RENT", default=False)
+
 # --- The API for scripts ------------------------------------------------------------------------
 # Requests per minute per person (all their tokens together), counted in Redis so that every web
 # process counts the same.

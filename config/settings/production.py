@@ -46,6 +46,8 @@ _allowed_by_name = {host.strip("[]").lower() for host in SMSONLINE_ALLOWED_HOSTS
 if not SMSONLINE_API_URL.startswith("https://") and urlsplit(SMSONLINE_API_URL).hostname not in _allowed_by_name:
     # Plain http is left for an allowed host, which accounts may reach only on this machine's loopback.
     raise ImproperlyConfigured("SMSONLINE_API_URL must be an https:// URL in production: the API key travels in it.")
+if TELEGRAM_BOT_TOKEN and not TELEGRAM_API_URL.startswith("https://"):
+    raise ImproperlyConfigured("TELEGRAM_API_URL must be an https:// URL in production: the bot token travels in it.")
 if INSECURE_DEV_ENCRYPTION_KEY in API_KEY_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("API_KEY_ENCRYPTION_KEYS must not contain the development key.")
 

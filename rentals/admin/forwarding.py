@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ..chat import masked, parse_chat_urls
 from ..models import ForwardingPreference, ForwardState, SmsForward
 from ..services.forwarding import SMS_PERMISSION
+from ..telegram.client import bot_enabled
 from .personal import OwnRowsAdmin
 
 
@@ -35,7 +36,11 @@ class ForwardingPreferenceAdmin(OwnRowsAdmin):
 
     needs_permission = SMS_PERMISSION  # nobody receives SMS text who may not read it
     list_display = ["user", "destinations"]
-    fields = ["sms_chat_urls", "desktop_notifications"]
+    fields = ["sms_chat_urls", "desktop_notifications", "telegram_codes"]
+
+    def get_fields(self, request: HttpRequest, obj: ForwardingPreference | None = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        return fields if bot_enabled() else [name for name in fields if name != "telegram_codes"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return (

@@ -21,6 +21,7 @@ from .rentals import (
     WebhookDelivery,
     auto_renew_window_problem,
 )
+from .telegram import TelegramLink, TelegramLinkCode, TelegramPoll, TelegramRentOffer
 
 __all__ = [
     "ANY_OPERATOR",
@@ -51,6 +52,10 @@ __all__ = [
     "SmsForward",
     "SmsMessage",
     "SmsSource",
+    "TelegramLink",
+    "TelegramLinkCode",
+    "TelegramPoll",
+    "TelegramRentOffer",
     "WebhookDelivery",
     "api_key_problem",
     "auto_renew_window_problem",

@@ -34,6 +34,13 @@ class ForwardingPreference(models.Model):
         ),
     )
 
+    # Only while the person has linked their Telegram ("Connect Telegram"); unset: on.
+    telegram_codes = models.BooleanField(
+        _("send codes to my Telegram"),
+        default=True,
+        help_text=_("Each SMS of a rental you are assigned to or rented goes to your linked Telegram chat."),
+    )
+
     class Meta:
         verbose_name = _("my SMS forwarding")
         verbose_name_plural = _("my SMS forwarding")

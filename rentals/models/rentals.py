@@ -42,6 +42,7 @@ class RequestVia(models.TextChoices):
     ADMIN = "admin", _("the admin")
     CLI = "cli", _("the command line")
     API = "api", _("the API")
+    TELEGRAM = "telegram", _("the Telegram bot")
 
 
 def _rent_time_label(hours: int) -> str:

@@ -19,7 +19,7 @@ from .accounts import (
 from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import CatalogChunk, catalog_sync, catalog_sync_chunk, catalog_sync_start
 from .followups import stale_provider_data, webhooks_process_soon
-from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward
+from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward, telegram_links_for
 from .kept_webhooks import kept_webhooks_store, kept_webhooks_store_soon, webhook_keep
 from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
@@ -63,6 +63,25 @@ from .sms import (
     rental_poll,
     sms_record,
 )
+from .telegram_bot import telegram_update_answer, telegram_updates_read
+from .telegram_links import (
+    LINK_CODE_LIFETIME,
+    telegram_bot_name,
+    telegram_codes_on,
+    telegram_codes_set,
+    telegram_link_by_code,
+    telegram_link_code_create,
+    telegram_link_of,
+    telegram_unlink,
+)
+from .telegram_push import telegram_sms_push
+from .telegram_webhook import (
+    telegram_update_answer_once,
+    telegram_webhook_checks,
+    telegram_webhook_delete,
+    telegram_webhook_set,
+    telegram_webhook_url,
+)
 from .turns import ProviderBusy
 from .webhooks import (
     UnknownWebhookToken,
@@ -75,6 +94,7 @@ from .webhooks import (
 __all__ = [
     "AUTO_RENEW_SETTINGS",
     "CANCEL_WINDOW",
+    "LINK_CODE_LIFETIME",
     "RENT_PERMISSION",
     "Budget",
     "CatalogChunk",
@@ -143,6 +163,22 @@ __all__ = [
     "sms_forward",
     "sms_record",
     "stale_provider_data",
+    "telegram_bot_name",
+    "telegram_codes_on",
+    "telegram_codes_set",
+    "telegram_link_by_code",
+    "telegram_link_code_create",
+    "telegram_link_of",
+    "telegram_links_for",
+    "telegram_sms_push",
+    "telegram_unlink",
+    "telegram_update_answer",
+    "telegram_update_answer_once",
+    "telegram_updates_read",
+    "telegram_webhook_checks",
+    "telegram_webhook_delete",
+    "telegram_webhook_set",
+    "telegram_webhook_url",
     "webhook_ids_to_requeue",
     "webhook_keep",
     "webhook_process",

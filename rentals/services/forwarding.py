@@ -9,12 +9,17 @@ chat service is down, the task is tried again with a growing delay, then given u
 
 Where an SMS goes: the rental's own setting, else its assignee's (if the assignee is active staff who
 may read SMS), else
-the team's ``RENTDESK_SMS_CHAT_URLS``; any of them may say "none".
+the team's ``RENTDESK_SMS_CHAT_URLS``; any of them may say "none". Besides, while the team's bot is on,
+to the linked Telegram chat of its assignee and of whoever rented it (active staff who have not turned
+it off; one without the SMS permission is told only that an SMS came), unless the rental says "none".
+Each chat is one destination of the same record: delivered once, retried with the others.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -25,10 +30,12 @@ from django.utils import timezone
 
 from .. import notices
 from ..chat import destination_key, masked, parse_chat_urls, post_plain
-from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
+from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage, TelegramLink
 from ..roles import is_active_staff
+from ..telegram.client import bot_enabled, telegram_client
 from .arrivals import sms_announce
 from .followups import claimed_for_requeue
+from .telegram_push import telegram_sms_push
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ def sms_arrived(message: SmsMessage) -> None:
     """A new SMS row was just created (in the caller's transaction): forward it and wake the waiting
     API requests once the row is committed."""
     rental = message.rental
-    if forward_destinations(rental):
+    if forward_destinations(rental) or telegram_links_for(rental):
         SmsForward.objects.create(sms=message)
         transaction.on_commit(partial(_enqueue, message.pk))
     transaction.on_commit(partial(sms_announce, rental.pk))
@@ -83,6 +90,41 @@ def forward_destinations(rental: Rental) -> list[str]:
     return list(settings.RENTDESK_SMS_CHAT_URLS)
 
 
+def telegram_links_for(rental: Rental) -> list[TelegramLink]:
+    """The linked Telegram chats this rental's SMS go to: its assignee's and its renter's."""
+    if not bot_enabled() or parse_chat_urls(rental.sms_chat_urls) == []:
+        return []
+    people = {person.pk for person in (rental.assignee, rental.rented_by) if is_active_staff(person)}
+    if not people:
+        return []
+    turned_off = ForwardingPreference.objects.filter(user__in=people, telegram_codes=False).values("user")
+    links = TelegramLink.objects.filter(user__in=people).exclude(user__in=turned_off).select_related("user")
+    return list(links.order_by("pk"))
+
+
+@dataclass(frozen=True)
+class Destination:
+    key: str  # in the record of where it went: no secret in it
+    shown: str  # in the admin: masked
+    post: Callable[[], str]  # "" when taken, else what went wrong
+
+
+def _destinations(sms: SmsMessage) -> list[Destination]:
+    forwarded = notices.forwarded_sms(sms)
+    chats = [
+        Destination(destination_key(url), masked(url), partial(post_plain, url, title=forwarded.subject,
+                                                                 body=forwarded.body))
+        for url in forward_destinations(sms.rental)
+    ]  # fmt: skip
+    links = telegram_links_for(sms.rental)
+    client = telegram_client() if links else None
+    return chats + [
+        Destination(destination_key(f"telegram:{link.chat_id}"), f"Telegram: {link.user.get_username()}",
+                    partial(telegram_sms_push, client=client, sms=sms, link=link))
+        for link in links
+    ]  # fmt: skip
+
+
 def sms_forward(*, sms_id: int, now: datetime) -> str:
     """Post one SMS to its destinations; returns what happened in a word. Raises ``ChatUnavailable``
     when a destination did not take it and it should be tried again."""
@@ -93,24 +135,23 @@ def sms_forward(*, sms_id: int, now: datetime) -> str:
     )
     if not claimed:
         return "not claimed"  # done, given up, or another worker is posting it now
-    forward = SmsForward.objects.select_related("sms__rental__assignee").get(pk=sms_id)
-    destinations = forward_destinations(forward.sms.rental)
-    forwarded = notices.forwarded_sms(forward.sms)
+    forward = SmsForward.objects.select_related("sms__rental__assignee", "sms__rental__rented_by").get(pk=sms_id)
+    destinations = _destinations(forward.sms)
     delivered, problems = set(forward.delivered), []
-    for url in destinations:
-        if destination_key(url) in delivered:
+    for destination in destinations:
+        if destination.key in delivered:
             continue
-        problem = post_plain(url, title=forwarded.subject, body=forwarded.body)
+        problem = destination.post()
         if problem:
-            problems.append(f"{masked(url)}: {problem}")
+            problems.append(f"{destination.shown}: {problem}")
         else:
-            delivered.add(destination_key(url))
+            delivered.add(destination.key)
         lease = _lease_kept(sms_id, lease, delivered)
         if lease is None:
             return "lease lost"
     mine = SmsForward.objects.filter(pk=sms_id, claimed_until=lease)
-    record = {"destinations": "\n".join(masked(url) for url in destinations), "delivered": sorted(delivered),
-              "claimed_until": None}  # fmt: skip
+    record = {"destinations": "\n".join(destination.shown for destination in destinations),
+              "delivered": sorted(delivered), "claimed_until": None}  # fmt: skip
     if not problems:
         state = ForwardState.SENT if destinations else ForwardState.NOT_FORWARDED
         return state if mine.update(state=state, sent_at=now, last_error="", **record) else "lease lost"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .server import API_PATH
@@ -35,3 +36,21 @@ def send(api_url: str, command: str, payload: dict[str, object]) -> dict[str, ob
         raise NotASimulator(f"the simulator refused: {error.read()[:200].decode('utf-8', 'replace')}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise NotASimulator(f"no simulator answered at {api_url}: {error}") from None
+
+
+def telegram(base_url: str, command: str, payload: dict[str, object] | None = None) -> Any:
+    """The Telegram stand-in's control plane at ``base_url`` (TELEGRAM_API_URL): POST with a payload,
+    GET without (``command`` may carry a query, e.g. ``sent?chat_id=1000``)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
+        raise NotASimulator(f"{base_url} is not an http(s) URL")
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        f"{base_url.rstrip('/')}/_control/telegram/{command}", data=data, headers={"Content-Type": "application/json"},
+        method="POST" if payload is not None else "GET",
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        raise NotASimulator(f"no simulator's stand-in for Telegram answered at {base_url}") from None

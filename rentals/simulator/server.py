@@ -1,7 +1,10 @@
-"""The simulator's HTTP server: ``/stubs/handler_api.php`` and a control plane under ``/_control/``.
+"""The simulator's HTTP server: ``/stubs/handler_api.php``, a stand-in for Telegram's Bot API under
+``/bot<token>/`` (telegram.py, with its own control plane under ``/_control/telegram/``) and a control
+plane under ``/_control/``.
 
 Control plane (JSON in, JSON out; never under handler_api.php):
-- ``POST /_control/reset``: forget every account, rent, forced reply and logged request.
+- ``POST /_control/reset``: forget every account, rent, forced reply and logged request, and the
+  Telegram stand-in's updates and messages.
 - ``POST /_control/force``: queue a reply for the next request (optionally only for ``action``):
   ``{"token": "NO_BALANCE", "wire": "text|json_message|json_msg|json_error", "status": 200|"mapped"}``,
   or a raw ``{"body": "...", "status": 502, "content_type": "text/html"}`` / ``{"body_base64": ...}``,
@@ -36,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import asdict
@@ -48,12 +52,15 @@ from zoneinfo import ZoneInfo
 
 from . import lifecycle
 from .state import COUNTRIES, SimulatorState, countries_offered, forced_reply_from_spec
+from .telegram import BotApiError, TelegramStandIn, request_params
 from .webhooks import post_sms_webhook
 from .wire import Reply, json_reply
 
 logger = logging.getLogger(__name__)
 
 API_PATH = "/stubs/handler_api.php"
+# Telegram's Bot API, stood in for (telegram.py): /bot<token>/<method>.
+BOT_PATH = re.compile(r"^/bot([^/]*)/([A-Za-z]+)$")
 MAX_REQUEST_BYTES = 64 * 1024
 
 
@@ -80,6 +87,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             body = self._read_body()
             if url.path == API_PATH:
                 self._api(dict(parse_qsl(url.query)) | dict(parse_qsl(body.decode("utf-8", "replace"))))
+            elif match := BOT_PATH.match(url.path):
+                self._send(self._bot_api(match.group(1), match.group(2), url.query, body))
+            elif url.path.startswith("/_control/telegram/"):
+                spec = json.loads(body or b"{}")
+                self._send(self.server.telegram.control(url.path.removeprefix("/_control/telegram/"), spec, url.query))
             elif url.path.startswith("/_control/"):
                 self._send(self._control(url.path.removeprefix("/_control/"), body))
             else:
@@ -111,6 +123,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             time.sleep(forced.delay)
         self._send(reply)
 
+    def _bot_api(self, token: str, method: str, query: str, body: bytes) -> Reply:
+        try:
+            params = request_params(query, body, self.headers.get("Content-Type") or "")
+        except (BotApiError, ValueError):
+            answer = {"ok": False, "error_code": 400, "description": "Bad Request: bad parameters"}
+            return json_reply(answer, status=400)
+        return self.server.telegram.api(token, method, params)
+
     def _control(self, command: str, body: bytes) -> Reply:
         spec: dict[str, Any] = json.loads(body or b"{}")
         if not isinstance(spec, dict):
@@ -121,6 +141,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         with state.lock:
             if command == "reset":
                 self.server.state = self.server.new_state()
+                self.server.telegram.close()
+                self.server.telegram = TelegramStandIn()
             elif command == "timezone":  # until the next reset
                 state.timezone = ZoneInfo(str(spec["name"]))
             elif command == "dialect":
@@ -204,6 +226,7 @@ class SimulatorServer(ThreadingHTTPServer):
         self.provider_tz = provider_tz
         self.countries = countries_offered(countries)
         self.state = self.new_state()
+        self.telegram = TelegramStandIn()
 
     def new_state(self) -> SimulatorState:
         """A fresh provider, as at start and after a reset."""

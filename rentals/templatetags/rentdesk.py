@@ -28,6 +28,12 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@register.simple_tag
+def telegram_bot_on() -> bool:
+    """Whether the team has a Telegram bot: "Connect Telegram" is offered only then."""
+    return bool(settings.TELEGRAM_BOT_TOKEN)
+
+
 @register.filter
 def reason_words(stored: str | None) -> str:
     """A history reason, kept as a code and its facts, in the reader's language."""

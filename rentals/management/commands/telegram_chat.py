@@ -1,0 +1,45 @@
+"""Write to the team's bot as a phone would, through the simulator's stand-in for Telegram (`make run`,
+demos; never the real Telegram), and print what the bot answers."""
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from rentals.simulator.control import NotASimulator, telegram
+
+ANSWER_WAIT_SECONDS = 20
+
+
+class Command(BaseCommand):
+    help = "Send a message (/start CODE, /numbers, /code X, /help) to the bot from a chat of the stand-in Telegram."
+
+    def add_arguments(self, parser):
+        parser.add_argument("text", help="What the chat writes, e.g. '/start CODE' or '/numbers'.")
+        parser.add_argument("--chat", type=int, default=1000, help="The chat's id (default 1000).")
+        parser.add_argument("--language", default="en", help="The language Telegram says the person uses.")
+
+    def handle(self, *args: Any, text: str, chat: int, language: str, **options: Any) -> None:
+        before = len(self._control(f"sent?chat_id={chat}"))
+        self._control("message", {"chat_id": chat, "text": text, "language_code": language})
+        self.stdout.write(f"chat {chat} wrote: {text}")
+        deadline = time.monotonic() + ANSWER_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            answers = self._control(f"sent?chat_id={chat}")[before:]
+            if answers:
+                for answer in answers:
+                    self.stdout.write(f"bot answered:\n{answer['text']}")
+                return
+            time.sleep(0.5)
+        raise CommandError("No answer yet: is the worker with beat running (make run)?", returncode=1)
+
+    def _control(self, command: str, payload: dict | None = None) -> Any:
+        try:
+            return telegram(settings.TELEGRAM_API_URL, command, payload)
+        except NotASimulator as problem:
+            raise CommandError(
+                f"{problem}. This command writes only to the stand-in (make run starts one when "
+                "TELEGRAM_BOT_TOKEN is not set).",
+                returncode=1,
+            ) from None

@@ -1,0 +1,22 @@
+"""One SMS to one person's linked Telegram chat: a destination of the SMS's forwarding (forwarding.py)."""
+
+from __future__ import annotations
+
+from django.utils import translation
+
+from ..models import SmsMessage, TelegramLink
+from ..telegram import messages
+from ..telegram.client import TelegramClient, TelegramError
+
+SMS_PERMISSION = "rentals.view_smsmessage"
+
+
+def telegram_sms_push(*, client: TelegramClient, sms: SmsMessage, link: TelegramLink) -> str:
+    """Send one SMS to a person's chat; "" when Telegram took it, else what went wrong (no token in it)."""
+    with translation.override(link.language):
+        text = messages.sms_pushed(sms, may_read=link.user.has_perm(SMS_PERMISSION))
+    try:
+        client.send_message(chat_id=link.chat_id, text=text)
+    except TelegramError as error:
+        return str(error)
+    return ""

@@ -19,6 +19,10 @@ URGENT_TASKS = (
     "rentals.tasks.process_webhooks",
     "rentals.tasks.forward_sms",
     "rentals.tasks.store_kept_webhooks",  # webhooks kept in Redis while the database was away
+    # A person waiting on the bot's answer. The read waits for Telegram up to 4 s in one slot (one
+    # reader at a time); a rent confirmed in the bot waits on SMS.online as the rent form's does.
+    "rentals.tasks.telegram_read_updates",
+    "rentals.tasks.telegram_answer_update",
 )
 
 TASK_ROUTES = {name: {"queue": URGENT_QUEUE} for name in URGENT_TASKS}

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import environ
 import pytest
+from celery.signals import before_task_publish
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from config.settings import readers
-from rentals import services
+from rentals import services, tasks
 from rentals.models import AttemptState, ErrorEvent, Rental, RentAttempt, SmsMessage, WebhookDelivery
 from rentals.queues import URGENT_TASKS
 
@@ -67,7 +68,7 @@ def test_old_processed_deliveries_go_and_young_or_unprocessed_ones_stay(keep):
     young = delivery(rental, "young", received=YOUNG, processed=YOUNG)
     # Stored long ago and never made into an SMS (its worker was lost): its SMS exists nowhere else.
     waiting = delivery(rental, "waiting", received=OLD, processed=None)
-    purged = services.records_purge(now=NOW)
+    purged = services.records_purge(now=NOW, budget_seconds=None)
     assert purged.finished and purged.counts["webhook deliveries"] == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {young.pk, waiting.pk}
     assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
@@ -80,7 +81,7 @@ def test_old_provider_errors_go_except_those_of_a_rent_attempt_still_open(keep):
     unknown = error_event(rental, created=OLD, attempt_state=AttemptState.UNKNOWN)
     pending = error_event(rental, created=OLD, attempt_state=AttemptState.PENDING)
     young = error_event(rental, created=YOUNG)
-    assert services.records_purge(now=NOW).counts["provider errors"] == 2
+    assert services.records_purge(now=NOW, budget_seconds=None).counts["provider errors"] == 2
     assert set(ErrorEvent.objects.values_list("pk", flat=True)) == {unknown.pk, pending.pk, young.pk}
     assert not ErrorEvent.objects.filter(pk__in=[settled.pk, plain.pk]).exists()
 
@@ -88,7 +89,7 @@ def test_old_provider_errors_go_except_those_of_a_rent_attempt_still_open(keep):
 def test_sms_texts_stay_unless_the_team_sets_a_time(keep):
     rental = RentalFactory(webhook_token="kept-texts")
     webhook_sms(rental, "Your code 123456", "2020-01-01 12:00:00")
-    assert "SMS texts" not in services.records_purge(now=NOW).counts
+    assert "SMS texts" not in services.records_purge(now=NOW, budget_seconds=None).counts
     assert SmsMessage.objects.get().text == "Your code 123456"
 
 
@@ -98,7 +99,7 @@ def test_an_old_sms_loses_its_text_and_code_but_stays_and_is_not_made_again(keep
     old = webhook_sms(rental, "Your code 123456", "2020-01-01 12:00:00")
     young = webhook_sms(rental, "Your code 654321", timezone.now().strftime("%Y-%m-%d %H:%M:%S"))
     Rental.objects.filter(pk=rental.pk).update(last_sms_at=OLD)  # its newest SMS shown in the inventory
-    purged = services.records_purge(now=NOW)
+    purged = services.records_purge(now=NOW, budget_seconds=None)
     assert (purged.counts["SMS texts"], purged.counts["rentals' last SMS texts"]) == (1, 1)
     old.refresh_from_db()
     assert (old.text, old.code, old.sender) == ("(text removed after 30 days)", "", "Bank")
@@ -109,7 +110,7 @@ def test_an_old_sms_loses_its_text_and_code_but_stays_and_is_not_made_again(keep
     # The same SMS again (a late poll or webhook): still known by its dedupe key, not made a second time.
     assert webhook_sms(rental, "Your code 123456", "2020-01-01 12:00:00") is None
     assert SmsMessage.objects.count() == 2
-    assert services.records_purge(now=NOW).counts["SMS texts"] == 0
+    assert services.records_purge(now=NOW, budget_seconds=None).counts["SMS texts"] == 0
 
 
 def test_a_run_works_in_batches_by_primary_key_and_stops_at_its_budget(keep):
@@ -125,6 +126,40 @@ def test_a_run_works_in_batches_by_primary_key_and_stops_at_its_budget(keep):
     deletes = [query["sql"] for query in queries if query["sql"].startswith("DELETE")]
     assert len(deletes) == 2  # 3 rows, then 1: each statement names its rows by primary key
     assert [len(re.search(r"IN \(([^)]*)\)", sql).group(1).split(",")) for sql in deletes] == [3, 1]
+
+
+@pytest.fixture
+def queued_purges(settings, redis_url):
+    """Purge runs queued on a real broker (no worker: they stay queued); their message headers."""
+    settings.CELERY_BROKER_URL = redis_url
+    published: list[dict] = []
+
+    def count(sender: str, headers: dict, **kwargs: object) -> None:
+        if sender == "rentals.tasks.purge_old_records":
+            published.append(headers)
+
+    before_task_publish.connect(count, weak=False)
+    yield published
+    before_task_publish.disconnect(count)
+
+
+def test_the_nightly_task_stops_at_its_budget_and_queues_a_run_for_the_rest(keep, queued_purges, monkeypatch):
+    rental = RentalFactory()
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(rental=rental, body_hash=f"old-{n}", body=b"{}", content_type="application/json")
+        for n in range(2100)
+    )
+    WebhookDelivery.objects.update(received_at=OLD, processed_at=OLD)
+    monkeypatch.setattr(tasks, "PURGE_BUDGET_SECONDS", 0)  # each run: one batch, then the next is queued
+    tasks.purge_old_records()
+    assert len(queued_purges) == 1 and queued_purges[0]["eta"]  # later, not at once
+    assert 0 < WebhookDelivery.objects.count() < 2100
+    while len(queued_purges) < 20 and WebhookDelivery.objects.exists():
+        tasks.purge_old_records()  # as the worker runs each queued one
+    assert not WebhookDelivery.objects.exists()
+    queued = len(queued_purges)
+    tasks.purge_old_records()  # nothing left: nothing queued
+    assert len(queued_purges) == queued
 
 
 def test_the_dry_run_counts_and_removes_nothing(keep, capsys):

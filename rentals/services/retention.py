@@ -36,8 +36,6 @@ SQLITE_BATCH_ROWS = 250
 # Between two batches, at least this and at least as long as the batch took: webhooks and workers
 # sharing the database get it at least half the time, however slow its disk.
 BATCH_PAUSE_SECONDS = 0.05
-# A scheduled run holds a worker no longer than this; what is left waits for the next run.
-RUN_BUDGET_SECONDS = 60.0
 OPEN_ATTEMPT_STATES = [AttemptState.PENDING, AttemptState.UNKNOWN]
 
 
@@ -116,11 +114,11 @@ def retention_kinds() -> list[Kind]:
 
 
 def records_purge(
-    *, now: datetime, budget_seconds: float | None = RUN_BUDGET_SECONDS, dry_run: bool = False,
+    *, now: datetime, budget_seconds: float | None, dry_run: bool = False,
     batch_rows: int | None = None, pause_seconds: float = BATCH_PAUSE_SECONDS,
 ) -> Purged:  # fmt: skip
     """Remove what the retention settings no longer keep (see the module's docstring); ``dry_run``: count it
-    and change nothing. ``budget_seconds`` None: until nothing is left."""
+    and change nothing. A run stops after ``budget_seconds`` (None: once nothing is left), and says so."""
     batch_rows = batch_rows or (SQLITE_BATCH_ROWS if connection.vendor == "sqlite" else BATCH_ROWS)
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     purged = Purged()

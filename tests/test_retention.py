@@ -99,17 +99,19 @@ def test_an_old_sms_loses_its_text_and_code_but_stays_and_is_not_made_again(keep
     old = webhook_sms(rental, "Your code 123456", "2020-01-01 12:00:00")
     young = webhook_sms(rental, "Your code 654321", timezone.now().strftime("%Y-%m-%d %H:%M:%S"))
     Rental.objects.filter(pk=rental.pk).update(last_sms_at=OLD)  # its newest SMS shown in the inventory
+    WebhookDelivery.objects.update(processed_at=OLD)  # their deliveries go too
     purged = services.records_purge(now=NOW, budget_seconds=None)
     assert (purged.counts["SMS texts"], purged.counts["rentals' last SMS texts"]) == (1, 1)
+    assert purged.counts["webhook deliveries"] == 2 and not WebhookDelivery.objects.exists()
     old.refresh_from_db()
     assert (old.text, old.code, old.sender) == ("(text removed after 30 days)", "", "Bank")
     assert old.text_removed_at is not None
     assert SmsMessage.objects.get(pk=young.pk).text == "Your code 654321"
     rental.refresh_from_db()
     assert (rental.last_sms_text, rental.last_sms_code) == ("(text removed after 30 days)", "")
-    # The same SMS again (a late poll or webhook): still known by its dedupe key, not made a second time.
+    # The same SMS again (a late poll or webhook), its delivery gone: still known by the SMS's dedupe key.
     assert webhook_sms(rental, "Your code 123456", "2020-01-01 12:00:00") is None
-    assert SmsMessage.objects.count() == 2
+    assert SmsMessage.objects.count() == 2 and WebhookDelivery.objects.get().outcome == "already recorded"
     assert services.records_purge(now=NOW, budget_seconds=None).counts["SMS texts"] == 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 SCRIPTS = ["changelist", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling",
-           "catalog_sync", "contention"]  # fmt: skip
+           "catalog_sync", "contention", "retention"]  # fmt: skip
 DATABASES = ["SQLite", "PostgreSQL"]
 
 

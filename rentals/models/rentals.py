@@ -372,13 +372,21 @@ class SmsMessage(models.Model):
         _("source"), max_length=16, choices=SmsSource.choices, help_text=_("How it reached Rentdesk first.")
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set when RENTDESK_KEEP_SMS_TEXT_DAYS passed: the text was replaced by a note and the code blanked.
+    text_removed_at = models.DateTimeField(_("text removed at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SMS")
         verbose_name_plural = _("SMS")
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["rental", "dedupe_key"], name="sms_once_per_rental")]
-        indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
+        indexes = [
+            models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx"),
+            # The purge's age condition; an SMS whose text is removed leaves it.
+            models.Index(
+                fields=["received_at"], condition=models.Q(text_removed_at__isnull=True), name="sms_text_kept_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return gettext("SMS from %(sender)s, %(time)s") % {

@@ -54,6 +54,7 @@ from .renting import (
     rental_rent,
     webhook_url_for,
 )
+from .retention import Purged, records_purge
 from .sms import (
     account_poll,
     extract_code,
@@ -101,6 +102,7 @@ __all__ = [
     "ChatUnavailable",
     "PersonRefused",
     "ProviderBusy",
+    "Purged",
     "ReconcileResult",
     "UnknownWebhookToken",
     "account_change_state",
@@ -143,6 +145,7 @@ __all__ = [
     "polls_per_cycle",
     "polls_split",
     "provider_client_for",
+    "records_purge",
     "reminders_send_due",
     "renewal_nonce",
     "rent_outcome_for",

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from rentals.models import Rental, RentalStatus
+from rentals.models import Rental, RentalStatus, RentAttempt
 
 from .factories import RentalFactory
 from .test_admin_rent import RENT_URL, rent_form, staff
@@ -37,7 +37,7 @@ def test_a_moment_reads_as_the_live_view_and_the_emails_write_it_in_the_persons_
 
 
 def test_a_number_shows_in_its_groups_and_copies_as_its_digits(admin_client, account):
-    from rentals.admin.inventory import number_groups
+    from rentals.phone_numbers import number_groups
 
     RentalFactory(account=account, number="380671234567")
     page = admin_client.get(reverse("admin:rentals_rental_changelist")).content.decode()
@@ -47,6 +47,35 @@ def test_a_number_shows_in_its_groups_and_copies_as_its_digits(admin_client, acc
     assert re.sub(r"<[^>]+>", "", shown) == "+380671234567"
     assert number_groups("4915123456789") == ["+49", "1512", "3456789"]  # each country its own way
     assert number_groups("999") == ["+999"]  # one libphonenumber cannot read stays whole
+
+
+def test_a_number_reads_in_its_groups_in_every_list_page_message_and_mail(admin_client, simulator, account, catalog):
+    import uuid
+
+    from rentals import notices, services
+    from rentals.phone_numbers import spaced_number
+
+    from .test_admin_rent import page_text
+
+    rented = page_text(admin_client.post(RENT_URL, rent_form(account, catalog), follow=True))
+    rental = Rental.objects.get()
+    assert f"Rented {spaced_number(rental.number)} until" in rented  # the admin's message
+    Rental.objects.filter(pk=rental.pk).update(number="380671234567")  # one libphonenumber knows, to read
+    rental.refresh_from_db()
+    grouped = "+380 67 123 4567"
+    assert f"<h2>{grouped}</h2>" in page_text(
+        admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk]))
+    )
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 1234", "webhook": False})
+    services.rental_poll(rental=rental)
+    admin_client.post(reverse("admin:rentals_rental_extend", args=[rental.pk]), {"hours": 4, "nonce": uuid.uuid4()})
+    attempt = RentAttempt.objects.get()
+    for page in ("admin:rentals_smsmessage_changelist", "admin:rentals_rentattempt_changelist",
+                 "admin:rentals_rentalextension_changelist"):  # fmt: skip
+        assert grouped in page_text(admin_client.get(reverse(page))), page
+    assert grouped in page_text(admin_client.get(reverse("admin:rentals_rentattempt_change", args=[attempt.pk])))
+    assert notices.expiry_reminder(rental, now=rental.created_at).subject.startswith(f"[Rentdesk] {grouped} ends")
+    assert f"The rented number {grouped} ends" in notices.expiry_reminder(rental, now=rental.created_at).body
 
 
 def test_the_renter_takes_care_of_the_number_unless_the_form_names_someone_else(client, simulator, account, catalog):

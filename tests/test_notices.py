@@ -117,7 +117,7 @@ def test_a_forwarded_sms(team_speaks_ukrainian, settings, chat_server, rental):
     message = services.sms_record(rental=rental, sms=sms, source=SmsSource.POLL)
     assert services.sms_forward(sms_id=message.pk, now=timezone.now()) == "sent"
     (posted,) = chat_server.received
-    assert posted["title"] == f"Код 4321 для +{rental.number} (Магазин)"
+    assert posted["title"] == f"Код 4321 для {rental} (Магазин)"
     # The SMS's own words stay as they came; everything around them is in Ukrainian.
     assert_ukrainian(posted["message"].replace("Your code 4321", "4321"), says="Від: Bank")
 

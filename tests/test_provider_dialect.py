@@ -252,12 +252,12 @@ def test_a_lost_rental_is_marked_alerted_once_and_shown(boss, simulator, account
     assert rental.provider_lost_at is not None and rental.status == RentalStatus.ACTIVE
     assert "no longer knows this rent" in rental.attention
     (alert,) = mail.outbox
-    assert f"+{rental.number}" in alert.subject and "olena@example.test" in alert.to
+    assert f"{rental}" in alert.subject and "olena@example.test" in alert.to
     assert reason_words(rental.history.first().history_change_reason) == (
         f"SMS.online no longer knows rent {rental.provider_rent_id} ({token})"
     )
     dashboard = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page_text(boss.get(reverse("admin:index")))))
-    assert f"SMS.online no longer knows 1 rental, so its SMS cannot be read: +{rental.number}" in dashboard
+    assert f"SMS.online no longer knows 1 rental, so its SMS cannot be read: {rental}" in dashboard
 
 
 def test_a_lost_rental_is_checked_hourly_not_every_cycle_and_found_again(simulator, account, catalog):

@@ -97,7 +97,7 @@ def test_a_retry_after_a_lost_answer_is_flagged_as_a_possible_duplicate(simulato
     second = rent(account, catalog).rental
     reconcile(account)
     adopted = Rental.objects.exclude(pk=second.pk).get()
-    assert f"Possibly a duplicate of +{second.number}" in adopted.attention and "cancel within" in adopted.attention
+    assert f"Possibly a duplicate of {second}" in adopted.attention and "cancel within" in adopted.attention
 
 
 def test_rentals_already_known_are_left_alone(simulator, account, catalog):

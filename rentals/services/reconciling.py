@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
+from ..phone_numbers import spaced_number
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
@@ -219,7 +220,9 @@ def _rental_for_attempt(
     )  # fmt: skip
     recorded_as(rental, attempt.requested_by)  # the person who asked for it, not the worker that settled it
     rental.save(force_insert=True)
-    rented = _("Resolved by reconciliation: SMS.online had rented +%(number)s.") % {"number": entry.number}
+    rented = _("Resolved by reconciliation: SMS.online had rented %(number)s.") % {
+        "number": spaced_number(entry.number)
+    }
     resolved = f"{attempt.error_detail} {rented}"
     RentAttempt.objects.filter(pk=attempt.pk).update(
         state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip(), end_date=end_date
@@ -243,8 +246,8 @@ def _duplicate_warning(account: ProviderAccount, attempt: RentAttempt, now: date
         refund = _("cancel within %(minutes)s min for a refund if one is enough") % {"minutes": minutes_left}
     else:
         refund = _("the refund window has passed; finish it if one is enough")
-    duplicate = _("Possibly a duplicate of +%(number)s, rented after this rent's answer was lost: %(refund)s.")
-    return duplicate % {"number": retry.number, "refund": refund}
+    duplicate = _("Possibly a duplicate of %(number)s, rented after this rent's answer was lost: %(refund)s.")
+    return duplicate % {"number": str(retry), "refund": refund}
 
 
 def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datetime) -> Rental:

@@ -130,9 +130,8 @@ class PersonChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.get_username()
 
 
-# What a person chose last time on the rent form, to offer again (their session).
-REMEMBERED_CHOICE = ("service", "country", "operator", "hours")
-REMEMBERED_CHOICE_KEY = "rentdesk-rent-choice"
+# What a person chose last time on the rent form, to offer again (kept per person: LastRentChoice).
+REMEMBERED_CHOICE = ("account", "service", "country", "operator", "hours")
 
 
 class RentNumberForm(RentForm):
@@ -150,10 +149,9 @@ class RentNumberForm(RentForm):
         data = self.cleaned_data
         return {**super().rent_arguments(), "nonce": data["nonce"], "assignee": data["assignee"]}
 
-    def choice_to_remember(self) -> dict[str, int | None]:
-        """The service, country, operator and rent time chosen (ids), for the session."""
-        data = self.cleaned_data
-        return {name: getattr(data[name], "pk", data[name]) for name in REMEMBERED_CHOICE}
+    def choice_to_remember(self) -> dict[str, Any]:
+        """The account, service, country, operator and rent time chosen (``services.rent_choice_remember``)."""
+        return {name: self.cleaned_data[name] for name in REMEMBERED_CHOICE}
 
     def with_fresh_nonce_if_invalid(self) -> RentNumberForm:
         """A missing or broken nonce would fail every resubmission: issue a new one, say why."""

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from rentals.models import Rental, RentalStatus, RentAttempt
 
+from .conftest import SANDBOX_KEY
 from .factories import RentalFactory
 from .test_admin_rent import RENT_URL, rent_form, staff
 
@@ -167,13 +168,26 @@ def test_the_login_page_has_the_headers_language_menu(client):
     assert "Увійти" in client.get(reverse("admin:login")).content.decode()
 
 
-def test_the_rent_form_offers_the_last_choice_again(client, simulator, account, catalog):
-    client.force_login(staff("olena", "rent_number"))
-    choice = {"service": catalog["whatsapp"].pk, "country": catalog["ukraine"].pk,
+def test_the_rent_form_offers_each_persons_last_choice_again_in_any_session(client, simulator, account, catalog):
+    from django.test import Client
+
+    from .factories import AccountFactory
+
+    second = AccountFactory(name="Zeta", api_url=simulator.api_url, api_key=SANDBOX_KEY)  # not the default
+    olena = staff("olena", "rent_number")
+    client.force_login(olena)
+    choice = {"account": second.pk, "service": catalog["whatsapp"].pk, "country": catalog["ukraine"].pk,
               "operator": catalog["kyivstar"].pk, "hours": 72}  # fmt: skip
-    client.post(RENT_URL, rent_form(account, catalog, **choice))
-    form = client.get(RENT_URL).context["form"]
+    client.post(RENT_URL, {**rent_form(second, catalog), **choice})
+    laptop = Client()  # another device: a session of its own
+    laptop.force_login(olena)
+    form = laptop.get(RENT_URL).context["form"]
     assert {name: form[name].value() for name in choice} == choice
+    taras = Client()  # a colleague's form is not prefilled with hers
+    taras.force_login(staff("taras", "rent_number"))
+    assert taras.get(RENT_URL).context["form"]["service"].value() is None
+    chosen_by_link = laptop.get(RENT_URL, {"account": account.pk}).context["form"]  # the accounts' action
+    assert chosen_by_link["account"].value() == str(account.pk) and chosen_by_link["hours"].value() == 72
 
 
 def test_a_rent_settled_by_reconciliation_goes_to_the_assignee_the_form_named(

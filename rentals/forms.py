@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from .attention import attention_words
 from .models import (
     ANY_OPERATOR,
     RENT_HOUR_CHOICES,
@@ -17,6 +18,7 @@ from .models import (
     Country,
     Operator,
     ProviderAccount,
+    Rental,
     Service,
     auto_renew_window_problem,
 )
@@ -214,3 +216,22 @@ class AutoRenewForm(forms.Form):
         if hours and before_hours and (problem := auto_renew_window_problem(hours, before_hours)):
             self.add_error("before_hours", problem)
         return data
+
+
+class RentalAdminForm(forms.ModelForm):
+    """The rental's page: its attention note worded for the reader (rentals/attention.py). A note left as
+    shown stays the note Rentdesk wrote, so the next reader sees it in their own language; a note a
+    person writes or changes is theirs, kept as typed."""
+
+    class Meta:
+        model = Rental
+        fields = ["attention"]  # and the rest the admin names in its ``fields``
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "attention" in self.fields and self.instance.attention:
+            self.initial["attention"] = attention_words(self.instance.attention)
+
+    def clean_attention(self) -> str:
+        typed = self.cleaned_data["attention"]
+        return self.instance.attention if typed == self.initial.get("attention") else typed

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .chat import one_line, quoted
+from .explanations import with_token
 from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
 from .sentences import format_time_left, local_time, money, team_language
 
@@ -88,11 +89,13 @@ def ended_early(rental: Rental) -> Notice:
 
 @in_team_language
 def lost(rental: Rental, *, token: str) -> Notice:
-    """SMS.online no longer knows the rent: its SMS cannot be read."""
+    """SMS.online no longer knows the rent: its SMS cannot be read. What happened and what to do first;
+    SMS.online's token after it, for those who look it up."""
     body = _(
-        "SMS.online answered %(token)s for the rent of %(rental)s: Rentdesk cannot read its SMS any more. "
+        "SMS.online no longer knows the rent of %(rental)s: Rentdesk cannot read its SMS any more. "
         "Check the number in the SMS.online panel."
-    ) % {"token": token, "rental": _number_and_label(rental)}
+    ) % {"rental": _number_and_label(rental)}
+    body = with_token(body, token)
     return Notice(
         _("[Rentdesk] SMS.online no longer knows %(number)s") % {"number": rental},
         f"{body}\n{_rental_url(rental)}\n",

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import selectors, services
+from rentals.attention import attention_words
 from rentals.models import AttemptState, ErrorEvent, ProviderAccount, Rental, RentalStatus, RentAttempt
 from rentals.provider import errors
 from rentals.reasons import reason_words
@@ -250,7 +251,7 @@ def test_a_lost_rental_is_marked_alerted_once_and_shown(boss, simulator, account
         services.account_poll(account_id=account.pk, rental_ids=[rental.pk], cycle_started=timezone.now())
     rental.refresh_from_db()
     assert rental.provider_lost_at is not None and rental.status == RentalStatus.ACTIVE
-    assert "no longer knows this rent" in rental.attention
+    assert "no longer knows this rent" in attention_words(rental.attention)
     (alert,) = mail.outbox
     assert f"{rental}" in alert.subject and "olena@example.test" in alert.to
     assert reason_words(rental.history.first().history_change_reason) == (

@@ -21,7 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..explanations import with_token
-from ..forms import AutoRenewForm, RentNumberForm
+from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
 from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
@@ -118,6 +118,7 @@ class RentalAdmin(
     actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
+    form = RentalAdminForm
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None

@@ -22,8 +22,23 @@ from .models import (
     Service,
     auto_renew_window_problem,
 )
+from .sentences import money
 
 DEFAULT_HOURS = 24
+
+
+class MoneyField(forms.DecimalField):
+    """An amount of USD as its currency writes it, in the reader's language: "100,00" in Ukrainian, "100.00"
+    in English, more places only where the amount has them ("0,455"), never the column's four ("100,0000").
+    Typed with the language's decimal separator (a comma in Ukrainian) or a dot; the places the field keeps
+    are unchanged."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("localize", True)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return money(value) if isinstance(value, Decimal) else value
 
 
 class CountryChoiceField(forms.ModelChoiceField):
@@ -205,7 +220,7 @@ class AutoRenewForm(forms.Form):
     before_hours = forms.IntegerField(
         label=_("Renew this many hours before the end"), min_value=1, max_value=max(RENT_HOURS), initial=24
     )
-    max_price = forms.DecimalField(
+    max_price = MoneyField(
         label=_("Renew only up to this price (USD)"), min_value=Decimal("0.01"), max_digits=14, decimal_places=4,
         help_text=_("The most one renewal of one rental may cost."),
     )  # fmt: skip

@@ -208,3 +208,24 @@ def test_a_rent_settled_by_reconciliation_goes_to_the_assignee_the_form_named(
     assert not Rental.objects.exists()
     services.account_reconcile(account_id=account.pk, now=timezone.now())
     assert Rental.objects.get().assignee == colleague
+
+
+@pytest.mark.parametrize(("language", "point"), [("en", "."), ("uk", ",")])
+def test_money_in_a_form_has_its_cents_and_takes_the_languages_decimal_separator(
+    admin_client, account, language, point
+):
+    from decimal import Decimal
+
+    from rentals.models import PersonBudget, ProviderAccount
+
+    ProviderAccount.objects.filter(pk=account.pk).update(low_balance_threshold=100, monthly_budget=250)
+    rental = RentalFactory(account=account, auto_renew_max_price=Decimal("0.455"))  # a price's own places stay
+    admin_client.cookies.load({"django_language": language})
+    page = admin_client.get(reverse("admin:rentals_provideraccount_change", args=[account.pk])).content.decode()
+    assert f'name="low_balance_threshold" value="100{point}00"' in page
+    assert f'name="monthly_budget" value="250{point}00"' in page and "0000" not in page
+    page = admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert f'name="auto_renew_max_price" value="0{point}455"' in page
+    olena = User.objects.create_user("olena", is_staff=True)
+    admin_client.post(reverse("admin:rentals_personbudget_add"), {"user": olena.pk, "monthly_budget": f"120{point}50"})
+    assert PersonBudget.objects.get().monthly_budget == Decimal("120.50")

@@ -27,6 +27,7 @@ from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import (
     EXTEND_PERMISSION,
+    MONEY_FORM_FIELDS,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
     ReadOnlyInline,
@@ -119,6 +120,7 @@ class RentalAdmin(
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
     form = RentalAdminForm
+    formfield_overrides = MONEY_FORM_FIELDS
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None

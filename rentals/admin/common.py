@@ -178,8 +178,11 @@ class OutcomeFilter(admin.AllValuesFieldListFilter):
     """A filter on SMS.online's tokens whose choices read as what happened, the token after it."""
 
     def choices(self, changelist: Any) -> Any:
-        tokens = {str(value) for value in self.lookup_choices}
+        tokens = {str(value) for value in self.lookup_choices if value}
         for choice in super().choices(changelist):
             if choice["display"] in tokens:
                 choice = {**choice, "display": with_token(headline(choice["display"]), choice["display"])}
+            elif choice["display"] in ("", None, self.empty_value_display):
+                # No token: nothing went wrong, or the row was written before tokens were recorded.
+                choice = {**choice, "display": gettext("None (no error, or recorded before tokens were kept)")}
             yield choice

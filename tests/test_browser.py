@@ -532,6 +532,28 @@ def test_a_code_for_my_rental_finds_me_in_a_background_tab(
     assert not page.title().startswith("(")
 
 
+# The page's own timers stopped, as Chrome all but stops them in a tab hidden for 5 minutes (one wake-up a
+# minute): what still wakes the code finder is its worker's clock.
+PAGE_TIMERS_STOPPED = """
+(() => {
+  window.setTimeout = () => 0;
+  window.setInterval = () => 0;
+})();
+"""
+
+
+def test_a_background_tab_keeps_checking_on_its_workers_clock_when_the_pages_timers_stop(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    page = boss_page
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    Rental.objects.filter(pk=rental.pk).update(assignee=User.objects.get(username="boss"))
+    page.add_init_script(PAGE_TIMERS_STOPPED)
+    away_on_the_front_page(page, live_server.url)
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 5555"})
+    wait_for_title(page, "(1) 5555 \u2013 ")
+
+
 def test_no_desktop_notification_for_who_turned_them_off(
     live_server, simulator, account, catalog, settings, eager_tasks, boss_page
 ):

@@ -241,6 +241,8 @@ class RentalAdminForm(forms.ModelForm):
     class Meta:
         model = Rental
         fields = ["attention"]  # and the rest the admin names in its ``fields``
+        # A note is a sentence or two: read whole, not cut at a text box's width.
+        widgets = {"attention": forms.Textarea(attrs={"rows": 2, "cols": 80})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

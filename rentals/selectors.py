@@ -18,6 +18,7 @@ from .models import (
     AttemptState,
     ErrorEvent,
     ForwardingPreference,
+    LastRentChoice,
     Offer,
     ProviderAccount,
     Rental,
@@ -270,6 +271,13 @@ def newest_sms_id() -> int:
 def desktop_notifications_on(*, user_id: int) -> bool:
     """A person's choice (ForwardingPreference); on for those who never made one."""
     return not ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False).exists()
+
+
+def last_rent_choice(*, user_id: int) -> dict[str, int]:
+    """What a person chose last on the rent form (ids, and the hours), to prefill it; empty before their first."""
+    fields = ("account", "service", "country", "operator", "hours")
+    choice = LastRentChoice.objects.filter(user_id=user_id).values(*fields).first() or {}
+    return {name: value for name, value in choice.items() if value is not None}
 
 
 def new_codes_for(*, user_id: int, after_id: int, open_rental_ids: list[int]) -> list[SmsMessage]:

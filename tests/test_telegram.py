@@ -36,6 +36,7 @@ from rentals.models import (
     TelegramPoll,
     TelegramRentOffer,
 )
+from rentals.phone_numbers import spaced_number
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
@@ -281,9 +282,9 @@ def test_numbers_lists_the_persons_active_rentals_with_the_time_left_and_codes_o
     bot.write("/numbers")
     bot.write("/numbers", chat_id=OTHER_CHAT)
     read_updates()
-    assert f"+{rental.number} (Shop #12 login)" in bot.last() and " left" in bot.last()
+    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last() and " left" in bot.last()
     assert "<code>8080</code>" in bot.last() and "8080" not in bot.last(OTHER_CHAT)
-    assert f"+{rental.number} (Shop #12 login)" in bot.last(OTHER_CHAT)
+    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last(OTHER_CHAT)
 
 
 def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, rental):
@@ -472,7 +473,7 @@ def test_a_rent_confirmed_with_the_button_is_made_once_in_the_persons_name(rente
     rental = Rental.objects.get()
     assert rental.rented_by == renter and len(simulator.requests("getRentNumber")) == 1
     first, second = [m["text"] for m in bot.sent()[-2:]]
-    assert f"Rented +{rental.number}" in first and "expired or was answered" in second
+    assert f"Rented {spaced_number(rental.number)}" in first and "expired or was answered" in second
 
 
 def test_cancel_rents_nothing_and_a_person_who_may_not_rent_is_told_so(renter, client, bot, simulator):

@@ -98,6 +98,7 @@ CONTENT_SECURITY_POLICY = {
                       "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",  # style="padding: 0;"
                       "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='"],  # style="font-weight: bold;"
         "img-src": [SELF, "data:"],  # the admin's and Swagger UI's icons are data: URLs
+        "worker-src": [SELF],  # the code finder's clock (static/rentals/code_finder_timer.js)
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],

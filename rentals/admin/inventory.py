@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import phonenumbers
 import tablib
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -20,6 +19,7 @@ from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
 from ..models import Rental, RentalStatus
+from ..phone_numbers import number_groups
 from ..sentences import format_time_left
 
 EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
@@ -75,16 +75,6 @@ def urgency(rental: Rental) -> str:
     )
     words = gettext("%(time)s left") % {"time": format_time_left(left)}
     return format_html('<span class="urgency urgency-{}">{}</span>', level, words)
-
-
-def number_groups(number: str) -> list[str]:
-    """``380671234567`` as people read it: ``["+380", "67", "123", "4567"]`` (the number's country's
-    own grouping, from libphonenumber's metadata); a number it does not know stays in one piece."""
-    try:
-        parsed = phonenumbers.parse(f"+{number}")
-    except phonenumbers.NumberParseException:
-        return [f"+{number}"]
-    return re.split(r"[\s\-]+", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
 def grouped_number(number: str) -> SafeString:

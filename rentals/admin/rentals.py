@@ -21,12 +21,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..explanations import with_token
-from ..forms import REMEMBERED_CHOICE_KEY, AutoRenewForm, RentNumberForm
+from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
 from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import (
     EXTEND_PERMISSION,
+    MONEY_FORM_FIELDS,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
     ReadOnlyInline,
@@ -118,6 +119,8 @@ class RentalAdmin(
     actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
+    form = RentalAdminForm
+    formfield_overrides = MONEY_FORM_FIELDS
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
@@ -289,7 +292,7 @@ class RentalAdmin(
         form = RentNumberForm(request.POST)
         if not form.is_valid():
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
-        request.session[REMEMBERED_CHOICE_KEY] = form.choice_to_remember()  # offered again next time
+        services.rent_choice_remember(person=request.user, **form.choice_to_remember())  # offered again next time
         try:
             outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin", web=True)
         except services.ProviderBusy as busy:
@@ -313,10 +316,12 @@ class RentalAdmin(
         return self._render_rent_form(request, retry)
 
     def _fresh_rent_form(self, request: HttpRequest) -> RentNumberForm:
-        """Prefilled with the person's last choice, themselves as the assignee, and the account the
-        accounts' action named."""
-        remembered = request.session.get(REMEMBERED_CHOICE_KEY) or {}
-        return RentNumberForm.fresh(**remembered, assignee=request.user.pk, account=request.GET.get("account"))
+        """Prefilled with the person's last choice (on any device), themselves as the assignee, and the
+        account the accounts' action named, if it did."""
+        remembered = selectors.last_rent_choice(user_id=request.user.pk)
+        if request.GET.get("account"):
+            remembered["account"] = request.GET["account"]
+        return RentNumberForm.fresh(**remembered, assignee=request.user.pk)
 
     def _after_rent_url(self, request: HttpRequest, rental: Rental) -> str:
         if self.has_view_or_change_permission(request, rental):

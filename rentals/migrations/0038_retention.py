@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rentals', '0035_desktop_notifications'),
+        ('rentals', '0036_last_rent_choice'),
     ]
 
     operations = [

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ..chat import validate_chat_urls
+from ..phone_numbers import spaced_number
 from .accounts import ProviderAccount
 from .catalog import Country, Service
 
@@ -242,7 +243,7 @@ class Rental(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"+{self.number}"
+        return spaced_number(self.number)
 
     def clean(self) -> None:
         super().clean()

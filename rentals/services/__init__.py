@@ -46,6 +46,7 @@ from .renewing import (
     rentals_due_for_renewal,
     rentals_set_auto_renew,
 )
+from .rent_choice import rent_choice_remember
 from .renting import (
     RENT_PERMISSION,
     attempts_mark_not_charged,
@@ -148,6 +149,7 @@ __all__ = [
     "records_purge",
     "reminders_send_due",
     "renewal_nonce",
+    "rent_choice_remember",
     "rent_outcome_for",
     "rental_auto_renew",
     "rental_cancel",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.text import smart_split, unescape_string_literal
 
 from .models import (
     AccountState,
@@ -28,6 +30,7 @@ from .models import (
     SmsMessage,
     WebhookDelivery,
 )
+from .models.search import folded_words
 from .schedule import POLL_CYCLE
 from .statements import newest_sms_with_forwarding
 
@@ -35,6 +38,59 @@ from .statements import newest_sms_with_forwarding
 def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
     """The rental a webhook token was registered for: its id and current provider rent id."""
     return Rental.objects.filter(webhook_token=token).order_by().values_list("pk", "provider_rent_id").first()
+
+
+# A number as people write it: "+44 7700 900123", "7700-900-123", "(050) 123": digits and separators.
+_NUMBER_LIKE = re.compile(r"[+(\d][\d\s\-().]{2,}")
+NUMBER_SEARCH_MIN_DIGITS = 3
+
+
+def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = False) -> QuerySet[Rental]:
+    """The rentals a search finds, the same in the admin's inventory and the API, on every database.
+
+    A number (at least 3 digits, any spelling) finds rentals whose number starts with its digits (the
+    whole number, or its start) or ends with them (a national number, a tail), and the rental of that
+    rent id; each is one index range. Words find rentals whose label or notes hold every word (case
+    not minded), and, for those who may read SMS, rentals with an SMS holding the whole term.
+    """
+    term = term.strip()
+    if not term:
+        return rentals
+    digits = re.sub(r"\D", "", term)
+    if _NUMBER_LIKE.fullmatch(term) and len(digits) >= NUMBER_SEARCH_MIN_DIGITS:
+        return rentals.filter(_number_matches(digits) | Q(provider_rent_id=term))
+    found = Q()
+    for word in smart_split(term):
+        if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+            word = unescape_string_literal(word)  # a quoted phrase is one word, as in Django's search
+        found &= Q(search_words__contains=folded_words(word))
+    if reads_sms:
+        found |= Q(pk__in=SmsMessage.objects.filter(text__icontains=term).values("rental_id"))
+    return rentals.filter(found)
+
+
+def _number_matches(digits: str) -> Q:
+    """Numbers starting or ending with ``digits``; a national number written with its trunk 0
+    ("050 123 4567" for +380 50 123 4567) also by the digits after the 0."""
+    tails = [digits, *([digits.lstrip("0")] if digits.startswith("0") and len(digits.lstrip("0")) >= 3 else [])]
+    matches = _starting_with("number", digits)
+    for tail in tails:
+        matches |= _starting_with("number_reversed", tail[::-1])
+    return matches
+
+
+def _starting_with(field: str, digits: str) -> Q:
+    """``field`` starts with ``digits``, as a range of a B-tree index: LIKE 'x%' is served by one only
+    under a C collation (PostgreSQL) or a case-sensitive LIKE (SQLite); a range always is. Digit
+    strings sort the same under every collation."""
+    after = _next_digits(digits)
+    return Q(**{f"{field}__gte": digits}) & (Q(**{f"{field}__lt": after}) if after else Q())
+
+
+def _next_digits(digits: str) -> str | None:
+    """The least digit string after every string starting with ``digits``: "3809" -> "381"; "99" -> None."""
+    kept = digits.rstrip("9")
+    return kept[:-1] + str(int(kept[-1]) + 1) if kept else None
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:

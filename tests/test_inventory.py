@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rentals.models import Rental, RentalStatus, SmsMessage
 from rentals.reasons import reason_words
+from rentals.services.api_tokens import api_token_create
 
 from .factories import AccountFactory, RentalFactory
 
@@ -96,6 +97,50 @@ def test_mine_filters(operator, inventory):
 @pytest.mark.parametrize("term", ["+380501110002", "380 50 111 0002", "+380-50-111-0002", "0002", "shop", "the shop"])
 def test_search_by_number_in_any_spelling_and_by_notes(operator, inventory, term):
     assert listed_numbers(operator.get(LIST_URL, {"q": term})) == [inventory["in_10h"].number]
+
+
+@pytest.fixture
+def spelled(db):
+    """Numbers a search in any spelling must tell apart: the same tail in another country, a number
+    starting with the whole number, and one rental whose label differs only in case."""
+    return {
+        "uk": RentalFactory(number="447700900123", label="Магазин login"),
+        "same tail": RentalFactory(number="380500900123"),
+        "longer": RentalFactory(number="447700900123999"),
+        "other": RentalFactory(number="380671234567", notes="Ticket 7700"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ("+44 7700 900123", ["uk", "longer"]),
+        ("447700900123", ["uk", "longer"]),
+        ("7700-900-123", ["uk"]),
+        ("(7700) 900 123", ["uk"]),
+        ("900123", ["uk", "same tail"]),
+        ("0671234567", ["other"]),  # a national number written with its trunk 0
+        ("00900", []),  # digits in the middle of a number are not a number's start or end
+        ("магазин", ["uk"]),
+        ("МАГАЗИН LOGIN", ["uk"]),
+        ("ticket", ["other"]),
+        ('"login"', ["uk"]),
+    ],
+)
+def test_the_admin_and_the_api_find_the_same_rentals_in_any_spelling(operator, spelled, term, found):
+    wanted = sorted(spelled[key].number for key in found)
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": term}))) == wanted
+    token = api_token_create(user=operator.user, name="search")[1]
+    listed = operator.get("/api/rentals", {"q": term}, HTTP_AUTHORIZATION=f"Bearer {token}").json()["results"]
+    assert sorted(rental["number"] for rental in listed) == wanted
+
+
+def test_a_label_changed_by_any_path_is_searched_as_it_now_reads(operator, spelled):
+    Rental.objects.filter(pk=spelled["other"].pk).update(label="Ads")
+    rental = Rental.objects.get(pk=spelled["same tail"].pk)
+    rental.notes = "Ads too"
+    rental.save(update_fields=["notes"])
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "ads"}))) == ["380500900123", "380671234567"]
 
 
 def test_the_latest_code_is_a_copy_button_from_the_first_load(operator, inventory):

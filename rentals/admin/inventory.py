@@ -95,17 +95,6 @@ def grouped_number(number: str) -> SafeString:
     return format_html('<span class="phone-number">{}{}</span>', head, groups)
 
 
-_PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")
-
-
-def search_number_variants(search_term: str) -> str | None:
-    """``+380 50-123`` and ``380 (50) 123`` both mean the digits ``38050123``."""
-    if not _PHONE_LIKE.fullmatch(search_term.strip()):
-        return None
-    digits = re.sub(r"\D", "", search_term)
-    return digits if len(digits) >= 3 else None
-
-
 def person(user: object) -> str:
     """A person as colleagues know them: full name, else the username."""
     if user is None:

@@ -143,6 +143,18 @@ def test_a_label_changed_by_any_path_is_searched_as_it_now_reads(operator, spell
     assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "ads"}))) == ["380500900123", "380671234567"]
 
 
+def test_a_list_longer_than_it_counts_says_so_and_offers_no_select_all(operator, inventory, monkeypatch):
+    from rentals.admin.inventory import CountedUpToPaginator
+
+    monkeypatch.setattr(CountedUpToPaginator, "count_up_to", 3)
+    monkeypatch.setattr("rentals.admin.rentals.RentalAdmin.list_per_page", 2)
+    page = operator.get(LIST_URL).content.decode()
+    assert "More than 3 rentals: filter or search to narrow the list." in page
+    assert "objects across all pages" not in page and 'class="action-counter"' in page
+    narrowed = operator.get(LIST_URL, {"expiring": "24h"}).content.decode()  # two rentals: counted
+    assert "2 rentals" in narrowed and "More than" not in narrowed
+
+
 def test_the_latest_code_is_a_copy_button_from_the_first_load(operator, inventory):
     Rental.objects.filter(pk=inventory["in_1h"].pk).update(last_sms_text="Code 8080", last_sms_code="8080")
     page = operator.get(LIST_URL).content.decode()
@@ -252,3 +264,18 @@ def test_exports_carry_no_formula_whatever_a_label_or_note_says(operator):
     assert cells and all(cell.data_type != "f" for cell in cells)  # no cell is a formula
     assert not any(str(cell.value or "").startswith("=") for cell in cells)
     assert "'" + FORMULAE[0] in {cell.value for cell in cells} and "None" not in {cell.value for cell in cells}
+
+
+def test_rentals_made_before_the_search_keys_are_found_after_the_migration(operator, spelled):
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rentals", "0035_desktop_notifications")])  # before the keys existed
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE rentals_rental SET label = 'Жилля', notes = '' WHERE number = '380500900123'")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert listed_numbers(operator.get(LIST_URL, {"q": "ЖИЛЛЯ"})) == ["380500900123"]
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "900123"}))) == ["380500900123", "447700900123"]

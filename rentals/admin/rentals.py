@@ -39,6 +39,7 @@ from .common import (
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
+    CountedUpToPaginator,
     ExpiringFilter,
     FormulaSafeCSV,
     FormulaSafeXLSX,
@@ -116,8 +117,10 @@ class RentalAdmin(
     # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
     # the (status, end_date) index serves this order, so a page costs the same at any table size.
     ordering = ["status", "end_date"]
-    # No second, unfiltered count on every filtered page: it would read the whole table.
+    # No second, unfiltered count on every filtered page, and the list's own counted up to 10,000:
+    # either would otherwise read the whole table on every page.
     show_full_result_count = False
+    paginator = CountedUpToPaginator
     list_per_page = 50
     actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]

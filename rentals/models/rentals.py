@@ -241,6 +241,10 @@ class Rental(models.Model):
             # A number's tail ("900123") is a prefix of the reversed number; a rent id is looked up whole.
             models.Index(fields=["number_reversed"], name="rental_number_reversed_idx"),
             models.Index(fields=["provider_rent_id"], name="rental_rent_id_idx"),
+            # The dashboard's "ended early by SMS.online" of the last day: a few rows of a large table.
+            models.Index(
+                fields=["-ended_at"], name="rental_ended_early_idx", condition=models.Q(ended_by_provider=True)
+            ),
         ]
         permissions = [
             ("rent_number", "Can rent numbers from the provider (spends money)"),

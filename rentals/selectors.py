@@ -10,7 +10,9 @@ from typing import NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
@@ -33,6 +35,7 @@ from .models import (
 from .models.search import folded_words
 from .schedule import POLL_CYCLE
 from .statements import newest_sms_with_forwarding
+from .words_index import RENTALS_HOLDING, words_index_ready
 
 
 def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
@@ -63,19 +66,33 @@ def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = Fa
     for word in smart_split(term):
         if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
             word = unescape_string_literal(word)  # a quoted phrase is one word, as in Django's search
-        found &= Q(search_words__contains=folded_words(word))
+        found &= _holding(folded_words(word))
     if reads_sms:
         found |= Q(pk__in=SmsMessage.objects.filter(text__icontains=term).values("rental_id"))
     return rentals.filter(found)
 
 
+def _holding(word: str) -> Q:
+    """Rentals whose folded label and notes hold ``word``: LIKE '%word%' on both databases, served by
+    pg_trgm's index on PostgreSQL and by an FTS5 trigram table on SQLite (words_index.py)."""
+    if connection.vendor == "sqlite" and not set("%_\\") & set(word) and words_index_ready():
+        return Q(pk__in=RawSQL(RENTALS_HOLDING, [f"%{word}%"]))  # noqa: S611  (a constant, the word a parameter)
+    return Q(search_words__contains=word)
+
+
+# A number written as dialled: "00 44 7700 900123" (the international prefix) or "0671234567" (a national
+# number with its trunk 0); shorter digits are a tail, whose zeros count.
+DIALLED_MIN_DIGITS = 9
+
+
 def _number_matches(digits: str) -> Q:
-    """Numbers starting or ending with ``digits``; a national number written with its trunk 0
-    ("050 123 4567" for +380 50 123 4567) also by the digits after the 0."""
-    tails = [digits, *([digits.lstrip("0")] if digits.startswith("0") and len(digits.lstrip("0")) >= 3 else [])]
-    matches = _starting_with("number", digits)
-    for tail in tails:
-        matches |= _starting_with("number_reversed", tail[::-1])
+    """Numbers starting or ending with ``digits``, and, for a number written as dialled, starting with
+    what follows "00" or ending with what follows "0"."""
+    matches = _starting_with("number", digits) | _starting_with("number_reversed", digits[::-1])
+    if len(digits) >= DIALLED_MIN_DIGITS and digits.startswith("00"):
+        matches |= _starting_with("number", digits[2:])
+    elif len(digits) >= DIALLED_MIN_DIGITS and digits.startswith("0"):
+        matches |= _starting_with("number_reversed", digits[1:][::-1])
     return matches
 
 

@@ -1,5 +1,6 @@
 """The search's keys (models/search.py): the reversed number and the folded label and notes, each
-served by an index; on PostgreSQL, a trigram index for words where pg_trgm may be had. And the index
+served by an index; on PostgreSQL, a trigram index for words where pg_trgm may be had (SQLite's
+FTS5 index of the words is installed after every migrate: rentals/words_index.py). And the index
 the dashboard's "ended early" reads, so that it costs the same at any table size."""
 
 import logging
@@ -38,6 +39,10 @@ def trigram_index_dropped(apps, schema_editor):
     # The extension stays: other databases' objects may use it, and it costs nothing unused.
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
+    else:  # SQLite's index of the words (rentals/words_index.py, installed after each migrate)
+        for trigger in ("rental_words_added", "rental_words_removed", "rental_words_changed"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        schema_editor.execute("DROP TABLE IF EXISTS rental_words")
 
 
 class Migration(migrations.Migration):

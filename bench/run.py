@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
-SCRIPTS = ["changelist", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling",
+SCRIPTS = ["changelist", "big_tables", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling",
            "catalog_sync", "contention", "retention"]  # fmt: skip
 DATABASES = ["SQLite", "PostgreSQL"]
 

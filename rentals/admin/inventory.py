@@ -8,9 +8,11 @@ from typing import Any
 
 import tablib
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -59,6 +61,24 @@ class MineFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CountedUpToPaginator(Paginator):
+    """Counts the rows a list holds up to COUNT_UP_TO and no further: an exact count reads every row the
+    filters let through (the whole table for the default page: 50 ms at a million rentals, a page's
+    own cost ten times), and nobody pages through more than 200 pages of 50. Past it, the list says
+    "more than 10,000" and the pages stop there: filters and the search narrow it."""
+
+    count_up_to = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        # The ids alone: the rows' annotations (what each rental paid) cost nothing to a count.
+        return self.object_list.values("pk").order_by()[: self.count_up_to + 1].count()
+
+    @property
+    def counted_all(self) -> bool:
+        return self.count <= self.count_up_to
+
+
 def urgency(rental: Rental) -> str:
     """How the time left looks: the closer the end, the louder."""
     if rental.status not in (RentalStatus.ACTIVE, RentalStatus.EXPIRED):
@@ -83,17 +103,6 @@ def grouped_number(number: str) -> SafeString:
     head, *rest = number_groups(number)
     groups = format_html_join("", '<span class="number-group">{}</span>', ((group,) for group in rest))
     return format_html('<span class="phone-number">{}{}</span>', head, groups)
-
-
-_PHONE_LIKE = re.compile(r"[+\d][\d\s\-().]{2,}")
-
-
-def search_number_variants(search_term: str) -> str | None:
-    """``+380 50-123`` and ``380 (50) 123`` both mean the digits ``38050123``."""
-    if not _PHONE_LIKE.fullmatch(search_term.strip()):
-        return None
-    digits = re.sub(r"\D", "", search_term)
-    return digits if len(digits) >= 3 else None
 
 
 def person(user: object) -> str:

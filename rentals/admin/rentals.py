@@ -40,13 +40,13 @@ from .common import (
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
+    CountedUpToPaginator,
     ExpiringFilter,
     FormulaSafeCSV,
     FormulaSafeXLSX,
     MineFilter,
     RentalResource,
     grouped_number,
-    search_number_variants,
     urgency,
 )
 from .live import LiveSmsMixin, moment
@@ -108,13 +108,20 @@ class RentalAdmin(
         "service", "country", "account", "assignee",
     ]  # fmt: skip
     list_select_related = ["service", "country", "account", "assignee", "rented_by"]
-    search_fields = ["number", "provider_rent_id", "label", "notes"]
-    search_help_text = _("Number (with or without +, spaces or dashes), label, notes, or SMS text.")
+    # What the search reads is selectors.rentals_search (the API's too); this only shows the box.
+    search_fields = ["number"]
+    search_help_text = _(
+        "A number in any spelling (+44 7700 900123, 7700-900-123, or its last digits such as 900123) finds the"
+        " numbers that start or end with it, or that rent id. Words find the rentals whose label or notes hold"
+        " them all, and the rentals with an SMS that holds them, for those who may read SMS."
+    )
     # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
     # the (status, end_date) index serves this order, so a page costs the same at any table size.
     ordering = ["status", "end_date"]
-    # No second, unfiltered count on every filtered page: it would read the whole table.
+    # No second, unfiltered count on every filtered page, and the list's own counted up to 10,000:
+    # either would otherwise read the whole table on every page.
     show_full_result_count = False
+    paginator = CountedUpToPaginator
     list_per_page = 50
     actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
@@ -201,14 +208,8 @@ class RentalAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
     ) -> tuple[QuerySet[Rental], bool]:
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        digits = search_number_variants(search_term)
-        if digits:
-            found |= queryset.filter(number__contains=digits)
-        if search_term and request.user.has_perm("rentals.view_smsmessage"):
-            found |= queryset.filter(messages__text__icontains=search_term)
-            may_have_duplicates = True
-        return found, may_have_duplicates
+        reads_sms = request.user.has_perm("rentals.view_smsmessage")
+        return selectors.rentals_search(queryset, term=search_term, reads_sms=reads_sms), False
 
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rentals', '0036_last_rent_choice'),
+        ('rentals', '0037_search_and_big_tables'),
     ]
 
     operations = [

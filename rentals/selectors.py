@@ -361,10 +361,11 @@ def last_rent_choice(*, user_id: int) -> dict[str, int]:
 
 
 def new_codes_for(*, user_id: int, after_id: int, open_rental_ids: list[int]) -> list[SmsMessage]:
-    """The codes after ``after_id`` of the rentals a person is assigned to, rented, or has open in a tab,
+    """The codes after ``after_id`` of the rentals a person is assigned to, rented, follows or has open in a tab,
     oldest first, each with ``notify``, their choice of desktop notifications: one query per check,
     a range of the primary key (the newest few rows) joined to their rentals by theirs."""
-    theirs = Q(rental__assignee_id=user_id) | Q(rental__rented_by_id=user_id)
+    followed = Rental.followers.through.objects.filter(user_id=user_id).values("rental_id")
+    theirs = Q(rental__assignee_id=user_id) | Q(rental__rented_by_id=user_id) | Q(rental_id__in=followed)
     if open_rental_ids:
         theirs |= Q(rental_id__in=open_rental_ids[:LIVE_LIST_MAX_IDS])
     muted = ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False)

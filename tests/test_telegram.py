@@ -241,6 +241,32 @@ def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_n
     assert (SmsForward.objects.get().state, SmsForward.objects.get().attempts) == (ForwardState.SENT, 2)
 
 
+def test_a_rental_followed_from_the_list_sends_its_sms_to_the_followers_chat_until_unfollowed(
+    client, bot, simulator, rental
+):
+    """Someone covering a colleague's numbers for a shift: neither assignee nor renter, they follow them."""
+    cover = staff("view_rental", "view_smsmessage", username="cover")
+    linked(client, bot, cover)
+    changelist = reverse("admin:rentals_rental_changelist")
+    chosen = {"_selected_action": [str(rental.pk)], "index": "0"}
+    followed = client.post(changelist, {**chosen, "action": "follow"}, follow=True)
+    assert "You now follow 1 more rental(s)." in followed.content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert "Followed by" in page and "cover" in page
+    before = len(bot.sent())
+    inject(simulator, rental, "Code 7117")
+    assert [m["text"].count("<code>7117</code>") for m in bot.sent()[before:]] == [1]
+    # Their open Rentdesk tabs learn of its codes too (the tab's title, a desktop notification).
+    seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
+    assert "7117" in [code["code"] for code in seen["codes"]]
+    client.post(changelist, {**chosen, "action": "unfollow"})
+    before = len(bot.sent())
+    inject(simulator, rental, "Code 7228")
+    assert bot.sent()[before:] == []
+    seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
+    assert [code["code"] for code in seen["codes"]] == []
+
+
 def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):
     person = staff()
     linked(client, bot, person)

@@ -123,7 +123,7 @@ class RentalAdmin(
     show_full_result_count = False
     paginator = CountedUpToPaginator
     list_per_page = 50
-    actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
+    actions = ["claim", "release", "follow", "unfollow", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
     form = RentalAdminForm
@@ -132,7 +132,7 @@ class RentalAdmin(
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
     fields = [
-        "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
+        "phone_number", "label", "notes", "assignee", "followed_by", "reminders_enabled", "sms_chat_urls", "auto_renew",
         "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "auto_renew_by", "provider_rent_id",
         "account", "service", "country", "operator_name", "hours", "end_date", "status", "attention", "expired_at",
         "ended_at", "paid", "rented_by", "created_at", "attempt_link",
@@ -140,6 +140,7 @@ class RentalAdmin(
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator_name", "hours", "end_date",
         "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link", "auto_renew_by",
+        "followed_by",
     ]  # fmt: skip
     # Its SMS are the live list at the top of the page (change_form.html), not an inline.
     inlines = [RentalExtensionInline, RentalReminderInline]
@@ -147,6 +148,12 @@ class RentalAdmin(
     @admin.display(description=_("Operator"), ordering="operator")
     def operator_name(self, obj: Rental) -> str:
         return operator_words(obj.operator)
+
+    @admin.display(description=_("Followed by"))
+    def followed_by(self, obj: Rental) -> str:
+        """Who gets its SMS in Telegram besides the assignee and the renter (the list's Follow action)."""
+        names = sorted(person.get_full_name() or person.get_username() for person in obj.followers.all())
+        return ", ".join(names) or self.get_empty_value_display()
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
@@ -220,6 +227,16 @@ class RentalAdmin(
     def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_release(rentals=queryset, user=request.user)
         self.message_user(request, _("Released %(count)s rental(s).") % {"count": changed})
+
+    @admin.action(description=_("Follow: send me their SMS in Telegram too"), permissions=["view"])
+    def follow(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_follow(rentals=queryset, user=request.user)
+        self.message_user(request, _("You now follow %(count)s more rental(s).") % {"count": changed})
+
+    @admin.action(description=_("Stop following the selected rentals"), permissions=["view"])
+    def unfollow(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_unfollow(rentals=queryset, user=request.user)
+        self.message_user(request, _("You no longer follow %(count)s rental(s).") % {"count": changed})
 
     def has_auto_renew_permission(self, request: HttpRequest) -> bool:
         # Auto-renew spends money: the rental's page lets only those who may extend change it, too.

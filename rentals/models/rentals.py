@@ -156,6 +156,15 @@ class Rental(models.Model):
         limit_choices_to={"is_active": True, "is_staff": True},
     )
     notes = models.TextField(_("notes"), blank=True)
+    # People who asked for this rental's codes in their Telegram besides its assignee and renter (the
+    # inventory's Follow action): someone covering a colleague's numbers for a shift.
+    followers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("followed by"),
+        related_name="followed_rentals",
+        blank=True,
+        help_text=_("Their Telegram gets this rental's SMS too, as the assignee's does."),
+    )
     reminders_enabled = models.BooleanField(
         _("send expiry reminders"),
         default=True,

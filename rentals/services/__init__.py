@@ -33,7 +33,9 @@ from .managing import (
     rental_extension_quote,
     rental_finish,
     rentals_claim,
+    rentals_follow,
     rentals_release,
+    rentals_unfollow,
 )
 from .people import PersonRefused, person_allowed, person_leave, person_was_active_staff
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
@@ -163,8 +165,10 @@ __all__ = [
     "rentals_claim",
     "rentals_due_for_renewal",
     "rentals_expire",
+    "rentals_follow",
     "rentals_release",
     "rentals_set_auto_renew",
+    "rentals_unfollow",
     "sms_forward",
     "sms_record",
     "stale_provider_data",

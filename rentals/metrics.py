@@ -108,15 +108,16 @@ def provider_call_answered(*, account: str, action: str, outcome: str) -> None:
 
 
 class _CountedLater:
-    """Counts handed to a thread of this process, which writes them to Redis as ``_counted`` does, so
-    that whoever counts never waits on Redis. A scrape answered by this process, and its exit, first
-    let it write what it holds (``written``). Started in each process that counts (a forked worker
-    starts its own)."""
+    """Counts handed to a thread of this process, which writes them to Redis as ``_counted`` does, a
+    few times a second, so that whoever counts never waits on Redis (nor wakes the thread). A scrape
+    answered by this process, and its exit, first let it write what it holds (``written``). Started
+    in each process that counts (a forked worker starts its own)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pid = 0
         self._queue: Queue[Callable[[redis.client.Pipeline], object]] = Queue()
+        self._now = threading.Event()
 
     def put(self, write: Callable[[redis.client.Pipeline], object]) -> None:
         if self._pid != os.getpid():
@@ -125,6 +126,7 @@ class _CountedLater:
 
     def written(self, *, within: float) -> None:
         """Wait, at most ``within`` seconds, until every count handed over so far is written (or given up)."""
+        self._now.set()
         with self._queue.all_tasks_done:
             self._queue.all_tasks_done.wait_for(lambda: not self._queue.unfinished_tasks, timeout=within)
 
@@ -132,22 +134,29 @@ class _CountedLater:
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._queue = Queue()  # a forked process's copy holds its parent's, written by the parent
-            threading.Thread(target=self._write, args=(self._queue,), name="metrics-counts", daemon=True).start()
+            # A forked process's copies hold its parent's counts, which the parent writes.
+            self._queue, self._now = Queue(), threading.Event()
+            thread = threading.Thread(target=self._write, args=(self._queue, self._now), daemon=True)
+            thread.start()
             self._pid = os.getpid()
 
     @staticmethod
-    def _write(counts: Queue[Callable[[redis.client.Pipeline], object]]) -> None:
+    def _write(counts: Queue[Callable[[redis.client.Pipeline], object]], now: threading.Event) -> None:
         while True:
-            write = counts.get()
-            try:
-                _counted(write)
-            except Exception:  # a count is best effort: never the thread's end
-                logger.exception("metrics: a count could not be written")
-            finally:
-                counts.task_done()
+            now.wait(COUNTS_WRITTEN_EVERY)
+            now.clear()
+            while not counts.empty():
+                write = counts.get()
+                try:
+                    _counted(write)
+                except Exception:  # a count is best effort: never the thread's end
+                    logger.exception("metrics: a count could not be written")
+                finally:
+                    counts.task_done()
 
 
+# How often the counting thread writes what it was handed.
+COUNTS_WRITTEN_EVERY = 0.25
 _later = _CountedLater()
 # What the counting thread still holds at exit is written first (at most this long).
 WRITTEN_AT_EXIT_SECONDS = 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from ..models import (
@@ -65,7 +66,19 @@ def rent_assignee(requested_by: AbstractBaseUser | None) -> AbstractBaseUser | N
 
 
 def webhook_url_for(token: str) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("rentals:sms_webhook", args=[token])
+    before, after = _webhook_url_around(settings.PUBLIC_BASE_URL, get_script_prefix())
+    return before + token + after
+
+
+# A token the webhook's URL pattern takes, to be replaced: every rent sends its own URL.
+_TOKEN_MARK = "TOKEN"
+
+
+@functools.lru_cache(maxsize=8)
+def _webhook_url_around(base_url: str, script_prefix: str) -> tuple[str, str]:
+    """The webhook URL before and after its token, reversed once rather than at each rent."""
+    before, after = reverse("rentals:sms_webhook", args=[_TOKEN_MARK]).split(_TOKEN_MARK)
+    return base_url + before, after
 
 
 def rental_rent(

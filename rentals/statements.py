@@ -21,7 +21,16 @@ from django.db import connection, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
-from .models import Rental, SmsForward, SmsMessage, WebhookDelivery
+from .models import (
+    AccountState,
+    PersonBudget,
+    ProviderAccount,
+    Rental,
+    RentAttempt,
+    SmsForward,
+    SmsMessage,
+    WebhookDelivery,
+)
 
 
 def _table(model: type[Model]) -> str:
@@ -165,6 +174,52 @@ def _created_and_linked(model: type[Model], linked: type[Model], link: str, name
         f"UPDATE {_table(linked)} SET {assignments}, {_column(linked, link)} = (SELECT {_column(model, 'pk')} "
         f"FROM created) WHERE {_column(linked, 'pk')} = %s RETURNING {_column(linked, link)}"
     )
+
+
+def attempt_inserted_unless_checks_apply(attempt: RentAttempt, *, account: ProviderAccount, now: datetime) -> bool:
+    """PostgreSQL: INSERT the rent attempt ``attempt`` in the statement that locks and reads its account
+    afresh (into ``account``), committed by itself, only when nothing needs checking under the lock: the
+    account has no monthly budget, its state is OK and no 429's wait runs at ``now``, and the person
+    asking (``attempt.requested_by_id``) has no budget. Returns whether it was inserted (its key set).
+
+    One round trip where a transaction takes four (BEGIN, the locked read, the INSERT, COMMIT)."""
+    sql, fields, read = _insert_unless_checks_apply()
+    values = [field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
+    guard = [AccountState.OK, _prepared(ProviderAccount, "rate_limited_until", now), attempt.requested_by_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account.pk, *values, *guard])
+        row = cursor.fetchone()
+    if row is None:
+        raise ProviderAccount.DoesNotExist(f"ProviderAccount {account.pk} no longer exists.")
+    for field, value in zip(read[1:], read[0](row[1:]), strict=True):
+        setattr(account, field.attname, value)
+    if row[0] is None:
+        return False
+    attempt.pk, attempt._state.adding, attempt._state.db = row[0], False, connection.alias
+    return True
+
+
+@functools.cache
+def _insert_unless_checks_apply() -> tuple[str, list[Field], tuple[Any, ...]]:
+    _, fields = _insert(RentAttempt)
+    account_fields = list(ProviderAccount._meta.concrete_fields)
+    account_columns = ", ".join(_column(ProviderAccount, field.name) for field in account_fields)
+    columns = ", ".join(_column(RentAttempt, field.name) for field in fields)
+    # Typed, as a SELECT's values are not given their columns' types as VALUES' are.
+    typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    budget, state = _column(ProviderAccount, "monthly_budget"), _column(ProviderAccount, "state")
+    waits = _column(ProviderAccount, "rate_limited_until")
+    # Quoted identifiers from the models; every value goes as a parameter.
+    sql = (
+        f"WITH account AS (SELECT {account_columns} FROM {_table(ProviderAccount)} "  # noqa: S608
+        f"WHERE {_column(ProviderAccount, 'pk')} = %s FOR UPDATE), "
+        f"inserted AS (INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {typed} FROM account "
+        f"WHERE {budget} IS NULL AND {state} = %s AND ({waits} IS NULL OR {waits} <= %s) AND NOT EXISTS "
+        f"(SELECT 1 FROM {_table(PersonBudget)} WHERE {_column(PersonBudget, 'user')} = %s) "
+        f"RETURNING {_column(RentAttempt, 'pk')}) "
+        f"SELECT (SELECT {_column(RentAttempt, 'pk')} FROM inserted), account.* FROM account"
+    )
+    return sql, fields, (_converter(account_fields), *account_fields)
 
 
 def row_read_afresh(instance: Model, *, lock: bool) -> None:

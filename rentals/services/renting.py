@@ -37,14 +37,14 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from ..roles import is_active_staff
-from ..statements import created_and_linked, row_inserted, row_updated
+from ..statements import attempt_inserted_unless_checks_apply, created_and_linked, row_inserted, row_updated
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
 from .managing import extension_outcome_for, recorded_as, requested_by_same
 from .renewing import auto_renew_cut_short
-from .turns import ProviderCallSlot
+from .turns import ProviderBusy, ProviderCallSlot
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def rental_rent(
             via=via,
             label=label,
             assignee=rent_assignee(requested_by) if isinstance(assignee, Renter) else assignee,
-            before_commit=slot.take,
+            slot=slot,
         )
         return _rent_carry_out(claim, account=account, requested_by=requested_by)
 
@@ -188,16 +188,18 @@ def _blocked_detail(account: ProviderAccount, blocking_token: str) -> str:
     return f"Not sent: account {account.name} {account.state_sentence}."
 
 
-def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, before_commit: Callable[[], None], **fields: Any) -> _Claim:
+def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, slot: ProviderCallSlot, **fields: Any) -> _Claim:
     """The attempt, committed, with what decides its fate; created False when this nonce was seen before
     (double click, refresh, a second tab, an API retry): the first wins. A budget refusal is recorded as
     a failed attempt. The account (``fields["account"]``) is read afresh under its lock, and the checks
     that stop a rent before anything leaves are made under it, so that an attempt to be sent is
-    committed with its ``sent_at`` in the one transaction. ``before_commit`` runs before an attempt
-    to be sent is committed; what it raises undoes it (another request with the same nonce waits on
-    the insert meanwhile, and then finds none, or the first)."""
+    committed with its ``sent_at`` at once. The ``slot`` is taken before an attempt to be sent is
+    committed; what it raises undoes it (another request with the same nonce waits on the insert
+    meanwhile, and then finds none, or the first)."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
+        if connection.vendor == "postgresql" and (claim := _claimed_at_once(nonce, webhook_token, slot, fields)):
+            return claim
         with transaction.atomic():
             now = timezone.now()
             budgets = budgets_locked(account=fields["account"], person=fields["requested_by"], now=now)
@@ -211,13 +213,36 @@ def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, before_commit: Callable[[
             # A nonce seen before fails the insert (it is unique): the first attempt is read below.
             row_inserted(attempt)
             if refusal is None:
-                before_commit()
+                slot.take()
             return _Claim(attempt, True, refusal, bool(budgets), sending)
     except IntegrityError:
+        slot.give_back()  # taken for an insert that found the nonce recorded
         existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
         if existing is None:
             raise
         return _Claim(existing, False)
+
+
+def _claimed_at_once(
+    nonce: uuid.UUID, webhook_token: str | None, slot: ProviderCallSlot, fields: dict[str, Any]
+) -> _Claim | None:
+    """PostgreSQL, where a transaction costs round trips of its own: the attempt inserted as sent in the
+    statement that reads its account afresh under its lock, when no budget applies and the account's
+    state lets it rent (``statements.attempt_inserted_unless_checks_apply``). None when that does not
+    hold, or no slot is free now: nothing was written, and the transaction above decides."""
+    try:
+        slot.take()  # before the attempt is committed
+    except ProviderBusy:
+        return None  # a nonce seen before is answered without a slot: the transaction above tells
+    account, now = fields["account"], timezone.now()
+    attempt = RentAttempt(nonce=nonce, webhook_token=webhook_token, sent_at=now, **fields)
+    if not attempt_inserted_unless_checks_apply(attempt, account=account, now=now):
+        slot.give_back()
+        return None
+    sending = _sending_prepared(account, now)
+    if sending.client is None:  # the key cannot be read, or the client refuses: recorded as not sent
+        attempt.sent_at = None
+    return _Claim(attempt, True, sending=sending)
 
 
 def _refused(refusal: Refusal | None, now: datetime) -> dict[str, Any]:
@@ -355,7 +380,7 @@ def _attempt_finish(
     started: float | None = None,
 ) -> Outcome:
     _attempt_finished(attempt, state=state, token=token, detail=detail, started=started)
-    row_updated(attempt, [*FINISHED_FIELDS, "rental", "end_date"])
+    row_updated(attempt, [*FINISHED_FIELDS, "rental", "end_date", "sent_at"])
     return rent_outcome_for(attempt)
 
 

@@ -126,6 +126,8 @@ class _CountedLater:
 
     def written(self, *, within: float) -> None:
         """Wait, at most ``within`` seconds, until every count handed over so far is written (or given up)."""
+        if self._pid != os.getpid():
+            return  # this process has counted nothing (a forked one's copy holds its parent's counts)
         self._now.set()
         with self._queue.all_tasks_done:
             self._queue.all_tasks_done.wait_for(lambda: not self._queue.unfinished_tasks, timeout=within)

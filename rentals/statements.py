@@ -177,46 +177,63 @@ def _created_and_linked(model: type[Model], linked: type[Model], link: str, name
 
 
 def attempt_inserted_unless_checks_apply(attempt: RentAttempt, *, account: ProviderAccount, now: datetime) -> bool:
-    """PostgreSQL: INSERT the rent attempt ``attempt`` in the statement that locks and reads its account
-    afresh (into ``account``), committed by itself, only when nothing needs checking under the lock: the
-    account has no monthly budget, its state is OK and no 429's wait runs at ``now``, and the person
-    asking (``attempt.requested_by_id``) has no budget. Returns whether it was inserted (its key set).
+    """INSERT the rent attempt ``attempt``, committed by itself, only when nothing needs checking under its
+    account's lock: the account has no monthly budget, its state is OK and no 429's wait runs at ``now``,
+    and the person asking (``attempt.requested_by_id``) has no budget; ``account`` is read afresh either
+    way. Returns whether it was inserted (its key set).
 
-    One round trip where a transaction takes four (BEGIN, the locked read, the INSERT, COMMIT)."""
-    sql, fields, read = _insert_unless_checks_apply()
+    PostgreSQL: one statement that locks the account's row, reads it and inserts, one round trip where
+    a transaction takes four (BEGIN, the locked read, the INSERT, COMMIT). SQLite: the account read,
+    then the INSERT that checks its row again (a statement holds the database's write lock). A database
+    without INSERT ... RETURNING inserts nothing here."""
+    if connection.vendor != "postgresql":
+        if not connection.features.can_return_columns_from_insert:
+            return False
+        row_read_afresh(account, lock=False)
+    sql, fields, read = _insert_unless_checks_apply(connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
     guard = [AccountState.OK, _prepared(ProviderAccount, "rate_limited_until", now), attempt.requested_by_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [account.pk, *values, *guard])
+        cursor.execute(sql, [account.pk, *values, *guard] if read else [*values, account.pk, *guard])
         row = cursor.fetchone()
-    if row is None:
-        raise ProviderAccount.DoesNotExist(f"ProviderAccount {account.pk} no longer exists.")
-    for field, value in zip(read[1:], read[0](row[1:]), strict=True):
-        setattr(account, field.attname, value)
-    if row[0] is None:
+    if read:  # PostgreSQL: the account as locked, with the new attempt's key or NULL
+        if row is None:
+            raise ProviderAccount.DoesNotExist(f"ProviderAccount {account.pk} no longer exists.")
+        for field, value in zip(read[1:], read[0](row[1:]), strict=True):
+            setattr(account, field.attname, value)
+        row = row[:1]
+    if row is None or row[0] is None:
         return False
     attempt.pk, attempt._state.adding, attempt._state.db = row[0], False, connection.alias
     return True
 
 
 @functools.cache
-def _insert_unless_checks_apply() -> tuple[str, list[Field], tuple[Any, ...]]:
+def _insert_unless_checks_apply(vendor: str) -> tuple[str, list[Field], tuple[Any, ...]]:
+    """The statement, the attempt's fields it inserts, and (PostgreSQL) how to read the account it returns."""
     _, fields = _insert(RentAttempt)
+    columns = ", ".join(_column(RentAttempt, field.name) for field in fields)
+    budget, state = _column(ProviderAccount, "monthly_budget"), _column(ProviderAccount, "state")
+    waits, key = _column(ProviderAccount, "rate_limited_until"), _column(ProviderAccount, "pk")
+    guard = (
+        f"{budget} IS NULL AND {state} = %s AND ({waits} IS NULL OR {waits} <= %s) AND NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {_table(PersonBudget)} WHERE {_column(PersonBudget, 'user')} = %s)"
+    )
+    if vendor != "postgresql":
+        # Quoted identifiers from the models; every value goes as a parameter.
+        sql = (
+            f"INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {', '.join(['%s'] * len(fields))} "  # noqa: S608
+            f"FROM {_table(ProviderAccount)} WHERE {key} = %s AND {guard} RETURNING {_column(RentAttempt, 'pk')}"
+        )
+        return sql, fields, ()
     account_fields = list(ProviderAccount._meta.concrete_fields)
     account_columns = ", ".join(_column(ProviderAccount, field.name) for field in account_fields)
-    columns = ", ".join(_column(RentAttempt, field.name) for field in fields)
     # Typed, as a SELECT's values are not given their columns' types as VALUES' are.
     typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
-    budget, state = _column(ProviderAccount, "monthly_budget"), _column(ProviderAccount, "state")
-    waits = _column(ProviderAccount, "rate_limited_until")
-    # Quoted identifiers from the models; every value goes as a parameter.
     sql = (
-        f"WITH account AS (SELECT {account_columns} FROM {_table(ProviderAccount)} "  # noqa: S608
-        f"WHERE {_column(ProviderAccount, 'pk')} = %s FOR UPDATE), "
-        f"inserted AS (INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {typed} FROM account "
-        f"WHERE {budget} IS NULL AND {state} = %s AND ({waits} IS NULL OR {waits} <= %s) AND NOT EXISTS "
-        f"(SELECT 1 FROM {_table(PersonBudget)} WHERE {_column(PersonBudget, 'user')} = %s) "
-        f"RETURNING {_column(RentAttempt, 'pk')}) "
+        f"WITH account AS (SELECT {account_columns} FROM {_table(ProviderAccount)} WHERE {key} = %s "  # noqa: S608
+        f"FOR UPDATE), inserted AS (INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {typed} FROM account "
+        f"WHERE {guard} RETURNING {_column(RentAttempt, 'pk')}) "
         f"SELECT (SELECT {_column(RentAttempt, 'pk')} FROM inserted), account.* FROM account"
     )
     return sql, fields, (_converter(account_fields), *account_fields)

@@ -198,7 +198,7 @@ def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, slot: ProviderCallSlot, *
     meanwhile, and then finds none, or the first)."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
-        if connection.vendor == "postgresql" and (claim := _claimed_at_once(nonce, webhook_token, slot, fields)):
+        if claim := _claimed_at_once(nonce, webhook_token, slot, fields):
             return claim
         with transaction.atomic():
             now = timezone.now()
@@ -226,10 +226,10 @@ def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, slot: ProviderCallSlot, *
 def _claimed_at_once(
     nonce: uuid.UUID, webhook_token: str | None, slot: ProviderCallSlot, fields: dict[str, Any]
 ) -> _Claim | None:
-    """PostgreSQL, where a transaction costs round trips of its own: the attempt inserted as sent in the
-    statement that reads its account afresh under its lock, when no budget applies and the account's
-    state lets it rent (``statements.attempt_inserted_unless_checks_apply``). None when that does not
-    hold, or no slot is free now: nothing was written, and the transaction above decides."""
+    """The attempt inserted as sent by a statement that commits by itself, when no budget applies and the
+    account, read afresh, lets it rent (``statements.attempt_inserted_unless_checks_apply``): a
+    transaction costs round trips of its own on PostgreSQL, and its bookkeeping on either. None when
+    that does not hold, or no slot is free now: nothing was written, and the transaction above decides."""
     try:
         slot.take()  # before the attempt is committed
     except ProviderBusy:

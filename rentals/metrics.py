@@ -12,14 +12,17 @@ the process leaves Redis alone for a few seconds rather than wait on it at every
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cache
+from queue import Queue
 
 import redis
 from django.conf import settings
@@ -96,9 +99,70 @@ def webhook_sms_made(*, received_at: datetime, stored_at: datetime | None, made_
 
 
 def provider_call_answered(*, account: str, action: str, outcome: str) -> None:
-    """A request sent to SMS.online (or that could not reach it) and what came of it: OK or a token."""
+    """A request sent to SMS.online (or that could not reach it) and what came of it: OK or a token.
+
+    Counted by this process's counting thread: the call is made for a person who waits (a rent, an
+    extension, a finish), and its answer is still to be recorded when this is called."""
     field = json.dumps([account, action, outcome])
-    _counted(lambda pipe: pipe.hincrby(PREFIX + PROVIDER_CALLS, field, 1))
+    _later.put(lambda pipe: pipe.hincrby(PREFIX + PROVIDER_CALLS, field, 1))
+
+
+class _CountedLater:
+    """Counts handed to a thread of this process, which writes them to Redis as ``_counted`` does, a
+    few times a second, so that whoever counts never waits on Redis (nor wakes the thread). A scrape
+    answered by this process, and its exit, first let it write what it holds (``written``). Started
+    in each process that counts (a forked worker starts its own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._queue: Queue[Callable[[redis.client.Pipeline], object]] = Queue()
+        self._now = threading.Event()
+
+    def put(self, write: Callable[[redis.client.Pipeline], object]) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        self._queue.put(write)
+
+    def written(self, *, within: float) -> None:
+        """Wait, at most ``within`` seconds, until every count handed over so far is written (or given up)."""
+        if self._pid != os.getpid():
+            return  # this process has counted nothing (a forked one's copy holds its parent's counts)
+        self._now.set()
+        with self._queue.all_tasks_done:
+            self._queue.all_tasks_done.wait_for(lambda: not self._queue.unfinished_tasks, timeout=within)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            # A forked process's copies hold its parent's counts, which the parent writes.
+            self._queue, self._now = Queue(), threading.Event()
+            thread = threading.Thread(target=self._write, args=(self._queue, self._now), daemon=True)
+            thread.start()
+            self._pid = os.getpid()
+
+    @staticmethod
+    def _write(counts: Queue[Callable[[redis.client.Pipeline], object]], now: threading.Event) -> None:
+        while True:
+            now.wait(COUNTS_WRITTEN_EVERY)
+            now.clear()
+            while not counts.empty():
+                write = counts.get()
+                try:
+                    _counted(write)
+                except Exception:  # a count is best effort: never the thread's end
+                    logger.exception("metrics: a count could not be written")
+                finally:
+                    counts.task_done()
+
+
+# How often the counting thread writes what it was handed.
+COUNTS_WRITTEN_EVERY = 0.25
+_later = _CountedLater()
+# What the counting thread still holds at exit is written first (at most this long).
+WRITTEN_AT_EXIT_SECONDS = 2.0
+atexit.register(lambda: _later.written(within=WRITTEN_AT_EXIT_SECONDS))
 
 
 # --- the scrape ----------------------------------------------------------------------------------
@@ -172,6 +236,7 @@ def _database_figures() -> Iterator[Metric]:
 
 
 def _counts() -> Iterator[Metric]:
+    _later.written(within=1.0)  # what this process counted moments ago is in the figures
     client = _redis(settings.REDIS_URL)
     with client.pipeline(transaction=False) as pipe:
         for name in (WEBHOOK_STORED, WEBHOOK_ON_SCREEN, PROVIDER_CALLS):

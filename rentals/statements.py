@@ -12,14 +12,25 @@ converted and deferred as the ORM's would.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Model
+from django.utils import timezone
 
-from .models import Rental, SmsForward, SmsMessage, WebhookDelivery
+from .models import (
+    AccountState,
+    PersonBudget,
+    ProviderAccount,
+    Rental,
+    RentAttempt,
+    SmsForward,
+    SmsMessage,
+    WebhookDelivery,
+)
 
 
 def _table(model: type[Model]) -> str:
@@ -46,20 +57,209 @@ def row_inserted(instance: Model) -> None:
     if not connection.features.can_return_columns_from_insert:  # a database without INSERT ... RETURNING
         instance.save(force_insert=True)
         return
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(_column(model, field.name) for field in fields)
+    sql, fields = _insert(model)
     # pre_save as the ORM calls it: auto_now_add fields take the time now.
     values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
-    # Quoted identifiers from the model; every value goes as a parameter.
-    sql = (
-        f"INSERT INTO {_table(model)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {_column(model, 'pk')}"
-    )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         (instance.pk,) = cursor.fetchone()
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+@functools.cache
+def _insert(model: type[Model]) -> tuple[str, list[Field]]:
+    """The model's INSERT ... RETURNING its key, built once: the rent path inserts three rows."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(_column(model, field.name) for field in fields)
+    # Quoted identifiers from the model; every value goes as a parameter.
+    sql = (
+        f"INSERT INTO {_table(model)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {_column(model, 'pk')}"
+    )
+    return sql, fields
+
+
+def row_updated(instance: Model, names: list[str]) -> None:
+    """UPDATE the fields ``names`` of ``instance`` as ``save(update_fields=names)`` would (its
+    ``auto_now`` fields among them take the time now). No model signals are sent: only for models
+    nothing listens to (no history, no receivers)."""
+    model = type(instance)
+    fields = [model._meta.get_field(name) for name in names]
+    values = [field.get_db_prep_save(field.pre_save(instance, add=False), connection) for field in fields]
+    assignments = ", ".join(f"{_column(model, field.name)} = %s" for field in fields)
+    sql = f"UPDATE {_table(model)} SET {assignments} WHERE {_column(model, 'pk')} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+
+
+def row_inserted_with_history(instance: Model) -> None:
+    """``row_inserted``, then its history row: for a model django-simple-history tracks and nothing else
+    listens to."""
+    row_inserted(instance)
+    history_row_inserted(instance)
+
+
+def history_row_inserted(instance: Model) -> None:
+    """The history row django-simple-history writes when ``instance`` is created (``save()``'s
+    post_save): who (``_history_user``, set by ``managing.recorded_as``), when, and the tracked
+    fields, copied by the database from the row just inserted (INSERT ... SELECT: nothing converted
+    twice). The history model's own signals are not sent (nothing here listens)."""
+    model = type(instance)
+    source = f"{_table(model)} WHERE {_column(model, 'pk')} = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(_history_copy(model, source), [*_history_values(instance), instance.pk])
+
+
+def _history_values(instance: Model) -> list[object]:
+    """The history row's own fields, as ``HistoricalRecords.create_historical_record`` sets them."""
+    user = getattr(instance, "_history_user", None)
+    when = getattr(instance, "_history_date", None) or timezone.now()
+    return [_prepared(_history_model(type(instance)), "history_date", when), user.pk if user is not None else None,
+            getattr(instance, "_change_reason", None), "+"]  # fmt: skip
+
+
+@functools.cache
+def _history_model(model: type[Model]) -> type[Model]:
+    return model.history.model  # the descriptor builds a manager class at each access
+
+
+@functools.cache
+def _history_copy(model: type[Model], source: str) -> str:
+    """INSERT of ``model``'s history row, its tracked fields copied from the row ``source`` gives."""
+    history = _history_model(model)
+    tracked = [field.name for field in history.tracked_fields]
+    own = ["history_date", "history_user", "history_change_reason", "history_type"]
+    columns = ", ".join(_column(history, name) for name in [*tracked, *own])
+    copied = ", ".join(_column(model, name) for name in tracked)
+    # Quoted identifiers from the models; the values and the key go as parameters.
+    return f"INSERT INTO {_table(history)} ({columns}) SELECT {copied}, %s, %s, %s, %s FROM {source}"  # noqa: S608
+
+
+def created_and_linked(created: Model, *, linked: Model, link: str, names: list[str]) -> None:
+    """INSERT ``created`` with its history row (``row_inserted_with_history``) and UPDATE the fields
+    ``names`` of ``linked``, whose foreign key ``link`` then points at ``created``: all or nothing
+    (an IntegrityError leaves nothing written, and ``linked`` unlinked).
+
+    On PostgreSQL, one statement (its WITH inserts the row and the history row), atomic by itself:
+    outside a transaction, one round trip and one commit, where three statements in a transaction take
+    five round trips. Elsewhere, the three statements in a transaction."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            row_inserted_with_history(created)
+            setattr(linked, link, created)
+            row_updated(linked, [*names, link])
+        return
+    _, fields = _insert(type(created))
+    values = [field.get_db_prep_save(field.pre_save(created, add=True), connection) for field in fields]
+    updates = [type(linked)._meta.get_field(name) for name in names]
+    values += _history_values(created)
+    values += [field.get_db_prep_save(field.pre_save(linked, add=False), connection) for field in updates]
+    with connection.cursor() as cursor:
+        cursor.execute(_created_and_linked(type(created), type(linked), link, tuple(names)), [*values, linked.pk])
+        (created.pk,) = cursor.fetchone()
+    created._state.adding = False
+    created._state.db = connection.alias
+    setattr(linked, link, created)
+
+
+@functools.cache
+def _created_and_linked(model: type[Model], linked: type[Model], link: str, names: tuple[str, ...]) -> str:
+    insert, _ = _insert(model)
+    history = _history_copy(model, "created")
+    assignments = ", ".join(f"{_column(linked, name)} = %s" for name in names)
+    # Quoted identifiers from the models; every value goes as a parameter.
+    return (
+        f"WITH created AS ({insert.rsplit(' RETURNING ', 1)[0]} RETURNING *), history AS ({history}) "  # noqa: S608
+        f"UPDATE {_table(linked)} SET {assignments}, {_column(linked, link)} = (SELECT {_column(model, 'pk')} "
+        f"FROM created) WHERE {_column(linked, 'pk')} = %s RETURNING {_column(linked, link)}"
+    )
+
+
+def attempt_inserted_unless_checks_apply(attempt: RentAttempt, *, account: ProviderAccount, now: datetime) -> bool:
+    """INSERT the rent attempt ``attempt``, committed by itself, only when nothing needs checking under its
+    account's lock: the account has no monthly budget, its state is OK and no 429's wait runs at ``now``,
+    and the person asking (``attempt.requested_by_id``) has no budget; ``account`` is read afresh either
+    way. Returns whether it was inserted (its key set).
+
+    PostgreSQL: one statement that locks the account's row, reads it and inserts, one round trip where
+    a transaction takes four (BEGIN, the locked read, the INSERT, COMMIT). SQLite: the account read,
+    then the INSERT that checks its row again (a statement holds the database's write lock). A database
+    without INSERT ... RETURNING inserts nothing here."""
+    if connection.vendor != "postgresql":
+        if not connection.features.can_return_columns_from_insert:
+            return False
+        row_read_afresh(account, lock=False)
+    sql, fields, read = _insert_unless_checks_apply(connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
+    guard = [AccountState.OK, _prepared(ProviderAccount, "rate_limited_until", now), attempt.requested_by_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account.pk, *values, *guard] if read else [*values, account.pk, *guard])
+        row = cursor.fetchone()
+    if read:  # PostgreSQL: the account as locked, with the new attempt's key or NULL
+        if row is None:
+            raise ProviderAccount.DoesNotExist(f"ProviderAccount {account.pk} no longer exists.")
+        for field, value in zip(read[1:], read[0](row[1:]), strict=True):
+            setattr(account, field.attname, value)
+        row = row[:1]
+    if row is None or row[0] is None:
+        return False
+    attempt.pk, attempt._state.adding, attempt._state.db = row[0], False, connection.alias
+    return True
+
+
+@functools.cache
+def _insert_unless_checks_apply(vendor: str) -> tuple[str, list[Field], tuple[Any, ...]]:
+    """The statement, the attempt's fields it inserts, and (PostgreSQL) how to read the account it returns."""
+    _, fields = _insert(RentAttempt)
+    columns = ", ".join(_column(RentAttempt, field.name) for field in fields)
+    budget, state = _column(ProviderAccount, "monthly_budget"), _column(ProviderAccount, "state")
+    waits, key = _column(ProviderAccount, "rate_limited_until"), _column(ProviderAccount, "pk")
+    guard = (
+        f"{budget} IS NULL AND {state} = %s AND ({waits} IS NULL OR {waits} <= %s) AND NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {_table(PersonBudget)} WHERE {_column(PersonBudget, 'user')} = %s)"
+    )
+    if vendor != "postgresql":
+        # Quoted identifiers from the models; every value goes as a parameter.
+        sql = (
+            f"INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {', '.join(['%s'] * len(fields))} "  # noqa: S608
+            f"FROM {_table(ProviderAccount)} WHERE {key} = %s AND {guard} RETURNING {_column(RentAttempt, 'pk')}"
+        )
+        return sql, fields, ()
+    account_fields = list(ProviderAccount._meta.concrete_fields)
+    account_columns = ", ".join(_column(ProviderAccount, field.name) for field in account_fields)
+    # Typed, as a SELECT's values are not given their columns' types as VALUES' are.
+    typed = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    sql = (
+        f"WITH account AS (SELECT {account_columns} FROM {_table(ProviderAccount)} WHERE {key} = %s "  # noqa: S608
+        f"FOR UPDATE), inserted AS (INSERT INTO {_table(RentAttempt)} ({columns}) SELECT {typed} FROM account "
+        f"WHERE {guard} RETURNING {_column(RentAttempt, 'pk')}) "
+        f"SELECT (SELECT {_column(RentAttempt, 'pk')} FROM inserted), account.* FROM account"
+    )
+    return sql, fields, (_converter(account_fields), *account_fields)
+
+
+def row_read_afresh(instance: Model, *, lock: bool) -> None:
+    """Every field of ``instance`` read again from its row, as ``refresh_from_db()`` does (with ``lock``,
+    ``select_for_update()`` first: the row is locked until the transaction ends), with a statement
+    built once per model rather than a queryset per call. Only for models with no foreign keys (the
+    objects ``refresh_from_db`` would clear are not)."""
+    sql, fields, convert = _read_afresh(type(instance), lock and connection.features.has_select_for_update)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [instance.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise type(instance).DoesNotExist(f"{type(instance)._meta.object_name} {instance.pk} no longer exists.")
+    for field, value in zip(fields, convert(row), strict=True):
+        setattr(instance, field.attname, value)
+
+
+@functools.cache
+def _read_afresh(model: type[Model], lock: bool) -> tuple[str, list[Field], Callable[[tuple[Any, ...]], list[Any]]]:
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(_column(model, field.name) for field in fields)
+    sql = f"SELECT {columns} FROM {_table(model)} WHERE {_column(model, 'pk')} = %s"  # noqa: S608
+    return sql + (" FOR UPDATE" if lock else ""), fields, _converter(fields)
 
 
 def delivery_stored_for_current_rent(

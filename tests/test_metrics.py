@@ -2,6 +2,8 @@
 
 import json
 import re
+import socket
+import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,7 @@ from rentals.models import SmsMessage, WebhookDelivery
 from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
 from .conftest import database_away, task_sender
-from .servers import PROJECT
+from .servers import PROJECT, wait_until
 from .test_health import skip_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,6 +104,38 @@ def test_provider_calls_rent_attempts_and_spend_are_counted_by_outcome(client, s
     assert samples[("rentdesk_rent_attempts_total", (("state", "failed"), ("token", "NO_NUMBERS")))] == 1
     spend = samples[("rentdesk_account_spend_usd", (("account", account.name),))]
     assert Decimal(str(spend)) == rental.cost > 0
+
+
+class RedisThatNeverAnswers:
+    """A TCP server where Redis would be: it takes what is sent and answers nothing."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.received = b""
+        self.open = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        self.open = True
+        while chunk := connection.recv(4096):
+            self.received += chunk
+        self.open = False  # the client gave up on its answer
+
+
+def test_a_rent_does_not_wait_on_redis_for_its_count(settings, monkeypatch, account, catalog, simulator):
+    redis_away = RedisThatNeverAnswers()
+    settings.REDIS_URL = redis_away.url
+    monkeypatch.setattr(metrics, "_quiet_until", 0.0)
+    assert rent(account, catalog).ok
+    # The count's connection is made, and still waits for Redis's first answer: the rent came back
+    # without it (waiting, it would have come back once its client gave up, the connection closed).
+    assert wait_until(lambda: redis_away.received, seconds=10)
+    assert redis_away.open
 
 
 def test_queue_depth_and_the_oldest_task_waiting_are_per_queue(scraped, redis_url):

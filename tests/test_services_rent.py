@@ -210,3 +210,49 @@ def test_ids_and_end_dates_in_each_form_make_the_same_rental(
     rental = Rental.objects.get()
     assert rental.provider_rent_id == "987654" and rental.number == "380501234567"
     assert rental.end_date.isoformat() == expected_end
+
+
+def test_a_rents_history_row_holds_what_it_was_rented_with_as_a_saved_rental_would(
+    simulator, account, catalog, django_user_model
+):
+    olena = django_user_model.objects.create_user("olena", is_staff=True)
+    outcome = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=olena, via="admin", label="Bank login",
+    )  # fmt: skip
+    rental = outcome.rental
+    (created,) = rental.history.all()
+    assert (created.history_type, created.history_user, created.history_change_reason) == ("+", olena, None)
+    for field in type(created).tracked_fields:
+        assert getattr(created, field.attname) == getattr(rental, field.attname), field.name
+    assert abs(created.history_date - rental.created_at) < timedelta(seconds=5)
+    # The same as django-simple-history writes for a rental saved through the ORM.
+    saved = Rental.objects.get(pk=rental.pk)
+    saved.pk, saved.provider_rent_id, saved.webhook_token = None, "saved-1", None
+    saved._history_user = olena
+    saved.save()
+    orm_row = saved.history.get()
+    mine, theirs = (
+        {f.attname: getattr(row, f.attname) for f in type(row)._meta.concrete_fields} for row in (created, orm_row)
+    )
+    differ = {name for name in mine if mine[name] != theirs[name]}
+    assert differ == {"id", "provider_rent_id", "history_id", "history_date", "created_at"}
+
+
+def test_a_rent_writes_once_before_the_call_and_once_after(simulator, account, catalog):
+    """The money rule's least: the attempt committed before getRentNumber, the outcome after; a rent is
+    two transactions (on PostgreSQL the second is one statement), whatever the ORM would add."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rent(account, catalog)  # the first rent of a process builds its statements
+    with CaptureQueriesContext(connection) as queries:
+        assert rent(account, catalog).ok
+    sql = [query["sql"] for query in queries if query["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
+    statements = [text.split()[0].upper() for text in sql]  # BEGIN and COMMIT left out: SQLite shows them
+    if connection.vendor == "postgresql":
+        # The account read under its lock with the attempt's INSERT; the rental, its history and the outcome.
+        assert statements == ["WITH", "WITH"] and 'INSERT INTO "rentals_rentattempt"' in sql[0]
+    else:
+        assert statements == ["SELECT", "INSERT", "INSERT", "INSERT", "UPDATE"]
+        assert sql[1].startswith('INSERT INTO "rentals_rentattempt"')

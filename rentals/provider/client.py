@@ -275,6 +275,12 @@ class SmsOnlineClient:
         # and its key, must not ride along as the error's __context__ (``from None`` only hides it).
         raise failure
 
+    def check_sendable(self) -> None:
+        """Raise the ``ProviderError`` (not sent) a request would raise now before anything leaves: an
+        earlier 429's wait still runs, or the URL is refused. A caller that records a request as sent
+        before sending it asks first."""
+        self._check_sendable()
+
     def _check_sendable(self) -> None:
         """Refuse before anything leaves: while an earlier 429's wait runs, or to a refused URL."""
         wait_until = self._memory.wait_until

@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..notifications import notify
 from ..outcomes import Token
+from ..statements import row_read_afresh
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def budgets_locked(*, account: ProviderAccount, person: AbstractBaseUser | None,
     since = month_start(now)
     month = since.date()
     budgets = []
-    account.refresh_from_db(from_queryset=ProviderAccount.objects.select_for_update())
+    row_read_afresh(account, lock=True)  # every rent reads it: one statement built once, not a queryset
     if account.monthly_budget is not None:
         spent = budget_spent(since=since, account=account)
         budgets.append(Budget("account", account.pk, account.name, account.monthly_budget, spent, month))

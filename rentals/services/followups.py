@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -68,16 +69,30 @@ BALANCE_CHECK_QUEUED_SECONDS = 60
 BALANCE_CHECK_TASK = "rentals.tasks.check_account_balance"
 
 
+# A check this process queued cannot start before its countdown has run (less this margin, for the
+# clocks of the hosts it may run on): until then, it reads whatever later rents of this process moved.
+BALANCE_CHECK_CLOCK_MARGIN_SECONDS = 1
+_balance_checks_waiting: dict[int, float] = {}  # account id -> until when the one queued here waits
+
+
 def balance_check_soon(account: ProviderAccount) -> None:
     """Money moved on this account (a rent, an extension, a refund): its balance is read again in a few
     seconds rather than at the next scheduled check, unless a check is queued and has not started (it
-    reads what this moved too). Never raises: the rent is recorded either way, and the schedule catches up."""
+    reads what this moved too). Never raises: the rent is recorded either way, and the schedule catches up.
+
+    A check this process queued moments ago is known to wait still without asking anyone: a burst of
+    rents costs neither the flag's round trip to Redis nor a message after the first."""
+    if time.monotonic() < _balance_checks_waiting.get(account.pk, 0.0):
+        return
     flags = _queue_flags(settings.CELERY_BROKER_URL)
     flag = BALANCE_CHECK_QUEUED.format(account_id=account.pk)
     try:
         if flags is not None and not flags.set(flag, 1, nx=True, ex=BALANCE_CHECK_QUEUED_SECONDS):
             return
+        queued_at = time.monotonic()
         current_app.send_task(BALANCE_CHECK_TASK, (account.pk,), countdown=BALANCE_CHECK_AFTER_SPENDING_SECONDS)
+        waits = BALANCE_CHECK_AFTER_SPENDING_SECONDS - BALANCE_CHECK_CLOCK_MARGIN_SECONDS
+        _balance_checks_waiting[account.pk] = queued_at + waits
     except Exception as error:
         logger.warning(
             "could not queue a balance check of account %s after spending (%s): the schedule reads it",
@@ -91,6 +106,7 @@ def balance_check_soon(account: ProviderAccount) -> None:
 def balance_check_started(account_id: int) -> None:
     """A balance check has started: money moved from now on may come after its reading, and queues
     another check."""
+    _balance_checks_waiting.pop(account_id, None)  # one run at once, as a test or a command runs it
     flags = _queue_flags(settings.CELERY_BROKER_URL)
     if flags is not None:
         with contextlib.suppress(redis.RedisError):  # the flag expires by itself

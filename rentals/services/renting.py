@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -15,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from ..models import (
@@ -35,13 +37,14 @@ from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
 from ..roles import is_active_staff
+from ..statements import attempt_inserted_unless_checks_apply, created_and_linked, row_inserted, row_updated
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
 from .managing import extension_outcome_for, recorded_as, requested_by_same
 from .renewing import auto_renew_cut_short
-from .turns import ProviderCallSlot
+from .turns import ProviderBusy, ProviderCallSlot
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,19 @@ def rent_assignee(requested_by: AbstractBaseUser | None) -> AbstractBaseUser | N
 
 
 def webhook_url_for(token: str) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("rentals:sms_webhook", args=[token])
+    before, after = _webhook_url_around(settings.PUBLIC_BASE_URL, get_script_prefix())
+    return before + token + after
+
+
+# A token the webhook's URL pattern takes, to be replaced: every rent sends its own URL.
+_TOKEN_MARK = "TOKEN"
+
+
+@functools.lru_cache(maxsize=8)
+def _webhook_url_around(base_url: str, script_prefix: str) -> tuple[str, str]:
+    """The webhook URL before and after its token, reversed once rather than at each rent."""
+    before, after = reverse("rentals:sms_webhook", args=[_TOKEN_MARK]).split(_TOKEN_MARK)
+    return base_url + before, after
 
 
 def rental_rent(
@@ -111,18 +126,39 @@ def rental_rent(
             via=via,
             label=label,
             assignee=rent_assignee(requested_by) if isinstance(assignee, Renter) else assignee,
-            before_commit=slot.take,
+            slot=slot,
         )
-        return _rent_carry_out(*claim, account=account, requested_by=requested_by)
+        return _rent_carry_out(claim, account=account, requested_by=requested_by)
 
 
-def _rent_carry_out(
-    attempt: RentAttempt, created: bool, refusal: Refusal | None, budgeted: bool, *,
-    account: ProviderAccount, requested_by: AbstractBaseUser | None,
-) -> Outcome:  # fmt: skip
+@dataclass(frozen=True)
+class _Sending:
+    """Whether an attempt not refused by a budget may be sent: the client that sends it, or what stops
+    it before anything leaves (the token of the account's state; an unreadable key, or the client's own
+    refusal)."""
+
+    client: SmsOnlineClient | None = None
+    blocking_token: str | None = None
+    unsendable: ProviderError | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """The attempt (``created`` False: this nonce was seen before), and, for a new one, the budget that
+    refused it, whether any budget applied, and whether it may be sent."""
+
+    attempt: RentAttempt
+    created: bool
+    refusal: Refusal | None = None
+    budgeted: bool = False
+    sending: _Sending = _Sending()
+
+
+def _rent_carry_out(claim: _Claim, *, account: ProviderAccount, requested_by: AbstractBaseUser | None) -> Outcome:
     """The claimed attempt sent, refused (a budget, a blocked account, an unreadable key), or, seen
     before, answered with the first one's outcome."""
-    if not created:
+    attempt, refusal = claim.attempt, claim.refusal
+    if not claim.created:
         if not requested_by_same(attempt.requested_by_id, requested_by):
             return Outcome(Operation.RENT, AttemptState.FAILED, Token.ANOTHER_PERSONS_FORM)
         return rent_outcome_for(attempt, repeated=True)
@@ -130,39 +166,40 @@ def _rent_carry_out(
         account_record_refusal(account=account, token=refusal.token, detail=refusal.detail(), attempt=attempt)
         budget_alert_soon(account=account, person=requested_by, refusal=refusal)
         return rent_outcome_for(attempt, facts=refusal.facts())
-
-    # The claim read the account afresh under its lock.
-    blocking_token = account.spending_block(timezone.now())
-    if blocking_token:
-        detail = f"Not sent: account {account.name} {account.state_sentence}."
-        if blocking_token == RATE_LIMITED_TOKEN:
-            until = f"{account.rate_limited_until:%H:%M:%S %Z}"
-            detail = f"Not sent: SMS.online asked account {account.name} to wait until {until}."
-        return _attempt_fail(attempt, token=blocking_token, detail=detail, account=account)
-    try:
-        client = provider_client_for(account)
-    except ProviderError as error:  # nothing is sent: the stored key cannot be read
-        return _attempt_record_error(attempt, error=error, account=account, started=None)
-    outcome = _attempt_send(attempt, client=client, account=account)
+    sending = claim.sending
+    if token := sending.blocking_token:
+        return _attempt_fail(attempt, token=token, detail=_blocked_detail(account, token), account=account)
+    if sending.unsendable is not None:  # nothing is sent: the stored key cannot be read, or the client refused
+        return _attempt_record_error(attempt, error=sending.unsendable, account=account, started=None)
+    outcome = _attempt_send(attempt, client=sending.client, account=account)
     if outcome.state == AttemptState.UNKNOWN:
         reconcile_soon(account)
     if outcome.state in (AttemptState.SUCCEEDED, AttemptState.UNKNOWN):  # paid, or maybe paid
         balance_check_soon(account)
-    if outcome.ok and budgeted:
+    if outcome.ok and claim.budgeted:
         budget_alert_soon(account=account, person=requested_by)
     return outcome
 
 
-def _attempt_claim(
-    *, nonce: uuid.UUID, webhook: bool, before_commit: Callable[[], None], **fields: Any
-) -> tuple[RentAttempt, bool, Refusal | None, bool]:
-    """The attempt, committed, and whether a budget applied to it; created False when this nonce was seen
-    before (double click, refresh, a second tab, an API retry): the first wins. A budget refusal is
-    recorded as a failed attempt. The account (``fields["account"]``) is read afresh under its lock.
-    ``before_commit`` runs before an attempt to be sent is committed; what it raises undoes it (another
-    request with the same nonce waits on the insert meanwhile, and then finds none, or the first)."""
+def _blocked_detail(account: ProviderAccount, blocking_token: str) -> str:
+    if blocking_token == RATE_LIMITED_TOKEN:
+        until = f"{account.rate_limited_until:%H:%M:%S %Z}"
+        return f"Not sent: SMS.online asked account {account.name} to wait until {until}."
+    return f"Not sent: account {account.name} {account.state_sentence}."
+
+
+def _attempt_claim(*, nonce: uuid.UUID, webhook: bool, slot: ProviderCallSlot, **fields: Any) -> _Claim:
+    """The attempt, committed, with what decides its fate; created False when this nonce was seen before
+    (double click, refresh, a second tab, an API retry): the first wins. A budget refusal is recorded as
+    a failed attempt. The account (``fields["account"]``) is read afresh under its lock, and the checks
+    that stop a rent before anything leaves are made under it, so that an attempt to be sent is
+    committed with its ``sent_at`` at once. The ``slot`` is taken before an attempt to be sent is
+    committed; what it raises undoes it (another request with the same nonce waits on the insert
+    meanwhile, and then finds none, or the first)."""
     webhook_token = secrets.token_urlsafe(32) if webhook else None
     try:
+        if claim := _claimed_at_once(nonce, webhook_token, slot, fields):
+            return claim
         with transaction.atomic():
             now = timezone.now()
             budgets = budgets_locked(account=fields["account"], person=fields["requested_by"], now=now)
@@ -170,25 +207,65 @@ def _attempt_claim(
             if budgets:  # the catalog is read only when a budget needs the price (most rents have none)
                 price = rent_price(service=fields["service"], country=fields["country"], hours=fields["hours"])
             refusal = budget_refusal(budgets, price)
-            refused = {} if refusal is None else {
-                "state": AttemptState.FAILED, "error_token": refusal.token, "error_detail": refusal.detail(),
-                "finished_at": now,
-            }  # fmt: skip
+            sending = _Sending() if refusal else _sending_prepared(fields["account"], now)
+            attempt = RentAttempt(nonce=nonce, webhook_token=webhook_token, **fields, **_refused(refusal, now))
+            attempt.sent_at = timezone.now() if sending.client is not None else None
             # A nonce seen before fails the insert (it is unique): the first attempt is read below.
-            attempt = RentAttempt.objects.create(nonce=nonce, webhook_token=webhook_token, **fields, **refused)
+            row_inserted(attempt)
             if refusal is None:
-                before_commit()
-            return attempt, True, refusal, bool(budgets)
+                slot.take()
+            return _Claim(attempt, True, refusal, bool(budgets), sending)
     except IntegrityError:
+        slot.give_back()  # taken for an insert that found the nonce recorded
         existing = RentAttempt.objects.filter(nonce=nonce).select_related("rental", "account").first()
         if existing is None:
             raise
-        return existing, False, None, False
+        return _Claim(existing, False)
+
+
+def _claimed_at_once(
+    nonce: uuid.UUID, webhook_token: str | None, slot: ProviderCallSlot, fields: dict[str, Any]
+) -> _Claim | None:
+    """The attempt inserted as sent by a statement that commits by itself, when no budget applies and the
+    account, read afresh, lets it rent (``statements.attempt_inserted_unless_checks_apply``): a
+    transaction costs round trips of its own on PostgreSQL, and its bookkeeping on either. None when
+    that does not hold, or no slot is free now: nothing was written, and the transaction above decides."""
+    try:
+        slot.take()  # before the attempt is committed
+    except ProviderBusy:
+        return None  # a nonce seen before is answered without a slot: the transaction above tells
+    account, now = fields["account"], timezone.now()
+    attempt = RentAttempt(nonce=nonce, webhook_token=webhook_token, sent_at=now, **fields)
+    if not attempt_inserted_unless_checks_apply(attempt, account=account, now=now):
+        slot.give_back()
+        return None
+    sending = _sending_prepared(account, now)
+    if sending.client is None:  # the key cannot be read, or the client refuses: recorded as not sent
+        attempt.sent_at = None
+    return _Claim(attempt, True, sending=sending)
+
+
+def _refused(refusal: Refusal | None, now: datetime) -> dict[str, Any]:
+    if refusal is None:
+        return {}
+    return {"state": AttemptState.FAILED, "error_token": refusal.token, "error_detail": refusal.detail(),
+            "finished_at": now}  # fmt: skip
+
+
+def _sending_prepared(account: ProviderAccount, now: datetime) -> _Sending:
+    """Whether the account, read afresh under its lock, may send now: its client, or what stops it."""
+    if blocking_token := account.spending_block(now):
+        return _Sending(blocking_token=blocking_token)
+    try:
+        client = provider_client_for(account)
+        client.check_sendable()
+    except ProviderError as error:  # nothing is sent: the stored key cannot be read, or the client refuses
+        return _Sending(unsendable=error)
+    return _Sending(client=client)
 
 
 def _attempt_send(attempt: RentAttempt, *, client: SmsOnlineClient, account: ProviderAccount) -> Outcome:
-    attempt.sent_at = timezone.now()
-    attempt.save(update_fields=["sent_at"])
+    """Send the attempt committed with its ``sent_at``."""
     started = time.monotonic()
     try:
         phone = client.rent_number(
@@ -236,13 +313,15 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
         "rented_by": attempt.requested_by, "webhook_token": attempt.webhook_token, "label": attempt.label,
         "assignee": attempt.assignee,
     }  # fmt: skip
+    rental = Rental(account=account, provider_rent_id=phone.rent_id, **details)
+    recorded_as(rental, attempt.requested_by)  # its history says who rented it, whoever runs this
+    attempt.end_date = phone.end_date
+    _attempt_finished(attempt, state=AttemptState.SUCCEEDED, started=started)
     try:
-        with transaction.atomic():
-            rental = Rental(account=account, provider_rent_id=phone.rent_id, **details)
-            recorded_as(rental, attempt.requested_by)  # its history says who rented it, whoever runs this
-            rental.save(force_insert=True)
-            _attempt_link(attempt, rental, account, started, end_date=phone.end_date)
+        # The rental, its history row and the attempt's outcome: one write (one statement on PostgreSQL).
+        created_and_linked(rental, linked=attempt, link="rental", names=[*FINISHED_FIELDS, "end_date"])
     except IntegrityError:
+        attempt.rental, attempt.end_date = None, None
         rental = _adopted_meanwhile(account, phone.rent_id, attempt)
         if rental is None:
             logger.error("rent attempt %s: provider returned rent id %s again", attempt.pk, phone.rent_id)
@@ -258,17 +337,11 @@ def _attempt_succeed(attempt: RentAttempt, *, phone: RentedPhone, account: Provi
                 setattr(rental, name, value)
             recorded_as(rental, attempt.requested_by)
             rental.save(update_fields=["attention", *details])
-            _attempt_link(attempt, rental, account, started, end_date=phone.end_date)
-    return rent_outcome_for(attempt)
-
-
-def _attempt_link(
-    attempt: RentAttempt, rental: Rental, account: ProviderAccount, started: float, *, end_date: datetime
-) -> None:
-    attempt.rental, attempt.end_date = rental, end_date
-    _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
+            attempt.rental, attempt.end_date = rental, phone.end_date
+            _attempt_finish(attempt, state=AttemptState.SUCCEEDED, started=started)
     if account.state == AccountState.BANNED:  # the ban had run out, or renting would be refused
         account_change_state(account=account, state=AccountState.OK, cause="ban time passed; rented")
+    return rent_outcome_for(attempt)
 
 
 def _adopted_meanwhile(account: ProviderAccount, rent_id: str, attempt: RentAttempt) -> Rental | None:
@@ -294,6 +367,10 @@ def _attempt_fail(attempt: RentAttempt, *, token: str, detail: str, account: Pro
         return _attempt_finish(attempt, state=AttemptState.FAILED, token=token, detail=detail)
 
 
+# What finishing an attempt writes, beside the rental and end date it may link.
+FINISHED_FIELDS = ["state", "error_token", "error_detail", "finished_at", "duration_ms"]
+
+
 def _attempt_finish(
     attempt: RentAttempt,
     *,
@@ -302,16 +379,19 @@ def _attempt_finish(
     detail: str = "",
     started: float | None = None,
 ) -> Outcome:
-    attempt.state = state
-    attempt.error_token = token
-    attempt.error_detail = detail
+    _attempt_finished(attempt, state=state, token=token, detail=detail, started=started)
+    row_updated(attempt, [*FINISHED_FIELDS, "rental", "end_date", "sent_at"])
+    return rent_outcome_for(attempt)
+
+
+def _attempt_finished(
+    attempt: RentAttempt, *, state: str, token: str = "", detail: str = "", started: float | None = None
+) -> None:
+    """The attempt's outcome set on the instance, for the caller to write."""
+    attempt.state, attempt.error_token, attempt.error_detail = state, token, detail
     attempt.finished_at = timezone.now()
     if started is not None:
         attempt.duration_ms = round((time.monotonic() - started) * 1000)
-    attempt.save(
-        update_fields=["state", "error_token", "error_detail", "finished_at", "duration_ms", "rental", "end_date"]
-    )
-    return rent_outcome_for(attempt)
 
 
 def rent_outcome_for(attempt: RentAttempt, *, repeated: bool = False, facts: dict[str, str] | None = None) -> Outcome:

@@ -79,13 +79,17 @@ class ProviderCallSlot:
             raise ProviderBusy(SLOT_RETRY_AFTER, account_paced=False)
         self.held = True
 
+    def give_back(self) -> None:
+        """Give the slot back before the ``with`` block ends (a request that turned out to need none yet)."""
+        if self.held:
+            self.held = False
+            _web_calls.give_back()
+
     def __enter__(self) -> ProviderCallSlot:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        if self.held:
-            self.held = False
-            _web_calls.give_back()
+        self.give_back()
 
 
 def turn_at_once(account_id: int) -> None:

@@ -58,13 +58,21 @@ def row_inserted(instance: Model) -> None:
         instance.save(force_insert=True)
         return
     sql, fields = _insert(model)
-    # pre_save as the ORM calls it: auto_now_add fields take the time now.
-    values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
+    values = _insert_values(instance, fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         (instance.pk,) = cursor.fetchone()
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def _insert_values(instance: Model, fields: list[Field]) -> list[Any]:
+    """Each field's value as ``save(force_insert=True)`` writes it: first what the model's save() works
+    out from its other fields (``derived_fields_filled``: a rental's search keys), then pre_save as the
+    ORM calls it (auto_now_add fields take the time now)."""
+    if (fill := getattr(instance, "derived_fields_filled", None)) is not None:
+        fill()
+    return [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
 
 
 @functools.cache
@@ -151,7 +159,7 @@ def created_and_linked(created: Model, *, linked: Model, link: str, names: list[
             row_updated(linked, [*names, link])
         return
     _, fields = _insert(type(created))
-    values = [field.get_db_prep_save(field.pre_save(created, add=True), connection) for field in fields]
+    values = _insert_values(created, fields)
     updates = [type(linked)._meta.get_field(name) for name in names]
     values += _history_values(created)
     values += [field.get_db_prep_save(field.pre_save(linked, add=False), connection) for field in updates]
@@ -191,7 +199,7 @@ def attempt_inserted_unless_checks_apply(attempt: RentAttempt, *, account: Provi
             return False
         row_read_afresh(account, lock=False)
     sql, fields, read = _insert_unless_checks_apply(connection.vendor)
-    values = [field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
+    values = _insert_values(attempt, fields)
     guard = [AccountState.OK, _prepared(ProviderAccount, "rate_limited_until", now), attempt.requested_by_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, [account.pk, *values, *guard] if read else [*values, account.pk, *guard])

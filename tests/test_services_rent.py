@@ -256,3 +256,17 @@ def test_a_rent_writes_once_before_the_call_and_once_after(simulator, account, c
     else:
         assert statements == ["SELECT", "INSERT", "INSERT", "INSERT", "UPDATE"]
         assert sql[1].startswith('INSERT INTO "rentals_rentattempt"')
+
+
+def test_a_number_just_rented_is_found_by_the_inventorys_search(simulator, account, catalog, django_user_model):
+    """The rent writes its rental by a statement of its own: the search keys must be in it from the start."""
+    from rentals.selectors import rentals_search
+
+    olena = django_user_model.objects.create_user("olena", is_staff=True)
+    outcome = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=olena, via="admin", label="Bank login Київ",
+    )  # fmt: skip
+    rental = outcome.rental
+    for term in (rental.number, rental.number[-6:], f"+{rental.number[:3]} {rental.number[3:]}", "bank", "київ"):
+        assert list(rentals_search(Rental.objects.all(), term=term)) == [rental], term

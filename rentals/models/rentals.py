@@ -268,7 +268,7 @@ class Rental(models.Model):
         return spaced_number(self.number)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        search_keys_refreshed(self)
+        self.derived_fields_filled()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = with_search_keys(kwargs["update_fields"])
         super().save(*args, **kwargs)
@@ -278,6 +278,11 @@ class Rental(models.Model):
         problem = auto_renew_window_problem(self.auto_renew_hours, self.auto_renew_before_hours)
         if self.auto_renew and problem:
             raise ValidationError({"auto_renew_before_hours": problem})
+
+    def derived_fields_filled(self) -> None:
+        """What is worked out from other fields at each save: the search keys. The rent path's INSERT
+        built by hand (rentals/statements.py) calls it too."""
+        search_keys_refreshed(self)
 
 
 class AttemptState(models.TextChoices):

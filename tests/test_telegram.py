@@ -385,6 +385,31 @@ def test_telegram_chat_writes_to_the_stand_in_and_prints_the_bots_answer(client,
     assert TelegramLink.objects.get().chat_id == CHAT
 
 
+def test_telegram_chat_finds_make_runs_stand_in_from_another_shell(bot, settings, simulator, capsys, monkeypatch):
+    """`make run` gives the stand-in's token to its own processes only: a person's second shell has
+    none, and the command still writes to the simulator on SIMULATOR_PORT, as the README says."""
+    worker_client = telegram_client()  # the worker's, started by make run with the stand-in's token
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = "", "https://api.telegram.org"
+    settings.SIMULATOR_PORT = simulator.server.server_address[1]
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = ["127.0.0.1"]  # the worker's own settings allow its stand-in
+    done = threading.Event()
+
+    def bot_reading() -> None:
+        while not done.is_set():
+            services.telegram_updates_read(client=worker_client, now=timezone.now())
+        connection.close()
+
+    reader = threading.Thread(target=bot_reading)
+    reader.start()
+    try:
+        status, out, err = manage("telegram_chat", "/numbers", "--chat", str(CHAT), capsys=capsys)
+    finally:
+        done.set()
+        reader.join()
+    assert status == 0 and "not connected to Rentdesk" in out, err
+
+
 def test_telegram_chat_refuses_a_real_telegram(settings, capsys):
     settings.TELEGRAM_API_URL = "http://127.0.0.1:9"
     status, _, err = manage("telegram_chat", "/help", capsys=capsys)

@@ -1,6 +1,7 @@
 """Write to the team's bot as a phone would, through the simulator's stand-in for Telegram (`make run`,
 demos; never the real Telegram), and print what the bot answers."""
 
+import os
 import time
 from typing import Any
 
@@ -36,10 +37,19 @@ class Command(BaseCommand):
 
     def _control(self, command: str, payload: dict | None = None) -> Any:
         try:
-            return telegram(settings.TELEGRAM_API_URL, command, payload)
+            return telegram(stand_in_url(), command, payload)
         except NotASimulator as problem:
             raise CommandError(
                 f"{problem}. This command writes only to the stand-in (make run starts one when "
                 "TELEGRAM_BOT_TOKEN is not set).",
                 returncode=1,
             ) from None
+
+
+def stand_in_url() -> str:
+    """Where the stand-in listens. `make run` gives its own processes the stand-in's token and URL
+    (scripts/run_local.py), not the shell a person types this command in: there, with no bot set at
+    all, it is the simulator `make run` started, on SIMULATOR_PORT."""
+    if settings.TELEGRAM_BOT_TOKEN or "TELEGRAM_BOT_TOKEN" in os.environ:
+        return settings.TELEGRAM_API_URL
+    return f"http://127.0.0.1:{settings.SIMULATOR_PORT}"

@@ -120,6 +120,8 @@ def test_the_connect_page_shows_the_deep_link_with_its_qr_code_and_every_page_li
     assert 'id="telegram-connect-link"' in index and reverse("telegram_connect") in index
     page = client.get(reverse("telegram_connect")).content.decode()
     assert "https://t.me/rentdesk_demo_bot?start=" in page and "<svg" in page
+    # Its own white ground: in the dark theme a see-through code is black on near-black, unscannable.
+    assert re.search(r'<svg [^>]*class="segno"><g [^>]*><path fill="#fff" d="M0 0h', page)
     assert TOKEN not in page and TOKEN.split(":")[1] not in page
 
 

@@ -51,4 +51,7 @@ def _deep_link(request: HttpRequest) -> dict[str, str]:
         user=request.user, language=translation.get_language() or "en", now=timezone.now()
     )
     deep_link = f"https://t.me/{bot}?start={code}"
-    return {"deep_link": deep_link, "bot": bot, "qr_svg": segno.make(deep_link).svg_inline(scale=5)}
+    # On white, quiet zone and all: segno's default is see-through, and the dark theme's near-black
+    # page behind black modules leaves a phone nothing to scan.
+    qr_svg = segno.make(deep_link).svg_inline(scale=5, light="#fff")
+    return {"deep_link": deep_link, "bot": bot, "qr_svg": qr_svg}

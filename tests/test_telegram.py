@@ -242,6 +242,28 @@ def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_n
     assert (SmsForward.objects.get().state, SmsForward.objects.get().attempts) == (ForwardState.SENT, 2)
 
 
+def test_a_chat_that_blocked_the_bot_is_let_go_and_the_connect_page_says_so(
+    client, bot, simulator, rental, settings, eager_tasks
+):
+    settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
+    eager_tasks.conf.task_eager_propagates = False
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    bot.force(method="sendMessage", error_code=403, description="Forbidden: bot was blocked by the user")
+    inject(simulator, rental, "Code 7070")
+    inject(simulator, rental, "Code 7171")
+    # Refused once, then nothing more is sent there: not this SMS's retries, not the next SMS.
+    assert len(bot.calls("sendMessage")) == 2  # the "Connected" answer, and the refused push
+    assert not TelegramLink.objects.exists()
+    page = client.get(reverse("telegram_connect")).content.decode()
+    assert 'id="telegram-refused"' in page and "unblock the bot" in page
+    assert "https://t.me/rentdesk_demo_bot?start=" in page  # a new link is right there
+    linked(client, bot, person)
+    assert 'id="telegram-refused"' not in client.get(reverse("telegram_connect")).content.decode()
+
+
 def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):
     person = staff()
     linked(client, bot, person)

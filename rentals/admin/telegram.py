@@ -29,6 +29,7 @@ def telegram_connect_view(request: HttpRequest) -> HttpResponse:
     context = {"title": _("Connect Telegram"), "enabled": bot_enabled(), "link": link, "deep_link": "", "problem": "",
                "codes_on": services.telegram_codes_on(user=request.user)}  # fmt: skip
     if bot_enabled() and link is None:
+        context["refused_at"] = services.telegram_refused_at(user=request.user)
         context.update(_deep_link(request))
     return TemplateResponse(request, "admin/telegram_connect.html", {**admin.site.each_context(request), **context})
 

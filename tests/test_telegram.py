@@ -192,6 +192,19 @@ def test_stop_in_the_chat_and_disconnect_on_the_page_unlink(client, bot):
     assert "not connected" in bot.last()
 
 
+def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(client, bot):
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    person.is_active = False
+    person.save()
+    assert not TelegramLink.objects.exists()
+    person.is_active = True
+    person.save()
+    bot.write("/numbers")
+    read_updates()
+    assert "not connected" in bot.last()  # connecting again is theirs to do, as any newcomer's
+
+
 def test_updates_are_answered_once_and_one_reader_at_a_time(client, bot):
     person = staff()
     linked(client, bot, person)

@@ -484,6 +484,7 @@ def test_the_webhook_refuses_a_wrong_secret_and_a_body_that_is_no_update(bot, we
     wrong_header = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
     assert requests.post(webhook["url"], json={"update_id": 1}, headers=wrong_header, timeout=5).status_code == 404
     assert requests.post(webhook["url"], data=b"\xff{", headers=headers, timeout=5).status_code == 400
+    assert requests.post(webhook["url"], data=b"[" * 60_000, headers=headers, timeout=5).status_code == 400
     assert bot.sent() == []
 
 

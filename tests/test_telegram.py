@@ -356,6 +356,9 @@ def test_help_and_the_answers_in_the_language_the_person_linked_in(client, bot):
     bot.write("/help")
     read_updates()
     assert "/numbers" in bot.last() and "ваші активні номери" in bot.last() and "Бот Rentdesk" in bot.last()
+    bot.write("/start an-old-link", language_code="en")  # a phone in English: the person reads Ukrainian
+    read_updates()
+    assert "Термін дії посилання минув" in bot.last()
 
 
 def test_a_tap_on_a_button_is_acknowledged(client, bot):

@@ -118,12 +118,14 @@ def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> s
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0].lower()  # "/numbers@rentdesk_bot" in a chat with several bots
     argument = argument.strip()
-    if command == "/start" and argument:
-        link = telegram_link_by_code(code=argument, chat_id=chat_id, now=now)
-        with translation.override(link.language if link else _language(sender_language)):
-            return messages.linked(link.user.get_full_name() or link.user.get_username()) if link else (
-                messages.code_refused())  # fmt: skip
+    if command == "/start" and argument and (made := telegram_link_by_code(code=argument, chat_id=chat_id, now=now)):
+        with translation.override(made.language):
+            return messages.linked(made.user.get_full_name() or made.user.get_username())
     link = TelegramLink.objects.select_related("user").filter(chat_id=chat_id).first()
+    if command == "/start" and argument:
+        # In the language of the person the chat is linked to, if it is: their phone's may be another.
+        with translation.override(link.language if link else _language(sender_language)):
+            return messages.code_refused()
     if link is None:
         with translation.override(_language(sender_language)):
             return messages.not_linked()

@@ -17,12 +17,14 @@ import pytest
 import requests
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rentals import services, tasks
+from rentals.chat import post_plain, validate_chat_urls
 from rentals.logging import RedactSecretsFilter
 from rentals.models import (
     AttemptState,
@@ -395,6 +397,18 @@ def test_the_token_is_in_no_log_error_or_record(client, bot, simulator, rental, 
     assert TOKEN not in written and TOKEN.split(":")[1] not in written
 
 
+def test_the_bots_api_host_opens_no_door_to_the_chat_urls_people_write(client, bot, chat_server, settings):
+    """The stand-in (or a local Bot API server) is on loopback: the bot reaches it, a chat URL a person
+    writes naming that host does not, on save or on send."""
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = []  # the team allowed nothing inside
+    inside = f"json://127.0.0.1:{chat_server.server.server_address[1]}/"
+    with pytest.raises(ValidationError, match=r"127\.0\.0\.1 \(loopback\)"):
+        validate_chat_urls(inside)
+    assert post_plain(inside, title="t", body="b") and chat_server.connections == 0
+    linked(client, bot, staff())  # while the bot itself still reads and writes through its host
+    assert "Connected" in bot.last()
+
+
 def test_the_log_filter_scrubs_a_bot_token_from_a_url():
     record = logging.LogRecord("x", logging.WARNING, "", 0, "GET https://api.telegram.org/bot%s/getMe", (TOKEN,), None)
     RedactSecretsFilter().filter(record)
@@ -432,7 +446,6 @@ def test_telegram_chat_finds_make_runs_stand_in_from_another_shell(bot, settings
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = "", "https://api.telegram.org"
     settings.SIMULATOR_PORT = simulator.server.server_address[1]
-    settings.RENTDESK_CHAT_ALLOWED_HOSTS = ["127.0.0.1"]  # the worker's own settings allow its stand-in
     done = threading.Event()
 
     def bot_reading() -> None:

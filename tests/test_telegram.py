@@ -507,6 +507,8 @@ def test_the_webhook_refuses_a_wrong_secret_and_a_body_that_is_no_update(bot, we
 
 
 def test_deleting_the_webhook_brings_back_polling(client, bot, webhook, capsys):
+    assert read_updates() == 0 and read_updates() == -1  # refused while the webhook is set: paused, not
+    assert len(bot.calls("getUpdates")) == 1  # asked again every 5 s
     assert manage("telegram_webhook", "delete", capsys=capsys)[0] == 0
     bot.write("/help")
     assert read_updates() == 1 and "not connected" in bot.last()

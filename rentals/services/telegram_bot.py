@@ -33,6 +33,10 @@ RENTAL_PERMISSION = "rentals.view_rental"
 POLL_SECONDS = 4
 READ_LEASE = timedelta(seconds=POLL_SECONDS + 60)
 POLL_ROW = 1
+# Refusals that asking again in 5 s will not change: 409, a webhook is set (the updates come by it; `manage.py
+# telegram_webhook delete` ends the pause); 401, the token was revoked. Read again after a pause, not
+# every 5 s with a log line each.
+PAUSE_AFTER = {409: timedelta(minutes=5), 401: timedelta(minutes=5)}
 
 
 def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
@@ -48,8 +52,8 @@ def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
         offset = TelegramPoll.objects.get(pk=POLL_ROW).offset
         updates = client.get_updates(offset=offset or None, timeout=POLL_SECONDS)
     except TelegramError as error:
-        mine.update(leased_until=None, last_error=str(error)[:2000])
-        # 409: a webhook is set (manage.py telegram_webhook), and the updates come by it.
+        pause = PAUSE_AFTER.get(error.status or 0)
+        mine.update(leased_until=now + pause if pause else None, last_error=str(error)[:2000])
         logger.log(logging.INFO if error.status == 409 else logging.WARNING, "Telegram updates not read: %s", error)
         return 0
     lease = _answer_all(client, updates, lease=lease)

@@ -38,6 +38,9 @@ install-runtime: $(RUNTIME_STAMP)
 # scripts/run_local.py starts them in order (Redis, the demo data, the rest) and stops them on Ctrl-C.
 PROCESSES := web simulator worker-urgent worker-background beat $(if $(REDIS_URL),,redis)
 
+# Ctrl-C: run_local.py stops every process and ends with status 0, and make prints nothing; make itself,
+# which the Ctrl-C reaches too, then ends as an interrupted program should, killed by the signal (130
+# in a shell), so a script or loop that runs `make run` stops there rather than going on.
 run: install .env
 	$(PY) manage.py migrate --no-input
 	$(PY) scripts/run_local.py $(PROCESSES)

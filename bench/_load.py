@@ -95,17 +95,22 @@ async def _as_fast_as_possible(address: tuple[str, int], make: RequestMaker, con
     return run
 
 
-async def _at_a_steady_rate(address: tuple[str, int], make: RequestMaker, per_second: float, seconds: float) -> Run:
+async def _at_a_steady_rate(
+    address: tuple[str, int], make: RequestMaker, per_second: float, seconds: float, new_connections: bool
+) -> Run:
     """Requests leave on a fixed schedule whether or not earlier ones were answered, and each latency
     counts from its scheduled time: a slow answer cannot hide the requests queued behind it."""
     run, idle = Run(), []
     started = time.perf_counter()
 
     async def one(index: int, scheduled: float) -> None:
-        connection = idle.pop() if idle else _Connection(*address)
+        connection = idle.pop() if idle and not new_connections else _Connection(*address)
         await _send(connection, make(index), run)
         run.latencies.append(time.perf_counter() - scheduled)
-        idle.append(connection)
+        if new_connections:
+            connection.close()
+        else:
+            idle.append(connection)
 
     pending = []
     for index in range(int(per_second * seconds)):
@@ -124,5 +129,10 @@ def as_fast_as_possible(address: tuple[str, int], make: RequestMaker, *, connect
     return asyncio.run(_as_fast_as_possible(address, make, connections, seconds))
 
 
-def at_a_steady_rate(address: tuple[str, int], make: RequestMaker, *, per_second: float, seconds: float) -> Run:
-    return asyncio.run(_at_a_steady_rate(address, make, per_second, seconds))
+def at_a_steady_rate(
+    address: tuple[str, int], make: RequestMaker, *, per_second: float, seconds: float, new_connections: bool = False
+) -> Run:
+    """``new_connections``: each request on a connection of its own, as SMS.online sends a webhook; else the
+    connections are kept and reused, and one opened for a burst may be closed by the server after its
+    keep-alive time while idle here (it then counts an error when used again)."""
+    return asyncio.run(_at_a_steady_rate(address, make, per_second, seconds, new_connections))

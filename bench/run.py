@@ -25,8 +25,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
-SCRIPTS = ["changelist", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling",
-           "catalog_sync", "contention"]  # fmt: skip
+SCRIPTS = ["changelist", "big_tables", "expiry_scan", "rent_overhead", "webhook_ingest", "webhook_to_screen", "polling",
+           "catalog_sync", "contention", "retention"]  # fmt: skip
 DATABASES = ["SQLite", "PostgreSQL"]
 
 

@@ -14,10 +14,12 @@ class RentalsConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the deployment checks)
         from .roles import roles_install
         from .schedule import schedule_install
+        from .words_index import words_index_installed
 
         # After every migrate (and every test flush), so jobs and groups exist wherever the tables do.
         post_migrate.connect(schedule_install, sender=self, dispatch_uid="rentals.schedule_install")
         post_migrate.connect(roles_install, sender=self, dispatch_uid="rentals.roles_install")
+        post_migrate.connect(words_index_installed, sender=self, dispatch_uid="rentals.words_index_installed")
         # Leaving the team, by deletion or by losing active staff status, lets go of the same things.
         person = settings.AUTH_USER_MODEL
         pre_delete.connect(_person_deleted, sender=person, dispatch_uid="rentals.person_deleted")

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from .attention import attention_words
 from .models import (
     ANY_OPERATOR,
     RENT_HOUR_CHOICES,
@@ -17,11 +18,27 @@ from .models import (
     Country,
     Operator,
     ProviderAccount,
+    Rental,
     Service,
     auto_renew_window_problem,
 )
+from .sentences import money
 
 DEFAULT_HOURS = 24
+
+
+class MoneyField(forms.DecimalField):
+    """An amount of USD as its currency writes it, in the reader's language: "100,00" in Ukrainian, "100.00"
+    in English, more places only where the amount has them ("0,455"), never the column's four ("100,0000").
+    Typed with the language's decimal separator (a comma in Ukrainian) or a dot; the places the field keeps
+    are unchanged."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("localize", True)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return money(value) if isinstance(value, Decimal) else value
 
 
 class CountryChoiceField(forms.ModelChoiceField):
@@ -130,9 +147,8 @@ class PersonChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.get_username()
 
 
-# What a person chose last time on the rent form, to offer again (their session).
-REMEMBERED_CHOICE = ("service", "country", "operator", "hours")
-REMEMBERED_CHOICE_KEY = "rentdesk-rent-choice"
+# What a person chose last time on the rent form, to offer again (kept per person: LastRentChoice).
+REMEMBERED_CHOICE = ("account", "service", "country", "operator", "hours")
 
 
 class RentNumberForm(RentForm):
@@ -150,10 +166,9 @@ class RentNumberForm(RentForm):
         data = self.cleaned_data
         return {**super().rent_arguments(), "nonce": data["nonce"], "assignee": data["assignee"]}
 
-    def choice_to_remember(self) -> dict[str, int | None]:
-        """The service, country, operator and rent time chosen (ids), for the session."""
-        data = self.cleaned_data
-        return {name: getattr(data[name], "pk", data[name]) for name in REMEMBERED_CHOICE}
+    def choice_to_remember(self) -> dict[str, Any]:
+        """The account, service, country, operator and rent time chosen (``services.rent_choice_remember``)."""
+        return {name: self.cleaned_data[name] for name in REMEMBERED_CHOICE}
 
     def with_fresh_nonce_if_invalid(self) -> RentNumberForm:
         """A missing or broken nonce would fail every resubmission: issue a new one, say why."""
@@ -205,7 +220,7 @@ class AutoRenewForm(forms.Form):
     before_hours = forms.IntegerField(
         label=_("Renew this many hours before the end"), min_value=1, max_value=max(RENT_HOURS), initial=24
     )
-    max_price = forms.DecimalField(
+    max_price = MoneyField(
         label=_("Renew only up to this price (USD)"), min_value=Decimal("0.01"), max_digits=14, decimal_places=4,
         help_text=_("The most one renewal of one rental may cost."),
     )  # fmt: skip
@@ -216,3 +231,24 @@ class AutoRenewForm(forms.Form):
         if hours and before_hours and (problem := auto_renew_window_problem(hours, before_hours)):
             self.add_error("before_hours", problem)
         return data
+
+
+class RentalAdminForm(forms.ModelForm):
+    """The rental's page: its attention note worded for the reader (rentals/attention.py). A note left as
+    shown stays the note Rentdesk wrote, so the next reader sees it in their own language; a note a
+    person writes or changes is theirs, kept as typed."""
+
+    class Meta:
+        model = Rental
+        fields = ["attention"]  # and the rest the admin names in its ``fields``
+        # A note is a sentence or two: read whole, not cut at a text box's width.
+        widgets = {"attention": forms.Textarea(attrs={"rows": 2, "cols": 80})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "attention" in self.fields and self.instance.attention:
+            self.initial["attention"] = attention_words(self.instance.attention)
+
+    def clean_attention(self) -> str:
+        typed = self.cleaned_data["attention"]
+        return self.instance.attention if typed == self.initial.get("attention") else typed

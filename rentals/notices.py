@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .chat import one_line, quoted
+from .explanations import with_token
 from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
 from .sentences import format_time_left, local_time, money, team_language
 
@@ -55,7 +56,7 @@ def _label(rental: Rental) -> str:
 
 
 def _number_and_label(rental: Rental) -> str:
-    return _("%(number)s (%(label)s)") % {"number": f"+{rental.number}", "label": _label(rental) or _("no label")}
+    return _("%(number)s (%(label)s)") % {"number": str(rental), "label": _label(rental) or _("no label")}
 
 
 @in_team_language
@@ -64,7 +65,7 @@ def expiry_reminder(rental: Rental, *, now: datetime) -> Notice:
     context = {"rental": rental, "label": _label(rental), "time_left": time_left, "end": _end(rental),
                "url": _rental_url(rental)}  # fmt: skip
     return Notice(
-        subject=_("[Rentdesk] +%(number)s ends in %(time_left)s") % {"number": rental.number, "time_left": time_left},
+        subject=_("[Rentdesk] %(number)s ends in %(time_left)s") % {"number": rental, "time_left": time_left},
         body=render_to_string("rentals/email/expiry_reminder.txt", context),
     )
 
@@ -73,28 +74,30 @@ def expiry_reminder(rental: Rental, *, now: datetime) -> Notice:
 def ended_early(rental: Rental) -> Notice:
     """SMS.online finished, cancelled or took back the rent before its end date."""
     subjects = {
-        RentalStatus.FINISHED: _("[Rentdesk] SMS.online finished +%(number)s before its end date"),
-        RentalStatus.CANCELLED: _("[Rentdesk] SMS.online cancelled +%(number)s before its end date"),
-        RentalStatus.REVOKED: _("[Rentdesk] SMS.online took back +%(number)s before its end date"),
+        RentalStatus.FINISHED: _("[Rentdesk] SMS.online finished %(number)s before its end date"),
+        RentalStatus.CANCELLED: _("[Rentdesk] SMS.online cancelled %(number)s before its end date"),
+        RentalStatus.REVOKED: _("[Rentdesk] SMS.online took back %(number)s before its end date"),
     }
-    subject = subjects.get(rental.status, _("[Rentdesk] SMS.online ended +%(number)s before its end date"))
+    subject = subjects.get(rental.status, _("[Rentdesk] SMS.online ended %(number)s before its end date"))
     body = _(
         "SMS.online ended the rent of %(rental)s, which was to last until %(end)s. No more SMS will reach it: "
         "rent another number if it is still needed."
     )
     facts = {"rental": _number_and_label(rental), "end": _end(rental)}
-    return Notice(subject % {"number": rental.number}, f"{body % facts}\n{_rental_url(rental)}\n")
+    return Notice(subject % {"number": rental}, f"{body % facts}\n{_rental_url(rental)}\n")
 
 
 @in_team_language
 def lost(rental: Rental, *, token: str) -> Notice:
-    """SMS.online no longer knows the rent: its SMS cannot be read."""
+    """SMS.online no longer knows the rent: its SMS cannot be read. What happened and what to do first;
+    SMS.online's token after it, for those who look it up."""
     body = _(
-        "SMS.online answered %(token)s for the rent of %(rental)s: Rentdesk cannot read its SMS any more. "
+        "SMS.online no longer knows the rent of %(rental)s: Rentdesk cannot read its SMS any more. "
         "Check the number in the SMS.online panel."
-    ) % {"token": token, "rental": _number_and_label(rental)}
+    ) % {"rental": _number_and_label(rental)}
+    body = with_token(body, token)
     return Notice(
-        _("[Rentdesk] SMS.online no longer knows +%(number)s") % {"number": rental.number},
+        _("[Rentdesk] SMS.online no longer knows %(number)s") % {"number": rental},
         f"{body}\n{_rental_url(rental)}\n",
     )
 
@@ -137,13 +140,13 @@ def budget_alert(
 @in_team_language
 def auto_renew_alarm(rental: Rental, *, what: str) -> Notice:
     """Auto-renew did not renew the rental: a person must extend it before it ends."""
-    facts = {"number": rental.number, "end": _end(rental), "label": _label(rental) or _("no label")}
-    details = _("Number: +%(number)s (%(label)s)\nEnds: %(end)s\nExtend it by hand before then: %(url)s") % {
+    facts = {"number": rental, "end": _end(rental), "label": _label(rental) or _("no label")}
+    details = _("Number: %(number)s (%(label)s)\nEnds: %(end)s\nExtend it by hand before then: %(url)s") % {
         **facts,
         "url": _rental_url(rental),
     }
     return Notice(
-        _("[Rentdesk] ACTION NEEDED: +%(number)s was not renewed and ends %(end)s") % facts,
+        _("[Rentdesk] ACTION NEEDED: %(number)s was not renewed and ends %(end)s") % facts,
         f"{what}\n\n{details}\n",
     )
 
@@ -154,7 +157,7 @@ def forwarded_sms(message: SmsMessage) -> Notice:
     is Rentdesk's: the label, sender and code are folded onto theirs, and the text's further lines are
     quoted, so none of them can pass for the code line or the link."""
     rental = message.rental
-    number, label, code = f"+{rental.number}", _label(rental), one_line(message.code, limit=32)
+    number, label, code = str(rental), _label(rental), one_line(message.code, limit=32)
     who = _("%(number)s (%(label)s)") % {"number": number, "label": label} if label else number
     title = _("Code %(code)s for %(who)s") % {"code": code, "who": who} if code else _("SMS for %(who)s") % {"who": who}
     lines = [_("Number: %(number)s") % {"number": number}]

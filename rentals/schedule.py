@@ -21,6 +21,9 @@ class ScheduledJob:
     task: str
     every_seconds: int
     description: str
+    # (hour, minute) in the team's time zone (DJANGO_TIME_ZONE) for a job that runs once a day at a quiet
+    # hour rather than every ``every_seconds`` from when beat started.
+    daily_at: tuple[int, int] | None = None
 
 
 SCHEDULE = [
@@ -75,6 +78,14 @@ SCHEDULE = [
         15 * 60,
         "getBalance for every account; clear passed bans; alert once on a low balance.",
     ),
+    ScheduledJob(
+        "Purge old records",
+        "rentals.tasks.purge_old_records",
+        24 * 3600,
+        "Remove webhook deliveries, provider errors and SMS texts older than the RENTDESK_KEEP_* settings, "
+        "in small batches, at most a minute per run.",
+        daily_at=(3, 40),
+    ),
 ]
 
 
@@ -84,21 +95,34 @@ def schedule_install(*, apps: object = None, using: str = "default", **kwargs: o
 
     models = apps or installed
     try:
-        interval_model = models.get_model("django_celery_beat", "IntervalSchedule")
+        models.get_model("django_celery_beat", "CrontabSchedule")
         task_model = models.get_model("django_celery_beat", "PeriodicTask")
     except LookupError:
         return []  # a partial migrate that has not reached django-celery-beat's tables yet
     created = []
     for job in SCHEDULE:
-        # Interval rows are not unique (admins may add equal ones): reuse any that matches.
-        same = {"every": job.every_seconds, "period": "seconds"}
-        intervals = interval_model.objects.using(using)
-        interval = intervals.filter(**same).first() or intervals.create(**same)
+        timing = _timing(models, job, using=using)
         task, was_created = task_model.objects.using(using).get_or_create(
-            name=job.name, defaults={"task": job.task, "interval": interval, "description": job.description}
+            name=job.name, defaults={"task": job.task, "description": job.description, **timing}
         )
         if was_created:
             created.append(job.name)
         elif task.task != job.task:
             task_model.objects.using(using).filter(pk=task.pk).update(task=job.task)
     return created
+
+
+def _timing(models: object, job: ScheduledJob, *, using: str) -> dict[str, object]:
+    """The schedule row a new job runs on: its crontab for a daily job, else its interval. Neither kind of
+    row is unique (admins may add equal ones): any that matches is reused."""
+    from django.conf import settings
+
+    if job.daily_at is not None:
+        hour, minute = job.daily_at
+        same = {"minute": str(minute), "hour": str(hour), "day_of_week": "*", "day_of_month": "*",
+                "month_of_year": "*", "timezone": settings.TIME_ZONE}  # fmt: skip
+        crontabs = models.get_model("django_celery_beat", "CrontabSchedule").objects.using(using)
+        return {"crontab": crontabs.filter(**same).first() or crontabs.create(**same)}
+    same = {"every": job.every_seconds, "period": "seconds"}
+    intervals = models.get_model("django_celery_beat", "IntervalSchedule").objects.using(using)
+    return {"interval": intervals.filter(**same).first() or intervals.create(**same)}

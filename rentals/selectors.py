@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,15 +10,19 @@ from typing import NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.text import smart_split, unescape_string_literal
 
 from .models import (
     AccountState,
     AttemptState,
     ErrorEvent,
     ForwardingPreference,
+    LastRentChoice,
     Offer,
     ProviderAccount,
     Rental,
@@ -28,13 +33,89 @@ from .models import (
     SmsMessage,
     WebhookDelivery,
 )
+from .models.search import folded_words
 from .schedule import POLL_CYCLE
 from .statements import newest_sms_with_forwarding
+from .words_index import RENTALS_HOLDING, words_index_ready
 
 
 def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
     """The rental a webhook token was registered for: its id and current provider rent id."""
     return Rental.objects.filter(webhook_token=token).order_by().values_list("pk", "provider_rent_id").first()
+
+
+# A number as people write it: "+44 7700 900123", "7700-900-123", "(050) 123": digits and separators.
+_NUMBER_LIKE = re.compile(r"[+(\d][\d\s\-().]{2,}")
+NUMBER_SEARCH_MIN_DIGITS = 3
+# The most rentals a search finds by their SMS (a page shows 50; a term in more SMS than this wants
+# narrowing rather than a longer list).
+SMS_SEARCH_RENTALS = 1_000
+
+
+def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = False) -> QuerySet[Rental]:
+    """The rentals a search finds, the same in the admin's inventory and the API, on every database.
+
+    A number (at least 3 digits, any spelling) finds rentals whose number starts with its digits (the
+    whole number, or its start) or ends with them (a national number, a tail), and the rental of that
+    rent id; each is one index range. Words find rentals whose label or notes hold every word (case
+    not minded), and, for those who may read SMS, rentals with an SMS holding the whole term (up to
+    SMS_SEARCH_RENTALS of them; the SMS are read without an index, so that part grows with the SMS).
+    """
+    term = term.strip()
+    if not term:
+        return rentals
+    digits = re.sub(r"\D", "", term)
+    if _NUMBER_LIKE.fullmatch(term) and len(digits) >= NUMBER_SEARCH_MIN_DIGITS:
+        return rentals.filter(_number_matches(digits) | Q(provider_rent_id=term))
+    found = Q()
+    for word in smart_split(term):
+        if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+            word = unescape_string_literal(word)  # a quoted phrase is one word, as in Django's search
+        found &= _holding(folded_words(word))
+    if reads_sms:
+        # Read first, as ids: the words' index and the primary key then serve one OR on both databases
+        # (an OR with the SMS subquery made PostgreSQL read the whole rentals table).
+        in_sms = SmsMessage.objects.filter(text__icontains=term).order_by().values_list("rental_id", flat=True)
+        found |= Q(pk__in=list(in_sms.distinct()[:SMS_SEARCH_RENTALS]))
+    return rentals.filter(found)
+
+
+def _holding(word: str) -> Q:
+    """Rentals whose folded label and notes hold ``word``: LIKE '%word%' on both databases, served by
+    pg_trgm's index on PostgreSQL and by an FTS5 trigram table on SQLite (words_index.py)."""
+    if connection.vendor == "sqlite" and not set("%_\\") & set(word) and words_index_ready():
+        return Q(pk__in=RawSQL(RENTALS_HOLDING, [f"%{word}%"]))  # noqa: S611  (a constant, the word a parameter)
+    return Q(search_words__contains=word)
+
+
+# A number written as dialled: "00 44 7700 900123" (the international prefix) or "0671234567" (a national
+# number with its trunk 0); shorter digits are a tail, whose zeros count.
+DIALLED_MIN_DIGITS = 9
+
+
+def _number_matches(digits: str) -> Q:
+    """Numbers starting or ending with ``digits``, and, for a number written as dialled, starting with
+    what follows "00" or ending with what follows "0"."""
+    matches = _starting_with("number", digits) | _starting_with("number_reversed", digits[::-1])
+    if len(digits) >= DIALLED_MIN_DIGITS and digits.startswith("00"):
+        matches |= _starting_with("number", digits[2:])
+    elif len(digits) >= DIALLED_MIN_DIGITS and digits.startswith("0"):
+        matches |= _starting_with("number_reversed", digits[1:][::-1])
+    return matches
+
+
+def _starting_with(field: str, digits: str) -> Q:
+    """``field`` starts with ``digits``, as a range of a B-tree index: LIKE 'x%' is served by one only
+    under a C collation (PostgreSQL) or a case-sensitive LIKE (SQLite); a range always is. Digit
+    strings sort the same under every collation."""
+    after = _next_digits(digits)
+    return Q(**{f"{field}__gte": digits}) & (Q(**{f"{field}__lt": after}) if after else Q())
+
+
+def _next_digits(digits: str) -> str | None:
+    """The least digit string after every string starting with ``digits``: "3809" -> "381"; "99" -> None."""
+    kept = digits.rstrip("9")
+    return kept[:-1] + str(int(kept[-1]) + 1) if kept else None
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
@@ -272,11 +353,19 @@ def desktop_notifications_on(*, user_id: int) -> bool:
     return not ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False).exists()
 
 
+def last_rent_choice(*, user_id: int) -> dict[str, int]:
+    """What a person chose last on the rent form (ids, and the hours), to prefill it; empty before their first."""
+    fields = ("account", "service", "country", "operator", "hours")
+    choice = LastRentChoice.objects.filter(user_id=user_id).values(*fields).first() or {}
+    return {name: value for name, value in choice.items() if value is not None}
+
+
 def new_codes_for(*, user_id: int, after_id: int, open_rental_ids: list[int]) -> list[SmsMessage]:
-    """The codes after ``after_id`` of the rentals a person is assigned to, rented, or has open in a tab,
+    """The codes after ``after_id`` of the rentals a person is assigned to, rented, follows or has open in a tab,
     oldest first, each with ``notify``, their choice of desktop notifications: one query per check,
     a range of the primary key (the newest few rows) joined to their rentals by theirs."""
-    theirs = Q(rental__assignee_id=user_id) | Q(rental__rented_by_id=user_id)
+    followed = Rental.followers.through.objects.filter(user_id=user_id).values("rental_id")
+    theirs = Q(rental__assignee_id=user_id) | Q(rental__rented_by_id=user_id) | Q(rental_id__in=followed)
     if open_rental_ids:
         theirs |= Q(rental_id__in=open_rental_ids[:LIVE_LIST_MAX_IDS])
     muted = ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False)

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from .explanations import MAY_HAVE_CHARGED, explain, with_token
 from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
 from .outcomes import Operation, Outcome, Token
+from .phone_numbers import spaced_number
 from .provider.destinations import UrlRefusal
 from .provider.errors import ExtensionTooLong
 
@@ -97,16 +98,16 @@ def _rented(outcome: Outcome) -> str:
     """What the rent made: its own end date, not the rental's now (an extension moves that on)."""
     rental, attempt = outcome.rental, outcome.attempt
     end = attempt.end_date if attempt is not None and attempt.end_date is not None else rental.end_date
-    return _("Rented +%(number)s until %(end)s on %(account)s.") % {
-        "number": rental.number, "end": local_time(end), "account": rental.account.name,
+    return _("Rented %(number)s until %(end)s on %(account)s.") % {
+        "number": spaced_number(rental.number), "end": local_time(end), "account": rental.account.name,
     }  # fmt: skip
 
 
 def _extended(outcome: Outcome) -> str:
     extension, rental = outcome.extension, outcome.rental
     end = extension.new_end_date or rental.end_date
-    text = _("+%(number)s extended by %(hours)s h, until %(end)s.") % {
-        "number": rental.number, "hours": extension.hours, "end": local_time(end),
+    text = _("%(number)s extended by %(hours)s h, until %(end)s.") % {
+        "number": spaced_number(rental.number), "hours": extension.hours, "end": local_time(end),
     }  # fmt: skip
     if extension.new_rent_id and extension.new_rent_id != extension.old_rent_id:
         text += " " + _("SMS.online gave it a new rent id, %(id)s.") % {"id": extension.new_rent_id}
@@ -116,9 +117,9 @@ def _extended(outcome: Outcome) -> str:
 _SUCCESS = {
     Operation.RENT: _rented,
     Operation.EXTEND: _extended,
-    Operation.FINISH: lambda outcome: _("+%(number)s: finished.") % {"number": outcome.rental.number},
+    Operation.FINISH: lambda outcome: _("%(number)s: finished.") % {"number": spaced_number(outcome.rental.number)},
     Operation.CANCEL: lambda outcome: (
-        _("+%(number)s: cancelled; SMS.online refunds its price.") % {"number": outcome.rental.number}
+        _("%(number)s: cancelled; SMS.online refunds its price.") % {"number": spaced_number(outcome.rental.number)}
     ),
 }
 

@@ -78,7 +78,7 @@ def test_operator_sees_the_button_and_rents(operator_client, simulator, account,
     response = operator_client.post(RENT_URL, rent_form(account, catalog, operator=catalog["kyivstar"].pk), follow=True)
     rental = Rental.objects.get()
     assert response.redirect_chain[-1][0] == reverse("admin:rentals_rental_change", args=[rental.pk])
-    assert f"Rented +{rental.number} until" in page_text(response)
+    assert f"Rented {rental} until" in page_text(response)
     assert rental.rented_by.username == "operator" and rental.operator == "kyivstar"
 
 
@@ -273,7 +273,7 @@ def test_a_user_who_may_rent_but_not_view_rentals_stays_on_the_form(client, simu
     client.force_login(user)
     response = client.post(RENT_URL, rent_form(account, catalog), follow=True)
     assert response.redirect_chain[-1] == (RENT_URL, 302) and response.status_code == 200
-    assert f"Rented +{Rental.objects.get().number}" in page_text(response)
+    assert f"Rented {Rental.objects.get()}" in page_text(response)
 
 
 @pytest.mark.parametrize("nonce", ["", "not-a-uuid"])

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from rentals.models import Rental, RentalStatus
+from rentals.models import Rental, RentalStatus, RentAttempt
 
+from .conftest import SANDBOX_KEY
 from .factories import RentalFactory
 from .test_admin_rent import RENT_URL, rent_form, staff
 
@@ -37,7 +38,7 @@ def test_a_moment_reads_as_the_live_view_and_the_emails_write_it_in_the_persons_
 
 
 def test_a_number_shows_in_its_groups_and_copies_as_its_digits(admin_client, account):
-    from rentals.admin.inventory import number_groups
+    from rentals.phone_numbers import number_groups
 
     RentalFactory(account=account, number="380671234567")
     page = admin_client.get(reverse("admin:rentals_rental_changelist")).content.decode()
@@ -47,6 +48,35 @@ def test_a_number_shows_in_its_groups_and_copies_as_its_digits(admin_client, acc
     assert re.sub(r"<[^>]+>", "", shown) == "+380671234567"
     assert number_groups("4915123456789") == ["+49", "1512", "3456789"]  # each country its own way
     assert number_groups("999") == ["+999"]  # one libphonenumber cannot read stays whole
+
+
+def test_a_number_reads_in_its_groups_in_every_list_page_message_and_mail(admin_client, simulator, account, catalog):
+    import uuid
+
+    from rentals import notices, services
+    from rentals.phone_numbers import spaced_number
+
+    from .test_admin_rent import page_text
+
+    rented = page_text(admin_client.post(RENT_URL, rent_form(account, catalog), follow=True))
+    rental = Rental.objects.get()
+    assert f"Rented {spaced_number(rental.number)} until" in rented  # the admin's message
+    Rental.objects.filter(pk=rental.pk).update(number="380671234567")  # one libphonenumber knows, to read
+    rental.refresh_from_db()
+    grouped = "+380 67 123 4567"
+    assert f"<h2>{grouped}</h2>" in page_text(
+        admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk]))
+    )
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 1234", "webhook": False})
+    services.rental_poll(rental=rental)
+    admin_client.post(reverse("admin:rentals_rental_extend", args=[rental.pk]), {"hours": 4, "nonce": uuid.uuid4()})
+    attempt = RentAttempt.objects.get()
+    for page in ("admin:rentals_smsmessage_changelist", "admin:rentals_rentattempt_changelist",
+                 "admin:rentals_rentalextension_changelist"):  # fmt: skip
+        assert grouped in page_text(admin_client.get(reverse(page))), page
+    assert grouped in page_text(admin_client.get(reverse("admin:rentals_rentattempt_change", args=[attempt.pk])))
+    assert notices.expiry_reminder(rental, now=rental.created_at).subject.startswith(f"[Rentdesk] {grouped} ends")
+    assert f"The rented number {grouped} ends" in notices.expiry_reminder(rental, now=rental.created_at).body
 
 
 def test_the_renter_takes_care_of_the_number_unless_the_form_names_someone_else(client, simulator, account, catalog):
@@ -138,13 +168,26 @@ def test_the_login_page_has_the_headers_language_menu(client):
     assert "Увійти" in client.get(reverse("admin:login")).content.decode()
 
 
-def test_the_rent_form_offers_the_last_choice_again(client, simulator, account, catalog):
-    client.force_login(staff("olena", "rent_number"))
-    choice = {"service": catalog["whatsapp"].pk, "country": catalog["ukraine"].pk,
+def test_the_rent_form_offers_each_persons_last_choice_again_in_any_session(client, simulator, account, catalog):
+    from django.test import Client
+
+    from .factories import AccountFactory
+
+    second = AccountFactory(name="Zeta", api_url=simulator.api_url, api_key=SANDBOX_KEY)  # not the default
+    olena = staff("olena", "rent_number")
+    client.force_login(olena)
+    choice = {"account": second.pk, "service": catalog["whatsapp"].pk, "country": catalog["ukraine"].pk,
               "operator": catalog["kyivstar"].pk, "hours": 72}  # fmt: skip
-    client.post(RENT_URL, rent_form(account, catalog, **choice))
-    form = client.get(RENT_URL).context["form"]
+    client.post(RENT_URL, {**rent_form(second, catalog), **choice})
+    laptop = Client()  # another device: a session of its own
+    laptop.force_login(olena)
+    form = laptop.get(RENT_URL).context["form"]
     assert {name: form[name].value() for name in choice} == choice
+    taras = Client()  # a colleague's form is not prefilled with hers
+    taras.force_login(staff("taras", "rent_number"))
+    assert taras.get(RENT_URL).context["form"]["service"].value() is None
+    chosen_by_link = laptop.get(RENT_URL, {"account": account.pk}).context["form"]  # the accounts' action
+    assert chosen_by_link["account"].value() == str(account.pk) and chosen_by_link["hours"].value() == 72
 
 
 def test_a_rent_settled_by_reconciliation_goes_to_the_assignee_the_form_named(
@@ -165,3 +208,24 @@ def test_a_rent_settled_by_reconciliation_goes_to_the_assignee_the_form_named(
     assert not Rental.objects.exists()
     services.account_reconcile(account_id=account.pk, now=timezone.now())
     assert Rental.objects.get().assignee == colleague
+
+
+@pytest.mark.parametrize(("language", "point"), [("en", "."), ("uk", ",")])
+def test_money_in_a_form_has_its_cents_and_takes_the_languages_decimal_separator(
+    admin_client, account, language, point
+):
+    from decimal import Decimal
+
+    from rentals.models import PersonBudget, ProviderAccount
+
+    ProviderAccount.objects.filter(pk=account.pk).update(low_balance_threshold=100, monthly_budget=250)
+    rental = RentalFactory(account=account, auto_renew_max_price=Decimal("0.455"))  # a price's own places stay
+    admin_client.cookies.load({"django_language": language})
+    page = admin_client.get(reverse("admin:rentals_provideraccount_change", args=[account.pk])).content.decode()
+    assert f'name="low_balance_threshold" value="100{point}00"' in page
+    assert f'name="monthly_budget" value="250{point}00"' in page and "0000" not in page
+    page = admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert f'name="auto_renew_max_price" value="0{point}455"' in page
+    olena = User.objects.create_user("olena", is_staff=True)
+    admin_client.post(reverse("admin:rentals_personbudget_add"), {"user": olena.pk, "monthly_budget": f"120{point}50"})
+    assert PersonBudget.objects.get().monthly_budget == Decimal("120.50")

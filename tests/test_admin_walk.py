@@ -38,6 +38,9 @@ VIEW_EVERYTHING = "may view everything"
 ACTIONS = {
     ("rentals.rental", "claim"): "rentals.change_rental",
     ("rentals.rental", "release"): "rentals.change_rental",
+    # Following sends a person the SMS of rentals they may see: anyone who may see the inventory.
+    ("rentals.rental", "follow"): "rentals.view_rental",
+    ("rentals.rental", "unfollow"): "rentals.view_rental",
     ("rentals.rental", "set_auto_renew"): ("rentals.change_rental", "rentals.extend_rental"),
     ("rentals.rental", "stop_auto_renew"): ("rentals.change_rental", "rentals.extend_rental"),
     ("rentals.provideraccount", "rent_with_account"): "rentals.rent_number",

@@ -326,6 +326,21 @@ def test_the_list_filters_as_the_inventory_does(client, simulator, rental, accou
     assert len(script.get("rentals", limit=1).json()["results"]) == 1
 
 
+def test_q_is_the_inventory_search_and_sms_text_only_for_who_may_read_it(client, simulator, rental, account):
+    other = RentalFactory(account=account, number="447700900123", label="Parcel desk")
+    SmsMessage.objects.create(rental=rental, sender="Bank", text="Your login code 9911", received_at=timezone.now(),
+                              dedupe_key="q-search", source="poll")  # fmt: skip
+    viewer, operator = Script(client, person("Viewer")), Script(client, person("Operator", "olena"))
+
+    def found(script: Script, term: str) -> list[int]:
+        return [r["id"] for r in script.get("rentals", q=term).json()["results"]]
+
+    assert found(viewer, "7700-900-123") == found(viewer, "900123") == [other.pk]
+    assert found(viewer, "PARCEL") == [other.pk]
+    assert found(viewer, "login code") == []
+    assert found(operator, "login code") == [rental.pk]
+
+
 def test_requests_are_limited_per_person_whatever_token_they_use(client, db, settings):
     settings.RENTDESK_API_REQUESTS_PER_MINUTE = 3
     olena = person("Viewer")

@@ -95,9 +95,9 @@ def test_log_in_rent_a_number_and_see_it(live_server, simulator, account, catalo
     page.wait_for_selector(".messagelist .success")
     rental = Rental.objects.get()
     message = page.inner_text(".messagelist .success")
-    assert f"Rented +{rental.number} until" in message
+    assert f"Rented {rental} until" in message
     assert rental.hours == 72 and rental.rented_by.username == "boss"
-    assert f"+{rental.number}" in page.inner_text("#content")
+    assert f"{rental}" in page.inner_text("#content")
 
 
 def test_the_rent_form_writes_its_price_as_a_ukrainian_page_does(live_server, account, catalog, boss_page):
@@ -526,10 +526,32 @@ def test_a_code_for_my_rental_finds_me_in_a_background_tab(
     away_on_the_front_page(page, live_server.url)
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 4321"})
     wait_for_title(page, "(1) 4321 \u2013 ")
-    assert page.evaluate("window.__notifications") == [{"title": "4321", "body": f"Code for +{rental.number}"}]
+    assert page.evaluate("window.__notifications") == [{"title": "4321", "body": f"Code for {rental}"}]
     # Back in the tab: the title is the page's own again.
     page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
     assert not page.title().startswith("(")
+
+
+# The page's own timers stopped, as Chrome all but stops them in a tab hidden for 5 minutes (one wake-up a
+# minute): what still wakes the code finder is its worker's clock.
+PAGE_TIMERS_STOPPED = """
+(() => {
+  window.setTimeout = () => 0;
+  window.setInterval = () => 0;
+})();
+"""
+
+
+def test_a_background_tab_keeps_checking_on_its_workers_clock_when_the_pages_timers_stop(
+    live_server, simulator, account, catalog, settings, eager_tasks, boss_page
+):
+    page = boss_page
+    rental = rent_for_the_browser(account, catalog, settings, live_server)
+    Rental.objects.filter(pk=rental.pk).update(assignee=User.objects.get(username="boss"))
+    page.add_init_script(PAGE_TIMERS_STOPPED)
+    away_on_the_front_page(page, live_server.url)
+    simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 5555"})
+    wait_for_title(page, "(1) 5555 \u2013 ")
 
 
 def test_no_desktop_notification_for_who_turned_them_off(

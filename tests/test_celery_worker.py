@@ -35,7 +35,7 @@ def test_a_worker_and_beat_send_exactly_one_reminder(redis_url, tmp_path):
     output = log.read_text()
     messages = sent_messages(outbox)
     assert len(messages) == 1, output[-3000:]
-    assert f"+{rental.number}" in messages[0] and "olena@example.test" in messages[0]
+    assert f"{rental}" in messages[0] and "olena@example.test" in messages[0]
     assert output.count("rentals.tasks.send_expiry_reminders") >= 4  # the job did run again and again
     assert RentalReminder.objects.get().sent_at is not None
 

@@ -61,7 +61,7 @@ def test_rent_number_records_what_the_number_is_used_for(simulator, account, cat
 def test_rent_number_human_output(simulator, account, catalog, capsys):
     argv = ["--account", "Sandbox", "--service", "tg", "--country", "1", "--as", "olena"]
     status, out, _ = manage("rent_number", *argv, capsys=capsys)
-    assert status == 0 and out.startswith(f"Rented +{Rental.objects.get().number} until ")
+    assert status == 0 and out.startswith(f"Rented {Rental.objects.get()} until ")
 
 
 @pytest.mark.parametrize(

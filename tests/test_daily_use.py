@@ -76,8 +76,8 @@ def test_every_tab_learns_of_the_codes_of_my_rentals_and_of_those_i_have_open(bo
         found = boss.get(url, {"after": start["last"], "open": f"{opened.pk},abc"}).json()
     # The codes of mine and of the rental I have open, not another's; the notifications as I chose.
     assert [(code["code"], code["number"], code["notify"]) for code in found["codes"]] == [
-        ("1111", f"+{assigned.number}", False), ("2222", f"+{rented.number}", False),
-        ("3333", f"+{opened.number}", False),
+        ("1111", f"{assigned}", False), ("2222", f"{rented}", False),
+        ("3333", f"{opened}", False),
     ]  # fmt: skip
     # One query per check, besides the session's and the user's that every admin page makes.
     assert len([query for query in counted.captured_queries if "rentals_" in query["sql"]]) == 1
@@ -163,11 +163,11 @@ def test_a_rental_the_provider_revoked_early_is_recorded_announced_and_shown(bos
         reason_words(rental.history.first().history_change_reason) == "revoked on SMS.online's side before its end date"
     )
     (alert,) = mail.outbox
-    assert alert.subject == f"[Rentdesk] SMS.online took back +{rental.number} before its end date"
+    assert alert.subject == f"[Rentdesk] SMS.online took back {rental} before its end date"
     assert "taras@example.test" in alert.to
     dashboard = words(boss.get(reverse("admin:index")))
     assert "Ended by SMS.online before their end date in the last 24 hours:" in dashboard
-    assert f"+{rental.number}" in dashboard
+    assert f"{rental}" in dashboard
 
 
 # --- clean logs -------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ def test_a_webhook_sms_reaches_the_chat_once_with_number_label_sender_code_and_l
     assert inject(simulator, rental, "Your Telegram code 48213") == 200
     services.rental_poll(rental=rental)  # polling meets the same SMS
     (post,) = team_chat.received
-    assert post["title"] == f"Code 48213 for +{rental.number} (Shop #12 login)"
-    for line in (f"Number: +{rental.number}", "Used for: Shop #12 login", "From: Telegram", "Code: 48213",
+    assert post["title"] == f"Code 48213 for {rental} (Shop #12 login)"
+    for line in (f"Number: {rental}", "Used for: Shop #12 login", "From: Telegram", "Code: 48213",
                  "Text: Your Telegram code 48213", f"/admin/rentals/rental/{rental.pk}/change/"):  # fmt: skip
         assert line in post["message"]
     forward = SmsForward.objects.get()
@@ -66,7 +66,7 @@ def test_a_polled_sms_is_forwarded_once(simulator, rental, team_chat):
     inject(simulator, rental, "Code 2222", webhook=False)
     assert services.rental_poll(rental=rental).new_messages == 1
     assert services.rental_poll(rental=rental).new_messages == 0
-    assert [p["title"] for p in team_chat.received] == [f"Code 2222 for +{rental.number} (Shop #12 login)"]
+    assert [p["title"] for p in team_chat.received] == [f"Code 2222 for {rental} (Shop #12 login)"]
 
 
 def test_an_sms_of_a_rent_found_by_reconciliation_is_forwarded_once(

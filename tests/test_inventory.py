@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from rentals.models import Rental, RentalStatus, SmsMessage
 from rentals.reasons import reason_words
+from rentals.services.api_tokens import api_token_create
 
 from .factories import AccountFactory, RentalFactory
 
@@ -96,6 +98,64 @@ def test_mine_filters(operator, inventory):
 @pytest.mark.parametrize("term", ["+380501110002", "380 50 111 0002", "+380-50-111-0002", "0002", "shop", "the shop"])
 def test_search_by_number_in_any_spelling_and_by_notes(operator, inventory, term):
     assert listed_numbers(operator.get(LIST_URL, {"q": term})) == [inventory["in_10h"].number]
+
+
+@pytest.fixture
+def spelled(db):
+    """Numbers a search in any spelling must tell apart: the same tail in another country, a number
+    starting with the whole number, and one rental whose label differs only in case."""
+    return {
+        "uk": RentalFactory(number="447700900123", label="Магазин login"),
+        "same tail": RentalFactory(number="380500900123"),
+        "longer": RentalFactory(number="447700900123999"),
+        "other": RentalFactory(number="380671234567", notes="Ticket 7700"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ("+44 7700 900123", ["uk", "longer"]),
+        ("447700900123", ["uk", "longer"]),
+        ("7700-900-123", ["uk"]),
+        ("(7700) 900 123", ["uk"]),
+        ("900123", ["uk", "same tail"]),
+        ("0671234567", ["other"]),  # a national number written with its trunk 0
+        ("00 44 7700 900123", ["uk", "longer"]),  # dialled with the international prefix
+        ("04567", []),  # a tail's zeros count (the number ends in 1234567)
+        ("00900", []),  # digits in the middle of a number are not a number's start or end
+        ("магазин", ["uk"]),
+        ("МАГАЗИН LOGIN", ["uk"]),
+        ("ticket", ["other"]),
+        ('"login"', ["uk"]),
+    ],
+)
+def test_the_admin_and_the_api_find_the_same_rentals_in_any_spelling(operator, spelled, term, found):
+    wanted = sorted(spelled[key].number for key in found)
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": term}))) == wanted
+    token = api_token_create(user=operator.user, name="search")[1]
+    listed = operator.get("/api/rentals", {"q": term}, HTTP_AUTHORIZATION=f"Bearer {token}").json()["results"]
+    assert sorted(rental["number"] for rental in listed) == wanted
+
+
+def test_a_label_changed_by_any_path_is_searched_as_it_now_reads(operator, spelled):
+    Rental.objects.filter(pk=spelled["other"].pk).update(label="Ads")
+    rental = Rental.objects.get(pk=spelled["same tail"].pk)
+    rental.notes = "Ads too"
+    rental.save(update_fields=["notes"])
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "ads"}))) == ["380500900123", "380671234567"]
+
+
+def test_a_list_longer_than_it_counts_says_so_and_offers_no_select_all(operator, inventory, monkeypatch):
+    from rentals.admin.inventory import CountedUpToPaginator
+
+    monkeypatch.setattr(CountedUpToPaginator, "count_up_to", 3)
+    monkeypatch.setattr("rentals.admin.rentals.RentalAdmin.list_per_page", 2)
+    page = operator.get(LIST_URL).content.decode()
+    assert "More than 3 rentals: filter or search to narrow the list." in page
+    assert "objects across all pages" not in page and 'class="action-counter"' in page
+    narrowed = operator.get(LIST_URL, {"expiring": "24h"}).content.decode()  # two rentals: counted
+    assert "2 rentals" in narrowed and "More than" not in narrowed
 
 
 def test_the_latest_code_is_a_copy_button_from_the_first_load(operator, inventory):
@@ -207,3 +267,17 @@ def test_exports_carry_no_formula_whatever_a_label_or_note_says(operator):
     assert cells and all(cell.data_type != "f" for cell in cells)  # no cell is a formula
     assert not any(str(cell.value or "").startswith("=") for cell in cells)
     assert "'" + FORMULAE[0] in {cell.value for cell in cells} and "None" not in {cell.value for cell in cells}
+
+
+def test_rentals_made_before_the_search_keys_are_found_after_the_migration(operator, spelled):
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rentals", "0035_desktop_notifications")])  # before the keys existed
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE rentals_rental SET label = 'Жилля', notes = '' WHERE number = '380500900123'")
+    finally:
+        call_command("migrate", verbosity=0)  # as an upgrade runs it: its post_migrate installs SQLite's index
+    assert listed_numbers(operator.get(LIST_URL, {"q": "ЖИЛЛЯ"})) == ["380500900123"]
+    assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "900123"}))) == ["380500900123", "447700900123"]

@@ -166,6 +166,9 @@ def test_no_english_phrase_is_left_on_the_pages_people_visit_in_ukrainian(simula
         reverse("admin:rentals_provideraccount_change", args=[account.pk]),
         reverse("admin:rentals_provideraccount_add"),
         reverse("admin:rentals_errorevent_changelist"),
+        reverse("admin:rentals_rentattempt_change", args=[rental.attempt.pk]),
+        reverse("admin:rentals_rentalextension_changelist"),
+        reverse("admin:rentals_smsmessage_changelist"),
     ]
     left = {}
     for url in pages:
@@ -175,3 +178,8 @@ def test_no_english_phrase_is_left_on_the_pages_people_visit_in_ukrainian(simula
         if phrases:
             left[url] = phrases
     assert left == {}, "\n".join(f"{url}: {sorted(set(found))}" for url, found in left.items())
+    # The rent attempt's page says its operator as the rental's page does, not SMS.online's code "any".
+    attempt_page = visible_text(
+        client.get(reverse("admin:rentals_rentattempt_change", args=[rental.attempt.pk])).content.decode()
+    )
+    assert "Оператор: Будь-який оператор" in re.sub(r"\s+", " ", attempt_page)

@@ -14,6 +14,7 @@ from django.core import mail
 from django.utils import timezone, translation
 
 from rentals import services
+from rentals.attention import attention_words
 from rentals.models import PersonBudget, ProviderAccount, Rental, RentalStatus, SmsSource
 from rentals.provider.errors import RentLifecycleError
 from rentals.provider.parsing import IncomingSms
@@ -70,6 +71,9 @@ def test_a_rental_the_provider_no_longer_knows(team_speaks_ukrainian, rental):
     error = RentLifecycleError("INVALID_PHONE")
     assert rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
     assert_ukrainian(only_mail(), says="SMS.online більше не знає")
+    # What happened and what to do first; SMS.online's token after the sentence, as a detail.
+    first_line = mail.outbox[0].body.splitlines()[0]
+    assert first_line.startswith("SMS.online більше не знає оренди") and first_line.endswith("(INVALID_PHONE)")
 
 
 def test_a_low_balance(team_speaks_ukrainian, simulator, account):
@@ -117,7 +121,7 @@ def test_a_forwarded_sms(team_speaks_ukrainian, settings, chat_server, rental):
     message = services.sms_record(rental=rental, sms=sms, source=SmsSource.POLL)
     assert services.sms_forward(sms_id=message.pk, now=timezone.now()) == "sent"
     (posted,) = chat_server.received
-    assert posted["title"] == f"Код 4321 для +{rental.number} (Магазин)"
+    assert posted["title"] == f"Код 4321 для {rental} (Магазин)"
     # The SMS's own words stay as they came; everything around them is in Ukrainian.
     assert_ukrainian(posted["message"].replace("Your code 4321", "4321"), says="Від: Bank")
 
@@ -131,13 +135,21 @@ def test_the_team_language_is_english_unless_set(rental):
 # --- what Rentdesk writes down on a rental ------------------------------------------------------------
 
 
-def test_attention_notes_are_in_the_team_language_and_history_reasons_in_the_readers(team_speaks_ukrainian, rental):
+def test_attention_notes_and_history_reasons_are_kept_as_data_and_worded_for_the_reader(team_speaks_ukrainian, rental):
     error = RentLifecycleError("INVALID_PHONE")
     assert rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
     services.rentals_claim(rentals=[rental], user=rental.rented_by)
     assert services.rental_mark_ended(rental=rental, status=RentalStatus.REVOKED, polled_id=rental.provider_rent_id)
     rental.refresh_from_db()
-    assert_ukrainian(rental.attention, says="SMS.online більше не знає цієї оренди (INVALID_PHONE)")
+    # The note is written by a worker in the team's language, read by people in theirs: the sentence
+    # first, SMS.online's token after it.
+    with translation.override("uk"):
+        assert_ukrainian(attention_words(rental.attention), says="SMS.online більше не знає цієї оренди: її SMS")
+        assert attention_words(rental.attention).endswith("(INVALID_PHONE)")
+    with translation.override("en"):
+        assert attention_words(rental.attention) == (
+            "SMS.online no longer knows this rent: its SMS cannot be read. Check it on SMS.online. (INVALID_PHONE)"
+        )
     # Kept as codes and facts, worded for whoever reads the history, whatever the team's language.
     stored = list(rental.history.order_by("history_id").values_list("history_change_reason", flat=True))[1:]
     with translation.override("uk"):
@@ -154,10 +166,29 @@ def test_attention_notes_are_in_the_team_language_and_history_reasons_in_the_rea
         ]
 
 
+def test_the_rental_page_words_the_attention_note_for_its_reader_and_keeps_it_as_data(admin_client, rental):
+    from django.urls import reverse
+
+    from rentals.forms import RentalAdminForm
+
+    assert rental_mark_lost(rental=rental, error=RentLifecycleError("INVALID_PHONE"), polled_id=rental.provider_rent_id)
+    rental.refresh_from_db()
+    admin_client.cookies.load({"django_language": "uk"})
+    page = admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert "SMS.online більше не знає цієї оренди: її SMS неможливо прочитати." in page
+    with translation.override("uk"):
+        shown = RentalAdminForm(instance=rental).initial["attention"]
+        kept = RentalAdminForm(instance=rental, data={"attention": shown})
+        assert kept.is_valid() and kept.cleaned_data["attention"] == "lost?token=INVALID_PHONE"  # as Rentdesk wrote it
+        typed = RentalAdminForm(instance=rental, data={"attention": "Перевірено"})
+        assert typed.is_valid() and typed.cleaned_data["attention"] == "Перевірено"  # a person's own words
+
+
 def test_a_rent_found_only_on_sms_online_is_noted_in_the_team_language(team_speaks_ukrainian, simulator, account):
     import requests
 
     params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "wa", "country": "1", "rent_time": "72"}
     requests.get(simulator.api_url, params=params, timeout=5)
     services.account_reconcile(account_id=account.pk, now=timezone.now())
-    assert_ukrainian(Rental.objects.get().attention, says="Орендовано поза Rentdesk")
+    with translation.override("uk"):
+        assert_ukrainian(attention_words(Rental.objects.get().attention), says="Орендовано поза Rentdesk")

@@ -119,6 +119,17 @@ def test_the_error_filter_offers_what_happened(simulator, account, catalog, boss
     assert "Зараз немає доступних номерів для цього сервісу й країни. (NO_NUMBERS)" in page
 
 
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [("en", "None (no error, or recorded before tokens were kept)"),
+     ("uk", "Немає (без помилки, або записано до того, як зберігалися коди)")],
+)  # fmt: skip
+def test_the_token_filter_names_rows_without_a_token(simulator, account, catalog, boss, language, label):
+    rent(account, catalog, boss)  # succeeded: no token
+    page = read(reader(boss, language), reverse("admin:rentals_rentattempt_changelist"))
+    assert label in page and "does not know" not in page and "не знає" not in page
+
+
 # --- names: where a request came from, the operator, the catalog, the health parts ----------------------
 
 

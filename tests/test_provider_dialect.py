@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import selectors, services
+from rentals.attention import attention_words
 from rentals.models import AttemptState, ErrorEvent, ProviderAccount, Rental, RentalStatus, RentAttempt
 from rentals.provider import errors
 from rentals.reasons import reason_words
@@ -250,14 +251,14 @@ def test_a_lost_rental_is_marked_alerted_once_and_shown(boss, simulator, account
         services.account_poll(account_id=account.pk, rental_ids=[rental.pk], cycle_started=timezone.now())
     rental.refresh_from_db()
     assert rental.provider_lost_at is not None and rental.status == RentalStatus.ACTIVE
-    assert "no longer knows this rent" in rental.attention
+    assert "no longer knows this rent" in attention_words(rental.attention)
     (alert,) = mail.outbox
-    assert f"+{rental.number}" in alert.subject and "olena@example.test" in alert.to
+    assert f"{rental}" in alert.subject and "olena@example.test" in alert.to
     assert reason_words(rental.history.first().history_change_reason) == (
         f"SMS.online no longer knows rent {rental.provider_rent_id} ({token})"
     )
     dashboard = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page_text(boss.get(reverse("admin:index")))))
-    assert f"SMS.online no longer knows 1 rental, so its SMS cannot be read: +{rental.number}" in dashboard
+    assert f"SMS.online no longer knows 1 rental, so its SMS cannot be read: {rental}" in dashboard
 
 
 def test_a_lost_rental_is_checked_hourly_not_every_cycle_and_found_again(simulator, account, catalog):

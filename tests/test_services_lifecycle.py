@@ -50,7 +50,7 @@ def test_the_reminder_names_the_number_its_use_the_end_and_links_to_it():
     run_reminders()
     (message,) = mail.outbox
     assert sorted(message.to) == ["olena@example.test", "taras@example.test", "team@rentdesk.example.test"]
-    assert f"+{rental.number}" in message.subject and "ends in 9 h 59 min" in message.subject
+    assert f"{rental}" in message.subject and "ends in 9 h 59 min" in message.subject
     assert "Ads account #4" in message.body
     assert timezone.localtime(rental.end_date).strftime("%Y-%m-%d %H:%M") in message.body
     assert f"https://rentdesk.example.test/admin/rentals/rental/{rental.pk}/change/" in message.body
@@ -115,7 +115,7 @@ def test_reminders_reach_chat_channels(settings, chat_server):
     rental = RentalFactory(end_date=timezone.now() + timedelta(hours=5), hours=72, label="Shop login")
     run_reminders()
     (post,) = chat_server.received
-    assert f"+{rental.number}" in post["title"] and "Shop login" in post["message"]
+    assert f"{rental}" in post["title"] and "Shop login" in post["message"]
 
 
 HOSTILE_LABEL = '<a href="http://evil.example/">Pay here</a> [Pay here](http://evil.example/) *urgent*'

@@ -45,7 +45,7 @@ def test_a_rent_records_the_rental_and_its_attempt(simulator, account, catalog):
     attempt = RentAttempt.objects.get()
     assert attempt.state == AttemptState.SUCCEEDED and attempt.rental == rental
     assert attempt.sent_at is not None and attempt.duration_ms is not None
-    assert f"+{rental.number}" in describe(outcome)
+    assert f"{rental}" in describe(outcome)
 
 
 def test_the_webhook_url_carries_an_unguessable_token_of_this_rental(simulator, account, catalog):

@@ -38,6 +38,7 @@ from rentals.models import (
     TelegramPoll,
     TelegramRentOffer,
 )
+from rentals.phone_numbers import spaced_number
 from rentals.telegram.client import TelegramClient, TelegramError, telegram_client
 
 from . import test_forwarding
@@ -279,6 +280,32 @@ def test_a_chat_that_blocked_the_bot_is_let_go_and_the_connect_page_says_so(
     assert 'id="telegram-refused"' not in client.get(reverse("telegram_connect")).content.decode()
 
 
+def test_a_rental_followed_from_the_list_sends_its_sms_to_the_followers_chat_until_unfollowed(
+    client, bot, simulator, rental
+):
+    """Someone covering a colleague's numbers for a shift: neither assignee nor renter, they follow them."""
+    cover = staff("view_rental", "view_smsmessage", username="cover")
+    linked(client, bot, cover)
+    changelist = reverse("admin:rentals_rental_changelist")
+    chosen = {"_selected_action": [str(rental.pk)], "index": "0"}
+    followed = client.post(changelist, {**chosen, "action": "follow"}, follow=True)
+    assert "You now follow 1 more rental(s)." in followed.content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    assert "Followed by" in page and "cover" in page
+    before = len(bot.sent())
+    inject(simulator, rental, "Code 7117")
+    assert [m["text"].count("<code>7117</code>") for m in bot.sent()[before:]] == [1]
+    # Their open Rentdesk tabs learn of its codes too (the tab's title, a desktop notification).
+    seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
+    assert "7117" in [code["code"] for code in seen["codes"]]
+    client.post(changelist, {**chosen, "action": "unfollow"})
+    before = len(bot.sent())
+    inject(simulator, rental, "Code 7228")
+    assert bot.sent()[before:] == []
+    seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
+    assert [code["code"] for code in seen["codes"]] == []
+
+
 def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):
     person = staff()
     linked(client, bot, person)
@@ -320,9 +347,9 @@ def test_numbers_lists_the_persons_active_rentals_with_the_time_left_and_codes_o
     bot.write("/numbers")
     bot.write("/numbers", chat_id=OTHER_CHAT)
     read_updates()
-    assert f"+{rental.number} (Shop #12 login)" in bot.last() and " left" in bot.last()
+    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last() and " left" in bot.last()
     assert "<code>8080</code>" in bot.last() and "8080" not in bot.last(OTHER_CHAT)
-    assert f"+{rental.number} (Shop #12 login)" in bot.last(OTHER_CHAT)
+    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last(OTHER_CHAT)
 
 
 def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, rental):
@@ -555,7 +582,7 @@ def test_a_rent_confirmed_with_the_button_is_made_once_in_the_persons_name(rente
     rental = Rental.objects.get()
     assert rental.rented_by == renter and len(simulator.requests("getRentNumber")) == 1
     first, second = [m["text"] for m in bot.sent()[-2:]]
-    assert f"Rented +{rental.number}" in first and "expired or was answered" in second
+    assert f"Rented {spaced_number(rental.number)}" in first and "expired or was answered" in second
 
 
 def test_cancel_rents_nothing_and_a_person_who_may_not_rent_is_told_so(renter, client, bot, simulator):

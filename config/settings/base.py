@@ -98,6 +98,7 @@ CONTENT_SECURITY_POLICY = {
                       "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",  # style="padding: 0;"
                       "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='"],  # style="font-weight: bold;"
         "img-src": [SELF, "data:"],  # the admin's and Swagger UI's icons are data: URLs
+        "worker-src": [SELF],  # the code finder's clock (static/rentals/code_finder_timer.js)
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],
@@ -278,6 +279,17 @@ RENTDESK_WEBHOOK_SPOOL_ENTRIES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPO
                                                       maximum=10_000_000)  # fmt: skip
 RENTDESK_WEBHOOK_SPOOL_MEGABYTES = readers.positive_int(env, "RENTDESK_WEBHOOK_SPOOL_MEGABYTES", default=64,
                                                         maximum=100_000)  # fmt: skip
+
+# --- Retention ------------------------------------------------------------------------------
+# How many days records are kept before rentals.tasks.purge_old_records (nightly) removes them; 0 or
+# empty: kept forever. Webhook deliveries are the bodies as received, counted from when they became an
+# SMS (one not yet processed is kept whatever its age); provider errors are the error events, except
+# those of a rent attempt whose outcome is still open. The SMS themselves stay: with
+# RENTDESK_KEEP_SMS_TEXT_DAYS set, the text of an older SMS is replaced by a note and its code blanked.
+RENTDESK_KEEP_WEBHOOK_DELIVERIES_DAYS = readers.days_or_forever(env, "RENTDESK_KEEP_WEBHOOK_DELIVERIES_DAYS",
+                                                                default=30)  # fmt: skip
+RENTDESK_KEEP_PROVIDER_ERRORS_DAYS = readers.days_or_forever(env, "RENTDESK_KEEP_PROVIDER_ERRORS_DAYS", default=90)
+RENTDESK_KEEP_SMS_TEXT_DAYS = readers.days_or_forever(env, "RENTDESK_KEEP_SMS_TEXT_DAYS", default=None)
 
 # --- Monitoring ---------------------------------------------------------------------------------
 # /metrics answers Prometheus only with `Authorization: Bearer <this>`; empty: /metrics is not served.

@@ -37,6 +37,23 @@ def _positive(env: environ.Env, name: str, default: float, *, maximum: float, me
     return value
 
 
+def days_or_forever(env: environ.Env, name: str, default: int | None) -> int | None:
+    """A number of days to keep something; None (keep forever) for 0 or an empty value."""
+    raw = env.str(name, default="" if default is None else str(default)).strip()
+    if raw in ("", "0"):
+        return None
+    if not raw.isdigit() or int(raw) > MAX_KEEP_DAYS:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of days from 1 to {MAX_KEEP_DAYS}, or 0 or empty to keep forever;"
+            f" not {raw!r}."
+        )
+    return int(raw)
+
+
+# A hundred years: more is a typo.
+MAX_KEEP_DAYS = 36500
+
+
 def http_url(env: environ.Env, name: str, default: str | None = None, *, base_only: bool = False) -> str:
     """An http(s) URL; ``base_only`` also refuses a query or fragment (other URLs are built on it)."""
     raw = env.str(name) if default is None else env.str(name, default=default)

@@ -22,7 +22,14 @@ from ..models import (
 )
 from ..provider.errors import ProviderError
 from ..sentences import money, url_refusal
-from .common import OfferedFiltersOnlyMixin, ReadOnlyInline, can_rent, money_column, what_happened
+from .common import (
+    MONEY_FORM_FIELDS,
+    OfferedFiltersOnlyMixin,
+    ReadOnlyInline,
+    can_rent,
+    money_column,
+    what_happened,
+)
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -91,6 +98,7 @@ class AccountEventInline(ReadOnlyInline):
 class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     form = ProviderAccountForm
     list_display = ["name", "state_display", "balance_usd", "balance_checked_at", "last_error", "last_error_at"]
+    formfield_overrides = MONEY_FORM_FIELDS
     list_filter = ["state"]
     search_fields = ["name"]
     readonly_fields = [

@@ -9,12 +9,13 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..models import PersonBudget
 from ..sentences import money
-from .common import OfferedFiltersOnlyMixin
+from .common import MONEY_FORM_FIELDS, OfferedFiltersOnlyMixin
 
 
 @admin.register(PersonBudget)
 class PersonBudgetAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "monthly_budget", "spent_this_month"]
+    formfield_overrides = MONEY_FORM_FIELDS
     list_select_related = ["user"]
     search_fields = ["user__username"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -17,12 +18,17 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from ..explanations import headline, with_token
+from ..forms import MoneyField
 from ..models import ANY_OPERATOR
 from ..sentences import money
 
 # Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
 from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
 from ..services.renting import RENT_PERMISSION as RENT_PERMISSION
+
+# Every amount a form edits is USD (thresholds, budgets, auto-renew's ceiling): written with its cents in
+# the reader's language, typed with their decimal separator (``formfield_overrides``).
+MONEY_FORM_FIELDS: dict[type, dict[str, Any]] = {models.DecimalField: {"form_class": MoneyField}}
 
 
 def row_id(text: str) -> int | None:
@@ -172,8 +178,11 @@ class OutcomeFilter(admin.AllValuesFieldListFilter):
     """A filter on SMS.online's tokens whose choices read as what happened, the token after it."""
 
     def choices(self, changelist: Any) -> Any:
-        tokens = {str(value) for value in self.lookup_choices}
+        tokens = {str(value) for value in self.lookup_choices if value}
         for choice in super().choices(changelist):
             if choice["display"] in tokens:
                 choice = {**choice, "display": with_token(headline(choice["display"]), choice["display"])}
+            elif choice["display"] in ("", None, self.empty_value_display):
+                # No token: nothing went wrong, or the row was written before tokens were recorded.
+                choice = {**choice, "display": gettext("None (no error, or recorded before tokens were kept)")}
             yield choice

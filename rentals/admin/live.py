@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from .. import selectors
 from ..models import Rental, RentalStatus, SmsMessage
+from ..phone_numbers import spaced_number
 from .common import row_id
 from .forwarding import forwarding_summary
 
@@ -113,7 +114,7 @@ class LiveSmsMixin:
 
 
 def code_json(sms: SmsMessage) -> dict[str, Any]:
-    number = f"+{sms.rental.number}"
+    number = spaced_number(sms.rental.number)
     return {
         "id": sms.pk, "code": sms.code, "rental": sms.rental_id, "number": number, "notify": sms.notify,
         "text": _("Code for %(number)s") % {"number": number},

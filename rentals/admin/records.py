@@ -59,11 +59,16 @@ class RentAttemptAdmin(CompactColumnsMixin, OfferedFiltersOnlyMixin, admin.Model
     list_select_related = ["account", "service", "country", "requested_by", "rental"]
     date_hierarchy = "created_at"
     # The end date this rent was made with: the rental's own moves on with each extension.
-    readonly_fields = ["end_date", "explanation"]
+    readonly_fields = ["end_date", "explanation", "operator_name"]
     actions = ["mark_not_charged"]
 
     def get_urls(self) -> list[Any]:
         return [*self.columns_urls(), *super().get_urls()]
+
+    def get_fields(self, request: HttpRequest, obj: RentAttempt | None = None) -> list[str]:
+        """The operator in the reader's words ("any operator"), where the stored code would stand."""
+        fields = [name for name in super().get_fields(request, obj) if name != "operator_name"]
+        return ["operator_name" if name == "operator" else name for name in fields]
 
     @admin.display(description=_("Operator"), ordering="operator")
     def operator_name(self, obj: RentAttempt) -> str:

@@ -97,7 +97,7 @@ class RentalActionsMixin:
             return self._confirm(
                 request,
                 rental,
-                title=_("Finish +%(number)s") % {"number": rental.number},
+                title=_("Finish %(number)s") % {"number": rental},
                 action="finish",
                 explanation=_("The number is released now. Nothing is refunded."),
             )
@@ -119,7 +119,7 @@ class RentalActionsMixin:
             return self._confirm(
                 request,
                 rental,
-                title=_("Cancel +%(number)s") % {"number": rental.number},
+                title=_("Cancel %(number)s") % {"number": rental},
                 action="cancel",
                 explanation=_("SMS.online refunds a rent cancelled within 20 minutes: %(left)s min left.")
                 % {"left": left},
@@ -166,7 +166,7 @@ class RentalActionsMixin:
         return self._confirm(
             request,
             rental,
-            title=_("Extend +%(number)s") % {"number": rental.number},
+            title=_("Extend %(number)s") % {"number": rental},
             action="extend",
             hours=hours,
             price=price,

@@ -21,12 +21,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
 from ..explanations import with_token
-from ..forms import REMEMBERED_CHOICE_KEY, AutoRenewForm, RentNumberForm
+from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
 from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import (
     EXTEND_PERMISSION,
+    MONEY_FORM_FIELDS,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
     ReadOnlyInline,
@@ -39,13 +40,13 @@ from .common import (
 from .costs import CostsMixin
 from .history import ReadableHistoryMixin
 from .inventory import (
+    CountedUpToPaginator,
     ExpiringFilter,
     FormulaSafeCSV,
     FormulaSafeXLSX,
     MineFilter,
     RentalResource,
     grouped_number,
-    search_number_variants,
     urgency,
 )
 from .live import LiveSmsMixin, moment
@@ -107,22 +108,31 @@ class RentalAdmin(
         "service", "country", "account", "assignee",
     ]  # fmt: skip
     list_select_related = ["service", "country", "account", "assignee", "rented_by"]
-    search_fields = ["number", "provider_rent_id", "label", "notes"]
-    search_help_text = _("Number (with or without +, spaces or dashes), label, notes, or SMS text.")
+    # What the search reads is selectors.rentals_search (the API's too); this only shows the box.
+    search_fields = ["number"]
+    search_help_text = _(
+        "A number in any spelling (+44 7700 900123, 7700-900-123, or its last digits such as 900123) finds the"
+        " numbers that start or end with it, or that rent id. Words find the rentals whose label or notes hold"
+        " them all, and the rentals with an SMS that holds them, for those who may read SMS."
+    )
     # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
     # the (status, end_date) index serves this order, so a page costs the same at any table size.
     ordering = ["status", "end_date"]
-    # No second, unfiltered count on every filtered page: it would read the whole table.
+    # No second, unfiltered count on every filtered page, and the list's own counted up to 10,000:
+    # either would otherwise read the whole table on every page.
     show_full_result_count = False
+    paginator = CountedUpToPaginator
     list_per_page = 50
-    actions = ["claim", "release", "set_auto_renew", "stop_auto_renew"]
+    actions = ["claim", "release", "follow", "unfollow", "set_auto_renew", "stop_auto_renew"]
     resource_classes = [RentalResource]
     formats = [FormulaSafeCSV, FormulaSafeXLSX]
+    form = RentalAdminForm
+    formfield_overrides = MONEY_FORM_FIELDS
     # One template of our own (rent and export buttons), not import-export's layered ones.
     change_list_template = "admin/rentals/rental/change_list.html"
     import_export_change_list_template = None
     fields = [
-        "phone_number", "label", "notes", "assignee", "reminders_enabled", "sms_chat_urls", "auto_renew",
+        "phone_number", "label", "notes", "assignee", "followed_by", "reminders_enabled", "sms_chat_urls", "auto_renew",
         "auto_renew_hours", "auto_renew_before_hours", "auto_renew_max_price", "auto_renew_by", "provider_rent_id",
         "account", "service", "country", "operator_name", "hours", "end_date", "status", "attention", "expired_at",
         "ended_at", "paid", "rented_by", "created_at", "attempt_link",
@@ -130,6 +140,7 @@ class RentalAdmin(
     readonly_fields = [
         "phone_number", "provider_rent_id", "account", "service", "country", "operator_name", "hours", "end_date",
         "status", "expired_at", "ended_at", "paid", "rented_by", "created_at", "attempt_link", "auto_renew_by",
+        "followed_by",
     ]  # fmt: skip
     # Its SMS are the live list at the top of the page (change_form.html), not an inline.
     inlines = [RentalExtensionInline, RentalReminderInline]
@@ -137,6 +148,12 @@ class RentalAdmin(
     @admin.display(description=_("Operator"), ordering="operator")
     def operator_name(self, obj: Rental) -> str:
         return operator_words(obj.operator)
+
+    @admin.display(description=_("Followed by"))
+    def followed_by(self, obj: Rental) -> str:
+        """Who gets its SMS in Telegram besides the assignee and the renter (the list's Follow action)."""
+        names = sorted(person.get_full_name() or person.get_username() for person in obj.followers.all())
+        return ", ".join(names) or self.get_empty_value_display()
 
     def get_urls(self) -> list[Any]:
         rent = path("rent/", self.admin_site.admin_view(self.rent_view), name="rentals_rental_rent")
@@ -198,14 +215,8 @@ class RentalAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
     ) -> tuple[QuerySet[Rental], bool]:
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        digits = search_number_variants(search_term)
-        if digits:
-            found |= queryset.filter(number__contains=digits)
-        if search_term and request.user.has_perm("rentals.view_smsmessage"):
-            found |= queryset.filter(messages__text__icontains=search_term)
-            may_have_duplicates = True
-        return found, may_have_duplicates
+        reads_sms = request.user.has_perm("rentals.view_smsmessage")
+        return selectors.rentals_search(queryset, term=search_term, reads_sms=reads_sms), False
 
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
@@ -216,6 +227,16 @@ class RentalAdmin(
     def release(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         changed = services.rentals_release(rentals=queryset, user=request.user)
         self.message_user(request, _("Released %(count)s rental(s).") % {"count": changed})
+
+    @admin.action(description=_("Follow: send me their SMS in Telegram too"), permissions=["view"])
+    def follow(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_follow(rentals=queryset, user=request.user)
+        self.message_user(request, _("You now follow %(count)s more rental(s).") % {"count": changed})
+
+    @admin.action(description=_("Stop following the selected rentals"), permissions=["view"])
+    def unfollow(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        changed = services.rentals_unfollow(rentals=queryset, user=request.user)
+        self.message_user(request, _("You no longer follow %(count)s rental(s).") % {"count": changed})
 
     def has_auto_renew_permission(self, request: HttpRequest) -> bool:
         # Auto-renew spends money: the rental's page lets only those who may extend change it, too.
@@ -289,7 +310,7 @@ class RentalAdmin(
         form = RentNumberForm(request.POST)
         if not form.is_valid():
             return self._render_rent_form(request, form.with_fresh_nonce_if_invalid())
-        request.session[REMEMBERED_CHOICE_KEY] = form.choice_to_remember()  # offered again next time
+        services.rent_choice_remember(person=request.user, **form.choice_to_remember())  # offered again next time
         try:
             outcome = services.rental_rent(**form.rent_arguments(), requested_by=request.user, via="admin", web=True)
         except services.ProviderBusy as busy:
@@ -313,10 +334,12 @@ class RentalAdmin(
         return self._render_rent_form(request, retry)
 
     def _fresh_rent_form(self, request: HttpRequest) -> RentNumberForm:
-        """Prefilled with the person's last choice, themselves as the assignee, and the account the
-        accounts' action named."""
-        remembered = request.session.get(REMEMBERED_CHOICE_KEY) or {}
-        return RentNumberForm.fresh(**remembered, assignee=request.user.pk, account=request.GET.get("account"))
+        """Prefilled with the person's last choice (on any device), themselves as the assignee, and the
+        account the accounts' action named, if it did."""
+        remembered = selectors.last_rent_choice(user_id=request.user.pk)
+        if request.GET.get("account"):
+            remembered["account"] = request.GET["account"]
+        return RentNumberForm.fresh(**remembered, assignee=request.user.pk)
 
     def _after_rent_url(self, request: HttpRequest, rental: Rental) -> str:
         if self.has_view_or_change_permission(request, rental):

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
+from ..attention import attention_words
 from ..models import Rental, SmsMessage
 from ..outcomes import Token
 from .errors import ApiError
@@ -69,7 +70,8 @@ def rental_data(rental: Rental, *, reads_sms: bool, with_messages: bool = False)
         "assignee": rental.assignee.get_username() if rental.assignee else None,
         "rented_by": rental.rented_by.get_username() if rental.rented_by else None,
         "cost": _money(getattr(rental, "paid", rental.cost)),
-        "provider_rent_id": rental.provider_rent_id, "created_at": rental.created_at, "attention": rental.attention,
+        "provider_rent_id": rental.provider_rent_id, "created_at": rental.created_at,
+        "attention": attention_words(rental.attention),
         "lost": rental.provider_lost_at is not None, "last_sms_at": rental.last_sms_at,
         "last_sms_text": rental.last_sms_text if reads_sms else None,
         "last_sms_code": rental.last_sms_code if reads_sms else None,

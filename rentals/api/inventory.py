@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query
 
+from .. import selectors
 from ..models import RentalStatus, SmsMessage
 from ..outcomes import Token
 from ..services.arrivals import sms_wait
@@ -40,8 +40,12 @@ def list_rentals(request: HttpRequest, filters: Query[RentalFilters]) -> dict[st
     """The inventory, active rentals first and the soonest to end at the top, as in the admin."""
     if not may_see_rentals(request):
         raise ApiError(403, Token.PERMISSION_DENIED, needs=["rentals.view_rental"])
-    rentals = rentals_visible().filter(_matching(request, filters)).order_by("status", "end_date", "pk")
     reads_sms = request.user.has_perm(READ_SMS)
+    rentals = rentals_visible().filter(_matching(request, filters))
+    for term in (filters.number, filters.q):  # the inventory's own search (selectors.rentals_search)
+        if term:
+            rentals = selectors.rentals_search(rentals, term=term, reads_sms=reads_sms)
+    rentals = rentals.order_by("status", "end_date", "pk")
     page = rentals[filters.offset : filters.offset + filters.limit]
     return {"count": rentals.count(), "results": [rental_data(rental, reads_sms=reads_sms) for rental in page]}
 
@@ -57,8 +61,6 @@ def _matching(request: HttpRequest, filters: RentalFilters) -> Q:
         now = timezone.now()
         soon = now + timedelta(hours=filters.ending_within_hours)
         wanted &= Q(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=soon)
-    if filters.number:
-        wanted &= Q(number__contains=re.sub(r"\D", "", filters.number))
     return wanted
 
 

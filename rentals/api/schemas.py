@@ -65,7 +65,15 @@ class RentalFilters(Schema):
     assignee: str | None = Field(None, description="Username of who takes care of it.")
     mine: Literal["assigned", "rented"] | None = Field(None, description="Assigned to me, or rented by me.")
     ending_within_hours: int | None = Field(None, ge=1, le=2160, description="Active and ending within this.")
-    number: str | None = Field(None, max_length=30, description="Part of the number, in any spelling.")
+    number: str | None = Field(
+        None, max_length=30, description="A number in any spelling: the rentals whose number starts or ends with it."
+    )
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="The inventory's search: a number in any spelling, or words of the label"
+        " or notes (and of an SMS, for those who may read SMS).",
+    )
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=10**9)  # more overflowed the database's integer: a server error
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rentals', '0035_desktop_notifications'),
+        ('rentals', '0038_retention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

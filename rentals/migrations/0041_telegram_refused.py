@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rentals', '0039_telegram'),
+        ('rentals', '0040_rental_followers'),
     ]
 
     operations = [

@@ -4,6 +4,7 @@ from .accounts import RATE_LIMITED_TOKEN, STATE_TOKENS, AccountEvent, AccountSta
 from .api import ApiToken
 from .budgets import BudgetAlert, PersonBudget
 from .catalog import CatalogSync, Country, Offer, Operator, Service
+from .choices import LastRentChoice
 from .forwarding import ForwardingPreference, ForwardState, SmsForward
 from .records import ErrorEvent
 from .rentals import (
@@ -39,6 +40,7 @@ __all__ = [
     "ErrorEvent",
     "ForwardState",
     "ForwardingPreference",
+    "LastRentChoice",
     "Offer",
     "Operator",
     "PersonBudget",

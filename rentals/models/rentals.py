@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,8 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ..chat import validate_chat_urls
+from ..phone_numbers import spaced_number
 from .accounts import ProviderAccount
 from .catalog import Country, Service
+from .search import SearchKeysQuerySet, search_keys_refreshed, with_search_keys
 
 RENT_HOURS = (4, 8, 12, 24, 72, 168, 360, 720, 2160)
 RENT_HOURS_NAMES = {
@@ -69,6 +72,7 @@ def auto_renew_window_problem(hours: int, before_hours: int) -> str | None:
 # Readings that change on every poll, and secrets: none belongs in the history people browse.
 UNTRACKED_RENTAL_FIELDS = [
     "last_polled_at", "last_sms_at", "last_sms_text", "last_sms_code", "webhook_token", "sms_chat_urls",
+    "number_reversed", "search_words",
 ]  # fmt: skip
 
 
@@ -84,7 +88,7 @@ class RentalStatus(models.TextChoices):
 REFUNDED_STATUSES = (RentalStatus.CANCELLED, RentalStatus.REVOKED)
 
 
-class RentalQuerySet(models.QuerySet):
+class RentalQuerySet(SearchKeysQuerySet):
     def with_paid(self) -> RentalQuerySet:
         """Annotate ``paid``: the rent plus its paid extensions, nothing once refunded, unknown when the
         rent's own price is (one correlated subquery per row shown: a page costs the same at any size)."""
@@ -152,6 +156,15 @@ class Rental(models.Model):
         limit_choices_to={"is_active": True, "is_staff": True},
     )
     notes = models.TextField(_("notes"), blank=True)
+    # People who asked for this rental's codes in their Telegram besides its assignee and renter (the
+    # inventory's Follow action): someone covering a colleague's numbers for a shift.
+    followers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("followed by"),
+        related_name="followed_rentals",
+        blank=True,
+        help_text=_("Their Telegram gets this rental's SMS too, as the assignee's does."),
+    )
     reminders_enabled = models.BooleanField(
         _("send expiry reminders"),
         default=True,
@@ -219,6 +232,9 @@ class Rental(models.Model):
         _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # What the search reads (models/search.py): kept by save() and the bulk paths, never edited.
+    number_reversed = models.CharField(max_length=20, blank=True, default="", editable=False)
+    search_words = models.TextField(blank=True, default="", editable=False)
 
     objects = RentalQuerySet.as_manager()
 
@@ -233,6 +249,13 @@ class Rental(models.Model):
             models.Index(fields=["status", "end_date"], name="rental_status_end_idx"),
             models.Index(fields=["end_date"], name="rental_end_idx"),
             models.Index(fields=["-created_at"], name="rental_created_idx"),
+            # A number's tail ("900123") is a prefix of the reversed number; a rent id is looked up whole.
+            models.Index(fields=["number_reversed"], name="rental_number_reversed_idx"),
+            models.Index(fields=["provider_rent_id"], name="rental_rent_id_idx"),
+            # The dashboard's "ended early by SMS.online" of the last day: a few rows of a large table.
+            models.Index(
+                fields=["-ended_at"], name="rental_ended_early_idx", condition=models.Q(ended_by_provider=True)
+            ),
         ]
         permissions = [
             ("rent_number", "Can rent numbers from the provider (spends money)"),
@@ -242,7 +265,13 @@ class Rental(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"+{self.number}"
+        return spaced_number(self.number)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        search_keys_refreshed(self)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = with_search_keys(kwargs["update_fields"])
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()
@@ -372,13 +401,21 @@ class SmsMessage(models.Model):
         _("source"), max_length=16, choices=SmsSource.choices, help_text=_("How it reached Rentdesk first.")
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set when RENTDESK_KEEP_SMS_TEXT_DAYS passed: the text was replaced by a note and the code blanked.
+    text_removed_at = models.DateTimeField(_("text removed at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SMS")
         verbose_name_plural = _("SMS")
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["rental", "dedupe_key"], name="sms_once_per_rental")]
-        indexes = [models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx")]
+        indexes = [
+            models.Index(fields=["rental", "-received_at"], name="sms_rental_received_idx"),
+            # The purge's age condition; an SMS whose text is removed leaves it.
+            models.Index(
+                fields=["received_at"], condition=models.Q(text_removed_at__isnull=True), name="sms_text_kept_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return gettext("SMS from %(sender)s, %(time)s") % {

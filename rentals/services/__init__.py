@@ -33,7 +33,9 @@ from .managing import (
     rental_extension_quote,
     rental_finish,
     rentals_claim,
+    rentals_follow,
     rentals_release,
+    rentals_unfollow,
 )
 from .people import PersonRefused, person_allowed, person_leave, person_was_active_staff
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
@@ -46,6 +48,7 @@ from .renewing import (
     rentals_due_for_renewal,
     rentals_set_auto_renew,
 )
+from .rent_choice import rent_choice_remember
 from .renting import (
     RENT_PERMISSION,
     attempts_mark_not_charged,
@@ -54,6 +57,7 @@ from .renting import (
     rental_rent,
     webhook_url_for,
 )
+from .retention import Purged, records_purge
 from .sms import (
     account_poll,
     extract_code,
@@ -103,6 +107,7 @@ __all__ = [
     "ChatUnavailable",
     "PersonRefused",
     "ProviderBusy",
+    "Purged",
     "ReconcileResult",
     "UnknownWebhookToken",
     "account_change_state",
@@ -145,8 +150,10 @@ __all__ = [
     "polls_per_cycle",
     "polls_split",
     "provider_client_for",
+    "records_purge",
     "reminders_send_due",
     "renewal_nonce",
+    "rent_choice_remember",
     "rent_outcome_for",
     "rental_auto_renew",
     "rental_cancel",
@@ -160,8 +167,10 @@ __all__ = [
     "rentals_claim",
     "rentals_due_for_renewal",
     "rentals_expire",
+    "rentals_follow",
     "rentals_release",
     "rentals_set_auto_renew",
+    "rentals_unfollow",
     "sms_forward",
     "sms_record",
     "stale_provider_data",

@@ -91,10 +91,11 @@ def forward_destinations(rental: Rental) -> list[str]:
 
 
 def telegram_links_for(rental: Rental) -> list[TelegramLink]:
-    """The linked Telegram chats this rental's SMS go to: its assignee's and its renter's."""
+    """The linked Telegram chats this rental's SMS go to: its assignee's, its renter's and its followers'."""
     if not bot_enabled() or parse_chat_urls(rental.sms_chat_urls) == []:
         return []
-    people = {person.pk for person in (rental.assignee, rental.rented_by) if is_active_staff(person)}
+    concerned = [rental.assignee, rental.rented_by, *rental.followers.all()]
+    people = {person.pk for person in concerned if is_active_staff(person)}
     if not people:
         return []
     turned_off = ForwardingPreference.objects.filter(user__in=people, telegram_codes=False).values("user")

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from .. import attention
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
+from ..phone_numbers import spaced_number
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
@@ -205,21 +207,21 @@ def _ambiguous(candidates: list[RentAttempt]) -> bool:
 def _rental_for_attempt(
     account: ProviderAccount, entry: ListedRent, attempt: RentAttempt, now: datetime, *, ambiguous: bool
 ) -> Rental:
-    note = _duplicate_warning(account, attempt, now)
-    if ambiguous:
-        matched = _("Matched to the oldest unknown attempt with the same rent time: check its service.")
-        note = f"{matched} {note}".strip()
+    matched = attention.note("matched_oldest") if ambiguous else ""
+    note = attention.notes(matched, _duplicate_warning(account, attempt, now))
     # The provider's list has no end date: the rent started when the attempt was sent.
     end_date = attempt.sent_at + timedelta(hours=attempt.hours)
     rental = Rental(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=attempt.service,
         country=attempt.country, operator=attempt.operator, hours=attempt.hours, end_date=end_date,
         cost=entry.price, rented_by=attempt.requested_by, webhook_token=attempt.webhook_token, label=attempt.label,
-        assignee=attempt.assignee, attention=note[:300],
+        assignee=attempt.assignee, attention=note,
     )  # fmt: skip
     recorded_as(rental, attempt.requested_by)  # the person who asked for it, not the worker that settled it
     rental.save(force_insert=True)
-    rented = _("Resolved by reconciliation: SMS.online had rented +%(number)s.") % {"number": entry.number}
+    rented = _("Resolved by reconciliation: SMS.online had rented %(number)s.") % {
+        "number": spaced_number(entry.number)
+    }
     resolved = f"{attempt.error_detail} {rented}"
     RentAttempt.objects.filter(pk=attempt.pk).update(
         state=AttemptState.SUCCEEDED, rental=rental, finished_at=now, error_detail=resolved.strip(), end_date=end_date
@@ -239,12 +241,7 @@ def _duplicate_warning(account: ProviderAccount, attempt: RentAttempt, now: date
     if retry is None:
         return ""
     minutes_left = int((attempt.sent_at + CANCEL_WINDOW - now).total_seconds() // 60)
-    if minutes_left > 0:
-        refund = _("cancel within %(minutes)s min for a refund if one is enough") % {"minutes": minutes_left}
-    else:
-        refund = _("the refund window has passed; finish it if one is enough")
-    duplicate = _("Possibly a duplicate of +%(number)s, rented after this rent's answer was lost: %(refund)s.")
-    return duplicate % {"number": retry.number, "refund": refund}
+    return attention.note("possible_duplicate", number=retry, minutes=max(minutes_left, 0))
 
 
 def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datetime) -> Rental:
@@ -253,10 +250,7 @@ def _rental_from_outside(account: ProviderAccount, entry: ListedRent, now: datet
     return Rental.objects.create(
         account=account, provider_rent_id=entry.rent_id, number=entry.number, service=None, country=None,
         hours=hours, end_date=now + timedelta(hours=hours), cost=entry.price,
-        attention=_(
-            "Rented outside Rentdesk (found in SMS.online's rent list): service and country unknown, end date "
-            "estimated."
-        ),
+        attention=attention.note("rented_outside"),
     )  # fmt: skip
 
 

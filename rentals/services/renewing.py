@@ -261,7 +261,7 @@ def auto_renew_cut_short(rental: Rental, *, sent: bool) -> None:
 def _alarm(rental: Rental, what: str, *, also: AbstractBaseUser | None = None) -> None:
     """Tell people, and keep it where ops look (Error events, the dashboard) should mail fail."""
     ErrorEvent.objects.create(
-        account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"+{rental.number}: {what}"
+        account=rental.account, operation="auto-renew", token="AUTO_RENEW_FAILED", detail=f"{rental}: {what}"
     )
     recipients = rental_people(rental, rental.auto_renew_by or also)
     try:

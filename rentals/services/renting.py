@@ -379,7 +379,7 @@ def _stale_resolved(
         )
         if claimed:
             attempt = record if isinstance(record, RentAttempt) else None
-            about = f"+{record.rental.number}: " if isinstance(record, RentalExtension) else ""
+            about = f"{record.rental}: " if isinstance(record, RentalExtension) else ""
             ErrorEvent.objects.create(account=account, operation=operation, token=token, detail=about + detail,
                                       sent=sent, attempt=attempt)  # fmt: skip
     return bool(claimed)

@@ -17,9 +17,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from .. import notices
+from .. import attention, notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
 from ..notifications import notify, rental_people
 from ..provider.client import SmsOnlineClient
@@ -28,7 +27,6 @@ from ..provider.parsing import IncomingSms
 from ..reasons import reason
 from ..schedule import POLL_CYCLE
 from ..selectors import DuePolls, awaiting_a_code
-from ..sentences import team_language
 from ..statements import rental_last_sms_moved, row_inserted
 from .accounts import account_record_error, provider_client_for
 from .forwarding import sms_arrived
@@ -186,14 +184,11 @@ def rental_mark_lost(*, rental: Rental, error: ProviderError, polled_id: str) ->
     """SMS.online answered that it does not know the rent ``polled_id`` (``INVALID_PHONE``): no SMS can
     be read for it. Said on the rental and to its people once; from then on it is only checked now and
     then (see selectors)."""
-    with team_language():
-        note = _("SMS.online no longer knows this rent (%(token)s): its SMS cannot be read. Check it on SMS.online.")
-        note %= {"token": error.token}
     with transaction.atomic():
         locked = Rental.objects.select_for_update().get(pk=rental.pk)
         if locked.provider_lost_at is not None or locked.provider_rent_id != polled_id:
             return False
-        locked.provider_lost_at, locked.attention = timezone.now(), note
+        locked.provider_lost_at, locked.attention = timezone.now(), attention.note("lost", token=error.token)
         locked._change_reason = reason("lost", rent_id=polled_id, token=error.token)
         locked.save(update_fields=["provider_lost_at", "attention"])
     _alert_lost(locked, error.token)

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 
 from ..models import Rental, RentalStatus, SmsMessage, TelegramLink, TelegramPoll
 from ..roles import is_active_staff
+from ..selectors import rentals_search
 from ..telegram import messages
 from ..telegram.client import TelegramClient, TelegramError
 from .telegram_links import telegram_link_by_code, telegram_unlink
@@ -166,7 +167,8 @@ def _own_active(user: AbstractBaseUser, *, now: datetime) -> QuerySet[Rental]:
 
 
 def _code(user: AbstractBaseUser, query: str) -> str:
-    matches = list(_visible(user).filter(_matching(query)).order_by("-created_at")[:21])
+    # The inventory's own search: a number in any spelling or its tail, or words of the label and notes.
+    matches = list(rentals_search(_visible(user), term=query[:200]).order_by("-created_at")[:21])
     if not matches:
         return messages.no_such_rental(query)
     own = [rental for rental in matches if user.pk in (rental.assignee_id, rental.rented_by_id)]
@@ -182,12 +184,6 @@ def _visible(user: AbstractBaseUser) -> QuerySet[Rental]:
     """The rentals a person may see in Rentdesk: every one with the view permission, else their own."""
     rentals = Rental.objects.select_related("assignee", "rented_by")
     return rentals if user.has_perm(RENTAL_PERMISSION) else rentals.filter(Q(assignee=user) | Q(rented_by=user))
-
-
-def _matching(query: str) -> Q:
-    digits = "".join(ch for ch in query if ch.isdigit())
-    by_label = Q(label__icontains=query.strip()[:200])
-    return by_label | Q(number__endswith=digits) if len(digits) >= 4 else by_label
 
 
 def _language(code: str) -> str:

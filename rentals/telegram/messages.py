@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from ..chat import one_line, quoted
 from ..models import Rental, SmsMessage
 from ..outcomes import Outcome
+from ..phone_numbers import spaced_number
 from ..sentences import describe, format_time_left, local_time, money
 
 MAX_LISTED = 20
@@ -32,7 +33,7 @@ def _said(template: str, **values: object) -> str:
 
 
 def _who(rental: Rental) -> str:
-    number, label = f"+{rental.number}", one_line(rental.label, limit=100)
+    number, label = spaced_number(rental.number), one_line(rental.label, limit=100)
     return _("%(number)s (%(label)s)") % {"number": number, "label": label} if label else number
 
 

@@ -7,6 +7,11 @@
 // notification unless they turned that off (their "my SMS forwarding" page). The browser's permission
 // is asked once, at their first click on a Rentdesk page: browsers ignore, or hold against a site, an
 // ask that no click led to. One tag per SMS: several open tabs show one notification, not several.
+//
+// Its clock is a dedicated worker (code_finder_timer.js): Chrome wakes the timers of a page hidden for
+// 5 minutes once a minute at most, which would make HIDDEN_MS a minute; a worker's timers keep their
+// time. Where no worker can start (an older browser, static files on another origin), the page's own
+// setTimeout does, throttled as it may be.
 (function () {
   "use strict";
 
@@ -17,6 +22,9 @@
 
   var script = document.currentScript;
   var url = script ? script.getAttribute("data-url") : null;
+  var clockUrl = script ? script.getAttribute("data-clock") : null;
+  var clock = null; // the worker that wakes this tab; null: the page's own timers
+  var waiting = false; // the worker has a wake-up to give
   var notify = false;
   var last = null; // the newest SMS id this tab knows of; null until its first answer
   var unseen = [];
@@ -83,8 +91,37 @@
         pause = Math.min(pause ? pause * 2 : VISIBLE_MS * 2, MAX_PAUSE_MS);
       })
       .then(function () {
-        setTimeout(check, pause || (document.hidden ? HIDDEN_MS : VISIBLE_MS));
+        later(pause || (document.hidden ? HIDDEN_MS : VISIBLE_MS));
       });
+  }
+
+  function later(wait) {
+    if (clock) {
+      waiting = true;
+      clock.postMessage(wait);
+    } else {
+      setTimeout(check, wait);
+    }
+  }
+
+  function woken() {
+    waiting = false;
+    check();
+  }
+
+  function startClock() {
+    if (!clockUrl || !("Worker" in window)) return;
+    try {
+      clock = new Worker(clockUrl);
+    } catch (error) {
+      return; // refused (another origin, a policy): the page's timers
+    }
+    clock.onmessage = woken;
+    clock.onerror = function () {
+      // It could not load: the page's own timers from now on, for the wait it was given too.
+      clock = null;
+      if (waiting) setTimeout(woken, VISIBLE_MS);
+    };
   }
 
   function seen() {
@@ -109,6 +146,7 @@
     if (!url || !document.getElementById("user-tools")) return;
     document.addEventListener("visibilitychange", seen);
     document.addEventListener("click", askOnce);
+    startClock();
     check();
   });
 })();

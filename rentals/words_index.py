@@ -1,0 +1,69 @@
+"""SQLite's index for the inventory's word search: an FTS5 table with the trigram tokenizer over
+``rentals_rental.search_words``, kept by triggers, that serves ``LIKE '%word%'`` as PostgreSQL's
+pg_trgm index does (migration 0037). Same column, same LIKE: the same rentals on both databases.
+
+It is (re)installed after every migrate: a migration that rebuilds the rentals table on SQLite drops
+its triggers, and the index is then rebuilt from the column. Where SQLite lacks FTS5, nothing is
+installed and the search reads the column.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import DatabaseError, connections
+
+logger = logging.getLogger(__name__)
+
+WORDS_TABLE = "rental_words"
+# The rentals whose words hold a LIKE pattern, read from the index (a parameter: the pattern).
+RENTALS_HOLDING = "SELECT rowid FROM rental_words WHERE search_words LIKE %s"
+_TRIGGERS = {
+    "rental_words_added": "AFTER INSERT ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
+    "rental_words_removed": "AFTER DELETE ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words); END",
+    "rental_words_changed": "AFTER UPDATE OF search_words ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words);"
+    " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
+}
+_ready: dict[str, bool] = {}
+
+
+def words_index_installed(*, using: str = "default", **kwargs: Any) -> None:
+    """post_migrate: the FTS table and its triggers where they are missing, then the index rebuilt."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        columns = [column.name for column in connection.introspection.get_table_description(cursor, "rentals_rental")]
+        if "search_words" not in columns:  # migrated back before the column
+            return
+        cursor.execute("SELECT name FROM sqlite_master WHERE name LIKE %s", [f"{WORDS_TABLE}%"])
+        present = {name for (name,) in cursor.fetchall()}
+        if {WORDS_TABLE, *_TRIGGERS} <= present:
+            return
+        try:
+            cursor.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS rental_words USING fts5(search_words,"
+                " content='rentals_rental', content_rowid='id', tokenize='trigram')"
+            )
+        except DatabaseError as error:
+            logger.warning("SQLite without FTS5 (%s): word search reads the rentals table instead", error)
+            return
+        for name, body in _TRIGGERS.items():
+            cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")  # our own constants
+        cursor.execute("INSERT INTO rental_words(rental_words) VALUES ('rebuild')")
+    _ready.pop(connection.settings_dict["NAME"], None)
+
+
+def words_index_ready(alias: str = "default") -> bool:
+    """Whether this SQLite database has the index (looked up once per process and database)."""
+    connection = connections[alias]
+    name = str(connection.settings_dict["NAME"])
+    if name not in _ready:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE %s", [f"{WORDS_TABLE}%"])
+            _ready[name] = cursor.fetchone()[0] >= 1 + len(_TRIGGERS)
+    return _ready[name]

@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import apprise
 from apprise.utils.parse import parse_url
@@ -61,9 +60,9 @@ class Allowance:
     networks: tuple[Network, ...]
 
     @classmethod
-    def from_settings(cls) -> Allowance:
+    def from_settings(cls, *, also: tuple[str, ...] = ()) -> Allowance:
         names, networks = set(), []
-        for entry in [*getattr(settings, "RENTDESK_CHAT_ALLOWED_HOSTS", []), *_telegram_host()]:
+        for entry in [*getattr(settings, "RENTDESK_CHAT_ALLOWED_HOSTS", []), *also]:
             try:
                 networks.append(ipaddress.ip_network(entry.strip(), strict=False))
             except ValueError:
@@ -75,14 +74,6 @@ class Allowance:
 
     def covers(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
-
-
-def _telegram_host() -> list[str]:
-    """The Bot API's host (TELEGRAM_API_URL) while the bot is on: like RENTDESK_CHAT_ALLOWED_HOSTS, it is
-    the operator's setting, and locally it is the simulator's stand-in on loopback."""
-    if not getattr(settings, "TELEGRAM_BOT_TOKEN", ""):
-        return []
-    return [host] if (host := urlsplit(settings.TELEGRAM_API_URL).hostname) else []
 
 
 def _host_name(host: str | bytes) -> str:
@@ -188,10 +179,12 @@ _hook_installed = False
 
 
 @contextmanager
-def guarded() -> Iterator[Guard]:
-    """Every connection made in this block (and in threads apprise starts from it) is checked."""
+def guarded(*, also: tuple[str, ...] = ()) -> Iterator[Guard]:
+    """Every connection made in this block (and in threads apprise starts from it) is checked. ``also``:
+    hosts this caller alone may reach besides RENTDESK_CHAT_ALLOWED_HOSTS (the Bot API's, for the
+    Telegram client: never for a URL a person wrote)."""
     _install_hook()
-    guard = Guard(Allowance.from_settings())
+    guard = Guard(Allowance.from_settings(also=also))
     token = _guard.set(guard)
     try:
         yield guard

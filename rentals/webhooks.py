@@ -99,7 +99,7 @@ def telegram_webhook(request: HttpRequest, secret: str) -> HttpResponse:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
     try:
         update = json.loads(request.read(MAX_TELEGRAM_UPDATE_BYTES + 1))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…", nested deeper than Python recurses
         update = None
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         return HttpResponse("Not a Telegram update.", status=400, content_type="text/plain")

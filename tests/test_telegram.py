@@ -17,12 +17,14 @@ import pytest
 import requests
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rentals import services, tasks
+from rentals.chat import post_plain, validate_chat_urls
 from rentals.logging import RedactSecretsFilter
 from rentals.models import (
     AttemptState,
@@ -121,6 +123,8 @@ def test_the_connect_page_shows_the_deep_link_with_its_qr_code_and_every_page_li
     assert 'id="telegram-connect-link"' in index and reverse("telegram_connect") in index
     page = client.get(reverse("telegram_connect")).content.decode()
     assert "https://t.me/rentdesk_demo_bot?start=" in page and "<svg" in page
+    # Its own white ground: in the dark theme a see-through code is black on near-black, unscannable.
+    assert re.search(r'<svg [^>]*class="segno"><g [^>]*><path fill="#fff" d="M0 0h', page)
     assert TOKEN not in page and TOKEN.split(":")[1] not in page
 
 
@@ -191,6 +195,19 @@ def test_stop_in_the_chat_and_disconnect_on_the_page_unlink(client, bot):
     assert "not connected" in bot.last()
 
 
+def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(client, bot):
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    person.is_active = False
+    person.save()
+    assert not TelegramLink.objects.exists()
+    person.is_active = True
+    person.save()
+    bot.write("/numbers")
+    read_updates()
+    assert "not connected" in bot.last()  # connecting again is theirs to do, as any newcomer's
+
+
 def test_updates_are_answered_once_and_one_reader_at_a_time(client, bot):
     person = staff()
     linked(client, bot, person)
@@ -239,6 +256,28 @@ def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_n
     assert [m["text"].count("<code>6060</code>") for m in bot.sent()[first:]] == [1]
     assert [m["text"].count("<code>6060</code>") for m in bot.sent(OTHER_CHAT)[other:]] == [1]
     assert (SmsForward.objects.get().state, SmsForward.objects.get().attempts) == (ForwardState.SENT, 2)
+
+
+def test_a_chat_that_blocked_the_bot_is_let_go_and_the_connect_page_says_so(
+    client, bot, simulator, rental, settings, eager_tasks
+):
+    settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
+    eager_tasks.conf.task_eager_propagates = False
+    person = staff("view_smsmessage")
+    linked(client, bot, person)
+    rental.assignee = person
+    rental.save()
+    bot.force(method="sendMessage", error_code=403, description="Forbidden: bot was blocked by the user")
+    inject(simulator, rental, "Code 7070")
+    inject(simulator, rental, "Code 7171")
+    # Refused once, then nothing more is sent there: not this SMS's retries, not the next SMS.
+    assert len(bot.calls("sendMessage")) == 2  # the "Connected" answer, and the refused push
+    assert not TelegramLink.objects.exists()
+    page = client.get(reverse("telegram_connect")).content.decode()
+    assert 'id="telegram-refused"' in page and "unblock the bot" in page
+    assert "https://t.me/rentdesk_demo_bot?start=" in page  # a new link is right there
+    linked(client, bot, person)
+    assert 'id="telegram-refused"' not in client.get(reverse("telegram_connect")).content.decode()
 
 
 def test_a_rental_followed_from_the_list_sends_its_sms_to_the_followers_chat_until_unfollowed(
@@ -346,6 +385,9 @@ def test_help_and_the_answers_in_the_language_the_person_linked_in(client, bot):
     bot.write("/help")
     read_updates()
     assert "/numbers" in bot.last() and "ваші активні номери" in bot.last() and "Бот Rentdesk" in bot.last()
+    bot.write("/start an-old-link", language_code="en")  # a phone in English: the person reads Ukrainian
+    read_updates()
+    assert "Термін дії посилання минув" in bot.last()
 
 
 def test_a_tap_on_a_button_is_acknowledged(client, bot):
@@ -382,6 +424,18 @@ def test_the_token_is_in_no_log_error_or_record(client, bot, simulator, rental, 
     assert TOKEN not in written and TOKEN.split(":")[1] not in written
 
 
+def test_the_bots_api_host_opens_no_door_to_the_chat_urls_people_write(client, bot, chat_server, settings):
+    """The stand-in (or a local Bot API server) is on loopback: the bot reaches it, a chat URL a person
+    writes naming that host does not, on save or on send."""
+    settings.RENTDESK_CHAT_ALLOWED_HOSTS = []  # the team allowed nothing inside
+    inside = f"json://127.0.0.1:{chat_server.server.server_address[1]}/"
+    with pytest.raises(ValidationError, match=r"127\.0\.0\.1 \(loopback\)"):
+        validate_chat_urls(inside)
+    assert post_plain(inside, title="t", body="b") and chat_server.connections == 0
+    linked(client, bot, staff())  # while the bot itself still reads and writes through its host
+    assert "Connected" in bot.last()
+
+
 def test_the_log_filter_scrubs_a_bot_token_from_a_url():
     record = logging.LogRecord("x", logging.WARNING, "", 0, "GET https://api.telegram.org/bot%s/getMe", (TOKEN,), None)
     RedactSecretsFilter().filter(record)
@@ -410,6 +464,32 @@ def test_telegram_chat_writes_to_the_stand_in_and_prints_the_bots_answer(client,
         reader.join()
     assert status == 0 and "bot answered:" in out and "Connected" in out
     assert TelegramLink.objects.get().chat_id == CHAT
+
+
+def test_telegram_chat_finds_make_runs_stand_in_from_another_shell(bot, settings, simulator, capsys, monkeypatch):
+    """`make run` gives the stand-in's token to its own processes only: a person's second shell has
+    none, and the command still writes to the simulator on SIMULATOR_PORT, as the README says."""
+    worker_client = telegram_client()  # the worker's, started by make run with the stand-in's token
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = "", "https://api.telegram.org"
+    settings.SIMULATOR_PORT = simulator.server.server_address[1]
+    done = threading.Event()
+
+    def bot_reading() -> None:
+        while not done.is_set():
+            services.telegram_updates_read(client=worker_client, now=timezone.now())
+        connection.close()
+
+    reader = threading.Thread(target=bot_reading)
+    reader.start()
+    try:
+        status, out, err = manage("telegram_chat", "/numbers", "--chat", str(CHAT), "--language", "uk",
+                                  capsys=capsys)  # fmt: skip
+    finally:
+        done.set()
+        reader.join()
+    # As the phone shows it: the HTML's entities read as the characters they stand for.
+    assert status == 0 and "Цей чат не під'єднано до Rentdesk" in out, err
 
 
 def test_telegram_chat_refuses_a_real_telegram(settings, capsys):
@@ -449,10 +529,13 @@ def test_the_webhook_refuses_a_wrong_secret_and_a_body_that_is_no_update(bot, we
     wrong_header = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
     assert requests.post(webhook["url"], json={"update_id": 1}, headers=wrong_header, timeout=5).status_code == 404
     assert requests.post(webhook["url"], data=b"\xff{", headers=headers, timeout=5).status_code == 400
+    assert requests.post(webhook["url"], data=b"[" * 60_000, headers=headers, timeout=5).status_code == 400
     assert bot.sent() == []
 
 
 def test_deleting_the_webhook_brings_back_polling(client, bot, webhook, capsys):
+    assert read_updates() == 0 and read_updates() == -1  # refused while the webhook is set: paused, not
+    assert len(bot.calls("getUpdates")) == 1  # asked again every 5 s
     assert manage("telegram_webhook", "delete", capsys=capsys)[0] == 0
     bot.write("/help")
     assert read_updates() == 1 and "not connected" in bot.last()

@@ -29,6 +29,7 @@ def telegram_connect_view(request: HttpRequest) -> HttpResponse:
     context = {"title": _("Connect Telegram"), "enabled": bot_enabled(), "link": link, "deep_link": "", "problem": "",
                "codes_on": services.telegram_codes_on(user=request.user)}  # fmt: skip
     if bot_enabled() and link is None:
+        context["refused_at"] = services.telegram_refused_at(user=request.user)
         context.update(_deep_link(request))
     return TemplateResponse(request, "admin/telegram_connect.html", {**admin.site.each_context(request), **context})
 
@@ -51,4 +52,7 @@ def _deep_link(request: HttpRequest) -> dict[str, str]:
         user=request.user, language=translation.get_language() or "en", now=timezone.now()
     )
     deep_link = f"https://t.me/{bot}?start={code}"
-    return {"deep_link": deep_link, "bot": bot, "qr_svg": segno.make(deep_link).svg_inline(scale=5)}
+    # On white, quiet zone and all: segno's default is see-through, and the dark theme's near-black
+    # page behind black modules leaves a phone nothing to scan.
+    qr_svg = segno.make(deep_link).svg_inline(scale=5, light="#fff")
+    return {"deep_link": deep_link, "bot": bot, "qr_svg": qr_svg}

@@ -40,6 +40,9 @@ class ForwardingPreference(models.Model):
         default=True,
         help_text=_("Each SMS of a rental you are assigned to or rented goes to your linked Telegram chat."),
     )
+    # When Telegram refused the person's chat for good (403: they blocked the bot, or left Telegram) and
+    # Rentdesk let go of it: their Connect Telegram page says so until they connect again.
+    telegram_refused_at = models.DateTimeField(_("Telegram refused the chat at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("my SMS forwarding")

@@ -71,11 +71,13 @@ from .telegram_bot import telegram_update_answer, telegram_updates_read
 from .telegram_links import (
     LINK_CODE_LIFETIME,
     telegram_bot_name,
+    telegram_chat_refused,
     telegram_codes_on,
     telegram_codes_set,
     telegram_link_by_code,
     telegram_link_code_create,
     telegram_link_of,
+    telegram_refused_at,
     telegram_unlink,
 )
 from .telegram_push import telegram_sms_push
@@ -173,12 +175,14 @@ __all__ = [
     "sms_record",
     "stale_provider_data",
     "telegram_bot_name",
+    "telegram_chat_refused",
     "telegram_codes_on",
     "telegram_codes_set",
     "telegram_link_by_code",
     "telegram_link_code_create",
     "telegram_link_of",
     "telegram_links_for",
+    "telegram_refused_at",
     "telegram_sms_push",
     "telegram_unlink",
     "telegram_update_answer",

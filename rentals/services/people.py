@@ -2,8 +2,9 @@
 
 Either way they no longer work in the admin, so nothing of the team's may keep going through them: their
 numbers go back to nobody in particular (and their SMS to the team's chat), auto-renew set in their name
-stops (with an alarm, so someone extends by hand), and their API tokens are revoked. A person made staff
-again starts with none of it: claiming numbers, setting auto-renew and making tokens are done anew.
+stops (with an alarm, so someone extends by hand), their API tokens are revoked and their Telegram chat
+is let go. A person made staff again starts with none of it: claiming numbers, setting auto-renew,
+making tokens and connecting Telegram are done anew.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..reasons import reason
 from ..roles import is_active_staff
 from .api_tokens import api_tokens_revoke
 from .renewing import auto_renew_owner_leaving
+from .telegram_links import telegram_unlink
 
 
 def person_leave(*, person: AbstractBaseUser, deleted: bool, now: datetime) -> None:
@@ -26,6 +28,7 @@ def person_leave(*, person: AbstractBaseUser, deleted: bool, now: datetime) -> N
     _assignments_clear(person, deleted=deleted)
     auto_renew_owner_leaving(person, deleted=deleted)
     api_tokens_revoke(tokens=ApiToken.objects.filter(user=person), now=now)
+    telegram_unlink(user=person)
 
 
 def _assignments_clear(person: AbstractBaseUser, *, deleted: bool) -> int:

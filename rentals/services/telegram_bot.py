@@ -34,6 +34,10 @@ RENTAL_PERMISSION = "rentals.view_rental"
 POLL_SECONDS = 4
 READ_LEASE = timedelta(seconds=POLL_SECONDS + 60)
 POLL_ROW = 1
+# Refusals that asking again in 5 s will not change: 409, a webhook is set (the updates come by it; `manage.py
+# telegram_webhook delete` ends the pause); 401, the token was revoked. Read again after a pause, not
+# every 5 s with a log line each.
+PAUSE_AFTER = {409: timedelta(minutes=5), 401: timedelta(minutes=5)}
 
 
 def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
@@ -49,8 +53,8 @@ def telegram_updates_read(*, client: TelegramClient, now: datetime) -> int:
         offset = TelegramPoll.objects.get(pk=POLL_ROW).offset
         updates = client.get_updates(offset=offset or None, timeout=POLL_SECONDS)
     except TelegramError as error:
-        mine.update(leased_until=None, last_error=str(error)[:2000])
-        # 409: a webhook is set (manage.py telegram_webhook), and the updates come by it.
+        pause = PAUSE_AFTER.get(error.status or 0)
+        mine.update(leased_until=now + pause if pause else None, last_error=str(error)[:2000])
         logger.log(logging.INFO if error.status == 409 else logging.WARNING, "Telegram updates not read: %s", error)
         return 0
     lease = _answer_all(client, updates, lease=lease)
@@ -119,12 +123,14 @@ def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> s
     command, _, argument = text.partition(" ")
     command = command.split("@", 1)[0].lower()  # "/numbers@rentdesk_bot" in a chat with several bots
     argument = argument.strip()
-    if command == "/start" and argument:
-        link = telegram_link_by_code(code=argument, chat_id=chat_id, now=now)
-        with translation.override(link.language if link else _language(sender_language)):
-            return messages.linked(link.user.get_full_name() or link.user.get_username()) if link else (
-                messages.code_refused())  # fmt: skip
+    if command == "/start" and argument and (made := telegram_link_by_code(code=argument, chat_id=chat_id, now=now)):
+        with translation.override(made.language):
+            return messages.linked(made.user.get_full_name() or made.user.get_username())
     link = TelegramLink.objects.select_related("user").filter(chat_id=chat_id).first()
+    if command == "/start" and argument:
+        # In the language of the person the chat is linked to, if it is: their phone's may be another.
+        with translation.override(link.language if link else _language(sender_language)):
+            return messages.code_refused()
     if link is None:
         with translation.override(_language(sender_language)):
             return messages.not_linked()

@@ -57,6 +57,7 @@ def telegram_link_by_code(*, code: str, chat_id: int, now: datetime) -> Telegram
         link, _ = TelegramLink.objects.update_or_create(
             user=made.user, defaults={"chat_id": chat_id, "language": made.language, "linked_at": now}
         )
+        ForwardingPreference.objects.filter(user=made.user).update(telegram_refused_at=None)
     return link
 
 
@@ -66,6 +67,19 @@ def telegram_unlink(*, user: AbstractBaseUser | None = None, chat_id: int | None
         return False
     links = TelegramLink.objects.filter(user=user) if user is not None else TelegramLink.objects.filter(chat_id=chat_id)
     return links.delete()[0] > 0
+
+
+def telegram_chat_refused(*, link: TelegramLink, now: datetime) -> None:
+    """Telegram will not write to this chat again (403: the person blocked the bot, or their account is
+    gone): let go of it, so no SMS is retried into it, and have their Connect Telegram page say why."""
+    with transaction.atomic():
+        TelegramLink.objects.filter(pk=link.pk, chat_id=link.chat_id).delete()
+        ForwardingPreference.objects.update_or_create(user=link.user, defaults={"telegram_refused_at": now})
+
+
+def telegram_refused_at(*, user: AbstractBaseUser) -> datetime | None:
+    """When Telegram last refused the person's chat, while they have not connected again."""
+    return ForwardingPreference.objects.filter(user=user).values_list("telegram_refused_at", flat=True).first()
 
 
 def telegram_codes_set(*, user: AbstractBaseUser, on: bool) -> None:

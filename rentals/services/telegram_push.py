@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.utils import translation
+from django.utils import timezone, translation
 
 from ..models import SmsMessage, TelegramLink
 from ..telegram import messages
 from ..telegram.client import TelegramClient, TelegramError
+from .telegram_links import telegram_chat_refused
 
 SMS_PERMISSION = "rentals.view_smsmessage"
+# Telegram's answer for a chat it will not write to: the bot blocked, the account deleted or deactivated.
+CHAT_REFUSED = 403
 
 
 def telegram_sms_push(*, client: TelegramClient, sms: SmsMessage, link: TelegramLink) -> str:
@@ -18,5 +21,9 @@ def telegram_sms_push(*, client: TelegramClient, sms: SmsMessage, link: Telegram
     try:
         client.send_message(chat_id=link.chat_id, text=text)
     except TelegramError as error:
+        if error.status == CHAT_REFUSED:
+            # Retried, it would be refused again, for this SMS and every one after it.
+            telegram_chat_refused(link=link, now=timezone.now())
+            return f"{error} (the chat is disconnected)"
         return str(error)
     return ""

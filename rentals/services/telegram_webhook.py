@@ -47,8 +47,9 @@ def telegram_webhook_set(*, client: TelegramClient) -> str:
 
 
 def telegram_webhook_delete(*, client: TelegramClient) -> None:
-    """Back to polling: the task reads updates again."""
+    """Back to polling: the task reads updates again, at once (not after its pause for the webhook)."""
     client.delete_webhook()
+    TelegramPoll.objects.filter(pk=POLL_ROW).update(leased_until=None)
 
 
 def telegram_update_answer_once(*, client: TelegramClient, update: dict[str, Any], now: datetime) -> bool:

@@ -20,6 +20,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -57,6 +58,9 @@ class TelegramClient:
     def __init__(self, *, token: str, api_url: str) -> None:
         self._token = token
         self._api_url = api_url.rstrip("/")
+        # The operator's setting, so it may be on loopback (the stand-in) or a private network (a local
+        # Bot API server): reachable by this client's connections only, not by the chat URLs people write.
+        self._own_host = tuple(filter(None, [urlsplit(self._api_url).hostname]))
         self._session = requests.Session()
         self._session.mount("http://", requests.adapters.HTTPAdapter(max_retries=0))
         self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0))
@@ -114,9 +118,9 @@ class TelegramClient:
     @sensitive_variables("url")
     def _post(self, method: str, params: dict[str, Any], *, read_timeout: float) -> tuple[int, bytes]:
         url = f"{self._api_url}/bot{self._token}/{method}"
-        # Every connection is checked as a chat post's is: Telegram's host passes as the operator's
-        # setting (chat_guard.Allowance), anything a redirect or a lookup might lead to does not.
-        with chat_guard.guarded() as guard:
+        # Every connection is checked as a chat post's is: the Bot API's host passes as the operator's
+        # setting, anything a redirect or a lookup might lead to does not.
+        with chat_guard.guarded(also=self._own_host) as guard:
             try:
                 with self._session.post(
                     url, json=params, timeout=(CONNECT_TIMEOUT, read_timeout), allow_redirects=False,

@@ -195,12 +195,14 @@ def test_stop_in_the_chat_and_disconnect_on_the_page_unlink(client, bot):
     assert "not connected" in bot.last()
 
 
-def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(client, bot):
+def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(client, bot, rental):
     person = staff("view_smsmessage")
     linked(client, bot, person)
+    services.rentals_follow(rentals=[rental], user=person)
     person.is_active = False
     person.save()
     assert not TelegramLink.objects.exists()
+    assert not rental.followers.exists()  # nor their follows
     person.is_active = True
     person.save()
     bot.write("/numbers")
@@ -245,11 +247,12 @@ def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_n
 ):
     settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
     eager_tasks.conf.task_eager_propagates = False  # a retry is not an error to raise in the caller
-    assignee, renter = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
+    assignee, follower = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
     linked(client, bot, assignee)
-    linked(client, bot, renter, chat_id=OTHER_CHAT)
-    rental.assignee, rental.rented_by = assignee, renter
+    linked(client, bot, follower, chat_id=OTHER_CHAT)
+    rental.assignee = assignee
     rental.save()
+    services.rentals_follow(rentals=[rental], user=follower)
     first, other = len(bot.sent()), len(bot.sent(OTHER_CHAT))
     bot.force(method="sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
     inject(simulator, rental, "Code 6060")
@@ -299,11 +302,25 @@ def test_a_rental_followed_from_the_list_sends_its_sms_to_the_followers_chat_unt
     seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
     assert "7117" in [code["code"] for code in seen["codes"]]
     client.post(changelist, {**chosen, "action": "unfollow"})
+    assert not rental.followers.exists()
     before = len(bot.sent())
     inject(simulator, rental, "Code 7228")
     assert bot.sent()[before:] == []
     seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
     assert [code["code"] for code in seen["codes"]] == []
+
+
+def test_a_renter_who_handed_the_number_on_no_longer_gets_its_codes(client, bot, simulator, rental):
+    """Its codes follow its assignee (and followers), not whoever rented it for them."""
+    renter, colleague = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
+    linked(client, bot, renter)
+    linked(client, bot, colleague, chat_id=OTHER_CHAT)
+    rental.assignee, rental.rented_by = colleague, renter
+    rental.save()
+    mine, theirs = len(bot.sent()), len(bot.sent(OTHER_CHAT))
+    inject(simulator, rental, "Code 5151")
+    assert bot.sent()[mine:] == []
+    assert [m["text"].count("<code>5151</code>") for m in bot.sent(OTHER_CHAT)[theirs:]] == [1]
 
 
 def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):

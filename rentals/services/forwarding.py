@@ -91,10 +91,11 @@ def forward_destinations(rental: Rental) -> list[str]:
 
 
 def telegram_links_for(rental: Rental) -> list[TelegramLink]:
-    """The linked Telegram chats this rental's SMS go to: its assignee's, its renter's and its followers'."""
+    """The linked Telegram chats this rental's SMS go to: its assignee's and its followers'. Not its renter's
+    as such: the renter is its first assignee, and one who handed the number on stops getting its codes."""
     if not bot_enabled() or parse_chat_urls(rental.sms_chat_urls) == []:
         return []
-    concerned = [rental.assignee, rental.rented_by, *rental.followers.all()]
+    concerned = [rental.assignee, *rental.followers.all()]
     people = {person.pk for person in concerned if is_active_staff(person)}
     if not people:
         return []

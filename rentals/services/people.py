@@ -29,6 +29,7 @@ def person_leave(*, person: AbstractBaseUser, deleted: bool, now: datetime) -> N
     auto_renew_owner_leaving(person, deleted=deleted)
     api_tokens_revoke(tokens=ApiToken.objects.filter(user=person), now=now)
     telegram_unlink(user=person)
+    Rental.followers.through.objects.filter(user_id=person.pk).delete()
 
 
 def _assignments_clear(person: AbstractBaseUser, *, deleted: bool) -> int:

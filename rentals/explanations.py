@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import health
+
+if TYPE_CHECKING:
+    from .selectors import TelegramReading
 
 MAY_HAVE_CHARGED = _(
     "The provider may have charged; it will be checked. Do not rent again for the same need until "
@@ -231,3 +236,27 @@ def health_lines(report: health.SystemHealth) -> list[tuple[str, bool, str]]:
             words = gettext("OK")
         lines.append((str(HEALTH_PARTS[part.name]), part.ok, words))
     return lines
+
+
+# Beat starts a read every 5 s: a bot not read for this long is not being answered.
+TELEGRAM_QUIET_SECONDS = 60
+# Telegram's words when updates go to a webhook (`manage.py telegram_webhook set`): reading is not needed.
+TELEGRAM_WEBHOOK_ACTIVE = "webhook is active"
+
+
+def telegram_line(reading: TelegramReading | None, *, now: datetime) -> tuple[str, bool, str] | None:
+    """The dashboard's health line for the team's bot (selectors.telegram_reading), or None without one."""
+    if reading is None:
+        return None
+    part = gettext("Telegram bot")
+    if TELEGRAM_WEBHOOK_ACTIVE in reading.error:
+        return part, True, gettext("OK: Telegram sends the updates to the webhook.")
+    if reading.error:
+        return part, False, gettext("Telegram refuses to give its updates: %(error)s") % {"error": reading.error}
+    if reading.last_read_at is None:
+        return part, False, gettext("No update read yet: is the worker of the urgent queue running?")
+    seconds = round((now - reading.last_read_at).total_seconds())
+    if seconds > TELEGRAM_QUIET_SECONDS:
+        late = gettext("Updates last read %(seconds)s s ago: is the worker of the urgent queue running?")
+        return part, False, late % {"seconds": seconds}
+    return part, True, gettext("OK: updates last read %(seconds)s s ago.") % {"seconds": max(seconds, 0)}

@@ -31,6 +31,7 @@ from .models import (
     RentalStatus,
     RentAttempt,
     SmsMessage,
+    TelegramPoll,
     WebhookDelivery,
 )
 from .models.search import folded_words
@@ -233,6 +234,22 @@ def dashboard(*, now: datetime) -> Dashboard:
             ).order_by("-ended_at")[:10]
         ),
     )
+
+
+@dataclass(frozen=True)
+class TelegramReading:
+    """How the team's bot reads what people write to it (getUpdates, rentals.tasks.telegram_read_updates)."""
+
+    last_read_at: datetime | None
+    error: str  # Telegram's last refusal, its words (no token in them); empty after a good read
+
+
+def telegram_reading() -> TelegramReading | None:
+    """None while no bot is set up (TELEGRAM_BOT_TOKEN empty)."""
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return None
+    row = TelegramPoll.objects.order_by("pk").values("last_read_at", "last_error").first() or {}  # one row
+    return TelegramReading(row.get("last_read_at"), row.get("last_error", ""))
 
 
 def logins_locked_out(*, now: datetime) -> int:

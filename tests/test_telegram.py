@@ -688,3 +688,23 @@ def test_my_sms_forwarding_offers_the_telegram_switch_only_while_there_is_a_bot(
     assert 'name="telegram_codes"' in client.get(add).content.decode()
     settings.TELEGRAM_BOT_TOKEN = ""
     assert 'name="telegram_codes"' not in client.get(add).content.decode()
+
+
+def test_the_front_page_says_whether_the_bot_is_reading_its_updates(client, bot, settings):
+    """A revoked token or a stopped worker shows where ops look, not only in a log."""
+    boss = staff("view_rental", username="boss")
+    client.force_login(boss)
+
+    def health() -> str:
+        page = client.get("/admin/").content.decode()
+        return re.search(r'<div class="module" id="rentdesk-health">.*?</div>', page, re.S).group(0)
+
+    assert "Telegram bot" in health() and "No update read yet" in health()
+    read_updates()
+    assert "OK: updates last read" in health()
+    bot.force(method="getUpdates", error_code=401, description="Unauthorized")
+    read_updates()
+    assert "Telegram refuses to give its updates: getUpdates: Unauthorized" in health()
+    assert TOKEN not in client.get("/admin/").content.decode()
+    settings.TELEGRAM_BOT_TOKEN = ""
+    assert "Telegram bot" not in health()

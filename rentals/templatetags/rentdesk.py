@@ -16,6 +16,8 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     user, now = context["request"].user, timezone.now()
     # The same report as /healthz, which anyone may read: every staff member sees it.
     health = explanations.health_lines(system_health())
+    if telegram := explanations.telegram_line(selectors.telegram_reading(), now=now):
+        health.append(telegram)
     if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
         return {"dashboard": None, "health": health}
     locked_out = selectors.logins_locked_out(now=now) if user.has_perm("axes.view_accessattempt") else None

@@ -154,7 +154,8 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
         "required": needs_two_factor(request.user),
         "next": _next_url(request),
         # Shown only while setting up: once confirmed, the secret never leaves the server again.
-        "qr_svg": segno.make(device.config_url).svg_inline(scale=4) if setting_up else "",
+        # On a white ground of its own: a dark theme would otherwise leave it dark on dark, unscannable.
+        "qr_svg": segno.make(device.config_url).svg_inline(scale=4, light="#fff") if setting_up else "",
         "secret": b32encode(device.bin_key).decode() if setting_up else "",
     }
     return TemplateResponse(request, "admin/two_factor.html", {**admin.site.each_context(request), **context})

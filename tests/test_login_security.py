@@ -144,6 +144,8 @@ def test_two_factor_is_optional_and_asked_once_set_up(client):
     assert log_in(client, "olena").status_code == 302  # no app set up: the password is enough
     page = client.get(reverse("two_factor")).content.decode()
     secret = re.search(r'id="two-factor-secret">([A-Z2-7]+)<', page).group(1)
+    # The QR code on a white ground of its own, scannable in the dark theme too.
+    assert re.search(r'id="two-factor-qr"><svg [^>]*class="segno"><g [^>]*><path fill="#fff" d="M0 0h', page)
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     assert client.post(reverse("two_factor"), {"code": code_for(device)}).status_code == 302
     assert TOTPDevice.objects.get(user=user).confirmed and secret

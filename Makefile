@@ -3,6 +3,7 @@
 # For a server: `make serve`, `make reload` and `make check-deploy` (see docs/deploy.md).
 # `make faults`: the production stack on loopback, hurt on purpose; a table of what was lost.
 # `make bench`: each path's cost beside its floor (bench/RESULTS.md); `make bench-quick` is CI's.
+# `make docs`: the documentation site (docs/, mkdocs.yml) on http://127.0.0.1:$(DOCS_PORT)/.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: run test lint faults bench bench-quick install install-runtime serve reload check-deploy clean
+.PHONY: run test lint docs faults bench bench-quick install install-runtime serve reload check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,11 @@ bench-quick: install
 # server to run on (else a throwaway one from the machine's binaries, else SQLite).
 faults: install
 	$(PY) -m faults $(FAULTS_ARGS)
+
+# The documentation site, rebuilt as a page changes; `make test` builds it strictly (scripts/run_tests.py).
+DOCS_PORT ?= 8002
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,8 @@ Rows like real ones are bulk-inserted, and each table's size (PostgreSQL: pg_tot
 table with its indexes and TOAST; SQLite: the pages dbstat counts for the table and its indexes) is
 read before and after: the difference over the rows is the bytes a row costs on disk.
 
-What 1,000 rentals a month add, on these assumptions (the README's table says them too):
+What 1,000 rentals a month add, on these assumptions (docs/operating.md's "Retention and table sizes"
+says them too):
 - one rent attempt per rental, and HISTORY_PER_RENTAL history rows (rent, an assignment or claim, an
   extension, the end);
 - SMS_PER_RENTAL SMS a month per rental, each reaching Rentdesk by webhook (one delivery each);

@@ -150,7 +150,7 @@ def main() -> None:
         ratio = slow / fast
         figure = f"{ratio:.2f}x ({slow * 1000:.0f} ms vs {fast * 1000:.0f} ms), {few} -> {many} queries"
         target = "the same queries; <= 2x on PostgreSQL, 3x on SQLite"
-        if name in NOT_YET_FLAT:  # printed beside its target, not failing the run (README, Benchmarks)
+        if name in NOT_YET_FLAT:  # printed beside its target, not failing the run (docs/benchmarks.md)
             note(f"{name} page at {sizes} (target, not met yet: {target})", figure)
             continue
         report(f"{name} page at {sizes}", figure, target, ratio <= most and few == many)

@@ -1,5 +1,5 @@
 """Retention: webhook ingest keeps its target while a purge removes ROWS old webhook deliveries, and the
-bytes each kind of row takes (the README's table sizes per 1,000 rentals a month).
+bytes each kind of row takes (the table sizes per 1,000 rentals a month in docs/operating.md).
 
 ROWS deliveries processed 60 days ago (kept 30 by default) are written with one bulk SQL statement, then
 `manage.py purge_old_records` removes them in its own process, in its batches and pauses, while webhooks

@@ -1,7 +1,7 @@
 """`make faults`: python -m faults [--short] [--only S1,S4] [--keep].
 
 Starts the production stack on loopback, runs the scenarios one after the other, prints the table
-(Markdown, as the README shows it) and exits 1 when a figure misses its target.
+(Markdown, as docs/faults.md shows it) and exits 1 when a figure misses its target.
 """
 
 from __future__ import annotations

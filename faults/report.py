@@ -52,7 +52,7 @@ COLUMN_OF = {"server_errors": "5xx", "no_answer": "no answer"}
 
 
 def table(rows: list[Figures]) -> str:
-    """A Markdown table: readable in a terminal, and pasted as is into the README."""
+    """A Markdown table: readable in a terminal, and pasted as is into docs/faults.md."""
     lines = [
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 2) + [":---:"]) + "|",

@@ -54,7 +54,7 @@ def threads_left_for_webhooks(**kwargs: Any) -> list[Warning]:
         Warning(
             f"RENTDESK_API_WAIT_SLOTS + RENTDESK_WEB_PROVIDER_CALLS ({held}) leave fewer than {THREADS_KEPT_FREE} "
             f"of WEB_THREADS ({settings.RENTDESK_WEB_THREADS}) for webhooks and pages.",
-            hint="Raise WEB_THREADS or lower the other two (README, Settings).",
+            hint="Raise WEB_THREADS or lower the other two (docs/configuration.md, Settings).",
             id="rentals.W003",
         )
     ]

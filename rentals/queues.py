@@ -1,4 +1,4 @@
-"""Celery's two queues by urgency, and which tasks go to the urgent one (README, "Two queues").
+"""Celery's two queues by urgency, and which tasks go to the urgent one (docs/operating.md, "Two queues").
 
 What a person waiting for a code feels runs on ``urgent``, consumed by a worker of its own; everything
 else, the provider's long jobs first, on ``background``. A catalog sync of 180 countries, reconciliation

@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers that take ids, call one service and declare their retry policy.
 
-The task names are a public interface (documented in the README): beat schedules and other
-deployments refer to them, so they are spelled out rather than derived from the module path.
+The task names are a public interface (documented in docs/operating.md, "Scheduled jobs"): beat schedules
+and other deployments refer to them, so they are spelled out rather than derived from the module path.
 """
 
 from datetime import datetime

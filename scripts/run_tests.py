@@ -1,5 +1,6 @@
-"""Run the whole suite: lint, then pytest on SQLite and, when one is given, on PostgreSQL, side by side,
-then the production stack (nginx, gunicorn, PostgreSQL, Redis, both workers, beat) where the machine has it.
+"""Run the whole suite: lint and the documentation's strict build, then pytest on SQLite and, when one is given,
+on PostgreSQL, side by side, then the production stack (nginx, gunicorn, PostgreSQL, Redis, both workers,
+beat) where the machine has it.
 
 TEST_POSTGRES_URL (a postgres:// URL whose user may create databases) turns on the PostgreSQL run
 and the stack; .ci/run starts a server and sets it. Whatever is skipped is said at the end, with
@@ -15,6 +16,7 @@ import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
 VENV_BIN = os.path.join(".venv", "bin")
+PROJECT_VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), VENV_BIN)
 # The production stack boots once, in its own stage, not in each database's run.
 PYTEST = [os.path.join(VENV_BIN, "pytest"), "-p", "no:cacheprovider"]
 
@@ -55,6 +57,22 @@ def own_redis_database(env: dict[str, str], number: int) -> dict[str, str]:
     return {**env, "TEST_REDIS_URL": urlunsplit(urlsplit(given)._replace(path=f"/{number}"))}
 
 
+def documentation_build(site_dir: str) -> list[str]:
+    """docs/ built as the mkdocs.yml in the current directory says, strictly: a broken link or anchor,
+    or a page left out of the navigation, fails it (not --quiet: it would hide the warnings that fail)."""
+    return [os.path.join(PROJECT_VENV_BIN, "mkdocs"), "build", "--strict", "--site-dir", site_dir]
+
+
+# mkdocs-material's notice of its successor, printed on every build, is not a finding.
+DOCUMENTATION_ENV = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def documentation_built() -> bool:
+    """The documentation's strict build; the site goes to a temporary directory, never into the repository."""
+    with tempfile.TemporaryDirectory(prefix="rentdesk-site-") as site:
+        return run("documentation: mkdocs build --strict", documentation_build(site), env=DOCUMENTATION_ENV)
+
+
 # tests/stack.py says what the stack needs; asked here only to say why it is skipped.
 MISSING_STACK_PARTS = (
     "import django; django.setup(); from tests.stack import missing_parts; print('; '.join(missing_parts()))"
@@ -78,6 +96,7 @@ def main() -> int:
     results = [
         run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."]),
         run("ruff format", [os.path.join(VENV_BIN, "ruff"), "format", "--check", "."]),
+        documentation_built(),
     ]
     suites = [("pytest on SQLite", {"DATABASE_URL": "sqlite:///.local/db.sqlite3"})]
     postgres_url = os.environ.get("TEST_POSTGRES_URL")

@@ -485,7 +485,7 @@ def test_telegram_chat_writes_to_the_stand_in_and_prints_the_bots_answer(client,
 
 def test_telegram_chat_finds_make_runs_stand_in_from_another_shell(bot, settings, simulator, capsys, monkeypatch):
     """`make run` gives the stand-in's token to its own processes only: a person's second shell has
-    none, and the command still writes to the simulator on SIMULATOR_PORT, as the README says."""
+    none, and the command still writes to the simulator on SIMULATOR_PORT, as docs/telegram.md says."""
     worker_client = telegram_client()  # the worker's, started by make run with the stand-in's token
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = "", "https://api.telegram.org"

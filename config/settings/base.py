@@ -240,7 +240,7 @@ RENTDESK_SMS_FORWARD_ATTEMPTS = readers.positive_int(env, "RENTDESK_SMS_FORWARD_
 RENTDESK_REMINDER_HOURS = readers.positive_hours(env, "RENTDESK_REMINDER_HOURS", default=[72, 24, 2])
 
 # --- Telegram ------------------------------------------------------------------------------------
-# The team's bot, made with @BotFather (README, "Telegram"); empty: no bot, no "Connect Telegram".
+# The team's bot, made with @BotFather (docs/telegram.md); empty: no bot, no "Connect Telegram".
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 # The Bot API's address: Telegram's, or the simulator's stand-in (`make run`, the tests).
 TELEGRAM_API_URL = readers.http_url(env, "TELEGRAM_API_URL", default="https://api.telegram.org", base_only=True).rstrip(

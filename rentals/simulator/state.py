@@ -1,6 +1,6 @@
 """The simulated provider: accounts, stock, prices and rents, guarded by one lock.
 
-Special API keys (documented in the README) put an account in a state on first use:
+Special API keys (documented in docs/simulator.md) put an account in a state on first use:
 ``sim-bad-key…`` is refused with BAD_KEY, ``sim-banned…`` is banned for a day, ``sim-inactive…``
 is inactive, ``sim-no-balance…`` has no money, ``sim-blocked…`` answers CHANNELS_LIMIT.
 Any other key is a new account with ``DEFAULT_BALANCE``.

@@ -2,6 +2,7 @@
 extension shows, for readers in any timezone, before and after refunds and late extensions."""
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -110,7 +111,7 @@ def test_kept_months_show_what_every_rental_adds_up_to(settings, seed):
     assert_same_figures(now)
 
 
-def test_a_refund_or_a_late_extension_in_a_closed_month_shows_at_once_and_after_summing(settings):
+def test_a_revoke_or_a_cancel_of_a_rental_from_a_closed_month_shows_at_once_and_after_summing(settings):
     settings.TIME_ZONE = TEAM
     now = timezone.now()
     rentals = random_desk(3, now)
@@ -134,3 +135,28 @@ def test_only_months_closed_for_the_grace_period_are_summed(settings):
     kept = set(SpendMonth.objects.values_list("starts_at", flat=True))
     assert this_month not in kept and month_start_in(this_month - timedelta(days=1), ZoneInfo(TEAM)) not in kept
     assert next_month(month_start_in(this_month - timedelta(days=40), ZoneInfo(TEAM))) not in kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_extension_of_a_closed_month_settled_late_by_reconciliation_counts_at_once(
+    settings, simulator, account, catalog, short_timeouts
+):
+    settings.TIME_ZONE = TEAM
+    rental = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    ).rental  # fmt: skip
+    simulator._post_json("advance", {"seconds": 25 * 3600})  # ended: extending re-orders it under a new id
+    simulator.force(delay=2.0, action="continueRentNumber")
+    unknown = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    assert unknown.extension.state == AttemptState.UNKNOWN
+    now = timezone.now()
+    months_ago = now - timedelta(days=70)  # sent then, its answer lost: its month has closed since
+    Rental.objects.filter(pk=rental.pk).update(created_at=months_ago - timedelta(hours=1))
+    RentalExtension.objects.filter(pk=unknown.extension.pk).update(created_at=months_ago)
+    services.spend_months_summarise(now=now)
+    before = shown("account", datetime(2000, 1, 1, tzinfo=UTC))
+    assert services.account_reconcile(account_id=account.pk, now=timezone.now()).resolved_extensions
+    assert RentalExtension.objects.get(pk=unknown.extension.pk).cost
+    assert shown("account", datetime(2000, 1, 1, tzinfo=UTC)) != before
+    assert_same_figures(timezone.now())

@@ -74,14 +74,18 @@ def spend_totals(*, group: str, since: datetime) -> dict[tuple[str, str], Spent]
     """What was paid since ``since``, by (month "YYYY-MM" in the reader's timezone, name of ``group``)."""
     rental_key, extension_key, kept_key = SPEND_GROUPS[group]
     totals, starts = _kept_months(kept_key, since)
-    ranges = _live_ranges(since, starts, timezone.get_current_timezone())
+    ranges, moved = _live_ranges(since, starts, timezone.get_current_timezone())
+    # The team's month of a row is needed only where a kept month's rows are read (each costs SQLite a
+    # call into Python per row).
+    months = {"month": TruncMonth("created_at")}
+    if moved:
+        months["team_month"] = TruncMonth("created_at", tzinfo=team_zone())
     for queryset, key in ((paid_rents(ranges), rental_key), (paid_extensions(ranges), extension_key)):
-        months = {"month": TruncMonth("created_at"), "team_month": TruncMonth("created_at", tzinfo=team_zone())}
-        rows = queryset.annotate(**months).values("month", "team_month", key).order_by()
+        rows = queryset.annotate(**months).values(*months, key).order_by()
         for row in rows.annotate(amount=Sum("cost"), count=Count("pk")):
             name = row[key] or "(unknown)"
             _add(totals, (_label(row["month"]), name), row["amount"], row["count"])
-            if row["team_month"] in starts:  # a kept month's row in another of the reader's months
+            if row.get("team_month") in starts:  # a kept month's row in another of the reader's months
                 _add(totals, (_label(row["team_month"]), name), -row["amount"], -row["count"])
     return {index: spent for index, spent in totals.items() if spent.count}
 
@@ -108,10 +112,11 @@ def _kept_months(key: str, since: datetime) -> tuple[dict[tuple[str, str], Spent
     return totals, starts
 
 
-def _live_ranges(since: datetime, starts: set[datetime], reader: ZoneInfo) -> list[Range]:
+def _live_ranges(since: datetime, starts: set[datetime], reader: ZoneInfo) -> tuple[list[Range], bool]:
     """What is read live: all from ``since`` on but the kept months, and the parts of those that are
-    in another month of the reader's."""
+    in another month of the reader's (moved: whether there are such parts)."""
     ranges: list[Range] = []
+    moved = []
     cursor = since
     for start in sorted(starts):
         end = next_month(start)
@@ -119,12 +124,12 @@ def _live_ranges(since: datetime, starts: set[datetime], reader: ZoneInfo) -> li
             ranges.append((cursor, start))
         own = datetime(start.year, start.month, 1, tzinfo=reader)  # the same month, the reader's
         if own > start:
-            ranges.append((start, min(own, end)))
+            moved.append((start, min(own, end)))
         if next_month(own) < end:
-            ranges.append((max(next_month(own), start), end))
+            moved.append((max(next_month(own), start), end))
         cursor = end
     ranges.append((cursor, None))
-    return ranges
+    return ranges + moved, bool(moved)
 
 
 def _label(month: datetime) -> str:

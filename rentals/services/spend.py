@@ -31,7 +31,7 @@ _EXTENSION_KEYS = ("rental__account_id", "rental__service_id", "rental__country_
 
 def spend_months_summarise(*, now: datetime) -> int:
     """Sum every closed month (ended ``SUMMARY_GRACE`` ago) not summed yet or marked stale; how many."""
-    first = _first_spend(now)
+    first = _first_spend()
     if first is None:
         return 0
     kept = set(SpendMonth.objects.filter(stale=False).values_list("starts_at", "ends_at"))
@@ -45,7 +45,7 @@ def spend_months_summarise(*, now: datetime) -> int:
     return summed
 
 
-def _first_spend(now: datetime) -> datetime | None:
+def _first_spend() -> datetime | None:
     rents = Rental.objects.aggregate(first=Min("created_at"))["first"]
     extensions = RentalExtension.objects.aggregate(first=Min("created_at"))["first"]
     return min((moment for moment in (rents, extensions) if moment is not None), default=None)
@@ -80,8 +80,8 @@ def spend_of_rental_changed(*, rental_id: int, now: datetime) -> None:
     moments = list(RentalExtension.objects.filter(rental_id=rental_id).values_list("created_at", flat=True))
     moments += Rental.objects.filter(pk=rental_id).values_list("created_at", flat=True)
     this_month = month_start_in(now, team_zone())
-    starts = {month_start_in(moment, team_zone()) for moment in moments} - {this_month}
-    starts = {start for start in starts if start < this_month}
+    # This month is never kept: it is always read live.
+    starts = {start for start in (month_start_in(moment, team_zone()) for moment in moments) if start < this_month}
     if starts:
         SpendMonth.objects.bulk_create(
             [SpendMonth(starts_at=start, ends_at=next_month(start), stale=True) for start in sorted(starts)],

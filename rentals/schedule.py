@@ -86,6 +86,13 @@ SCHEDULE = [
         "in small batches, at most a minute per run.",
         daily_at=(3, 40),
     ),
+    ScheduledJob(
+        "Summarise spend",
+        "rentals.tasks.summarise_spend",
+        3600,
+        "Sum each closed month's spend once, and again when a refund or a late extension changes it: the "
+        "costs page and /metrics read these sums instead of every rental.",
+    ),
 ]
 
 

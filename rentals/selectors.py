@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
 
@@ -36,6 +35,8 @@ from .models import (
 )
 from .models.search import folded_words
 from .schedule import POLL_CYCLE
+from .spend import SPEND_GROUPS as SPEND_GROUPS  # the costs page offers these
+from .spend import spend_totals
 from .statements import newest_sms_with_forwarding
 from .words_index import RENTALS_HOLDING, words_index_ready
 
@@ -282,39 +283,11 @@ class SpendRow:
     amount: Decimal
 
 
-SPEND_GROUPS = {
-    "account": ("account__name", "rental__account__name"),
-    "service": ("service__name", "rental__service__name"),
-    "country": ("country__name", "rental__country__name"),
-    "person": ("rented_by__username", "requested_by__username"),
-}
-
-
 def spend_by_month(*, group: str, since: datetime) -> list[SpendRow]:
-    """What was paid per month (rents and extensions, by when they were made), split by ``group``."""
-    rental_key, extension_key = SPEND_GROUPS[group]
-    totals: dict[tuple[str, str], Decimal] = {}
-    rents = (
-        # Cancelled and revoked rents were refunded: they cost nothing.
-        Rental.objects.filter(created_at__gte=since, cost__isnull=False)
-        .exclude(status__in=[RentalStatus.CANCELLED, RentalStatus.REVOKED])
-        .annotate(month=TruncMonth("created_at"))
-        .values("month", rental_key)
-        .annotate(amount=Sum("cost"))
-    )
-    extensions = (
-        RentalExtension.objects.filter(created_at__gte=since, state=AttemptState.SUCCEEDED, cost__isnull=False)
-        # A cancel or a revoke refunds the extensions too.
-        .exclude(rental__status__in=[RentalStatus.CANCELLED, RentalStatus.REVOKED])
-        .annotate(month=TruncMonth("created_at"))
-        .values("month", extension_key)
-        .annotate(amount=Sum("cost"))
-    )
-    for rows, key in ((rents, rental_key), (extensions, extension_key)):
-        for row in rows:
-            index = (row["month"].strftime("%Y-%m"), row[key] or "(unknown)")
-            totals[index] = totals.get(index, Decimal(0)) + row["amount"]
-    return [SpendRow(month, name, amount) for (month, name), amount in sorted(totals.items())]
+    """What was paid per month (rents and extensions, by when they were made, refunds deducted), split by
+    ``group``: months in the reader's timezone, closed months read from their sums (rentals/spend.py)."""
+    totals = spend_totals(group=group, since=since)
+    return [SpendRow(month, name, spent.amount) for (month, name), spent in sorted(totals.items())]
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,9 @@ def purge_old_records() -> int:
     if not purged.finished:
         purge_old_records.apply_async(countdown=PURGE_AGAIN_AFTER_SECONDS)
     return sum(purged.counts.values())
+
+
+@shared_task(name="rentals.tasks.summarise_spend")
+def summarise_spend() -> int:
+    """Sum the closed months' spend not summed yet or changed since (the costs page and /metrics read them)."""
+    return services.spend_months_summarise(now=timezone.now())

@@ -22,6 +22,7 @@ from .rentals import (
     WebhookDelivery,
     auto_renew_window_problem,
 )
+from .spend import SpendMonth, SpendSum
 from .telegram import TelegramLink, TelegramLinkCode, TelegramPoll, TelegramRentOffer
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "SmsForward",
     "SmsMessage",
     "SmsSource",
+    "SpendMonth",
+    "SpendSum",
     "TelegramLink",
     "TelegramLinkCode",
     "TelegramPoll",

@@ -494,6 +494,8 @@ class RentalExtension(models.Model):
         verbose_name = _("extension")
         verbose_name_plural = _("extensions")
         ordering = ["-created_at"]
+        # The costs page sums the extensions of the months it does not keep sums of (models/spend.py).
+        indexes = [models.Index(fields=["created_at"], name="extension_created_idx")]
         constraints = [
             # One extension at a time may be in flight or unresolved: a second would risk paying twice.
             models.UniqueConstraint(

@@ -67,6 +67,7 @@ from .sms import (
     rental_poll,
     sms_record,
 )
+from .spend import SUMMARY_GRACE, spend_month_summarise, spend_months_summarise, spend_of_rental_changed
 from .telegram_bot import telegram_update_answer, telegram_updates_read
 from .telegram_links import (
     LINK_CODE_LIFETIME,
@@ -102,6 +103,7 @@ __all__ = [
     "CANCEL_WINDOW",
     "LINK_CODE_LIFETIME",
     "RENT_PERMISSION",
+    "SUMMARY_GRACE",
     "Budget",
     "CatalogChunk",
     "ChatUnavailable",
@@ -173,6 +175,9 @@ __all__ = [
     "rentals_unfollow",
     "sms_forward",
     "sms_record",
+    "spend_month_summarise",
+    "spend_months_summarise",
+    "spend_of_rental_changed",
     "stale_provider_data",
     "telegram_bot_name",
     "telegram_chat_refused",

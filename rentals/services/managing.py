@@ -28,6 +28,7 @@ from .accounts import account_record_error, account_record_refusal, provider_cli
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
 from .sms import PollResult, rental_poll
+from .spend import spend_of_rental_changed
 from .turns import ProviderCallSlot, turn_at_once
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def _mark(rental: Rental, status: str, *, requested_by: AbstractBaseUser | None)
             rental._change_reason = reason("finished" if status == RentalStatus.FINISHED else "cancelled")
             recorded_as(rental, requested_by)
             rental.save(update_fields=["status", "ended_at"])
+            if status == RentalStatus.CANCELLED:  # refunded: its months' spend too (ALREADY_CANCEL comes any time)
+                spend_of_rental_changed(rental_id=rental.pk, now=rental.ended_at)
 
 
 def rental_check_sms(*, rental: Rental) -> PollResult:
@@ -271,6 +274,8 @@ def _extension_send(
         RentalReminder.objects.filter(rental=rental).delete()
         outcome = _finish(extension, AttemptState.SUCCEEDED, new_rent_id=phone.rent_id,
                           new_end_date=phone.end_date, cost=phone.cost)  # fmt: skip
+        # Paid in the month it was recorded, which may have closed meanwhile; a revoked rental is paid again.
+        spend_of_rental_changed(rental_id=rental.pk, now=timezone.now())
     # Counted in the month the extension was recorded, before the call (a rent, by its rental's row).
     budget_alert_soon(account=rental.account, person=requested_by, spent_at=extension.created_at)
     balance_check_soon(rental.account)
@@ -303,6 +308,7 @@ def _absorb_adopted_placeholder(rental: Rental, rent_id: str) -> None:
     for message in SmsMessage.objects.filter(rental=placeholder):
         if not SmsMessage.objects.filter(rental=rental, dedupe_key=message.dedupe_key).exists():
             SmsMessage.objects.filter(pk=message.pk).update(rental=rental)
+    spend_of_rental_changed(rental_id=placeholder.pk, now=timezone.now())  # its rent was counted as paid
     placeholder.delete()
 
 

@@ -25,6 +25,7 @@ from ..sentences import team_language
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW, recorded_as
 from .pacing import account_pacing
+from .spend import spend_of_rental_changed
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,8 @@ def _resolve_extensions(
                 rental.save(update_fields=[
                     "provider_rent_id", "end_date", "hours", "status", "ended_at", "expired_at", "ended_by_provider",
                 ])  # fmt: skip
+                # The extension was recorded when sent, maybe in a closed month; a refunded rental is paid again.
+                spend_of_rental_changed(rental_id=rental.pk, now=now)
                 settled.add(new_id)
                 result.resolved_extensions.append(extension.pk)
     return settled

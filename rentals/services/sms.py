@@ -31,6 +31,7 @@ from ..statements import rental_last_sms_moved, row_inserted
 from .accounts import account_record_error, provider_client_for
 from .forwarding import sms_arrived
 from .pacing import account_pacing
+from .spend import spend_of_rental_changed
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,9 @@ def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
         locked.status, locked.ended_at, locked.ended_by_provider = status, now, True
         locked._change_reason = reason(f"{status}_by_provider_early" if early else f"{status}_by_provider")
         locked.save(update_fields=["status", "ended_at", "ended_by_provider"])
+        # Refunded: a revoke comes while the rental lasts, its extensions may make that months after its rent.
+        if status in (RentalStatus.CANCELLED, RentalStatus.REVOKED):
+            spend_of_rental_changed(rental_id=locked.pk, now=now)
     if early:
         _alert_ended_early(locked)
     return True

@@ -37,8 +37,9 @@ WEBHOOKS_PROCESS_TASK = "rentals.tasks.process_webhooks"
 def task_queue(name: str, *args: object, countdown: int | None = None) -> None:
     """Queue the task ``name`` as its own ``delay`` would: where this process has it registered, through its
     ``apply_async`` (its options; run at once under ``task_always_eager``), else sent by name. Raises what
-    sending raises."""
-    current_app.signature(name, args=args).apply_async(countdown=countdown)
+    sending raises. ``ignore_result`` as a task's own default, so the message is the same either way."""
+    ignore_result = current_app.conf.task_ignore_result
+    current_app.signature(name, args=args).apply_async(countdown=countdown, ignore_result=ignore_result)
 
 
 def task_queue_on_commit(name: str, *args: object) -> None:

@@ -1,5 +1,5 @@
-"""Chat destinations for forwarded SMS: apprise URLs, how they are written, checked, masked, and posted
-to as plain text.
+"""Chat destinations for forwarded SMS: apprise URLs posted to as plain text (how they are written,
+checked and masked: rentals/chat_urls.py).
 
 An SMS is text a stranger wrote. Whatever chat it goes to, it must arrive as the characters it was:
 no markup of its own, no mention that pings a whole channel, no control or direction-changing
@@ -21,14 +21,19 @@ import re
 from urllib.parse import unquote
 
 import apprise
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from . import chat_guard
 
+# How chat URLs are written, checked and masked lives in chat_urls, which the models may import (nothing
+# there posts); the migrations name rentals.chat.validate_chat_urls, so it is named here too.
+from .chat_urls import FORWARD_NOWHERE as FORWARD_NOWHERE
+from .chat_urls import masked as masked
+from .chat_urls import parse_chat_urls as parse_chat_urls
+from .chat_urls import validate_chat_urls as validate_chat_urls
+
 logger = logging.getLogger(__name__)
 
-FORWARD_NOWHERE = "none"
 MAX_TEXT = 1000
 
 # Every way text can start a new line: CR LF, CR, vertical tab, form feed, file/group/record separators,
@@ -40,53 +45,6 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u2
 _MENTION = re.compile(r"(@)(?=\w)|(<)(?=[!@#])")
 _ZERO_WIDTH_SPACE = "\u200b"
 _URL_PIECES = re.compile(r"[/:@?&=#,;+\s]+")
-
-
-def parse_chat_urls(text: str) -> list[str] | None:
-    """The URLs written in a setting: None when it is empty (the default applies), [] for "none"."""
-    urls = [part for part in re.split(r"[\s,]+", text or "") if part]
-    if not urls:
-        return None
-    if [url.lower() for url in urls] == [FORWARD_NOWHERE]:
-        return []
-    return urls
-
-
-def validate_chat_urls(text: str) -> None:
-    """Each URL must be one apprise can post to, adding no headers, parameters or method of its own, to
-    a host outside the team's network unless RENTDESK_CHAT_ALLOWED_HOSTS names it (the model validator)."""
-    urls = parse_chat_urls(text) or []
-    wrong = [url for url in urls if url.lower() == FORWARD_NOWHERE or apprise.Apprise.instantiate(url) is None]
-    if wrong:
-        raise ValidationError(
-            _("Not an apprise URL Rentdesk can post to: %(urls)s. Write 'none' alone to forward nowhere.")
-            % {"urls": ", ".join(masked(url) for url in wrong)}
-        )
-    errors = [error for url in urls if (error := _destination_error(url))]
-    if errors:
-        raise ValidationError(errors)
-
-
-def _destination_error(url: str) -> str:
-    if added := chat_guard.added_parameters(url):
-        return _(
-            "%(url)s sets %(parameters)s: a chat URL may not add headers, parameters or payload fields, "
-            "or change the method."
-        ) % {"url": masked(url), "parameters": ", ".join(added)}
-    if inside := chat_guard.inside_addresses(url):
-        return _(
-            "%(url)s leads inside the network (%(addresses)s): Rentdesk posts only to public addresses "
-            "unless RENTDESK_CHAT_ALLOWED_HOSTS names the host."
-        ) % {"url": masked(url), "addresses": ", ".join(inside)}
-    return ""
-
-
-def masked(url: str) -> str:
-    """The URL as it may be shown: apprise's privacy form hides tokens and passwords."""
-    channel = apprise.Apprise.instantiate(url)
-    if channel is None:
-        return url.split("://", 1)[0] + "://…" if "://" in url else "…"
-    return channel.url(privacy=True).split("?", 1)[0]
 
 
 def destination_key(url: str) -> str:

@@ -6,6 +6,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -198,6 +200,15 @@ def headline(token: str) -> str:
         if text[end.end()].isupper():
             return text[: end.start()]
     return text
+
+
+def what_happened(token: str, *, sentence: str | None = None) -> SafeString:
+    """An outcome for a page: the sentence (the token's headline unless given) and, muted after it,
+    SMS.online's token for those who look it up."""
+    if not token:
+        return format_html("{}", sentence or "")
+    words = headline(token) if sentence is None else sentence
+    return format_html('{} <small class="quiet" title="{}">({})</small>', words, gettext("SMS.online's code"), token)
 
 
 def with_token(sentence: str, token: str) -> str:

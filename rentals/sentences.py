@@ -77,6 +77,13 @@ def provider_busy(seconds: int, *, account_paced: bool) -> str:
     return (text % {"seconds": seconds}) + " " + _("Nothing was sent.")
 
 
+def person(user: object) -> str:
+    """A person as colleagues know them: full name, else the username."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+
+
 def describe(outcome: Outcome) -> str:
     """What staff are told about an outcome, whether it just happened or the request came again."""
     if outcome.state == "pending":

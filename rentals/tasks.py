@@ -11,7 +11,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import selectors, services
-from .provider.errors import ProviderUnreachable
+from .services import ProviderUnreachable
 from .telegram.client import bot_enabled, telegram_client
 
 

@@ -17,7 +17,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import services
-from .provider.parsing import UnreadableWebhook
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def sms_webhook(request: HttpRequest, token: str) -> HttpResponse:
         delivery_id = services.webhook_store(token=token, body=body, content_type=content_type, briefly=True)
     except services.UnknownWebhookToken:
         return HttpResponse("Unknown webhook.", status=404, content_type="text/plain")
-    except UnreadableWebhook as problem:
+    except services.UnreadableWebhook as problem:
         return _unreadable(problem)
     except DatabaseError as error:
         delivery = {"token": token, "body": body, "content_type": content_type, "received_at": arrived}
@@ -64,7 +63,7 @@ def _kept_or_refused(delivery: dict, *, why: str) -> HttpResponse:
     No query here: Django's connection would try the database again (on_commit too)."""
     try:
         kept = services.webhook_keep(**delivery, why=why)
-    except UnreadableWebhook as problem:  # never kept: the token cannot be told apart, the body can
+    except services.UnreadableWebhook as problem:  # never kept: the token cannot be told apart, the body can
         return _unreadable(problem)
     if not kept:
         logger.error("webhook delivery could not be stored (%s), nor kept in Redis: answered 503", why)
@@ -72,7 +71,7 @@ def _kept_or_refused(delivery: dict, *, why: str) -> HttpResponse:
     return HttpResponse("OK", content_type="text/plain")
 
 
-def _unreadable(problem: UnreadableWebhook) -> HttpResponse:
+def _unreadable(problem: services.UnreadableWebhook) -> HttpResponse:
     return HttpResponse(f"Unreadable SMS notification: {problem}.", status=400, content_type="text/plain")
 
 

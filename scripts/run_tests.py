@@ -1,6 +1,6 @@
-"""Run the whole suite: lint and the documentation's strict build, then pytest on SQLite and, when one is given,
-on PostgreSQL, side by side, then the production stack (nginx, gunicorn, PostgreSQL, Redis, both workers,
-beat) where the machine has it.
+"""Run the whole suite: lint (ruff, and the layers' contracts with lint-imports) and the documentation's
+strict build, then pytest on SQLite and, when one is given, on PostgreSQL, side by side, then the production
+stack (nginx, gunicorn, PostgreSQL, Redis, both workers, beat) where the machine has it.
 
 TEST_POSTGRES_URL (a postgres:// URL whose user may create databases) turns on the PostgreSQL run
 and the stack; .ci/run starts a server and sets it. Whatever is skipped is said at the end, with
@@ -73,6 +73,12 @@ def documentation_built() -> bool:
         return run("documentation: mkdocs build --strict", documentation_build(site), env=DOCUMENTATION_ENV)
 
 
+def layers_held() -> bool:
+    """The layers' contracts (pyproject.toml, [tool.importlinter]) on the code in the current directory: an
+    import across a layer fails the suite (docs/architecture.md, "The layers")."""
+    return run("layers: lint-imports", [os.path.join(PROJECT_VENV_BIN, "lint-imports")])
+
+
 # tests/stack.py says what the stack needs; asked here only to say why it is skipped.
 MISSING_STACK_PARTS = (
     "import django; django.setup(); from tests.stack import missing_parts; print('; '.join(missing_parts()))"
@@ -96,6 +102,7 @@ def main() -> int:
     results = [
         run("ruff", [os.path.join(VENV_BIN, "ruff"), "check", "."]),
         run("ruff format", [os.path.join(VENV_BIN, "ruff"), "format", "--check", "."]),
+        layers_held(),
         documentation_built(),
     ]
     suites = [("pytest on SQLite", {"DATABASE_URL": "sqlite:///.local/db.sqlite3"})]

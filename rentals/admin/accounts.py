@@ -20,7 +20,6 @@ from ..models import (
     ProviderAccount,
     api_key_problem,
 )
-from ..provider.errors import ProviderError
 from ..sentences import money, url_refusal
 from .common import (
     MONEY_FORM_FIELDS,
@@ -190,7 +189,7 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
         for account in queryset:
             try:
                 balance = services.account_check_balance(account=account)
-            except ProviderError as error:
+            except services.ProviderError as error:
                 self.message_user(
                     request, f"{account.name}: {with_token(explain(error.token), error.token)}", messages.ERROR
                 )

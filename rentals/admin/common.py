@@ -12,12 +12,10 @@ from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from ..explanations import headline, with_token
+from ..explanations import headline, what_happened, with_token
 from ..forms import MoneyField
 from ..models import ANY_OPERATOR
 from ..sentences import money
@@ -163,15 +161,6 @@ def attempt_what_happened(attempt: Any) -> str:
     """A rent attempt's or an extension's outcome in its list: a succeeded one (reconciled ones too) says
     nothing more than its state, whatever token its first answer left; the token stays on its page."""
     return "" if attempt.state == "succeeded" else what_happened(attempt.error_token)
-
-
-def what_happened(token: str, *, sentence: str | None = None) -> SafeString:
-    """An outcome for a page: the sentence (the token's headline unless given) and, muted after it,
-    SMS.online's token for those who look it up."""
-    if not token:
-        return format_html("{}", sentence or "")
-    words = headline(token) if sentence is None else sentence
-    return format_html('{} <small class="quiet" title="{}">({})</small>', words, gettext("SMS.online's code"), token)
 
 
 class OutcomeFilter(admin.AllValuesFieldListFilter):

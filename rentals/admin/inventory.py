@@ -22,7 +22,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from ..models import Rental, RentalStatus
 from ..phone_numbers import number_groups
-from ..sentences import format_time_left
+from ..sentences import format_time_left, person
 
 EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
 
@@ -103,13 +103,6 @@ def grouped_number(number: str) -> SafeString:
     head, *rest = number_groups(number)
     groups = format_html_join("", '<span class="number-group">{}</span>', ((group,) for group in rest))
     return format_html('<span class="phone-number">{}{}</span>', head, groups)
-
-
-def person(user: object) -> str:
-    """A person as colleagues know them: full name, else the username."""
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
 
 
 class RentalResource(resources.ModelResource):

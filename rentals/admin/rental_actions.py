@@ -25,7 +25,6 @@ from ..explanations import explain, with_token
 from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
-from ..provider.errors import ProviderError
 from ..sentences import describe, provider_busy
 from .common import EXTEND_PERMISSION
 
@@ -80,7 +79,7 @@ class RentalActionsMixin:
             result = services.rental_check_sms(rental=rental)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._back(rental))
-        except ProviderError as error:
+        except services.ProviderError as error:
             self.message_user(request, with_token(explain(error.token), error.token), messages.ERROR)
         else:
             text = _("%(count)s new SMS.") % {"count": result.new_messages}

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from ..crypto import decrypt_api_key, encrypt_api_key
-from ..provider.destinations import url_origin
+from ..origins import url_origin
 
 
 class AccountState(models.TextChoices):

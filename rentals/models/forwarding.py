@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..chat import validate_chat_urls
+from ..chat_urls import validate_chat_urls
 from .rentals import SmsMessage
 
 CHAT_URLS_HELP = _(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from ..chat import validate_chat_urls
+from ..chat_urls import validate_chat_urls
 from ..phone_numbers import spaced_number
 from .accounts import ProviderAccount
 from .catalog import Country, Service

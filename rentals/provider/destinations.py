@@ -14,7 +14,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+# The migrations and the client name url_origin here; it lives where the models may import it.
+from ..origins import DEFAULT_PORTS
+from ..origins import url_origin as url_origin
 
 # Why a URL is refused, in English, for error details and logs; rentals.sentences.url_refusal says it
 # in the reader's language.
@@ -43,17 +45,6 @@ class UrlRefusal:
 
     def __str__(self) -> str:
         return REFUSAL_REASONS[self.reason].format(host=self.host, address=self.address)
-
-
-def url_origin(url: str) -> str:
-    """``scheme://host:port`` with the default port spelled out: the place an API key is bound to."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)
-    except ValueError:
-        return ""
-    host = (parts.hostname or "").rstrip(".")
-    return f"{parts.scheme.lower()}://{host}:{port}"
 
 
 def refusal_as_written(url: str, *, require_https: bool, allowed_hosts: frozenset[str]) -> UrlRefusal | None:

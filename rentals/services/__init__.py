@@ -1,8 +1,12 @@
 """Business operations. Keyword-only, named <entity>_<verb>; each owns its transactions.
 
-Admin, commands and tasks call these and nothing deeper.
+Admin, commands and tasks call these and nothing deeper: the provider's errors they catch
+(``ProviderError``, ``ProviderUnreachable``, ``UnreadableWebhook``) are named here too, so no entry point
+imports rentals.provider (the layers contract in pyproject.toml).
 """
 
+from ..provider.errors import ProviderError, ProviderUnreachable
+from ..provider.parsing import UnreadableWebhook
 from .accounts import (
     account_change_state,
     account_check_balance,
@@ -109,9 +113,12 @@ __all__ = [
     "ChatUnavailable",
     "PersonRefused",
     "ProviderBusy",
+    "ProviderError",
+    "ProviderUnreachable",
     "Purged",
     "ReconcileResult",
     "UnknownWebhookToken",
+    "UnreadableWebhook",
     "account_change_state",
     "account_check_balance",
     "account_create",

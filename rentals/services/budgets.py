@@ -42,6 +42,7 @@ from ..models import (
 from ..notifications import notify
 from ..outcomes import Token
 from ..statements import row_read_afresh
+from .followups import BUDGETS_CHECK_TASK, task_queue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -246,15 +247,15 @@ def budget_alert_soon(
 ) -> None:  # fmt: skip
     """After the spend changed (or a budget refused), check the alerts in a task, once committed:
     those of the month of ``spent_at``, the moment the spend counts from (by default now)."""
-    from ..tasks import check_budgets  # tasks import services: import here, at call time
-
     person_id = person.pk if person is not None else None
     if account.monthly_budget is None and not PersonBudget.objects.filter(user_id=person_id).exists():
         return
     refused = refusal.budget.key if refusal is not None and refusal.token == Token.BUDGET_EXCEEDED else None
     try:
         # With the moment of the spend: a check that runs after midnight on the 1st is still about its month.
-        check_budgets.delay_on_commit(account.pk, person_id, refused, (spent_at or timezone.now()).isoformat())
+        task_queue_on_commit(
+            BUDGETS_CHECK_TASK, account.pk, person_id, refused, (spent_at or timezone.now()).isoformat()
+        )
     except Exception:
         # The next rent or extension checks again; the budget itself holds either way.
         logger.warning("could not queue the budget check of account %s", account.pk)

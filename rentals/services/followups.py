@@ -1,5 +1,10 @@
 """Work queued for later: checks after an unknown outcome, fresh provider data when it is missing, the
-processing of stored webhook deliveries, and claiming rows whose task was lost for one more queueing."""
+processing of stored webhook deliveries, and claiming rows whose task was lost for one more queueing.
+
+The one module of the services that queues Celery tasks, each by its name (``task_queue``, ``task_send``):
+rentals/tasks.py imports the services, so the services never import it (the layers contract in
+pyproject.toml). The names are rentals/tasks.py's; rentals/queues.py routes them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import redis
 from celery import current_app
@@ -19,16 +24,42 @@ from ..models import CatalogSync, ProviderAccount
 
 logger = logging.getLogger(__name__)
 
+# The tasks the services queue (rentals/tasks.py).
+BALANCE_CHECK_TASK = "rentals.tasks.check_account_balance"
+BUDGETS_CHECK_TASK = "rentals.tasks.check_budgets"
+CATALOG_SYNC_TASK = "rentals.tasks.sync_catalog"
+KEPT_WEBHOOKS_STORE_TASK = "rentals.tasks.store_kept_webhooks"
+RECONCILE_TASK = "rentals.tasks.reconcile_account"
+SMS_FORWARD_TASK = "rentals.tasks.forward_sms"
+WEBHOOKS_PROCESS_TASK = "rentals.tasks.process_webhooks"
+
+
+def task_queue(name: str, *args: object, countdown: int | None = None) -> None:
+    """Queue the task ``name`` as its own ``delay`` would: where this process has it registered, through its
+    ``apply_async`` (its options; run at once under ``task_always_eager``), else sent by name. Raises what
+    sending raises. ``ignore_result`` as a task's own default, so the message is the same either way."""
+    ignore_result = current_app.conf.task_ignore_result
+    current_app.signature(name, args=args).apply_async(countdown=countdown, ignore_result=ignore_result)
+
+
+def task_queue_on_commit(name: str, *args: object) -> None:
+    """``task_queue`` once the current transaction commits (at once outside one), as ``delay_on_commit``."""
+    transaction.on_commit(partial(task_queue, name, *args))
+
+
+def task_send(name: str, *args: object, countdown: int | None = None) -> None:
+    """Send the task ``name`` to the broker, never run here, even under ``task_always_eager``."""
+    current_app.send_task(name, args, countdown=countdown)
+
+
 # Long enough for the provider's list to show the rent, short against the 20-minute refund window.
 RECONCILE_AFTER_UNKNOWN_SECONDS = 10
 
 
 def reconcile_soon(account: ProviderAccount) -> None:
     """An unknown outcome is checked against the provider's rent list right away, inside the refund window."""
-    from ..tasks import reconcile_account  # tasks import services: import here, at call time
-
     try:
-        reconcile_account.apply_async((account.pk,), countdown=RECONCILE_AFTER_UNKNOWN_SECONDS)
+        task_queue(RECONCILE_TASK, account.pk, countdown=RECONCILE_AFTER_UNKNOWN_SECONDS)
     except Exception:
         # The scheduled reconciliation catches up within minutes; the attempt is recorded either way.
         logger.warning("could not queue reconciliation of account %s after an unknown outcome", account.pk)
@@ -42,12 +73,11 @@ BALANCE_FRESH_FOR = timedelta(minutes=15)
 def provider_data_refresh_soon(account: ProviderAccount) -> None:
     """A new account or a new key: its balance and the catalog are read now, not at the next schedule,
     so the rent form shows prices and stock at once. Queued once the change is committed."""
-    from ..tasks import check_account_balance, sync_catalog
 
     def enqueue() -> None:
         try:
-            check_account_balance.delay(account.pk)
-            sync_catalog.delay()
+            task_queue(BALANCE_CHECK_TASK, account.pk)
+            task_queue(CATALOG_SYNC_TASK)
         except Exception as error:
             # The schedules catch up; saving the account must not fail because the broker is away.
             logger.warning(
@@ -66,7 +96,6 @@ BALANCE_CHECK_AFTER_SPENDING_SECONDS = 5
 # the next rents from queueing one no longer than this.
 BALANCE_CHECK_QUEUED = "rentdesk:balance-check-queued:{account_id}"
 BALANCE_CHECK_QUEUED_SECONDS = 60
-BALANCE_CHECK_TASK = "rentals.tasks.check_account_balance"
 
 
 # A check this process queued cannot start before its countdown has run (less this margin, for the
@@ -90,7 +119,7 @@ def balance_check_soon(account: ProviderAccount) -> None:
         if flags is not None and not flags.set(flag, 1, nx=True, ex=BALANCE_CHECK_QUEUED_SECONDS):
             return
         queued_at = time.monotonic()
-        current_app.send_task(BALANCE_CHECK_TASK, (account.pk,), countdown=BALANCE_CHECK_AFTER_SPENDING_SECONDS)
+        task_send(BALANCE_CHECK_TASK, account.pk, countdown=BALANCE_CHECK_AFTER_SPENDING_SECONDS)
         waits = BALANCE_CHECK_AFTER_SPENDING_SECONDS - BALANCE_CHECK_CLOCK_MARGIN_SECONDS
         _balance_checks_waiting[account.pk] = queued_at + waits
     except Exception as error:
@@ -130,13 +159,11 @@ WEBHOOK_RUN_QUEUED_SECONDS = 10
 def webhooks_process_soon(*, first_id: int | None = None) -> None:
     """Have stored webhook deliveries processed: queue a run, unless one is queued and has not started
     (it takes every delivery stored until it starts). Raises when the broker cannot be reached."""
-    from ..tasks import process_webhooks
-
     flags = _queue_flags(settings.CELERY_BROKER_URL)
     if flags is not None and not flags.set(WEBHOOK_RUN_QUEUED, first_id or 0, nx=True, ex=WEBHOOK_RUN_QUEUED_SECONDS):
         return
     try:
-        process_webhooks.delay(first_id)
+        task_queue(WEBHOOKS_PROCESS_TASK, first_id)
     except Exception:
         if flags is not None:
             with contextlib.suppress(redis.RedisError):  # nothing was queued: the next delivery queues a run

@@ -34,7 +34,7 @@ from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, Sms
 from ..roles import is_active_staff
 from ..telegram.client import bot_enabled, telegram_client
 from .arrivals import sms_announce
-from .followups import claimed_for_requeue
+from .followups import SMS_FORWARD_TASK, claimed_for_requeue, task_queue
 from .telegram_push import telegram_sms_push
 
 logger = logging.getLogger(__name__)
@@ -66,10 +66,8 @@ def sms_arrived(message: SmsMessage) -> None:
 
 
 def _enqueue(sms_id: int) -> None:
-    from ..tasks import forward_sms  # tasks import services: import here, at call time
-
     try:
-        forward_sms.delay(sms_id)
+        task_queue(SMS_FORWARD_TASK, sms_id)
     except Exception as error:
         # The SMS and its forwarding row are stored; the polling cycle queues it again (forwards_to_requeue).
         logger.warning("SMS %s stored; its forwarding task could not be queued: %s", sms_id, error)

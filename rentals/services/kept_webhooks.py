@@ -26,13 +26,12 @@ from datetime import datetime
 from functools import partial
 
 import redis
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
 from ..health import WEBHOOKS_DROPPED_KEY, WEBHOOKS_KEPT_BYTES_KEY, WEBHOOKS_KEPT_KEY
 from ..provider.parsing import UnreadableWebhook, parse_webhook
-from .followups import broker_client
+from .followups import KEPT_WEBHOOKS_STORE_TASK, broker_client, task_send
 from .sms import provider_tz
 from .webhooks import RUN_AT_MOST, UnknownWebhookToken, webhook_store, webhooks_process
 
@@ -41,7 +40,6 @@ logger = logging.getLogger(__name__)
 KEPT = WEBHOOKS_KEPT_KEY  # a list of entries (JSON), oldest first
 KEPT_BYTES = WEBHOOKS_KEPT_BYTES_KEY
 DROPPED = WEBHOOKS_DROPPED_KEY  # entries dropped when moved in (no rental has their token...)
-STORE_TASK = "rentals.tasks.store_kept_webhooks"
 
 # One script, so two web processes keeping at once never pass the bound together.
 _KEEP = """
@@ -107,7 +105,7 @@ def kept_webhooks_store_soon(*, kept_here_only: bool = False) -> bool:
             return False
     except redis.RedisError:
         return False  # the broker is away: nothing could be queued, and the cycle of poll_sms asks again
-    current_app.send_task(STORE_TASK)
+    task_send(KEPT_WEBHOOKS_STORE_TASK)
     return True
 
 

@@ -4,7 +4,7 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
-from .. import explanations, reasons, selectors
+from .. import explanations, reasons, selectors, sentences
 from ..health import system_health
 
 register = template.Library()
@@ -45,17 +45,13 @@ def reason_words(stored: str | None) -> str:
 @register.filter
 def what_happened(token: str) -> str:
     """An outcome's sentence, SMS.online's token muted after it."""
-    from ..admin.common import what_happened as sentence_and_token
-
-    return sentence_and_token(token)
+    return explanations.what_happened(token)
 
 
 @register.filter
 def person(user: object) -> str:
     """A colleague by full name, else username."""
-    from ..admin.inventory import person as person_name
-
-    return person_name(user)
+    return sentences.person(user)
 
 
 @register.simple_tag

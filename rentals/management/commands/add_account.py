@@ -15,7 +15,6 @@ from django.core.management.base import BaseCommand, CommandError
 from rentals import services
 from rentals.explanations import explain
 from rentals.models import ProviderAccount, api_key_problem
-from rentals.provider.errors import ProviderError
 
 KEY_VARIABLE = "SMSONLINE_API_KEY"
 
@@ -92,7 +91,7 @@ class Command(BaseCommand):
     def _report_health(self, account: ProviderAccount) -> None:
         try:
             balance = services.account_check_balance(account=account)
-        except ProviderError as error:
+        except services.ProviderError as error:
             account.refresh_from_db()
             self.stdout.write(f"State: {account.state_summary} ({error.token}). {explain(error.token)}")
         else:

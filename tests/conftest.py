@@ -153,6 +153,9 @@ def eager_tasks():
     """Run .delay() inline, as the worker would, for tests of the task wrappers themselves."""
     from config.celery import app
 
+    # The tasks registered as a worker has them (its start imports every app's tasks.py): the services
+    # queue them by name, and only a registered task runs inline.
+    app.loader.import_default_modules()
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield app

@@ -508,12 +508,20 @@ def wait_for_title(page, start: str) -> None:
     raise AssertionError(f"the title is still {page.title()!r}")
 
 
+def watching(page, url: str) -> None:
+    """Open the page and wait until its code finder has read its first answer: only then does it ask
+    with `?after=` (every 1.5 s while seen), and only from then on does it know which SMS are new and
+    whether to offer notifications. Waited for once the old page is gone: its checks would match too."""
+    page.goto(url)
+    with page.expect_request(lambda request: "new-sms.json?after=" in request.url):
+        pass
+
+
 def away_on_the_front_page(page, base_url: str) -> None:
     """The person's Rentdesk tab on another page, then in the background (they went to another site)."""
     page.context.grant_permissions(["notifications"], origin=base_url)
     page.add_init_script(NOTIFICATIONS_AND_A_HIDDEN_TAB)
-    with page.expect_response(lambda response: "new-sms.json" in response.url):  # it knows where it starts
-        page.goto(f"{base_url}/admin/")
+    watching(page, f"{base_url}/admin/")  # it knows where it starts
     page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
 
 
@@ -571,13 +579,6 @@ def test_no_desktop_notification_for_who_turned_them_off(
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Your code is 8765"})
     wait_for_title(page, "(1) 8765 \u2013 ")  # the title still tells
     assert page.evaluate("window.__notifications") == []
-
-
-def watching(page, url: str) -> None:
-    """Open the page and wait until its code finder has read its first answer: it asks again with
-    `?after=` only then, and only from then on does it know whether to offer notifications."""
-    with page.expect_request(lambda request: "new-sms.json?after=" in request.url):
-        page.goto(url)
 
 
 def test_the_browser_is_asked_for_notifications_once_at_a_click_not_on_load(live_server, boss_page):

@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 from rentals.health import BEAT_LOCK_KEY
+from rentals.phone_numbers import spaced_number
 
 from .renting import rentals_labelled
 from .report import Figures
@@ -79,7 +80,9 @@ def beat_figures(
 ) -> Figures:
     numbers = dict(rig.sql("SELECT id, number FROM rentals_rental WHERE label LIKE %s", "S5 reminder %"))
     outbox = "".join(path.read_text() for path in (rig.stack.directory / "outbox").glob("*"))
-    mails = {rental.id: outbox.count(f"Subject: [Rentdesk] +{numbers[rental.id]} ends in") for rental in rentals}
+    # The subject names the number as people read it, in its groups ("+380 67 123 4567").
+    mails = {rental.id: outbox.count(f"Subject: [Rentdesk] {spaced_number(numbers[rental.id])} ends in")
+             for rental in rentals}  # fmt: skip
     polls = rig.provider_requests("getRentStatus", since=started)
     rate = float(rig.stack.env.get("SMSONLINE_POLL_RATE", 2))
     busiest, closest = busiest_window(polls), closest_polls_of_one_rent(polls)

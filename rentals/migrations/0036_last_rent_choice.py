@@ -6,28 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0035_desktop_notifications'),
+        ("rentals", "0035_desktop_notifications"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LastRentChoice',
+            name="LastRentChoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hours', models.PositiveIntegerField(null=True, verbose_name='rent time (hours)')),
-                ('chosen_at', models.DateTimeField(auto_now=True, verbose_name='chosen at')),
-                ('account', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rentals.provideraccount', verbose_name='account')),
-                ('country', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rentals.country', verbose_name='country')),
-                ('operator', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rentals.operator', verbose_name='operator')),
-                ('service', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rentals.service', verbose_name='service')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='last_rent_choice', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hours", models.PositiveIntegerField(null=True, verbose_name="rent time (hours)")),
+                ("chosen_at", models.DateTimeField(auto_now=True, verbose_name="chosen at")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rentals.provideraccount",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "country",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rentals.country",
+                        verbose_name="country",
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rentals.operator",
+                        verbose_name="operator",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rentals.service",
+                        verbose_name="service",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="last_rent_choice",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="person",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'last rent choice',
-                'verbose_name_plural': 'last rent choices',
+                "verbose_name": "last rent choice",
+                "verbose_name_plural": "last rent choices",
             },
         ),
     ]

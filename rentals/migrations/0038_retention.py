@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0037_search_and_big_tables'),
+        ("rentals", "0037_search_and_big_tables"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='smsmessage',
-            name='text_removed_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='text removed at'),
+            model_name="smsmessage",
+            name="text_removed_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="text removed at"),
         ),
         migrations.AddIndex(
-            model_name='smsmessage',
-            index=models.Index(condition=models.Q(('text_removed_at__isnull', True)), fields=['received_at'], name='sms_text_kept_idx'),
+            model_name="smsmessage",
+            index=models.Index(
+                condition=models.Q(("text_removed_at__isnull", True)), fields=["received_at"], name="sms_text_kept_idx"
+            ),
         ),
     ]

@@ -6,80 +6,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0038_retention'),
+        ("rentals", "0038_retention"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TelegramPoll',
+            name="TelegramPoll",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('offset', models.BigIntegerField(default=0, verbose_name='offset')),
-                ('leased_until', models.DateTimeField(blank=True, null=True, verbose_name='leased until')),
-                ('last_read_at', models.DateTimeField(blank=True, null=True, verbose_name='last read at')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("offset", models.BigIntegerField(default=0, verbose_name="offset")),
+                ("leased_until", models.DateTimeField(blank=True, null=True, verbose_name="leased until")),
+                ("last_read_at", models.DateTimeField(blank=True, null=True, verbose_name="last read at")),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
             ],
             options={
-                'verbose_name': 'Telegram updates',
-                'verbose_name_plural': 'Telegram updates',
+                "verbose_name": "Telegram updates",
+                "verbose_name_plural": "Telegram updates",
             },
         ),
         migrations.AddField(
-            model_name='forwardingpreference',
-            name='telegram_codes',
-            field=models.BooleanField(default=True, help_text='Each SMS of a rental you are assigned to or rented goes to your linked Telegram chat.', verbose_name='send codes to my Telegram'),
+            model_name="forwardingpreference",
+            name="telegram_codes",
+            field=models.BooleanField(
+                default=True,
+                help_text="Each SMS of a rental you are assigned to or rented goes to your linked Telegram chat.",
+                verbose_name="send codes to my Telegram",
+            ),
         ),
         migrations.AlterField(
-            model_name='rentattempt',
-            name='via',
-            field=models.CharField(choices=[('admin', 'the admin'), ('cli', 'the command line'), ('api', 'the API'), ('telegram', 'the Telegram bot')], help_text='Where the request came from.', max_length=16, verbose_name='via'),
+            model_name="rentattempt",
+            name="via",
+            field=models.CharField(
+                choices=[
+                    ("admin", "the admin"),
+                    ("cli", "the command line"),
+                    ("api", "the API"),
+                    ("telegram", "the Telegram bot"),
+                ],
+                help_text="Where the request came from.",
+                max_length=16,
+                verbose_name="via",
+            ),
         ),
         migrations.CreateModel(
-            name='TelegramLink',
+            name="TelegramLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chat_id', models.BigIntegerField(unique=True, verbose_name='Telegram chat')),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('linked_at', models.DateTimeField(verbose_name='linked at')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='telegram_link', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chat_id", models.BigIntegerField(unique=True, verbose_name="Telegram chat")),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                ("linked_at", models.DateTimeField(verbose_name="linked at")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="telegram_link",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="person",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Telegram link',
-                'verbose_name_plural': 'Telegram links',
+                "verbose_name": "Telegram link",
+                "verbose_name_plural": "Telegram links",
             },
         ),
         migrations.CreateModel(
-            name='TelegramLinkCode',
+            name="TelegramLinkCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expires_at', models.DateTimeField(verbose_name='expires at')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used at')),
-                ('code_hash', models.CharField(max_length=64, unique=True, verbose_name='code hash')),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("expires_at", models.DateTimeField(verbose_name="expires at")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="used at")),
+                ("code_hash", models.CharField(max_length=64, unique=True, verbose_name="code hash")),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="person",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Telegram link code',
-                'verbose_name_plural': 'Telegram link codes',
+                "verbose_name": "Telegram link code",
+                "verbose_name_plural": "Telegram link codes",
             },
         ),
         migrations.CreateModel(
-            name='TelegramRentOffer',
+            name="TelegramRentOffer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expires_at', models.DateTimeField(verbose_name='expires at')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used at')),
-                ('chat_id', models.BigIntegerField(verbose_name='Telegram chat')),
-                ('nonce', models.UUIDField(unique=True, verbose_name='nonce')),
-                ('arguments', models.JSONField(verbose_name='arguments')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("expires_at", models.DateTimeField(verbose_name="expires at")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="used at")),
+                ("chat_id", models.BigIntegerField(verbose_name="Telegram chat")),
+                ("nonce", models.UUIDField(unique=True, verbose_name="nonce")),
+                ("arguments", models.JSONField(verbose_name="arguments")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="person",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'rent offered in Telegram',
-                'verbose_name_plural': 'rents offered in Telegram',
+                "verbose_name": "rent offered in Telegram",
+                "verbose_name_plural": "rents offered in Telegram",
             },
         ),
     ]

@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0039_telegram'),
+        ("rentals", "0039_telegram"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rental',
-            name='followers',
-            field=models.ManyToManyField(blank=True, help_text="Their Telegram gets this rental's SMS too, as the assignee's does.", related_name='followed_rentals', to=settings.AUTH_USER_MODEL, verbose_name='followed by'),
+            model_name="rental",
+            name="followers",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Their Telegram gets this rental's SMS too, as the assignee's does.",
+                related_name="followed_rentals",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="followed by",
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0040_rental_followers'),
+        ("rentals", "0040_rental_followers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='forwardingpreference',
-            name='telegram_refused_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='Telegram refused the chat at'),
+            model_name="forwardingpreference",
+            name="telegram_refused_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="Telegram refused the chat at"
+            ),
         ),
     ]

@@ -6,66 +6,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rentals', '0041_telegram_refused'),
+        ("rentals", "0041_telegram_refused"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SpendMonth',
+            name="SpendMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField(unique=True, verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(verbose_name='ends at')),
-                ('stale', models.BooleanField(default=True, verbose_name='stale')),
-                ('summed_at', models.DateTimeField(blank=True, null=True, verbose_name='summed at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("starts_at", models.DateTimeField(unique=True, verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(verbose_name="ends at")),
+                ("stale", models.BooleanField(default=True, verbose_name="stale")),
+                ("summed_at", models.DateTimeField(blank=True, null=True, verbose_name="summed at")),
             ],
             options={
-                'verbose_name': 'month of spend',
-                'verbose_name_plural': 'months of spend',
+                "verbose_name": "month of spend",
+                "verbose_name_plural": "months of spend",
             },
         ),
         migrations.CreateModel(
-            name='SpendSum',
+            name="SpendSum",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=4, max_digits=18, verbose_name='amount')),
-                ('count', models.PositiveIntegerField(verbose_name='count')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount", models.DecimalField(decimal_places=4, max_digits=18, verbose_name="amount")),
+                ("count", models.PositiveIntegerField(verbose_name="count")),
             ],
             options={
-                'verbose_name': 'spend sum',
-                'verbose_name_plural': 'spend sums',
+                "verbose_name": "spend sum",
+                "verbose_name_plural": "spend sums",
             },
         ),
         migrations.AddIndex(
-            model_name='rentalextension',
-            index=models.Index(fields=['created_at'], name='extension_created_idx'),
+            model_name="rentalextension",
+            index=models.Index(fields=["created_at"], name="extension_created_idx"),
         ),
         migrations.AddField(
-            model_name='spendsum',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rentals.provideraccount'),
+            model_name="spendsum",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="rentals.provideraccount"
+            ),
         ),
         migrations.AddField(
-            model_name='spendsum',
-            name='country',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rentals.country'),
+            model_name="spendsum",
+            name="country",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="rentals.country"
+            ),
         ),
         migrations.AddField(
-            model_name='spendsum',
-            name='month',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sums', to='rentals.spendmonth'),
+            model_name="spendsum",
+            name="month",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="sums", to="rentals.spendmonth"
+            ),
         ),
         migrations.AddField(
-            model_name='spendsum',
-            name='person',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="spendsum",
+            name="person",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='spendsum',
-            name='service',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rentals.service'),
+            model_name="spendsum",
+            name="service",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="rentals.service"
+            ),
         ),
     ]

@@ -212,15 +212,20 @@ def test_ids_and_end_dates_in_each_form_make_the_same_rental(
     assert rental.end_date.isoformat() == expected_end
 
 
+def rented_by(person, account, catalog, *, label: str) -> Rental:
+    """A Ukrainian Telegram number rented from the admin in ``person``'s name."""
+    outcome = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=person, via="admin", label=label,
+    )  # fmt: skip
+    return outcome.rental
+
+
 def test_a_rents_history_row_holds_what_it_was_rented_with_as_a_saved_rental_would(
     simulator, account, catalog, django_user_model
 ):
     olena = django_user_model.objects.create_user("olena", is_staff=True)
-    outcome = services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=olena, via="admin", label="Bank login",
-    )  # fmt: skip
-    rental = outcome.rental
+    rental = rented_by(olena, account, catalog, label="Bank login")
     (created,) = rental.history.all()
     assert (created.history_type, created.history_user, created.history_change_reason) == ("+", olena, None)
     for field in type(created).tracked_fields:
@@ -263,10 +268,6 @@ def test_a_number_just_rented_is_found_by_the_inventorys_search(simulator, accou
     from rentals.selectors import rentals_search
 
     olena = django_user_model.objects.create_user("olena", is_staff=True)
-    outcome = services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="kyivstar", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=olena, via="admin", label="Bank login Київ",
-    )  # fmt: skip
-    rental = outcome.rental
+    rental = rented_by(olena, account, catalog, label="Bank login Київ")
     for term in (rental.number, rental.number[-6:], f"+{rental.number[:3]} {rental.number[3:]}", "bank", "київ"):
         assert list(rentals_search(Rental.objects.all(), term=term)) == [rental], term

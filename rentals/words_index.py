@@ -19,20 +19,31 @@ logger = logging.getLogger(__name__)
 WORDS_TABLE = "rental_words"
 # The rentals whose words hold a LIKE pattern, read from the index (a parameter: the pattern).
 RENTALS_HOLDING = "SELECT rowid FROM rental_words WHERE search_words LIKE %s"
+# Only rentals with words are indexed: most are rented without a label or notes, and an index row for
+# no words cost a rent a quarter of its rental's INSERT. A word search never finds a rental without.
+# Without label and notes the column holds their separator alone (models/search.py), or nothing.
 _TRIGGERS = {
-    "rental_words_added": "AFTER INSERT ON rentals_rental BEGIN"
+    "rental_words_added": "AFTER INSERT ON rentals_rental WHEN new.search_words NOT IN ('', char(10)) BEGIN"
     " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
-    "rental_words_removed": "AFTER DELETE ON rentals_rental BEGIN"
+    "rental_words_removed": "AFTER DELETE ON rentals_rental WHEN old.search_words NOT IN ('', char(10)) BEGIN"
     " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words); END",
-    "rental_words_changed": "AFTER UPDATE OF search_words ON rentals_rental BEGIN"
-    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words);"
+    "rental_words_gone": "AFTER UPDATE OF search_words ON rentals_rental"
+    " WHEN old.search_words NOT IN ('', char(10)) BEGIN"
+    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words); END",
+    "rental_words_came": "AFTER UPDATE OF search_words ON rentals_rental"
+    " WHEN new.search_words NOT IN ('', char(10)) BEGIN"
     " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
 }
+_FILLED = (
+    "INSERT INTO rental_words(rowid, search_words) SELECT id, search_words FROM rentals_rental"
+    " WHERE search_words NOT IN ('', char(10))"
+)
 _ready: dict[str, bool] = {}
 
 
 def words_index_installed(*, using: str = "default", **kwargs: Any) -> None:
-    """post_migrate: the FTS table and its triggers where they are missing, then the index rebuilt."""
+    """post_migrate: the FTS table and its triggers where they are missing or differ from these, then the
+    index filled again from the column."""
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
@@ -40,9 +51,15 @@ def words_index_installed(*, using: str = "default", **kwargs: Any) -> None:
         columns = [column.name for column in connection.introspection.get_table_description(cursor, "rentals_rental")]
         if "search_words" not in columns:  # migrated back before the column
             return
-        cursor.execute("SELECT name FROM sqlite_master WHERE name LIKE %s", [f"{WORDS_TABLE}%"])
-        present = {name for (name,) in cursor.fetchall()}
-        if {WORDS_TABLE, *_TRIGGERS} <= present:
+        cursor.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s)", [WORDS_TABLE, "rentals_rental"]
+        )
+        present = {(kind, name): sql for kind, name, sql in cursor.fetchall()}
+        triggers = {
+            name: sql for (kind, name), sql in present.items() if kind == "trigger" and name.startswith(WORDS_TABLE)
+        }
+        wanted = {name: f"CREATE TRIGGER {name} {body}" for name, body in _TRIGGERS.items()}
+        if ("table", WORDS_TABLE) in present and triggers == wanted:
             return
         try:
             cursor.execute(
@@ -52,9 +69,13 @@ def words_index_installed(*, using: str = "default", **kwargs: Any) -> None:
         except DatabaseError as error:
             logger.warning("SQLite without FTS5 (%s): word search reads the rentals table instead", error)
             return
-        for name, body in _TRIGGERS.items():
-            cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")  # our own constants
-        cursor.execute("INSERT INTO rental_words(rental_words) VALUES ('rebuild')")
+        for name in triggers:
+            cursor.execute(f"DROP TRIGGER {name}")  # ours, as an older Rentdesk wrote them
+        for sql in wanted.values():
+            cursor.execute(sql)  # our own constants
+        # Filled as the triggers keep it, rentals with words only ('rebuild' would index every row).
+        cursor.execute("INSERT INTO rental_words(rental_words) VALUES ('delete-all')")
+        cursor.execute(_FILLED)
     _ready.pop(connection.settings_dict["NAME"], None)
 
 

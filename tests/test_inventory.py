@@ -146,6 +146,34 @@ def test_a_label_changed_by_any_path_is_searched_as_it_now_reads(operator, spell
     assert sorted(listed_numbers(operator.get(LIST_URL, {"q": "ads"}))) == ["380500900123", "380671234567"]
 
 
+OLDER_WORDS_TRIGGERS = [  # as the release before indexed every rental, with or without words
+    "CREATE TRIGGER rental_words_added AFTER INSERT ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
+    "CREATE TRIGGER rental_words_changed AFTER UPDATE OF search_words ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words);"
+    " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own index of the words")
+def test_words_gained_lost_and_removed_are_searched_right_after_an_upgrade_of_the_index(operator, spelled):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER rental_words_added")
+        for older in OLDER_WORDS_TRIGGERS:
+            cursor.execute(older)
+        cursor.execute("INSERT INTO rental_words(rental_words) VALUES ('rebuild')")
+    call_command("migrate", verbosity=0)  # an upgrade: the index is installed as this release keeps it
+    bare = RentalFactory(number="380631112233")  # neither label nor notes
+    Rental.objects.filter(pk=bare.pk).update(label="Кур'єр")  # noqa: RUF001
+    Rental.objects.filter(pk=spelled["uk"].pk).update(label="")
+    Rental.objects.filter(pk=spelled["other"].pk).delete()
+    assert listed_numbers(operator.get(LIST_URL, {"q": "кур'єр"})) == ["380631112233"]
+    assert listed_numbers(operator.get(LIST_URL, {"q": "login"})) == []
+    assert listed_numbers(operator.get(LIST_URL, {"q": "ticket"})) == []
+    with connection.cursor() as cursor:  # a damaged index would fail every later search
+        cursor.execute("INSERT INTO rental_words(rental_words) VALUES ('integrity-check')")
+
+
 def test_a_list_longer_than_it_counts_says_so_and_offers_no_select_all(operator, inventory, monkeypatch):
     from rentals.admin.inventory import CountedUpToPaginator
 

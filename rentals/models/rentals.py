@@ -76,6 +76,9 @@ UNTRACKED_RENTAL_FIELDS = [
 ]  # fmt: skip
 
 
+UNSEARCHED_HISTORY_COLUMNS = ["number", "account", "service", "country", "rented_by", "assignee", "auto_renew_by"]
+
+
 class RentalStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     FINISHED = "finished", _("Finished")
@@ -111,8 +114,9 @@ class RentalQuerySet(SearchKeysQuerySet):
 
 
 class Rental(models.Model):
+    # No index of its own: the unique (account, provider_rent_id) constraint's index starts with it.
     account = models.ForeignKey(
-        ProviderAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="rentals"
+        ProviderAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="rentals", db_index=False
     )
     provider_rent_id = models.CharField(_("provider rent id"), max_length=64)
     number = models.CharField(
@@ -226,7 +230,9 @@ class Rental(models.Model):
         help_text=_("Something staff should look at (set by reconciliation)."),
     )
     # Who did what to the rental (rent, claim, release, extend, finish, cancel, edits).
-    history = HistoricalRecords(excluded_fields=UNTRACKED_RENTAL_FIELDS)
+    # The history is read by rental (its id), by date and by person; the copies of the other indexed
+    # columns are never searched, and every rent and change would write their index entries.
+    history = HistoricalRecords(excluded_fields=UNTRACKED_RENTAL_FIELDS, no_db_index=UNSEARCHED_HISTORY_COLUMNS)
     # The secret part of the webhook URL registered with the provider; None when none was registered.
     webhook_token = models.CharField(
         _("webhook token"), max_length=64, unique=True, null=True, blank=True, editable=False

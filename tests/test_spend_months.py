@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from rentals import selectors, services
-from rentals.models import AttemptState, Rental, RentalExtension, RentalStatus, SpendMonth
+from rentals.models import AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, SpendMonth
 from rentals.spend import month_start_in, next_month
 
 from .factories import AccountFactory, CountryFactory, RentalFactory, ServiceFactory, UserFactory
@@ -95,9 +95,9 @@ def assert_same_figures(now: datetime) -> None:
             for since in (twelve_months, datetime(2000, 1, 1, tzinfo=UTC), now - timedelta(days=100)):
                 for group in selectors.SPEND_GROUPS:
                     assert shown(group, since) == summed_one_by_one(group, since), (reader, local, since, group)
-    expected: dict[str, Decimal] = {}
+    expected = {name: Decimal(0) for name in ProviderAccount.objects.values_list("name", flat=True)}
     for _month, name, amount in summed_one_by_one("account", datetime(2000, 1, 1, tzinfo=UTC)):
-        expected[name] = expected.get(name, Decimal(0)) + amount
+        expected[name] += amount
     assert {f.name: f.spend for f in selectors.accounts_for_metrics()} == expected
 
 
@@ -159,4 +159,63 @@ def test_an_extension_of_a_closed_month_settled_late_by_reconciliation_counts_at
     assert services.account_reconcile(account_id=account.pk, now=timezone.now()).resolved_extensions
     assert RentalExtension.objects.get(pk=unknown.extension.pk).cost
     assert shown("account", datetime(2000, 1, 1, tzinfo=UTC)) != before
+    assert_same_figures(timezone.now())
+
+
+@pytest.fixture
+def rental_of_a_closed_month(settings, simulator, account, catalog, short_timeouts) -> Rental:
+    """A rent on the simulator, recorded as made 70 days ago (its month closed since, with another paid
+    rental: a month nothing was paid in is read live), its rent over at the provider (extending it
+    re-orders it under the next id)."""
+    settings.TIME_ZONE = TEAM
+    rental = services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
+        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
+    ).rental  # fmt: skip
+    simulator._post_json("advance", {"seconds": 25 * 3600})
+    Rental.objects.filter(pk=rental.pk).update(created_at=timezone.now() - timedelta(days=70))
+    RentalFactory(account=account, cost=Decimal("1.25"), rented_at=timezone.now() - timedelta(days=70))
+    rental.refresh_from_db()
+    assert rental.cost
+    return rental
+
+
+def extended_again(rental: Rental) -> None:
+    outcome = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)
+    assert outcome.ok
+    assert Rental.objects.get(pk=rental.pk).status == RentalStatus.ACTIVE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rental_of_a_closed_month_found_cancelled_when_finished_is_refunded_at_once(
+    simulator, rental_of_a_closed_month
+):
+    services.spend_months_summarise(now=timezone.now())
+    simulator.force(action="setRentStatus", token="ALREADY_CANCEL")
+    assert services.rental_finish(rental=rental_of_a_closed_month, requested_by=None).ok
+    assert Rental.objects.get(pk=rental_of_a_closed_month.pk).status == RentalStatus.CANCELLED
+    assert_same_figures(timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revoked_rental_of_a_closed_month_extended_again_is_paid_again_at_once(rental_of_a_closed_month):
+    rental = rental_of_a_closed_month
+    services.rental_mark_ended(rental=rental, status=RentalStatus.REVOKED, polled_id=rental.provider_rent_id)
+    services.spend_months_summarise(now=timezone.now())  # the refund kept in its month's sums
+    rental.refresh_from_db()
+    extended_again(rental)
+    assert_same_figures(timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_placeholder_adopted_in_a_closed_month_gives_way_to_its_rental_without_counting_twice(
+    account, rental_of_a_closed_month
+):
+    rental = rental_of_a_closed_month
+    # Reconciliation saw the re-ordered rent in the provider's list first and adopted it as made elsewhere.
+    placeholder = RentalFactory(account=account, provider_rent_id=str(int(rental.provider_rent_id) + 1),
+                                cost=Decimal("7.5"), rented_at=timezone.now() - timedelta(days=40))  # fmt: skip
+    services.spend_months_summarise(now=timezone.now())
+    extended_again(rental)
+    assert not Rental.objects.filter(pk=placeholder.pk).exists()
     assert_same_figures(timezone.now())

@@ -23,10 +23,9 @@ from .. import selectors, services
 from ..explanations import with_token
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
+from ..permissions import Permission
 from ..sentences import describe, money, provider_busy
-from ..services.forwarding import SMS_PERMISSION
 from .common import (
-    EXTEND_PERMISSION,
     MONEY_FORM_FIELDS,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
@@ -170,7 +169,7 @@ class RentalAdmin(
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.has_perm(EXTEND_PERMISSION):  # auto-renew spends money
+        if not request.user.has_perm(Permission.EXTEND):  # auto-renew spends money
             readonly += services.AUTO_RENEW_SETTINGS
         if obj is not None and obj.status != RentalStatus.ACTIVE:  # ended: nothing left to remind or renew
             readonly += ["reminders_enabled", *services.AUTO_RENEW_SETTINGS]
@@ -182,13 +181,13 @@ class RentalAdmin(
 
     def get_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         shown = list(super().get_fields(request, obj))
-        if not request.user.has_perm(SMS_PERMISSION):  # where SMS go is for those who may read them
+        if not request.user.has_perm(Permission.READ_SMS):  # where SMS go is for those who may read them
             shown.remove("sms_chat_urls")
         return shown
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))
-        if not request.user.has_perm("rentals.view_smsmessage"):  # SMS text has its own permission
+        if not request.user.has_perm(Permission.READ_SMS):  # SMS text has its own permission
             shown = [name for name in shown if name not in ("last_sms", "code_to_copy")]
         return shown
 
@@ -215,7 +214,7 @@ class RentalAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
     ) -> tuple[QuerySet[Rental], bool]:
-        reads_sms = request.user.has_perm("rentals.view_smsmessage")
+        reads_sms = request.user.has_perm(Permission.READ_SMS)
         return selectors.rentals_search(queryset, term=search_term, reads_sms=reads_sms), False
 
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
@@ -240,7 +239,7 @@ class RentalAdmin(
 
     def has_auto_renew_permission(self, request: HttpRequest) -> bool:
         # Auto-renew spends money: the rental's page lets only those who may extend change it, too.
-        return self.has_change_permission(request) and request.user.has_perm(EXTEND_PERMISSION)
+        return self.has_change_permission(request) and request.user.has_perm(Permission.EXTEND)
 
     @admin.action(description=_("Auto-renew the selected rentals…"), permissions=["auto_renew"])
     def set_auto_renew(self, request: HttpRequest, queryset: QuerySet[Rental]) -> TemplateResponse | None:
@@ -355,7 +354,7 @@ class RentalAdmin(
             "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(
                 "account", "service", "country"
             )[:5],
-            "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
+            "can_view_attempts": request.user.has_perm(Permission.VIEW_RENT_ATTEMPT),
             "offers": selectors.offers_for_rent_form(),
             "offer_words": {
                 "unknown": gettext("Price and stock not known yet (the catalog sync has not seen this choice)."),

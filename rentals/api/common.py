@@ -11,6 +11,7 @@ from ninja import Router
 from ..attention import attention_words
 from ..models import Rental, SmsMessage
 from ..outcomes import Token
+from ..permissions import Permission
 from .errors import ApiError
 from .schemas import ErrorOut
 
@@ -18,27 +19,20 @@ from .schemas import ErrorOut
 router = Router(tags=["rentals"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut}
 
-VIEW_RENTAL = "rentals.view_rental"
-CHANGE_RENTAL = "rentals.change_rental"
-READ_SMS = "rentals.view_smsmessage"
-RENT = "rentals.rent_number"
-EXTEND = "rentals.extend_rental"
-END = "rentals.end_rental"
 
-
-def require(request: HttpRequest, *permissions: str) -> None:
+def require(request: HttpRequest, *permissions: Permission) -> None:
     if not all(request.user.has_perm(permission) for permission in permissions):
         raise ApiError(403, Token.PERMISSION_DENIED, needs=list(permissions))
 
 
 def may_see_rentals(request: HttpRequest) -> bool:
     # As in the admin: viewing the inventory, or changing rentals, shows them.
-    return request.user.has_perm(VIEW_RENTAL) or request.user.has_perm(CHANGE_RENTAL)
+    return request.user.has_perm(Permission.VIEW_RENTAL) or request.user.has_perm(Permission.CHANGE_RENTAL)
 
 
 def rental_or_404(request: HttpRequest, rental_id: int) -> Rental:
     if not may_see_rentals(request):
-        raise ApiError(403, Token.PERMISSION_DENIED, needs=[VIEW_RENTAL])
+        raise ApiError(403, Token.PERMISSION_DENIED, needs=[Permission.VIEW_RENTAL])
     rental = rentals_visible().filter(pk=rental_id).first()
     if rental is None:
         raise ApiError(404, Token.NOT_FOUND)

@@ -17,10 +17,10 @@ from ninja import Query
 from .. import selectors
 from ..models import RentalStatus, SmsMessage
 from ..outcomes import Token
+from ..permissions import Permission
 from ..services.arrivals import sms_wait
 from .common import (
     ERRORS,
-    READ_SMS,
     may_see_rentals,
     rental_data,
     rental_or_404,
@@ -39,8 +39,8 @@ MAX_WAIT = 60
 def list_rentals(request: HttpRequest, filters: Query[RentalFilters]) -> dict[str, Any]:
     """The inventory, active rentals first and the soonest to end at the top, as in the admin."""
     if not may_see_rentals(request):
-        raise ApiError(403, Token.PERMISSION_DENIED, needs=["rentals.view_rental"])
-    reads_sms = request.user.has_perm(READ_SMS)
+        raise ApiError(403, Token.PERMISSION_DENIED, needs=[Permission.VIEW_RENTAL])
+    reads_sms = request.user.has_perm(Permission.READ_SMS)
     rentals = rentals_visible().filter(_matching(request, filters))
     for term in (filters.number, filters.q):  # the inventory's own search (selectors.rentals_search)
         if term:
@@ -67,7 +67,7 @@ def _matching(request: HttpRequest, filters: RentalFilters) -> Q:
 @router.get("/{int:rental_id}", response={200: RentalDetailOut, **ERRORS}, summary="One rental with its SMS")
 def read_rental(request: HttpRequest, rental_id: int) -> dict[str, Any]:
     rental = rental_or_404(request, rental_id)
-    return rental_data(rental, reads_sms=request.user.has_perm(READ_SMS), with_messages=True)
+    return rental_data(rental, reads_sms=request.user.has_perm(Permission.READ_SMS), with_messages=True)
 
 
 @router.get(
@@ -77,7 +77,7 @@ def wait_for_sms(request: HttpRequest, rental_id: int, after: int | None = None,
     """The rental's first SMS after the one whose id is `after` (0: any; left out: the newest now), waiting
     up to `timeout` seconds (at most 60) for it to arrive. `sms` is null when none came in time."""
     rental = rental_or_404(request, rental_id)
-    require(request, READ_SMS)
+    require(request, Permission.READ_SMS)
     problems = {"timeout": [f"0 to {MAX_WAIT} seconds"]} if not 0 <= timeout <= MAX_WAIT else {}
     if after is not None and after < 0:
         problems["after"] = ["an SMS id, or 0 for any SMS"]

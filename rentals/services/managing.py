@@ -33,8 +33,6 @@ from .turns import ProviderCallSlot, turn_at_once
 
 logger = logging.getLogger(__name__)
 
-# Who may extend a rental, by hand or by setting it to renew itself (auto-renew spends in their name).
-EXTEND_PERMISSION = "rentals.extend_rental"
 # SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
 CANCEL_WINDOW = timedelta(minutes=20)
 # A rental in these states is over: it cannot be finished or cancelled again.

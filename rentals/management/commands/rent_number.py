@@ -14,6 +14,7 @@ from rentals import services
 from rentals.forms import RentForm
 from rentals.models import ANY_OPERATOR
 from rentals.outcomes import Token
+from rentals.permissions import Permission
 from rentals.sentences import describe
 
 EXIT_PROVIDER_ERROR = 1
@@ -80,7 +81,7 @@ class Command(BaseCommand):
         if not username:
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, _("--as: name the person renting (a username)."))
         try:
-            return services.person_allowed(username=username, permission=services.RENT_PERMISSION)
+            return services.person_allowed(username=username, permission=Permission.RENT)
         except services.PersonRefused as refused:
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, f"--as: {refused}")
 

@@ -22,7 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..explanations import with_token
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
 from ..permissions import Permission
 from ..sentences import describe, money, provider_busy
 from .common import (
@@ -106,17 +106,15 @@ class RentalAdmin(
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
         "service", "country", "account", "assignee",
     ]  # fmt: skip
-    list_select_related = ["service", "country", "account", "assignee", "rented_by"]
-    # What the search reads is selectors.rentals_search (the API's too); this only shows the box.
+    list_select_related = list(selectors.INVENTORY_RELATED)
+    # What the search reads is selectors.rentals_inventory (the API's too); this only shows the box.
     search_fields = ["number"]
     search_help_text = _(
         "A number in any spelling (+44 7700 900123, 7700-900-123, or its last digits such as 900123) finds the"
         " numbers that start or end with it, or that rent id. Words find the rentals whose label or notes hold"
         " them all, and the rentals with an SMS that holds them, for those who may read SMS."
     )
-    # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
-    # the (status, end_date) index serves this order, so a page costs the same at any table size.
-    ordering = ["status", "end_date"]
+    ordering = list(selectors.INVENTORY_ORDER)  # active rentals first, the soonest to end at the top
     # No second, unfiltered count on every filtered page, and the list's own counted up to 10,000:
     # either would otherwise read the whole table on every page.
     show_full_result_count = False
@@ -214,8 +212,9 @@ class RentalAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
     ) -> tuple[QuerySet[Rental], bool]:
+        narrowed = selectors.InventoryFilter(terms=(search_term,))
         reads_sms = request.user.has_perm(Permission.READ_SMS)
-        return selectors.rentals_search(queryset, term=search_term, reads_sms=reads_sms), False
+        return selectors.rentals_inventory(queryset, narrowed=narrowed, person=request.user, reads_sms=reads_sms), False
 
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
@@ -351,9 +350,7 @@ class RentalAdmin(
             "title": gettext("Rent number"),
             "form": form,
             "opts": self.opts,
-            "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(
-                "account", "service", "country"
-            )[:5],
+            "attempts": selectors.rent_attempts_recent(user_id=request.user.pk),
             "can_view_attempts": request.user.has_perm(Permission.VIEW_RENT_ATTEMPT),
             "offers": selectors.offers_for_rent_form(),
             "offer_words": {

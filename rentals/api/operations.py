@@ -20,9 +20,10 @@ from ..explanations import explain
 from ..forms import ExtendForm, RentForm
 from ..outcomes import Operation, Outcome, Token
 from ..permissions import Permission
+from ..rental_json import rental_data
 from ..sentences import describe
 from ..services.renting import outcome_when_settled
-from .common import ERRORS, rental_data, rental_or_404, require, router
+from .common import ERRORS, reads_sms, rental_or_404, require, router
 from .errors import ApiError
 from .schemas import ErrorOut, ExtendIn, ExtensionPriceOut, OutcomeOut, RentIn
 
@@ -149,7 +150,7 @@ def _answer(request: HttpRequest, outcome: Outcome, response: HttpResponse | Non
         "error": None if outcome.ok else str(outcome.token),
         "message": explain(Token.PENDING) if pending else describe(outcome),
         "replayed": outcome.repeated, "facts": dict(outcome.facts),
-        "rental": rental_data(rental, reads_sms=request.user.has_perm(Permission.READ_SMS)) if rental else None,
+        "rental": rental_data(rental, reads_sms=reads_sms(request)) if rental else None,
         "attempt": outcome.attempt.pk if outcome.attempt else None,
         "extension": outcome.extension.pk if outcome.extension else None,
     }  # fmt: skip

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -362,8 +363,7 @@ def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int
 def rentals_follow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """Send this person each SMS of these rentals in Telegram too; how many they did not follow yet."""
     chosen = [rental.pk for rental in rentals]
-    already = set(Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=chosen).values_list(
-        "rental_id", flat=True))  # fmt: skip
+    already = set(_follows(user, chosen).values_list("rental_id", flat=True))
     added = [Rental.followers.through(rental_id=pk, user_id=user.pk) for pk in chosen if pk not in already]
     Rental.followers.through.objects.bulk_create(added, ignore_conflicts=True)
     return len(added)
@@ -371,9 +371,13 @@ def rentals_follow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
 
 def rentals_unfollow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """No more SMS of these rentals for this person, unless they are its assignee or renter."""
-    chosen = [rental.pk for rental in rentals]
-    removed, _ = Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=chosen).delete()
+    removed, _ = _follows(user, [rental.pk for rental in rentals]).delete()
     return removed
+
+
+def _follows(user: AbstractBaseUser, rental_ids: list[int]) -> QuerySet:
+    """The person's follows of these rentals (rows of ``Rental.followers``)."""
+    return Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=rental_ids)
 
 
 def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, why: str) -> int:

@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
@@ -144,7 +145,11 @@ class InventoryFilter:
 
 
 def rentals_inventory(
-    rentals: QuerySet[Rental] | None = None, *, narrowed: InventoryFilter, person: object, reads_sms: bool = False
+    rentals: QuerySet[Rental] | None = None,
+    *,
+    narrowed: InventoryFilter,
+    person: AbstractBaseUser,
+    reads_sms: bool = False,
 ) -> QuerySet[Rental]:
     """The team's inventory narrowed as ``narrowed`` says: the one reading of its filters and search,
     which the admin's list (a filter at a time) and the API (all at once) both call.

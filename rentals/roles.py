@@ -6,37 +6,32 @@ admin gave a group, so the groups can be tuned in the admin.
 
 from __future__ import annotations
 
+from .permissions import Permission
+
 VIEW_INVENTORY = [
-    "rentals.view_rental",
-    "rentals.view_rentattempt",
-    "rentals.view_rentalextension",
-    "rentals.view_rentalreminder",
-    "rentals.view_provideraccount",
-    "rentals.view_accountevent",
-    "rentals.view_errorevent",
-    "rentals.view_service",
-    "rentals.view_country",
-    "rentals.view_operator",
-    "rentals.view_offer",
-]
+    Permission.VIEW_RENTAL, Permission.VIEW_RENT_ATTEMPT, Permission.VIEW_RENTAL_EXTENSION,
+    Permission.VIEW_RENTAL_REMINDER, Permission.VIEW_ACCOUNT, Permission.VIEW_ACCOUNT_EVENT,
+    Permission.VIEW_ERROR_EVENT, Permission.VIEW_SERVICE, Permission.VIEW_COUNTRY, Permission.VIEW_OPERATOR,
+    Permission.VIEW_OFFER,
+]  # fmt: skip
 WORK_WITH_NUMBERS = [
-    "rentals.change_rental",  # label, notes, assignee (claim and release)
-    "rentals.view_smsmessage",  # reading SMS text is its own permission
-    "rentals.poll_rental",  # "Check for SMS now" calls the provider
-    "rentals.rent_number",
-    "rentals.extend_rental",
-    "rentals.end_rental",
+    Permission.CHANGE_RENTAL,  # label, notes, assignee (claim and release)
+    Permission.READ_SMS,  # reading SMS text is its own permission
+    Permission.POLL_RENTAL,  # "Check for SMS now" calls the provider
+    Permission.RENT,
+    Permission.EXTEND,
+    Permission.END,
 ]
 MANAGE_ACCOUNTS = [
-    "rentals.add_provideraccount", "rentals.change_provideraccount", "rentals.add_service",
-    "rentals.change_service", "rentals.add_country", "rentals.change_country", "rentals.add_operator",
-    "rentals.change_operator", "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
-    "axes.view_accessattempt", "axes.delete_accessattempt",  # see login lockouts, and lift one
-    "rentals.view_personbudget", "rentals.add_personbudget", "rentals.change_personbudget",
-    "rentals.delete_personbudget", "rentals.view_apitoken", "rentals.change_apitoken",
+    Permission.ADD_ACCOUNT, Permission.CHANGE_ACCOUNT, Permission.ADD_SERVICE, Permission.CHANGE_SERVICE,
+    Permission.ADD_COUNTRY, Permission.CHANGE_COUNTRY, Permission.ADD_OPERATOR, Permission.CHANGE_OPERATOR,
+    Permission.VIEW_SCHEDULE, Permission.CHANGE_SCHEDULE,
+    Permission.VIEW_LOCKOUTS, Permission.LIFT_LOCKOUT,  # see login lockouts, and lift one
+    Permission.VIEW_BUDGET, Permission.ADD_BUDGET, Permission.CHANGE_BUDGET, Permission.DELETE_BUDGET,
+    Permission.VIEW_API_TOKEN, Permission.CHANGE_API_TOKEN,
 ]  # fmt: skip
 
-ROLES: dict[str, list[str]] = {
+ROLES: dict[str, list[Permission]] = {
     # Sees the inventory and the accounts' health; no SMS text, no spending.
     "Viewer": VIEW_INVENTORY,
     # Works with numbers day to day: rents, extends, finishes, reads SMS, claims and labels.
@@ -65,8 +60,9 @@ def roles_install(*, apps: object = None, using: str = "default", **kwargs: obje
             continue
         permissions = []
         for code in codes:
-            app_label, codename = code.split(".")
-            found = permission_model.objects.using(using).filter(content_type__app_label=app_label, codename=codename)
+            found = permission_model.objects.using(using).filter(
+                content_type__app_label=code.app_label, codename=code.codename
+            )
             permissions += list(found)
         if len(permissions) < len(codes):
             # Django creates permissions after the migrations that create their models; until

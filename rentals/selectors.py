@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, Max, Prefetch, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
@@ -118,6 +119,73 @@ def _next_digits(digits: str) -> str | None:
     """The least digit string after every string starting with ``digits``: "3809" -> "381"; "99" -> None."""
     kept = digits.rstrip("9")
     return kept[:-1] + str(int(kept[-1]) + 1) if kept else None
+
+
+# The inventory's order, the admin's and the API's: active rentals first ("active" sorts before the other
+# statuses), the soonest to end at the top. The (status, end_date) index serves it: a page costs the same
+# at any table size.
+INVENTORY_ORDER = ("status", "end_date")
+# What a row of the inventory shows besides the rental: joined, never a query per row.
+INVENTORY_RELATED = ("account", "service", "country", "assignee", "rented_by")
+
+
+@dataclass(frozen=True)
+class InventoryFilter:
+    """What the inventory is narrowed to; what is left as it is narrows nothing."""
+
+    status: str | None = None
+    account: str | None = None  # the account's name
+    service: str | None = None  # the service's code
+    country: int | None = None  # SMS.online's country id
+    assignee: str | None = None  # the username of who takes care of it
+    mine: Literal["assigned", "rented"] | None = None  # assigned to the person asking, or rented by them
+    ending_within: timedelta | None = None  # active, and ending within this
+    lapsed: bool = False  # past the end date, neither finished nor cancelled
+    terms: tuple[str, ...] = ()  # the inventory's search (rentals_search), each term narrowing further
+
+
+def rentals_inventory(
+    rentals: QuerySet[Rental] | None = None,
+    *,
+    narrowed: InventoryFilter,
+    person: AbstractBaseUser,
+    reads_sms: bool = False,
+) -> QuerySet[Rental]:
+    """The team's inventory narrowed as ``narrowed`` says: the one reading of its filters and search,
+    which the admin's list (a filter at a time) and the API (all at once) both call.
+
+    ``rentals``: a list to narrow further (the admin's); else every rental, with what a row shows and
+    what each paid. ``person``: who asks ("mine"). ``reads_sms``: whether a search reads their SMS too.
+    """
+    if rentals is None:
+        rentals = Rental.objects.select_related(*INVENTORY_RELATED).with_paid()
+    rentals = rentals.filter(_inventory_fields(narrowed), _inventory_times(narrowed, now=timezone.now()))
+    if narrowed.mine == "assigned":
+        rentals = rentals.filter(assignee=person)
+    elif narrowed.mine == "rented":
+        rentals = rentals.filter(rented_by=person)
+    for term in narrowed.terms:
+        rentals = rentals_search(rentals, term=term, reads_sms=reads_sms)
+    return rentals
+
+
+_INVENTORY_FIELDS = {"status": "status", "account": "account__name", "service": "service__code",
+                     "country": "country__provider_id", "assignee": "assignee__username"}  # fmt: skip
+
+
+def _inventory_fields(narrowed: InventoryFilter) -> Q:
+    given = {field: getattr(narrowed, name) for name, field in _INVENTORY_FIELDS.items()}
+    return Q(**{field: value for field, value in given.items() if value is not None})
+
+
+def _inventory_times(narrowed: InventoryFilter, *, now: datetime) -> Q:
+    wanted = Q()
+    if narrowed.ending_within is not None:
+        wanted &= Q(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=now + narrowed.ending_within)
+    if narrowed.lapsed:
+        # Lapsed ones only: numbers someone finished or cancelled are not "past the end date".
+        wanted &= Q(end_date__lte=now, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED])
+    return wanted
 
 
 def rentals_due_for_reminder(*, now: datetime, within: timedelta) -> QuerySet[Rental]:
@@ -338,6 +406,12 @@ def newest_sms_id() -> int:
     return SmsMessage.objects.aggregate(newest=Max("pk"))["newest"] or 0
 
 
+def newest_sms_id_of(*, rental_id: int) -> int:
+    """The id of a rental's newest SMS, 0 before its first: waiting for "the next SMS" starts after it."""
+    newest = SmsMessage.objects.filter(rental_id=rental_id).order_by("-pk").values_list("pk", flat=True).first()
+    return newest or 0
+
+
 def desktop_notifications_on(*, user_id: int) -> bool:
     """A person's choice (ForwardingPreference); on for those who never made one."""
     return not ForwardingPreference.objects.filter(user_id=user_id, desktop_notifications=False).exists()
@@ -348,6 +422,16 @@ def last_rent_choice(*, user_id: int) -> dict[str, int]:
     fields = ("account", "service", "country", "operator", "hours")
     choice = LastRentChoice.objects.filter(user_id=user_id).values(*fields).first() or {}
     return {name: value for name, value in choice.items() if value is not None}
+
+
+# The rent form lists the person's latest attempts: what came of the last few clicks.
+RECENT_ATTEMPTS_SHOWN = 5
+
+
+def rent_attempts_recent(*, user_id: int) -> list[RentAttempt]:
+    """A person's latest rent attempts, the newest first, with what their rows show."""
+    attempts = RentAttempt.objects.filter(requested_by_id=user_id).select_related("account", "service", "country")
+    return list(attempts[:RECENT_ATTEMPTS_SHOWN])
 
 
 def new_codes_for(*, user_id: int, after_id: int, open_rental_ids: list[int]) -> list[SmsMessage]:

@@ -36,13 +36,8 @@ from django_otp import login as otp_login
 from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-# Whoever holds one of these can spend the team's money or redirect its keys.
-SPENDING_PERMISSIONS = (
-    "rentals.rent_number",
-    "rentals.extend_rental",
-    "rentals.add_provideraccount",
-    "rentals.change_provideraccount",
-)
+from .permissions import SPENDING
+
 DEVICE_NAME = "Authenticator app"
 
 
@@ -50,7 +45,7 @@ def needs_two_factor(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether ``user`` must sign in with a second factor under the current settings."""
     if not (settings.RENTDESK_REQUIRE_2FA and user.is_authenticated and user.is_active and user.is_staff):
         return False
-    return user.is_superuser or any(user.has_perm(permission) for permission in SPENDING_PERMISSIONS)
+    return user.is_superuser or any(user.has_perm(permission) for permission in SPENDING)
 
 
 def confirmed_device(user: AbstractBaseUser) -> TOTPDevice | None:

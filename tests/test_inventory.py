@@ -95,6 +95,29 @@ def test_mine_filters(operator, inventory):
     assert listed_numbers(operator.get(f"{LIST_URL}?mine=rented")) == [inventory["in_50h"].number]
 
 
+@pytest.mark.parametrize(
+    ("in_the_admin", "in_the_api", "expected"),
+    [
+        ("expiring=24h", {"ending_within_hours": 24}, ["in_1h", "in_10h"]),
+        ("mine=assigned", {"mine": "assigned"}, ["in_10h"]),
+        ("mine=rented", {"mine": "rented"}, ["in_50h", "ended"]),
+        ("status__exact=expired&mine=rented", {"status": "expired", "mine": "rented"}, ["ended"]),
+        ("expiring=72h&q=shop", {"ending_within_hours": 72, "q": "shop"}, ["in_10h"]),
+        ("", {}, ["in_1h", "in_10h", "in_50h", "in_200h", "ended"]),
+    ],
+)
+def test_the_admin_and_the_api_list_the_same_rentals_in_the_same_order(
+    operator, inventory, in_the_admin, in_the_api, expected
+):
+    Rental.objects.filter(pk=inventory["in_10h"].pk).update(assignee=operator.user)
+    Rental.objects.filter(pk__in=[inventory["in_50h"].pk, inventory["ended"].pk]).update(rented_by=operator.user)
+    numbers = [inventory[key].number for key in expected]
+    assert listed_numbers(operator.get(f"{LIST_URL}?{in_the_admin}")) == numbers
+    token = api_token_create(user=operator.user, name="inventory")[1]
+    listed = operator.get("/api/rentals", in_the_api, HTTP_AUTHORIZATION=f"Bearer {token}").json()["results"]
+    assert [rental["number"] for rental in listed] == numbers
+
+
 @pytest.mark.parametrize("term", ["+380501110002", "380 50 111 0002", "+380-50-111-0002", "0002", "shop", "the shop"])
 def test_search_by_number_in_any_spelling_and_by_notes(operator, inventory, term):
     assert listed_numbers(operator.get(LIST_URL, {"q": term})) == [inventory["in_10h"].number]

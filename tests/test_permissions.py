@@ -1,15 +1,19 @@
 """Who may do what: every action hidden when not allowed, and a crafted POST changing nothing."""
 
+import re
 import uuid
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Permission as DjangoPermission
 from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
 from rentals.models import ErrorEvent, ProviderAccount, Rental, RentAttempt, SmsMessage
+from rentals.permissions import Permission
 
+from .conftest import PROJECT
 from .factories import RentalFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -144,3 +148,27 @@ def test_every_filter_link_a_list_shows_opens(setup, admin_client):
             assert response.status_code == 200, listing + unescape(query)
             opened += 1
     assert opened > 20
+
+
+def test_every_permission_named_is_one_django_knows():
+    unknown = [
+        permission
+        for permission in Permission
+        if not DjangoPermission.objects.filter(
+            content_type__app_label=permission.app_label, codename=permission.codename
+        ).exists()
+    ]
+    assert unknown == []
+
+
+def test_each_permission_is_spelled_once_in_rentals_permissions():
+    """A permission spelled again elsewhere could drift from the one the roles grant."""
+    spelled = re.compile("[\"']({})[\"']".format("|".join(re.escape(permission) for permission in Permission)))
+    code = PROJECT / "rentals"
+    elsewhere = [
+        f"{path.relative_to(code)}: {found.group(1)}"
+        for path in sorted(code.rglob("*.py"))
+        if "migrations" not in path.parts and path.name != "permissions.py"
+        for found in spelled.finditer(path.read_text())
+    ]
+    assert elsewhere == []

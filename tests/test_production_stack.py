@@ -118,13 +118,13 @@ def test_healthz_answers_503_naming_redis_while_it_is_stopped_and_readyz_keeps_t
 
 def test_200_webhooks_at_once_are_all_answered_200_and_all_stored(stack):
     rental = rent_by_cli(stack)
-    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    webhook_url = simulator_rent(stack, rental["provider_rent_id"])["webhook_url"]
     assert webhook_url.startswith(stack.url + "/hooks/sms/")
     barrier = threading.Barrier(CONCURRENT_WEBHOOKS)
     answers: list[object] = []
 
     def deliver(n: int) -> None:
-        body = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Code {n:04d}",
+        body = {"rentId": rental["provider_rent_id"], "sms": {"phoneFrom": "Bank", "text": f"Code {n:04d}",
                                                           "date": "2030-01-01 12:00:00"}}  # fmt: skip
         barrier.wait()
         try:
@@ -146,10 +146,10 @@ def test_200_webhooks_at_once_are_all_answered_200_and_all_stored(stack):
 def test_a_chunked_webhook_is_stored_through_nginx_and_straight_from_gunicorn(stack):
     """A body sent in chunks has no Content-Length: nginx passes it on whole, gunicorn alone does not."""
     rental = rent_by_cli(stack)
-    path = simulator_rent(stack, rental["provider_id"])["webhook_url"].removeprefix(stack.url)
+    path = simulator_rent(stack, rental["provider_rent_id"])["webhook_url"].removeprefix(stack.url)
     targets = [(stack.url, {}), (stack.gunicorn_url, {"Host": "127.0.0.1", "X-Forwarded-Proto": "https"})]
     for n, (base, headers) in enumerate(targets):
-        sms = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Code 90{n}0",
+        sms = {"rentId": rental["provider_rent_id"], "sms": {"phoneFrom": "Bank", "text": f"Code 90{n}0",
                                                          "date": "2030-01-01 12:00:00"}}  # fmt: skip
         chunks = iter([json.dumps(sms)[:20].encode(), json.dumps(sms)[20:].encode()])  # a generator: chunked
         answer = requests.post(base + path, data=chunks, timeout=30, verify=stack.certificate,
@@ -166,7 +166,7 @@ def test_make_reload_takes_the_release_on_disk_into_service_while_every_webhook_
     """The documented upgrade: `make reload` migrates, collects static files and has gunicorn replace
     its workers, while webhooks keep coming (SMS.online never sends one again) and people browse."""
     rental = rent_by_cli(stack)
-    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    webhook_url = simulator_rent(stack, rental["provider_rent_id"])["webhook_url"]
     master = int((stack.directory / "web.pid").read_text())
     workers_before = child_processes(master)
     session, answers, reloading = stack.logged_in(), [], threading.Event()
@@ -174,7 +174,7 @@ def test_make_reload_takes_the_release_on_disk_into_service_while_every_webhook_
     def keep_sending() -> None:
         n = 0
         while not reloading.is_set() or n < 10:  # at 20 a second, before and throughout the reload
-            body = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Reload {n:04d}",
+            body = {"rentId": rental["provider_rent_id"], "sms": {"phoneFrom": "Bank", "text": f"Reload {n:04d}",
                                                               "date": "2030-01-01 12:00:00"}}  # fmt: skip
             answers.append(requests.post(webhook_url, json=body, timeout=30, verify=stack.certificate).status_code)
             answers.append(session.get(f"{stack.url}/admin/rentals/rental/", timeout=30).status_code)
@@ -210,9 +210,9 @@ def test_metrics_through_nginx_time_each_sms_and_count_the_rent(stack):
         assert session.get(stack.url + "/metrics", timeout=10).status_code == 401
     before = scrape(stack).get("rentdesk_webhook_on_screen_seconds_count{}", 0)
     rental = rent_by_cli(stack)
-    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    webhook_url = simulator_rent(stack, rental["provider_rent_id"])["webhook_url"]
     for n in range(5):
-        body = {"rentId": rental["provider_id"], "sms": {"phoneFrom": "Bank", "text": f"Code {n:04d}",
+        body = {"rentId": rental["provider_rent_id"], "sms": {"phoneFrom": "Bank", "text": f"Code {n:04d}",
                                                           "date": "2030-01-01 12:00:00"}}  # fmt: skip
         assert requests.post(webhook_url, json=body, timeout=30, verify=stack.certificate).status_code == 200
     assert _sms_count_reaches(stack, rental["id"], 5), stack.log("worker-urgent")[-3000:]
@@ -288,7 +288,7 @@ def test_what_the_third_attack_got_through_is_refused_on_the_stack(stack):
     are not text, the webhook token in any log, a list or an action given nonsense, and headers that
     tell too much or guard too little."""
     rental = rent_by_cli(stack)
-    webhook_url = simulator_rent(stack, rental["provider_id"])["webhook_url"]
+    webhook_url = simulator_rent(stack, rental["provider_rent_id"])["webhook_url"]
     token = webhook_url.rstrip("/").rsplit("/", 1)[1]
     session, admin = stack.session(), stack.logged_in()
     rot13 = {"Content-Type": "application/json; charset=rot13"}

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..models import ApiToken
+from ..permissions import Permission
 from ..services.api_tokens import TokenRefused, api_token_create, api_token_refusal, api_tokens_revoke
 from .personal import OwnRowsAdmin
 
@@ -59,7 +60,7 @@ class ApiTokenAdmin(OwnRowsAdmin):
 
     def sees_everyone(self, request: HttpRequest) -> bool:
         # Managers see every token and may revoke any (someone left the team); nobody sees a token itself.
-        return request.user.has_perm("rentals.change_apitoken")
+        return request.user.has_perm(Permission.CHANGE_API_TOKEN)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False  # revoked tokens stay listed: when each was used is worth keeping

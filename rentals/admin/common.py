@@ -18,11 +18,8 @@ from django.utils.translation import gettext
 from ..explanations import headline, what_happened, with_token
 from ..forms import MoneyField
 from ..models import ANY_OPERATOR
+from ..permissions import Permission
 from ..sentences import money
-
-# Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
-from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
-from ..services.renting import RENT_PERMISSION as RENT_PERMISSION
 
 # Every amount a form edits is USD (thresholds, budgets, auto-renew's ceiling): written with its cents in
 # the reader's language, typed with their decimal separator (``formfield_overrides``).
@@ -36,7 +33,7 @@ def row_id(text: str) -> int | None:
 
 
 def can_rent(request: HttpRequest) -> bool:
-    return request.user.has_perm(RENT_PERMISSION)
+    return request.user.has_perm(Permission.RENT)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..chat import masked, parse_chat_urls
 from ..models import ForwardingPreference, ForwardState, SmsForward
-from ..services.forwarding import SMS_PERMISSION
+from ..permissions import Permission
 from ..telegram.client import bot_enabled
 from .personal import OwnRowsAdmin
 
@@ -34,7 +34,7 @@ def forwarding_summary(forward: SmsForward | None) -> str:
 class ForwardingPreferenceAdmin(OwnRowsAdmin):
     """Where the SMS of the rentals assigned to me go, instead of the team's chat."""
 
-    needs_permission = SMS_PERMISSION  # nobody receives SMS text who may not read it
+    needs_permission = Permission.READ_SMS  # nobody receives SMS text who may not read it
     list_display = ["user", "destinations"]
     fields = ["sms_chat_urls", "desktop_notifications", "telegram_codes"]
 

@@ -22,6 +22,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from ..models import Rental, RentalStatus
 from ..phone_numbers import number_groups
+from ..selectors import InventoryFilter, rentals_inventory
 from ..sentences import format_time_left, person
 
 EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
@@ -36,14 +37,13 @@ class ExpiringFilter(admin.SimpleListFilter):
                 ("expired", _("Past the end date"))]  # fmt: skip
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
-        now = timezone.now()
         if self.value() in EXPIRING_WITHIN:
-            within = EXPIRING_WITHIN[self.value()]
-            return queryset.filter(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=now + within)
-        if self.value() == "expired":
-            # Lapsed ones only: numbers someone finished or cancelled are not "past the end date".
-            return queryset.filter(end_date__lte=now, status__in=[RentalStatus.ACTIVE, RentalStatus.EXPIRED])
-        return queryset
+            narrowed = InventoryFilter(ending_within=EXPIRING_WITHIN[self.value()])
+        elif self.value() == "expired":
+            narrowed = InventoryFilter(lapsed=True)
+        else:
+            return queryset
+        return rentals_inventory(queryset, narrowed=narrowed, person=request.user)
 
 
 class MineFilter(admin.SimpleListFilter):
@@ -54,11 +54,9 @@ class MineFilter(admin.SimpleListFilter):
         return [("assigned", _("Assigned to me")), ("rented", _("Rented by me"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
-        if self.value() == "assigned":
-            return queryset.filter(assignee=request.user)
-        if self.value() == "rented":
-            return queryset.filter(rented_by=request.user)
-        return queryset
+        if self.value() not in ("assigned", "rented"):
+            return queryset
+        return rentals_inventory(queryset, narrowed=InventoryFilter(mine=self.value()), person=request.user)
 
 
 class CountedUpToPaginator(Paginator):

@@ -18,11 +18,10 @@ from django.utils.translation import gettext as _
 
 from .. import selectors
 from ..models import Rental, RentalStatus, SmsMessage
+from ..permissions import Permission
 from ..phone_numbers import spaced_number
 from .common import row_id
 from .forwarding import forwarding_summary
-
-READ_SMS_PERMISSION = "rentals.view_smsmessage"
 
 
 def moment(value: datetime | None) -> str:
@@ -64,7 +63,7 @@ class LiveSmsMixin:
         ]
 
     def may_read_sms(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(READ_SMS_PERMISSION)
+        return request.user.has_perm(Permission.READ_SMS)
 
     def live_sms_context(self, request: HttpRequest, rental: Rental) -> dict[str, Any] | None:
         """What the rental's page shows before its script takes over; None for users who may not read SMS."""

@@ -20,9 +20,9 @@ from ..models import (
     Service,
     SmsMessage,
 )
+from ..permissions import Permission
 from ..sentences import describe
 from .common import (
-    EXTEND_PERMISSION,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
     OutcomeFilter,
@@ -131,7 +131,7 @@ class RentalExtensionAdmin(CompactColumnsMixin, RecordAdmin):
         return attempt_what_happened(obj)
 
     def has_extend_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(EXTEND_PERMISSION)
+        return request.user.has_perm(Permission.EXTEND)
 
     @admin.action(
         description=_("Unknown, but checked on SMS.online: not extended (not charged)"), permissions=["extend"]

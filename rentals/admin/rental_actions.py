@@ -25,12 +25,8 @@ from ..explanations import explain, with_token
 from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
+from ..permissions import CHECK_SMS, Permission
 from ..sentences import describe, provider_busy
-from .common import EXTEND_PERMISSION
-
-END_PERMISSION = "rentals.end_rental"
-# Checking for SMS calls the provider and stores what it says: it takes both.
-CHECK_SMS_PERMISSIONS = ("rentals.view_smsmessage", "rentals.poll_rental")
 
 
 class RentalActionsMixin:
@@ -46,14 +42,14 @@ class RentalActionsMixin:
     def rental_tools(self, request: HttpRequest, rental: Rental) -> dict[str, Any]:
         """What the rental's page offers this user now."""
         active = rental.status in (RentalStatus.ACTIVE, RentalStatus.EXPIRED)
-        may_end = request.user.has_perm(END_PERMISSION) and active
+        may_end = request.user.has_perm(Permission.END) and active
         left = services.cancel_deadline(rental) - timezone.now()
         return {
-            "can_check_sms": request.user.has_perms(CHECK_SMS_PERMISSIONS) and rental.status == RentalStatus.ACTIVE,
+            "can_check_sms": request.user.has_perms(CHECK_SMS) and rental.status == RentalStatus.ACTIVE,
             "can_finish": may_end,
             "can_cancel": may_end and left.total_seconds() > 0,
             "cancel_minutes_left": max(int(left.total_seconds() // 60), 0),
-            "can_extend": request.user.has_perm(EXTEND_PERMISSION) and rental.status != RentalStatus.CANCELLED,
+            "can_extend": request.user.has_perm(Permission.EXTEND) and rental.status != RentalStatus.CANCELLED,
         }
 
     def _rental_or_404(self, request: HttpRequest, pk: int) -> Rental:
@@ -71,7 +67,7 @@ class RentalActionsMixin:
 
     def check_sms_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
-        if not request.user.has_perms(CHECK_SMS_PERMISSIONS):
+        if not request.user.has_perms(CHECK_SMS):
             raise PermissionDenied
         if request.method != "POST":
             return self._back(rental)
@@ -90,7 +86,7 @@ class RentalActionsMixin:
 
     def finish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
-        if not request.user.has_perm(END_PERMISSION):
+        if not request.user.has_perm(Permission.END):
             raise PermissionDenied
         if request.method != "POST":
             return self._confirm(
@@ -108,7 +104,7 @@ class RentalActionsMixin:
 
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
-        if not request.user.has_perm(END_PERMISSION):
+        if not request.user.has_perm(Permission.END):
             raise PermissionDenied
         if request.method != "POST":
             left = int((services.cancel_deadline(rental) - timezone.now()).total_seconds() // 60)
@@ -131,7 +127,7 @@ class RentalActionsMixin:
 
     def extend_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         rental = self._rental_or_404(request, pk)
-        if not request.user.has_perm(EXTEND_PERMISSION):
+        if not request.user.has_perm(Permission.EXTEND):
             raise PermissionDenied
         if request.method == "POST" and "nonce" in request.POST:
             form = ExtendForm(request.POST)

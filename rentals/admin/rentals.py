@@ -22,11 +22,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..explanations import with_token
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
-from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
+from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
+from ..permissions import Permission
 from ..sentences import describe, money, provider_busy
-from ..services.forwarding import SMS_PERMISSION
 from .common import (
-    EXTEND_PERMISSION,
     MONEY_FORM_FIELDS,
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
@@ -107,17 +106,15 @@ class RentalAdmin(
         "status", ExpiringFilter, MineFilter, ("end_date", DateRangeFilterBuilder(title=_("end date between"))),
         "service", "country", "account", "assignee",
     ]  # fmt: skip
-    list_select_related = ["service", "country", "account", "assignee", "rented_by"]
-    # What the search reads is selectors.rentals_search (the API's too); this only shows the box.
+    list_select_related = list(selectors.INVENTORY_RELATED)
+    # What the search reads is selectors.rentals_inventory (the API's too); this only shows the box.
     search_fields = ["number"]
     search_help_text = _(
         "A number in any spelling (+44 7700 900123, 7700-900-123, or its last digits such as 900123) finds the"
         " numbers that start or end with it, or that rent id. Words find the rentals whose label or notes hold"
         " them all, and the rentals with an SMS that holds them, for those who may read SMS."
     )
-    # Active rentals first ("active" sorts before the other statuses), the soonest to end at the top:
-    # the (status, end_date) index serves this order, so a page costs the same at any table size.
-    ordering = ["status", "end_date"]
+    ordering = list(selectors.INVENTORY_ORDER)  # active rentals first, the soonest to end at the top
     # No second, unfiltered count on every filtered page, and the list's own counted up to 10,000:
     # either would otherwise read the whole table on every page.
     show_full_result_count = False
@@ -170,7 +167,7 @@ class RentalAdmin(
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.has_perm(EXTEND_PERMISSION):  # auto-renew spends money
+        if not request.user.has_perm(Permission.EXTEND):  # auto-renew spends money
             readonly += services.AUTO_RENEW_SETTINGS
         if obj is not None and obj.status != RentalStatus.ACTIVE:  # ended: nothing left to remind or renew
             readonly += ["reminders_enabled", *services.AUTO_RENEW_SETTINGS]
@@ -182,13 +179,13 @@ class RentalAdmin(
 
     def get_fields(self, request: HttpRequest, obj: Rental | None = None) -> list[str]:
         shown = list(super().get_fields(request, obj))
-        if not request.user.has_perm(SMS_PERMISSION):  # where SMS go is for those who may read them
+        if not request.user.has_perm(Permission.READ_SMS):  # where SMS go is for those who may read them
             shown.remove("sms_chat_urls")
         return shown
 
     def get_list_display(self, request: HttpRequest) -> list[str]:
         shown = list(super().get_list_display(request))
-        if not request.user.has_perm("rentals.view_smsmessage"):  # SMS text has its own permission
+        if not request.user.has_perm(Permission.READ_SMS):  # SMS text has its own permission
             shown = [name for name in shown if name not in ("last_sms", "code_to_copy")]
         return shown
 
@@ -215,8 +212,9 @@ class RentalAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Rental], search_term: str
     ) -> tuple[QuerySet[Rental], bool]:
-        reads_sms = request.user.has_perm("rentals.view_smsmessage")
-        return selectors.rentals_search(queryset, term=search_term, reads_sms=reads_sms), False
+        narrowed = selectors.InventoryFilter(terms=(search_term,))
+        reads_sms = request.user.has_perm(Permission.READ_SMS)
+        return selectors.rentals_inventory(queryset, narrowed=narrowed, person=request.user, reads_sms=reads_sms), False
 
     @admin.action(description=_("Claim: I take care of the selected rentals"), permissions=["change"])
     def claim(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
@@ -240,7 +238,7 @@ class RentalAdmin(
 
     def has_auto_renew_permission(self, request: HttpRequest) -> bool:
         # Auto-renew spends money: the rental's page lets only those who may extend change it, too.
-        return self.has_change_permission(request) and request.user.has_perm(EXTEND_PERMISSION)
+        return self.has_change_permission(request) and request.user.has_perm(Permission.EXTEND)
 
     @admin.action(description=_("Auto-renew the selected rentals…"), permissions=["auto_renew"])
     def set_auto_renew(self, request: HttpRequest, queryset: QuerySet[Rental]) -> TemplateResponse | None:
@@ -352,10 +350,8 @@ class RentalAdmin(
             "title": gettext("Rent number"),
             "form": form,
             "opts": self.opts,
-            "attempts": RentAttempt.objects.filter(requested_by=request.user).select_related(
-                "account", "service", "country"
-            )[:5],
-            "can_view_attempts": request.user.has_perm("rentals.view_rentattempt"),
+            "attempts": selectors.rent_attempts_recent(user_id=request.user.pk),
+            "can_view_attempts": request.user.has_perm(Permission.VIEW_RENT_ATTEMPT),
             "offers": selectors.offers_for_rent_form(),
             "offer_words": {
                 "unknown": gettext("Price and stock not known yet (the catalog sync has not seen this choice)."),

@@ -9,26 +9,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Query
 
 from .. import selectors
-from ..models import RentalStatus, SmsMessage
 from ..outcomes import Token
+from ..permissions import Permission
+from ..rental_json import rental_data, sms_data
 from ..services.arrivals import sms_wait
-from .common import (
-    ERRORS,
-    READ_SMS,
-    may_see_rentals,
-    rental_data,
-    rental_or_404,
-    rentals_visible,
-    require,
-    router,
-    sms_data,
-)
+from .common import ERRORS, reads_sms, rental_or_404, require, require_rentals_seen, router
 from .errors import ApiError
 from .schemas import ErrorOut, RentalDetailOut, RentalFilters, RentalListOut, WaitOut
 
@@ -38,36 +27,27 @@ MAX_WAIT = 60
 @router.get("", response={200: RentalListOut, **ERRORS}, summary="List rentals")
 def list_rentals(request: HttpRequest, filters: Query[RentalFilters]) -> dict[str, Any]:
     """The inventory, active rentals first and the soonest to end at the top, as in the admin."""
-    if not may_see_rentals(request):
-        raise ApiError(403, Token.PERMISSION_DENIED, needs=["rentals.view_rental"])
-    reads_sms = request.user.has_perm(READ_SMS)
-    rentals = rentals_visible().filter(_matching(request, filters))
-    for term in (filters.number, filters.q):  # the inventory's own search (selectors.rentals_search)
-        if term:
-            rentals = selectors.rentals_search(rentals, term=term, reads_sms=reads_sms)
-    rentals = rentals.order_by("status", "end_date", "pk")
+    require_rentals_seen(request)
+    shows_sms = reads_sms(request)
+    rentals = selectors.rentals_inventory(narrowed=_narrowed(filters), person=request.user, reads_sms=shows_sms)
+    rentals = rentals.order_by(*selectors.INVENTORY_ORDER, "pk")
     page = rentals[filters.offset : filters.offset + filters.limit]
-    return {"count": rentals.count(), "results": [rental_data(rental, reads_sms=reads_sms) for rental in page]}
+    return {"count": rentals.count(), "results": [rental_data(rental, reads_sms=shows_sms) for rental in page]}
 
 
-def _matching(request: HttpRequest, filters: RentalFilters) -> Q:
-    fields = {"status": "status", "account": "account__name", "service": "service__code",
-              "country": "country__provider_id", "assignee": "assignee__username"}  # fmt: skip
-    given = {name: getattr(filters, name) for name in fields if getattr(filters, name) is not None}
-    wanted = Q(**{fields[name]: value for name, value in given.items()})
-    if filters.mine:
-        wanted &= Q(assignee=request.user) if filters.mine == "assigned" else Q(rented_by=request.user)
-    if filters.ending_within_hours:
-        now = timezone.now()
-        soon = now + timedelta(hours=filters.ending_within_hours)
-        wanted &= Q(status=RentalStatus.ACTIVE, end_date__gt=now, end_date__lte=soon)
-    return wanted
+def _narrowed(filters: RentalFilters) -> selectors.InventoryFilter:
+    hours = filters.ending_within_hours
+    return selectors.InventoryFilter(
+        status=filters.status, account=filters.account, service=filters.service, country=filters.country,
+        assignee=filters.assignee, mine=filters.mine, ending_within=timedelta(hours=hours) if hours else None,
+        terms=tuple(term for term in (filters.number, filters.q) if term),
+    )  # fmt: skip
 
 
 @router.get("/{int:rental_id}", response={200: RentalDetailOut, **ERRORS}, summary="One rental with its SMS")
 def read_rental(request: HttpRequest, rental_id: int) -> dict[str, Any]:
     rental = rental_or_404(request, rental_id)
-    return rental_data(rental, reads_sms=request.user.has_perm(READ_SMS), with_messages=True)
+    return rental_data(rental, reads_sms=reads_sms(request), with_messages=True)
 
 
 @router.get(
@@ -77,15 +57,14 @@ def wait_for_sms(request: HttpRequest, rental_id: int, after: int | None = None,
     """The rental's first SMS after the one whose id is `after` (0: any; left out: the newest now), waiting
     up to `timeout` seconds (at most 60) for it to arrive. `sms` is null when none came in time."""
     rental = rental_or_404(request, rental_id)
-    require(request, READ_SMS)
+    require(request, Permission.READ_SMS)
     problems = {"timeout": [f"0 to {MAX_WAIT} seconds"]} if not 0 <= timeout <= MAX_WAIT else {}
     if after is not None and after < 0:
         problems["after"] = ["an SMS id, or 0 for any SMS"]
     if problems:
         raise ApiError(400, Token.BAD_ARGUMENTS, fields=problems)
     if after is None:
-        newest = SmsMessage.objects.filter(rental=rental).order_by("-pk").values_list("pk", flat=True).first()
-        after = newest or 0
+        after = selectors.newest_sms_id_of(rental_id=rental.pk)
     with _wait_slot() as free:
         if not free:
             raise ApiError(503, Token.WAIT_SLOTS_BUSY, headers={"Retry-After": "1"})

@@ -19,9 +19,11 @@ from .. import services
 from ..explanations import explain
 from ..forms import ExtendForm, RentForm
 from ..outcomes import Operation, Outcome, Token
+from ..permissions import Permission
+from ..rental_json import rental_data
 from ..sentences import describe
 from ..services.renting import outcome_when_settled
-from .common import END, ERRORS, EXTEND, READ_SMS, RENT, rental_data, rental_or_404, require, router
+from .common import ERRORS, reads_sms, rental_or_404, require, router
 from .errors import ApiError
 from .schemas import ErrorOut, ExtendIn, ExtensionPriceOut, OutcomeOut, RentIn
 
@@ -49,7 +51,7 @@ def rent(request: HttpRequest, response: HttpResponse, payload: RentIn,
     if it is still at SMS.online, then 409 pending: ask again after Retry-After). 201 rented; 422 failed,
     nothing charged; 502 unknown, SMS.online may have charged: do not rent again for the same need until
     it is resolved; 429 PROVIDER_BUSY, nothing recorded or sent: ask again after Retry-After."""
-    require(request, RENT)
+    require(request, Permission.RENT)
     form = RentForm(payload.model_dump(), by_name=True)
     if not form.is_valid():
         raise ApiError.from_form(form)
@@ -82,7 +84,7 @@ def extension_price(request: HttpRequest, rental_id: int, hours: int | str = 24)
     429 PROVIDER_BUSY: not asked, the account's next request slot is further off than a second (or this
     server has no place at SMS.online free): ask again after Retry-After."""
     rental = rental_or_404(request, rental_id)
-    require(request, EXTEND)
+    require(request, Permission.EXTEND)
     try:
         hours = ExtendForm.base_fields["hours"].clean(hours)
     except forms.ValidationError as problem:
@@ -99,7 +101,7 @@ def extend(request: HttpRequest, response: HttpResponse, rental_id: int, payload
     """Extends once per Idempotency-Key, as renting does. 200 extended; 422 failed; 502 unknown; 409
     pending; 429 PROVIDER_BUSY."""
     rental = rental_or_404(request, rental_id)
-    require(request, EXTEND)
+    require(request, Permission.EXTEND)
     nonce = _nonce("extend", request, idempotency_key)
     form = ExtendForm({"hours": payload.hours, "price": payload.price, "nonce": nonce})
     if not form.is_valid():
@@ -117,7 +119,7 @@ def extend(request: HttpRequest, response: HttpResponse, rental_id: int, payload
 def finish(request: HttpRequest, rental_id: int):
     """Releases the number now; nothing is refunded."""
     rental = rental_or_404(request, rental_id)
-    require(request, END)
+    require(request, Permission.END)
     return _answer(request, services.rental_finish(rental=rental, requested_by=request.user, web=True))
 
 
@@ -125,7 +127,7 @@ def finish(request: HttpRequest, rental_id: int):
 def cancel(request: HttpRequest, rental_id: int):
     """Within 20 minutes of renting, SMS.online refunds the rent; after that, CANT_CANCEL: finish it instead."""
     rental = rental_or_404(request, rental_id)
-    require(request, END)
+    require(request, Permission.END)
     outcome = services.rental_cancel(rental=rental, now=timezone.now(), requested_by=request.user, web=True)
     return _answer(request, outcome)
 
@@ -148,7 +150,7 @@ def _answer(request: HttpRequest, outcome: Outcome, response: HttpResponse | Non
         "error": None if outcome.ok else str(outcome.token),
         "message": explain(Token.PENDING) if pending else describe(outcome),
         "replayed": outcome.repeated, "facts": dict(outcome.facts),
-        "rental": rental_data(rental, reads_sms=request.user.has_perm(READ_SMS)) if rental else None,
+        "rental": rental_data(rental, reads_sms=reads_sms(request)) if rental else None,
         "attempt": outcome.attempt.pk if outcome.attempt else None,
         "extension": outcome.extension.pk if outcome.extension else None,
     }  # fmt: skip

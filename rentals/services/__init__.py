@@ -54,7 +54,6 @@ from .renewing import (
 )
 from .rent_choice import rent_choice_remember
 from .renting import (
-    RENT_PERMISSION,
     attempts_mark_not_charged,
     attempts_resolve_stale,
     rent_outcome_for,
@@ -106,7 +105,6 @@ __all__ = [
     "AUTO_RENEW_SETTINGS",
     "CANCEL_WINDOW",
     "LINK_CODE_LIFETIME",
-    "RENT_PERMISSION",
     "SUMMARY_GRACE",
     "Budget",
     "CatalogChunk",

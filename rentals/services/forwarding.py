@@ -31,6 +31,7 @@ from django.utils import timezone
 from .. import notices
 from ..chat import destination_key, masked, parse_chat_urls, post_plain
 from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage, TelegramLink
+from ..permissions import Permission
 from ..roles import is_active_staff
 from ..telegram.client import bot_enabled, telegram_client
 from .arrivals import sms_announce
@@ -39,7 +40,6 @@ from .telegram_push import telegram_sms_push
 
 logger = logging.getLogger(__name__)
 
-SMS_PERMISSION = "rentals.view_smsmessage"
 # Long enough for a post to every destination (apprise waits a few seconds on each at most).
 FORWARD_LEASE = timedelta(minutes=2)
 # A forwarding whose task should have run this long ago is queued again by the catch-up.
@@ -80,7 +80,7 @@ def forward_destinations(rental: Rental) -> list[str]:
         return own
     assignee = rental.assignee
     # An assignee who has left the team (inactive, or no longer staff) gets no SMS in their own chat.
-    if is_active_staff(assignee) and assignee.has_perm(SMS_PERMISSION):
+    if is_active_staff(assignee) and assignee.has_perm(Permission.READ_SMS):
         preference = ForwardingPreference.objects.filter(user=assignee).first()
         chosen = parse_chat_urls(preference.sms_chat_urls) if preference else None
         if chosen is not None:

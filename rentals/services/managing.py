@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,8 +34,6 @@ from .turns import ProviderCallSlot, turn_at_once
 
 logger = logging.getLogger(__name__)
 
-# Who may extend a rental, by hand or by setting it to renew itself (auto-renew spends in their name).
-EXTEND_PERMISSION = "rentals.extend_rental"
 # SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
 CANCEL_WINDOW = timedelta(minutes=20)
 # A rental in these states is over: it cannot be finished or cancelled again.
@@ -364,8 +363,7 @@ def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int
 def rentals_follow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """Send this person each SMS of these rentals in Telegram too; how many they did not follow yet."""
     chosen = [rental.pk for rental in rentals]
-    already = set(Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=chosen).values_list(
-        "rental_id", flat=True))  # fmt: skip
+    already = set(_follows(user, chosen).values_list("rental_id", flat=True))
     added = [Rental.followers.through(rental_id=pk, user_id=user.pk) for pk in chosen if pk not in already]
     Rental.followers.through.objects.bulk_create(added, ignore_conflicts=True)
     return len(added)
@@ -373,9 +371,13 @@ def rentals_follow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
 
 def rentals_unfollow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
     """No more SMS of these rentals for this person, unless they are its assignee or renter."""
-    chosen = [rental.pk for rental in rentals]
-    removed, _ = Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=chosen).delete()
+    removed, _ = _follows(user, [rental.pk for rental in rentals]).delete()
     return removed
+
+
+def _follows(user: AbstractBaseUser, rental_ids: list[int]) -> QuerySet:
+    """The person's follows of these rentals (rows of ``Rental.followers``)."""
+    return Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=rental_ids)
 
 
 def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, why: str) -> int:

@@ -28,13 +28,14 @@ from ..explanations import explain, with_token
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notifications import notify, rental_people
 from ..outcomes import Token
+from ..permissions import Permission
 from ..provider.errors import ProviderError
 from ..reasons import reason
 from ..roles import is_active_staff
 from ..sentences import describe, money, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
-from .managing import EXTEND_PERMISSION, rental_extend
+from .managing import rental_extend
 from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def _refusal_before_asking(rental: Rental) -> tuple[str, str]:
     if rental.auto_renew_max_price is None:
         return _("no price ceiling is set on the rental."), REFUSED
     person = rental.auto_renew_by
-    if person is not None and not (is_active_staff(person) and person.has_perm(EXTEND_PERMISSION)):
+    if person is not None and not (is_active_staff(person) and person.has_perm(Permission.EXTEND)):
         no_longer = _(
             "it was set by %(person)s, who may no longer extend rentals. Extend this one by hand; for the renewals "
             "after it, someone who may extend should save its auto-renew settings again."

@@ -49,10 +49,6 @@ from .turns import ProviderBusy, ProviderCallSlot
 logger = logging.getLogger(__name__)
 
 
-# Who may rent (it spends money): the admin's button, the API and the command line ask the same.
-RENT_PERMISSION = "rentals.rent_number"
-
-
 class Renter:
     """``rental_rent``'s default assignee: the person renting (``None`` is a choice of its own: nobody)."""
 

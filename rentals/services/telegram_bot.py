@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 
 from ..models import Rental, RentalStatus, SmsMessage, TelegramLink, TelegramPoll
+from ..permissions import Permission
 from ..roles import is_active_staff
 from ..selectors import rentals_search
 from ..telegram import messages
@@ -28,8 +29,6 @@ from .telegram_renting import Answer, telegram_rent_answer, telegram_rent_offer
 
 logger = logging.getLogger(__name__)
 
-SMS_PERMISSION = "rentals.view_smsmessage"
-RENTAL_PERMISSION = "rentals.view_rental"
 # getUpdates waits at most this long for an update: beat starts the next read soon after.
 POLL_SECONDS = 4
 READ_LEASE = timedelta(seconds=POLL_SECONDS + 60)
@@ -155,7 +154,7 @@ def _command(user: AbstractBaseUser, chat_id: int, command: str, argument: str, 
     if command in ("/start", "/help"):
         return messages.help_text()
     if command == "/numbers":
-        return messages.numbers(_own_active(user, now=now), now=now, may_read=user.has_perm(SMS_PERMISSION))
+        return messages.numbers(_own_active(user, now=now), now=now, may_read=user.has_perm(Permission.READ_SMS))
     if command == "/code":
         return _code(user, argument) if argument else messages.code_usage()
     return messages.unknown_command()
@@ -177,13 +176,13 @@ def _code(user: AbstractBaseUser, query: str) -> str:
         return messages.which_rental(chosen)
     rental = chosen[0]
     newest = SmsMessage.objects.filter(rental=rental).order_by("-received_at", "-pk").first()
-    return messages.newest_sms(rental, newest, may_read=user.has_perm(SMS_PERMISSION))
+    return messages.newest_sms(rental, newest, may_read=user.has_perm(Permission.READ_SMS))
 
 
 def _visible(user: AbstractBaseUser) -> QuerySet[Rental]:
     """The rentals a person may see in Rentdesk: every one with the view permission, else their own."""
     rentals = Rental.objects.select_related("assignee", "rented_by")
-    return rentals if user.has_perm(RENTAL_PERMISSION) else rentals.filter(Q(assignee=user) | Q(rented_by=user))
+    return rentals if user.has_perm(Permission.VIEW_RENTAL) else rentals.filter(Q(assignee=user) | Q(rented_by=user))
 
 
 def _language(code: str) -> str:

@@ -21,10 +21,11 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from ..forms import RentForm, accounts_ok_first
 from ..models import TelegramRentOffer
+from ..permissions import Permission
 from ..telegram import messages
 from ..two_factor import confirmed_device, needs_two_factor
 from .budgets import rent_price
-from .renting import RENT_PERMISSION, rental_rent
+from .renting import rental_rent
 
 OFFER_LIFETIME = timedelta(minutes=5)
 
@@ -39,7 +40,7 @@ def telegram_rent_offer(*, user: AbstractBaseUser, chat_id: int, argument: str, 
     """What ``/rent ...`` answers: why not, or the rent to confirm."""
     if not settings.RENTDESK_TELEGRAM_RENT:
         return Answer(messages.rent_off())
-    if not user.has_perm(RENT_PERMISSION):
+    if not user.has_perm(Permission.RENT):
         return Answer(messages.rent_not_allowed())
     if needs_two_factor(user) and confirmed_device(user) is None:
         return Answer(messages.rent_needs_two_factor())
@@ -84,7 +85,7 @@ def telegram_rent_answer(
         return messages.rent_withdrawn()
     if needs_two_factor(user) and not _code_right(user, code):
         return messages.rent_code_wrong()
-    if not (settings.RENTDESK_TELEGRAM_RENT and user.has_perm(RENT_PERMISSION)):
+    if not (settings.RENTDESK_TELEGRAM_RENT and user.has_perm(Permission.RENT)):
         return messages.rent_not_allowed()  # the team or the person's role changed meanwhile
     form = RentForm(offer.arguments, by_name=True)
     if not form.is_valid():

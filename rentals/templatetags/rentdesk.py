@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from .. import explanations, reasons, selectors, sentences
 from ..health import system_health
+from ..permissions import Permission
 
 register = template.Library()
 
@@ -18,14 +19,14 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     health = explanations.health_lines(system_health())
     if telegram := explanations.telegram_line(selectors.telegram_reading(), now=now):
         health.append(telegram)
-    if not (user.has_perm("rentals.view_rental") or user.has_perm("rentals.view_provideraccount")):
+    if not (user.has_perm(Permission.VIEW_RENTAL) or user.has_perm(Permission.VIEW_ACCOUNT)):
         return {"dashboard": None, "health": health}
-    locked_out = selectors.logins_locked_out(now=now) if user.has_perm("axes.view_accessattempt") else None
+    locked_out = selectors.logins_locked_out(now=now) if user.has_perm(Permission.VIEW_LOCKOUTS) else None
     return {
         "dashboard": selectors.dashboard(now=now),
         "now": now,
         "health": health,
-        "can_rent": user.has_perm("rentals.rent_number"),
+        "can_rent": user.has_perm(Permission.RENT),
         "locked_out": locked_out,
     }
 

@@ -14,6 +14,8 @@ from rentals import services
 from rentals.forms import RentForm
 from rentals.models import ANY_OPERATOR
 from rentals.outcomes import Token
+from rentals.permissions import Permission
+from rentals.rental_json import JSON_ENCODER, rental_data
 from rentals.sentences import describe
 
 EXIT_PROVIDER_ERROR = 1
@@ -23,7 +25,7 @@ EXIT_BAD_ARGUMENTS = 2
 class Command(BaseCommand):
     help = (
         "Rent a number with an account (spends money). Exit status: 0 rented, 1 provider or account "
-        "error, 2 bad arguments. --json prints one JSON object."
+        "error, 2 bad arguments. --json prints one JSON object (the rental as the API shows it)."
     )
 
     def add_arguments(self, parser):
@@ -54,20 +56,10 @@ class Command(BaseCommand):
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, problems)
         outcome = services.rental_rent(**form.rent_arguments(), nonce=uuid.uuid4(), requested_by=person, via="cli")
         if outcome.ok:
-            rental = outcome.rental
-            self._print(
-                {
-                    "ok": True,
-                    "rental": {
-                        "id": rental.pk,
-                        "provider_id": rental.provider_rent_id,
-                        "number": rental.number,
-                        "end_date": rental.end_date.isoformat(),
-                        "account": rental.account.name,
-                    },
-                },
-                describe(outcome),
-            )
+            # The rental as the API shows it to this person, read back as the API reads it: one shape for scripts.
+            outcome.rental.refresh_from_db()
+            rental = rental_data(outcome.rental, reads_sms=person.has_perm(Permission.READ_SMS))
+            self._print({"ok": True, "rental": rental}, describe(outcome))
             return
         # "unknown" means the provider may have charged: a script must not simply try again.
         extra = {"state": outcome.state, "attempt": outcome.attempt.pk}
@@ -80,14 +72,14 @@ class Command(BaseCommand):
         if not username:
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, _("--as: name the person renting (a username)."))
         try:
-            return services.person_allowed(username=username, permission=services.RENT_PERMISSION)
+            return services.person_allowed(username=username, permission=Permission.RENT)
         except services.PersonRefused as refused:
             self._fail(EXIT_BAD_ARGUMENTS, Token.BAD_ARGUMENTS, f"--as: {refused}")
 
     def _print(self, payload: dict[str, Any], text: str) -> None:
-        self.stdout.write(json.dumps(payload) if self.as_json else text)
+        self.stdout.write(json.dumps(payload, cls=JSON_ENCODER) if self.as_json else text)
 
     def _fail(self, exit_status: int, token: str, message: str, **extra: Any) -> None:
         if self.as_json:
-            self.stdout.write(json.dumps({"ok": False, "error": token, "message": message, **extra}))
+            self.stdout.write(json.dumps({"ok": False, "error": token, "message": message, **extra}, cls=JSON_ENCODER))
         raise CommandError(f"{token}: {message}", returncode=exit_status)

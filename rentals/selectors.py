@@ -39,7 +39,7 @@ from .schedule import POLL_CYCLE
 from .spend import SPEND_GROUPS as SPEND_GROUPS  # the costs page offers these
 from .spend import spend_totals
 from .statements import newest_sms_with_forwarding
-from .words_index import RENTALS_HOLDING, words_index_ready
+from .words_index import rentals_holding, words_index_ready
 
 
 def rental_for_webhook(*, token: str) -> tuple[int, str] | None:
@@ -86,8 +86,8 @@ def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = Fa
 def _holding(word: str) -> Q:
     """Rentals whose folded label and notes hold ``word``: LIKE '%word%' on both databases, served by
     pg_trgm's index on PostgreSQL and by an FTS5 trigram table on SQLite (words_index.py)."""
-    if connection.vendor == "sqlite" and not set("%_\\") & set(word) and words_index_ready():
-        return Q(pk__in=RawSQL(RENTALS_HOLDING, [f"%{word}%"]))  # noqa: S611  (a constant, the word a parameter)
+    if connection.vendor == "sqlite" and words_index_ready() and (query := rentals_holding(word)):
+        return Q(pk__in=RawSQL(*query))  # noqa: S611  (a constant, the word a parameter)
     return Q(search_words__contains=word)
 
 

@@ -151,6 +151,10 @@ def spelled(db):
         ("МАГАЗИН LOGIN", ["uk"]),
         ("ticket", ["other"]),
         ('"login"', ["uk"]),
+        ("ма", ["uk"]),  # shorter than a trigram
+        ('"ticket 7700"', ["other"]),  # a phrase, its space in it
+        ("7700%", []),  # LIKE's wildcard is a character like any other
+        ('ticket"', []),
     ],
 )
 def test_the_admin_and_the_api_find_the_same_rentals_in_any_spelling(operator, spelled, term, found):

@@ -8,9 +8,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
-from ..attention import attention_words
 from ..models import Rental, SmsMessage
 from ..outcomes import Token
+from ..wording.attention import attention_words
 from .errors import ApiError
 from .schemas import ErrorOut
 

@@ -14,7 +14,8 @@ from rentals import services
 from rentals.forms import RentForm
 from rentals.models import ANY_OPERATOR
 from rentals.outcomes import Token
-from rentals.sentences import describe
+from rentals.wording.pages import describe
+from rentals.wording.tokens import what_happened
 
 EXIT_PROVIDER_ERROR = 1
 EXIT_BAD_ARGUMENTS = 2
@@ -90,4 +91,4 @@ class Command(BaseCommand):
     def _fail(self, exit_status: int, token: str, message: str, **extra: Any) -> None:
         if self.as_json:
             self.stdout.write(json.dumps({"ok": False, "error": token, "message": message, **extra}))
-        raise CommandError(f"{token}: {message}", returncode=exit_status)
+        raise CommandError(str(what_happened(token, sentence=message)), returncode=exit_status)

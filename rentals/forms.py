@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from .attention import attention_words
 from .models import (
     ANY_OPERATOR,
     RENT_HOUR_CHOICES,
@@ -22,7 +21,8 @@ from .models import (
     Service,
     auto_renew_window_problem,
 )
-from .sentences import money
+from .wording.attention import attention_words
+from .wording.formats import money
 
 DEFAULT_HOURS = 24
 
@@ -234,8 +234,8 @@ class AutoRenewForm(forms.Form):
 
 
 class RentalAdminForm(forms.ModelForm):
-    """The rental's page: its attention note worded for the reader (rentals/attention.py). A note left as
-    shown stays the note Rentdesk wrote, so the next reader sees it in their own language; a note a
+    """The rental's page: its attention note worded for the reader (rentals/wording/attention.py). A note
+    left as shown stays the note Rentdesk wrote, so the next reader sees it in their own language; a note a
     person writes or changes is theirs, kept as typed."""
 
     class Meta:

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .attention import attention_words
 from .models import Rental, SmsMessage
+from .wording.attention import attention_words
 
 JSON_ENCODER = DjangoJSONEncoder
 

@@ -53,8 +53,9 @@ def test_a_number_shows_in_its_groups_and_copies_as_its_digits(admin_client, acc
 def test_a_number_reads_in_its_groups_in_every_list_page_message_and_mail(admin_client, simulator, account, catalog):
     import uuid
 
-    from rentals import notices, services
+    from rentals import services
     from rentals.phone_numbers import spaced_number
+    from rentals.wording import notices
 
     from .test_admin_rent import page_text
 

@@ -21,7 +21,7 @@ from rentals.models import (
     Rental,
     RentalExtension,
 )
-from rentals.sentences import describe
+from rentals.wording.pages import describe
 
 from .conftest import SANDBOX_KEY, manage, run_concurrently
 from .factories import AccountFactory, UserFactory

@@ -145,7 +145,7 @@ def test_rent_number_refuses_without_a_person_who_may_rent(simulator, account, c
     status, _, err = manage(
         "rent_number", "--account", "Sandbox", "--service", "tg", "--country", "1", *person, capsys=capsys
     )
-    assert status == 2 and f"CommandError: BAD_ARGUMENTS: {said}" in err and "Traceback" not in err
+    assert status == 2 and f"CommandError: {said} (BAD_ARGUMENTS)" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
@@ -167,6 +167,8 @@ def test_add_account_reads_the_key_from_the_environment_and_prints_the_state(sim
     account = ProviderAccount.objects.get(name="Ops")
     assert status == 0 and account.state == AccountState.BANNED and account.banned_until is not None
     assert "State: Banned until" in out
+    # What happened, worded as everywhere else: the explanation, the token after it.
+    assert "Use another account until then. (BANNED)" in out and "(BANNED)." not in out
     assert account.reveal_api_key() == "sim-banned-ops-key-123"
     assert "sim-banned-ops-key-123" not in out + err
 

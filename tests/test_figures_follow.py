@@ -18,8 +18,8 @@ from django.utils import formats, timezone
 
 from rentals import services, tasks
 from rentals.models import Rental, RentAttempt
-from rentals.sentences import local_time
 from rentals.services.followups import BALANCE_CHECK_QUEUED
+from rentals.wording.formats import local_time
 
 from .conftest import PROJECT, database_url_of_this_test, start_celery, wait_until
 from .factories import UserFactory

@@ -14,12 +14,12 @@ from django.core import mail
 from django.utils import timezone, translation
 
 from rentals import services
-from rentals.attention import attention_words
 from rentals.models import PersonBudget, ProviderAccount, Rental, RentalStatus, SmsSource
 from rentals.provider.errors import RentLifecycleError
 from rentals.provider.parsing import IncomingSms
 from rentals.reasons import reason_words
 from rentals.services.sms import rental_mark_lost
+from rentals.wording.attention import attention_words
 
 from .conftest import SANDBOX_KEY
 from .factories import RentalFactory, UserFactory

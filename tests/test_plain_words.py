@@ -203,7 +203,7 @@ def test_money_shows_the_places_usd_uses(simulator, account, catalog, boss):
 
 
 def test_the_low_balance_mail_writes_money_as_the_team_language_does(settings, account):
-    from rentals import notices
+    from rentals.wording import notices
 
     settings.LANGUAGE_CODE = "uk"
     notice = notices.low_balance(account, balance=Decimal("0.4500"), threshold=Decimal("5"))
@@ -224,3 +224,43 @@ def test_auto_renews_own_outcomes_read_as_what_happened_not_as_unknown_answers(a
     dashboard = read(english, reverse("admin:index"))
     assert "1 × Auto-renew could not extend a rental before its end. (AUTO_RENEW_FAILED)" in dashboard
     assert "which Rentdesk does not know" not in extensions + dashboard
+
+
+# --- what happened: one wording wherever a token is shown with its explanation --------------------------
+
+NO_NUMBERS_SAID = (
+    "No numbers are available for this service and country right now. Nothing was charged. "
+    "Try another operator or country, or try again later. (NO_NUMBERS)"
+)
+
+
+def test_a_failed_rent_says_what_happened_the_same_way_in_the_admin_the_bot_and_the_cli(
+    simulator, account, catalog, boss, capsys
+):
+    from rentals.wording import telegram
+    from rentals.wording.pages import outcome_line
+
+    from .conftest import manage
+
+    simulator.force(token="NO_NUMBERS", action="getRentNumber")
+    outcome = rent(account, catalog, boss)
+    with translation.override("en"):
+        assert outcome_line(outcome) == NO_NUMBERS_SAID  # the admin's message
+        assert telegram.rent_outcome(outcome) == NO_NUMBERS_SAID  # the bot's reply (nothing in it to escape)
+    simulator.force(token="NO_NUMBERS", action="getRentNumber")  # a forced answer is given once
+    argv = ["--account", "Sandbox", "--service", "tg", "--country", "1", "--as", "boss", "--no-webhook"]
+    status, _, err = manage("rent_number", *argv, capsys=capsys)
+    assert status == 1 and f"CommandError: {NO_NUMBERS_SAID}" in err
+
+
+def test_an_extension_whose_answer_was_lost_names_its_token_once(simulator, account, catalog, boss):
+    rental = rent(account, catalog, boss).rental
+    simulator.force(action="continueRentNumber", body="<html>Gateway Timeout</html>", status=504,
+                    content_type="text/html")  # fmt: skip
+    english = reader(boss, "en")
+    extend = reverse("admin:rentals_rental_extend", args=[rental.pk])
+    response = english.post(extend, {"hours": "24", "nonce": str(uuid.uuid4()), "price": ""})
+    assert RentalExtension.objects.get().state == AttemptState.UNKNOWN
+    [message] = [str(message) for message in response.wsgi_request._messages]
+    assert message.startswith("No readable answer about the extension. The provider may have charged")
+    assert message.endswith("(UNKNOWN_OUTCOME)") and message.count("UNKNOWN_OUTCOME") == 1

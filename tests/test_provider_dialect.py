@@ -17,11 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import selectors, services
-from rentals.attention import attention_words
 from rentals.models import AttemptState, ErrorEvent, ProviderAccount, Rental, RentalStatus, RentAttempt
 from rentals.provider import errors
 from rentals.reasons import reason_words
-from rentals.sentences import describe
+from rentals.wording.attention import attention_words
+from rentals.wording.pages import describe
 
 from .conftest import SANDBOX_KEY
 from .test_admin_rent import page_text

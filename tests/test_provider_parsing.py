@@ -119,7 +119,7 @@ def test_json_error_keeps_error_msg_and_info_in_the_detail():
 )
 def test_the_most_hours_an_extension_may_add_are_read_from_info_max_not_from_the_words(body):
     """The provider's words may hold other numbers, or be too odd to show: the limit is info.max."""
-    from rentals.sentences import extension_problem
+    from rentals.wording.pages import extension_problem
 
     with pytest.raises(errors.ExtensionTooLong) as raised:
         parse(body)
@@ -129,7 +129,7 @@ def test_the_most_hours_an_extension_may_add_are_read_from_info_max_not_from_the
 
 
 def test_an_extension_limit_the_provider_did_not_give_is_not_made_up():
-    from rentals.sentences import extension_problem
+    from rentals.wording.pages import extension_problem
 
     with pytest.raises(errors.ExtensionTooLong) as raised:
         parse('{"status":"error","message":"MAX_HOURS_EXCEED","errorMsg":"Maximum rent time exceeded!"}')

@@ -10,9 +10,9 @@ import requests
 from django.utils import timezone
 
 from rentals import services
-from rentals.attention import attention_words
 from rentals.models import AttemptState, Rental, RentAttempt
-from rentals.sentences import describe
+from rentals.wording.attention import attention_words
+from rentals.wording.pages import describe
 
 from .conftest import SANDBOX_KEY
 from .servers import wait_until

@@ -75,8 +75,8 @@ def test_auto_renew_with_another_extension_open_alarms_once(simulator, account):
 
 
 def test_chat_hears_of_it_when_mail_fails(settings, chat_server):
-    from rentals.notices import Notice
-    from rentals.notifications import notify
+    from rentals.notice_sending import notify
+    from rentals.wording.notices import Notice
 
     settings.RENTDESK_CHAT_URLS = [chat_server.apprise_url]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

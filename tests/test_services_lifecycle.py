@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import RentalReminder, RentalStatus
-from rentals.sentences import format_time_left
+from rentals.wording.formats import format_time_left
 
 from .conftest import run_concurrently
 from .factories import RentalFactory, UserFactory

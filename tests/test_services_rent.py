@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AccountState, AttemptState, Rental, RentAttempt
-from rentals.sentences import describe
+from rentals.wording.pages import describe
 
 from .conftest import SANDBOX_KEY
 from .test_provider_client import SEED_ERRORS

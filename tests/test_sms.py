@@ -9,8 +9,8 @@ from django.db import connection
 from django.urls import reverse
 
 from rentals import services
-from rentals.attention import attention_words
 from rentals.models import Rental, RentalStatus, SmsMessage, SmsSource, WebhookDelivery
+from rentals.wording.attention import attention_words
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -139,7 +139,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # The admin speaks the browser's language, or the one a user picks in the header.
 LANGUAGES = [("en", "English"), ("uk", "Українська")]
-# The team's language: reminders, alerts and forwarded SMS are written in it (rentals/notices.py), and
+# The team's language: reminders, alerts and forwarded SMS are written in it (rentals/wording/notices.py), and
 # the admin speaks it to a browser that asks for neither of the two.
 LANGUAGE_CODE = readers.language(env, "RENTDESK_LANGUAGE", default="en", languages=LANGUAGES)
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -14,20 +14,20 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .. import services
-from ..explanations import explain, with_token
 from ..models import (
     AccountEvent,
     ProviderAccount,
     api_key_problem,
 )
-from ..sentences import money, url_refusal
+from ..wording.formats import money
+from ..wording.pages import token_html, url_refusal
+from ..wording.tokens import what_happened
 from .common import (
     MONEY_FORM_FIELDS,
     OfferedFiltersOnlyMixin,
     ReadOnlyInline,
     can_rent,
     money_column,
-    what_happened,
 )
 
 
@@ -157,7 +157,7 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description=_("Last error"), ordering="last_error_token")
     def last_error(self, obj: ProviderAccount) -> str:
-        return what_happened(obj.last_error_token)
+        return token_html(obj.last_error_token)
 
     @admin.display(description=_("State"), ordering="state")
     def state_display(self, obj: ProviderAccount) -> str:
@@ -190,9 +190,7 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
             try:
                 balance = services.account_check_balance(account=account)
             except services.ProviderError as error:
-                self.message_user(
-                    request, f"{account.name}: {with_token(explain(error.token), error.token)}", messages.ERROR
-                )
+                self.message_user(request, f"{account.name}: {what_happened(error.token)}", messages.ERROR)
             else:
                 checked = _("%(account)s: balance %(balance)s (%(state)s).")
                 facts = {"account": account.name, "balance": money(balance), "state": account.state_summary}

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import PersonBudget
-from ..sentences import money
+from ..wording.formats import money
 from .common import MONEY_FORM_FIELDS, OfferedFiltersOnlyMixin
 
 

@@ -15,11 +15,12 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 
-from ..explanations import headline, what_happened, with_token
 from ..forms import MoneyField
 from ..models import ANY_OPERATOR
 from ..permissions import Permission
-from ..sentences import money
+from ..wording.formats import money
+from ..wording.pages import token_html
+from ..wording.tokens import what_happened
 
 # Every amount a form edits is USD (thresholds, budgets, auto-renew's ceiling): written with its cents in
 # the reader's language, typed with their decimal separator (``formfield_overrides``).
@@ -157,7 +158,7 @@ def operator_words(code: str) -> str:
 def attempt_what_happened(attempt: Any) -> str:
     """A rent attempt's or an extension's outcome in its list: a succeeded one (reconciled ones too) says
     nothing more than its state, whatever token its first answer left; the token stays on its page."""
-    return "" if attempt.state == "succeeded" else what_happened(attempt.error_token)
+    return "" if attempt.state == "succeeded" else token_html(attempt.error_token)
 
 
 class OutcomeFilter(admin.AllValuesFieldListFilter):
@@ -167,7 +168,7 @@ class OutcomeFilter(admin.AllValuesFieldListFilter):
         tokens = {str(value) for value in self.lookup_choices if value}
         for choice in super().choices(changelist):
             if choice["display"] in tokens:
-                choice = {**choice, "display": with_token(headline(choice["display"]), choice["display"])}
+                choice = {**choice, "display": str(what_happened(choice["display"], brief=True))}
             elif choice["display"] in ("", None, self.empty_value_display):
                 # No token: nothing went wrong, or the row was written before tokens were recorded.
                 choice = {**choice, "display": gettext("None (no error, or recorded before tokens were kept)")}

@@ -23,7 +23,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from ..models import Rental, RentalStatus
 from ..phone_numbers import number_groups
 from ..selectors import InventoryFilter, rentals_inventory
-from ..sentences import format_time_left, person
+from ..wording.formats import format_time_left, person
 
 EXPIRING_WITHIN = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "72h": timedelta(hours=72)}
 

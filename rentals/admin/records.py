@@ -21,7 +21,7 @@ from ..models import (
     SmsMessage,
 )
 from ..permissions import Permission
-from ..sentences import describe
+from ..wording.pages import describe, token_html
 from .common import (
     CompactColumnsMixin,
     OfferedFiltersOnlyMixin,
@@ -31,7 +31,6 @@ from .common import (
     can_rent,
     money_column,
     operator_words,
-    what_happened,
 )
 from .forwarding import forwarding_summary
 
@@ -155,7 +154,7 @@ class ErrorEventAdmin(RecordAdmin):
 
     @admin.display(description=_("What happened"), ordering="token")
     def what_happened(self, obj: ErrorEvent) -> str:
-        return what_happened(obj.token)
+        return token_html(obj.token)
 
 
 @admin.register(SmsMessage)

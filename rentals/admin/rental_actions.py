@@ -21,12 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..explanations import explain, with_token
 from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
 from ..permissions import CHECK_SMS, Permission
-from ..sentences import describe, provider_busy
+from ..wording.pages import outcome_line, provider_busy
+from ..wording.tokens import explain, what_happened
 
 
 class RentalActionsMixin:
@@ -76,7 +76,7 @@ class RentalActionsMixin:
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._back(rental))
         except services.ProviderError as error:
-            self.message_user(request, with_token(explain(error.token), error.token), messages.ERROR)
+            self.message_user(request, str(what_happened(error.token)), messages.ERROR)
         else:
             text = _("%(count)s new SMS.") % {"count": result.new_messages}
             if result.state != "active":
@@ -177,6 +177,5 @@ class RentalActionsMixin:
         return again
 
     def _report(self, request: HttpRequest, rental: Rental, outcome: Outcome) -> HttpResponse:
-        text = describe(outcome) if outcome.ok else with_token(describe(outcome), outcome.token)
-        self.message_user(request, text, messages.SUCCESS if outcome.ok else messages.ERROR)
+        self.message_user(request, outcome_line(outcome), messages.SUCCESS if outcome.ok else messages.ERROR)
         return self._back(rental)

@@ -20,11 +20,11 @@ from rangefilter.filters import DateRangeFilterBuilder
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import selectors, services
-from ..explanations import with_token
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
 from ..permissions import Permission
-from ..sentences import describe, money, provider_busy
+from ..wording.formats import money
+from ..wording.pages import describe, outcome_line, provider_busy
 from .common import (
     MONEY_FORM_FIELDS,
     CompactColumnsMixin,
@@ -325,9 +325,9 @@ class RentalAdmin(
         if outcome.state == AttemptState.UNKNOWN:
             # Maybe charged, and reconciliation will say within minutes: the attempt's own page, where
             # that shows, rather than a ready form that rents a second number with one click.
-            self.message_user(request, with_token(describe(outcome), outcome.token), messages.WARNING)
+            self.message_user(request, outcome_line(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_change", args=[outcome.attempt.pk]))
-        self.message_user(request, with_token(describe(outcome), outcome.token), messages.ERROR)
+        self.message_user(request, outcome_line(outcome), messages.ERROR)
         retry = RentNumberForm.fresh(**{k: v for k, v in form.cleaned_data.items() if k != "nonce"})
         return self._render_rent_form(request, retry)
 

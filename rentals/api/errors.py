@@ -14,10 +14,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from ..explanations import explain
 from ..outcomes import Token
-from ..sentences import provider_busy
 from ..services.turns import ProviderBusy
+from ..wording.pages import provider_busy
+from ..wording.tokens import explain
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from django.utils import timezone
 from ninja import Header, Status
 
 from .. import services
-from ..explanations import explain
 from ..forms import ExtendForm, RentForm
 from ..outcomes import Operation, Outcome, Token
 from ..permissions import Permission
 from ..rental_json import rental_data
-from ..sentences import describe
 from ..services.renting import outcome_when_settled
+from ..wording.pages import describe
+from ..wording.tokens import explain
 from .common import ERRORS, reads_sms, rental_or_404, require, router
 from .errors import ApiError
 from .schemas import ErrorOut, ExtendIn, ExtensionPriceOut, OutcomeOut, RentIn

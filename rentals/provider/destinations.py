@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ..origins import DEFAULT_PORTS
 from ..origins import url_origin as url_origin
 
-# Why a URL is refused, in English, for error details and logs; rentals.sentences.url_refusal says it
+# Why a URL is refused, in English, for error details and logs; rentals.wording.pages.url_refusal says it
 # in the reader's language.
 REFUSAL_REASONS = {
     "invalid": "it is not a valid URL",

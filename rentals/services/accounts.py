@@ -12,14 +12,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import metrics, notices
+from .. import metrics
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
-from ..notifications import notify
+from ..notice_sending import notify
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.destinations import UrlRefusal, destination_refusal, normalised_hosts, url_origin
 from ..provider.errors import AccountBanned, AccountError, KeyUnreadable, ProviderError, ProviderUnreachable
-from ..sentences import url_refusal
+from ..wording import notices
+from ..wording.pages import url_refusal
 from .followups import balance_check_started, provider_data_refresh_soon
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class _SavedMemory(AccountMemory):
 
 
 def api_url_problem(api_url: str) -> UrlRefusal | None:
-    """Why an account may not send its key to ``api_url``, or None (``sentences.url_refusal`` words it).
+    """Why an account may not send its key to ``api_url``, or None (``wording.pages.url_refusal`` words it).
     Shared by the admin and the CLI; the client checks again before every request."""
     return destination_refusal(
         api_url,

@@ -25,7 +25,6 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import notices
 from ..models import (
     AttemptState,
     BudgetAlert,
@@ -39,9 +38,10 @@ from ..models import (
     RentAttempt,
     Service,
 )
-from ..notifications import notify
+from ..notice_sending import notify
 from ..outcomes import Token
 from ..statements import row_read_afresh
+from ..wording import notices
 from .followups import BUDGETS_CHECK_TASK, task_queue_on_commit
 
 logger = logging.getLogger(__name__)

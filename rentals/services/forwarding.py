@@ -28,12 +28,12 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from .. import notices
 from ..chat import destination_key, masked, parse_chat_urls, post_plain
 from ..models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage, TelegramLink
 from ..permissions import Permission
 from ..roles import is_active_staff
 from ..telegram.client import bot_enabled, telegram_client
+from ..wording import notices
 from .arrivals import sms_announce
 from .followups import SMS_FORWARD_TASK, claimed_for_requeue, task_queue
 from .telegram_push import telegram_sms_push

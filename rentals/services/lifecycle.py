@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import notices, selectors
+from .. import selectors
 from ..models import Rental, RentalReminder, RentalStatus
-from ..notifications import notify, rental_people
+from ..notice_sending import notify, rental_people
+from ..wording import notices
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from ..outcomes import Operation, Outcome, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
 from ..reasons import reason
-from ..sentences import extension_problem
+from ..wording.pages import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from .. import attention
 from ..models import AccountState, AttemptState, ProviderAccount, Rental, RentalExtension, RentalStatus, RentAttempt
 from ..phone_numbers import spaced_number
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError, ProviderUnreachable
 from ..provider.parsing import ListedRent
 from ..reasons import reason
-from ..sentences import team_language
+from ..wording import attention
+from ..wording.formats import team_language
 from .accounts import account_record_error, provider_client_for
 from .managing import CANCEL_WINDOW, recorded_as
 from .pacing import account_pacing

@@ -23,16 +23,17 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from .. import notices
-from ..explanations import explain, with_token
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
-from ..notifications import notify, rental_people
+from ..notice_sending import notify, rental_people
 from ..outcomes import Token
 from ..permissions import Permission
 from ..provider.errors import ProviderError
 from ..reasons import reason
 from ..roles import is_active_staff
-from ..sentences import describe, money, team_language
+from ..wording import notices
+from ..wording.formats import money, team_language
+from ..wording.pages import describe
+from ..wording.tokens import explain, what_happened
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
 from .managing import rental_extend
@@ -218,7 +219,7 @@ def _precheck(rental: Rental) -> tuple[Decimal | None, str]:
         pacing.wait(urgent=True)
         balance = client.get_balance()
     except ProviderError as error:
-        return None, with_token(explain(error.token), error.token)
+        return None, str(what_happened(error.token))
     if price is None:
         return None, _("SMS.online gave no price, so the ceiling cannot be checked.")
     figures = {"price": money(price), "balance": money(balance), "ceiling": money(rental.auto_renew_max_price)}

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from ..models import AttemptState, ErrorEvent, Rental, SmsMessage, WebhookDelivery
-from ..sentences import team_language
+from ..wording.formats import team_language
 
 logger = logging.getLogger(__name__)
 

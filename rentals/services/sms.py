@@ -18,9 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from .. import attention, notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
-from ..notifications import notify, rental_people
+from ..notice_sending import notify, rental_people
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms
@@ -28,6 +27,7 @@ from ..reasons import reason
 from ..schedule import POLL_CYCLE
 from ..selectors import DuePolls, awaiting_a_code
 from ..statements import rental_last_sms_moved, row_inserted
+from ..wording import attention, notices
 from .accounts import account_record_error, provider_client_for
 from .forwarding import sms_arrived
 from .pacing import account_pacing

@@ -22,8 +22,8 @@ from ..models import Rental, RentalStatus, SmsMessage, TelegramLink, TelegramPol
 from ..permissions import Permission
 from ..roles import is_active_staff
 from ..selectors import rentals_search
-from ..telegram import messages
 from ..telegram.client import TelegramClient, TelegramError
+from ..wording import telegram
 from .telegram_links import telegram_link_by_code, telegram_unlink
 from .telegram_renting import Answer, telegram_rent_answer, telegram_rent_offer
 
@@ -124,21 +124,21 @@ def _reply(chat_id: int, text: str, *, sender_language: str, now: datetime) -> s
     argument = argument.strip()
     if command == "/start" and argument and (made := telegram_link_by_code(code=argument, chat_id=chat_id, now=now)):
         with translation.override(made.language):
-            return messages.linked(made.user.get_full_name() or made.user.get_username())
+            return telegram.linked(made.user.get_full_name() or made.user.get_username())
     link = TelegramLink.objects.select_related("user").filter(chat_id=chat_id).first()
     if command == "/start" and argument:
         # In the language of the person the chat is linked to, if it is: their phone's may be another.
         with translation.override(link.language if link else _language(sender_language)):
-            return messages.code_refused()
+            return telegram.code_refused()
     if link is None:
         with translation.override(_language(sender_language)):
-            return messages.not_linked()
+            return telegram.not_linked()
     with translation.override(link.language):
         if command == "/stop":
             telegram_unlink(chat_id=chat_id)
-            return messages.unlinked()
+            return telegram.unlinked()
         if not is_active_staff(link.user):
-            return messages.not_allowed()
+            return telegram.not_allowed()
         return _command(link.user, chat_id, command, argument, now=now)
 
 
@@ -148,16 +148,16 @@ def _command(user: AbstractBaseUser, chat_id: int, command: str, argument: str, 
     if command == "/confirm":
         offer, _, code = argument.partition(" ")
         if not offer.isdigit():
-            return messages.rent_gone()
+            return telegram.rent_gone()
         return telegram_rent_answer(user=user, chat_id=chat_id, offer_id=int(offer), confirmed=True,
                                     code=code.strip(), now=now)  # fmt: skip
     if command in ("/start", "/help"):
-        return messages.help_text()
+        return telegram.help_text()
     if command == "/numbers":
-        return messages.numbers(_own_active(user, now=now), now=now, may_read=user.has_perm(Permission.READ_SMS))
+        return telegram.numbers(_own_active(user, now=now), now=now, may_read=user.has_perm(Permission.READ_SMS))
     if command == "/code":
-        return _code(user, argument) if argument else messages.code_usage()
-    return messages.unknown_command()
+        return _code(user, argument) if argument else telegram.code_usage()
+    return telegram.unknown_command()
 
 
 def _own_active(user: AbstractBaseUser, *, now: datetime) -> QuerySet[Rental]:
@@ -169,14 +169,14 @@ def _code(user: AbstractBaseUser, query: str) -> str:
     # The inventory's own search: a number in any spelling or its tail, or words of the label and notes.
     matches = list(rentals_search(_visible(user), term=query[:200]).order_by("-created_at")[:21])
     if not matches:
-        return messages.no_such_rental(query)
+        return telegram.no_such_rental(query)
     own = [rental for rental in matches if user.pk in (rental.assignee_id, rental.rented_by_id)]
     chosen = own if len(own) == 1 else matches
     if len(chosen) > 1:
-        return messages.which_rental(chosen)
+        return telegram.which_rental(chosen)
     rental = chosen[0]
     newest = SmsMessage.objects.filter(rental=rental).order_by("-received_at", "-pk").first()
-    return messages.newest_sms(rental, newest, may_read=user.has_perm(Permission.READ_SMS))
+    return telegram.newest_sms(rental, newest, may_read=user.has_perm(Permission.READ_SMS))
 
 
 def _visible(user: AbstractBaseUser) -> QuerySet[Rental]:

@@ -6,8 +6,8 @@ from django.utils import timezone, translation
 
 from ..models import SmsMessage, TelegramLink
 from ..permissions import Permission
-from ..telegram import messages
 from ..telegram.client import TelegramClient, TelegramError
+from ..wording import telegram
 from .telegram_links import telegram_chat_refused
 
 # Telegram's answer for a chat it will not write to: the bot blocked, the account deleted or deactivated.
@@ -17,7 +17,7 @@ CHAT_REFUSED = 403
 def telegram_sms_push(*, client: TelegramClient, sms: SmsMessage, link: TelegramLink) -> str:
     """Send one SMS to a person's chat; "" when Telegram took it, else what went wrong (no token in it)."""
     with translation.override(link.language):
-        text = messages.sms_pushed(sms, may_read=link.user.has_perm(Permission.READ_SMS))
+        text = telegram.sms_pushed(sms, may_read=link.user.has_perm(Permission.READ_SMS))
     try:
         client.send_message(chat_id=link.chat_id, text=text)
     except TelegramError as error:

@@ -22,8 +22,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from ..forms import RentForm, accounts_ok_first
 from ..models import TelegramRentOffer
 from ..permissions import Permission
-from ..telegram import messages
 from ..two_factor import confirmed_device, needs_two_factor
+from ..wording import telegram
 from .budgets import rent_price
 from .renting import rental_rent
 
@@ -39,27 +39,27 @@ class Answer:
 def telegram_rent_offer(*, user: AbstractBaseUser, chat_id: int, argument: str, now: datetime) -> Answer:
     """What ``/rent ...`` answers: why not, or the rent to confirm."""
     if not settings.RENTDESK_TELEGRAM_RENT:
-        return Answer(messages.rent_off())
+        return Answer(telegram.rent_off())
     if not user.has_perm(Permission.RENT):
-        return Answer(messages.rent_not_allowed())
+        return Answer(telegram.rent_not_allowed())
     if needs_two_factor(user) and confirmed_device(user) is None:
-        return Answer(messages.rent_needs_two_factor())
+        return Answer(telegram.rent_needs_two_factor())
     words = argument.split()
     if len(words) < 2:
-        return Answer(messages.rent_usage())
+        return Answer(telegram.rent_usage())
     form = _form(words)
     if not form.is_valid():
-        return Answer(messages.rent_refused(["; ".join(errors) for errors in form.errors.values()]))
+        return Answer(telegram.rent_refused(["; ".join(errors) for errors in form.errors.values()]))
     offer = TelegramRentOffer.objects.create(
         user=user, chat_id=chat_id, nonce=uuid.uuid4(), arguments=form.data, expires_at=now + OFFER_LIFETIME
     )
     chosen = form.rent_arguments()
     price = rent_price(service=chosen["service"], country=chosen["country"], hours=chosen["hours"])
-    text = messages.rent_offer(chosen, price=price, offer_id=offer.pk, with_code=needs_two_factor(user))
+    text = telegram.rent_offer(chosen, price=price, offer_id=offer.pk, with_code=needs_two_factor(user))
     if needs_two_factor(user):
         return Answer(text)
-    return Answer(text, [[{"text": messages.rent_button(), "callback_data": f"rent:{offer.pk}"},
-                          {"text": messages.cancel_button(), "callback_data": f"cancel:{offer.pk}"}]])  # fmt: skip
+    return Answer(text, [[{"text": telegram.rent_button(), "callback_data": f"rent:{offer.pk}"},
+                          {"text": telegram.cancel_button(), "callback_data": f"cancel:{offer.pk}"}]])  # fmt: skip
 
 
 def _form(words: list[str]) -> RentForm:
@@ -80,18 +80,18 @@ def telegram_rent_answer(
     )
     offer = offers.first()
     if offer is None or not offers.update(used_at=now):
-        return messages.rent_gone()
+        return telegram.rent_gone()
     if not confirmed:
-        return messages.rent_withdrawn()
+        return telegram.rent_withdrawn()
     if needs_two_factor(user) and not _code_right(user, code):
-        return messages.rent_code_wrong()
+        return telegram.rent_code_wrong()
     if not (settings.RENTDESK_TELEGRAM_RENT and user.has_perm(Permission.RENT)):
-        return messages.rent_not_allowed()  # the team or the person's role changed meanwhile
+        return telegram.rent_not_allowed()  # the team or the person's role changed meanwhile
     form = RentForm(offer.arguments, by_name=True)
     if not form.is_valid():
-        return messages.rent_refused(["; ".join(errors) for errors in form.errors.values()])
+        return telegram.rent_refused(["; ".join(errors) for errors in form.errors.values()])
     outcome = rental_rent(**form.rent_arguments(), nonce=offer.nonce, requested_by=user, via="telegram")
-    return messages.rent_outcome(outcome)
+    return telegram.rent_outcome(outcome)
 
 
 def _code_right(user: AbstractBaseUser, code: str | None) -> bool:

@@ -4,9 +4,10 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
-from .. import explanations, reasons, selectors, sentences
+from .. import reasons, selectors
 from ..health import system_health
 from ..permissions import Permission
+from ..wording import formats, pages
 
 register = template.Library()
 
@@ -16,8 +17,8 @@ def rentdesk_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     """The block at the top of the admin index: whether Rentdesk can work, and what needs attention now."""
     user, now = context["request"].user, timezone.now()
     # The same report as /healthz, which anyone may read: every staff member sees it.
-    health = explanations.health_lines(system_health())
-    if telegram := explanations.telegram_line(selectors.telegram_reading(), now=now):
+    health = pages.health_lines(system_health())
+    if telegram := pages.telegram_line(selectors.telegram_reading(), now=now):
         health.append(telegram)
     if not (user.has_perm(Permission.VIEW_RENTAL) or user.has_perm(Permission.VIEW_ACCOUNT)):
         return {"dashboard": None, "health": health}
@@ -46,13 +47,13 @@ def reason_words(stored: str | None) -> str:
 @register.filter
 def what_happened(token: str) -> str:
     """An outcome's sentence, SMS.online's token muted after it."""
-    return explanations.what_happened(token)
+    return pages.token_html(token)
 
 
 @register.filter
 def person(user: object) -> str:
     """A colleague by full name, else username."""
-    return sentences.person(user)
+    return formats.person(user)
 
 
 @register.simple_tag

@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rentals import services
-from rentals.explanations import explain
 from rentals.models import ProviderAccount, api_key_problem
+from rentals.wording.tokens import what_happened
 
 KEY_VARIABLE = "SMSONLINE_API_KEY"
 
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             balance = services.account_check_balance(account=account)
         except services.ProviderError as error:
             account.refresh_from_db()
-            self.stdout.write(f"State: {account.state_summary} ({error.token}). {explain(error.token)}")
+            self.stdout.write(f"State: {account.state_summary}. {what_happened(error.token)}")
         else:
             self.stdout.write(f"State: {account.state_summary}. Balance: {balance}.")
 

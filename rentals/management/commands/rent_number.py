@@ -16,7 +16,8 @@ from rentals.models import ANY_OPERATOR
 from rentals.outcomes import Token
 from rentals.permissions import Permission
 from rentals.rental_json import JSON_ENCODER, rental_data
-from rentals.sentences import describe
+from rentals.wording.pages import describe
+from rentals.wording.tokens import what_happened
 
 EXIT_PROVIDER_ERROR = 1
 EXIT_BAD_ARGUMENTS = 2
@@ -82,4 +83,4 @@ class Command(BaseCommand):
     def _fail(self, exit_status: int, token: str, message: str, **extra: Any) -> None:
         if self.as_json:
             self.stdout.write(json.dumps({"ok": False, "error": token, "message": message, **extra}, cls=JSON_ENCODER))
-        raise CommandError(f"{token}: {message}", returncode=exit_status)
+        raise CommandError(str(what_happened(token, sentence=message)), returncode=exit_status)

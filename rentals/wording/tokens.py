@@ -1,20 +1,13 @@
-"""Plain words for every outcome staff can meet, keyed by the normalised token."""
+"""Plain words for every outcome people can meet, keyed by the normalised token, and the one wording of what
+happened (the sentence, the token after it) that pages, notices, the bot and the CLI all use."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-
-from . import health
-
-if TYPE_CHECKING:
-    from .selectors import TelegramReading
 
 MAY_HAVE_CHARGED = _(
     "The provider may have charged; it will be checked. Do not rent again for the same need until "
@@ -202,72 +195,23 @@ def headline(token: str) -> str:
     return text
 
 
-def what_happened(token: str, *, sentence: str | None = None) -> SafeString:
-    """An outcome for a page: the sentence (the token's headline unless given) and, muted after it,
-    SMS.online's token for those who look it up."""
-    if not token:
-        return format_html("{}", sentence or "")
-    words = headline(token) if sentence is None else sentence
-    return format_html('{} <small class="quiet" title="{}">({})</small>', words, gettext("SMS.online's code"), token)
+@dataclass(frozen=True)
+class WhatHappened:
+    """What happened, worded one way wherever a token is shown with its explanation: the sentence first,
+    what a person reads; SMS.online's (or Rentdesk's) token after it in brackets, for those who look it up.
+    ``str()`` is the plain text (admin messages, mail, chat, the CLI); ``pages.what_happened_html`` only
+    marks the same words up for a page."""
+
+    sentence: str
+    token: str
+
+    def __str__(self) -> str:
+        return f"{self.sentence} ({self.token})" if self.token else self.sentence
 
 
-def with_token(sentence: str, token: str) -> str:
-    """A sentence for plain text (messages, mail, chat), SMS.online's token after it for those who look it up."""
-    return f"{sentence} ({token})" if token else sentence
-
-
-HEALTH_PARTS = {"database": _("Database"), "broker": _("Broker (Redis)"), "beat": _("Beat (scheduled jobs)")}
-HEALTH_PROBLEMS = {
-    health.UNREACHABLE: _("Does not answer."),
-    health.NO_RECENT_TICK: _(
-        "No beat has ticked in the last %(seconds)s seconds: polling, reminders and expiry are not running."
-    ),
-    health.UNKNOWN: _("Cannot be checked while the broker does not answer."),
-}
-
-
-def health_lines(report: health.SystemHealth) -> list[tuple[str, bool, str]]:
-    """(part, fine, what to say) for each part of the health report, as the dashboard shows them."""
-    lines = []
-    for part in report.parts:
-        if part.problem:
-            words = str(HEALTH_PROBLEMS[part.problem]) % {"seconds": health.BEAT_LOCK_SECONDS}
-        elif part.name == "beat" and report.beat is not None:
-            words = gettext("OK: last tick %(seconds)s s ago, on %(holder)s.") % {
-                "seconds": round(report.beat.seconds_since_tick),
-                "holder": report.beat.holder,
-            }
-        elif part.name == "broker" and report.webhooks_kept:
-            words = ngettext(
-                "OK; it keeps %(count)s SMS webhook that the database could not store, until it can.",
-                "OK; it keeps %(count)s SMS webhooks that the database could not store, until it can.",
-                report.webhooks_kept,
-            ) % {"count": report.webhooks_kept}
-        else:
-            words = gettext("OK")
-        lines.append((str(HEALTH_PARTS[part.name]), part.ok, words))
-    return lines
-
-
-# Beat starts a read every 5 s: a bot not read for this long is not being answered.
-TELEGRAM_QUIET_SECONDS = 60
-# Telegram's words when updates go to a webhook (`manage.py telegram_webhook set`): reading is not needed.
-TELEGRAM_WEBHOOK_ACTIVE = "webhook is active"
-
-
-def telegram_line(reading: TelegramReading | None, *, now: datetime) -> tuple[str, bool, str] | None:
-    """The dashboard's health line for the team's bot (selectors.telegram_reading), or None without one."""
-    if reading is None:
-        return None
-    part = gettext("Telegram bot")
-    if TELEGRAM_WEBHOOK_ACTIVE in reading.error:
-        return part, True, gettext("OK: Telegram sends the updates to the webhook.")
-    if reading.error:
-        return part, False, gettext("Telegram refuses to give its updates: %(error)s") % {"error": reading.error}
-    if reading.last_read_at is None:
-        return part, False, gettext("No update read yet: is the worker of the urgent queue running?")
-    seconds = round((now - reading.last_read_at).total_seconds())
-    if seconds > TELEGRAM_QUIET_SECONDS:
-        late = gettext("Updates last read %(seconds)s s ago: is the worker of the urgent queue running?")
-        return part, False, late % {"seconds": seconds}
-    return part, True, gettext("OK: updates last read %(seconds)s s ago.") % {"seconds": max(seconds, 0)}
+def what_happened(token: str, *, sentence: str | None = None, brief: bool = False) -> WhatHappened:
+    """The outcome ``token`` in words: ``sentence`` when the caller has a fuller one (an operation's outcome,
+    a notice), else the token's explanation, or only its headline where a list has no room (``brief``)."""
+    if sentence is None:
+        sentence = (headline(token) if brief else explain(token)) if token else ""
+    return WhatHappened(sentence, token)

@@ -13,13 +13,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.utils.translation import gettext as _
 
-from .explanations import with_token
-from .reasons import STORED
+from ..reasons import STORED
+from .tokens import what_happened
 
 
 def _lost(facts: dict[str, str]) -> str:
     sentence = _("SMS.online no longer knows this rent: its SMS cannot be read. Check it on SMS.online.")
-    return with_token(sentence, facts.get("token", ""))
+    return str(what_happened(facts.get("token", ""), sentence=sentence))
 
 
 def _duplicate(facts: dict[str, str]) -> str:

@@ -1,4 +1,5 @@
-"""Messages to people: email (Django's mail backend) and chat channels (apprise URLs)."""
+"""Sends notices (worded in ``wording.notices``) to people: email (Django's mail backend) and chat channels
+(apprise URLs)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.mail import send_mail
 
 from .chat import masked, post_plain
 from .models import Rental
-from .notices import Notice
+from .wording.notices import Notice
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def rental_people(rental: Rental, *others: AbstractBaseUser | None) -> list[str]
 
 
 def notify(notice: Notice, *, recipients: Iterable[str | None]) -> list[str]:
-    """Email ``recipients`` plus the team address, and post to every chat channel (notices words it).
+    """Email ``recipients`` plus the team address, and post to every chat channel (``wording.notices`` words it).
 
     Returns the addresses emailed. An email failure raises (the caller keeps the work to redo);
     a chat failure is logged, since the email already carries the message.

@@ -1,63 +1,35 @@
-"""The sentence people read for an operation's outcome: the admin's message, the CLI's line, the API's
-``message``. Services return facts and a token (``outcomes.Outcome``); the words and local times are
-made here, once, in the active language.
+"""What people read at Rentdesk's pages, its command line and its API, in the active language.
+
+An operation's outcome (``describe``): the admin's message, the CLI's line, the API's ``message``.
+Services return facts and a token (``outcomes.Outcome``); the words are made here, once. Also an outcome
+on a page (``what_happened_html``), why a request was not sent, and the dashboard's health lines.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.utils import timezone, translation
-from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
-from .explanations import MAY_HAVE_CHARGED, explain, with_token
-from .models import RATE_LIMITED_TOKEN, STATE_TOKENS
-from .outcomes import Operation, Outcome, Token
-from .phone_numbers import spaced_number
-from .provider.destinations import UrlRefusal
-from .provider.errors import ExtensionTooLong
+from .. import health
+from ..models import RATE_LIMITED_TOKEN, STATE_TOKENS
+from ..outcomes import Operation, Outcome, Token
+from ..phone_numbers import spaced_number
+from ..provider.destinations import UrlRefusal
+from ..provider.errors import ExtensionTooLong
+from .formats import local_time
+from .tokens import MAY_HAVE_CHARGED, WhatHappened, explain, what_happened
+
+if TYPE_CHECKING:
+    from ..selectors import TelegramReading
 
 # The tokens Rentdesk refuses with on an account's behalf, without sending anything.
 REFUSAL_TOKENS = {*STATE_TOKENS.values(), RATE_LIMITED_TOKEN}
-
-
-def team_language() -> AbstractContextManager[None]:
-    """For words Rentdesk sends or writes down (notices, a rental's history reasons and attention notes):
-    the team's language (``RENTDESK_LANGUAGE``), whoever's request or which worker wrote them."""
-    return translation.override(settings.LANGUAGE_CODE)
-
-
-def local_time(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
-
-
-# SMS.online charges in USD, which is written with cents.
-CURRENCY_PLACES = 2
-
-
-def money(amount: Decimal) -> str:
-    """An amount as its currency writes it, in the reader's language: "0,45", "100,00" (columns keep 4 places);
-    more places only where a provider's price truly has them ("0,455")."""
-    places = max(CURRENCY_PLACES, -min(amount.normalize().as_tuple().exponent, 0))
-    return number_format(amount, places, use_l10n=True)
-
-
-def format_time_left(left: timedelta) -> str:
-    """ "2 d 3 h", "5 h 10 min", "7 min", in the active language."""
-    minutes = max(int(left.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return _("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
-    if hours:
-        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
-    return _("%(minutes)s min") % {"minutes": minutes}
 
 
 def provider_busy(seconds: int, *, account_paced: bool) -> str:
@@ -77,13 +49,6 @@ def provider_busy(seconds: int, *, account_paced: bool) -> str:
     return (text % {"seconds": seconds}) + " " + _("Nothing was sent.")
 
 
-def person(user: object) -> str:
-    """A person as colleagues know them: full name, else the username."""
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
-
-
 def describe(outcome: Outcome) -> str:
     """What staff are told about an outcome, whether it just happened or the request came again."""
     if outcome.state == "pending":
@@ -99,6 +64,13 @@ def describe(outcome: Outcome) -> str:
     if outcome.operation == Operation.EXTEND:
         return _extension_failure(outcome)
     return explain(outcome.token)
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """An outcome where it is all a person reads (an admin message, the CLI's line, the bot's reply):
+    ``describe``'s sentence, and for one that did not succeed the token after it (the API and ``--json``
+    give the token a field of its own and ``describe`` alone as the message)."""
+    return str(what_happened("" if outcome.ok else outcome.token, sentence=describe(outcome)))
 
 
 def _rented(outcome: Outcome) -> str:
@@ -159,8 +131,9 @@ def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str
             return explain(token)
         return f"{explain(token)} " + _("The most it can still be extended by is %(hours)s hours.") % {"hours": most}
     if may_have_charged:
+        # The token is not written here: whoever shows this beside it adds it once (``outcome_line``).
         unreadable = capfirst(_("no readable answer about the extension."))
-        return with_token(f"{unreadable} {MAY_HAVE_CHARGED}", token)
+        return f"{unreadable} {MAY_HAVE_CHARGED}"
     return explain(token)
 
 
@@ -197,3 +170,82 @@ def url_refusal(refusal: UrlRefusal) -> str:
         ),
     }
     return sentences[refusal.reason] % {"host": refusal.host, "address": refusal.address}
+
+
+def what_happened_html(happened: WhatHappened) -> SafeString:
+    """``happened`` marked up for a page (its words are ``tokens.what_happened``'s): the sentence, and muted
+    after it SMS.online's token, whose tooltip says what it is."""
+    if not happened.token:
+        return format_html("{}", happened.sentence)
+    return format_html(
+        '{} <small class="quiet" title="{}">({})</small>', happened.sentence, _("SMS.online's code"), happened.token
+    )
+
+
+def token_html(token: str) -> SafeString:
+    """A token in a list, a column or a count, where there is no room for what to do: its headline, the
+    token muted after it."""
+    return what_happened_html(what_happened(token, brief=True))
+
+
+# --- the dashboard's health lines --------------------------------------------------------------------
+
+HEALTH_PARTS = {
+    "database": gettext_lazy("Database"),
+    "broker": gettext_lazy("Broker (Redis)"),
+    "beat": gettext_lazy("Beat (scheduled jobs)"),
+}
+HEALTH_PROBLEMS = {
+    health.UNREACHABLE: gettext_lazy("Does not answer."),
+    health.NO_RECENT_TICK: gettext_lazy(
+        "No beat has ticked in the last %(seconds)s seconds: polling, reminders and expiry are not running."
+    ),
+    health.UNKNOWN: gettext_lazy("Cannot be checked while the broker does not answer."),
+}
+
+
+def health_lines(report: health.SystemHealth) -> list[tuple[str, bool, str]]:
+    """(part, fine, what to say) for each part of the health report, as the dashboard shows them."""
+    lines = []
+    for part in report.parts:
+        if part.problem:
+            words = str(HEALTH_PROBLEMS[part.problem]) % {"seconds": health.BEAT_LOCK_SECONDS}
+        elif part.name == "beat" and report.beat is not None:
+            words = _("OK: last tick %(seconds)s s ago, on %(holder)s.") % {
+                "seconds": round(report.beat.seconds_since_tick),
+                "holder": report.beat.holder,
+            }
+        elif part.name == "broker" and report.webhooks_kept:
+            words = ngettext(
+                "OK; it keeps %(count)s SMS webhook that the database could not store, until it can.",
+                "OK; it keeps %(count)s SMS webhooks that the database could not store, until it can.",
+                report.webhooks_kept,
+            ) % {"count": report.webhooks_kept}
+        else:
+            words = _("OK")
+        lines.append((str(HEALTH_PARTS[part.name]), part.ok, words))
+    return lines
+
+
+# Beat starts a read every 5 s: a bot not read for this long is not being answered.
+TELEGRAM_QUIET_SECONDS = 60
+# Telegram's words when updates go to a webhook (`manage.py telegram_webhook set`): reading is not needed.
+TELEGRAM_WEBHOOK_ACTIVE = "webhook is active"
+
+
+def telegram_line(reading: TelegramReading | None, *, now: datetime) -> tuple[str, bool, str] | None:
+    """The dashboard's health line for the team's bot (selectors.telegram_reading), or None without one."""
+    if reading is None:
+        return None
+    part = _("Telegram bot")
+    if TELEGRAM_WEBHOOK_ACTIVE in reading.error:
+        return part, True, _("OK: Telegram sends the updates to the webhook.")
+    if reading.error:
+        return part, False, _("Telegram refuses to give its updates: %(error)s") % {"error": reading.error}
+    if reading.last_read_at is None:
+        return part, False, _("No update read yet: is the worker of the urgent queue running?")
+    seconds = round((now - reading.last_read_at).total_seconds())
+    if seconds > TELEGRAM_QUIET_SECONDS:
+        late = _("Updates last read %(seconds)s s ago: is the worker of the urgent queue running?")
+        return part, False, late % {"seconds": seconds}
+    return part, True, _("OK: updates last read %(seconds)s s ago.") % {"seconds": max(seconds, 0)}

@@ -1,8 +1,9 @@
-"""What Rentdesk tells people by email and chat, worded here, in the team's language.
+"""What Rentdesk tells people by email and in the team's chat channels, worded here, in the team's language.
 
-Services decide when to tell whom; this module says it. Every notice is written in the team's language
-(``LANGUAGE_CODE``, set by ``RENTDESK_LANGUAGE``) whoever or whatever set it off: a worker, or a
-person whose admin speaks another language. Times are in Rentdesk's timezone (``DJANGO_TIME_ZONE``).
+Services decide when to tell whom; this module says it, and ``rentals.notice_sending`` sends it. Every
+notice is written in the team's language (``LANGUAGE_CODE``, set by ``RENTDESK_LANGUAGE``) whoever or
+whatever set it off: a worker, or a person whose admin speaks another language. Times are in Rentdesk's
+timezone (``DJANGO_TIME_ZONE``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .chat import one_line, quoted
-from .explanations import with_token
-from .models import ProviderAccount, Rental, RentalStatus, SmsMessage
-from .sentences import format_time_left, local_time, money, team_language
+from ..chat import one_line, quoted
+from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage
+from .formats import format_time_left, local_time, money, team_language
+from .tokens import what_happened
 
 Arguments = ParamSpec("Arguments")
 
@@ -95,10 +96,9 @@ def lost(rental: Rental, *, token: str) -> Notice:
         "SMS.online no longer knows the rent of %(rental)s: Rentdesk cannot read its SMS any more. "
         "Check the number in the SMS.online panel."
     ) % {"rental": _number_and_label(rental)}
-    body = with_token(body, token)
     return Notice(
         _("[Rentdesk] SMS.online no longer knows %(number)s") % {"number": rental},
-        f"{body}\n{_rental_url(rental)}\n",
+        f"{what_happened(token, sentence=body)}\n{_rental_url(rental)}\n",
     )
 
 

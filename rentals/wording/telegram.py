@@ -22,7 +22,8 @@ from ..chat import one_line, quoted
 from ..models import Rental, SmsMessage
 from ..outcomes import Outcome
 from ..phone_numbers import spaced_number
-from ..sentences import describe, format_time_left, local_time, money
+from .formats import format_time_left, local_time, money
+from .pages import outcome_line
 
 MAX_LISTED = 20
 
@@ -201,5 +202,5 @@ def rent_code_wrong() -> str:
 
 
 def rent_outcome(outcome: Outcome) -> str:
-    text = escape(describe(outcome))
+    text = escape(outcome_line(outcome))
     return "\n".join([text, _link(outcome.rental)]) if outcome.ok and outcome.rental else text

@@ -71,7 +71,7 @@ test: install
 	$(PY) scripts/run_tests.py
 
 # Each path's cost beside its floor, on SQLite and (BENCH_DATABASE_URL) PostgreSQL; see bench/RESULTS.md.
-# BENCH_ARGS: e.g. "--only polling" or "--skip rent_overhead".
+# BENCH_ARGS: e.g. "--only polling" or "--skip contention".
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 

@@ -113,7 +113,7 @@ def test_a_rent_the_provider_ended_ends_locally(simulator, rental, control, stat
         simulator._post_json("revoke", {"rent_id": int(rental.provider_rent_id)})
     else:
         simulator._post_json("advance", {"seconds": 25 * 3600})
-    assert services.rental_poll(rental=rental).state != "active"
+    assert services.rental_poll(rental=rental).rent_state != "active"
     rental.refresh_from_db()
     assert rental.status == status and rental.ended_at is not None
 
@@ -121,7 +121,7 @@ def test_a_rent_the_provider_ended_ends_locally(simulator, rental, control, stat
 def test_waiting_for_a_code_is_normal(simulator, rental):
     result = services.rental_poll(rental=rental)
     rental.refresh_from_db()
-    assert result.state == "active" and rental.status == RentalStatus.ACTIVE and rental.last_polled_at
+    assert result.rent_state == "active" and rental.status == RentalStatus.ACTIVE and rental.last_polled_at
 
 
 @pytest.mark.parametrize(

@@ -76,16 +76,16 @@ class RentalActionsMixin:
         if request.method != "POST":
             return self._back(rental)
         try:
-            result = services.rental_check_sms(rental=rental)
+            outcome = services.rental_check_sms(rental=rental)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._back(rental))
-        except services.ProviderError as error:
-            self.message_user(request, with_token(explain(error.token), error.token), messages.ERROR)
-        else:
-            text = _("%(count)s new SMS.") % {"count": result.new_messages}
-            if result.state != "active":
-                text += " " + _("SMS.online says the rent is %(state)s.") % {"state": result.state}
-            self.message_user(request, text, messages.SUCCESS)
+        if not outcome.ok:
+            self.message_user(request, with_token(explain(outcome.token), outcome.token), messages.ERROR)
+            return self._back(rental)
+        text = _("%(count)s new SMS.") % {"count": outcome.new_messages}
+        if outcome.rent_state != "active":
+            text += " " + _("SMS.online says the rent is %(state)s.") % {"state": outcome.rent_state}
+        self.message_user(request, text, messages.SUCCESS)
         return self._back(rental)
 
     def finish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -156,7 +156,8 @@ class RentalActionsMixin:
             quote = services.rental_extension_quote(rental=rental, hours=hours)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._extend_page(request, rental, hours, price=None))
-        return self._extend_page(request, rental, hours, price=quote.price, why_no_price=quote.problem)
+        why_no_price = "" if quote.ok else describe(quote)
+        return self._extend_page(request, rental, hours, price=quote.price, why_no_price=why_no_price)
 
     def _extend_page(
         self, request: HttpRequest, rental: Rental, hours: int, *, price: Decimal | None, why_no_price: str = "",

@@ -11,23 +11,20 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
-from ..outcomes import Operation, Outcome, Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
 from ..reasons import reason
-from ..sentences import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
-from .sms import PollResult, rental_poll
+from .sms import rental_poll
 from .spend import spend_of_rental_changed
 from .turns import ProviderCallSlot, turn_at_once
 
@@ -100,7 +97,7 @@ def _mark(rental: Rental, status: str, *, requested_by: AbstractBaseUser | None)
                 spend_of_rental_changed(rental_id=rental.pk, now=rental.ended_at)
 
 
-def rental_check_sms(*, rental: Rental) -> PollResult:
+def rental_check_sms(*, rental: Rental) -> Outcome:
     """The rental's SMS read from SMS.online now, for a person waiting ("Check for SMS now"): each page
     at the account's pace with its polling, or ProviderBusy (pages read before are not stored: the next
     check or poll reads them)."""
@@ -109,19 +106,10 @@ def rental_check_sms(*, rental: Rental) -> PollResult:
         return rental_poll(rental=rental, before_request=lambda: turn_at_once(rental.account_id))
 
 
-class ExtensionQuote(NamedTuple):
-    """SMS.online's price for an extension; or None, with why (a token and a sentence), and whether
-    asking again later may bring a price (SMS.online could not be reached, or answered unreadably)."""
-
-    price: Decimal | None
-    token: str = ""
-    problem: str = ""
-    ask_again_later: bool = False
-
-
-def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
+def rental_extension_quote(*, rental: Rental, hours: int) -> Outcome:
     """The provider's price for extending by ``hours`` (asks, spends nothing), for a person or a
-    script waiting in a web request.
+    script waiting in a web request: the outcome's ``price``, or why none (unknown: asking again later
+    may bring one; SMS.online could not be reached, or answered unreadably or without a price).
 
     Paced with the account's other status and price requests: quotes asked for again and again (a page
     reloaded, a script) must not push the account over SMS.online's limit, whose 429 would stop its
@@ -135,12 +123,10 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
             turn_at_once(rental.account_id)
             price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ProviderError as error:
-        problem = extension_problem(error.token, error.detail, may_have_charged=False)
-        # Not refused: SMS.online could not be reached, was busy, or answered unreadably.
-        return ExtensionQuote(None, error.token, problem, ask_again_later=error.kind in ("transient", "unknown"))
+        return Outcome.unanswered(Operation.QUOTE, error, rental=rental)
     if price is None:
-        return ExtensionQuote(None, Token.PRICE_UNKNOWN, _("SMS.online answered without a price."), True)
-    return ExtensionQuote(price)
+        return Outcome(Operation.QUOTE, State.UNKNOWN, Token.PRICE_UNKNOWN, rental=rental)
+    return Outcome(Operation.QUOTE, State.SUCCEEDED, rental=rental, price=price)
 
 
 def rental_extend(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from .. import attention, notices
 from ..models import ProviderAccount, Rental, RentalStatus, SmsMessage, SmsSource
 from ..notifications import notify, rental_people
+from ..outcomes import Operation, Outcome, State
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import AccountError, ProviderError, ProviderUnreachable, RateLimited, RentUnknown
 from ..provider.parsing import IncomingSms
@@ -110,26 +111,43 @@ def provider_tz() -> ZoneInfo:
     return ZoneInfo(settings.PROVIDER_TIMEZONE)
 
 
-@dataclass(frozen=True)
-class PollResult:
-    new_messages: int
-    state: str
-
-
 def rental_poll(
     *, rental: Rental, client: SmsOnlineClient | None = None, before_request: Callable[[], None] = lambda: None
-) -> PollResult:
-    """Read every page of the rental's SMS from getRentStatus; end it locally if the provider did.
+) -> Outcome:
+    """Read every page of the rental's SMS from getRentStatus; end it locally if the provider did. The
+    outcome says how many SMS were new and the rent's state at SMS.online, or SMS.online's error (the
+    pages read before it are not stored: the next poll reads them).
 
-    ``before_request`` runs before each request (the caller's rate limit).
+    ``before_request`` runs before each request (the caller's rate limit); what it raises is not caught.
     """
-    client = client or provider_client_for(rental.account)
     polled_id = rental.provider_rent_id
+    try:
+        messages, state = _status_pages(client or provider_client_for(rental.account), polled_id, before_request)
+    except ProviderError as error:
+        return Outcome.unanswered(Operation.POLL, error, rental=rental)
+    new = 0
+    occurrences: Counter[str] = Counter()
+    for sms in messages:
+        base = sms_dedupe_key(sms)
+        new += sms_record(rental=rental, sms=sms, source=SmsSource.POLL, occurrence=occurrences[base]) is not None
+        occurrences[base] += 1
+    Rental.objects.filter(pk=rental.pk).update(last_polled_at=timezone.now())
+    if rental.provider_lost_at is not None:
+        _rental_found_again(rental, polled_id)
+    if state in ENDED_STATES:
+        rental_mark_ended(rental=rental, status=ENDED_STATES[state], polled_id=polled_id)
+    return Outcome(Operation.POLL, State.SUCCEEDED, rental=rental, new_messages=new, rent_state=state)
+
+
+def _status_pages(
+    client: SmsOnlineClient, rent_id: str, before_request: Callable[[], None]
+) -> tuple[list[IncomingSms], str]:
+    """The rent's SMS, every page read once, and its state. Raises ``ProviderError``."""
     messages: list[IncomingSms] = []
     first_total = last_total = None
     for page in range(MAX_STATUS_PAGES):
         before_request()
-        status = client.get_rent_status(rent_id=polled_id, page=page)
+        status = client.get_rent_status(rent_id=rent_id, page=page)
         arrived = 0 if last_total is None else status.total - last_total
         fresh = _past_the_overlap(messages, status.messages, arrived=arrived)
         if fresh is None:
@@ -140,18 +158,7 @@ def rental_poll(
         # Done once every SMS there was at the first page is read (later ones are on page 0 now).
         if status.state != "active" or not status.messages or len(messages) >= first_total:
             break
-    new = 0
-    occurrences: Counter[str] = Counter()
-    for sms in messages:
-        base = sms_dedupe_key(sms)
-        new += sms_record(rental=rental, sms=sms, source=SmsSource.POLL, occurrence=occurrences[base]) is not None
-        occurrences[base] += 1
-    Rental.objects.filter(pk=rental.pk).update(last_polled_at=timezone.now())
-    if rental.provider_lost_at is not None:
-        _rental_found_again(rental, polled_id)
-    if status.state in ENDED_STATES:
-        rental_mark_ended(rental=rental, status=ENDED_STATES[status.state], polled_id=polled_id)
-    return PollResult(new_messages=new, state=status.state)
+    return messages, status.state
 
 
 def rental_mark_ended(*, rental: Rental, status: str, polled_id: str) -> bool:
@@ -365,29 +372,34 @@ def _poll_rentals(
             continue
         try:
             client = client or provider_client_for(rental.account)
-            new += rental_poll(
+            outcome = rental_poll(
                 rental=rental, client=client, before_request=partial(before_request, urgent=rental.awaiting)
-            ).new_messages
+            )
         except AccountPaceTaken:
             # Not polled: claimed as it was, so the account's other poll, or the next cycle, takes it first.
             Rental.objects.filter(pk=rental.pk, last_polled_at=claimed_at).update(last_polled_at=rental.last_polled_at)
             raise
-        except (AccountError, RateLimited) as error:
-            # The account cannot be used now (or its stored key cannot be read): its other rentals would
-            # fail the same way.
-            if error.was_sent:
-                account_record_error(account=rental.account, error=error, operation="getRentStatus")
+        except ProviderError as error:  # the stored key cannot be read: nothing was sent
+            outcome = Outcome.unanswered(Operation.POLL, error, rental=rental)
+        new += outcome.new_messages
+        if outcome.error is not None and _poll_failed(rental, outcome.error):
             return new
-        except RentUnknown as error:
-            account_record_error(account=rental.account, error=error, operation="getRentStatus")
-            rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
-        except ProviderError as error:
-            # One rental's trouble must not keep the others from their SMS.
-            _note_poll_error(rental, error)
     return new
 
 
-def _note_poll_error(rental: Rental, error: ProviderError) -> None:
+def _poll_failed(rental: Rental, error: ProviderError) -> bool:
+    """Keep SMS.online's error where ops look; True when the account's other rentals would fail the same
+    way (it cannot be used now, or its stored key cannot be read), so its poll stops."""
+    if isinstance(error, (AccountError, RateLimited)):
+        if error.was_sent:
+            account_record_error(account=rental.account, error=error, operation="getRentStatus")
+        return True
+    if isinstance(error, RentUnknown):
+        account_record_error(account=rental.account, error=error, operation="getRentStatus")
+        rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
+        return False
+    # One rental's trouble must not keep the others from their SMS.
     if not isinstance(error, ProviderUnreachable):
         account_record_error(account=rental.account, error=error, operation="getRentStatus")
     logger.info("polling rental %s: %s", rental.pk, error.token)
+    return False

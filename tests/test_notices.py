@@ -19,7 +19,7 @@ from rentals.models import PersonBudget, ProviderAccount, Rental, RentalStatus, 
 from rentals.provider.errors import RentLifecycleError
 from rentals.provider.parsing import IncomingSms
 from rentals.reasons import reason_words
-from rentals.services.sms import rental_mark_lost
+from rentals.services.polling import rental_mark_lost
 
 from .conftest import SANDBOX_KEY
 from .factories import RentalFactory, UserFactory

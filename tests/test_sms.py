@@ -263,7 +263,7 @@ def test_the_account_of_a_poll_cut_short_is_polled_again_within_a_minute_or_so(s
     import time_machine
     from django.utils import timezone
 
-    from rentals.services.sms import PollLease
+    from rentals.services.polling import PollLease
 
     assert PollLease.take(rental.account_id) is not None  # and never released: the worker died
     assert PollLease.length() <= timedelta(minutes=2)
@@ -279,7 +279,7 @@ def test_a_poll_that_stalled_past_its_lease_stops_and_leaves_the_next_one_alone(
     from django.utils import timezone
 
     from rentals.models import ProviderAccount
-    from rentals.services.sms import PollLease, PollLeaseLost
+    from rentals.services.polling import PollLease, PollLeaseLost
 
     stalled = PollLease.take(rental.account_id)
     with time_machine.travel(timezone.now() + PollLease.length() + timedelta(seconds=1)):

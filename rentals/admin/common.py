@@ -21,7 +21,7 @@ from ..models import ANY_OPERATOR
 from ..sentences import money
 
 # Declared with the extending it guards (auto-renew checks it too); the admin's modules take it from here.
-from ..services.managing import EXTEND_PERMISSION as EXTEND_PERMISSION
+from ..services.extending import EXTEND_PERMISSION as EXTEND_PERMISSION
 from ..services.renting import RENT_PERMISSION as RENT_PERMISSION
 
 # Every amount a form edits is USD (thresholds, budgets, auto-renew's ceiling): written with its cents in

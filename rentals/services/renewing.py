@@ -35,7 +35,7 @@ from ..roles import is_active_staff
 from ..sentences import describe, money, team_language
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
-from .managing import EXTEND_PERMISSION, rental_extend
+from .extending import EXTEND_PERMISSION, rental_extend
 from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)

@@ -41,9 +41,10 @@ from ..statements import attempt_inserted_unless_checks_apply, created_and_linke
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
+from .extending import extension_outcome_for
 from .followups import balance_check_soon, reconcile_soon
-from .managing import extension_outcome_for, recorded_as, requested_by_same
 from .renewing import auto_renew_cut_short
+from .requesters import recorded_as, requested_by_same
 from .turns import ProviderBusy, ProviderCallSlot
 
 logger = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from .. import selectors, services
 from ..explanations import with_token
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, RentAttempt
+from ..outcomes import State
 from ..sentences import describe, money, provider_busy
 from ..services.forwarding import SMS_PERMISSION
 from .common import (
@@ -320,11 +321,11 @@ class RentalAdmin(
         if outcome.ok:
             self.message_user(request, describe(outcome), messages.SUCCESS)
             return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
-        if outcome.state == AttemptState.PENDING:
+        if outcome.state is State.PENDING:
             # The first submission is still at the provider: a new ready form would invite a second rent.
             self.message_user(request, describe(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
-        if outcome.state == AttemptState.UNKNOWN:
+        if outcome.state is State.UNKNOWN:
             # Maybe charged, and reconciliation will say within minutes: the attempt's own page, where
             # that shows, rather than a ready form that rents a second number with one click.
             self.message_user(request, with_token(describe(outcome), outcome.token), messages.WARNING)

@@ -48,7 +48,9 @@ def check_balances() -> int:
     max_retries=3,
 )
 def check_account_balance(account_id: int) -> None:
-    services.account_refresh_health(account_id=account_id)
+    outcome = services.account_refresh_health(account_id=account_id)
+    if isinstance(outcome.error, ProviderUnreachable):
+        raise outcome.error  # recorded on the account already; retried
 
 
 # Chat posts spend nothing and the claim keeps them to one at a time: a chat service that is down is
@@ -186,7 +188,8 @@ def auto_renew() -> int:
 # Spends money: never retried. A second run finds the renewal's row and does nothing.
 @shared_task(name="rentals.tasks.auto_renew_rental")
 def auto_renew_rental(rental_id: int) -> str:
-    return services.rental_auto_renew(rental_id=rental_id)
+    """What happened, in a word ("renewed", "refused", ...): the result the worker logs."""
+    return str(services.rental_auto_renew(rental_id=rental_id).facts["renewal"])
 
 
 @shared_task(name="rentals.tasks.telegram_read_updates")

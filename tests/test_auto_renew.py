@@ -38,8 +38,8 @@ def rental(simulator, account, catalog):
 def test_a_due_rental_is_renewed_once(simulator, rental):
     assert services.rentals_due_for_renewal(now=timezone.now()) == [rental.pk]
     old_end = rental.end_date
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due"  # a redelivered task
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "renewed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "not due"  # a redelivered task
     rental.refresh_from_db()
     assert rental.end_date == old_end + timedelta(hours=72)
     assert len(simulator.requests("continueRentNumber")) == 1 and mail.outbox == []
@@ -97,8 +97,8 @@ def test_a_refused_renewal_alarms_once_and_spends_nothing(simulator, rental, set
         Rental.objects.filter(pk=rental.pk).update(auto_renew_max_price=Decimal("1.00"))
     else:
         simulator.set_account(SANDBOX_KEY, balance="0.50")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "already handled"
     assert simulator.requests("continueRentNumber") == []
     (alarm,) = mail.outbox
     assert "ACTION NEEDED" in alarm.subject and words in alarm.body and "olena@example.test" in alarm.to
@@ -107,7 +107,7 @@ def test_a_refused_renewal_alarms_once_and_spends_nothing(simulator, rental, set
 
 def test_an_unknown_outcome_alarms_that_it_may_have_charged(simulator, rental, short_timeouts):
     simulator.force(delay=2.0, action="continueRentNumber")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "failed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "failed"
     assert len(simulator.requests("continueRentNumber")) == 1
     assert "may have charged" in mail.outbox[0].body
 
@@ -129,7 +129,7 @@ def test_a_renewal_whose_process_stopped_alarms_once(simulator, rental, sent, wo
     assert services.attempts_resolve_stale(now=later) == 0
     (alarm,) = mail.outbox
     assert "ACTION NEEDED" in alarm.subject and words in alarm.body and "olena@example.test" in alarm.to
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "already handled"
     assert simulator.requests("continueRentNumber") == [] and len(mail.outbox) == 1
 
 
@@ -144,10 +144,10 @@ def test_the_renewal_nonce_cannot_be_worked_out_from_the_page(rental, settings):
 
 def test_a_renewal_handled_before_the_secret_key_was_rotated_stays_handled(simulator, rental, settings):
     Rental.objects.filter(pk=rental.pk).update(auto_renew_max_price=Decimal("0.10"))
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-0123456789"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "already handled"
     assert len(mail.outbox) == 1 and RentalExtension.objects.count() == 1
 
 
@@ -202,7 +202,7 @@ def test_a_renewal_is_refused_by_the_personal_budget_of_whoever_set_it(simulator
     Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
     PersonBudget.objects.create(user=taras, monthly_budget=Decimal("2.00"))  # the ceiling is 3.00
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
     assert simulator.requests() == []  # no price asked, no balance read, nothing extended
     refused = RentalExtension.objects.get()
     assert (refused.error_token, refused.requested_by, refused.automatic) == ("BUDGET_EXCEEDED", taras, True)
@@ -214,7 +214,7 @@ def test_a_renewal_counts_in_the_month_of_whoever_set_it(simulator, rental):
     taras = operator("taras")
     Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
     PersonBudget.objects.create(user=taras, monthly_budget=Decimal("10.00"))
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "renewed"
     renewal = RentalExtension.objects.get()
     assert (renewal.state, renewal.requested_by, renewal.automatic) == (AttemptState.SUCCEEDED, taras, True)
     spent = services.budget_spent(since=services.month_start(timezone.now()), person=taras)
@@ -226,7 +226,7 @@ def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simul
     Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
     User.objects.filter(pk=taras.pk).update(is_active=False)  # left the team
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
     assert simulator.requests() == []
     (alarm,) = mail.outbox
     assert "set by taras, who may no longer extend rentals" in alarm.body and "olena@example.test" in alarm.to
@@ -237,7 +237,7 @@ def test_auto_renew_set_by_someone_no_longer_staff_spends_nothing(simulator, ren
     Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
     User.objects.filter(pk=taras.pk).update(is_staff=False)  # written straight to the table: no admin save
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
     assert simulator.requests() == []
     (alarm,) = mail.outbox
     assert "set by taras, who may no longer extend rentals" in alarm.body
@@ -274,7 +274,7 @@ def test_taking_staff_status_away_does_what_deleting_does(simulator, rental, cli
     (alarm,) = mail.outbox
     assert "Auto-renew was switched off: taras, who set it, is no longer active staff" in alarm.body
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "not due" and simulator.requests() == []
 
 
 def test_only_active_staff_are_offered_or_accepted_as_assignees(client, rental):
@@ -307,7 +307,7 @@ def test_deleting_the_person_who_set_auto_renew_switches_it_off_and_says_so(simu
     assert (rental.auto_renew, rental.auto_renew_by) == (False, None)
     assert "taras, who set it, was deleted" in reason_words(rental.history.first().history_change_reason)
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "not due" and simulator.requests() == []
     (alarm,) = mail.outbox
     assert "Auto-renew was switched off: taras, who set it, was deleted" in alarm.body
     assert {"olena@example.test", "taras@example.test"} <= set(alarm.to)

@@ -312,7 +312,7 @@ def test_auto_renew_is_set_on_the_rental_page_and_renews_in_the_name_of_who_set_
     with page.expect_navigation():
         page.click("input[name=_continue]")
     assert "taras" in page.inner_text(".field-auto_renew_by")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "renewed"
     page.reload()
     renewal = page.inner_text("#extensions-group tbody tr")
     assert "taras" in renewal and page.locator("#extensions-group tbody tr img[alt=True]").count() == 1

@@ -131,7 +131,7 @@ def test_auto_renew_over_budget_is_refused_before_asking_the_provider_anything(s
                                                auto_renew_max_price=Decimal("3.00"))  # fmt: skip
     budget(account, "3.00")
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
     assert simulator.requests() == []  # no price asked, no balance read, nothing extended
     assert RentalExtension.objects.get().error_token == "BUDGET_EXCEEDED"
     alarm = next(m for m in mail.outbox if "ACTION NEEDED" in m.subject)

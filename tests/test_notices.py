@@ -18,7 +18,7 @@ from rentals.models import PersonBudget, ProviderAccount, Rental, RentalStatus, 
 from rentals.provider.errors import RentLifecycleError
 from rentals.provider.parsing import IncomingSms
 from rentals.reasons import reason_words
-from rentals.services.sms import rental_mark_lost
+from rentals.services.polling import rental_mark_lost
 from rentals.wording.attention import attention_words
 
 from .conftest import SANDBOX_KEY
@@ -109,7 +109,7 @@ def test_an_auto_renewal_that_did_not_run(team_speaks_ukrainian, simulator, acco
                                                auto_renew_max_price=ceiling, auto_renew_by=operator)  # fmt: skip
     if setup == "budget":
         PersonBudget.objects.create(user=operator, monthly_budget=Decimal("2.00"))
-    assert services.rental_auto_renew(rental_id=rented.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rented.pk).facts["renewal"] == "refused"
     alarm = next(message for message in mail.outbox if "ПОТРІБНА ДІЯ" in message.subject)
     assert_ukrainian(f"{alarm.subject}\n{alarm.body}", says=says)
     assert "Автопродовження не виконано" in alarm.body

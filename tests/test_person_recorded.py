@@ -134,7 +134,7 @@ def test_a_renewal_is_the_person_who_set_auto_renew_and_counts_in_their_costs(bo
         auto_renew=True, auto_renew_hours=72, auto_renew_before_hours=25, auto_renew_max_price=Decimal("3.00"),
         auto_renew_by=taras,
     )  # fmt: skip
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "renewed"
     assert history(boss, rental) == [("olena", "Created"), ("taras", "extended by 72 h")]
     assert costs_by_person(boss) == ["Month", "olena", "taras", "Total"]
 

@@ -89,7 +89,7 @@ def test_the_fallback_costs_one_request_once_per_account(simulator, rental):
     simulator.dialect(unknown_actions=["continueRentInfo"])
     for hours in (4, 24, 72):
         quote = services.rental_extension_quote(rental=rental, hours=hours)
-        assert quote.price is not None and quote.problem == ""
+        assert quote.ok and quote.price is not None
     assert len(simulator.requests("continueRentInfo")) == 1
     assert len(simulator.requests("getContinueRentPriceNumber")) == 3
     account = ProviderAccount.objects.get(pk=rental.account_id)
@@ -99,7 +99,7 @@ def test_the_fallback_costs_one_request_once_per_account(simulator, rental):
 def test_a_provider_that_knows_neither_name_is_explained(simulator, rental):
     simulator.dialect(unknown_actions=["continueRentInfo", "getContinueRentPriceNumber"])
     quote = services.rental_extension_quote(rental=rental, hours=4)
-    assert quote.price is None and "did not recognise the request" in quote.problem
+    assert quote.price is None and "did not recognise the request" in describe(quote)
 
 
 @pytest.mark.parametrize("unknown", [["continueRentInfo"], ["getContinueRentPriceNumber"]])
@@ -109,7 +109,7 @@ def test_auto_renew_gets_its_price_from_either_name(simulator, account, catalog,
         auto_renew=True, auto_renew_hours=72, auto_renew_before_hours=25, auto_renew_max_price=Decimal("3.00")
     )
     simulator.dialect(unknown_actions=unknown)
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "renewed"
     assert len(simulator.requests("continueRentNumber")) == 1 and mail.outbox == []
 
 
@@ -225,7 +225,7 @@ def test_rent_status_tokens_are_states_in_both_forms(simulator, rent_errors, tok
 def test_the_whole_journey_in_the_text_dialect_too(simulator, account, catalog, rent_errors):
     """Rent, read an SMS, extend and finish, with errors in whichever form the provider writes them."""
     rental = rent(account, catalog).rental
-    assert services.rental_poll(rental=rental).state == "active"  # STATUS_WAIT_CODE in that form
+    assert services.rental_poll(rental=rental).rent_state == "active"  # STATUS_WAIT_CODE in that form
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 5150", "webhook": False})
     assert services.rental_poll(rental=rental).new_messages == 1
     assert services.rental_extension_quote(rental=rental, hours=4).price == Decimal("0.3000")

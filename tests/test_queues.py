@@ -14,7 +14,7 @@ from rentals import services
 from rentals.models import ProviderAccount, Rental, SmsMessage
 from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 from rentals.selectors import DuePolls
-from rentals.services.sms import PollLease
+from rentals.services.polling import PollLease
 
 from .conftest import start_celery, task_sender, wait_until
 

@@ -68,8 +68,8 @@ def test_auto_renew_with_another_extension_open_alarms_once(simulator, account):
     rental = RentalFactory(account=account, auto_renew=True, auto_renew_max_price=Decimal("9"),
                            end_date=timezone.now() + timedelta(hours=5))  # fmt: skip
     RentalExtension.objects.create(rental=rental, hours=24, state=AttemptState.UNKNOWN, old_rent_id="1")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk).facts["renewal"] == "already handled"
     assert len(mail.outbox) == 1 and simulator.requests("continueRentNumber") == []
     assert ErrorEvent.objects.get().token == "AUTO_RENEW_FAILED"
 

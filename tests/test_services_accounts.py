@@ -4,11 +4,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from celery.exceptions import Retry
 from django.core import mail
 from django.utils import timezone
 
-from rentals import services
+from rentals import services, tasks
 from rentals.models import AccountEvent, AccountState, ErrorEvent
+from rentals.outcomes import State
 from rentals.provider import errors
 
 from .conftest import SANDBOX_KEY, run_concurrently
@@ -108,8 +110,11 @@ def test_an_unreachable_provider_is_left_to_the_task_to_retry(account):
     services.account_set_api_key(
         account=account, api_key=SANDBOX_KEY, api_url="http://127.0.0.1:9/stubs/handler_api.php"
     )
-    with pytest.raises(errors.ProviderUnreachable):
-        services.account_refresh_health(account_id=account.pk)
+    outcome = services.account_refresh_health(account_id=account.pk)
+    assert isinstance(outcome.error, errors.ProviderUnreachable) and outcome.state is State.UNKNOWN
+    with pytest.raises(Retry):  # the task asks Celery to try again later
+        tasks.check_account_balance.apply(args=[account.pk], throw=True)
+    assert ErrorEvent.objects.filter(token=outcome.token).count() == 2  # each check kept where ops look
 
 
 def test_concurrent_balance_checks_alert_once(simulator, account):

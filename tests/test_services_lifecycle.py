@@ -105,7 +105,7 @@ def test_a_reminder_whose_mail_failed_is_sent_again_after_the_lease(settings):
     assert claim.sent_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert run_reminders() == 0  # claimed a moment ago: someone may still be sending
-    with time_machine.travel(timezone.now() + services.lifecycle.REMINDER_LEASE + timedelta(seconds=1)):
+    with time_machine.travel(timezone.now() + services.reminders.REMINDER_LEASE + timedelta(seconds=1)):
         assert run_reminders() == 1
     assert rental.reminders.get().sent_at is not None and len(mail.outbox) == 1
 

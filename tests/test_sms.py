@@ -113,7 +113,7 @@ def test_a_rent_the_provider_ended_ends_locally(simulator, rental, control, stat
         simulator._post_json("revoke", {"rent_id": int(rental.provider_rent_id)})
     else:
         simulator._post_json("advance", {"seconds": 25 * 3600})
-    assert services.rental_poll(rental=rental).state != "active"
+    assert services.rental_poll(rental=rental).rent_state != "active"
     rental.refresh_from_db()
     assert rental.status == status and rental.ended_at is not None
 
@@ -121,7 +121,7 @@ def test_a_rent_the_provider_ended_ends_locally(simulator, rental, control, stat
 def test_waiting_for_a_code_is_normal(simulator, rental):
     result = services.rental_poll(rental=rental)
     rental.refresh_from_db()
-    assert result.state == "active" and rental.status == RentalStatus.ACTIVE and rental.last_polled_at
+    assert result.rent_state == "active" and rental.status == RentalStatus.ACTIVE and rental.last_polled_at
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_the_account_of_a_poll_cut_short_is_polled_again_within_a_minute_or_so(s
     import time_machine
     from django.utils import timezone
 
-    from rentals.services.sms import PollLease
+    from rentals.services.polling import PollLease
 
     assert PollLease.take(rental.account_id) is not None  # and never released: the worker died
     assert PollLease.length() <= timedelta(minutes=2)
@@ -279,7 +279,7 @@ def test_a_poll_that_stalled_past_its_lease_stops_and_leaves_the_next_one_alone(
     from django.utils import timezone
 
     from rentals.models import ProviderAccount
-    from rentals.services.sms import PollLease, PollLeaseLost
+    from rentals.services.polling import PollLease, PollLeaseLost
 
     stalled = PollLease.take(rental.account_id)
     with time_machine.travel(timezone.now() + PollLease.length() + timedelta(seconds=1)):

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from rentals import services
 from rentals.models import AccountState, AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
+from rentals.outcomes import State
+from rentals.wording.pages import describe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,8 +54,8 @@ def test_a_rent_is_refused_without_sending(simulator, unreadable, catalog):
 
 def test_an_extension_and_its_price_are_refused_without_sending(simulator, unreadable):
     quote = services.rental_extension_quote(rental=unreadable, hours=24)
-    assert (quote.price, quote.token, quote.ask_again_later) == (None, TOKEN, False)
-    assert "cannot be decrypted" in quote.problem
+    assert (quote.price, quote.token, quote.state) == (None, TOKEN, State.FAILED)  # not worth asking again
+    assert "cannot be decrypted" in describe(quote)
     outcome = services.rental_extend(
         rental=unreadable, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None
     )
@@ -80,7 +82,7 @@ def test_the_scheduled_jobs_skip_the_account_without_failing(simulator, unreadab
 
 def test_auto_renew_is_refused_with_the_reason(simulator, unreadable):
     Rental.objects.filter(pk=unreadable.pk).update(auto_renew=True, auto_renew_before_hours=25, auto_renew_max_price=10)
-    assert services.rental_auto_renew(rental_id=unreadable.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=unreadable.pk).facts["renewal"] == "refused"
     assert "cannot be decrypted" in RentalExtension.objects.get().error_detail
     assert nothing_sent_since_the_rent(simulator)
 

@@ -187,14 +187,13 @@ class ProviderAccountAdmin(OfferedFiltersOnlyMixin, admin.ModelAdmin):
     @admin.action(description=_("Check balance with SMS.online"), permissions=["change"])
     def check_balance(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
         for account in queryset:
-            try:
-                balance = services.account_check_balance(account=account)
-            except services.ProviderError as error:
-                self.message_user(request, f"{account.name}: {what_happened(error.token)}", messages.ERROR)
-            else:
-                checked = _("%(account)s: balance %(balance)s (%(state)s).")
-                facts = {"account": account.name, "balance": money(balance), "state": account.state_summary}
-                self.message_user(request, checked % facts)
+            outcome = services.account_check_balance(account=account)
+            if not outcome.ok:
+                self.message_user(request, f"{account.name}: {what_happened(outcome.token)}", messages.ERROR)
+                continue
+            checked = _("%(account)s: balance %(balance)s (%(state)s).")
+            facts = {"account": account.name, "balance": money(outcome.balance), "state": account.state_summary}
+            self.message_user(request, checked % facts)
 
     @admin.action(
         description=_("Reset state to OK (after a top-up, a key fix or a lifted ban)"), permissions=["change"]

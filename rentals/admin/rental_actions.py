@@ -25,7 +25,7 @@ from ..forms import ExtendForm
 from ..models import RENT_HOUR_CHOICES, Rental, RentalStatus
 from ..outcomes import Outcome
 from ..permissions import CHECK_SMS, Permission
-from ..wording.pages import outcome_line, provider_busy
+from ..wording.pages import describe, outcome_line, provider_busy
 from ..wording.tokens import explain, what_happened
 
 
@@ -72,16 +72,16 @@ class RentalActionsMixin:
         if request.method != "POST":
             return self._back(rental)
         try:
-            result = services.rental_check_sms(rental=rental)
+            outcome = services.rental_check_sms(rental=rental)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._back(rental))
-        except services.ProviderError as error:
-            self.message_user(request, str(what_happened(error.token)), messages.ERROR)
-        else:
-            text = _("%(count)s new SMS.") % {"count": result.new_messages}
-            if result.state != "active":
-                text += " " + _("SMS.online says the rent is %(state)s.") % {"state": result.state}
-            self.message_user(request, text, messages.SUCCESS)
+        if not outcome.ok:
+            self.message_user(request, str(what_happened(outcome.token)), messages.ERROR)
+            return self._back(rental)
+        text = _("%(count)s new SMS.") % {"count": outcome.new_messages}
+        if outcome.rent_state != "active":
+            text += " " + _("SMS.online says the rent is %(state)s.") % {"state": outcome.rent_state}
+        self.message_user(request, text, messages.SUCCESS)
         return self._back(rental)
 
     def finish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -152,7 +152,8 @@ class RentalActionsMixin:
             quote = services.rental_extension_quote(rental=rental, hours=hours)
         except services.ProviderBusy as busy:
             return self._busy(request, busy, again=self._extend_page(request, rental, hours, price=None))
-        return self._extend_page(request, rental, hours, price=quote.price, why_no_price=quote.problem)
+        why_no_price = "" if quote.ok else describe(quote)
+        return self._extend_page(request, rental, hours, price=quote.price, why_no_price=why_no_price)
 
     def _extend_page(
         self, request: HttpRequest, rental: Rental, hours: int, *, price: Decimal | None, why_no_price: str = "",

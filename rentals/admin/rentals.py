@@ -22,6 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import selectors, services
 from ..forms import AutoRenewForm, RentalAdminForm, RentNumberForm
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus
+from ..outcomes import State
 from ..permissions import Permission
 from ..wording.formats import money
 from ..wording.pages import describe, outcome_line, provider_busy
@@ -318,11 +319,11 @@ class RentalAdmin(
         if outcome.ok:
             self.message_user(request, describe(outcome), messages.SUCCESS)
             return HttpResponseRedirect(self._after_rent_url(request, outcome.rental))
-        if outcome.state == AttemptState.PENDING:
+        if outcome.state is State.PENDING:
             # The first submission is still at the provider: a new ready form would invite a second rent.
             self.message_user(request, describe(outcome), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:rentals_rentattempt_changelist"))
-        if outcome.state == AttemptState.UNKNOWN:
+        if outcome.state is State.UNKNOWN:
             # Maybe charged, and reconciliation will say within minutes: the attempt's own page, where
             # that shows, rather than a ready form that rents a second number with one click.
             self.message_user(request, outcome_line(outcome), messages.WARNING)

@@ -17,7 +17,7 @@ from ninja import Header, Status
 
 from .. import services
 from ..forms import ExtendForm, RentForm
-from ..outcomes import Operation, Outcome, Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..permissions import Permission
 from ..rental_json import rental_data
 from ..services.renting import outcome_when_settled
@@ -90,8 +90,8 @@ def extension_price(request: HttpRequest, rental_id: int, hours: int | str = 24)
     except forms.ValidationError as problem:
         raise ApiError(400, Token.BAD_ARGUMENTS, fields={"hours": list(problem.messages)}) from None
     quote = services.rental_extension_quote(rental=rental, hours=hours)
-    if quote.price is None:
-        raise ApiError(502 if quote.ask_again_later else 422, quote.token, message=quote.problem)
+    if not quote.ok:
+        raise ApiError(_STATUS[quote.state], quote.token, message=describe(quote))
     return {"hours": hours, "price": quote.price}
 
 
@@ -132,14 +132,14 @@ def cancel(request: HttpRequest, rental_id: int):
     return _answer(request, outcome)
 
 
-_STATUS = {"succeeded": 200, "failed": 422, "unknown": 502, "pending": 409}
+_STATUS = {State.SUCCEEDED: 200, State.FAILED: 422, State.UNKNOWN: 502, State.PENDING: 409}
 
 
 def _answer(request: HttpRequest, outcome: Outcome, response: HttpResponse | None = None) -> Status:
     status = _STATUS[outcome.state]
     if status == 200 and outcome.operation == Operation.RENT:
         status = 201
-    pending = outcome.state == "pending"
+    pending = outcome.state is State.PENDING
     if pending and response is not None:
         response["Retry-After"] = str(PENDING_RETRY_AFTER)
     rental = outcome.rental

@@ -93,7 +93,7 @@ class ProviderAccount(models.Model):
     # one alert per crossing, however often the balance is checked.
     low_balance_alerted_at = models.DateTimeField(_("low balance alerted at"), null=True, blank=True, editable=False)
     # Leases: while set and in the future, one task is polling this account's SMS and no other starts;
-    # one for the rentals awaiting a code (the urgent queue), one for the rest (services/sms.py).
+    # one for the rentals awaiting a code (the urgent queue), one for the rest (services/polling.py).
     polling_until = models.DateTimeField(_("polling until"), null=True, blank=True, editable=False)
     awaiting_polling_until = models.DateTimeField(
         _("polling rentals awaiting a code until"), null=True, blank=True, editable=False

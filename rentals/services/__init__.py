@@ -20,29 +20,19 @@ from .accounts import (
     key_needed_for,
     provider_client_for,
 )
+from .assigning import rentals_claim, rentals_follow, rentals_release, rentals_unfollow
 from .budgets import Budget, account_set_budget, budget_spent, budgets_alert, budgets_usage, month_start
 from .catalog import CatalogChunk, catalog_sync, catalog_sync_chunk, catalog_sync_start
+from .ending import CANCEL_WINDOW, cancel_deadline, rental_cancel, rental_finish
+from .expiry import rentals_expire
+from .extending import extension_outcome_for, extensions_mark_not_charged, rental_extend, rental_extension_quote
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward, telegram_links_for
 from .kept_webhooks import kept_webhooks_store, kept_webhooks_store_soon, webhook_keep
-from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
-from .managing import (
-    CANCEL_WINDOW,
-    cancel_deadline,
-    extension_outcome_for,
-    extensions_mark_not_charged,
-    rental_cancel,
-    rental_check_sms,
-    rental_extend,
-    rental_extension_quote,
-    rental_finish,
-    rentals_claim,
-    rentals_follow,
-    rentals_release,
-    rentals_unfollow,
-)
 from .people import PersonRefused, person_allowed, person_leave, person_was_active_staff
+from .polling import account_poll, polls_per_cycle, polls_split, rental_check_sms, rental_mark_ended, rental_poll
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
+from .reminders import nearest_threshold, reminders_send_due
 from .renewing import (
     AUTO_RENEW_SETTINGS,
     auto_renew_owner_leaving,
@@ -61,15 +51,7 @@ from .renting import (
     webhook_url_for,
 )
 from .retention import Purged, records_purge
-from .sms import (
-    account_poll,
-    extract_code,
-    polls_per_cycle,
-    polls_split,
-    rental_mark_ended,
-    rental_poll,
-    sms_record,
-)
+from .sms import extract_code, sms_record
 from .spend import SUMMARY_GRACE, spend_month_summarise, spend_months_summarise, spend_of_rental_changed
 from .telegram_bot import telegram_update_answer, telegram_updates_read
 from .telegram_links import (

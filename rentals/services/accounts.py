@@ -16,6 +16,7 @@ from .. import metrics
 from ..crypto import ApiKeyUnreadable
 from ..models import AccountEvent, AccountState, ErrorEvent, ProviderAccount, RentAttempt
 from ..notice_sending import notify
+from ..outcomes import Operation, Outcome, State, Token
 from ..provider.client import AccountMemory, ClientConfig, SmsOnlineClient
 from ..provider.destinations import UrlRefusal, destination_refusal, normalised_hosts, url_origin
 from ..provider.errors import AccountBanned, AccountError, KeyUnreadable, ProviderError, ProviderUnreachable
@@ -178,21 +179,22 @@ def _transition(account: ProviderAccount, *, state: str, cause: str, banned_unti
     return ["state", "banned_until", "state_changed_at"]
 
 
-def account_check_balance(*, account: ProviderAccount) -> Decimal:
-    """Ask getBalance and record what it says. Raises ``ProviderError``."""
+def account_check_balance(*, account: ProviderAccount) -> Outcome:
+    """Ask getBalance and record what it says: the outcome's ``balance``, or SMS.online's error (kept on
+    the account too)."""
     try:
         balance = provider_client_for(account).get_balance()
     except ProviderError as error:
         with transaction.atomic():
             account_record_error(account=account, error=error, operation="getBalance")
-        raise
+        return Outcome.unanswered(Operation.BALANCE, error)
     with transaction.atomic():
         account.refresh_from_db(from_queryset=ProviderAccount.objects.select_for_update())
         account.balance, account.balance_checked_at = balance, timezone.now()
         fields = ["balance", "balance_checked_at", "updated_at", *_health_after_balance(account, balance)]
         account.save(update_fields=fields)
     _alert_low_balance_once(account=account, balance=balance)
-    return balance
+    return Outcome(Operation.BALANCE, State.SUCCEEDED, balance=balance)
 
 
 def _health_after_balance(account: ProviderAccount, balance: Decimal) -> list[str]:
@@ -246,17 +248,15 @@ def accounts_clear_expired_bans(*, now: datetime) -> int:
     return cleared
 
 
-def account_refresh_health(*, account_id: int) -> None:
-    """The balance check of one account, scheduled or after spending. Raises ``ProviderUnreachable`` for a
-    retry."""
+def account_refresh_health(*, account_id: int) -> Outcome:
+    """The balance check of one account, scheduled or after spending. An outcome whose error is
+    ``ProviderUnreachable`` was never sent: the task tries again."""
     balance_check_started(account_id)
     account = ProviderAccount.objects.filter(pk=account_id).first()
     if account is None:
         logger.info("balance check: account %s no longer exists", account_id)
-        return
-    try:
-        account_check_balance(account=account)
-    except ProviderUnreachable:
-        raise
-    except ProviderError as error:
-        logger.info("balance check of account %s: %s", account.pk, error.token)
+        return Outcome(Operation.BALANCE, State.FAILED, Token.NOT_FOUND)
+    outcome = account_check_balance(account=account)
+    if outcome.error is not None and not isinstance(outcome.error, ProviderUnreachable):
+        logger.info("balance check of account %s: %s", account.pk, outcome.token)
+    return outcome

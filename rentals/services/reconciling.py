@@ -23,8 +23,9 @@ from ..reasons import reason
 from ..wording import attention
 from ..wording.formats import team_language
 from .accounts import account_record_error, provider_client_for
-from .managing import CANCEL_WINDOW, recorded_as
+from .ending import CANCEL_WINDOW
 from .pacing import account_pacing
+from .requesters import recorded_as
 from .spend import spend_of_rental_changed
 
 logger = logging.getLogger(__name__)

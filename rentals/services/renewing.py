@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from ..models import AttemptState, ErrorEvent, Rental, RentalExtension, RentalStatus
 from ..notice_sending import notify, rental_people
-from ..outcomes import Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..permissions import Permission
 from ..provider.errors import ProviderError
 from ..reasons import reason
@@ -36,7 +37,7 @@ from ..wording.pages import describe
 from ..wording.tokens import explain, what_happened
 from .accounts import provider_client_for
 from .budgets import budget_alert_soon, budget_check
-from .managing import rental_extend
+from .extending import rental_extend
 from .pacing import account_pacing
 
 logger = logging.getLogger(__name__)
@@ -141,25 +142,43 @@ def _is_due(rental: Rental, now: datetime) -> bool:
     return rental.auto_renew and rental.status == RentalStatus.ACTIVE and now < rental.end_date <= now + window
 
 
-def rental_auto_renew(*, rental_id: int) -> str:
-    """Renew one rental if it is due and within its limits; returns what happened, in a word.
+class Renewal(StrEnum):
+    """What one auto-renew run did, in a word (its outcome's ``facts["renewal"]``; the task's result)."""
+
+    RENEWED = "renewed"
+    NOT_DUE = "not due"  # renewed meanwhile, switched off, or ended
+    ALREADY_HANDLED = "already handled"
+    REFUSED = "refused"  # before anything was asked of SMS.online to extend
+    FAILED = "failed"
+    GONE = "gone"
+
+
+def rental_auto_renew(*, rental_id: int) -> Outcome:
+    """Renew one rental if it is due and within its limits: the outcome of the extension, if one was
+    asked for, and what happened in a word (``facts["renewal"]``).
 
     Nobody is at a screen: what it records and says is in the team's language."""
     with team_language():
         return _auto_renew(rental_id)
 
 
-def _auto_renew(rental_id: int) -> str:
+def _renewal(word: Renewal, state: str = State.FAILED, token: str = "", **found: object) -> Outcome:
+    return Outcome(Operation.AUTO_RENEW, state, token, facts={"renewal": word}, **found)
+
+
+def _auto_renew(rental_id: int) -> Outcome:
     people = ("rented_by", "assignee", "auto_renew_by")
     rental = Rental.objects.select_related("account", *people).filter(pk=rental_id).first()
     if rental is None:
         logger.info("auto-renew: rental %s no longer exists", rental_id)
-        return "gone"
+        return _renewal(Renewal.GONE, token=Token.NOT_FOUND)
     if not _is_due(rental, timezone.now()):
-        return "not due"  # renewed meanwhile, switched off, or ended
+        return _renewal(Renewal.NOT_DUE, rental=rental)
     nonce, *before_rotation = _renewal_nonces(rental)
-    if RentalExtension.objects.filter(nonce__in=[nonce, *before_rotation]).exists():
-        return "already handled"
+    handled = RentalExtension.objects.filter(nonce__in=[nonce, *before_rotation]).first()
+    if handled is not None:
+        return _renewal(Renewal.ALREADY_HANDLED, handled.state, handled.error_token, rental=rental, extension=handled,
+                        repeated=True)  # fmt: skip
     problem, token = _refusal_before_asking(rental)
     price = None
     if not problem:
@@ -167,15 +186,17 @@ def _auto_renew(rental_id: int) -> str:
     if problem:
         if _record_refusal(rental, nonce, problem, token=token or REFUSED):
             _alarm(rental, _("Auto-renew did not run: %(problem)s") % {"problem": problem})
-        return "refused"
+        return _renewal(Renewal.REFUSED, token=token or REFUSED, rental=rental)
     outcome = rental_extend(
         rental=rental, hours=rental.auto_renew_hours, nonce=nonce, requested_by=rental.auto_renew_by, automatic=True,
         price_quoted=price, expect_end_date=rental.end_date,
     )  # fmt: skip
+    found = {"rental": rental, "extension": outcome.extension, "repeated": outcome.repeated}
     if not outcome.ok and not outcome.repeated and outcome.token != Token.RENTAL_CHANGED:
         _alarm(rental, _("Auto-renew failed: %(problem)s") % {"problem": describe(outcome)})
-        return "failed"
-    return "renewed" if outcome.ok else "already handled"
+        return _renewal(Renewal.FAILED, outcome.state, outcome.token, **found)
+    word = Renewal.RENEWED if outcome.ok else Renewal.ALREADY_HANDLED
+    return _renewal(word, outcome.state, outcome.token, **found)
 
 
 REFUSED = "AUTO_RENEW_REFUSED"

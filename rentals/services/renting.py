@@ -32,7 +32,7 @@ from ..models import (
     RentAttempt,
     Service,
 )
-from ..outcomes import Operation, Outcome, Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
@@ -41,9 +41,10 @@ from ..statements import attempt_inserted_unless_checks_apply, created_and_linke
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
+from .extending import extension_outcome_for
 from .followups import balance_check_soon, reconcile_soon
-from .managing import extension_outcome_for, recorded_as, requested_by_same
 from .renewing import auto_renew_cut_short
+from .requesters import recorded_as, requested_by_same
 from .turns import ProviderBusy, ProviderCallSlot
 
 logger = logging.getLogger(__name__)
@@ -168,9 +169,9 @@ def _rent_carry_out(claim: _Claim, *, account: ProviderAccount, requested_by: Ab
     if sending.unsendable is not None:  # nothing is sent: the stored key cannot be read, or the client refused
         return _attempt_record_error(attempt, error=sending.unsendable, account=account, started=None)
     outcome = _attempt_send(attempt, client=sending.client, account=account)
-    if outcome.state == AttemptState.UNKNOWN:
+    if outcome.state is State.UNKNOWN:
         reconcile_soon(account)
-    if outcome.state in (AttemptState.SUCCEEDED, AttemptState.UNKNOWN):  # paid, or maybe paid
+    if outcome.state in (State.SUCCEEDED, State.UNKNOWN):  # paid, or maybe paid
         balance_check_soon(account)
     if outcome.ok and claim.budgeted:
         budget_alert_soon(account=account, person=requested_by)
@@ -405,7 +406,7 @@ def outcome_when_settled(outcome: Outcome, *, within: float) -> Outcome:
     """A repeated request's outcome once the first request's is known: while the first is still at
     SMS.online, wait for it (holding no database connection) at most ``within`` seconds."""
     deadline = time.monotonic() + within
-    while outcome.state == AttemptState.PENDING and time.monotonic() < deadline:
+    while outcome.state is State.PENDING and time.monotonic() < deadline:
         release_connection()
         time.sleep(0.25)
         if outcome.attempt is not None:

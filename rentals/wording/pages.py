@@ -57,6 +57,8 @@ def describe(outcome: Outcome) -> str:
     if outcome.ok:
         text = _SUCCESS[outcome.operation](outcome) if not outcome.token else explain(outcome.token)
         return _("This request was already carried out:") + " " + text if outcome.repeated else text
+    if outcome.operation == Operation.QUOTE:
+        return _no_price(outcome)
     if outcome.token in (Token.BUDGET_EXCEEDED, Token.PRICE_UNKNOWN):
         return _budget_refusal(outcome)
     if outcome.operation == Operation.RENT:
@@ -121,6 +123,13 @@ def _extension_failure(outcome: Outcome) -> str:
         return _("Not sent.") + " " + explain(outcome.token)
     detail = extension.error_detail if extension is not None else ""
     return extension_problem(outcome.token, detail, may_have_charged=outcome.state == "unknown")
+
+
+def _no_price(outcome: Outcome) -> str:
+    """Why an extension's price did not come."""
+    if outcome.error is None:
+        return _("SMS.online answered without a price.")
+    return extension_problem(outcome.token, outcome.error.detail, may_have_charged=False)
 
 
 def extension_problem(token: str, detail: str, *, may_have_charged: bool) -> str:

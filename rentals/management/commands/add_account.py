@@ -89,13 +89,12 @@ class Command(BaseCommand):
         return key
 
     def _report_health(self, account: ProviderAccount) -> None:
-        try:
-            balance = services.account_check_balance(account=account)
-        except services.ProviderError as error:
-            account.refresh_from_db()
-            self.stdout.write(f"State: {account.state_summary}. {what_happened(error.token)}")
+        outcome = services.account_check_balance(account=account)
+        if outcome.ok:
+            self.stdout.write(f"State: {account.state_summary}. Balance: {outcome.balance}.")
         else:
-            self.stdout.write(f"State: {account.state_summary}. Balance: {balance}.")
+            account.refresh_from_db()
+            self.stdout.write(f"State: {account.state_summary}. {what_happened(outcome.token)}")
 
 
 def _problems(error: ValidationError) -> str:

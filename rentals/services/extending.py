@@ -1,4 +1,4 @@
-"""What staff do to a rental once it exists: finish, cancel (with refund), extend, check for SMS now.
+"""Extending a rental: its price first (spends nothing), then the extension, once per nonce (spends money).
 
 ``web=True`` (the admin, the API): the request holds one of this process's slots for calls to
 SMS.online, or is answered ``ProviderBusy`` at once, before anything is recorded (see turns.py).
@@ -6,121 +6,32 @@ SMS.online, or is answered ``ProviderBusy`` at once, before anything is recorded
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from ..models import AttemptState, Rental, RentalExtension, RentalReminder, RentalStatus, SmsMessage
-from ..outcomes import Operation, Outcome, Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import ProviderError
 from ..reasons import reason
-from ..wording.pages import extension_problem
 from .accounts import account_record_error, account_record_refusal, provider_client_for
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
 from .followups import balance_check_soon, reconcile_soon
-from .sms import PollResult, rental_poll
+from .requesters import recorded_as, requested_by_same
 from .spend import spend_of_rental_changed
 from .turns import ProviderCallSlot, turn_at_once
 
-logger = logging.getLogger(__name__)
 
-# SMS.online refunds a cancelled rent only within this time of renting (contract section 6).
-CANCEL_WINDOW = timedelta(minutes=20)
-# A rental in these states is over: it cannot be finished or cancelled again.
-ENDED = (RentalStatus.FINISHED, RentalStatus.CANCELLED, RentalStatus.REVOKED)
-
-
-def cancel_deadline(rental: Rental) -> datetime:
-    return rental.created_at + CANCEL_WINDOW
-
-
-def recorded_as(rental: Rental, person: AbstractBaseUser | None) -> None:
-    """The rental's next history row names ``person`` (None: Rentdesk itself): the one who asked, also
-    where no request is being answered (a worker, a command) or the answer comes in another's."""
-    rental._history_user = person  # read by django-simple-history before its request's user
-
-
-def rental_finish(*, rental: Rental, requested_by: AbstractBaseUser | None, web: bool = False) -> Outcome:
-    return _set_status(rental=rental, operation=Operation.FINISH, requested_by=requested_by, web=web)
-
-
-def rental_cancel(
-    *, rental: Rental, now: datetime, requested_by: AbstractBaseUser | None, web: bool = False
-) -> Outcome:
-    if rental.status not in ENDED and now >= cancel_deadline(rental):
-        return Outcome(Operation.CANCEL, AttemptState.FAILED, "CANT_CANCEL", rental=rental)
-    return _set_status(rental=rental, operation=Operation.CANCEL, requested_by=requested_by, web=web)
-
-
-def _set_status(*, rental: Rental, operation: Operation, requested_by: AbstractBaseUser | None, web: bool) -> Outcome:
-    if rental.status in ENDED:
-        return Outcome(operation, AttemptState.FAILED, Token.RENTAL_ENDED, rental=rental)
-    finish = operation == Operation.FINISH
-    try:
-        with ProviderCallSlot(web=web) as slot:
-            slot.take()
-            provider_client_for(rental.account).set_rent_status(rent_id=rental.provider_rent_id, finish=finish)
-    except ProviderError as error:
-        with transaction.atomic():
-            account_record_error(account=rental.account, error=error, operation="setRentStatus")
-        already = {"ALREADY_FINISH": RentalStatus.FINISHED, "ALREADY_CANCEL": RentalStatus.CANCELLED}
-        if error.token in already:
-            _mark(rental, already[error.token], requested_by=requested_by)
-            return Outcome(operation, AttemptState.SUCCEEDED, error.token, rental=rental)
-        state = AttemptState.UNKNOWN if error.is_unknown_outcome else AttemptState.FAILED
-        if state == AttemptState.UNKNOWN and not finish:
-            balance_check_soon(rental.account)  # a cancel that went through refunded
-        return Outcome(operation, state, error.token, rental=rental)
-    _mark(rental, RentalStatus.FINISHED if finish else RentalStatus.CANCELLED, requested_by=requested_by)
-    if not finish:
-        balance_check_soon(rental.account)  # the refund shows in the balance at once, not at the next check
-    return Outcome(operation, AttemptState.SUCCEEDED, rental=rental)
-
-
-def _mark(rental: Rental, status: str, *, requested_by: AbstractBaseUser | None) -> None:
-    with transaction.atomic():
-        rental.refresh_from_db(from_queryset=Rental.objects.select_for_update())
-        if rental.status != status:
-            rental.status, rental.ended_at = status, timezone.now()
-            rental._change_reason = reason("finished" if status == RentalStatus.FINISHED else "cancelled")
-            recorded_as(rental, requested_by)
-            rental.save(update_fields=["status", "ended_at"])
-            if status == RentalStatus.CANCELLED:  # refunded: its months' spend too (ALREADY_CANCEL comes any time)
-                spend_of_rental_changed(rental_id=rental.pk, now=rental.ended_at)
-
-
-def rental_check_sms(*, rental: Rental) -> PollResult:
-    """The rental's SMS read from SMS.online now, for a person waiting ("Check for SMS now"): each page
-    at the account's pace with its polling, or ProviderBusy (pages read before are not stored: the next
-    check or poll reads them)."""
-    with ProviderCallSlot(web=True) as slot:
-        slot.take()
-        return rental_poll(rental=rental, before_request=lambda: turn_at_once(rental.account_id))
-
-
-class ExtensionQuote(NamedTuple):
-    """SMS.online's price for an extension; or None, with why (a token and a sentence), and whether
-    asking again later may bring a price (SMS.online could not be reached, or answered unreadably)."""
-
-    price: Decimal | None
-    token: str = ""
-    problem: str = ""
-    ask_again_later: bool = False
-
-
-def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
+def rental_extension_quote(*, rental: Rental, hours: int) -> Outcome:
     """The provider's price for extending by ``hours`` (asks, spends nothing), for a person or a
-    script waiting in a web request.
+    script waiting in a web request: the outcome's ``price``, or why none (unknown: asking again later
+    may bring one; SMS.online could not be reached, or answered unreadably or without a price).
 
     Paced with the account's other status and price requests: quotes asked for again and again (a page
     reloaded, a script) must not push the account over SMS.online's limit, whose 429 would stop its
@@ -134,12 +45,10 @@ def rental_extension_quote(*, rental: Rental, hours: int) -> ExtensionQuote:
             turn_at_once(rental.account_id)
             price = client.get_continue_price(rent_id=rental.provider_rent_id, hours=hours)
     except ProviderError as error:
-        problem = extension_problem(error.token, error.detail, may_have_charged=False)
-        # Not refused: SMS.online could not be reached, was busy, or answered unreadably.
-        return ExtensionQuote(None, error.token, problem, ask_again_later=error.kind in ("transient", "unknown"))
+        return Outcome.unanswered(Operation.QUOTE, error, rental=rental)
     if price is None:
-        return ExtensionQuote(None, Token.PRICE_UNKNOWN, _("SMS.online answered without a price."), True)
-    return ExtensionQuote(price)
+        return Outcome(Operation.QUOTE, State.UNKNOWN, Token.PRICE_UNKNOWN, rental=rental)
+    return Outcome(Operation.QUOTE, State.SUCCEEDED, rental=rental, price=price)
 
 
 def rental_extend(
@@ -319,12 +228,6 @@ def _finish(extension: RentalExtension, state: str, **fields: object) -> Outcome
     return extension_outcome_for(extension)
 
 
-def requested_by_same(first_person_id: int | None, person: AbstractBaseUser | None) -> bool:
-    """Whether a request sent again (its nonce seen before) comes from the person who sent it first. A
-    form's nonce is its sender's: another person holding a copy of the page is not told what came of it."""
-    return first_person_id == (person.pk if person is not None else None)
-
-
 def extension_outcome_for(
     extension: RentalExtension, *, repeated: bool = False, facts: dict[str, str] | None = None
 ) -> Outcome:
@@ -348,44 +251,3 @@ def extensions_mark_not_charged(*, extensions: Iterable[RentalExtension], user: 
             state=AttemptState.FAILED, error_detail=note, finished_at=timezone.now()
         )
     return resolved
-
-
-def rentals_claim(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
-    """``user`` takes care of these rentals from now on."""
-    return _assign(rentals, user, why=reason("claimed"))
-
-
-def rentals_release(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
-    """Nobody in particular takes care of these rentals any more."""
-    return _assign(rentals, None, why=reason("released_by", person=user))
-
-
-def rentals_follow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
-    """Send this person each SMS of these rentals in Telegram too; how many they did not follow yet."""
-    chosen = [rental.pk for rental in rentals]
-    already = set(_follows(user, chosen).values_list("rental_id", flat=True))
-    added = [Rental.followers.through(rental_id=pk, user_id=user.pk) for pk in chosen if pk not in already]
-    Rental.followers.through.objects.bulk_create(added, ignore_conflicts=True)
-    return len(added)
-
-
-def rentals_unfollow(*, rentals: Iterable[Rental], user: AbstractBaseUser) -> int:
-    """No more SMS of these rentals for this person, unless they are its assignee or renter."""
-    removed, _ = _follows(user, [rental.pk for rental in rentals]).delete()
-    return removed
-
-
-def _follows(user: AbstractBaseUser, rental_ids: list[int]) -> QuerySet:
-    """The person's follows of these rentals (rows of ``Rental.followers``)."""
-    return Rental.followers.through.objects.filter(user_id=user.pk, rental_id__in=rental_ids)
-
-
-def _assign(rentals: Iterable[Rental], assignee: AbstractBaseUser | None, *, why: str) -> int:
-    changed = 0
-    for rental in rentals:
-        if rental.assignee_id != (assignee.pk if assignee else None):
-            rental.assignee = assignee
-            rental._change_reason = why
-            rental.save(update_fields=["assignee"])
-            changed += 1
-    return changed

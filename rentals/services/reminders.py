@@ -1,4 +1,4 @@
-"""What happens to rentals as time passes: expiry reminders and expiry itself."""
+"""Reminders before a rental ends: one mail and chat message per threshold it comes inside, once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import selectors
-from ..models import Rental, RentalReminder, RentalStatus
+from ..models import Rental, RentalReminder
 from ..notice_sending import notify, rental_people
 from ..wording import notices
 
@@ -18,13 +18,6 @@ logger = logging.getLogger(__name__)
 
 # A claimed reminder still unsent after this long is taken over: its sender died or its mail failed.
 REMINDER_LEASE = timedelta(minutes=10)
-
-
-def rentals_expire(*, now: datetime) -> int:
-    """Mark active rentals past their end date as expired, once. Returns how many changed."""
-    return Rental.objects.filter(status=RentalStatus.ACTIVE, end_date__lte=now).update(
-        status=RentalStatus.EXPIRED, expired_at=now
-    )
 
 
 def nearest_threshold(time_left: timedelta, thresholds: list[int]) -> int | None:

@@ -25,6 +25,7 @@ from .catalog import CatalogChunk, catalog_sync, catalog_sync_chunk, catalog_syn
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward, telegram_links_for
 from .kept_webhooks import kept_webhooks_store, kept_webhooks_store_soon, webhook_keep
+from .key_rotation import KeysNotRotated, accounts_rotate_keys
 from .lifecycle import nearest_threshold, reminders_send_due, rentals_expire
 from .managing import (
     CANCEL_WINDOW,
@@ -109,6 +110,7 @@ __all__ = [
     "Budget",
     "CatalogChunk",
     "ChatUnavailable",
+    "KeysNotRotated",
     "PersonRefused",
     "ProviderBusy",
     "ProviderError",
@@ -129,6 +131,7 @@ __all__ = [
     "account_set_api_key",
     "account_set_budget",
     "accounts_clear_expired_bans",
+    "accounts_rotate_keys",
     "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",

@@ -1,4 +1,5 @@
-"""add_account and rent_number, run as ops and scripts run them: argv in, exit status and output out."""
+"""add_account, rent_number and rotate_api_keys, run as ops and scripts run them: argv in, exit status
+and output out."""
 
 import json
 import os
@@ -7,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import Permission
 
 from rentals.models import AccountState, ProviderAccount, Rental, RentAttempt
 from rentals.services.api_tokens import api_token_create
 
 from .conftest import manage
-from .factories import ServiceFactory, UserFactory
+from .factories import AccountFactory, ServiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -210,3 +212,26 @@ def test_add_account_without_a_key_or_terminal_explains_itself():
         timeout=60,
     )
     assert result.returncode == 2 and "Set SMSONLINE_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rotate_api_keys_encrypts_every_key_again_with_the_newest_encryption_key(settings, capsys):
+    keys = ["first-key-0123456789", "second-key-0123456789"]
+    accounts = [AccountFactory(name=f"Account {n}", api_key=key) for n, key in enumerate(keys)]
+    newest = Fernet.generate_key().decode()
+    settings.API_KEY_ENCRYPTION_KEYS = [newest, *settings.API_KEY_ENCRYPTION_KEYS]
+    status, out, _ = manage("rotate_api_keys", capsys=capsys)
+    assert status == 0 and "Re-encrypted 2 API key(s)." in out
+    settings.API_KEY_ENCRYPTION_KEYS = [newest]  # the old encryption key dropped: every key still reads
+    assert [ProviderAccount.objects.get(pk=account.pk).reveal_api_key() for account in accounts] == keys
+
+
+def test_rotate_api_keys_changes_no_key_while_one_cannot_be_decrypted(settings, capsys):
+    readable = AccountFactory(name="A readable", api_key="readable-key-0123456789")  # rewritten first (by name)
+    kept = settings.API_KEY_ENCRYPTION_KEYS
+    settings.API_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    AccountFactory(name="B foreign", api_key="foreign-key-0123456789")  # under a key this server lost
+    settings.API_KEY_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *kept]
+    status, out, err = manage("rotate_api_keys", capsys=capsys)
+    assert status == 1 and "The key of account 'B foreign' cannot be decrypted; nothing changed." in err
+    assert "Traceback" not in err and "key-0123456789" not in out + err
+    assert ProviderAccount.objects.get(pk=readable.pk).api_key_ciphertext == readable.api_key_ciphertext

@@ -29,6 +29,7 @@ from .extending import extension_outcome_for, extensions_mark_not_charged, renta
 from .followups import stale_provider_data, webhooks_process_soon
 from .forwarding import ChatUnavailable, forward_destinations, forwards_to_requeue, sms_forward, telegram_links_for
 from .kept_webhooks import kept_webhooks_store, kept_webhooks_store_soon, webhook_keep
+from .key_rotation import KeysNotRotated, accounts_rotate_keys
 from .people import PersonRefused, person_allowed, person_leave, person_was_active_staff
 from .polling import account_poll, polls_per_cycle, polls_split, rental_check_sms, rental_mark_ended, rental_poll
 from .reconciling import ReconcileResult, account_ids_to_reconcile, account_reconcile
@@ -91,6 +92,7 @@ __all__ = [
     "Budget",
     "CatalogChunk",
     "ChatUnavailable",
+    "KeysNotRotated",
     "PersonRefused",
     "ProviderBusy",
     "ProviderError",
@@ -111,6 +113,7 @@ __all__ = [
     "account_set_api_key",
     "account_set_budget",
     "accounts_clear_expired_bans",
+    "accounts_rotate_keys",
     "api_url_problem",
     "attempts_mark_not_charged",
     "attempts_resolve_stale",

@@ -83,7 +83,7 @@ def least_recorded_rent(api_url: str) -> Callable[[], None]:
     from django.utils import timezone
 
     from rentals.models import AttemptState, Country, ProviderAccount, RentAttempt, Service
-    from rentals.statements import row_inserted
+    from rentals.raw_sql import row_inserted
 
     account = ProviderAccount.objects.get(name="Bench")
     service, country = Service.objects.get(code="tg"), Country.objects.get(provider_id=1)

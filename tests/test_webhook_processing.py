@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from rentals import services, tasks
 from rentals.models import RentalExtension, SmsMessage, WebhookDelivery
+from rentals.raw_sql import delivery_to_process
 from rentals.services.followups import WEBHOOK_RUN_QUEUED
-from rentals.statements import delivery_to_process
 
 from .factories import RentalFactory
 

@@ -287,7 +287,7 @@ class Rental(models.Model):
 
     def derived_fields_filled(self) -> None:
         """What is worked out from other fields at each save: the search keys. The rent path's INSERT
-        built by hand (rentals/statements.py) calls it too."""
+        built by hand (rentals/raw_sql.py) calls it too."""
         search_keys_refreshed(self)
 
 

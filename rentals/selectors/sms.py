@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Exists, Max, Q
 
 from ..models import ForwardingPreference, Rental, SmsMessage
-from ..statements import newest_sms_with_forwarding
+from ..raw_sql import newest_sms_with_forwarding
 
 # What an open rental page shows of its SMS, refreshed by the page itself (see static/rentals/live_sms.js).
 LIVE_SMS_SHOWN = 10

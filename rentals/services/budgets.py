@@ -40,7 +40,7 @@ from ..models import (
 )
 from ..notice_sending import notify
 from ..outcomes import Token
-from ..statements import row_read_afresh
+from ..raw_sql import row_read_afresh
 from ..wording import notices
 from .followups import BUDGETS_CHECK_TASK, task_queue_on_commit
 

@@ -36,8 +36,8 @@ from ..outcomes import Operation, Outcome, State, Token
 from ..provider.client import SmsOnlineClient
 from ..provider.errors import UNKNOWN_OUTCOME, ProviderError
 from ..provider.parsing import RentedPhone
+from ..raw_sql import attempt_inserted_unless_checks_apply, created_and_linked, row_inserted, row_updated
 from ..roles import is_active_staff
-from ..statements import attempt_inserted_unless_checks_apply, created_and_linked, row_inserted, row_updated
 from .accounts import account_change_state, account_record_error, account_record_refusal, provider_client_for
 from .arrivals import release_connection
 from .budgets import Refusal, budget_alert_soon, budget_refusal, budgets_locked, rent_price
@@ -224,7 +224,7 @@ def _claimed_at_once(
     nonce: uuid.UUID, webhook_token: str | None, slot: ProviderCallSlot, fields: dict[str, Any]
 ) -> _Claim | None:
     """The attempt inserted as sent by a statement that commits by itself, when no budget applies and the
-    account, read afresh, lets it rent (``statements.attempt_inserted_unless_checks_apply``): a
+    account, read afresh, lets it rent (``raw_sql.attempt_inserted_unless_checks_apply``): a
     transaction costs round trips of its own on PostgreSQL, and its bookkeeping on either. None when
     that does not hold, or no slot is free now: nothing was written, and the transaction above decides."""
     try:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..models import Rental, SmsMessage
 from ..provider.parsing import IncomingSms
-from ..statements import rental_last_sms_moved, row_inserted
+from ..raw_sql import rental_last_sms_moved, row_inserted
 from .forwarding import sms_arrived
 
 # "Your code 1234", "G-123456", "123-456", "12 34 56" is not one: a run of 4-8 digits, or 3+3.
@@ -52,7 +52,7 @@ def sms_record(*, rental: Rental, sms: IncomingSms, source: str, occurrence: int
     )  # fmt: skip
     try:
         with transaction.atomic():
-            # Every SMS passes here: two statements of our own, not the ORM's (see statements.py).
+            # Every SMS passes here: two statements of our own, not the ORM's (see raw_sql.py).
             row_inserted(message)
             rental_last_sms_moved(
                 rental_id=rental.pk, received_at=message.received_at, text=sms.text[:500], code=message.code

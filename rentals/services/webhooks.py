@@ -20,7 +20,7 @@ from django.utils import timezone
 from .. import metrics, selectors
 from ..models import RentalExtension, SmsMessage, SmsSource, WebhookDelivery
 from ..provider.parsing import UnreadableWebhook, parse_webhook
-from ..statements import delivery_processed, delivery_stored_for_current_rent, delivery_to_process
+from ..raw_sql import delivery_processed, delivery_stored_for_current_rent, delivery_to_process
 from .followups import claimed_for_requeue, webhooks_process_soon, webhooks_run_started
 from .sms import provider_tz, sms_record
 

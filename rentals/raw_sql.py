@@ -1,4 +1,5 @@
-"""Single SQL statements for the paths every SMS takes, built from the models' own fields.
+"""Raw SQL: single statements written by hand for the paths every SMS and every rent take, built from
+the models' own fields.
 
 Every SMS is one SmsMessage row and one update of its rental; every SMS by webhook is also its
 delivery's row, stored before the webhook's 200, one read of that delivery and one update marking it

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,15 @@ import pytest
 import redis
 import requests
 
+from harness.databases import sqlite_locked
+from harness.servers import PROJECT, free_port, redis_answers, redis_binary, redis_server_command, wait_until
 from rentals.simulator.server import SimulatorServer, start_in_thread
 
 from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory
-from .servers import PROJECT, free_port, redis_binary, wait_until
 
-__all__ = ["PROJECT", "free_port", "redis_binary", "wait_until"]  # test modules import them from here
+# Test modules import them from here.
+__all__ = ["PROJECT", "free_port", "redis_answers", "redis_binary", "redis_server_command", "sqlite_locked",
+           "wait_until"]  # fmt: skip
 
 SANDBOX_KEY = "test-key-0123456789abcdef"
 
@@ -131,18 +132,10 @@ def redis_url(tmp_path_factory):
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+        redis_server_command(binary, port, workdir), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    wait_until(lambda: redis_answers(url), seconds=5, every=0.05)
     yield url
     process.terminate()
     process.wait(timeout=10)
@@ -355,14 +348,3 @@ def database_away() -> Iterator[None]:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
-
-
-@contextlib.contextmanager
-def sqlite_locked(path: str) -> Iterator[None]:
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()

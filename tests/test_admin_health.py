@@ -12,11 +12,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 import rentals.tasks  # noqa: F401  (its shared tasks join every Celery app made after, as the one below)
+from harness.servers import free_port
 from rentals import services
 from rentals.models import AccountState, ErrorEvent
 
 from .factories import AccountFactory, RentalFactory
-from .servers import free_port
 from .test_admin_rent import page_text
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from harness.servers import free_port
 from rentals import services
 from rentals.api import api
 from rentals.models import ApiToken, Offer, ProviderAccount, Rental, RentAttempt, SmsMessage
@@ -23,7 +24,6 @@ from rentals.services.api_tokens import TokenRefused, api_token_create
 
 from .conftest import run_concurrently
 from .factories import RentalFactory
-from .servers import free_port
 from .test_login_security import PASSWORD, code_for, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

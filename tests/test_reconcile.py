@@ -9,13 +9,13 @@ import pytest
 import requests
 from django.utils import timezone
 
+from harness.servers import wait_until
 from rentals import services
 from rentals.attention import attention_words
 from rentals.models import AttemptState, Rental, RentAttempt
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
-from .servers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,8 @@ lines, and nginx runs deploy/nginx/rentdesk.conf with a self-signed certificate.
 addresses (free loopback ports) and paths (a temporary directory) differ from a server.
 
 tests/test_production_stack.py runs it on PostgreSQL behind nginx; the fault suite (faults/) also
-runs it on SQLite, or without nginx, where a machine lacks them. Plain Python: no pytest here.
+runs it on SQLite, or without nginx, where a machine lacks them; the benchmarks (bench/_stack.py) start
+only the processes they measure. Plain Python: no pytest here.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from typing import Any
 import psycopg
 import requests
 
-from .servers import PROJECT, free_port, redis_binary, wait_until
+from .databases import create_database, drop_databases, server_of, sqlite_path, sqlite_url
+from .servers import PROJECT, free_port, redis_answers, redis_binary, redis_server_command, wait_until
 
 SERVER_ROOT = "/srv/rentdesk/"  # where deploy/systemd/ expects the project
 NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + os.pathsep + "/usr/sbin")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-SERVER_URL = (POSTGRES_URL or "").rsplit("/", 1)[0]  # the server, without a database name
+SERVER_URL = server_of(POSTGRES_URL or "")
 BOSS_PASSWORD = "correct-horse-battery-" + secrets.token_hex(4)
 
 
@@ -233,10 +235,8 @@ class Stack:
     def create_database(self) -> str:
         """A new, empty database on the test server (dropped at the end), or a SQLite file; its URL."""
         if not self.postgres_server:
-            return f"sqlite:///{self.directory / 'rentdesk.sqlite3'}"
-        name = f"rentdesk_stack_{secrets.token_hex(4)}"
-        with psycopg.connect(self.postgres_server + "/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            return sqlite_url(self.directory / "rentdesk.sqlite3")
+        name = create_database(self.postgres_server, prefix="rentdesk_stack")
         self.databases.append(name)
         return f"{self.postgres_server}/{name}"
 
@@ -271,9 +271,8 @@ class Stack:
         }
 
     def start_redis(self) -> None:
-        self.background("redis", [redis_binary(), "--port", str(self.ports["redis"]), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", str(self.directory)])  # fmt: skip
-        assert wait_until(lambda: self._redis_answers(), seconds=30)
+        self.background("redis", redis_server_command(redis_binary(), self.ports["redis"], self.directory))
+        assert wait_until(lambda: redis_answers(f"redis://127.0.0.1:{self.ports['redis']}/0"), seconds=30)
 
     def stop_redis(self) -> None:
         process = self.processes.pop("redis")
@@ -339,7 +338,7 @@ class Stack:
         """Rows of ``query`` (``%s`` placeholders), on PostgreSQL or on the SQLite file."""
         url = url or self.database_url
         if url.startswith("sqlite:///"):
-            connection = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
+            connection = sqlite3.connect(sqlite_path(url), timeout=30)
             try:
                 with connection:  # commits
                     return connection.execute(query.replace("%s", "?"), params).fetchall()
@@ -387,14 +386,6 @@ class Stack:
         except requests.RequestException:
             return False
 
-    def _redis_answers(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis(port=self.ports["redis"], socket_timeout=1).ping())
-        except redis.RedisError:
-            return False
-
     # --- stopping -----------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -410,9 +401,7 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):  # a pool child its parent left behind
                 os.killpg(process.pid, signal.SIGKILL)
         if self.databases:
-            with psycopg.connect(self.postgres_server + "/postgres", autocommit=True) as admin:
-                for name in self.databases:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_databases(self.postgres_server, self.databases)
 
 
 class _FromAddress(requests.adapters.HTTPAdapter):

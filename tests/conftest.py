@@ -18,7 +18,7 @@ from harness.databases import sqlite_locked
 from harness.servers import PROJECT, free_port, redis_answers, redis_binary, redis_server_command, wait_until
 from rentals.simulator.server import SimulatorServer, start_in_thread
 
-from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory
+from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory, rent_number
 
 # Test modules import them from here.
 __all__ = ["PROJECT", "free_port", "redis_answers", "redis_binary", "redis_server_command", "sqlite_locked",
@@ -111,6 +111,30 @@ def catalog(db) -> dict[str, Any]:
 @pytest.fixture
 def account(db, simulator):
     return AccountFactory(name="Sandbox", api_url=simulator.api_url, api_key=SANDBOX_KEY)
+
+
+@pytest.fixture
+def boss(client, db):
+    """The test client, signed in as a superuser ("boss")."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    return client
+
+
+@pytest.fixture
+def rental(simulator, account, catalog):
+    """A Telegram number in Ukraine rented from the simulator by the command line, with no webhook."""
+    return rent_number(account, catalog).rental
+
+
+@pytest.fixture
+def webhook_rental(simulator, account, catalog, settings, live_server, eager_tasks):
+    """A rental whose webhook URL points at this test's live server; tasks run inline, as a worker would."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    outcome = rent_number(account, catalog, webhook=True)
+    assert outcome.ok
+    return outcome.rental
 
 
 @pytest.fixture

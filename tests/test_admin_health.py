@@ -28,12 +28,6 @@ def result_rows(response) -> str:
     return match.group(0) if match else ""
 
 
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 def test_errors_are_listed_and_filter_by_token_account_and_date(boss):
     main, spare = AccountFactory(name="Main"), AccountFactory(name="Spare")
     ErrorEvent.objects.create(account=main, operation="getRentNumber", token="NO_NUMBERS", detail="")

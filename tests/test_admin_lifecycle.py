@@ -20,21 +20,6 @@ from .test_admin_rent import page_text
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def rental(simulator, account, catalog):
-    outcome = services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    )  # fmt: skip
-    return outcome.rental
-
-
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 def url(name, rental):
     return reverse(f"admin:rentals_rental_{name}", args=[rental.pk])
 

@@ -64,11 +64,8 @@ RENT = {"account": "Sandbox", "service": "tg", "country": 1, "hours": 24, "label
 
 
 @pytest.fixture
-def rental(simulator, account, catalog):
-    rental = services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    ).rental  # fmt: skip
+def rental_with_a_code(rental):
+    """The rental, with an SMS (code 8080) already read."""
     SmsMessage.objects.create(rental=rental, sender="Bank", text="Secret code 8080", code="8080",
                               received_at=timezone.now(), dedupe_key="k", source="poll")  # fmt: skip
     Rental.objects.filter(pk=rental.pk).update(last_sms_text="Secret code 8080", last_sms_code="8080")
@@ -178,10 +175,10 @@ ALLOWED = {
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_permission_matrix_is_the_admins(client, simulator, rental, role):
+def test_the_permission_matrix_is_the_admins(client, simulator, rental_with_a_code, role):
     script = Script(client, person(role))
     allowed = {action: flags[ROLES.index(role)] for action, flags in ALLOWED.items()}
-    listing, detail = script.get("rentals"), script.get(f"rentals/{rental.pk}")
+    listing, detail = script.get("rentals"), script.get(f"rentals/{rental_with_a_code.pk}")
     assert (listing.status_code == 200) is allowed["list"] and (detail.status_code == 200) is allowed["read"]
     if allowed["read"]:
         body = detail.json()
@@ -190,14 +187,14 @@ def test_the_permission_matrix_is_the_admins(client, simulator, rental, role):
         assert ("Secret code" in listing.content.decode()) is allowed["sms"]
     else:
         assert detail.json()["error"] == "PERMISSION_DENIED" and "8080" not in detail.content.decode()
-    wait = script.get(f"rentals/{rental.pk}/sms/next", after=0, timeout=0)
+    wait = script.get(f"rentals/{rental_with_a_code.pk}/sms/next", after=0, timeout=0)
     assert ((wait.status_code == 200) is allowed["wait"] and "8080" not in wait.content.decode()) or allowed["wait"]
     rented = script.post("rentals", RENT, key="k1")
     assert (rented.status_code == 201) is allowed["rent"]
     assert len(simulator.requests("getRentNumber")) == 1 + allowed["rent"]  # the fixture's, and this one
-    extended = script.post(f"rentals/{rental.pk}/extend", {"hours": 24}, key="k2")
+    extended = script.post(f"rentals/{rental_with_a_code.pk}/extend", {"hours": 24}, key="k2")
     assert (extended.status_code == 200) is allowed["extend"]
-    finished = script.post(f"rentals/{rental.pk}/finish")
+    finished = script.post(f"rentals/{rental_with_a_code.pk}/finish")
     assert (finished.status_code == 200) is allowed["finish"]
     assert bool(simulator.requests("setRentStatus")) is allowed["finish"]
     for response in (listing, detail, wait, rented, extended, finished):
@@ -294,7 +291,7 @@ def test_bad_input_is_a_json_error_naming_the_field(client, simulator, account, 
     assert simulator.requests() == [] and RentAttempt.objects.count() == 0
 
 
-def test_malformed_requests_get_json_errors_never_a_page(client, simulator, rental):
+def test_malformed_requests_get_json_errors_never_a_page(client, simulator, rental_with_a_code):
     script = Script(client, person("Operator"))
     auth = {"HTTP_AUTHORIZATION": f"Bearer {script.token}", "HTTP_IDEMPOTENCY_KEY": "k"}
     cases = [
@@ -303,9 +300,12 @@ def test_malformed_requests_get_json_errors_never_a_page(client, simulator, rent
         client.get("/api/rentals/999999", **auth),
         client.get("/api/rentals", {"limit": "lots"}, **auth),
         client.get("/api/rentals", {"status": "sold"}, **auth),
-        client.get(f"/api/rentals/{rental.pk}/sms/next", {"timeout": 61}, **auth),
+        client.get(f"/api/rentals/{rental_with_a_code.pk}/sms/next", {"timeout": 61}, **auth),
         client.post(
-            f"/api/rentals/{rental.pk}/extend", json.dumps({"hours": "many"}), content_type="application/json", **auth
+            f"/api/rentals/{rental_with_a_code.pk}/extend",
+            json.dumps({"hours": "many"}),
+            content_type="application/json",
+            **auth,
         ),
     ]
     assert [response.status_code for response in cases] == [400, 400, 404, 400, 400, 400, 400]
@@ -314,11 +314,11 @@ def test_malformed_requests_get_json_errors_never_a_page(client, simulator, rent
     assert simulator.requests("continueRentNumber") == []
 
 
-def test_the_list_filters_as_the_inventory_does(client, simulator, rental, account):
+def test_the_list_filters_as_the_inventory_does(client, simulator, rental_with_a_code, account):
     script = Script(client, person("Viewer"))
     RentalFactory(account=account, number="380509998877", label="Other", status="finished")
     assert script.get("rentals").json()["count"] == 2
-    assert [r["id"] for r in script.get("rentals", status="active").json()["results"]] == [rental.pk]
+    assert [r["id"] for r in script.get("rentals", status="active").json()["results"]] == [rental_with_a_code.pk]
     assert script.get("rentals", number="+380 50 999-88").json()["results"][0]["label"] == "Other"
     assert script.get("rentals", service="tg", country=1, account="Sandbox").json()["count"] == 2
     assert script.get("rentals", ending_within_hours=48).json()["count"] == 1
@@ -326,10 +326,18 @@ def test_the_list_filters_as_the_inventory_does(client, simulator, rental, accou
     assert len(script.get("rentals", limit=1).json()["results"]) == 1
 
 
-def test_q_is_the_inventory_search_and_sms_text_only_for_who_may_read_it(client, simulator, rental, account):
+def test_q_is_the_inventory_search_and_sms_text_only_for_who_may_read_it(
+    client, simulator, rental_with_a_code, account
+):
     other = RentalFactory(account=account, number="447700900123", label="Parcel desk")
-    SmsMessage.objects.create(rental=rental, sender="Bank", text="Your login code 9911", received_at=timezone.now(),
-                              dedupe_key="q-search", source="poll")  # fmt: skip
+    SmsMessage.objects.create(
+        rental=rental_with_a_code,
+        sender="Bank",
+        text="Your login code 9911",
+        received_at=timezone.now(),
+        dedupe_key="q-search",
+        source="poll",
+    )
     viewer, operator = Script(client, person("Viewer")), Script(client, person("Operator", "olena"))
 
     def found(script: Script, term: str) -> list[int]:
@@ -338,7 +346,7 @@ def test_q_is_the_inventory_search_and_sms_text_only_for_who_may_read_it(client,
     assert found(viewer, "7700-900-123") == found(viewer, "900123") == [other.pk]
     assert found(viewer, "PARCEL") == [other.pk]
     assert found(viewer, "login code") == []
-    assert found(operator, "login code") == [rental.pk]
+    assert found(operator, "login code") == [rental_with_a_code.pk]
 
 
 def test_requests_are_limited_per_person_whatever_token_they_use(client, db, settings):
@@ -517,37 +525,41 @@ def test_waiting_requests_beyond_the_slots_are_turned_away_at_once(live, setting
     assert (busy.status_code, busy.json()["error"], busy.headers["Retry-After"]) == (503, "WAIT_SLOTS_BUSY", "1")
 
 
-def test_a_script_asks_the_extension_price_then_extends_at_it(client, simulator, rental):
+def test_a_script_asks_the_extension_price_then_extends_at_it(client, simulator, rental_with_a_code):
     script = Script(client, person("Operator"))
-    quoted = script.get(f"rentals/{rental.pk}/extension-price", hours=72)
+    quoted = script.get(f"rentals/{rental_with_a_code.pk}/extension-price", hours=72)
     assert quoted.status_code == 200, quoted.content
     price = Decimal(quoted.json()["price"])
     assert quoted.json()["hours"] == 72 and price > 0
     asked = simulator.requests("continueRentInfo")
-    assert [(r["id"], r["hours"]) for r in asked] == [(rental.provider_rent_id, "72")]
+    assert [(r["id"], r["hours"]) for r in asked] == [(rental_with_a_code.provider_rent_id, "72")]
     assert not simulator.requests("continueRentNumber")  # a price spends nothing
-    extended = script.post(f"rentals/{rental.pk}/extend", {"hours": 72, "price": str(price)}, key="at-that-price")
+    extended = script.post(
+        f"rentals/{rental_with_a_code.pk}/extend", {"hours": 72, "price": str(price)}, key="at-that-price"
+    )
     assert extended.status_code == 200 and extended.json()["ok"]
-    assert rental.extensions.get().price_quoted == price
+    assert rental_with_a_code.extensions.get().price_quoted == price
 
 
-def test_no_extension_price_says_why_and_whether_to_ask_again(client, simulator, rental):
+def test_no_extension_price_says_why_and_whether_to_ask_again(client, simulator, rental_with_a_code):
     script = Script(client, person("Operator"))
     simulator.force(action="continueRentInfo", token="MAX_HOURS_EXCEED", wire="json_message")
-    refused = script.get(f"rentals/{rental.pk}/extension-price", hours=2160)
+    refused = script.get(f"rentals/{rental_with_a_code.pk}/extension-price", hours=2160)
     assert refused.status_code == 422 and refused.json()["error"] == "MAX_HOURS_EXCEED"
     simulator.force(action="continueRentInfo", body="<html>Bad gateway</html>", status=502, content_type="text/html")
-    unavailable = script.get(f"rentals/{rental.pk}/extension-price", hours=24)
+    unavailable = script.get(f"rentals/{rental_with_a_code.pk}/extension-price", hours=24)
     assert unavailable.status_code == 502 and "safe to try again" in unavailable.json()["message"]
-    bad = script.get(f"rentals/{rental.pk}/extension-price", hours=5)
+    bad = script.get(f"rentals/{rental_with_a_code.pk}/extension-price", hours=5)
     assert bad.status_code == 400 and list(bad.json()["fields"]) == ["hours"]
     viewer = Script(client, person("Viewer"))
-    assert viewer.get(f"rentals/{rental.pk}/extension-price").json()["error"] == "PERMISSION_DENIED"
+    assert viewer.get(f"rentals/{rental_with_a_code.pk}/extension-price").json()["error"] == "PERMISSION_DENIED"
     assert len(simulator.requests("continueRentInfo")) == 2  # neither the bad hours nor the viewer asked
 
 
-def test_a_rentals_cost_is_what_was_paid_for_it(client, simulator, rental):
+def test_a_rentals_cost_is_what_was_paid_for_it(client, simulator, rental_with_a_code):
     script = Script(client, person("Operator"))
-    assert script.post(f"rentals/{rental.pk}/extend", {"hours": 72}, key="extend-once").status_code == 200
-    assert script.get(f"rentals/{rental.pk}").json()["cost"] == "3.1000"  # the rent (0.90) and its extension (2.20)
+    assert script.post(f"rentals/{rental_with_a_code.pk}/extend", {"hours": 72}, key="extend-once").status_code == 200
+    assert (
+        script.get(f"rentals/{rental_with_a_code.pk}").json()["cost"] == "3.1000"
+    )  # the rent (0.90) and its extension (2.20)
     assert script.get("rentals").json()["results"][0]["cost"] == "3.1000"

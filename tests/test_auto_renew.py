@@ -17,17 +17,15 @@ from rentals.reasons import reason_words
 from rentals.services.api_tokens import api_token_create
 
 from .conftest import SANDBOX_KEY
-from .factories import UserFactory
+from .factories import UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def rental(simulator, account, catalog):
-    rental = services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=UserFactory(username="olena"), via="cli", label="Payments",
-    ).rental  # fmt: skip
+def auto_renewing_rental(simulator, account, catalog):
+    """Olena's "Payments" number, renewed for 72 hours when 25 are left, at up to 3.00."""
+    rental = rent_number(account, catalog, requested_by=UserFactory(username="olena"), label="Payments").rental
     Rental.objects.filter(pk=rental.pk).update(
         auto_renew=True, auto_renew_hours=72, auto_renew_before_hours=25, auto_renew_max_price=Decimal("3.00")
     )
@@ -35,13 +33,13 @@ def rental(simulator, account, catalog):
     return rental
 
 
-def test_a_due_rental_is_renewed_once(simulator, rental):
-    assert services.rentals_due_for_renewal(now=timezone.now()) == [rental.pk]
-    old_end = rental.end_date
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due"  # a redelivered task
-    rental.refresh_from_db()
-    assert rental.end_date == old_end + timedelta(hours=72)
+def test_a_due_rental_is_renewed_once(simulator, auto_renewing_rental):
+    assert services.rentals_due_for_renewal(now=timezone.now()) == [auto_renewing_rental.pk]
+    old_end = auto_renewing_rental.end_date
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "not due"  # a redelivered task
+    auto_renewing_rental.refresh_from_db()
+    assert auto_renewing_rental.end_date == old_end + timedelta(hours=72)
     assert len(simulator.requests("continueRentNumber")) == 1 and mail.outbox == []
     assert services.rentals_due_for_renewal(now=timezone.now()) == []  # the new end is far away
 
@@ -64,7 +62,7 @@ def test_a_renewal_shorter_than_its_time_before_the_end_is_not_repeated_at_once(
     assert rental.end_date > timezone.now() + timedelta(hours=7)
 
 
-def test_the_forms_refuse_renewing_earlier_than_one_renewal_adds(client, rental):
+def test_the_forms_refuse_renewing_earlier_than_one_renewal_adds(client, auto_renewing_rental):
     from rentals.forms import AutoRenewForm
 
     form = AutoRenewForm({"hours": "4", "before_hours": "24", "max_price": "3.00"})
@@ -74,17 +72,17 @@ def test_the_forms_refuse_renewing_earlier_than_one_renewal_adds(client, rental)
     inlines = ("messages", "extensions", "reminders")
     no_inlines = {f"{inline}-{n}_FORMS": "0" for inline in inlines for n in ("TOTAL", "INITIAL")}
     page = client.post(
-        reverse("admin:rentals_rental_change", args=[rental.pk]),
-        {"label": rental.label, "reminders_enabled": "on", "auto_renew": "on", "auto_renew_hours": "4",
+        reverse("admin:rentals_rental_change", args=[auto_renewing_rental.pk]),
+        {"label": auto_renewing_rental.label, "reminders_enabled": "on", "auto_renew": "on", "auto_renew_hours": "4",
          "auto_renew_before_hours": "24", "auto_renew_max_price": "3.00", **no_inlines},
     ).content.decode()  # fmt: skip
     assert "Renew at most 4 hours before the end" in page
-    rental.refresh_from_db()
-    assert rental.auto_renew_hours == 72  # unchanged
+    auto_renewing_rental.refresh_from_db()
+    assert auto_renewing_rental.auto_renew_hours == 72  # unchanged
 
 
-def test_not_due_before_its_renewal_time(rental):
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_before_hours=2)
+def test_not_due_before_its_renewal_time(auto_renewing_rental):
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_before_hours=2)
     assert services.rentals_due_for_renewal(now=timezone.now()) == []
 
 
@@ -92,36 +90,36 @@ def test_not_due_before_its_renewal_time(rental):
     ("setup", "words"),
     [("ceiling", "above the ceiling of 1.00 USD"), ("balance", "does not cover the price")],
 )
-def test_a_refused_renewal_alarms_once_and_spends_nothing(simulator, rental, setup, words):
+def test_a_refused_renewal_alarms_once_and_spends_nothing(simulator, auto_renewing_rental, setup, words):
     if setup == "ceiling":
-        Rental.objects.filter(pk=rental.pk).update(auto_renew_max_price=Decimal("1.00"))
+        Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_max_price=Decimal("1.00"))
     else:
         simulator.set_account(SANDBOX_KEY, balance="0.50")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "already handled"
     assert simulator.requests("continueRentNumber") == []
     (alarm,) = mail.outbox
     assert "ACTION NEEDED" in alarm.subject and words in alarm.body and "olena@example.test" in alarm.to
     assert RentalExtension.objects.get().error_token == "AUTO_RENEW_REFUSED"
 
 
-def test_an_unknown_outcome_alarms_that_it_may_have_charged(simulator, rental, short_timeouts):
+def test_an_unknown_outcome_alarms_that_it_may_have_charged(simulator, auto_renewing_rental, short_timeouts):
     simulator.force(delay=2.0, action="continueRentNumber")
-    assert services.rental_auto_renew(rental_id=rental.pk) == "failed"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "failed"
     assert len(simulator.requests("continueRentNumber")) == 1
     assert "may have charged" in mail.outbox[0].body
 
 
 @pytest.mark.parametrize(("sent", "words"), [(False, "nothing was charged"), (True, "may have extended it")])
-def test_a_renewal_whose_process_stopped_alarms_once(simulator, rental, sent, words):
+def test_a_renewal_whose_process_stopped_alarms_once(simulator, auto_renewing_rental, sent, words):
     """The worker was killed mid-renewal: its extension stays pending, and its nonce is spent, so no
     later run renews the rental for this end date. Someone must hear."""
     RentalExtension.objects.create(
-        rental=rental,
+        rental=auto_renewing_rental,
         hours=72,
-        old_rent_id=rental.provider_rent_id,
+        old_rent_id=auto_renewing_rental.provider_rent_id,
         automatic=True,
-        nonce=services.renewal_nonce(rental),
+        nonce=services.renewal_nonce(auto_renewing_rental),
         sent_at=timezone.now() if sent else None,
     )
     later = timezone.now() + timedelta(hours=1)
@@ -129,25 +127,25 @@ def test_a_renewal_whose_process_stopped_alarms_once(simulator, rental, sent, wo
     assert services.attempts_resolve_stale(now=later) == 0
     (alarm,) = mail.outbox
     assert "ACTION NEEDED" in alarm.subject and words in alarm.body and "olena@example.test" in alarm.to
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "already handled"
     assert simulator.requests("continueRentNumber") == [] and len(mail.outbox) == 1
 
 
-def test_the_renewal_nonce_cannot_be_worked_out_from_the_page(rental, settings):
+def test_the_renewal_nonce_cannot_be_worked_out_from_the_page(auto_renewing_rental, settings):
     """The extension page takes any nonce: a renewal's, worked out from the rental's id and end date
     (both on the page), would stop that renewal for good. It is keyed with the secret key."""
-    nonce = services.renewal_nonce(rental)
-    assert services.renewal_nonce(Rental.objects.get(pk=rental.pk)) == nonce  # one renewal per end date
+    nonce = services.renewal_nonce(auto_renewing_rental)
+    assert services.renewal_nonce(Rental.objects.get(pk=auto_renewing_rental.pk)) == nonce  # one renewal per end date
     settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-0123456789"
-    assert services.renewal_nonce(rental) != nonce
+    assert services.renewal_nonce(auto_renewing_rental) != nonce
 
 
-def test_a_renewal_handled_before_the_secret_key_was_rotated_stays_handled(simulator, rental, settings):
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_max_price=Decimal("0.10"))
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+def test_a_renewal_handled_before_the_secret_key_was_rotated_stays_handled(simulator, auto_renewing_rental, settings):
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_max_price=Decimal("0.10"))
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "refused"
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-0123456789"
-    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "already handled"
     assert len(mail.outbox) == 1 and RentalExtension.objects.count() == 1
 
 
@@ -180,29 +178,31 @@ def save_rental_page(client, rental, **changes):
     rental.refresh_from_db()
 
 
-def test_whoever_turns_auto_renew_on_or_changes_it_is_the_one_it_renews_for(client, rental):
-    Rental.objects.filter(pk=rental.pk).update(auto_renew=False, auto_renew_max_price=None)
+def test_whoever_turns_auto_renew_on_or_changes_it_is_the_one_it_renews_for(client, auto_renewing_rental):
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew=False, auto_renew_max_price=None)
     taras, olena = operator("taras"), operator("olena-ops")
     client.force_login(taras)
-    save_rental_page(client, rental, auto_renew="on", auto_renew_max_price="3.00")
-    assert rental.auto_renew and rental.auto_renew_by == taras
-    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    save_rental_page(client, auto_renewing_rental, auto_renew="on", auto_renew_max_price="3.00")
+    assert auto_renewing_rental.auto_renew and auto_renewing_rental.auto_renew_by == taras
+    page = client.get(reverse("admin:rentals_rental_change", args=[auto_renewing_rental.pk])).content.decode()
     assert "Auto-renew set by" in page and "taras" in page
     client.force_login(olena)
-    save_rental_page(client, rental, label="Payments, EU")  # not an auto-renew setting
-    assert rental.auto_renew_by == taras
-    save_rental_page(client, rental, auto_renew_max_price="4.00")  # a higher ceiling is olena's to answer for
-    assert rental.auto_renew_by == olena
-    save_rental_page(client, rental, auto_renew=None)
-    assert not rental.auto_renew and rental.auto_renew_by is None
+    save_rental_page(client, auto_renewing_rental, label="Payments, EU")  # not an auto-renew setting
+    assert auto_renewing_rental.auto_renew_by == taras
+    save_rental_page(
+        client, auto_renewing_rental, auto_renew_max_price="4.00"
+    )  # a higher ceiling is olena's to answer for
+    assert auto_renewing_rental.auto_renew_by == olena
+    save_rental_page(client, auto_renewing_rental, auto_renew=None)
+    assert not auto_renewing_rental.auto_renew and auto_renewing_rental.auto_renew_by is None
 
 
-def test_a_renewal_is_refused_by_the_personal_budget_of_whoever_set_it(simulator, rental):
+def test_a_renewal_is_refused_by_the_personal_budget_of_whoever_set_it(simulator, auto_renewing_rental):
     taras = operator("taras")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras)
     PersonBudget.objects.create(user=taras, monthly_budget=Decimal("2.00"))  # the ceiling is 3.00
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "refused"
     assert simulator.requests() == []  # no price asked, no balance read, nothing extended
     refused = RentalExtension.objects.get()
     assert (refused.error_token, refused.requested_by, refused.automatic) == ("BUDGET_EXCEEDED", taras, True)
@@ -210,34 +210,34 @@ def test_a_renewal_is_refused_by_the_personal_budget_of_whoever_set_it(simulator
     assert "Budget of person taras" in alarm.body and "taras@example.test" in alarm.to
 
 
-def test_a_renewal_counts_in_the_month_of_whoever_set_it(simulator, rental):
+def test_a_renewal_counts_in_the_month_of_whoever_set_it(simulator, auto_renewing_rental):
     taras = operator("taras")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras)
     PersonBudget.objects.create(user=taras, monthly_budget=Decimal("10.00"))
-    assert services.rental_auto_renew(rental_id=rental.pk) == "renewed"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "renewed"
     renewal = RentalExtension.objects.get()
     assert (renewal.state, renewal.requested_by, renewal.automatic) == (AttemptState.SUCCEEDED, taras, True)
     spent = services.budget_spent(since=services.month_start(timezone.now()), person=taras)
     assert spent == renewal.cost > 0
 
 
-def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simulator, rental):
+def test_auto_renew_set_by_someone_who_may_no_longer_extend_spends_nothing(simulator, auto_renewing_rental):
     taras = operator("taras")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras)
     User.objects.filter(pk=taras.pk).update(is_active=False)  # left the team
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "refused"
     assert simulator.requests() == []
     (alarm,) = mail.outbox
     assert "set by taras, who may no longer extend rentals" in alarm.body and "olena@example.test" in alarm.to
 
 
-def test_auto_renew_set_by_someone_no_longer_staff_spends_nothing(simulator, rental):
+def test_auto_renew_set_by_someone_no_longer_staff_spends_nothing(simulator, auto_renewing_rental):
     taras = operator("taras")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras)
     User.objects.filter(pk=taras.pk).update(is_staff=False)  # written straight to the table: no admin save
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "refused"
     assert simulator.requests() == []
     (alarm,) = mail.outbox
     assert "set by taras, who may no longer extend rentals" in alarm.body
@@ -255,18 +255,22 @@ def user_page_saved(client, person: User, **changes) -> None:
 
 
 @pytest.mark.parametrize("change", [{"is_staff": None}, {"is_active": None}])
-def test_taking_staff_status_away_does_what_deleting_does(simulator, rental, client, change):
+def test_taking_staff_status_away_does_what_deleting_does(simulator, auto_renewing_rental, client, change):
     taras = operator("taras")
     token, _plain = api_token_create(user=taras, name="taras's script")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras, assignee=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras, assignee=taras)
     client.force_login(User.objects.create_superuser("boss", "boss@example.test", "pw"))
     user_page_saved(client, taras, first_name="Taras")  # another change: nothing is let go
-    rental.refresh_from_db()
-    assert (rental.assignee, rental.auto_renew_by) == (taras, taras) and not mail.outbox
+    auto_renewing_rental.refresh_from_db()
+    assert (auto_renewing_rental.assignee, auto_renewing_rental.auto_renew_by) == (taras, taras) and not mail.outbox
     user_page_saved(client, taras, **change)
-    rental.refresh_from_db()
-    assert (rental.assignee, rental.auto_renew, rental.auto_renew_by) == (None, False, None)
-    reasons = [reason_words(record.history_change_reason) for record in rental.history.all()[:2]]
+    auto_renewing_rental.refresh_from_db()
+    assert (auto_renewing_rental.assignee, auto_renewing_rental.auto_renew, auto_renewing_rental.auto_renew_by) == (
+        None,
+        False,
+        None,
+    )
+    reasons = [reason_words(record.history_change_reason) for record in auto_renewing_rental.history.all()[:2]]
     assert "released: taras is no longer active staff" in reasons
     assert "auto-renew switched off: taras, who set it, is no longer active staff" in reasons
     token.refresh_from_db()
@@ -274,63 +278,67 @@ def test_taking_staff_status_away_does_what_deleting_does(simulator, rental, cli
     (alarm,) = mail.outbox
     assert "Auto-renew was switched off: taras, who set it, is no longer active staff" in alarm.body
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "not due" and simulator.requests() == []
 
 
-def test_only_active_staff_are_offered_or_accepted_as_assignees(client, rental):
+def test_only_active_staff_are_offered_or_accepted_as_assignees(client, auto_renewing_rental):
     olena = operator("olena-ops")
     gone = operator("gone")
     User.objects.filter(pk=gone.pk).update(is_active=False)
     outsider = User.objects.create_user("outsider", password="pw")  # not staff
     client.force_login(olena)
-    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[auto_renewing_rental.pk])).content.decode()
     choices = page[page.index('name="assignee"') :].split("</select>")[0]
     assert ">olena-ops<" in choices and ">gone<" not in choices and ">outsider<" not in choices
     for person in (gone, outsider):
-        refused = client.post(reverse("admin:rentals_rental_change", args=[rental.pk]),
-                              {"label": rental.label, "assignee": person.pk})  # fmt: skip
+        refused = client.post(reverse("admin:rentals_rental_change", args=[auto_renewing_rental.pk]),
+                              {"label": auto_renewing_rental.label, "assignee": person.pk})  # fmt: skip
         assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
-    assert Rental.objects.get(pk=rental.pk).assignee is None
-    save_rental_page(client, rental, assignee=olena.pk)
-    assert rental.assignee == olena
+    assert Rental.objects.get(pk=auto_renewing_rental.pk).assignee is None
+    save_rental_page(client, auto_renewing_rental, assignee=olena.pk)
+    assert auto_renewing_rental.assignee == olena
 
 
-def test_deleting_the_person_who_set_auto_renew_switches_it_off_and_says_so(simulator, rental, client):
+def test_deleting_the_person_who_set_auto_renew_switches_it_off_and_says_so(simulator, auto_renewing_rental, client):
     """Deleted, rather than deactivated: the renewals would otherwise go on in nobody's name, with no
     personal budget to hold them."""
     taras = operator("taras")
-    Rental.objects.filter(pk=rental.pk).update(auto_renew_by=taras)
+    Rental.objects.filter(pk=auto_renewing_rental.pk).update(auto_renew_by=taras)
     client.force_login(User.objects.create_superuser("boss", "boss@example.test", "pw"))
     deleted = client.post(reverse("admin:auth_user_delete", args=[taras.pk]), {"post": "yes"})
     assert deleted.status_code == 302 and not User.objects.filter(pk=taras.pk).exists()
-    rental.refresh_from_db()
-    assert (rental.auto_renew, rental.auto_renew_by) == (False, None)
-    assert "taras, who set it, was deleted" in reason_words(rental.history.first().history_change_reason)
+    auto_renewing_rental.refresh_from_db()
+    assert (auto_renewing_rental.auto_renew, auto_renewing_rental.auto_renew_by) == (False, None)
+    assert "taras, who set it, was deleted" in reason_words(auto_renewing_rental.history.first().history_change_reason)
     simulator.reset()
-    assert services.rental_auto_renew(rental_id=rental.pk) == "not due" and simulator.requests() == []
+    assert services.rental_auto_renew(rental_id=auto_renewing_rental.pk) == "not due" and simulator.requests() == []
     (alarm,) = mail.outbox
     assert "Auto-renew was switched off: taras, who set it, was deleted" in alarm.body
     assert {"olena@example.test", "taras@example.test"} <= set(alarm.to)
 
 
-def test_rentals_renewing_before_the_upgrade_are_renewed_for_whoever_last_set_them(rental):
+def test_rentals_renewing_before_the_upgrade_are_renewed_for_whoever_last_set_them(auto_renewing_rental):
     from django.db.migrations.executor import MigrationExecutor
 
     taras, olena = operator("taras"), operator("olena-ops")
     for who, change in ((taras, {"auto_renew_max_price": Decimal("3.50")}), (olena, {"label": "EU payments"})):
-        rental.refresh_from_db()
+        auto_renewing_rental.refresh_from_db()
         for field, value in change.items():
-            setattr(rental, field, value)
-        rental._history_user = who  # as the admin's save records it
-        rental.save()
-    by_hand = RentalExtension.objects.create(rental=rental, hours=24, old_rent_id="1", requested_by=olena,
+            setattr(auto_renewing_rental, field, value)
+        auto_renewing_rental._history_user = who  # as the admin's save records it
+        auto_renewing_rental.save()
+    by_hand = RentalExtension.objects.create(rental=auto_renewing_rental, hours=24, old_rent_id="1", requested_by=olena,
                                              state=AttemptState.SUCCEEDED)  # fmt: skip
-    renewed = RentalExtension.objects.create(rental=rental, hours=72, old_rent_id="1", state=AttemptState.SUCCEEDED)
+    renewed = RentalExtension.objects.create(
+        rental=auto_renewing_rental, hours=72, old_rent_id="1", state=AttemptState.SUCCEEDED
+    )
     executor = MigrationExecutor(connection)
     executor.migrate([("rentals", "0023_account_request_pacing")])  # before Rentdesk recorded who set it
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
-    assert Rental.objects.get(pk=rental.pk).auto_renew_by == taras  # the last to change a setting, not a label
+    assert (
+        Rental.objects.get(pk=auto_renewing_rental.pk).auto_renew_by == taras
+    )  # the last to change a setting, not a label
     assert not RentalExtension.objects.get(pk=by_hand.pk).automatic
     assert RentalExtension.objects.get(pk=renewed.pk).automatic
 

@@ -24,7 +24,7 @@ from rentals.models import (
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY, manage, run_concurrently
-from .factories import AccountFactory, UserFactory
+from .factories import AccountFactory, UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,17 +43,10 @@ def budget(account, amount):
     account.refresh_from_db()
 
 
-def rent(account, catalog, *, by=None, hours=24):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=hours,
-        webhook=False, nonce=uuid.uuid4(), requested_by=by, via="cli",
-    )  # fmt: skip
-
-
 def test_a_rent_that_would_pass_the_account_budget_is_refused_before_any_provider_call(simulator, account, priced):
     budget(account, "1.50")
-    assert rent(account, priced).ok
-    refused = rent(account, priced)
+    assert rent_number(account, priced).ok
+    refused = rent_number(account, priced)
     assert (refused.ok, refused.token, refused.state) == (False, "BUDGET_EXCEEDED", AttemptState.FAILED)
     assert len(simulator.requests("getRentNumber")) == 1 and refused.attempt.sent_at is None
     message = describe(refused)
@@ -66,33 +59,33 @@ def test_a_personal_budget_follows_its_person_across_accounts(simulator, account
     olena, taras = UserFactory(username="olena"), UserFactory(username="taras")
     spare = AccountFactory(name="Spare", api_url=simulator.api_url, api_key="spare-key-0123456789")
     PersonBudget.objects.create(user=olena, monthly_budget=Decimal("1.00"))
-    assert rent(account, priced, by=olena).ok
-    refused = rent(spare, priced, by=olena)
+    assert rent_number(account, priced, requested_by=olena).ok
+    refused = rent_number(spare, priced, requested_by=olena)
     assert refused.token == "BUDGET_EXCEEDED" and refused.facts["budget"] == "person"
     assert "olena (personal budget)" in describe(refused)
-    assert rent(spare, priced, by=taras).ok  # nobody else's budget
+    assert rent_number(spare, priced, requested_by=taras).ok  # nobody else's budget
     assert len(simulator.requests("getRentNumber")) == 2
 
 
 def test_an_answer_that_was_lost_still_counts_so_it_cannot_pass_the_budget(simulator, account, priced, short_timeouts):
     budget(account, "1.50")
     simulator.force(delay=2)
-    assert rent(account, priced).state == AttemptState.UNKNOWN  # SMS.online may have charged
-    assert rent(account, priced).token == "BUDGET_EXCEEDED"
+    assert rent_number(account, priced).state == AttemptState.UNKNOWN  # SMS.online may have charged
+    assert rent_number(account, priced).token == "BUDGET_EXCEEDED"
     assert len(simulator.requests("getRentNumber")) == 1
 
 
 def test_with_a_budget_a_rent_of_unknown_price_is_refused(simulator, account, catalog):
     budget(account, "100")
-    refused = rent(account, catalog)
+    refused = rent_number(account, catalog)
     assert refused.token == "PRICE_UNKNOWN" and simulator.requests() == []
     assert "catalog sync" in describe(refused)
     ProviderAccount.objects.filter(pk=account.pk).update(monthly_budget=None)
-    assert rent(account, catalog).ok  # without a budget, no price is needed
+    assert rent_number(account, catalog).ok  # without a budget, no price is needed
 
 
 def test_an_extension_over_budget_is_refused_before_sending(simulator, account, priced):
-    rental = rent(account, priced).rental
+    rental = rent_number(account, priced).rental
     budget(account, "2.00")
     refused = services.rental_extend(rental=rental, hours=72, nonce=uuid.uuid4(), requested_by=None,
                                      price_quoted=Decimal("2.20"))  # fmt: skip
@@ -104,7 +97,7 @@ def test_an_extension_over_budget_is_refused_before_sending(simulator, account, 
 def test_an_extension_quoted_below_the_catalog_counts_at_the_catalog_price(simulator, account, priced, short_timeouts):
     """The quote comes back from the page or the script: a smaller one cannot slip past a budget, nor
     make an extension of unknown outcome count for less."""
-    rental = rent(account, priced).rental  # 0.90 spent
+    rental = rent_number(account, priced).rental  # 0.90 spent
     budget(account, "3.00")
 
     def extend():
@@ -126,7 +119,7 @@ def test_an_extension_quoted_below_the_catalog_counts_at_the_catalog_price(simul
 
 def test_auto_renew_over_budget_is_refused_before_asking_the_provider_anything(simulator, account, priced):
     owner = UserFactory(username="olena")
-    rental = rent(account, priced, by=owner).rental
+    rental = rent_number(account, priced, requested_by=owner).rental
     Rental.objects.filter(pk=rental.pk).update(auto_renew=True, auto_renew_hours=72, auto_renew_before_hours=25,
                                                auto_renew_max_price=Decimal("3.00"))  # fmt: skip
     budget(account, "3.00")
@@ -140,18 +133,18 @@ def test_auto_renew_over_budget_is_refused_before_asking_the_provider_anything(s
 
 def test_two_rents_at_once_cannot_both_pass_a_budget_with_room_for_one(simulator, account, priced):
     budget(account, "1.00")
-    outcomes = run_concurrently(lambda: rent(account, priced), times=6)
+    outcomes = run_concurrently(lambda: rent_number(account, priced), times=6)
     assert sorted(o.token for o in outcomes) == ["", *["BUDGET_EXCEEDED"] * 5]
     assert len(simulator.requests("getRentNumber")) == 1 and Rental.objects.count() == 1
 
 
 def test_the_team_hears_once_at_80_and_once_at_100_percent(simulator, account, priced, eager_tasks):
     budget(account, "2.00")
-    assert rent(account, priced).ok and mail.outbox == []  # 45%
-    assert rent(account, priced).ok  # 90%
+    assert rent_number(account, priced).ok and mail.outbox == []  # 45%
+    assert rent_number(account, priced).ok  # 90%
     assert [m.subject for m in mail.outbox] == ["[Rentdesk] Budget: Account Sandbox has used 90% of its monthly budget"]
-    assert rent(account, priced).token == "BUDGET_EXCEEDED"
-    assert rent(account, priced).token == "BUDGET_EXCEEDED"
+    assert rent_number(account, priced).token == "BUDGET_EXCEEDED"
+    assert rent_number(account, priced).token == "BUDGET_EXCEEDED"
     assert [m.subject for m in mail.outbox][1:] == ["[Rentdesk] Budget: Account Sandbox has reached its monthly budget"]
     assert "1.80 of 2.00 USD" in mail.outbox[1].body and mail.outbox[1].to == ["team@rentdesk.example.test"]
 
@@ -175,7 +168,7 @@ def test_a_check_that_runs_after_midnight_on_the_first_alerts_for_the_month_of_t
     # the task sender, holding the old list since its first message, would not see.
     before_task_publish.connect(keep, weak=False)
     try:
-        assert rent(account, priced).ok and rent(account, priced).ok
+        assert rent_number(account, priced).ok and rent_number(account, priced).ok
     finally:
         before_task_publish.disconnect(keep)
     this_month = services.month_start(timezone.now())
@@ -192,8 +185,8 @@ def test_a_personal_budget_alerts_its_person_and_leaves_the_account_alone(simula
     budget(account, "100")
     olena = UserFactory(username="olena")
     PersonBudget.objects.create(user=olena, monthly_budget=Decimal("1.00"))
-    assert rent(account, priced, by=olena).ok
-    assert rent(account, priced, by=olena).token == "BUDGET_EXCEEDED"
+    assert rent_number(account, priced, requested_by=olena).ok
+    assert rent_number(account, priced, requested_by=olena).token == "BUDGET_EXCEEDED"
     assert [m.subject for m in mail.outbox] == [
         "[Rentdesk] Budget: Person olena has used 90% of its monthly budget",
         "[Rentdesk] Budget: Person olena has reached its monthly budget",
@@ -203,16 +196,16 @@ def test_a_personal_budget_alerts_its_person_and_leaves_the_account_alone(simula
 
 def test_last_months_spend_does_not_count(simulator, account, priced):
     budget(account, "1.00")
-    old = rent(account, priced).rental
+    old = rent_number(account, priced).rental
     Rental.objects.filter(pk=old.pk).update(created_at=services.month_start(timezone.now()) - timedelta(seconds=1))
-    assert rent(account, priced).ok
+    assert rent_number(account, priced).ok
 
 
 def test_the_costs_page_shows_spend_against_each_budget(client, simulator, account, priced):
     budget(account, "2.00")
     olena = UserFactory(username="olena")
     PersonBudget.objects.create(user=olena, monthly_budget=Decimal("10"))
-    rent(account, priced, by=olena)
+    rent_number(account, priced, requested_by=olena)
     client.force_login(User.objects.create_superuser("boss", password="pw"))
     html = client.get(reverse("admin:rentals_rental_costs")).content.decode()
     table = html[html.index('<table id="budget-table">') :]

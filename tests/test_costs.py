@@ -17,12 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL = reverse("admin:rentals_rental_costs")
 
 
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 def cells(response) -> list[list[str]]:
     table = re.search(r'<table id="spend-table">.*?</table>', response.content.decode(), re.S).group(0)
     return [re.findall(r"<t[dh]>(?:<strong>)?([^<]*)", row) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 import redis
 from celery.signals import before_task_publish
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import formats, timezone
 
@@ -22,17 +22,11 @@ from rentals.sentences import local_time
 from rentals.services.followups import BALANCE_CHECK_QUEUED
 
 from .conftest import PROJECT, database_url_of_this_test, start_celery, wait_until
-from .factories import UserFactory
+from .factories import UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BALANCE_CHECK = "rentals.tasks.check_account_balance"
-
-
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
 
 
 @pytest.fixture
@@ -45,13 +39,6 @@ def olena(db):
 
 def text(response) -> str:
     return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
-
-
-def rent(account, catalog, person):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=person, via="admin",
-    )  # fmt: skip
 
 
 def end_date_shown(page: str) -> str:
@@ -68,7 +55,7 @@ def balance_shown(client) -> Decimal:
 def test_an_attempts_page_shows_the_end_date_its_rent_returned_after_an_extension(
     boss, simulator, account, catalog, olena
 ):
-    outcome = rent(account, catalog, olena)
+    outcome = rent_number(account, catalog, requested_by=olena, via="admin")
     rented_until = outcome.rental.end_date
     extended = services.rental_extend(
         rental=outcome.rental, hours=24, nonce=uuid.uuid4(), requested_by=olena, price_quoted=None
@@ -84,7 +71,7 @@ def test_an_attempt_reconciliation_settled_shows_the_end_date_it_estimated(
     boss, simulator, account, catalog, olena, short_timeouts
 ):
     simulator.force(delay=2.0)  # the answer is lost; reconciliation finds the rent
-    attempt = rent(account, catalog, olena).attempt
+    attempt = rent_number(account, catalog, requested_by=olena, via="admin").attempt
     services.account_reconcile(account_id=account.pk, now=timezone.now())
     rental = Rental.objects.get()
     estimated = rental.end_date
@@ -116,8 +103,10 @@ def test_a_burst_of_rents_queues_one_balance_check_and_a_refund_after_it_started
 ):
     services.account_check_balance(account=account)
     simulator.force(token="NO_NUMBERS", wire="json_msg")
-    assert not rent(account, catalog, olena).ok and queued_checks == []  # refused: no money moved
-    rentals = [rent(account, catalog, olena).rental for _ in range(3)]
+    assert (
+        not rent_number(account, catalog, requested_by=olena, via="admin").ok and queued_checks == []
+    )  # refused: no money moved
+    rentals = [rent_number(account, catalog, requested_by=olena, via="admin").rental for _ in range(3)]
     assert len(queued_checks) == 1 and queued_checks[0]["eta"] is not None  # a few seconds later
     assert balance_shown(boss) == Decimal("100.00")  # until the check runs
     tasks.check_account_balance(account.pk)  # as the worker runs it

@@ -3,7 +3,6 @@
 import socket
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from rentals import services
 from rentals.models import ForwardingPreference, ForwardState, Rental, SmsForward, SmsMessage
 
 from .conftest import ChatServer, start_celery, wait_until
-from .factories import UserFactory
+from .factories import UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,20 +26,15 @@ def team_chat(settings, chat_server):
     return chat_server
 
 
-def rent(account, catalog, **extra):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli", label="Shop #12 login", **extra,
-    )  # fmt: skip
+SHOP_LABEL = "Shop #12 login"
 
 
 @pytest.fixture
-def rental(simulator, account, catalog, settings, live_server, eager_tasks):
-    """A rental whose webhook URL points at this test's live server; tasks run as a worker would."""
-    settings.PUBLIC_BASE_URL = live_server.url
-    outcome = rent(account, catalog)
-    assert outcome.ok
-    return outcome.rental
+def labelled_webhook_rental(webhook_rental):
+    """The webhook rental, used for the "Shop #12 login" (the label a chat post names)."""
+    Rental.objects.filter(pk=webhook_rental.pk).update(label=SHOP_LABEL)
+    webhook_rental.refresh_from_db()
+    return webhook_rental
 
 
 def inject(simulator, rental_or_id, text, *, webhook=True, sender="Telegram"):
@@ -49,24 +43,32 @@ def inject(simulator, rental_or_id, text, *, webhook=True, sender="Telegram"):
     return reply["webhook_status"]
 
 
-def test_a_webhook_sms_reaches_the_chat_once_with_number_label_sender_code_and_link(simulator, rental, team_chat):
-    assert inject(simulator, rental, "Your Telegram code 48213") == 200
-    services.rental_poll(rental=rental)  # polling meets the same SMS
+def test_a_webhook_sms_reaches_the_chat_once_with_number_label_sender_code_and_link(
+    simulator, labelled_webhook_rental, team_chat
+):
+    assert inject(simulator, labelled_webhook_rental, "Your Telegram code 48213") == 200
+    services.rental_poll(rental=labelled_webhook_rental)  # polling meets the same SMS
     (post,) = team_chat.received
-    assert post["title"] == f"Code 48213 for {rental} (Shop #12 login)"
-    for line in (f"Number: {rental}", "Used for: Shop #12 login", "From: Telegram", "Code: 48213",
-                 "Text: Your Telegram code 48213", f"/admin/rentals/rental/{rental.pk}/change/"):  # fmt: skip
+    assert post["title"] == f"Code 48213 for {labelled_webhook_rental} (Shop #12 login)"
+    for line in (
+        f"Number: {labelled_webhook_rental}",
+        "Used for: Shop #12 login",
+        "From: Telegram",
+        "Code: 48213",
+        "Text: Your Telegram code 48213",
+        f"/admin/rentals/rental/{labelled_webhook_rental.pk}/change/",
+    ):
         assert line in post["message"]
     forward = SmsForward.objects.get()
     assert forward.state == ForwardState.SENT and forward.attempts == 1 and forward.sent_at is not None
     assert forward.destinations == team_chat.apprise_url  # masked form: this URL has no secret to hide
 
 
-def test_a_polled_sms_is_forwarded_once(simulator, rental, team_chat):
-    inject(simulator, rental, "Code 2222", webhook=False)
-    assert services.rental_poll(rental=rental).new_messages == 1
-    assert services.rental_poll(rental=rental).new_messages == 0
-    assert [p["title"] for p in team_chat.received] == [f"Code 2222 for {rental} (Shop #12 login)"]
+def test_a_polled_sms_is_forwarded_once(simulator, labelled_webhook_rental, team_chat):
+    inject(simulator, labelled_webhook_rental, "Code 2222", webhook=False)
+    assert services.rental_poll(rental=labelled_webhook_rental).new_messages == 1
+    assert services.rental_poll(rental=labelled_webhook_rental).new_messages == 0
+    assert [p["title"] for p in team_chat.received] == [f"Code 2222 for {labelled_webhook_rental} (Shop #12 login)"]
 
 
 def test_an_sms_of_a_rent_found_by_reconciliation_is_forwarded_once(
@@ -75,7 +77,7 @@ def test_an_sms_of_a_rent_found_by_reconciliation_is_forwarded_once(
     settings.PUBLIC_BASE_URL = live_server.url
     simulator.force(delay=2.0)  # SMS.online rents, its answer is lost
     eager_tasks.conf.task_always_eager = False  # the quick reconciliation is queued, not run yet
-    assert rent(account, catalog).state == "unknown"
+    assert rent_number(account, catalog, webhook=True, label=SHOP_LABEL).state == "unknown"
     eager_tasks.conf.task_always_eager = True
     (sim_rent,) = simulator.rents()
     assert inject(simulator, sim_rent["id"], "Code 5151") == 404  # no rental yet: the webhook is lost too
@@ -92,9 +94,9 @@ def eager_retries(eager_tasks, settings):
     eager_tasks.conf.task_eager_propagates = False  # a retry is not an error to raise in the caller
 
 
-def test_a_chat_that_is_down_gets_the_sms_once_it_is_back(simulator, rental, team_chat, eager_retries):
+def test_a_chat_that_is_down_gets_the_sms_once_it_is_back(simulator, labelled_webhook_rental, team_chat, eager_retries):
     team_chat.refuse_next(2)
-    inject(simulator, rental, "Code 6060")
+    inject(simulator, labelled_webhook_rental, "Code 6060")
     assert SmsMessage.objects.get().code == "6060"  # stored whatever the chat did
     (post,) = team_chat.received
     assert "Code: 6060" in post["message"] and team_chat.refused == 2
@@ -102,10 +104,12 @@ def test_a_chat_that_is_down_gets_the_sms_once_it_is_back(simulator, rental, tea
     assert (forward.state, forward.attempts, forward.last_error) == (ForwardState.SENT, 3, "")
 
 
-def test_a_chat_down_for_good_is_given_up_on_with_the_error_kept(simulator, rental, team_chat, eager_retries, settings):
+def test_a_chat_down_for_good_is_given_up_on_with_the_error_kept(
+    simulator, labelled_webhook_rental, team_chat, eager_retries, settings
+):
     settings.RENTDESK_SMS_FORWARD_ATTEMPTS = 3
     team_chat.refuse_next(10)
-    inject(simulator, rental, "Code 7070")
+    inject(simulator, labelled_webhook_rental, "Code 7070")
     forward = SmsForward.objects.get()
     assert (forward.state, forward.attempts, team_chat.received) == (ForwardState.FAILED, 3, [])
     assert "json://" in forward.last_error
@@ -121,7 +125,7 @@ def test_a_forwarding_that_stalls_on_one_chat_is_not_posted_again_to_the_others(
     for chat in (stalled_chat, third_chat):
         threading.Thread(target=chat.server.serve_forever, daemon=True).start()
     settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url, stalled_chat.apprise_url, third_chat.apprise_url]
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True, label=SHOP_LABEL).rental
     inject(simulator, rental, "Code 4242", webhook=False)
     services.rental_poll(rental=rental)  # stored; its forwarding task queued, not run
     forward_id = SmsForward.objects.get().pk
@@ -145,37 +149,44 @@ def test_a_forwarding_that_stalls_on_one_chat_is_not_posted_again_to_the_others(
     assert forward.state == ForwardState.SENT and len(forward.delivered) == 3
 
 
-def test_sms_text_arrives_as_plain_text(simulator, rental, team_chat):
-    inject(simulator, rental, "<b>Hi</b> @everyone <!channel> *bold*\x1b[31m code 1234\u202e", sender="@here")
+def test_sms_text_arrives_as_plain_text(simulator, labelled_webhook_rental, team_chat):
+    inject(
+        simulator,
+        labelled_webhook_rental,
+        "<b>Hi</b> @everyone <!channel> *bold*\x1b[31m code 1234\u202e",
+        sender="@here",
+    )
     message = team_chat.received[0]["message"]
     assert "Text: <b>Hi</b> @\u200beveryone <\u200b!channel> *bold*[31m code 1234\n" in message
     assert "From: @\u200bhere" in message and "\x1b" not in message and "\u202e" not in message
 
 
-def test_a_rental_set_to_none_is_not_forwarded(simulator, rental, team_chat):
-    Rental.objects.filter(pk=rental.pk).update(sms_chat_urls="none")
-    inject(simulator, rental, "Code 1111")
+def test_a_rental_set_to_none_is_not_forwarded(simulator, labelled_webhook_rental, team_chat):
+    Rental.objects.filter(pk=labelled_webhook_rental.pk).update(sms_chat_urls="none")
+    inject(simulator, labelled_webhook_rental, "Code 1111")
     assert team_chat.received == [] and not SmsForward.objects.exists()
 
 
-def test_the_assignee_chat_replaces_the_team_chat_only_if_the_assignee_may_read_sms(simulator, rental, team_chat):
+def test_the_assignee_chat_replaces_the_team_chat_only_if_the_assignee_may_read_sms(
+    simulator, labelled_webhook_rental, team_chat
+):
     team_url = team_chat.apprise_url
     own_url = team_url.replace("/hook", "/olena")
     olena = UserFactory(username="olena", is_staff=True)
     ForwardingPreference.objects.create(user=olena, sms_chat_urls=own_url)
-    Rental.objects.filter(pk=rental.pk).update(assignee=olena)
-    rental.refresh_from_db()
-    assert services.forward_destinations(rental) == [team_url]  # olena may not read SMS
+    Rental.objects.filter(pk=labelled_webhook_rental.pk).update(assignee=olena)
+    labelled_webhook_rental.refresh_from_db()
+    assert services.forward_destinations(labelled_webhook_rental) == [team_url]  # olena may not read SMS
     olena.groups.add(Group.objects.get(name="Operator"))
     olena = User.objects.get(pk=olena.pk)  # permissions are cached on the instance
-    rental.assignee = olena
-    assert services.forward_destinations(rental) == [own_url]
-    Rental.objects.filter(pk=rental.pk).update(sms_chat_urls=f"{team_url}\n{own_url}")
-    rental.refresh_from_db()
-    assert services.forward_destinations(rental) == [team_url, own_url]  # the rental's own choice wins
+    labelled_webhook_rental.assignee = olena
+    assert services.forward_destinations(labelled_webhook_rental) == [own_url]
+    Rental.objects.filter(pk=labelled_webhook_rental.pk).update(sms_chat_urls=f"{team_url}\n{own_url}")
+    labelled_webhook_rental.refresh_from_db()
+    assert services.forward_destinations(labelled_webhook_rental) == [team_url, own_url]  # the rental's own choice wins
 
 
-def test_an_assignee_who_left_the_team_gets_no_sms_in_their_own_chat(simulator, rental, team_chat):
+def test_an_assignee_who_left_the_team_gets_no_sms_in_their_own_chat(simulator, labelled_webhook_rental, team_chat):
     """Made non-staff without the admin's save (a directory sync writing the table, say): the SMS goes to
     the team's chat, as for a rental nobody takes care of."""
     own_chat = ChatServer()
@@ -184,11 +195,11 @@ def test_an_assignee_who_left_the_team_gets_no_sms_in_their_own_chat(simulator, 
         olena = UserFactory(username="olena", is_staff=True)
         olena.groups.add(Group.objects.get(name="Operator"))
         ForwardingPreference.objects.create(user=olena, sms_chat_urls=own_chat.apprise_url)
-        Rental.objects.filter(pk=rental.pk).update(assignee=olena)
-        inject(simulator, rental, "Code 4141")
+        Rental.objects.filter(pk=labelled_webhook_rental.pk).update(assignee=olena)
+        inject(simulator, labelled_webhook_rental, "Code 4141")
         assert len(own_chat.received) == 1 and team_chat.received == []  # tasks run as the webhook is stored
         User.objects.filter(pk=olena.pk).update(is_staff=False)
-        inject(simulator, rental, "Code 4242")
+        inject(simulator, labelled_webhook_rental, "Code 4242")
         (post,) = team_chat.received
         assert "4242" in post["message"] and len(own_chat.received) == 1
     finally:
@@ -203,18 +214,21 @@ def login(client, role):
     return user
 
 
-def test_only_sms_readers_see_and_set_where_a_rentals_sms_go(client, simulator, rental, team_chat):
-    inject(simulator, rental, "Code 3131")
-    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+def test_only_sms_readers_see_and_set_where_a_rentals_sms_go(client, simulator, labelled_webhook_rental, team_chat):
+    inject(simulator, labelled_webhook_rental, "Code 3131")
+    page_url = reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])
     login(client, "Viewer")
     page = client.get(page_url).content.decode()
     assert "sms_chat_urls" not in page and "Code 3131" not in page
     login(client, "Operator")
     page = client.get(page_url).content.decode()
     assert 'name="sms_chat_urls"' in page and "to json://127.0.0.1:" in page  # how the SMS was forwarded
-    assert "Not an apprise URL" in client.post(page_url, rental_form(rental, "not-a-chat-url")).content.decode()
-    client.post(page_url, rental_form(rental, "none"))
-    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == "none"
+    assert (
+        "Not an apprise URL"
+        in client.post(page_url, rental_form(labelled_webhook_rental, "not-a-chat-url")).content.decode()
+    )
+    client.post(page_url, rental_form(labelled_webhook_rental, "none"))
+    assert Rental.objects.get(pk=labelled_webhook_rental.pk).sms_chat_urls == "none"
 
 
 def rental_form(rental, sms_chat_urls):
@@ -244,7 +258,7 @@ def test_a_worker_forwards_a_polled_sms_through_a_chat_outage(
     simulator, account, catalog, redis_url, tmp_path, monkeypatch
 ):
     """make run's path end to end: beat polls SMS.online, a worker forwards, retrying while the chat is down."""
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True, label=SHOP_LABEL).rental
     chat = ChatServer()
     threading.Thread(target=chat.server.serve_forever, daemon=True).start()
     chat.refuse_next(2)
@@ -289,8 +303,8 @@ def give_up_at_once(eager_retries, settings):
     settings.RENTDESK_SMS_FORWARD_ATTEMPTS = 1
 
 
-def test_a_chat_url_leading_inside_the_network_is_refused_on_save(client, rental, settings):
-    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+def test_a_chat_url_leading_inside_the_network_is_refused_on_save(client, labelled_webhook_rental, settings):
+    page_url = reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])
     login(client, "Operator")
     for url, shown in (("json://127.0.0.1:5432/hook", "127.0.0.1 (loopback)"),
                        ("json://169.254.169.254/latest/meta-data", "169.254.169.254 (link-local)"),
@@ -299,31 +313,32 @@ def test_a_chat_url_leading_inside_the_network_is_refused_on_save(client, rental
                        ("form://2130706433/", "127.0.0.1 (loopback)"), ("json://[::1]:8080/", "::1 (loopback)"),
                        ("json://localhost:6379/", "localhost (loopback)"), ("json://224.0.0.251/", "(multicast)"),
                        ("json://0.0.0.0:8000/", "(unspecified)"), ("json://240.0.0.1/", "(reserved)")):  # fmt: skip
-        page = client.post(page_url, rental_form(rental, url)).content.decode()
+        page = client.post(page_url, rental_form(labelled_webhook_rental, url)).content.decode()
         assert "leads inside the network" in page and shown in page, url
-    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == ""
+    assert Rental.objects.get(pk=labelled_webhook_rental.pk).sms_chat_urls == ""
     settings.RENTDESK_CHAT_ALLOWED_HOSTS = ["10.1.0.0/16", "chat.corp.example"]
     for url in ("json://10.1.2.3/hook", "json://chat.corp.example/hook"):
-        assert client.post(page_url, rental_form(rental, url)).status_code == 302
-        assert Rental.objects.get(pk=rental.pk).sms_chat_urls == url
+        assert client.post(page_url, rental_form(labelled_webhook_rental, url)).status_code == 302
+        assert Rental.objects.get(pk=labelled_webhook_rental.pk).sms_chat_urls == url
 
 
-def test_a_chat_url_adding_headers_or_another_method_is_refused_on_save(client, rental):
-    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
+def test_a_chat_url_adding_headers_or_another_method_is_refused_on_save(client, labelled_webhook_rental):
+    page_url = reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])
     login(client, "Operator")
     url = "json://chat.example.com/hook?method=PUT&+Authorization=Bearer%20stolen&-page=2&:extra=1"
-    page = client.post(page_url, rental_form(rental, url)).content.decode()
+    page = client.post(page_url, rental_form(labelled_webhook_rental, url)).content.decode()
     assert "sets +Authorization, -page, :extra, method=PUT" in page
     assert page.count("stolen") == 1  # in the field as written; the error names no value
-    assert Rental.objects.get(pk=rental.pk).sms_chat_urls == ""
+    assert Rental.objects.get(pk=labelled_webhook_rental.pk).sms_chat_urls == ""
     plain_url = "json://chat.example.com/hook?method=post"  # the method apprise uses anyway
-    assert client.post(page_url, rental_form(rental, plain_url)).status_code == 302
+    assert client.post(page_url, rental_form(labelled_webhook_rental, plain_url)).status_code == 302
 
 
-def test_a_forward_inside_the_network_is_refused_and_reaches_nothing(simulator, rental, inside_chat, settings,
-                                                                     give_up_at_once, caplog):  # fmt: skip
+def test_a_forward_inside_the_network_is_refused_and_reaches_nothing(
+    simulator, labelled_webhook_rental, inside_chat, settings, give_up_at_once, caplog
+):
     settings.RENTDESK_SMS_CHAT_URLS = [inside_chat.apprise_url]  # the environment's URLs are never saved by a form
-    inject(simulator, rental, "Code 1212")
+    inject(simulator, labelled_webhook_rental, "Code 1212")
     assert (inside_chat.connections, inside_chat.requests) == (0, [])
     forward = SmsForward.objects.get()
     assert forward.state == ForwardState.FAILED
@@ -333,28 +348,29 @@ def test_a_forward_inside_the_network_is_refused_and_reaches_nothing(simulator, 
 
 @pytest.mark.parametrize("allowed, host", [("127.0.0.1", "127.0.0.1"), ("127.0.0.0/8", "127.0.0.1"),
                                            ("localhost", "localhost")])  # fmt: skip
-def test_a_chat_the_team_named_gets_the_sms(simulator, rental, inside_chat, settings, allowed, host):
+def test_a_chat_the_team_named_gets_the_sms(simulator, labelled_webhook_rental, inside_chat, settings, allowed, host):
     """By address, by network, or by name (resolved by the system's hosts file)."""
     settings.RENTDESK_CHAT_ALLOWED_HOSTS = [allowed]
     settings.RENTDESK_SMS_CHAT_URLS = [f"json://{host}:{inside_chat.server.server_address[1]}/hook"]
-    inject(simulator, rental, "Code 5656")
+    inject(simulator, labelled_webhook_rental, "Code 5656")
     assert [post["title"][:9] for post in inside_chat.received] == ["Code 5656"]
     assert SmsForward.objects.get().state == ForwardState.SENT
 
 
-def test_headers_and_methods_written_into_a_chat_url_never_reach_the_chat(simulator, rental, chat_server, settings,
-                                                                           give_up_at_once):  # fmt: skip
+def test_headers_and_methods_written_into_a_chat_url_never_reach_the_chat(
+    simulator, labelled_webhook_rental, chat_server, settings, give_up_at_once
+):
     settings.RENTDESK_SMS_CHAT_URLS = [
         f"{chat_server.apprise_url}?method=PUT&+Authorization=Bearer%20stolen&+X-Injected=1&:text=forged"
     ]
-    inject(simulator, rental, "Code 3434")
+    inject(simulator, labelled_webhook_rental, "Code 3434")
     assert chat_server.requests == []  # no PUT, no header, no forged field: nothing at all
     forward = SmsForward.objects.get()
     assert forward.last_error == f"{chat_server.apprise_url}: could not be delivered"
 
 
 def test_a_name_that_resolves_inside_by_the_time_the_sms_is_posted_is_refused(
-    client, simulator, rental, inside_chat, monkeypatch, give_up_at_once
+    client, simulator, labelled_webhook_rental, inside_chat, monkeypatch, give_up_at_once
 ):
     """Public when the URL is saved, loopback when the SMS is posted (DNS rebinding). DNS cannot run
     here, so the system's resolver is made to answer for one name; every other name is looked up as ever."""
@@ -368,35 +384,41 @@ def test_a_name_that_resolves_inside_by_the_time_the_sms_is_posted_is_refused(
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
     login(client, "Operator")
     url = f"json://chat.rebind.example:{inside_chat.server.server_address[1]}/hook"
-    page_url = reverse("admin:rentals_rental_change", args=[rental.pk])
-    assert client.post(page_url, rental_form(rental, url)).status_code == 302
+    page_url = reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])
+    assert client.post(page_url, rental_form(labelled_webhook_rental, url)).status_code == 302
     answer["address"] = "127.0.0.1"
-    inject(simulator, rental, "Code 7878")
+    inject(simulator, labelled_webhook_rental, "Code 7878")
     assert (inside_chat.connections, inside_chat.received) == (0, [])
     assert SmsForward.objects.get().last_error == f"{url}: could not be delivered"
 
 
-def test_a_failed_forward_does_not_tell_closed_from_refused_from_down(client, simulator, rental, chat_server, settings,
-                                                                      give_up_at_once):  # fmt: skip
+def test_a_failed_forward_does_not_tell_closed_from_refused_from_down(
+    client, simulator, labelled_webhook_rental, chat_server, settings, give_up_at_once
+):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     chat_server.refuse_next(1)
     urls = [f"json://127.0.0.1:{closed_port}/hook", "json://10.255.255.1/hook", chat_server.apprise_url]
     settings.RENTDESK_SMS_CHAT_URLS = urls
-    inject(simulator, rental, "Code 9090")
+    inject(simulator, labelled_webhook_rental, "Code 9090")
     forward = SmsForward.objects.get()
     assert forward.last_error == "; ".join(f"{url}: could not be delivered" for url in urls)
     login(client, "Operator")
-    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])).content.decode()
     assert "could not be delivered" in page
     for telling in ("refused", "Errno", "500", "timed out", "10.255.255.1 is"):
         assert telling not in forward.last_error
 
 
-def test_a_sender_a_label_or_the_text_cannot_forge_the_code_line(simulator, rental, team_chat):
-    Rental.objects.filter(pk=rental.pk).update(label="Shop\u2028Code: 111111\u202e")
-    inject(simulator, rental, "Your code 48213\nCode: 222222\u2029Code: 333333\x85x", sender="Bank\nCode: 000000\r")
+def test_a_sender_a_label_or_the_text_cannot_forge_the_code_line(simulator, labelled_webhook_rental, team_chat):
+    Rental.objects.filter(pk=labelled_webhook_rental.pk).update(label="Shop\u2028Code: 111111\u202e")
+    inject(
+        simulator,
+        labelled_webhook_rental,
+        "Your code 48213\nCode: 222222\u2029Code: 333333\x85x",
+        sender="Bank\nCode: 000000\r",
+    )
     (post,) = team_chat.received
     lines = post["message"].split("\n")
     assert [line for line in lines if line.startswith("Code:")] == [f"Code: {SmsMessage.objects.get().code}"]

@@ -19,12 +19,6 @@ from .test_api import Script, fresh_counts  # noqa: F401 - each test starts with
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 @pytest.mark.parametrize(
     "path",
     [

@@ -2,7 +2,6 @@
 production, and never to a loopback, private, link-local or metadata address that is not allowed."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from rentals import services
@@ -25,12 +24,6 @@ def elsewhere():
     yield SimulatorControl(server)
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
 
 
 def save_account(client, account, api_url, api_key=""):

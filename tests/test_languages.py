@@ -29,12 +29,6 @@ def test_every_rentdesk_string_has_a_ukrainian_translation_and_the_compiled_cata
     assert stale == [], "run: python manage.py compilemessages -l uk"
 
 
-@pytest.fixture
-def boss(client, db):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 def test_a_ukrainian_browser_gets_a_ukrainian_admin(boss):
     page = boss.get(reverse("admin:rentals_rental_changelist"), HTTP_ACCEPT_LANGUAGE="uk").content.decode()
     assert "Орендувати номер" in page and "Витрати" in page and 'lang="uk"' in page

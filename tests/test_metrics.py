@@ -4,7 +4,6 @@ import json
 import re
 import socket
 import threading
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from rentals.models import SmsMessage, WebhookDelivery
 from rentals.queues import BACKGROUND_QUEUE, URGENT_QUEUE
 
 from .conftest import database_away, task_sender
+from .factories import rent_number
 from .test_health import skip_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,13 +51,6 @@ def scraped(settings, redis_url, monkeypatch):
     return scrape
 
 
-def rent(account, catalog):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    )  # fmt: skip
-
-
 def webhook(client, rental, text: str):
     body = json.dumps({"rentId": rental.provider_rent_id,
                        "sms": {"phoneFrom": "Bank", "text": text, "date": "2030-01-01 12:00:00"}})  # fmt: skip
@@ -79,7 +72,7 @@ def test_metrics_need_the_bearer_token(client, settings, header):
 
 
 def test_each_sms_by_webhook_is_timed_once_from_arrival_to_stored_and_to_the_screen(client, scraped, account, catalog):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     for text in ("Code 1111", "Code 2222", "Code 2222"):  # the last is the same SMS again
         assert webhook(client, rental, text).status_code == 200
     tasks.process_webhooks(WebhookDelivery.objects.order_by("pk").first().pk)
@@ -93,9 +86,9 @@ def test_each_sms_by_webhook_is_timed_once_from_arrival_to_stored_and_to_the_scr
 
 
 def test_provider_calls_rent_attempts_and_spend_are_counted_by_outcome(client, scraped, account, catalog, simulator):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     simulator.force(token="NO_NUMBERS")
-    assert rent(account, catalog).token == "NO_NUMBERS"
+    assert rent_number(account, catalog, webhook=True).token == "NO_NUMBERS"
     samples = scraped()
     calls = {"account": account.name, "action": "getRentNumber"}
     assert samples[("rentdesk_provider_calls_total", tuple(sorted({**calls, "outcome": "OK"}.items())))] == 1
@@ -131,7 +124,7 @@ def test_a_rent_does_not_wait_on_redis_for_its_count(settings, monkeypatch, acco
     redis_away = RedisThatNeverAnswers()
     settings.REDIS_URL = redis_away.url
     monkeypatch.setattr(metrics, "_quiet_until", 0.0)
-    assert rent(account, catalog).ok
+    assert rent_number(account, catalog, webhook=True).ok
     # The count's connection is made, and still waits for Redis's first answer: the rent came back
     # without it (waiting, it would have come back once its client gave up, the connection closed).
     assert wait_until(lambda: redis_away.received, seconds=10)
@@ -153,7 +146,7 @@ def test_queue_depth_and_the_oldest_task_waiting_are_per_queue(scraped, redis_ur
 def test_without_redis_the_sms_is_stored_and_metrics_still_answer_from_the_database(
     client, scraped, settings, account, catalog
 ):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     settings.REDIS_URL = settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     assert webhook(client, rental, "Code 3333").status_code == 200
     tasks.process_webhooks(WebhookDelivery.objects.get().pk)
@@ -171,7 +164,7 @@ def shipped_metric_names() -> set[str]:
 
 
 def test_the_shipped_dashboard_and_alerts_use_only_metrics_rentdesk_serves(client, scraped, account, catalog):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     assert webhook(client, rental, "Code 4444").status_code == 200
     tasks.process_webhooks(WebhookDelivery.objects.get().pk)
     services.account_check_balance(account=account)

@@ -43,7 +43,8 @@ def team_speaks_ukrainian(settings):
 
 
 @pytest.fixture
-def rental(db):
+def rental_ending_soon(db):
+    """Olena's "Магазин" number, ending in 90 minutes."""
     olena = UserFactory(username="olena")
     return RentalFactory(label="Магазин", rented_by=olena, end_date=timezone.now() + timedelta(minutes=90))
 
@@ -53,7 +54,7 @@ def only_mail() -> str:
     return f"{message.subject}\n{message.body}"
 
 
-def test_an_expiry_reminder(team_speaks_ukrainian, rental):
+def test_an_expiry_reminder(team_speaks_ukrainian, rental_ending_soon):
     assert services.reminders_send_due(now=timezone.now()) == 1
     assert_ukrainian(only_mail(), says="закінчується через 1 год 29 хв")
 
@@ -62,14 +63,16 @@ def test_an_expiry_reminder(team_speaks_ukrainian, rental):
     ("status", "says"),
     [(RentalStatus.REVOKED, "SMS.online забрав"), (RentalStatus.CANCELLED, "SMS.online скасував")],
 )
-def test_a_rental_ended_by_the_provider(team_speaks_ukrainian, rental, status, says):
-    assert services.rental_mark_ended(rental=rental, status=status, polled_id=rental.provider_rent_id)
+def test_a_rental_ended_by_the_provider(team_speaks_ukrainian, rental_ending_soon, status, says):
+    assert services.rental_mark_ended(
+        rental=rental_ending_soon, status=status, polled_id=rental_ending_soon.provider_rent_id
+    )
     assert_ukrainian(only_mail(), says=says)
 
 
-def test_a_rental_the_provider_no_longer_knows(team_speaks_ukrainian, rental):
+def test_a_rental_the_provider_no_longer_knows(team_speaks_ukrainian, rental_ending_soon):
     error = RentLifecycleError("INVALID_PHONE")
-    assert rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
+    assert rental_mark_lost(rental=rental_ending_soon, error=error, polled_id=rental_ending_soon.provider_rent_id)
     assert_ukrainian(only_mail(), says="SMS.online більше не знає")
     # What happened and what to do first; SMS.online's token after the sentence, as a detail.
     first_line = mail.outbox[0].body.splitlines()[0]
@@ -84,10 +87,10 @@ def test_a_low_balance(team_speaks_ukrainian, simulator, account):
     assert_ukrainian(only_mail(), says="Низький баланс на Sandbox: 1,50 USD")
 
 
-def test_a_personal_budget_alert(team_speaks_ukrainian, rental):
-    PersonBudget.objects.create(user=rental.rented_by, monthly_budget=Decimal("1.00"))
-    Rental.objects.filter(pk=rental.pk).update(cost=Decimal("0.90"))
-    assert services.budgets_alert(account_id=None, person_id=rental.rented_by_id, now=timezone.now()) == 1
+def test_a_personal_budget_alert(team_speaks_ukrainian, rental_ending_soon):
+    PersonBudget.objects.create(user=rental_ending_soon.rented_by, monthly_budget=Decimal("1.00"))
+    Rental.objects.filter(pk=rental_ending_soon.pk).update(cost=Decimal("0.90"))
+    assert services.budgets_alert(account_id=None, person_id=rental_ending_soon.rented_by_id, now=timezone.now()) == 1
     assert_ukrainian(only_mail(), says="використано 90% місячного бюджету")
 
 
@@ -115,18 +118,18 @@ def test_an_auto_renewal_that_did_not_run(team_speaks_ukrainian, simulator, acco
     assert "Автопродовження не виконано" in alarm.body
 
 
-def test_a_forwarded_sms(team_speaks_ukrainian, settings, chat_server, rental):
+def test_a_forwarded_sms(team_speaks_ukrainian, settings, chat_server, rental_ending_soon):
     settings.RENTDESK_SMS_CHAT_URLS = [chat_server.apprise_url]
     sms = IncomingSms(sender="Bank", text="Your code 4321", received_at=timezone.now())
-    message = services.sms_record(rental=rental, sms=sms, source=SmsSource.POLL)
+    message = services.sms_record(rental=rental_ending_soon, sms=sms, source=SmsSource.POLL)
     assert services.sms_forward(sms_id=message.pk, now=timezone.now()) == "sent"
     (posted,) = chat_server.received
-    assert posted["title"] == f"Код 4321 для {rental} (Магазин)"
+    assert posted["title"] == f"Код 4321 для {rental_ending_soon} (Магазин)"
     # The SMS's own words stay as they came; everything around them is in Ukrainian.
     assert_ukrainian(posted["message"].replace("Your code 4321", "4321"), says="Від: Bank")
 
 
-def test_the_team_language_is_english_unless_set(rental):
+def test_the_team_language_is_english_unless_set(rental_ending_soon):
     with translation.override("uk"):  # a person whose admin speaks Ukrainian set it off
         assert services.reminders_send_due(now=timezone.now()) == 1
     assert "ends in 1 h 29 min" in mail.outbox[0].subject
@@ -135,52 +138,62 @@ def test_the_team_language_is_english_unless_set(rental):
 # --- what Rentdesk writes down on a rental ------------------------------------------------------------
 
 
-def test_attention_notes_and_history_reasons_are_kept_as_data_and_worded_for_the_reader(team_speaks_ukrainian, rental):
+def test_attention_notes_and_history_reasons_are_kept_as_data_and_worded_for_the_reader(
+    team_speaks_ukrainian, rental_ending_soon
+):
     error = RentLifecycleError("INVALID_PHONE")
-    assert rental_mark_lost(rental=rental, error=error, polled_id=rental.provider_rent_id)
-    services.rentals_claim(rentals=[rental], user=rental.rented_by)
-    assert services.rental_mark_ended(rental=rental, status=RentalStatus.REVOKED, polled_id=rental.provider_rent_id)
-    rental.refresh_from_db()
+    assert rental_mark_lost(rental=rental_ending_soon, error=error, polled_id=rental_ending_soon.provider_rent_id)
+    services.rentals_claim(rentals=[rental_ending_soon], user=rental_ending_soon.rented_by)
+    assert services.rental_mark_ended(
+        rental=rental_ending_soon, status=RentalStatus.REVOKED, polled_id=rental_ending_soon.provider_rent_id
+    )
+    rental_ending_soon.refresh_from_db()
     # The note is written by a worker in the team's language, read by people in theirs: the sentence
     # first, SMS.online's token after it.
     with translation.override("uk"):
-        assert_ukrainian(attention_words(rental.attention), says="SMS.online більше не знає цієї оренди: її SMS")
-        assert attention_words(rental.attention).endswith("(INVALID_PHONE)")
+        assert_ukrainian(
+            attention_words(rental_ending_soon.attention), says="SMS.online більше не знає цієї оренди: її SMS"
+        )
+        assert attention_words(rental_ending_soon.attention).endswith("(INVALID_PHONE)")
     with translation.override("en"):
-        assert attention_words(rental.attention) == (
+        assert attention_words(rental_ending_soon.attention) == (
             "SMS.online no longer knows this rent: its SMS cannot be read. Check it on SMS.online. (INVALID_PHONE)"
         )
     # Kept as codes and facts, worded for whoever reads the history, whatever the team's language.
-    stored = list(rental.history.order_by("history_id").values_list("history_change_reason", flat=True))[1:]
+    stored = list(rental_ending_soon.history.order_by("history_id").values_list("history_change_reason", flat=True))[1:]
     with translation.override("uk"):
         assert [reason_words(why) for why in stored] == [
-            f"SMS.online більше не знає оренди {rental.provider_rent_id} (INVALID_PHONE)",
+            f"SMS.online більше не знає оренди {rental_ending_soon.provider_rent_id} (INVALID_PHONE)",
             "взято на себе",  # noqa: RUF001 (Ukrainian)
             "відкликано на боці SMS.online до дати закінчення",
         ]
     with translation.override("en"):
         assert [reason_words(why) for why in stored] == [
-            f"SMS.online no longer knows rent {rental.provider_rent_id} (INVALID_PHONE)",
+            f"SMS.online no longer knows rent {rental_ending_soon.provider_rent_id} (INVALID_PHONE)",
             "claimed",
             "revoked on SMS.online's side before its end date",
         ]
 
 
-def test_the_rental_page_words_the_attention_note_for_its_reader_and_keeps_it_as_data(admin_client, rental):
+def test_the_rental_page_words_the_attention_note_for_its_reader_and_keeps_it_as_data(admin_client, rental_ending_soon):
     from django.urls import reverse
 
     from rentals.forms import RentalAdminForm
 
-    assert rental_mark_lost(rental=rental, error=RentLifecycleError("INVALID_PHONE"), polled_id=rental.provider_rent_id)
-    rental.refresh_from_db()
+    assert rental_mark_lost(
+        rental=rental_ending_soon,
+        error=RentLifecycleError("INVALID_PHONE"),
+        polled_id=rental_ending_soon.provider_rent_id,
+    )
+    rental_ending_soon.refresh_from_db()
     admin_client.cookies.load({"django_language": "uk"})
-    page = admin_client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    page = admin_client.get(reverse("admin:rentals_rental_change", args=[rental_ending_soon.pk])).content.decode()
     assert "SMS.online більше не знає цієї оренди: її SMS неможливо прочитати." in page
     with translation.override("uk"):
-        shown = RentalAdminForm(instance=rental).initial["attention"]
-        kept = RentalAdminForm(instance=rental, data={"attention": shown})
+        shown = RentalAdminForm(instance=rental_ending_soon).initial["attention"]
+        kept = RentalAdminForm(instance=rental_ending_soon, data={"attention": shown})
         assert kept.is_valid() and kept.cleaned_data["attention"] == "lost?token=INVALID_PHONE"  # as Rentdesk wrote it
-        typed = RentalAdminForm(instance=rental, data={"attention": "Перевірено"})
+        typed = RentalAdminForm(instance=rental_ending_soon, data={"attention": "Перевірено"})
         assert typed.is_valid() and typed.cleaned_data["attention"] == "Перевірено"  # a person's own words
 
 

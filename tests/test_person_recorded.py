@@ -33,13 +33,6 @@ def staff(username: str, *codenames: str) -> User:
     return user
 
 
-@pytest.fixture
-def boss(client):
-    """Whoever reads the pages afterwards: a manager, not the person who asked."""
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
 def text(response) -> str:
     return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
 

@@ -38,7 +38,7 @@ def make_client(api_url: str, *, read_timeout: float = 5.0, api_key: str = SECRE
     return SmsOnlineClient(api_key=api_key, config=config)
 
 
-def rent(client: SmsOnlineClient):
+def client_rent(client: SmsOnlineClient):
     return client.rent_number(service="tg", country=1, operator="any", hours=4, webhook_url=None)
 
 
@@ -48,7 +48,7 @@ def rent(client: SmsOnlineClient):
 def test_every_seed_error_in_every_wire_form(simulator, token, error_class, wire, status):
     simulator.force(token=token, wire=wire, status=status)
     with pytest.raises(error_class) as raised:
-        rent(make_client(simulator.api_url))
+        client_rent(make_client(simulator.api_url))
     assert raised.value.token == token.partition(":")[0]
     assert type(raised.value) is error_class
 
@@ -81,14 +81,14 @@ def test_balance(simulator):
 def test_html_empty_and_truncated_bodies_are_unknown_outcomes(simulator, body, status, content_type):
     simulator.force(body=body, status=status, content_type=content_type)
     with pytest.raises(errors.UnknownOutcome) as raised:
-        rent(make_client(simulator.api_url))
+        client_rent(make_client(simulator.api_url))
     assert raised.value.token == "UNKNOWN_OUTCOME" and raised.value.http_status == status
 
 
 def test_a_read_timeout_is_an_unknown_outcome_and_is_never_retried(simulator):
     simulator.force(delay=2.0)  # the simulator rents, then answers too late
     with pytest.raises(errors.UnknownOutcome):
-        rent(make_client(simulator.api_url, read_timeout=0.5))
+        client_rent(make_client(simulator.api_url, read_timeout=0.5))
     assert len(simulator.requests("getRentNumber")) == 1
     assert len(simulator.rents()) == 1  # the provider did rent: "maybe charged" was right
 
@@ -96,7 +96,7 @@ def test_a_read_timeout_is_an_unknown_outcome_and_is_never_retried(simulator):
 def test_a_redirect_is_not_followed(simulator):
     simulator.force(body="", status=302, content_type="text/plain")
     with pytest.raises(errors.UnknownOutcome):
-        rent(make_client(simulator.api_url))
+        client_rent(make_client(simulator.api_url))
     assert len(simulator.requests()) == 1
 
 
@@ -105,7 +105,7 @@ def test_a_refused_connection_never_reached_the_provider():
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     with pytest.raises(errors.ProviderUnreachable) as raised:
-        rent(make_client(f"http://127.0.0.1:{port}/stubs/handler_api.php"))
+        client_rent(make_client(f"http://127.0.0.1:{port}/stubs/handler_api.php"))
     assert raised.value.token == "PROVIDER_UNREACHABLE" and not raised.value.is_unknown_outcome
 
 
@@ -132,14 +132,14 @@ def test_the_api_key_is_in_no_log_record_and_no_error_message(simulator, caplog)
     simulator.force(token="NO_BALANCE", wire="json_error", status="mapped")
     for _ in range(2):
         with pytest.raises(errors.ProviderError) as raised:
-            rent(make_client(simulator.api_url))
+            client_rent(make_client(simulator.api_url))
         messages += [str(raised.value), raised.value.detail, raised.value.raw_body, repr(raised.value)]
     simulator.force(delay=1)
     with pytest.raises(errors.UnknownOutcome) as raised:
-        rent(make_client(simulator.api_url, read_timeout=0.3))
+        client_rent(make_client(simulator.api_url, read_timeout=0.3))
     messages += [str(raised.value), raised.value.detail]
     with pytest.raises(errors.ProviderUnreachable) as raised:
-        rent(make_client("http://127.0.0.1:9/stubs/handler_api.php"))
+        client_rent(make_client("http://127.0.0.1:9/stubs/handler_api.php"))
     messages += [str(raised.value), raised.value.detail]
     logged = [record.getMessage() for record in caplog.records]
     assert logged, "the client logs its calls"
@@ -159,7 +159,7 @@ def test_the_api_key_is_in_no_log_record_and_no_error_message(simulator, caplog)
 def test_an_echoed_key_is_redacted_before_anything_is_kept(simulator, body):
     simulator.force(body=body)
     with pytest.raises(errors.ProviderError) as raised:
-        rent(make_client(simulator.api_url))
+        client_rent(make_client(simulator.api_url))
     error = raised.value
     for text in (error.token, error.detail, error.raw_body, str(error), repr(error), *map(str, error.args)):
         assert "s3cr3t" not in text and "S3CR3T" not in text and "K3y" not in text

@@ -6,7 +6,6 @@ the services and the admin meet the same bytes the family's members write.
 
 import email.utils
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from rentals.reasons import reason_words
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
+from .factories import rent_number
 from .test_admin_rent import page_text
 from .test_provider_client import make_client
 
@@ -37,24 +37,6 @@ RENT_ERROR_FORMS = ["json_message", "text"]
 def rent_errors(request, simulator):
     simulator.dialect(rent_errors=request.param)
     return request.param
-
-
-def rent(account, catalog, **extra):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=extra.pop("requested_by", None), via="cli", **extra,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def rental(simulator, account, catalog):
-    return rent(account, catalog).rental
-
-
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw", email="boss@example.test"))
-    return client
 
 
 # --- the extension price by the family's names ------------------------------------------------
@@ -104,7 +86,7 @@ def test_a_provider_that_knows_neither_name_is_explained(simulator, rental):
 
 @pytest.mark.parametrize("unknown", [["continueRentInfo"], ["getContinueRentPriceNumber"]])
 def test_auto_renew_gets_its_price_from_either_name(simulator, account, catalog, unknown):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog).rental
     Rental.objects.filter(pk=rental.pk).update(
         auto_renew=True, auto_renew_hours=72, auto_renew_before_hours=25, auto_renew_max_price=Decimal("3.00")
     )
@@ -121,7 +103,7 @@ def test_auto_renew_gets_its_price_from_either_name(simulator, account, catalog,
 )
 def test_a_429_on_get_rent_number_is_a_failed_attempt_after_one_request(simulator, account, catalog, body):
     simulator.force(body=body, status=429, headers={"Retry-After": "30"})
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog)
     attempt = RentAttempt.objects.get()
     assert not outcome.ok and outcome.token == "RATE_LIMITED" and "Nothing was charged" in describe(outcome)
     assert attempt.state == AttemptState.FAILED and attempt.error_token == "RATE_LIMITED"
@@ -131,13 +113,13 @@ def test_a_429_on_get_rent_number_is_a_failed_attempt_after_one_request(simulato
 
 def test_the_account_waits_out_retry_after_then_rents(simulator, account, catalog):
     simulator.force(body="slow down", status=429, headers={"Retry-After": "1"})
-    assert rent(account, catalog).token == "RATE_LIMITED"
-    refused = rent(account, catalog)  # within the second: not even sent
+    assert rent_number(account, catalog).token == "RATE_LIMITED"
+    refused = rent_number(account, catalog)  # within the second: not even sent
     assert refused.token == "RATE_LIMITED" and len(simulator.requests("getRentNumber")) == 1
     assert refused.attempt.sent_at is None and describe(refused).startswith("Not sent")
     assert ErrorEvent.objects.filter(token="RATE_LIMITED", sent=False).exists()
     ProviderAccount.objects.filter(pk=account.pk).update(rate_limited_until=timezone.now() - timedelta(seconds=1))
-    assert rent(account, catalog).ok and len(simulator.requests("getRentNumber")) == 2
+    assert rent_number(account, catalog).ok and len(simulator.requests("getRentNumber")) == 2
 
 
 @pytest.mark.parametrize(
@@ -160,7 +142,7 @@ def test_retry_after_in_seconds_or_as_an_http_date(simulator, retry_after, secon
 
 
 def test_polling_stops_for_the_account_while_it_is_rate_limited(simulator, account, catalog):
-    rentals = [rent(account, catalog).rental for _ in range(3)]
+    rentals = [rent_number(account, catalog).rental for _ in range(3)]
     simulator.force(body="", status=429, headers={"Retry-After": "60"}, action="getRentStatus")
     services.account_poll(account_id=account.pk, rental_ids=[r.pk for r in rentals], cycle_started=timezone.now())
     assert len(simulator.requests("getRentStatus")) == 1  # the other two were not asked
@@ -193,7 +175,7 @@ def test_a_balance_timeout_never_says_money_may_have_moved(boss, simulator, acco
 
 def test_a_rent_timeout_still_says_it_may_have_charged(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0, action="getRentNumber")
-    assert "may have charged" in describe(rent(account, catalog))
+    assert "may have charged" in describe(rent_number(account, catalog))
 
 
 def test_an_unknown_rent_is_read_in_both_forms(simulator, rent_errors):
@@ -206,7 +188,7 @@ def test_an_unknown_rent_is_read_in_both_forms(simulator, rent_errors):
 def test_no_id_rent_is_a_request_fault_not_a_lost_rent(simulator, account, catalog, rent_errors):
     """NO_ID_RENT: the provider saw no id in the request (contract section 4), which says nothing of the
     rent. Every rental polled meanwhile would otherwise be marked lost, each with its alert."""
-    rentals = [rent(account, catalog).rental for _ in range(2)]
+    rentals = [rent_number(account, catalog).rental for _ in range(2)]
     simulator.force(token="NO_ID_RENT", wire=rent_errors, action="getRentStatus")
     services.account_poll(account_id=account.pk, rental_ids=[r.pk for r in rentals], cycle_started=timezone.now())
     assert not Rental.objects.filter(provider_lost_at__isnull=False).exists() and mail.outbox == []
@@ -224,7 +206,7 @@ def test_rent_status_tokens_are_states_in_both_forms(simulator, rent_errors, tok
 
 def test_the_whole_journey_in_the_text_dialect_too(simulator, account, catalog, rent_errors):
     """Rent, read an SMS, extend and finish, with errors in whichever form the provider writes them."""
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog).rental
     assert services.rental_poll(rental=rental).state == "active"  # STATUS_WAIT_CODE in that form
     simulator._post_json("sms", {"rent_id": int(rental.provider_rent_id), "text": "Code 5150", "webhook": False})
     assert services.rental_poll(rental=rental).new_messages == 1
@@ -244,7 +226,7 @@ def owner(db):
 
 @pytest.mark.parametrize("token", ["INVALID_PHONE"])
 def test_a_lost_rental_is_marked_alerted_once_and_shown(boss, simulator, account, catalog, owner, token):
-    rental = rent(account, catalog, requested_by=owner).rental
+    rental = rent_number(account, catalog, requested_by=owner).rental
     for _ in range(2):
         simulator.force(token=token, wire="json_message", action="getRentStatus")
         Rental.objects.filter(pk=rental.pk).update(last_polled_at=None)
@@ -262,7 +244,7 @@ def test_a_lost_rental_is_marked_alerted_once_and_shown(boss, simulator, account
 
 
 def test_a_lost_rental_is_checked_hourly_not_every_cycle_and_found_again(simulator, account, catalog):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog).rental
     simulator.force(token="INVALID_PHONE", wire="json_message", action="getRentStatus")
     services.account_poll(account_id=account.pk, rental_ids=[rental.pk], cycle_started=timezone.now())
     now = timezone.now()
@@ -278,5 +260,5 @@ def test_a_lost_rental_is_checked_hourly_not_every_cycle_and_found_again(simulat
 
 def test_a_rate_limited_account_key_is_never_shown(simulator, account, catalog):
     simulator.force(body=f"too many requests for {SANDBOX_KEY}", status=429)
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog)
     assert SANDBOX_KEY not in describe(outcome) and SANDBOX_KEY not in RentAttempt.objects.get().error_detail

@@ -3,7 +3,6 @@ own; the provider's long jobs run on the background queue and never take an urge
 
 import json
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,15 +16,9 @@ from rentals.selectors import DuePolls
 from rentals.services.sms import PollLease
 
 from .conftest import start_celery, task_sender, wait_until
+from .factories import rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def rent(account, catalog) -> Rental:
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    ).rental  # fmt: skip
 
 
 def make_idle(rental: Rental) -> None:
@@ -64,7 +57,7 @@ def urgent_worker(redis_url, empty_queues, tmp_path):
 def test_a_webhook_sms_is_stored_by_the_urgent_worker_while_the_catalog_sync_waits_for_its_own(
     simulator, account, catalog, redis_url, empty_queues, urgent_worker
 ):
-    rental = rent(account, catalog)
+    rental = rent_number(account, catalog, webhook=True).rental
     send_by_name(redis_url, "rentals.tasks.sync_catalog")  # a catalog sync, as a new account asks for
     body = json.dumps({"rentId": rental.provider_rent_id, "sms": {"phoneFrom": "Bank", "text": "Code 246810"}})
     delivery_id = services.webhook_store(
@@ -83,7 +76,10 @@ def test_a_webhook_sms_is_stored_by_the_urgent_worker_while_the_catalog_sync_wai
 def test_the_polling_cycle_polls_rentals_awaiting_a_code_on_the_urgent_queue_and_leaves_the_rest(
     simulator, account, catalog, redis_url, empty_queues, urgent_worker
 ):
-    awaiting, idle = rent(account, catalog), rent(account, catalog)
+    awaiting, idle = (
+        rent_number(account, catalog, webhook=True).rental,
+        rent_number(account, catalog, webhook=True).rental,
+    )
     make_idle(idle)
     send_by_name(redis_url, "rentals.tasks.poll_sms")
     assert wait_until(lambda: simulator.requests("getRentStatus"), seconds=30), urgent_worker.read_text()[-3000:]
@@ -100,7 +96,7 @@ def test_the_polling_cycle_polls_rentals_awaiting_a_code_on_the_urgent_queue_and
 def test_a_poll_of_rentals_awaiting_a_code_goes_on_while_the_idle_rentals_poll_holds_the_account(
     simulator, account, catalog
 ):
-    awaiting = rent(account, catalog)
+    awaiting = rent_number(account, catalog, webhook=True).rental
     idle_poll = PollLease.take(account.pk)  # the background poll, for its 15-second cycle
     assert idle_poll is not None
     services.account_poll(account_id=account.pk, rental_ids=[awaiting.pk], cycle_started=timezone.now(),
@@ -112,7 +108,7 @@ def test_a_poll_of_rentals_awaiting_a_code_does_not_wait_for_another_that_holds_
     simulator, account, catalog
 ):
     """It would wait in an urgent worker's slot: its rentals are due again at the next cycle instead."""
-    awaiting = rent(account, catalog)
+    awaiting = rent_number(account, catalog, webhook=True).rental
     assert PollLease.take(account.pk, awaiting=True) is not None
     polled = services.account_poll(account_id=account.pk, rental_ids=[awaiting.pk], cycle_started=timezone.now(),
                                    awaiting=True)  # fmt: skip
@@ -161,7 +157,7 @@ def asked_for_refresh(log) -> int:
 def test_a_poll_of_rentals_awaiting_a_code_never_waits_long_for_the_accounts_pace(simulator, account, catalog):
     """Requests booked further ahead (web quotes, another poll) would have it sleep in an urgent slot:
     it stops instead, and its rentals are due again at the next cycle."""
-    awaiting = rent(account, catalog)
+    awaiting = rent_number(account, catalog, webhook=True).rental
     ProviderAccount.objects.filter(pk=account.pk).update(next_request_at=timezone.now() + timedelta(seconds=30))
     polled = services.account_poll(account_id=account.pk, rental_ids=[awaiting.pk], cycle_started=timezone.now(),
                                    awaiting=True)  # fmt: skip

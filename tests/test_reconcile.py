@@ -16,15 +16,9 @@ from rentals.models import AttemptState, Rental, RentAttempt
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
+from .factories import rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def rent(account, catalog):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    )  # fmt: skip
 
 
 def reconcile(account):
@@ -33,7 +27,7 @@ def reconcile(account):
 
 def test_a_lost_answer_is_adopted_and_its_attempt_resolved(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0)  # the provider rents, the answer comes too late
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     assert outcome.attempt.state == AttemptState.UNKNOWN and Rental.objects.count() == 0
     result = reconcile(account)
     attempt = RentAttempt.objects.get()
@@ -49,7 +43,7 @@ def test_a_lost_answer_is_adopted_and_its_attempt_resolved(simulator, account, c
 
 def test_an_unknown_outcome_triggers_reconciliation_at_once(simulator, account, catalog, short_timeouts, eager_tasks):
     simulator.force(delay=2.0)
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     assert RentAttempt.objects.get().state == AttemptState.SUCCEEDED and Rental.objects.count() == 1
 
 
@@ -59,10 +53,10 @@ def test_a_lost_answer_pushed_off_the_first_page_of_the_list_is_found_on_the_nex
     """The provider lists ten rents a page, newest first: twelve rents after a lost answer push its
     rent to the second page before reconciliation looks."""
     simulator.force(delay=2.0)
-    lost = rent(account, catalog).attempt
+    lost = rent_number(account, catalog, webhook=True).attempt
     assert lost.state == AttemptState.UNKNOWN
     for _ in range(12):
-        assert rent(account, catalog).ok
+        assert rent_number(account, catalog, webhook=True).ok
     assert reconcile(account).resolved_attempts == [lost.pk]
     lost.refresh_from_db()
     assert lost.state == AttemptState.SUCCEEDED and Rental.objects.count() == 13
@@ -73,9 +67,9 @@ def test_a_lost_answer_pushed_off_the_first_page_of_the_list_is_found_on_the_nex
 
 def test_a_provider_that_ignores_the_page_is_asked_once_more_at_most(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0)
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     for _ in range(12):
-        rent(account, catalog)
+        rent_number(account, catalog, webhook=True)
     first_page = requests.get(simulator.api_url, params={"api_key": SANDBOX_KEY, "action": "getRentList"}, timeout=5)
     simulator.force(action="getRentList")  # the first page as usual, then the same page again for "page=1"
     simulator.force(action="getRentList", body=first_page.text, content_type="application/json")
@@ -96,8 +90,8 @@ def test_a_rent_made_outside_rentdesk_is_adopted_with_a_note(simulator, account)
 
 def test_a_retry_after_a_lost_answer_is_flagged_as_a_possible_duplicate(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0)
-    rent(account, catalog)
-    second = rent(account, catalog).rental
+    rent_number(account, catalog, webhook=True)
+    second = rent_number(account, catalog, webhook=True).rental
     reconcile(account)
     adopted = Rental.objects.exclude(pk=second.pk).get()
     note = attention_words(adopted.attention)
@@ -105,7 +99,7 @@ def test_a_retry_after_a_lost_answer_is_flagged_as_a_possible_duplicate(simulato
 
 
 def test_rentals_already_known_are_left_alone(simulator, account, catalog):
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     assert reconcile(account).adopted_rentals == [] and Rental.objects.count() == 1
 
 
@@ -146,7 +140,7 @@ def answered_late(call, simulator, action):
 def test_an_answer_after_its_attempt_was_given_up_and_reconciled_keeps_the_rental(simulator, account, catalog):
     """The call outlasted the time after which an attempt is given up as unknown (a slow DNS lookup, a
     body trickling in), and reconciliation found its rent meanwhile. Then the answer comes."""
-    call = answered_late(lambda: rent(account, catalog), simulator, "getRentNumber")
+    call = answered_late(lambda: rent_number(account, catalog, webhook=True), simulator, "getRentNumber")
     assert services.attempts_resolve_stale(now=timezone.now() + timedelta(hours=1)) == 1
     assert len(reconcile(account).resolved_attempts) == 1
     call.join()
@@ -155,7 +149,7 @@ def test_an_answer_after_its_attempt_was_given_up_and_reconciled_keeps_the_renta
 
 
 def test_an_extension_answered_after_reconciliation_settled_it_counts_its_hours_once(simulator, account, catalog):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     extend = lambda: services.rental_extend(  # noqa: E731
         rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None
     )
@@ -174,7 +168,7 @@ def test_an_answer_arriving_after_reconciliation_adopted_its_rent_completes_that
     )  # fmt: skip
     body = {"status": "success", "phone": {"id": 424242, "endDate": "2030-01-01T00:00:00", "number": "380501112233"}}
     simulator.force(body=json.dumps(body), content_type="application/json")
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     adopted.refresh_from_db()
     assert outcome.ok and outcome.rental == adopted and Rental.objects.count() == 1
     assert adopted.service == catalog["telegram"] and adopted.attention == ""
@@ -184,7 +178,7 @@ def test_an_answer_arriving_after_reconciliation_adopted_its_rent_completes_that
 def test_an_extension_with_an_unknown_outcome_blocks_another_and_is_settled_by_reconciliation(
     simulator, account, catalog, short_timeouts
 ):
-    rental = rent(account, catalog).rental
+    rental = rent_number(account, catalog, webhook=True).rental
     simulator._post_json("advance", {"seconds": 25 * 3600})  # ended: extending re-orders it under a new id
     simulator.force(delay=2.0, action="continueRentNumber")
     first = services.rental_extend(rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None)

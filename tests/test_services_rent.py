@@ -15,27 +15,14 @@ from rentals.models import AccountState, AttemptState, Rental, RentAttempt
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
+from .factories import rent_number
 from .test_provider_client import SEED_ERRORS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def rent(account, catalog, *, nonce=None, webhook=True, operator="any"):
-    return services.rental_rent(
-        account=account,
-        service=catalog["telegram"],
-        country=catalog["ukraine"],
-        operator=operator,
-        hours=24,
-        webhook=webhook,
-        nonce=nonce or uuid.uuid4(),
-        requested_by=None,
-        via="cli",
-    )
-
-
 def test_a_rent_records_the_rental_and_its_attempt(simulator, account, catalog):
-    outcome = rent(account, catalog, operator="kyivstar")
+    outcome = rent_number(account, catalog, webhook=True, operator="kyivstar")
     assert outcome.ok
     rental = Rental.objects.get()
     (sim_rent,) = simulator.rents()
@@ -49,7 +36,7 @@ def test_a_rent_records_the_rental_and_its_attempt(simulator, account, catalog):
 
 
 def test_the_webhook_url_carries_an_unguessable_token_of_this_rental(simulator, account, catalog):
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     rental = Rental.objects.get()
     (received,) = simulator.requests("getRentNumber")
     assert received["url"] == f"https://rentdesk.example.test/hooks/sms/{rental.webhook_token}/"
@@ -57,15 +44,15 @@ def test_the_webhook_url_carries_an_unguessable_token_of_this_rental(simulator, 
 
 
 def test_without_webhook_no_url_is_sent(simulator, account, catalog):
-    rent(account, catalog, webhook=False)
+    rent_number(account, catalog, webhook=False)
     (received,) = simulator.requests("getRentNumber")
     assert "url" not in received and Rental.objects.get().webhook_token is None
 
 
 def test_the_same_nonce_rents_once(simulator, account, catalog):
     nonce = uuid.uuid4()
-    first = rent(account, catalog, nonce=nonce)
-    second = rent(account, catalog, nonce=nonce)
+    first = rent_number(account, catalog, webhook=True, nonce=nonce)
+    second = rent_number(account, catalog, webhook=True, nonce=nonce)
     assert second.repeated and second.rental == first.rental
     assert len(simulator.requests("getRentNumber")) == 1
     assert RentAttempt.objects.count() == Rental.objects.count() == 1
@@ -78,7 +65,7 @@ def test_two_concurrent_submissions_of_one_form_rent_once(simulator, account, ca
 
     def submit():
         try:
-            outcomes.append(rent(account, catalog, nonce=nonce))
+            outcomes.append(rent_number(account, catalog, webhook=True, nonce=nonce))
         finally:
             connections.close_all()  # each thread has its own connection; leave none open
 
@@ -95,7 +82,7 @@ def test_two_concurrent_submissions_of_one_form_rent_once(simulator, account, ca
 @pytest.mark.parametrize(("token", "error_class"), SEED_ERRORS)
 def test_each_seed_error_is_recorded_on_the_attempt(simulator, account, catalog, token, error_class):
     simulator.force(token=token)
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     attempt = RentAttempt.objects.get()
     expected_state = AttemptState.UNKNOWN if error_class.kind == "unknown" else AttemptState.FAILED
     assert not outcome.ok and Rental.objects.count() == 0
@@ -118,10 +105,10 @@ def test_each_seed_error_is_recorded_on_the_attempt(simulator, account, catalog,
 )
 def test_a_blocked_account_refuses_without_calling_the_provider(simulator, account, catalog, token, state):
     simulator.force(token=token)
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     account.refresh_from_db()
     assert account.state == state
-    refused = rent(account, catalog)
+    refused = rent_number(account, catalog, webhook=True)
     assert len(simulator.requests("getRentNumber")) == 1  # only the first reached the provider
     attempt = refused.attempt
     assert attempt.state == AttemptState.FAILED and attempt.sent_at is None
@@ -130,23 +117,23 @@ def test_a_blocked_account_refuses_without_calling_the_provider(simulator, accou
 
 def test_a_reset_account_rents_again(simulator, account, catalog):
     simulator.force(token="NO_BALANCE")
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     account.refresh_from_db()
     services.account_reset_state(account=account)
-    assert rent(account, catalog).ok
+    assert rent_number(account, catalog, webhook=True).ok
 
 
 def test_a_ban_that_has_run_out_no_longer_blocks_and_is_cleared_by_a_rent(simulator, account, catalog):
     account.state, account.banned_until = AccountState.BANNED, timezone.now() - timedelta(minutes=1)
     account.save()
-    assert rent(account, catalog).ok
+    assert rent_number(account, catalog, webhook=True).ok
     account.refresh_from_db()
     assert account.state == AccountState.OK and account.banned_until is None
 
 
 def test_a_read_timeout_leaves_an_unknown_attempt_and_sends_once(simulator, account, catalog, short_timeouts):
     simulator.force(delay=2.0)
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     attempt = RentAttempt.objects.get()
     assert attempt.state == AttemptState.UNKNOWN and attempt.error_token == "UNKNOWN_OUTCOME"
     assert "may have charged" in describe(outcome)
@@ -166,20 +153,20 @@ def test_the_attempt_is_committed_before_the_request_is_sent(simulator, account,
 
     watcher = threading.Thread(target=look_from_another_connection)
     watcher.start()
-    rent(account, catalog)
+    rent_number(account, catalog, webhook=True)
     watcher.join()
     assert seen_while_in_flight == [AttemptState.PENDING]
 
 
 def test_renting_inside_a_transaction_is_refused(account, catalog):
     with transaction.atomic(), pytest.raises(RuntimeError, match="outside a transaction"):
-        rent(account, catalog)
+        rent_number(account, catalog, webhook=True)
     assert RentAttempt.objects.count() == 0
 
 
 def test_an_unreadable_stored_key_is_reported_without_sending(simulator, account, catalog, settings):
     settings.API_KEY_ENCRYPTION_KEYS = ["x7Z3jz0sUNkN0qkxbRxWzPYiM1X7VhTGvB0N_7mLsHE="]
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     assert outcome.token == "API_KEY_UNREADABLE" and simulator.requests() == []
 
 
@@ -187,7 +174,7 @@ def test_an_unreachable_provider_fails_cleanly(account, catalog):
     services.account_set_api_key(
         account=account, api_key=SANDBOX_KEY, api_url="http://127.0.0.1:9/stubs/handler_api.php"
     )
-    outcome = rent(account, catalog)
+    outcome = rent_number(account, catalog, webhook=True)
     assert outcome.attempt.state == AttemptState.FAILED and outcome.token == "PROVIDER_UNREACHABLE"
     assert "nothing was charged" in describe(outcome)
 
@@ -206,7 +193,7 @@ def test_ids_and_end_dates_in_each_form_make_the_same_rental(
     settings.PROVIDER_TIMEZONE = "Europe/Kyiv"
     phone = {"id": rent_id, "endDate": end_date, "number": 380501234567}
     simulator.force(body=json.dumps({"status": "success", "phone": phone}), content_type="application/json")
-    assert rent(account, catalog).ok
+    assert rent_number(account, catalog, webhook=True).ok
     rental = Rental.objects.get()
     assert rental.provider_rent_id == "987654" and rental.number == "380501234567"
     assert rental.end_date.isoformat() == expected_end
@@ -250,9 +237,9 @@ def test_a_rent_writes_once_before_the_call_and_once_after(simulator, account, c
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    rent(account, catalog)  # the first rent of a process builds its statements
+    rent_number(account, catalog, webhook=True)  # the first rent of a process builds its statements
     with CaptureQueriesContext(connection) as queries:
-        assert rent(account, catalog).ok
+        assert rent_number(account, catalog, webhook=True).ok
     sql = [query["sql"] for query in queries if query["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
     statements = [text.split()[0].upper() for text in sql]  # BEGIN and COMMIT left out: SQLite shows them
     if connection.vendor == "postgresql":

@@ -18,7 +18,7 @@ def call(simulator, method="get", **params):
     return send(simulator.api_url, **{key: {"api_key": "sim-test-key", **params}}, timeout=5)
 
 
-def rent(simulator, method="get", **params):
+def rent_request(simulator, method="get", **params):
     defaults = {"action": "getRentNumber", "service": "tg", "country": "1", "rent_time": "4"}
     return call(simulator, method, **{**defaults, **params})
 
@@ -42,7 +42,7 @@ def envelope(token):
     ],
 )
 def test_rent_errors_arise_from_state_and_parameters_in_the_json_envelope(simulator, params, token):
-    response = rent(simulator, **params)
+    response = rent_request(simulator, **params)
     assert response.status_code == 200 and response.json() == envelope(token)
 
 
@@ -56,36 +56,36 @@ def test_rent_errors_arise_from_state_and_parameters_in_the_json_envelope(simula
     ],
 )
 def test_generic_and_account_tokens_are_plain_text(simulator, params, token):
-    assert rent(simulator, **params).text == token
+    assert rent_request(simulator, **params).text == token
 
 
 def test_a_banned_key_answers_with_its_php_style_date(simulator):
-    body = rent(simulator, api_key="sim-banned-1").text
+    body = rent_request(simulator, api_key="sim-banned-1").text
     assert body.startswith("BANNED:'") and body.count("-") == 4
 
 
 def test_a_rent_debits_the_balance_and_the_stock(simulator):
     simulator.set_account("sim-test-key", balance="1.00")
     simulator.set_stock(country=1, service="tg", operator="any", count=1)
-    first = rent(simulator, method="post").json()  # POST form-encoded works like GET
+    first = rent_request(simulator, method="post").json()  # POST form-encoded works like GET
     assert first["status"] == "success" and first["phone"]["number"].startswith("380")
     assert call(simulator, action="getBalance").text == "ACCESS_BALANCE:0.70"
-    assert rent(simulator).json() == envelope("NO_NUMBERS")
+    assert rent_request(simulator).json() == envelope("NO_NUMBERS")
     simulator.set_stock(country=1, service="tg", operator="any", count=5)
     simulator.set_account("sim-test-key", balance="0.10")
-    assert rent(simulator).json() == envelope("NO_BALANCE")
+    assert rent_request(simulator).json() == envelope("NO_BALANCE")
 
 
 def test_forced_replies_are_used_once_and_can_target_an_action(simulator):
     simulator.force(token="ERROR_SQL", action="getRentNumber")
     assert call(simulator, action="getBalance").text.startswith("ACCESS_BALANCE:")
-    assert rent(simulator).text == "ERROR_SQL"
-    assert rent(simulator).json()["status"] == "success"
+    assert rent_request(simulator).text == "ERROR_SQL"
+    assert rent_request(simulator).json()["status"] == "success"
 
 
 def test_forced_wire_forms_and_statuses(simulator):
     simulator.force(token="NO_BALANCE", wire="json_msg", status="mapped")
-    response = rent(simulator)
+    response = rent_request(simulator)
     assert response.status_code == 402 and response.json() == {"status": "error", "msg": "NO_BALANCE"}
 
 
@@ -95,16 +95,16 @@ def test_a_provider_that_charges_and_then_fails(simulator):
     page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     simulator.force(action="getRentNumber", handle=True, body=page, status=502, content_type="text/html")
     simulator.force(action="getRentNumber")  # a turn that changes nothing
-    answered = rent(simulator)
+    answered = rent_request(simulator)
     assert (answered.status_code, answered.text) == (502, page)
     assert len(simulator.rents()) == 1 and call(simulator, action="getBalance").text == "ACCESS_BALANCE:0.70"
-    assert rent(simulator).json()["status"] == "success"
+    assert rent_request(simulator).json()["status"] == "success"
     assert len(simulator.requests("getRentNumber")) == 2  # each request logged once
 
 
 def test_the_api_key_is_not_kept_in_the_request_log(simulator):
     before = time.time()
-    rent(simulator)
+    rent_request(simulator)
     (logged,) = simulator.requests()
     assert "api_key" not in logged and before <= logged["at"] <= time.time()  # when it arrived
 
@@ -160,13 +160,13 @@ def test_control_plane_answers_bad_input_with_400_not_a_dropped_connection(simul
 
 def test_a_naive_ban_time_is_taken_as_utc(simulator):
     simulator.set_account("sim-test-key", banned_until="2099-01-01T00:00:00")
-    assert rent(simulator).text == "BANNED:'2099-1-1 00-00-00'"
+    assert rent_request(simulator).text == "BANNED:'2099-1-1 00-00-00'"
 
 
 def test_a_restarted_simulator_does_not_reuse_rent_ids(simulator):
-    first = rent(simulator).json()["phone"]["id"]
+    first = rent_request(simulator).json()["phone"]["id"]
     simulator.reset()  # a fresh state, as after a restart
-    assert rent(simulator).json()["phone"]["id"] > first
+    assert rent_request(simulator).json()["phone"]["id"] > first
 
 
 # --- the family's forms (contract section 4) --------------------------------------------------
@@ -183,7 +183,7 @@ RENT_ID_ACTIONS = [
 
 @pytest.mark.parametrize("params", RENT_ID_ACTIONS, ids=lambda params: params["action"])
 def test_a_missing_id_is_no_id_rent_and_an_unknown_or_foreign_one_invalid_phone(simulator, params):
-    foreign = rent(simulator, api_key="sim-other-key").json()["phone"]["id"]
+    foreign = rent_request(simulator, api_key="sim-other-key").json()["phone"]["id"]
     assert call(simulator, **params).json() == envelope("NO_ID_RENT")
     assert call(simulator, id="99", **params).json() == envelope("INVALID_PHONE")
     assert call(simulator, id=str(foreign), **params).json() == envelope("INVALID_PHONE")
@@ -191,20 +191,20 @@ def test_a_missing_id_is_no_id_rent_and_an_unknown_or_foreign_one_invalid_phone(
 
 
 def test_odd_digits_in_numbers_are_answered_not_crashed_on(simulator):
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     status = call(simulator, action="getRentStatus", id=str(rent_id), page="\u00b2", size="\u00b9")
     assert status.json() == envelope("STATUS_WAIT_CODE")  # as page 0 of the default size
     assert call(simulator, action="getRentNumber", service="tg", country="\u00b9", rent_time="4").status_code == 200
 
 
 def test_a_blocked_key_still_reads_but_cannot_spend(simulator):
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     simulator.set_account("sim-test-key", blocked=True)
     assert call(simulator, action="getBalance").text == "ACCESS_BALANCE:99.70"
     assert call(simulator, action="getRentStatus", id=rent_id).json() == envelope("STATUS_WAIT_CODE")
     assert call(simulator, action="getRentList").json()["status"] == "success"
     assert call(simulator, action="continueRentInfo", id=rent_id, hours=4).json()["price"] == 0.3
-    assert rent(simulator).json() == envelope("CHANNELS_LIMIT")
+    assert rent_request(simulator).json() == envelope("CHANNELS_LIMIT")
     assert call(simulator, action="continueRentNumber", id=rent_id, rent_time=4).json() == envelope("CHANNELS_LIMIT")
 
 
@@ -220,7 +220,7 @@ def test_time_is_read_wherever_rent_time_is(simulator, action):
 
 
 def test_both_extension_price_names_answer(simulator):
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     info = call(simulator, action="continueRentInfo", id=rent_id, hours=24, needHistory="true").json()
     assert info["status"] == "success" and info["price"] == 0.9 and info["hours"] == 24 and info["currency"] == 840
     assert info["maxHours"] > 0 and info["history"]
@@ -252,7 +252,7 @@ def test_services_and_countries_says_no_numbers_when_nothing_is_in_stock(simulat
 
 
 def test_cancelling_after_an_extension_refunds_the_rent_and_the_extension(simulator):
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     call(simulator, action="continueRentNumber", id=rent_id, rent_time=24)
     assert call(simulator, action="getBalance").text == "ACCESS_BALANCE:98.80"
     assert call(simulator, action="setRentStatus", id=rent_id, status=2).json() == {"status": "success"}
@@ -260,7 +260,7 @@ def test_cancelling_after_an_extension_refunds_the_rent_and_the_extension(simula
 
 
 def test_a_re_ordered_rent_keeps_its_old_id_answerable_as_finished(simulator):
-    old_id = rent(simulator).json()["phone"]["id"]
+    old_id = rent_request(simulator).json()["phone"]["id"]
     simulator._post_json("advance", {"seconds": 5 * 3600})
     new_id = call(simulator, action="continueRentNumber", id=old_id, rent_time=4).json()["phone"]["id"]
     assert new_id != old_id
@@ -271,20 +271,20 @@ def test_a_re_ordered_rent_keeps_its_old_id_answerable_as_finished(simulator):
 
 def test_every_other_form_stays_available_through_the_dialect(simulator):
     simulator.dialect(rent_errors="text", error_status="mapped", values="array")
-    response = rent(simulator, service="nope")
+    response = rent_request(simulator, service="nope")
     assert (response.status_code, response.text) == (400, "BAD_SERVICE")
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     simulator._post_json("sms", {"rent_id": rent_id, "text": "Code 1", "webhook": False})
     assert call(simulator, action="getRentStatus", id=rent_id).json()["values"][0]["text"] == "Code 1"
     simulator.dialect(unknown_actions=["continueRentInfo"])
     assert call(simulator, action="continueRentInfo", id=rent_id, hours=4).text == "BAD_ACTION"
     simulator.reset()
-    assert rent(simulator, service="nope").json() == envelope("BAD_SERVICE")
+    assert rent_request(simulator, service="nope").json() == envelope("BAD_SERVICE")
 
 
 def test_early_cancel_denied_when_the_dialect_asks_for_it(simulator):
     simulator.dialect(early_cancel_denied_seconds=120)
-    rent_id = rent(simulator).json()["phone"]["id"]
+    rent_id = rent_request(simulator).json()["phone"]["id"]
     assert call(simulator, action="setRentStatus", id=rent_id, status=2).json() == envelope("EARLY_CANCEL_DENIED")
     simulator._post_json("advance", {"seconds": 180})
     assert call(simulator, action="setRentStatus", id=rent_id, status=2).json() == {"status": "success"}
@@ -292,7 +292,7 @@ def test_early_cancel_denied_when_the_dialect_asks_for_it(simulator):
 
 def test_a_forced_429_carries_its_retry_after(simulator):
     simulator.force(body="Too Many Requests", status=429, headers={"Retry-After": "7"})
-    response = rent(simulator)
+    response = rent_request(simulator)
     assert response.status_code == 429 and response.headers["Retry-After"] == "7"
 
 
@@ -310,6 +310,6 @@ def test_a_provider_sized_catalog_answers_for_every_country_it_offers_until_a_re
     generated = max(set(countries) - {187})
     prices = call(simulator, action="getRentPrices", country=str(generated), rent_time="24").json()
     assert set(prices["values"][str(generated)]) == set(SERVICES)
-    assert rent(simulator, country=str(generated)).json()["status"] == "success"
+    assert rent_request(simulator, country=str(generated)).json()["status"] == "success"
     simulator.reset()
     assert call(simulator, action="getRentPrices", country=str(generated)).json() == envelope("BAD_COUNTRY")

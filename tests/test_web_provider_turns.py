@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def rental(simulator, account, catalog):
-    return services.rental_rent(
-        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator="any", hours=24,
-        webhook=False, nonce=uuid.uuid4(), requested_by=None, via="cli",
-    ).rental  # fmt: skip
-
-
-@pytest.fixture
 def webhooked(simulator, account, catalog, settings, live_server, eager_tasks):
     """A rental whose webhooks reach this test's live server, where the API is served too."""
     settings.PUBLIC_BASE_URL = live_server.url
@@ -42,12 +33,6 @@ def webhooked(simulator, account, catalog, settings, live_server, eager_tasks):
         webhook=True, nonce=uuid.uuid4(), requested_by=None, via="cli",
     ).rental  # fmt: skip
     return rental, live_server.url
-
-
-@pytest.fixture
-def boss(client):
-    client.force_login(User.objects.create_superuser("boss", password="pw"))
-    return client
 
 
 def book_the_account_ahead(account, seconds: float):

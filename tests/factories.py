@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import factory
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from rentals import services
@@ -85,6 +85,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+
+
+def staff_member(username: str, *codenames: str) -> User:
+    """A staff user holding exactly these permissions of the rentals app (none of a role's)."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="rentals"))
+    return user
 
 
 def rent_number(

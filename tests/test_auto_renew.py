@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import AttemptState, PersonBudget, Rental, RentalExtension
+from rentals.models import AttemptState, ErrorEvent, PersonBudget, Rental, RentalExtension
 from rentals.reasons import reason_words
 from rentals.services.api_tokens import api_token_create
 
 from .conftest import SANDBOX_KEY
-from .factories import UserFactory, rent_number
+from .factories import RentalFactory, UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -387,3 +387,13 @@ def test_only_those_who_may_extend_set_rentals_to_renew(client):
                              "hours": "72", "before_hours": "24", "max_price": "3.00"})  # fmt: skip
     rental.refresh_from_db()
     assert not rental.auto_renew
+
+
+def test_auto_renew_with_another_extension_open_alarms_once(simulator, account):
+    rental = RentalFactory(account=account, auto_renew=True, auto_renew_max_price=Decimal("9"),
+                           end_date=timezone.now() + timedelta(hours=5))  # fmt: skip
+    RentalExtension.objects.create(rental=rental, hours=24, state=AttemptState.UNKNOWN, old_rent_id="1")
+    assert services.rental_auto_renew(rental_id=rental.pk) == "refused"
+    assert services.rental_auto_renew(rental_id=rental.pk) == "already handled"
+    assert len(mail.outbox) == 1 and simulator.requests("continueRentNumber") == []
+    assert ErrorEvent.objects.get().token == "AUTO_RENEW_FAILED"

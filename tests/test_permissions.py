@@ -3,14 +3,15 @@
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
 from rentals import services
-from rentals.models import ErrorEvent, ProviderAccount, Rental, RentAttempt, SmsMessage
+from rentals.models import ErrorEvent, ProviderAccount, Rental, RentalStatus, RentAttempt, SmsMessage
+from rentals.roles import roles_install
 
-from .factories import RentalFactory
+from .factories import RentalFactory, staff_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,3 +145,35 @@ def test_every_filter_link_a_list_shows_opens(setup, admin_client):
             assert response.status_code == 200, listing + unescape(query)
             opened += 1
     assert opened > 20
+
+
+def test_the_history_form_cannot_write_an_old_version_back(client):
+    rental = RentalFactory(label="first")
+    rental.label, rental.status = "second", RentalStatus.FINISHED
+    rental.save()
+    old = rental.history.earliest("history_date")
+    client.force_login(staff_member("someone", "view_rental"))
+    url = reverse("admin:rentals_rental_simple_history", args=[rental.pk, old.history_id])
+    response = client.post(url, {"label": "hijacked", "auto_renew": "on", "auto_renew_max_price": "9999"})
+    rental.refresh_from_db()
+    assert response.status_code == 403 and (rental.label, rental.status, rental.auto_renew) == (
+        "second", RentalStatus.FINISHED, False)  # fmt: skip
+
+
+def test_switching_on_auto_renew_needs_the_extend_permission(client):
+    rental = RentalFactory()
+    client.force_login(staff_member("someone", "view_rental", "change_rental"))
+    url = reverse("admin:rentals_rental_change", args=[rental.pk])
+    client.post(url, {"label": "x", "notes": "", "auto_renew": "on", "auto_renew_hours": "720",
+                      "auto_renew_before_hours": "24", "auto_renew_max_price": "100",
+                      **{f"{p}-{k}": "0" for p in ("messages", "extensions", "reminders")
+                         for k in ("TOTAL_FORMS", "INITIAL_FORMS")}})  # fmt: skip
+    rental.refresh_from_db()
+    assert rental.label == "x" and rental.auto_renew is False
+
+
+def test_groups_tuned_in_the_admin_stay_tuned():
+    operator = Group.objects.get(name="Operator")
+    operator.permissions.remove(Permission.objects.get(codename="rent_number"))
+    roles_install()
+    assert not operator.permissions.filter(codename="rent_number").exists()

@@ -12,11 +12,11 @@ from django.utils import timezone
 from harness.servers import wait_until
 from rentals import services
 from rentals.attention import attention_words
-from rentals.models import AttemptState, Rental, RentAttempt
+from rentals.models import AttemptState, Rental, RentalExtension, RentAttempt
 from rentals.sentences import describe
 
 from .conftest import SANDBOX_KEY
-from .factories import rent_number
+from .factories import AccountFactory, RentalFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,3 +190,22 @@ def test_an_extension_with_an_unknown_outcome_blocks_another_and_is_settled_by_r
     (sim_rent,) = [rent for rent in simulator.rents() if rent["state"] == "active"]  # the old id stays, finished
     assert result.resolved_extensions and result.adopted_rentals == [] and Rental.objects.count() == 1
     assert rental.provider_rent_id == str(sim_rent["id"]) and rental.status == "active"
+
+
+def test_stale_pending_extensions_stop_blocking(account):
+    rental = RentalFactory(account=account)
+    RentalExtension.objects.create(rental=rental, hours=24, old_rent_id="1", sent_at=timezone.now())
+    RentalExtension.objects.filter(rental=rental).update(created_at=timezone.now() - timedelta(hours=1))
+    services.attempts_resolve_stale(now=timezone.now())
+    assert RentalExtension.objects.get().state == AttemptState.UNKNOWN
+
+
+def test_a_rent_that_an_extension_reordered_is_not_adopted_while_the_extension_is_in_flight(simulator, account):
+    import requests
+
+    params = {"api_key": SANDBOX_KEY, "action": "getRentNumber", "service": "tg", "country": "1", "rent_time": "4"}
+    phone = requests.get(simulator.api_url, params=params, timeout=5).json()["phone"]
+    rental = RentalFactory(account=AccountFactory(name="Other"), number=phone["number"])
+    Rental.objects.filter(pk=rental.pk).update(account=account)
+    RentalExtension.objects.create(rental=rental, hours=24, old_rent_id=rental.provider_rent_id)  # pending
+    assert services.account_reconcile(account_id=account.pk, now=timezone.now()).adopted_rentals == []

@@ -143,3 +143,10 @@ def test_a_low_balance_alert_that_could_not_be_sent_is_tried_again(simulator, ac
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     check(account)
     assert len(mail.outbox) == 1 and account.low_balance_alerted_at is not None
+
+
+def test_a_key_change_keeps_its_time(account):
+    before = account.api_key_changed_at
+    services.account_set_api_key(account=account, api_key="another-key-123456")
+    account.refresh_from_db()
+    assert account.api_key_changed_at and account.api_key_changed_at != before

@@ -1,5 +1,7 @@
-"""Expiry reminders and expiry over time (time-machine moves the clock), on a real database."""
+"""Expiry reminders and expiry over time (time-machine moves the clock), an extension asked for an end date
+that has since moved, and alerts that reach chat when mail fails, on a real database."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from rentals.models import RentalReminder, RentalStatus
 from rentals.sentences import format_time_left
 
 from .conftest import run_concurrently
-from .factories import RentalFactory, UserFactory
+from .factories import RentalFactory, UserFactory, rent_number
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,3 +159,24 @@ def test_expiry_marks_rentals_past_their_end_once():
 )  # fmt: skip
 def test_time_left_reads_naturally(left, text):
     assert format_time_left(left) == text
+
+
+def test_an_extension_decided_for_an_end_date_that_moved_sends_nothing(simulator, account, catalog):
+    rental = rent_number(account, catalog).rental
+    moved = rental.end_date - timedelta(hours=1)
+    outcome = services.rental_extend(
+        rental=rental, hours=24, nonce=uuid.uuid4(), requested_by=None, price_quoted=None, expect_end_date=moved
+    )
+    assert outcome.token == "RENTAL_CHANGED" and simulator.requests("continueRentNumber") == []
+
+
+def test_chat_hears_of_it_when_mail_fails(settings, chat_server):
+    from rentals.notices import Notice
+    from rentals.notifications import notify
+
+    settings.RENTDESK_CHAT_URLS = [chat_server.apprise_url]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 1
+    with pytest.raises(OSError):
+        notify(Notice("Rental ends", "soon"), recipients=["a@example.test"])
+    assert chat_server.received and chat_server.received[0]["title"] == "Rental ends"

@@ -160,3 +160,13 @@ def test_an_extension_of_a_closed_month_settled_late_by_reconciliation_counts_at
     assert RentalExtension.objects.get(pk=unknown.extension.pk).cost
     assert shown("account", datetime(2000, 1, 1, tzinfo=UTC)) != before
     assert_same_figures(timezone.now())
+
+
+def test_refunded_rentals_are_not_spend():
+    from rentals.selectors import spend_by_month
+
+    RentalFactory(cost=Decimal("2"))
+    RentalFactory(cost=Decimal("5"), status=RentalStatus.CANCELLED)
+    RentalFactory(cost=Decimal("7"), status=RentalStatus.REVOKED)
+    rows = spend_by_month(group="account", since=timezone.now() - timedelta(days=1))
+    assert sum(row.amount for row in rows) == Decimal("2")

@@ -47,8 +47,9 @@ from .factories import UserFactory
 from .test_forwarding import inject
 from .test_login_security import code_for
 
-# A rental whose SMS reach this test's live server by webhook, tasks run as a worker would.
-rental = test_forwarding.rental
+# A rental labelled "Shop #12 login" whose SMS reach this test's live server by webhook, tasks run as a
+# worker would.
+labelled_webhook_rental = test_forwarding.labelled_webhook_rental
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,14 +196,16 @@ def test_stop_in_the_chat_and_disconnect_on_the_page_unlink(client, bot):
     assert "not connected" in bot.last()
 
 
-def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(client, bot, rental):
+def test_a_person_who_leaves_the_staff_loses_the_chat_and_coming_back_does_not_restore_it(
+    client, bot, labelled_webhook_rental
+):
     person = staff("view_smsmessage")
     linked(client, bot, person)
-    services.rentals_follow(rentals=[rental], user=person)
+    services.rentals_follow(rentals=[labelled_webhook_rental], user=person)
     person.is_active = False
     person.save()
     assert not TelegramLink.objects.exists()
-    assert not rental.followers.exists()  # nor their follows
+    assert not labelled_webhook_rental.followers.exists()  # nor their follows
     person.is_active = True
     person.save()
     bot.write("/numbers")
@@ -226,15 +229,15 @@ def test_updates_are_answered_once_and_one_reader_at_a_time(client, bot):
 
 
 def test_each_sms_of_an_assigned_rental_reaches_the_linked_chat_once_with_the_code_set_apart(
-    client, bot, simulator, rental
+    client, bot, simulator, labelled_webhook_rental
 ):
     person = staff("view_smsmessage")
     linked(client, bot, person)
-    rental.assignee = person
-    rental.save()
+    labelled_webhook_rental.assignee = person
+    labelled_webhook_rental.save()
     before = len(bot.sent())
-    assert inject(simulator, rental, "Your Telegram code 48213 <b>&") == 200
-    services.rental_poll(rental=rental)  # polling meets the same SMS
+    assert inject(simulator, labelled_webhook_rental, "Your Telegram code 48213 <b>&") == 200
+    services.rental_poll(rental=labelled_webhook_rental)  # polling meets the same SMS
     (pushed,) = bot.sent()[before:]
     assert "<code>48213</code>" in pushed["text"] and pushed["parse_mode"] == "HTML"
     assert "Your Telegram code 48213 &lt;b&gt;&amp;" in pushed["text"]  # the stranger's text, escaped
@@ -243,36 +246,36 @@ def test_each_sms_of_an_assigned_rental_reaches_the_linked_chat_once_with_the_co
 
 
 def test_a_chat_telegram_refused_once_gets_the_sms_on_retry_and_the_other_chat_not_twice(
-    client, bot, simulator, rental, settings, eager_tasks
+    client, bot, simulator, labelled_webhook_rental, settings, eager_tasks
 ):
     settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
     eager_tasks.conf.task_eager_propagates = False  # a retry is not an error to raise in the caller
     assignee, follower = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
     linked(client, bot, assignee)
     linked(client, bot, follower, chat_id=OTHER_CHAT)
-    rental.assignee = assignee
-    rental.save()
-    services.rentals_follow(rentals=[rental], user=follower)
+    labelled_webhook_rental.assignee = assignee
+    labelled_webhook_rental.save()
+    services.rentals_follow(rentals=[labelled_webhook_rental], user=follower)
     first, other = len(bot.sent()), len(bot.sent(OTHER_CHAT))
     bot.force(method="sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
-    inject(simulator, rental, "Code 6060")
+    inject(simulator, labelled_webhook_rental, "Code 6060")
     assert [m["text"].count("<code>6060</code>") for m in bot.sent()[first:]] == [1]
     assert [m["text"].count("<code>6060</code>") for m in bot.sent(OTHER_CHAT)[other:]] == [1]
     assert (SmsForward.objects.get().state, SmsForward.objects.get().attempts) == (ForwardState.SENT, 2)
 
 
 def test_a_chat_that_blocked_the_bot_is_let_go_and_the_connect_page_says_so(
-    client, bot, simulator, rental, settings, eager_tasks
+    client, bot, simulator, labelled_webhook_rental, settings, eager_tasks
 ):
     settings.RENTDESK_SMS_FORWARD_RETRY_SECONDS = 1
     eager_tasks.conf.task_eager_propagates = False
     person = staff("view_smsmessage")
     linked(client, bot, person)
-    rental.assignee = person
-    rental.save()
+    labelled_webhook_rental.assignee = person
+    labelled_webhook_rental.save()
     bot.force(method="sendMessage", error_code=403, description="Forbidden: bot was blocked by the user")
-    inject(simulator, rental, "Code 7070")
-    inject(simulator, rental, "Code 7171")
+    inject(simulator, labelled_webhook_rental, "Code 7070")
+    inject(simulator, labelled_webhook_rental, "Code 7171")
     # Refused once, then nothing more is sent there: not this SMS's retries, not the next SMS.
     assert len(bot.calls("sendMessage")) == 2  # the "Connected" answer, and the refused push
     assert not TelegramLink.objects.exists()
@@ -284,68 +287,70 @@ def test_a_chat_that_blocked_the_bot_is_let_go_and_the_connect_page_says_so(
 
 
 def test_a_rental_followed_from_the_list_sends_its_sms_to_the_followers_chat_until_unfollowed(
-    client, bot, simulator, rental
+    client, bot, simulator, labelled_webhook_rental
 ):
     """Someone covering a colleague's numbers for a shift: neither assignee nor renter, they follow them."""
     cover = staff("view_rental", "view_smsmessage", username="cover")
     linked(client, bot, cover)
     changelist = reverse("admin:rentals_rental_changelist")
-    chosen = {"_selected_action": [str(rental.pk)], "index": "0"}
+    chosen = {"_selected_action": [str(labelled_webhook_rental.pk)], "index": "0"}
     followed = client.post(changelist, {**chosen, "action": "follow"}, follow=True)
     assert "You now follow 1 more rental(s)." in followed.content.decode()
-    page = client.get(reverse("admin:rentals_rental_change", args=[rental.pk])).content.decode()
+    page = client.get(reverse("admin:rentals_rental_change", args=[labelled_webhook_rental.pk])).content.decode()
     assert "Followed by" in page and "cover" in page
     before = len(bot.sent())
-    inject(simulator, rental, "Code 7117")
+    inject(simulator, labelled_webhook_rental, "Code 7117")
     assert [m["text"].count("<code>7117</code>") for m in bot.sent()[before:]] == [1]
     # Their open Rentdesk tabs learn of its codes too (the tab's title, a desktop notification).
     seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
     assert "7117" in [code["code"] for code in seen["codes"]]
     client.post(changelist, {**chosen, "action": "unfollow"})
-    assert not rental.followers.exists()
+    assert not labelled_webhook_rental.followers.exists()
     before = len(bot.sent())
-    inject(simulator, rental, "Code 7228")
+    inject(simulator, labelled_webhook_rental, "Code 7228")
     assert bot.sent()[before:] == []
     seen = client.get(reverse("admin:rentals_rental_live_new_codes"), {"after": "0"}).json()
     assert [code["code"] for code in seen["codes"]] == []
 
 
-def test_a_renter_who_handed_the_number_on_no_longer_gets_its_codes(client, bot, simulator, rental):
+def test_a_renter_who_handed_the_number_on_no_longer_gets_its_codes(client, bot, simulator, labelled_webhook_rental):
     """Its codes follow its assignee (and followers), not whoever rented it for them."""
     renter, colleague = staff("view_smsmessage"), staff("view_smsmessage", username="taras")
     linked(client, bot, renter)
     linked(client, bot, colleague, chat_id=OTHER_CHAT)
-    rental.assignee, rental.rented_by = colleague, renter
-    rental.save()
+    labelled_webhook_rental.assignee, labelled_webhook_rental.rented_by = colleague, renter
+    labelled_webhook_rental.save()
     mine, theirs = len(bot.sent()), len(bot.sent(OTHER_CHAT))
-    inject(simulator, rental, "Code 5151")
+    inject(simulator, labelled_webhook_rental, "Code 5151")
     assert bot.sent()[mine:] == []
     assert [m["text"].count("<code>5151</code>") for m in bot.sent(OTHER_CHAT)[theirs:]] == [1]
 
 
-def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, rental):
+def test_a_person_who_may_not_read_sms_is_told_only_that_one_came(client, bot, simulator, labelled_webhook_rental):
     person = staff()
     linked(client, bot, person)
-    rental.assignee = person
-    rental.save()
+    labelled_webhook_rental.assignee = person
+    labelled_webhook_rental.save()
     before = len(bot.sent())
-    inject(simulator, rental, "Your code 31337")
+    inject(simulator, labelled_webhook_rental, "Your code 31337")
     (pushed,) = bot.sent()[before:]
     assert "An SMS came to" in pushed["text"] and "31337" not in pushed["text"]
 
 
-def test_a_person_who_turned_telegram_codes_off_gets_none_and_can_turn_them_on_again(client, bot, simulator, rental):
+def test_a_person_who_turned_telegram_codes_off_gets_none_and_can_turn_them_on_again(
+    client, bot, simulator, labelled_webhook_rental
+):
     person = staff()  # without the SMS permission, "my SMS forwarding" is not theirs: the page says it
     linked(client, bot, person)
     client.post(reverse("telegram_connect"), {"action": "codes-off"})
     assert ForwardingPreference.objects.get(user=person).telegram_codes is False
-    rental.assignee = person
-    rental.save()
+    labelled_webhook_rental.assignee = person
+    labelled_webhook_rental.save()
     before = len(bot.sent())
-    inject(simulator, rental, "Your code 5151")
+    inject(simulator, labelled_webhook_rental, "Your code 5151")
     assert bot.sent()[before:] == []
     client.post(reverse("telegram_connect"), {"action": "codes-on"})
-    inject(simulator, rental, "Your code 5252")
+    inject(simulator, labelled_webhook_rental, "Your code 5252")
     assert len(bot.sent()[before:]) == 1
 
 
@@ -353,29 +358,29 @@ def test_a_person_who_turned_telegram_codes_off_gets_none_and_can_turn_them_on_a
 
 
 def test_numbers_lists_the_persons_active_rentals_with_the_time_left_and_codes_only_to_sms_readers(
-    client, bot, simulator, rental
+    client, bot, simulator, labelled_webhook_rental
 ):
     reader, other = staff("view_smsmessage", "view_rental"), staff("view_rental", username="taras")
     linked(client, bot, reader)
     linked(client, bot, other, chat_id=OTHER_CHAT)
-    rental.assignee, rental.rented_by = reader, other
-    rental.save()
-    inject(simulator, rental, "Your code 8080")
+    labelled_webhook_rental.assignee, labelled_webhook_rental.rented_by = reader, other
+    labelled_webhook_rental.save()
+    inject(simulator, labelled_webhook_rental, "Your code 8080")
     bot.write("/numbers")
     bot.write("/numbers", chat_id=OTHER_CHAT)
     read_updates()
-    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last() and " left" in bot.last()
+    assert f"{spaced_number(labelled_webhook_rental.number)} (Shop #12 login)" in bot.last() and " left" in bot.last()
     assert "<code>8080</code>" in bot.last() and "8080" not in bot.last(OTHER_CHAT)
-    assert f"{spaced_number(rental.number)} (Shop #12 login)" in bot.last(OTHER_CHAT)
+    assert f"{spaced_number(labelled_webhook_rental.number)} (Shop #12 login)" in bot.last(OTHER_CHAT)
 
 
-def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, rental):
+def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot, simulator, labelled_webhook_rental):
     person = staff("view_smsmessage", "view_rental")
     linked(client, bot, person)
-    inject(simulator, rental, "Old code 1111")
-    inject(simulator, rental, "New code 2222")
+    inject(simulator, labelled_webhook_rental, "Old code 1111")
+    inject(simulator, labelled_webhook_rental, "New code 2222")
     bot.write("/code shop #12")
-    bot.write(f"/code +{rental.number}")
+    bot.write(f"/code +{labelled_webhook_rental.number}")
     bot.write("/code nothing-like-it")
     read_updates()
     by_label, by_number, missing = [m["text"] for m in bot.sent()[-3:]]
@@ -384,11 +389,13 @@ def test_code_answers_the_newest_sms_of_a_rental_by_label_or_number(client, bot,
     assert "No number you may see matches" in missing
 
 
-def test_code_tells_a_person_without_the_sms_permission_only_when_one_came(client, bot, simulator, rental):
+def test_code_tells_a_person_without_the_sms_permission_only_when_one_came(
+    client, bot, simulator, labelled_webhook_rental
+):
     person = staff("view_rental")
     linked(client, bot, person)
-    inject(simulator, rental, "Your code 4444")
-    bot.write(f"/code {rental.number}")
+    inject(simulator, labelled_webhook_rental, "Your code 4444")
+    bot.write(f"/code {labelled_webhook_rental.number}")
     read_updates()
     assert "The newest SMS came to" in bot.last() and "4444" not in bot.last()
 
@@ -421,17 +428,17 @@ def test_a_tap_on_a_button_is_acknowledged(client, bot):
 # --- the token -------------------------------------------------------------------------------------
 
 
-def test_the_token_is_in_no_log_error_or_record(client, bot, simulator, rental, caplog, settings):
+def test_the_token_is_in_no_log_error_or_record(client, bot, simulator, labelled_webhook_rental, caplog, settings):
     caplog.set_level(logging.DEBUG)
     person = staff("view_smsmessage")
     linked(client, bot, person)
-    rental.assignee = person
-    rental.save()
+    labelled_webhook_rental.assignee = person
+    labelled_webhook_rental.save()
     bot.force(method="getUpdates", error_code=502, description=f"Bad Gateway for /bot{TOKEN}/getUpdates")
     assert read_updates() == 0
     for _ in range(3):
         bot.force(method="sendMessage", error_code=500, description=f"echo {TOKEN}")
-    inject(simulator, rental, "Code 9999")
+    inject(simulator, labelled_webhook_rental, "Code 9999")
     unreachable = TelegramClient(token=TOKEN, api_url="http://127.0.0.1:9")
     with pytest.raises(TelegramError) as failure:
         unreachable.get_me()

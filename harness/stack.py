@@ -6,7 +6,7 @@ commands are the ExecStart lines of deploy/systemd/, the release commands their 
 lines, and nginx runs deploy/nginx/rentdesk.conf with a self-signed certificate. Only the
 addresses (free loopback ports) and paths (a temporary directory) differ from a server.
 
-tests/test_production_stack.py runs it on PostgreSQL behind nginx; the fault suite (faults/) also
+tests/operations/test_production_stack.py runs it on PostgreSQL behind nginx; the fault suite (faults/) also
 runs it on SQLite, or without nginx, where a machine lacks them; the benchmarks (bench/_stack.py) start
 only the processes they measure. Plain Python: no pytest here.
 """

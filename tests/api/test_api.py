@@ -427,7 +427,7 @@ class PausingCache(LocMemCache):
 
 
 def test_two_people_counted_at_once_in_one_process_each_keep_their_own_count(db, settings):
-    settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "tests.test_api.PausingCache", "LOCATION": "pausing"}}
+    settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "tests.api.test_api.PausingCache", "LOCATION": "pausing"}}
     settings.RENTDESK_API_REQUESTS_PER_MINUTE = 1
     (throttle,) = api.throttle  # the one object django-ninja asks for every request, in every thread
     first, second = HttpRequest(), HttpRequest()

@@ -2,27 +2,29 @@
 
 Every script runs on a throwaway SQLite file, or, when BENCH_DATABASE_URL names a PostgreSQL
 server (a postgres:// URL whose user may create databases), on a new database there that is
-dropped at the end. BENCH_SIZE=quick picks the smaller sizes CI runs; the targets stay the same.
+dropped at the end (both made by harness/databases.py, as the stack and the fault suite make theirs).
+BENCH_SIZE=quick picks the smaller sizes CI runs; the targets stay the same.
 Each figure is printed with its target and PASS or FAIL; the script exits non-zero on any FAIL.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 PROJECT = Path(__file__).resolve().parent.parent
+# A script runs as bench/<name>.py: the project (config, rentals, harness) is importable from here on.
+sys.path.insert(0, str(PROJECT))
+
+from harness.databases import create_database, django_migrated, drop_databases, server_of, sqlite_url  # noqa: E402
+
 QUICK = os.environ.get("BENCH_SIZE") == "quick"
 _outcomes: list[bool] = []
 
@@ -40,16 +42,12 @@ def database_name() -> str:
 
 def scratch_database_url() -> str:
     """A new, empty database for this run: a SQLite file, or a database on BENCH_DATABASE_URL's server."""
-    server = os.environ.get("BENCH_DATABASE_URL", "").rsplit("/", 1)[0]
+    server = server_of(os.environ.get("BENCH_DATABASE_URL", ""))
     if not server:
         directory = Path(tempfile.mkdtemp(prefix="rentdesk-bench-"))
         atexit.register(_remove_scratch_directory, directory)  # its database grows to hundreds of megabytes
-        return f"sqlite:///{directory / 'bench.sqlite3'}"
-    import psycopg
-
-    name = f"rentdesk_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server + "/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        return sqlite_url(directory / "bench.sqlite3")
+    name = create_database(server, prefix="rentdesk_bench")
     atexit.register(_drop_database, server, name)
     return f"{server}/{name}"
 
@@ -62,29 +60,16 @@ def _remove_scratch_directory(directory: Path) -> None:
 
 
 def _drop_database(server: str, name: str) -> None:
-    import psycopg
     from django.db import connections
 
     connections.close_all()
-    with psycopg.connect(server + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_databases(server, [name])
 
 
 def django_on_scratch_database() -> str:
     """Django (test settings: fast hashing, no mail; DEBUG off) migrated on a scratch database; its URL."""
-    sys.path.insert(0, str(PROJECT))
     url = scratch_database_url()
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["RENTDESK_ENV_FILE"] = os.devnull
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"  # the test client's host
-    # As in production: with DEBUG on, Django keeps and logs every statement, a cost no server pays.
-    os.environ["DJANGO_DEBUG"] = "false"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    django_migrated(url)
     return url
 
 
@@ -185,32 +170,3 @@ def finish() -> NoReturn:
     """Exit non-zero when any figure missed its target."""
     sys.stdout.flush()
     sys.exit(0 if all(_outcomes) else 1)
-
-
-@contextlib.contextmanager
-def simulator_process(*arguments: str) -> Iterator[str]:
-    """A simulator in its own process, as SMS.online is (``runsimulator`` with ``arguments``), answering
-    its control plane; its base URL."""
-    import requests
-
-    from tests.servers import free_port, wait_until
-
-    port = free_port()
-    process = subprocess.Popen(
-        [str(PROJECT / ".venv" / "bin" / "python"), "manage.py", "runsimulator", "--port", str(port), *arguments],
-        cwd=PROJECT, env={**os.environ, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(base + "/_control/clock", timeout=2).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        assert wait_until(answers, seconds=30)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

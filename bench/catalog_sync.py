@@ -26,7 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
-from _setup import django_on_scratch_database, finish, note, report, simulator_process, sized
+from _setup import django_on_scratch_database, finish, note, report, sized
+
+from harness.servers import simulator_process
 
 COUNTRIES = 180
 RENT_TIMES = 9

@@ -38,7 +38,6 @@ import json
 import os
 import random
 import secrets
-import sqlite3
 import sys
 import threading
 import time
@@ -51,12 +50,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from _setup import PROJECT, django_on_scratch_database, finish, note, percentile, report, sized
+from _setup import django_on_scratch_database, finish, note, percentile, report, sized
 from _stack import celery_client, running_stack, wait_for_idle_worker
 
-sys.path.insert(0, str(PROJECT))
-
-from faults.parts import ThrowawayCluster, _initdb
+from harness.databases import ThrowawayCluster, initdb, unavailable_for
 
 RATE = 10  # webhooks a second
 RENTALS = 200  # that they go to: each gets one every 20 s, so its page's newest 10 always hold the SMS
@@ -271,7 +268,7 @@ class Bench:
     celery: Any
     screen: Screen
     rentals: list[tuple[int, str, str]]
-    cluster: RestartableCluster | None
+    cluster: ThrowawayCluster | None
     beat: Beat
 
     def flow(self, code: str) -> Flow:
@@ -380,26 +377,16 @@ def provider_requests(stack: Any, actions: tuple[str, ...], *, since: float) -> 
     return sum(1 for r in received if r.get("action") in actions and r["at"] >= since)
 
 
-class RestartableCluster(ThrowawayCluster):
-    """The fault suite's throwaway PostgreSQL server, which the benchmark may stop and start again."""
-
-    def away_for(self, seconds: float) -> None:
-        self._run("pg_ctl", "-D", f"{self.directory}/data", "-m", "fast", "-w", "stop")
-        time.sleep(seconds)
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", f"{self.directory}/data", "-l", f"{self.directory}/log", "-w", "-o", options, "start")
-
-
-def own_postgres_server() -> RestartableCluster | None:
+def own_postgres_server() -> ThrowawayCluster | None:
     """On PostgreSQL, a server of the benchmark's own (so case d may stop it), when the machine has the
     binaries: BENCH_DATABASE_URL then only says to run on PostgreSQL."""
     if not os.environ.get("BENCH_DATABASE_URL"):
         return None
-    initdb, why_not = _initdb()
-    if initdb is None:
+    binary, why_not = initdb()
+    if binary is None:
         print(f"No PostgreSQL server of its own ({why_not}): case (d) cuts the database's connections instead")
         return None
-    cluster = RestartableCluster(Path(initdb).parent)
+    cluster = ThrowawayCluster(Path(binary).parent)
     cluster.start()
     atexit.register(cluster.stop)  # after the scratch database is dropped (atexit runs in reverse)
     os.environ["BENCH_DATABASE_URL"] = cluster.url + "/postgres"
@@ -516,28 +503,10 @@ def registered_tasks() -> set[str]:
 
 def database_unavailable(bench: Bench, *, seconds: float) -> str:
     """Take the database away for ``seconds``; says how."""
-    url = bench.stack.database_url
     if bench.cluster is not None:
         bench.cluster.away_for(seconds)
         return f"PostgreSQL stopped (fast: open connections cut) and started again {seconds:.0f} s later"
-    if url.startswith("sqlite:///"):
-        connection = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30, isolation_level=None)
-        try:
-            connection.execute("BEGIN EXCLUSIVE")
-            time.sleep(seconds)
-            connection.execute("ROLLBACK")
-        finally:
-            connection.close()
-        return f"SQLite locked exclusively for {seconds:.0f} s (writers wait up to its lock timeout)"
-    import psycopg
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(server + "/postgres", autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-        time.sleep(seconds)
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    return f"PostgreSQL refused connections and cut the open ones for {seconds:.0f} s"
+    return unavailable_for(bench.stack.database_url, seconds=seconds)
 
 
 CASES: dict[str, Callable[[Bench], list[Sent]]] = {

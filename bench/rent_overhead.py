@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
-from _setup import django_on_scratch_database, finish, median, note, report, simulator_process, sized
+from _setup import django_on_scratch_database, finish, median, note, report, sized
+
+from harness.servers import simulator_process
 
 ROUNDS = sized(9, 7)
 RENTS_PER_ROUND = 40  # the quick run's too: its rounds of 25 rents ranged from 0.9x to 2.1x

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import wait_until
-from tests.stack import Stack
+from harness.servers import wait_until
+from harness.stack import Stack
 
 from . import beats, contention, renting, storms, upgrade
 from .parts import choose_parts

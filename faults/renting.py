@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import requests
 
-from tests.servers import wait_until
-from tests.stack import Stack, rent_form_fields
+from harness.servers import wait_until
+from harness.stack import Stack, rent_form_fields
 
 from .report import Figures
 from .rig import Rig

@@ -19,7 +19,7 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.stack import Stack
+from harness.stack import Stack
 
 # deploy/systemd/*.service: Restart=on-failure, RestartSec=5.
 RESTART_AFTER_SECONDS = 5.0

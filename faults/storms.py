@@ -8,21 +8,19 @@ means an SmsMessage row: received, kept and processed, as staff see it.
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 import redis
 import requests
 
+from harness.databases import unavailable_for
+from harness.servers import wait_until
 from rentals.health import WEBHOOKS_KEPT_KEY
-from tests.servers import wait_until
 
 from .report import Figures
 from .rig import Rig
@@ -236,31 +234,7 @@ def kept_now(rig: Rig) -> int:
 def database_unavailable(rig: Rig, *, seconds: float, before_back: Callable[[], None] = lambda: None) -> str:
     """Make the database refuse everyone for ``seconds`` (``before_back`` runs at their end, the
     database still away); says how."""
-    if not rig.stack.postgres_server:
-        with sqlite_locked(rig.stack.database_url.removeprefix("sqlite:///")):
-            time.sleep(seconds)
-            before_back()
-        return f"SQLite locked exclusively for {seconds:.0f} s (writers wait up to its 20 s lock timeout)"
-    name = rig.stack.databases[0]
-    with psycopg.connect(rig.stack.postgres_server + "/postgres", autocommit=True) as admin:
-        # What a PostgreSQL restart does to its clients: open connections cut, new ones refused.
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-        time.sleep(seconds)
-        before_back()
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    return f"PostgreSQL refused connections and cut the open ones for {seconds:.0f} s"
-
-
-@contextlib.contextmanager
-def sqlite_locked(path: str) -> Iterator[None]:
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        connection.execute("BEGIN EXCLUSIVE")
-        yield
-        connection.execute("ROLLBACK")
-    finally:
-        connection.close()
+    return unavailable_for(rig.stack.database_url, seconds=seconds, before_back=before_back)
 
 
 def statuses(answers: list[Answer]) -> str:

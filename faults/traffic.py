@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from tests.stack import Stack
+from harness.stack import Stack
 
 # SMS.online waits this long for Rentdesk's answer (the simulator's own webhook timeout is 10 s):
 # longer here, so a slow answer counts as slow rather than as lost.

@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from tests.servers import PROJECT, child_processes
+from harness.servers import PROJECT, child_processes
 
 from .report import Figures
 from .rig import Rig

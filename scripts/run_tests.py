@@ -79,9 +79,9 @@ def layers_held() -> bool:
     return run("layers: lint-imports", [os.path.join(PROJECT_VENV_BIN, "lint-imports")])
 
 
-# tests/stack.py says what the stack needs; asked here only to say why it is skipped.
+# harness/stack.py says what the stack needs; asked here only to say why it is skipped.
 MISSING_STACK_PARTS = (
-    "import django; django.setup(); from tests.stack import missing_parts; print('; '.join(missing_parts()))"
+    "import django; django.setup(); from harness.stack import missing_parts; print('; '.join(missing_parts()))"
 )
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,15 @@ import pytest
 import redis
 import requests
 
+from harness.databases import sqlite_locked
+from harness.servers import PROJECT, free_port, redis_answers, redis_binary, redis_server_command, wait_until
 from rentals.simulator.server import SimulatorServer, start_in_thread
 
-from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory
-from .servers import PROJECT, free_port, redis_binary, wait_until
+from .factories import AccountFactory, CountryFactory, OperatorFactory, ServiceFactory, rent_number
 
-__all__ = ["PROJECT", "free_port", "redis_binary", "wait_until"]  # test modules import them from here
+# Test modules import them from here.
+__all__ = ["PROJECT", "free_port", "redis_answers", "redis_binary", "redis_server_command", "sqlite_locked",
+           "wait_until"]  # fmt: skip
 
 SANDBOX_KEY = "test-key-0123456789abcdef"
 
@@ -113,6 +114,30 @@ def account(db, simulator):
 
 
 @pytest.fixture
+def boss(client, db):
+    """The test client, signed in as a superuser ("boss")."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    return client
+
+
+@pytest.fixture
+def rental(simulator, account, catalog):
+    """A Telegram number in Ukraine rented from the simulator by the command line, with no webhook."""
+    return rent_number(account, catalog).rental
+
+
+@pytest.fixture
+def webhook_rental(simulator, account, catalog, settings, live_server, eager_tasks):
+    """A rental whose webhook URL points at this test's live server; tasks run inline, as a worker would."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    outcome = rent_number(account, catalog, webhook=True)
+    assert outcome.ok
+    return outcome.rental
+
+
+@pytest.fixture
 def short_timeouts(settings):
     settings.SMSONLINE_CONNECT_TIMEOUT = 1.0
     settings.SMSONLINE_TIMEOUT = 1.0
@@ -131,18 +156,10 @@ def redis_url(tmp_path_factory):
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+        redis_server_command(binary, port, workdir), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    wait_until(lambda: redis_answers(url), seconds=5, every=0.05)
     yield url
     process.terminate()
     process.wait(timeout=10)
@@ -355,14 +372,3 @@ def database_away() -> Iterator[None]:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
-
-
-@contextlib.contextmanager
-def sqlite_locked(path: str) -> Iterator[None]:
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()

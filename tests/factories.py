@@ -1,9 +1,14 @@
+"""Rows made for tests (factory_boy), and a number rented the way the app rents one."""
+
+import uuid
 from datetime import timedelta
+from typing import Any
 
 import factory
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from rentals import services
 from rentals.models import Country, Operator, ProviderAccount, Rental, Service
 
 
@@ -80,3 +85,31 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+
+
+def staff_member(username: str, *codenames: str) -> User:
+    """A staff user holding exactly these permissions of the rentals app (none of a role's)."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="rentals"))
+    return user
+
+
+def rent_number(
+    account: ProviderAccount,
+    catalog: dict[str, Any],
+    *,
+    webhook: bool = False,
+    requested_by: User | None = None,
+    via: str = "cli",
+    hours: int = 24,
+    operator: str = "any",
+    nonce: uuid.UUID | None = None,
+    **extra: Any,
+) -> Any:
+    """A Ukrainian Telegram number rented through the rent service, from the command line unless ``via``
+    says otherwise (a fresh nonce unless one is given); its outcome. ``catalog``: the conftest fixture."""
+    return services.rental_rent(
+        account=account, service=catalog["telegram"], country=catalog["ukraine"], operator=operator, hours=hours,
+        webhook=webhook, nonce=nonce or uuid.uuid4(), requested_by=requested_by, via=via, **extra,
+    )  # fmt: skip

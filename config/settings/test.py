@@ -25,5 +25,5 @@ SMSONLINE_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
 CACHES["api"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
 
 # Workers a test starts do the test's work only: no catalog sync of their own on start (it runs for
-# half a minute and would hold their shutdown). tests/test_daily_use.py runs that task directly.
+# half a minute and would hold their shutdown). tests/admin/test_daily_use.py runs that task directly.
 RENTDESK_REFRESH_ON_WORKER_START = env.bool("RENTDESK_REFRESH_ON_WORKER_START", default=False)

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 
 from ..forms import MoneyField
-from ..models import ANY_OPERATOR
+from ..models import ANY_OPERATOR, AttemptState
 from ..permissions import Permission
 from ..wording.formats import money
 from ..wording.pages import token_html
@@ -158,7 +158,7 @@ def operator_words(code: str) -> str:
 def attempt_what_happened(attempt: Any) -> str:
     """A rent attempt's or an extension's outcome in its list: a succeeded one (reconciled ones too) says
     nothing more than its state, whatever token its first answer left; the token stays on its page."""
-    return "" if attempt.state == "succeeded" else token_html(attempt.error_token)
+    return "" if attempt.state == AttemptState.SUCCEEDED else token_html(attempt.error_token)
 
 
 class OutcomeFilter(admin.AllValuesFieldListFilter):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from .. import health
 from ..models import RATE_LIMITED_TOKEN, STATE_TOKENS
-from ..outcomes import Operation, Outcome, Token
+from ..outcomes import Operation, Outcome, State, Token
 from ..phone_numbers import spaced_number
 from ..provider.destinations import UrlRefusal
 from ..provider.errors import ExtensionTooLong
@@ -51,7 +51,7 @@ def provider_busy(seconds: int, *, account_paced: bool) -> str:
 
 def describe(outcome: Outcome) -> str:
     """What staff are told about an outcome, whether it just happened or the request came again."""
-    if outcome.state == "pending":
+    if outcome.state is State.PENDING:
         where = _("Rent attempts") if outcome.operation == Operation.RENT else _("the rental's extensions")
         return _("This request is already being carried out; its result will appear in %(where)s.") % {"where": where}
     if outcome.ok:
@@ -122,7 +122,7 @@ def _extension_failure(outcome: Outcome) -> str:
     if outcome.token in REFUSAL_TOKENS and extension is not None and extension.sent_at is None:
         return _("Not sent.") + " " + explain(outcome.token)
     detail = extension.error_detail if extension is not None else ""
-    return extension_problem(outcome.token, detail, may_have_charged=outcome.state == "unknown")
+    return extension_problem(outcome.token, detail, may_have_charged=outcome.state is State.UNKNOWN)
 
 
 def _no_price(outcome: Outcome) -> str:

@@ -42,11 +42,7 @@ def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = Fa
     digits = re.sub(r"\D", "", term)
     if _NUMBER_LIKE.fullmatch(term) and len(digits) >= NUMBER_SEARCH_MIN_DIGITS:
         return rentals.filter(_number_matches(digits) | Q(provider_rent_id=term))
-    found = Q()
-    for word in smart_split(term):
-        if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
-            word = unescape_string_literal(word)  # a quoted phrase is one word, as in Django's search
-        found &= _holding(folded_words(word))
+    found = _holding_every([folded_words(_unquoted(word)) for word in smart_split(term)])
     if reads_sms:
         # Read first, as ids: the words' index and the primary key then serve one OR on both databases
         # (an OR with the SMS subquery made PostgreSQL read the whole rentals table).
@@ -55,12 +51,25 @@ def rentals_search(rentals: QuerySet[Rental], *, term: str, reads_sms: bool = Fa
     return rentals.filter(found)
 
 
-def _holding(word: str) -> Q:
-    """Rentals whose folded label and notes hold ``word``: LIKE '%word%' on both databases, served by
-    pg_trgm's index on PostgreSQL and by an FTS5 trigram table on SQLite (words_index.py)."""
-    if connection.vendor == "sqlite" and words_index_ready() and (query := rentals_holding(word)):
-        return Q(pk__in=RawSQL(*query))  # noqa: S611  (a constant, the word a parameter)
-    return Q(search_words__contains=word)
+def _unquoted(word: str) -> str:
+    """A quoted phrase is one word, as in Django's search."""
+    if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+        return unescape_string_literal(word)
+    return word
+
+
+def _holding_every(words: list[str]) -> Q:
+    """Rentals whose folded label and notes hold every one of ``words``: LIKE '%word%' on both databases,
+    served by pg_trgm's index on PostgreSQL and by an FTS5 trigram table on SQLite (words_index.py),
+    which answers in one query every word it can."""
+    found = Q()
+    if connection.vendor == "sqlite" and words_index_ready():
+        query, words = rentals_holding(words)
+        if query is not None:
+            found &= Q(pk__in=RawSQL(*query))  # noqa: S611  (a constant, the words a parameter)
+    for word in words:
+        found &= Q(search_words__contains=word)
+    return found
 
 
 # A number written as dialled: "00 44 7700 900123" (the international prefix) or "0671234567" (a national

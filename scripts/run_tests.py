@@ -111,7 +111,9 @@ def main() -> int:
         suites.append(("pytest on PostgreSQL", {"DATABASE_URL": postgres_url}))
     else:
         skipped.append("the PostgreSQL run: TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
-    runs = [(title, [*PYTEST, "-m", "not stack"], own_redis_database(env, n)) for n, (title, env) in enumerate(suites)]
+    # The slowest tests of each run are listed at its end: where CI's time goes (.ci/run aims at 30 minutes).
+    runs = [(title, [*PYTEST, "-m", "not stack", "--durations=15"], own_redis_database(env, n))
+            for n, (title, env) in enumerate(suites)]  # fmt: skip
     results += run_side_by_side(runs)
     results.append(production_stack(skipped))
     if not shutil.which(os.environ.get("CHROMIUM", "chromium")):

@@ -29,12 +29,13 @@ _TRIGGERS = {
     " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
     "rental_words_removed": "AFTER DELETE ON rentals_rental WHEN old.search_words NOT IN ('', char(10)) BEGIN"
     " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words); END",
-    "rental_words_gone": "AFTER UPDATE OF search_words ON rentals_rental"
-    " WHEN old.search_words NOT IN ('', char(10)) BEGIN"
-    " INSERT INTO rental_words(rental_words, rowid, search_words) VALUES ('delete', old.id, old.search_words); END",
-    "rental_words_came": "AFTER UPDATE OF search_words ON rentals_rental"
-    " WHEN new.search_words NOT IN ('', char(10)) BEGIN"
-    " INSERT INTO rental_words(rowid, search_words) VALUES (new.id, new.search_words); END",
+    # One trigger, so that the old words leave the index before the new ones enter it (two triggers on
+    # the same UPDATE fire in an order SQLite does not promise).
+    "rental_words_changed": "AFTER UPDATE OF search_words ON rentals_rental BEGIN"
+    " INSERT INTO rental_words(rental_words, rowid, search_words) SELECT 'delete', old.id, old.search_words"
+    " WHERE old.search_words NOT IN ('', char(10));"
+    " INSERT INTO rental_words(rowid, search_words) SELECT new.id, new.search_words"
+    " WHERE new.search_words NOT IN ('', char(10)); END",
 }
 _FILLED = (
     "INSERT INTO rental_words(rowid, search_words) SELECT id, search_words FROM rentals_rental"

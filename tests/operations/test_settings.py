@@ -103,14 +103,9 @@ def test_unsafe_or_malformed_values_are_refused_with_a_clear_message(name, value
     assert "ImproperlyConfigured" in result.stderr
 
 
-@pytest.mark.parametrize("logger", ["django.request", "rentals", "celery.app.trace", "root"])
-def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
-    script = (
-        "import django, logging; django.setup(); "
-        f"logging.getLogger({logger!r} if {logger!r} != 'root' else None)"
-        ".error('GET /stubs/handler_api.php?api_key=SECRET123abc&action=getBalance')"
-    )
-    result = subprocess.run(
+def logged_by_local_settings(script: str) -> subprocess.CompletedProcess:
+    """``script`` run by a fresh Python with the local settings and no environment file: what it logged."""
+    return subprocess.run(
         [sys.executable, "-c", script],
         cwd=PROJECT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
@@ -118,6 +113,16 @@ def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("logger", ["django.request", "rentals", "celery.app.trace", "root"])
+def test_every_log_handler_redacts_an_api_key_in_a_url(logger):
+    script = (
+        "import django, logging; django.setup(); "
+        f"logging.getLogger({logger!r} if {logger!r} != 'root' else None)"
+        ".error('GET /stubs/handler_api.php?api_key=SECRET123abc&action=getBalance')"
+    )
+    result = logged_by_local_settings(script)
     assert "handler_api.php?api_key=[REDACTED]" in result.stderr
     assert "SECRET123abc" not in result.stdout + result.stderr
 
@@ -135,14 +140,7 @@ def test_every_log_handler_masks_a_webhook_token(logger):
         f"log = logging.getLogger({logger!r} if {logger!r} != 'root' else None); "
         + "; ".join(f"log.error({line!r})" for line in lines)
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = logged_by_local_settings(script)
     assert "(GET): /hooks/sms/[token]/" in result.stderr and "/hooks%2Fsms%2F[token]/ " in result.stderr
     assert "TOKENsecret" not in result.stdout + result.stderr
 
@@ -261,13 +259,6 @@ def test_the_web_log_leaves_out_the_live_checks_that_succeeded_and_keeps_the_res
         f"extra={{'status_code': int({code!r})}})"
         for line, code, size in requests
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "RENTDESK_ENV_FILE": os.devnull},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = logged_by_local_settings(script)
     assert "quiet-" not in result.stderr + result.stdout
     assert "kept-1" in result.stderr and "kept-2" in result.stderr

@@ -93,13 +93,18 @@ def row_updated(instance: Model, names: list[str]) -> None:
     """UPDATE the fields ``names`` of ``instance`` as ``save(update_fields=names)`` would (its
     ``auto_now`` fields among them take the time now). No model signals are sent: only for models
     nothing listens to (no history, no receivers)."""
-    model = type(instance)
-    fields = [model._meta.get_field(name) for name in names]
+    sql, fields = _update(type(instance), tuple(names))
     values = [field.get_db_prep_save(field.pre_save(instance, add=False), connection) for field in fields]
-    assignments = ", ".join(f"{_column(model, field.name)} = %s" for field in fields)
-    sql = f"UPDATE {_table(model)} SET {assignments} WHERE {_column(model, 'pk')} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, instance.pk])
+
+
+@functools.cache
+def _update(model: type[Model], names: tuple[str, ...]) -> tuple[str, list[Field]]:
+    """The UPDATE of ``names`` by primary key, built once for each model and set of fields."""
+    fields = [model._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{_column(model, field.name)} = %s" for field in fields)
+    return f"UPDATE {_table(model)} SET {assignments} WHERE {_column(model, 'pk')} = %s", fields  # noqa: S608
 
 
 def row_inserted_with_history(instance: Model) -> None:
